@@ -1,0 +1,366 @@
+"""Build and validate the canonical event table.
+
+Validation runs as a handful of aggregate queries on the engine (no pandas copy of the log);
+only when a check fails does winback fetch a few offending rows, numbered from 1 for the first
+data row, to show in the message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dtypes
+from ibis.backends.duckdb import Backend as DuckDBBackend
+
+from winback.config import Config
+from winback.data.layouts import CANONICAL_TYPES, LAYOUTS, PURCHASE, REQUIRED, Layout
+from winback.data.sources import connect, open_source
+from winback.errors import ConfigError, DataError, did_you_mean
+
+CANONICAL_COLUMNS = tuple(CANONICAL_TYPES)
+ZONE_PATTERN = r"(\s*(?:UTC|GMT|Z|[+-]\d{2}:?\d{2}))$"
+FUTURE_TOLERANCE = dt.timedelta(days=1)
+EXAMPLES = 5
+
+
+@ibis.udf.scalar.builtin(name="try_strptime")
+def _try_strptime(text: str, fmt: str) -> dt.datetime:  # type: ignore[empty-body]
+    """DuckDB's try_strptime: NULL instead of an error for text that does not match."""
+
+
+@dataclass
+class EventLog:
+    """Canonical events on an engine, with what is known about them.
+
+    `table` has the canonical columns (event_time is a naive timestamp in UTC) plus
+    passthrough attributes. `available` lists the canonical columns the source provided, so
+    features that need, say, brands are only built when brands exist.
+    """
+
+    con: DuckDBBackend
+    table: ibis.Table
+    available: frozenset[str]
+    source_name: str
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def start(self) -> dt.datetime:
+        return self.summary["first_event"]
+
+    @property
+    def end(self) -> dt.datetime:
+        return self.summary["last_event"]
+
+    @property
+    def fingerprint(self) -> str:
+        return self.summary["fingerprint"]
+
+
+def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool = True) -> EventLog:
+    """Read, map and validate the source named in `cfg.source`; raise DataError on bad input."""
+    source = cfg.source
+    if source.layout not in LAYOUTS:
+        raise ConfigError(
+            f"Unknown layout '{source.layout}' in source.layout.{did_you_mean(source.layout, LAYOUTS)} "
+            f"Known layouts: {', '.join(LAYOUTS)}."
+        )
+    if not source.path:
+        raise ConfigError("source.path is empty: name the CSV, Parquet (glob) or DuckDB file to read.")
+    layout = LAYOUTS[source.layout]
+    mapping = _mapping(layout, source.columns)
+    con = con or connect()
+    path = cfg.resolve(source.path)
+    raw = open_source(con, source, path)
+    name = str(path) + (f" (table {source.table})" if source.table else "")
+    _check_columns(raw, mapping, source.passthrough, name)
+    time_format = source.time_format or layout.time_format
+    zone_offset = _zone_offset_of(raw, mapping["event_time"], name, source.timezone)
+
+    def typed(t: ibis.Table) -> dict[str, ibis.Value]:
+        return _typed_columns(t, mapping, layout, source.event_types, time_format, zone_offset)
+
+    cols = typed(raw)
+    _validate(raw, cols, typed, mapping, name, drop_missing=source.drop_missing_customers)
+    duplicates = _check_duplicates(raw, name, source.duplicates)
+
+    canonical = raw.select(**cols, **{c: raw[c] for c in source.passthrough})
+    if source.drop_missing_customers:
+        canonical = canonical.filter(canonical.customer_id.notnull())
+    if source.duplicates == "drop":
+        canonical = canonical.distinct()
+    if materialize:
+        canonical = con.create_table("winback_events", canonical, temp=True, overwrite=True)
+    available = set(mapping) | {"event_type", "quantity", "order_id"}
+    if "amount" in mapping or "price" in mapping:
+        available.add("amount")
+    summary = _summarize(canonical, name)
+    summary["duplicate_rows"] = duplicates
+    summary["duplicates_policy"] = source.duplicates
+    return EventLog(con, canonical, frozenset(available), name, summary)
+
+
+def _mapping(layout: Layout, overrides: dict[str, str]) -> dict[str, str]:
+    for key in overrides:
+        if key not in CANONICAL_TYPES:
+            raise ConfigError(
+                f"[source.columns] has '{key}', which is not a canonical column."
+                f"{did_you_mean(key, CANONICAL_TYPES)} Canonical columns: "
+                f"{', '.join(CANONICAL_TYPES)}."
+            )
+    mapping = {**layout.columns, **overrides}
+    return {k: v for k, v in mapping.items() if v}
+
+
+def _check_columns(raw: ibis.Table, mapping: dict[str, str], passthrough: list[str], name: str) -> None:
+    present = list(raw.columns)
+    for canonical in REQUIRED:
+        if canonical not in mapping:
+            raise ConfigError(f"[source.columns] must map '{canonical}' to a column of {name}.")
+    for canonical, column in list(mapping.items()) + [(c, c) for c in passthrough]:
+        if column not in present:
+            raise DataError(
+                f"{name} has no column '{column}' (mapped to '{canonical}').{did_you_mean(column, present)} "
+                f"Fix [source.columns] in winback.toml or the file's header. "
+                f"Columns in the file: {', '.join(present)}."
+            )
+
+
+def _fixed_offset(text: str) -> int | None:
+    """Seconds east of UTC for 'UTC', 'Z', 'GMT', '+02:00', '-0530'; None when not a zone."""
+    text = text.strip()
+    if text in ("", "UTC", "GMT", "Z"):
+        return 0
+    m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", text)
+    if not m:
+        return None
+    seconds = int(m.group(2)) * 3600 + int(m.group(3)) * 60
+    return seconds if m.group(1) == "+" else -seconds
+
+
+def _zone_offset_of(raw: ibis.Table, column: str, name: str, configured: str) -> int:
+    """Offset (s) to subtract to reach UTC; fails on mixed zones within the column."""
+    default = _fixed_offset(configured)
+    if default is None:
+        raise ConfigError(
+            f"source.timezone = '{configured}' is not supported: use 'UTC' or a fixed offset such "
+            f"as '+02:00' (the zone of timestamps that carry none)."
+        )
+    if not raw[column].type().is_string():
+        return 0  # typed timestamps are instants already; the session zone is UTC
+    zones = (
+        raw.select(zone=raw[column].re_extract(ZONE_PATTERN, 1).strip())
+        .group_by("zone")
+        .aggregate(rows=ibis._.count())
+        .order_by(ibis.desc("rows"))
+        .limit(10)
+        .execute()
+    )
+    if len(zones) > 1:
+        parts = ", ".join(f"{r.rows:,} rows {('with ' + repr(r.zone)) if r.zone else 'without a zone'}"
+                          for r in zones.itertuples())
+        raise DataError(
+            f"{name}, column '{column}': timestamps mix time zones ({parts}). Write all of them in "
+            f"one zone, or all with an explicit offset."
+        )
+    if len(zones) == 1 and zones.zone.iloc[0]:
+        return _fixed_offset(zones.zone.iloc[0]) or 0
+    return default
+
+
+def _typed_columns(
+    t: ibis.Table,
+    mapping: dict[str, str],
+    layout: Layout,
+    event_types: dict[str, str],
+    time_format: str,
+    zone_offset: int,
+) -> dict[str, ibis.Value]:
+    """Canonical columns as expressions over the raw table `t`."""
+    cols: dict[str, ibis.Value] = {}
+    for canonical, target in CANONICAL_TYPES.items():
+        if canonical not in mapping or canonical == "event_time":
+            continue
+        col = t[mapping[canonical]]
+        if target == "float64":
+            cols[canonical] = (col.strip().try_cast("float64") if col.type().is_string()
+                               else col.cast("float64"))
+        else:
+            cols[canonical] = col.strip() if col.type().is_string() else col.cast("string")
+    cols["event_time"] = _parse_time(t[mapping["event_time"]], time_format, zone_offset)
+    if "quantity" not in cols:
+        cols["quantity"] = ibis.literal(1.0)
+    if "amount" not in cols:
+        price = cols.get("price")
+        cols["amount"] = price * cols["quantity"] if price is not None else ibis.null("float64")
+    if layout.event_type_rule is not None:
+        cols["event_type"] = layout.event_type_rule(cols)
+    elif "event_type" in cols:
+        if event_types:
+            branches = [(cols["event_type"] == k, v) for k, v in event_types.items()]
+            cols["event_type"] = ibis.cases(*branches, else_=cols["event_type"])
+    else:
+        cols["event_type"] = ibis.literal(PURCHASE)  # an order table: every row is a purchase
+    if "order_id" not in cols:
+        day = cols["event_time"].truncate("D").cast("string")
+        per_day = cols["customer_id"].concat("|", day)
+        cols["order_id"] = ibis.ifelse(
+            cols["event_type"] == PURCHASE, cols.get("session_id", per_day), ibis.null("string")
+        )
+    out = {}
+    for canonical, target in CANONICAL_TYPES.items():
+        out[canonical] = cols[canonical].cast(target) if canonical in cols else ibis.null(target)
+    return out
+
+
+def _parse_time(col: ibis.Value, time_format: str, zone_offset: int) -> ibis.Value:
+    dtype = col.type()
+    if dtype.is_timestamp():
+        parsed = col.cast(dtypes.Timestamp()) if dtype.timezone else col
+    elif dtype.is_date():
+        parsed = col.cast("timestamp")
+    else:
+        text = col.cast("string").strip().re_replace(ZONE_PATTERN, "")
+        parsed = _try_strptime(text, time_format) if time_format else text.try_cast("timestamp")
+    if zone_offset:
+        parsed = parsed - ibis.interval(seconds=zone_offset)
+    return parsed.cast(dtypes.Timestamp(scale=6))
+
+
+def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool) -> None:
+    """One aggregate pass over the typed log; each failed check raises with examples."""
+    time_src = raw[mapping["event_time"]]
+    checks: dict[str, ibis.Value] = {
+        "rows": raw.count(),
+        "missing_customer": cols["customer_id"].isnull().sum(),
+        "bad_time": (time_src.notnull() & cols["event_time"].isnull()).sum(),
+        "negative_purchase": ((cols["event_type"] == PURCHASE) & (cols["amount"] < 0)).sum(),
+        "last_event": cols["event_time"].max(),
+    }
+    numeric = [c for c in ("amount", "quantity", "price") if c in mapping]
+    for c in numeric:
+        checks[f"bad_{c}"] = (raw[mapping[c]].notnull() & cols[c].isnull()).sum()
+    found = raw.aggregate(**checks).execute().iloc[0].to_dict()
+    if int(found["rows"]) == 0:
+        raise DataError(f"{name} has no rows. Check source.path (and the glob, if any).")
+
+    def fail(predicate, what: str, fix: str, columns: list[str]) -> None:
+        numbered = raw.mutate(_row=ibis.row_number() + 1)
+        tc = typed(numbered)
+        rows = (numbered.filter(predicate(tc, numbered)).order_by("_row")
+                .select("_row", *columns).limit(EXAMPLES).execute())
+        shown = "; ".join(
+            f"row {int(r['_row'])}: " + ", ".join(f"{c}={r[c]!r}" for c in columns)
+            for _, r in rows.iterrows()
+        )
+        raise DataError(f"{name}: {what}. First rows: {shown}. {fix}")
+
+    n = int(found["bad_time"])
+    if n:
+        col = mapping["event_time"]
+        fail(lambda tc, t: t[col].notnull() & tc["event_time"].isnull(),
+             f"{n:,} values in column '{col}' are not timestamps",
+             "Set source.time_format to their strptime format (e.g. '%d/%m/%Y %H:%M'), or fix "
+             "the rows.", [col])
+    for c in numeric:
+        n = int(found[f"bad_{c}"])
+        if n:
+            col = mapping[c]
+            fail(lambda tc, t, col=col, c=c: t[col].notnull() & tc[c].isnull(),
+                 f"{n:,} values in column '{col}' (mapped to '{c}') are not numbers",
+                 "Fix the values or map another column.", [col])
+    n = int(found["missing_customer"])
+    if n and not drop_missing:
+        col = mapping["customer_id"]
+        fail(lambda tc, t: tc["customer_id"].isnull(),
+             f"{n:,} rows have no customer id in column '{col}'",
+             "Set source.drop_missing_customers = true to drop them (guest checkouts), or fill "
+             "them.", [col])
+    n = int(found["negative_purchase"])
+    if n:
+        shown = [mapping[c] for c in ("amount", "price", "quantity") if c in mapping]
+        fail(lambda tc, t: (tc["event_type"] == PURCHASE) & (tc["amount"] < 0),
+             f"{n:,} purchase rows have a negative amount",
+             "Returns and cancellations are not purchases: map them to event type 'return' in "
+             "[source.event_types], or remove them from the file.", shown)
+    last = found["last_event"]
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    if last is not None and last.to_pydatetime() > now + FUTURE_TOLERANCE:
+        col = mapping["event_time"]
+        fail(lambda tc, t: tc["event_time"] > now + FUTURE_TOLERANCE,
+             f"events are dated in the future (latest {last})",
+             "Check the time zone (source.timezone) and the source of these rows.", [col])
+
+
+def _check_duplicates(raw: ibis.Table, name: str, policy: str) -> int:
+    if policy == "keep":
+        return int(raw.count().execute() - raw.distinct().count().execute())
+    dup = int(raw.count().execute() - raw.distinct().count().execute())
+    if dup and policy == "error":
+        numbered = raw.mutate(_row=ibis.row_number() + 1)
+        w = ibis.window(group_by=list(raw.columns))
+        firsts = (numbered.mutate(_n=ibis._.count().over(w), _first=ibis._._row.min().over(w))
+                  .filter(ibis._._n > 1).order_by("_row").limit(EXAMPLES)
+                  .execute())
+        shown = "; ".join(f"row {int(r._row)} repeats row {int(r._first)}" if r._row != r._first
+                          else f"row {int(r._row)}" for r in firsts.itertuples())
+        raise DataError(
+            f"{name}: {dup:,} rows are exact duplicates of another row ({shown}). Set "
+            f"source.duplicates = 'drop' to remove them, or 'keep' if they are genuine repeated "
+            f"events (e.g. two identical orders on one day)."
+        )
+    return dup
+
+
+def _summarize(events: ibis.Table, name: str) -> dict[str, Any]:
+    agg = events.aggregate(
+        rows=events.count(),
+        customers=events.customer_id.nunique(),
+        first_event=events.event_time.min(),
+        last_event=events.event_time.max(),
+        amount_sum=events.amount.sum(),
+        quantity_sum=events.quantity.sum(),
+    ).execute().iloc[0]
+    if int(agg["rows"]) == 0:
+        raise DataError(f"{name}: no rows are left after dropping rows without a customer id.")
+    types = (events.group_by("event_type").aggregate(rows=events.count())
+             .order_by(ibis.desc("rows")).execute())
+    summary = {
+        "rows": int(agg["rows"]),
+        "customers": int(agg["customers"]),
+        "first_event": agg["first_event"].to_pydatetime(),
+        "last_event": agg["last_event"].to_pydatetime(),
+        "event_types": {str(r.event_type): int(r.rows) for r in types.itertuples()},
+        "amount_sum": float(agg["amount_sum"]) if agg["amount_sum"] == agg["amount_sum"] else None,
+    }
+    basis = {**summary, "quantity_sum": float(agg["quantity_sum"] or 0)}
+    summary["fingerprint"] = hashlib.sha256(
+        json.dumps(basis, default=str, sort_keys=True).encode()
+    ).hexdigest()[:16]
+    return summary
+
+
+def events_from_frame(frame, con: DuckDBBackend | None = None) -> EventLog:
+    """An EventLog from a pandas frame already in canonical form (tests, library use)."""
+    con = con or connect()
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise DataError(f"the frame lacks canonical columns {missing}.")
+    frame = frame.copy()
+    for c, target in CANONICAL_TYPES.items():
+        if c not in frame.columns:
+            frame[c] = None
+    table = con.create_table("winback_events", frame, overwrite=True, temp=True)
+    table = table.select(**{c: table[c].cast(t) for c, t in CANONICAL_TYPES.items()},
+                         **{c: table[c] for c in frame.columns if c not in CANONICAL_TYPES})
+    table = con.create_table("winback_events_typed", table, overwrite=True, temp=True)
+    available = frozenset(c for c in CANONICAL_TYPES if frame[c].notna().any())
+    return EventLog(con, table, available, "frame", _summarize(table, "frame"))
+
+
+__all__ = ["CANONICAL_COLUMNS", "EventLog", "load_events", "events_from_frame"]

@@ -1,0 +1,106 @@
+"""Ready-made column mappings for the layouts winback knows.
+
+A layout names which source column feeds each canonical column, how timestamps are written,
+and how event types are derived. Users override any of it in ``[source.columns]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import ibis
+
+# canonical column -> ibis type; every canonical table has exactly these columns (plus
+# passthrough attributes), with nulls where the source has no such information.
+CANONICAL_TYPES: dict[str, str] = {
+    "customer_id": "string",
+    "event_time": "timestamp",
+    "event_type": "string",
+    "amount": "float64",
+    "quantity": "float64",
+    "price": "float64",
+    "order_id": "string",
+    "session_id": "string",
+    "product_id": "string",
+    "brand": "string",
+    "category": "string",
+}
+REQUIRED = ("customer_id", "event_time")
+PURCHASE = "purchase"
+RETURN = "return"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a family of sources maps to canonical events.
+
+    `event_type` derives the canonical event type from the mapped columns when the layout has
+    its own rule (UCI Online Retail: invoices starting with 'C' are cancellations);
+    otherwise the mapped `event_type` column is used, or every row is a purchase (order tables).
+    """
+
+    name: str
+    columns: dict[str, str]
+    description: str
+    time_format: str = ""
+    event_type_rule: Callable[[dict[str, ibis.Value]], ibis.Value] | None = None
+    init_options: dict[str, object] = field(default_factory=dict)
+
+
+def _online_retail_event_type(cols: dict[str, ibis.Value]) -> ibis.Value:
+    cancelled = cols["order_id"].startswith("C") | (cols["quantity"] < 0)
+    return ibis.ifelse(cancelled, RETURN, PURCHASE)
+
+
+LAYOUTS: dict[str, Layout] = {
+    "rees46": Layout(
+        name="rees46",
+        description="REES46 e-commerce event log (view, cart, remove_from_cart, purchase)",
+        columns={
+            "customer_id": "user_id",
+            "event_time": "event_time",
+            "event_type": "event_type",
+            "price": "price",
+            "product_id": "product_id",
+            "session_id": "user_session",
+            "brand": "brand",
+            "category": "category_code",
+        },
+    ),
+    "cdnow": Layout(
+        name="cdnow",
+        description="Order table: one row per order (CDNOW: customer_id, date, cds, dollars)",
+        columns={
+            "customer_id": "customer_id",
+            "event_time": "date",
+            "quantity": "number_of_cds",
+            "amount": "dollar_value",
+        },
+        time_format="%Y%m%d",
+        # identical lines are separate orders on the same day in CDNOW
+        init_options={"duplicates": "keep"},
+    ),
+    "online_retail": Layout(
+        name="online_retail",
+        description="Invoice lines (UCI Online Retail); 'C' invoices and negative quantities "
+        "are returns",
+        columns={
+            "customer_id": "CustomerID",
+            "event_time": "InvoiceDate",
+            "order_id": "InvoiceNo",
+            "product_id": "StockCode",
+            "quantity": "Quantity",
+            "price": "UnitPrice",
+        },
+        time_format="%m/%d/%Y %H:%M",
+        event_type_rule=_online_retail_event_type,
+        # guest checkouts have no CustomerID and cannot be attributed to anyone
+        init_options={"drop_missing_customers": True},
+    ),
+    "events": Layout(
+        name="events",
+        description="Any log: map the columns yourself in [source.columns]",
+        columns={"customer_id": "customer_id", "event_time": "event_time"},
+    ),
+}

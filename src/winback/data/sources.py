@@ -1,0 +1,80 @@
+"""Open a raw source as an Ibis table on a DuckDB connection.
+
+CSV files are read with every column as text so that winback, not the CSV sniffer, decides how
+each value is parsed: a bad timestamp or number then becomes a clear error naming its rows
+instead of a column silently typed as text. Parquet and DuckDB tables keep their own types.
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+import ibis
+from ibis.backends.duckdb import Backend as DuckDBBackend
+
+from winback.config import SourceConfig
+from winback.errors import ConfigError, DataError
+
+FORMATS = ("csv", "parquet", "duckdb")
+
+
+def connect(memory_limit: str | None = None) -> DuckDBBackend:
+    """An in-memory DuckDB connection whose session time zone is UTC."""
+    con = ibis.duckdb.connect()
+    con.raw_sql("SET TimeZone = 'UTC'")
+    if memory_limit:
+        con.raw_sql(f"SET memory_limit = '{memory_limit}'")
+    return con
+
+
+def infer_format(path: str) -> str:
+    name = path.lower()
+    for suffix, fmt in ((".csv", "csv"), (".csv.gz", "csv"), (".txt", "csv"), (".tsv", "csv"),
+                        (".parquet", "parquet"), (".pq", "parquet"),
+                        (".duckdb", "duckdb"), (".db", "duckdb")):
+        if name.endswith(suffix):
+            return fmt
+    raise ConfigError(
+        f"Cannot tell the format of '{path}' from its extension; set source.format to one of "
+        f"{', '.join(FORMATS)}."
+    )
+
+
+def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Table:
+    """The raw table of `source` (not yet mapped), registered on `con`."""
+    fmt = source.format or infer_format(str(path))
+    if fmt not in FORMATS:
+        raise ConfigError(f"source.format '{fmt}' is not one of {', '.join(FORMATS)}.")
+    matches = sorted(glob.glob(str(path))) if any(ch in str(path) for ch in "*?[") else (
+        [str(path)] if path.exists() else []
+    )
+    if not matches:
+        raise DataError(
+            f"Source '{path}' does not exist (source.path in winback.toml; relative paths are "
+            f"read from the config file's folder)."
+        )
+    try:
+        if fmt == "csv":
+            kwargs = {"all_varchar": True, "header": True}
+            if source.delimiter:
+                kwargs["delim"] = source.delimiter
+            return con.read_csv(matches, **kwargs)
+        if fmt == "parquet":
+            return con.read_parquet(matches)
+        if not source.table:
+            raise ConfigError("source.table must name the table to read from the DuckDB file.")
+        con.raw_sql(f"ATTACH '{matches[0]}' AS winback_src (READ_ONLY)")
+        tables = con.list_tables(database="winback_src")
+        if source.table not in tables:
+            from winback.errors import did_you_mean
+
+            raise DataError(
+                f"DuckDB file '{matches[0]}' has no table '{source.table}'."
+                f"{did_you_mean(source.table, tables)} Tables: {', '.join(tables) or 'none'}."
+            )
+        return con.table(source.table, database="winback_src")
+    except (ConfigError, DataError):
+        raise
+    except Exception as exc:  # duckdb raises its own exception types for corrupt files
+        raise DataError(f"Cannot read '{path}' as {fmt}: {str(exc).splitlines()[0]}") from exc
