@@ -96,7 +96,8 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
         canonical = canonical.distinct()
     if materialize:
         canonical = con.create_table("winback_events", canonical, temp=True, overwrite=True)
-    available = set(mapping) | {"event_type", "quantity", "order_id"}
+    # event_type is information only when the source has it; order tables are all purchases
+    available = set(mapping) | {"quantity", "order_id"}
     if "amount" in mapping or "price" in mapping:
         available.add("amount")
     summary = _summarize(canonical, name)

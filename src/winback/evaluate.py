@@ -1,0 +1,76 @@
+"""Metrics and curves for a scored cutoff."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import (average_precision_score, brier_score_loss, log_loss,
+                             precision_recall_curve, roc_auc_score, roc_curve)
+
+
+def lift_at(y: np.ndarray, p: np.ndarray, share: float) -> float:
+    """Positive rate among the top `share` of customers by score, over the base rate."""
+    n = max(1, int(round(len(p) * share)))
+    top = np.argsort(-p, kind="stable")[:n]
+    return float(y[top].mean() / max(y.mean(), 1e-12))
+
+
+def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    precision, recall, thresholds = precision_recall_curve(y, p)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    return float(thresholds[int(np.argmax(f1[:-1]))]) if len(thresholds) else 0.5
+
+
+def metrics(y, p, threshold: float) -> dict[str, float]:
+    y, p = np.asarray(y, dtype=int), np.asarray(p, dtype=float)
+    pred = p >= threshold
+    tp = int((pred & (y == 1)).sum())
+    precision = tp / max(int(pred.sum()), 1)
+    recall = tp / max(int(y.sum()), 1)
+    return {
+        "roc_auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "log_loss": float(log_loss(y, np.clip(p, 1e-6, 1 - 1e-6), labels=[0, 1])),
+        "brier": float(brier_score_loss(y, p)),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(2 * precision * recall / max(precision + recall, 1e-12)),
+        "lift_10": lift_at(y, p, 0.10),
+        "lift_20": lift_at(y, p, 0.20),
+        "threshold": float(threshold),
+        "base_rate": float(y.mean()),
+        "n": int(len(y)),
+    }
+
+
+def curves(y, p, bins: int = 10) -> dict[str, list]:
+    """ROC, precision-recall, calibration (by decile of score) and cumulative gains."""
+    y, p = np.asarray(y, dtype=int), np.asarray(p, dtype=float)
+    fpr, tpr, _ = roc_curve(y, p)
+    prec, rec, _ = precision_recall_curve(y, p)
+    order = np.argsort(-p, kind="stable")
+    gains = np.concatenate([[0], np.cumsum(y[order]) / max(y.sum(), 1)])
+    share = np.linspace(0, 1, len(gains))
+    idx = np.unique(np.linspace(0, len(gains) - 1, 101).astype(int))
+    qs = np.quantile(p, np.linspace(0, 1, bins + 1))
+    which = np.clip(np.searchsorted(qs, p, side="right") - 1, 0, bins - 1)
+    mean_p = [float(p[which == b].mean()) for b in range(bins) if (which == b).any()]
+    mean_y = [float(y[which == b].mean()) for b in range(bins) if (which == b).any()]
+    step = max(1, len(fpr) // 400)
+    pstep = max(1, len(prec) // 400)
+    return {
+        "roc": [fpr[::step].tolist(), tpr[::step].tolist()],
+        "pr": [rec[::pstep].tolist(), prec[::pstep].tolist()],
+        "calibration": [mean_p, mean_y],
+        "gains": [share[idx].tolist(), gains[idx].tolist()],
+    }
+
+
+def decile_table(y, p) -> list[dict]:
+    """Per score decile (1 = highest scores): customers, mean score, positive rate, lift."""
+    y, p = np.asarray(y, dtype=int), np.asarray(p, dtype=float)
+    order = np.argsort(-p, kind="stable")
+    parts = np.array_split(order, 10)
+    base = max(y.mean(), 1e-12)
+    return [{"decile": i + 1, "customers": len(ix), "mean_score": float(p[ix].mean()),
+             "positive_rate": float(y[ix].mean()), "lift": float(y[ix].mean() / base)}
+            for i, ix in enumerate(parts) if len(ix)]

@@ -1,0 +1,52 @@
+"""Customer features at a cutoff, as Ibis expressions.
+
+Each family is a function from the events before the cutoff to one row per customer; nothing
+runs until `build_features(...).execute()` (or `to_pyarrow`), so the same definitions compile
+to DuckDB, Spark, PostgreSQL or BigQuery. Only events strictly before the cutoff are read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+
+import ibis
+
+from winback.features.activity import activity_features
+from winback.features.context import FeatureContext
+from winback.features.purchases import interpurchase_features
+from winback.features.sessions import session_features
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """What to compute; stored in the model bundle so scoring rebuilds the same columns."""
+
+    windows_days: tuple[int, ...] = (7, 30, 90, 180)
+    trend_window_days: int = 30
+    available: tuple[str, ...] = ("customer_id", "event_time", "event_type", "amount")
+    bgnbd: bool = True
+    columns: tuple[str, ...] = field(default=())  # filled after the first build
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FeatureSpec":
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def build_features(events: ibis.Table, cutoff: dt.datetime, spec: FeatureSpec) -> ibis.Table:
+    """One row per customer with any event before `cutoff`; keyed by customer_id."""
+    ctx = FeatureContext(cutoff=cutoff, windows_days=spec.windows_days,
+                         trend_window_days=spec.trend_window_days, available=frozenset(spec.available))
+    history = events.filter(events.event_time < cutoff)
+    table = activity_features(history, ctx)
+    for family in (interpurchase_features, session_features):
+        part = family(history, ctx)
+        if part is not None:
+            table = table.left_join(part, "customer_id").drop("customer_id_right")
+    return table
+
+
+__all__ = ["FeatureSpec", "build_features", "FeatureContext"]

@@ -1,0 +1,164 @@
+"""Prediction problems, cutoffs and point-in-time labels.
+
+Vocabulary (after Compose): a *cutoff* is the instant at which we predict; features use only
+events strictly before it; the *label window* is [cutoff, cutoff + horizon). Training cutoffs
+have label windows that end by the test cutoff, so the test is out-of-time exactly as in
+production: nothing that happens after the test cutoff is seen while training.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import ibis
+import pandas as pd
+
+from winback.config import ProblemConfig, parse_date
+from winback.data.layouts import PURCHASE
+from winback.errors import DataError, LabelError
+
+DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Cutoff:
+    """One prediction time: features from before `time`, labels from [time, window_end)."""
+
+    time: dt.datetime
+    window_end: dt.datetime
+    role: str  # train | valid | test | score
+
+    @property
+    def window_days(self) -> float:
+        return (self.window_end - self.time) / DAY
+
+    def as_dict(self) -> dict[str, str]:
+        return {"time": self.time.isoformat(), "window_end": self.window_end.isoformat(),
+                "role": self.role}
+
+
+@dataclass(frozen=True)
+class CutoffPlan:
+    """Training cutoffs (oldest first), the validation cutoff and the test cutoff."""
+
+    train: tuple[Cutoff, ...]
+    valid: Cutoff
+    test: Cutoff
+
+    @property
+    def all(self) -> tuple[Cutoff, ...]:
+        return (*self.train, self.valid, self.test)
+
+
+def observed_end(last_event: dt.datetime) -> dt.datetime:
+    """The exclusive end of the observed period: midnight after the last event's day."""
+    return dt.datetime.combine(last_event.date(), dt.time()) + DAY
+
+
+def plan_cutoffs(problem: ProblemConfig, first_event: dt.datetime, last_event: dt.datetime) -> CutoffPlan:
+    """Cutoffs for a problem on data spanning [first_event, last_event].
+
+    The test cutoff defaults to the latest one whose full horizon is observed. Training cutoffs
+    step back by `cutoff_step_days`; when a full horizon does not fit before the test cutoff and
+    `truncate_train_windows` is on, their label windows are shortened to end at the test cutoff
+    (the latest then keeps at least a third of the horizon).
+    """
+    horizon = dt.timedelta(days=problem.horizon_days)
+    step = dt.timedelta(days=problem.cutoff_step_days)
+    earliest = dt.datetime.combine(first_event.date(), dt.time()) + dt.timedelta(days=problem.min_history_days)
+    end = observed_end(last_event)
+    span = f"the data runs from {first_event:%Y-%m-%d} to {last_event:%Y-%m-%d}"
+    if problem.test_cutoff:
+        test = parse_date(problem.test_cutoff, "problem.test_cutoff")
+        if not earliest <= test < end:
+            raise DataError(
+                f"problem.test_cutoff {test:%Y-%m-%d} is outside the data: {span}, and a cutoff needs "
+                f"{problem.min_history_days} days of history before it. Choose a date between "
+                f"{earliest:%Y-%m-%d} and {end - horizon:%Y-%m-%d}."
+            )
+        if test + horizon > end:
+            raise DataError(
+                f"The test label window [{test:%Y-%m-%d}, {test + horizon:%Y-%m-%d}) runs past the end "
+                f"of the data ({last_event:%Y-%m-%d}), so its labels would be wrong. Choose "
+                f"problem.test_cutoff <= {end - horizon:%Y-%m-%d} or a shorter horizon_days."
+            )
+    else:
+        test = end - horizon
+        if test < earliest:
+            raise DataError(
+                f"A {problem.horizon_days}-day horizon does not fit: {span}. Shorten "
+                f"problem.horizon_days or problem.min_history_days."
+            )
+    latest_full = test - horizon
+    if latest_full >= earliest:
+        latest = latest_full
+    elif problem.truncate_train_windows:
+        latest = test - max(horizon / 3, step)
+    else:
+        raise DataError(
+            f"No training cutoff has a full {problem.horizon_days}-day label window before the test "
+            f"cutoff {test:%Y-%m-%d} ({span}). Set problem.truncate_train_windows = true, shorten "
+            f"the horizon, or move the test cutoff later."
+        )
+    times = [latest - k * step for k in range(problem.train_cutoffs)]
+    times = [t for t in times if t >= earliest]
+    if len(times) < 2:
+        raise DataError(
+            f"Only {len(times)} training cutoff(s) fit between {earliest:%Y-%m-%d} and "
+            f"{latest:%Y-%m-%d} ({span}); winback needs two (train and validation). Use a smaller "
+            f"problem.cutoff_step_days, min_history_days or horizon_days."
+        )
+    cutoffs = [Cutoff(t, min(t + horizon, test), "train") for t in sorted(times)]
+    valid = Cutoff(cutoffs[-1].time, cutoffs[-1].window_end, "valid")
+    return CutoffPlan(tuple(cutoffs[:-1]), valid, Cutoff(test, test + horizon, "test"))
+
+
+def label_table(events: ibis.Table, cutoff: Cutoff, problem: ProblemConfig) -> ibis.Table:
+    """(customer_id, label) for the problem's population at `cutoff`, as an Ibis expression."""
+    before = events.event_time < cutoff.time
+    after = (events.event_time >= cutoff.time) & (events.event_time < cutoff.window_end)
+    purchase = events.event_type == PURCHASE
+    qualifying = (events.event_type.isin(problem.qualifying_events)
+                  if problem.qualifying_events else ibis.literal(True))
+    per_customer = (
+        events.filter(events.event_time < cutoff.window_end)
+        .group_by("customer_id")
+        .aggregate(
+            seen=before.any(),
+            bought_before=(before & purchase).any(),
+            bought_after=(after & purchase).any(),
+            visited_after=(after & qualifying).any(),
+        )
+    )
+    c = per_customer
+    if problem.name == "repeat_purchase":
+        population, label = c.bought_before, c.bought_after
+    elif problem.name == "return_visit":
+        population, label = c.seen, c.visited_after
+    else:  # first_purchase
+        population, label = c.seen & ~c.bought_before, c.bought_after
+    return c.filter(population).select("customer_id", label=label.cast("int8"))
+
+
+def population_table(events: ibis.Table, cutoff: dt.datetime, problem: ProblemConfig) -> ibis.Table:
+    """Customers a model scores at `cutoff` (no label needed): same population rules."""
+    return label_table(events, Cutoff(cutoff, cutoff, "score"), problem).select("customer_id")
+
+
+def check_labels(labels: pd.DataFrame, cutoff: Cutoff, problem: ProblemConfig) -> None:
+    """A model needs both classes at every cutoff; say which cutoff has only one."""
+    if labels.empty:
+        raise LabelError(
+            f"No customer is in the '{problem.name}' population at the {cutoff.role} cutoff "
+            f"{cutoff.time:%Y-%m-%d}: nobody qualifies before it. Move the cutoff later."
+        )
+    rate = float(labels["label"].mean())
+    if rate in (0.0, 1.0):
+        which = "bought/returned" if rate == 1.0 else "did not buy/return"
+        raise LabelError(
+            f"Every one of the {len(labels):,} customers at the {cutoff.role} cutoff "
+            f"{cutoff.time:%Y-%m-%d} {which} in [{cutoff.time:%Y-%m-%d}, "
+            f"{cutoff.window_end:%Y-%m-%d}): labels have one class only, so nothing can be learnt "
+            f"or measured. Change problem.horizon_days or the cutoffs."
+        )

@@ -1,0 +1,73 @@
+"""LightGBM with early stopping on the validation cutoff; saved as LightGBM's text model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from winback.models.base import Candidate, NotFittedError
+
+DEFAULT_PARAMS = {
+    "objective": "binary",
+    "learning_rate": 0.03,
+    "num_leaves": 15,
+    "min_data_in_leaf": 100,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 5.0,
+    "verbose": -1,
+    "num_threads": 2,
+}
+
+
+class LightGBMModel(Candidate):
+    name = "lightgbm"
+
+    def __init__(self, params: dict | None = None, max_rounds: int = 2000, early_stopping: int = 100,
+                 seed: int = 0):
+        self.params = params
+        self.max_rounds = max_rounds
+        self.early_stopping = early_stopping
+        self.seed = seed
+
+    def fit(self, X, y, X_valid=None, y_valid=None) -> "LightGBMModel":
+        params = {**DEFAULT_PARAMS, **(self.params or {}), "seed": self.seed,
+                  "deterministic": True}
+        train = lgb.Dataset(X.to_numpy(dtype=float), label=np.asarray(y), feature_name=list(X.columns),
+                            free_raw_data=True)
+        callbacks, valid_sets = [], []
+        if X_valid is not None:
+            valid_sets = [lgb.Dataset(X_valid[X.columns].to_numpy(dtype=float), label=np.asarray(y_valid),
+                                      reference=train)]
+            callbacks = [lgb.early_stopping(self.early_stopping, verbose=False)]
+        self.booster_ = lgb.train(params, train, num_boost_round=self.max_rounds,
+                                  valid_sets=valid_sets, callbacks=callbacks)
+        self.columns_ = list(X.columns)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        if not hasattr(self, "booster_"):
+            raise NotFittedError("LightGBMModel is not fitted yet; call fit() first.")
+        p = self.booster_.predict(X[self.columns_].to_numpy(dtype=float),
+                                  num_iteration=self.booster_.best_iteration or None)
+        return np.column_stack([1 - p, p])
+
+    def importance(self) -> pd.Series:
+        gain = self.booster_.feature_importance("gain")
+        return pd.Series(gain / max(gain.sum(), 1e-12), index=self.columns_).sort_values(ascending=False)
+
+    def save(self, directory: Path) -> dict:
+        self.booster_.save_model(str(directory / "lightgbm.txt"),
+                                 num_iteration=self.booster_.best_iteration or None)
+        return {"file": "lightgbm.txt", "columns": self.columns_}
+
+    @classmethod
+    def load(cls, directory: Path, entry: dict) -> "LightGBMModel":
+        m = cls()
+        m.booster_ = lgb.Booster(model_file=str(directory / entry["file"]))
+        m.columns_ = list(entry["columns"])
+        return m

@@ -1,0 +1,84 @@
+"""Self-contained HTML report: plots embedded as PNG data URIs, no network needed to open it."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
+
+from winback.bundle import write_atomic_file  # noqa: E402
+
+COLORS = ["#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#57606a"]
+PROBLEM_QUESTIONS = {
+    "repeat_purchase": "Which customers who bought before {cutoff} will buy again before {end}?",
+    "return_visit": "Which customers seen before {cutoff} will come back before {end}?",
+    "first_purchase": "Which visitors who never bought before {cutoff} will make a first purchase "
+                      "before {end}?",
+}
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _curve_plot(curves: dict[str, dict], key: str, title: str, xlabel: str, ylabel: str,
+                diagonal: bool, best: str) -> str:
+    fig, ax = plt.subplots(figsize=(4.6, 3.8))
+    for i, (name, c) in enumerate(curves.items()):
+        x, y = c["curves"][key]
+        ax.plot(x, y, color=COLORS[i % len(COLORS)], lw=2.4 if name == best else 1.4,
+                marker="o" if key == "calibration" else None, ms=3, label=name)
+    if diagonal:
+        ax.plot([0, 1], [0, 1], color="#8c959f", ls="--", lw=1, label="random" if key != "calibration" else "perfect")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize=8)
+    return _png(fig)
+
+
+def _importance_plot(importance: dict[str, float], best: str) -> str | None:
+    if not importance:
+        return None
+    items = list(importance.items())[:15][::-1]
+    fig, ax = plt.subplots(figsize=(6.2, 0.32 * len(items) + 1))
+    ax.barh([k for k, _ in items], [v for _, v in items], color=COLORS[0])
+    ax.set(title=f"What drives the {best} model", xlabel="importance (share of gain or |std. coef|)")
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def render(manifest: dict[str, Any], curves: dict[str, dict]) -> str:
+    env = Environment(loader=PackageLoader("winback", "report/templates"),
+                      autoescape=select_autoescape(["html"]))
+    best = manifest["best"]
+    test = next(c for c in manifest["cutoffs"] if c["role"] == "test")
+    question = PROBLEM_QUESTIONS[manifest["problem"]["name"]].format(
+        cutoff=test["time"][:10], end=test["window_end"][:10])
+    plots = {
+        "roc": _curve_plot(curves, "roc", "ROC", "false positive rate", "true positive rate", True, best),
+        "pr": _curve_plot(curves, "pr", "Precision-recall", "recall", "precision", False, best),
+        "calibration": _curve_plot(curves, "calibration", "Calibration (by score decile)",
+                                   "predicted probability", "observed rate", True, best),
+        "gains": _curve_plot(curves, "gains", "Cumulative gains", "share of customers contacted",
+                             "share of positives reached", True, best),
+    }
+    return env.get_template("report.html.j2").render(
+        m=manifest, best=best, question=question, plots=plots,
+        importance_plot=_importance_plot(manifest.get("importance", {}), best),
+        best_metrics=manifest["candidates"][best]["test"], deciles=curves[best]["deciles"],
+    )
+
+
+def write_report(path: Path, manifest: dict[str, Any], curves: dict[str, dict]) -> Path:
+    html = render(manifest, curves)
+    return write_atomic_file(Path(path), lambda tmp: tmp.write_text(html, encoding="utf-8"))

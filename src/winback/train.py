@@ -1,0 +1,148 @@
+"""labels -> features -> candidates -> evaluation -> bundle -> report.
+
+Out-of-time by construction: candidates are fitted on the training cutoffs, early-stopped,
+calibrated, thresholded and chosen on the validation cutoff, and measured once on the test
+cutoff, whose label window starts after every training label window has ended.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from winback import __version__
+from winback.bundle import save_bundle
+from winback.config import Config
+from winback.data.canonical import EventLog, load_events
+from winback.evaluate import best_f1_threshold, curves, decile_table, metrics
+from winback.frame import build_frame, feature_columns, feature_spec_for
+from winback.labels import CutoffPlan, plan_cutoffs
+from winback.models import REGISTRY
+from winback.models.calibration import PlattCalibrator
+from winback.progress import Steps
+
+
+@dataclass
+class CandidateResult:
+    name: str
+    model: Any
+    calibrator: PlattCalibrator | None
+    valid: dict[str, float]
+    test: dict[str, float]
+    test_scores: np.ndarray
+
+
+@dataclass
+class TrainResult:
+    leaderboard: pd.DataFrame  # one row per candidate, test metrics
+    best: str
+    bundle_dir: Path
+    report_path: Path | None
+    manifest: dict[str, Any]
+    results: dict[str, CandidateResult]
+    plan: CutoffPlan
+    frames: dict[str, pd.DataFrame]
+
+
+def _make(name: str, seed: int):
+    cls = REGISTRY[name]
+    return cls() if name == "bgnbd" else cls(seed=seed)
+
+
+def fit_candidates(cfg: Config, train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame,
+                   steps: Steps) -> dict[str, CandidateResult]:
+    cols = [c for c in feature_columns(train) if train[c].nunique(dropna=True) > 1]
+    X_tr, X_va, X_te = train[cols], valid[cols], test[cols]
+    y_tr, y_va, y_te = (f["label"].to_numpy() for f in (train, valid, test))
+    results: dict[str, CandidateResult] = {}
+    for name in cfg.train.candidates:
+        with steps.step(f"Fitting {name}"):
+            model = _make(name, cfg.train.seed)
+            if name == "bgnbd":
+                # BG/NBD learns from purchase histories, not labels: fit on the test cutoff's
+                # own history (all before the cutoff), exactly what it would see in production
+                model.fit(test[test["purchase_days"] > 0])
+                p_va, p_te = (model.predict_proba(f)[:, 1] for f in (valid, test))
+            else:
+                model.fit(X_tr, y_tr, X_va, y_va)
+                p_va, p_te = (model.predict_proba(X)[:, 1] for X in (X_va, X_te))
+            cal = None
+            if cfg.train.calibration == "sigmoid":
+                cal = PlattCalibrator().fit(p_va, y_va)
+                p_va, p_te = cal.transform(p_va), cal.transform(p_te)
+            threshold = cfg.train.threshold or best_f1_threshold(y_va, p_va)
+            results[name] = CandidateResult(name, model, cal, metrics(y_va, p_va, threshold),
+                                            metrics(y_te, p_te, threshold), p_te)
+    return results
+
+
+def leaderboard(results: dict[str, CandidateResult], metric: str) -> pd.DataFrame:
+    rows = [{"candidate": r.name, **{k: v for k, v in r.test.items() if k not in ("n", "base_rate")},
+             f"valid_{metric}": r.valid[metric]} for r in results.values()]
+    return pd.DataFrame(rows).sort_values(f"valid_{metric}", ascending=False).reset_index(drop=True)
+
+
+def importance_of(model, columns: list[str]) -> dict[str, float]:
+    if hasattr(model, "importance"):
+        s = model.importance()
+        return {str(k): float(v) for k, v in s.head(25).items()}
+    return {}
+
+
+def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = None,
+          report: bool = True) -> TrainResult:
+    """Run the whole training flow of `cfg`; write the bundle (and report) under output.dir."""
+    steps = steps or Steps()
+    if log is None:
+        with steps.step(f"Reading and validating {cfg.source.path}"):
+            log = load_events(cfg)
+    plan = plan_cutoffs(cfg.problem, log.start, log.end)
+    spec = feature_spec_for(log, cfg.features.windows_days, cfg.features.trend_window_days,
+                            cfg.features.bgnbd)
+    frames: dict[str, pd.DataFrame] = {}
+    with steps.step(f"Labels and features at {len(plan.all)} cutoffs"):
+        for role, cutoffs in (("train", plan.train), ("valid", (plan.valid,)), ("test", (plan.test,))):
+            frames[role] = pd.concat([build_frame(log, c, cfg.problem, spec) for c in cutoffs],
+                                     ignore_index=True)
+    results = fit_candidates(cfg, frames["train"], frames["valid"], frames["test"], steps)
+    metric = cfg.train.selection_metric
+    board = leaderboard(results, metric)
+    best = str(board.iloc[0]["candidate"])
+    chosen = results[best]
+    cols = list(getattr(chosen.model, "columns_", feature_columns(frames["test"])))
+    manifest = {
+        "winback_version": __version__,
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "problem": vars(cfg.problem).copy(),
+        "source": {k: v for k, v in vars(cfg.source).items()},
+        "data": {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in log.summary.items()},
+        "fingerprint": log.fingerprint,
+        "cutoffs": [c.as_dict() for c in plan.all],
+        "feature_spec": {**spec.to_dict(), "columns": cols},
+        "threshold": chosen.test["threshold"],
+        "best": best,
+        "selection": f"highest {metric} on the validation cutoff {plan.valid.time:%Y-%m-%d}",
+        "leaderboard": board.to_dict(orient="records"),
+        "candidates": {n: {"valid": r.valid, "test": r.test} for n, r in results.items()},
+        "importance": importance_of(chosen.model, cols),
+        "labels": {role: {"rows": int(len(f)), "positive_rate": float(f["label"].mean())}
+                   for role, f in frames.items()},
+    }
+    out = cfg.resolve(cfg.output.dir)
+    with steps.step("Writing the model bundle"):
+        bundle_dir = save_bundle(out / "bundle", manifest, chosen.model, chosen.calibrator)
+    report_path = None
+    if report:
+        from winback.report import write_report
+
+        with steps.step("Writing the report"):
+            y_te = frames["test"]["label"].to_numpy()
+            report_path = write_report(out / "report.html", manifest, {
+                n: {"curves": curves(y_te, r.test_scores), "deciles": decile_table(y_te, r.test_scores)}
+                for n, r in results.items()})
+    return TrainResult(board, best, bundle_dir, report_path, manifest, results, plan, frames)
