@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
+import numpy as np
+import pandas as pd
 import ibis.expr.datatypes as dtypes
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
@@ -299,8 +301,6 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool) -> None:
 
 
 def _check_duplicates(raw: ibis.Table, name: str, policy: str) -> int:
-    if policy == "keep":
-        return int(raw.count().execute() - raw.distinct().count().execute())
     dup = int(raw.count().execute() - raw.distinct().count().execute())
     if dup and policy == "error":
         numbered = raw.mutate(_row=ibis.row_number() + 1)
@@ -308,8 +308,9 @@ def _check_duplicates(raw: ibis.Table, name: str, policy: str) -> int:
         firsts = (numbered.mutate(_n=ibis._.count().over(w), _first=ibis._._row.min().over(w))
                   .filter(ibis._._n > 1).order_by("_row").limit(EXAMPLES)
                   .execute())
-        shown = "; ".join(f"row {int(r._row)} repeats row {int(r._first)}" if r._row != r._first
-                          else f"row {int(r._row)}" for r in firsts.itertuples())
+        shown = "; ".join(f"row {int(r['_row'])} repeats row {int(r['_first'])}"
+                          if r["_row"] != r["_first"] else f"row {int(r['_row'])}"
+                          for _, r in firsts.iterrows())
         raise DataError(
             f"{name}: {dup:,} rows are exact duplicates of another row ({shown}). Set "
             f"source.duplicates = 'drop' to remove them, or 'keep' if they are genuine repeated "
@@ -355,7 +356,10 @@ def events_from_frame(frame, con: DuckDBBackend | None = None) -> EventLog:
     frame = frame.copy()
     for c, target in CANONICAL_TYPES.items():
         if c not in frame.columns:
-            frame[c] = None
+            frame[c] = pd.Series(np.nan if target == "float64" else None, index=frame.index,
+                                 dtype="float64" if target == "float64" else "string")
+        elif target == "string":
+            frame[c] = frame[c].astype("string")
     table = con.create_table("winback_events", frame, overwrite=True, temp=True)
     table = table.select(**{c: table[c].cast(t) for c, t in CANONICAL_TYPES.items()},
                          **{c: table[c] for c in frame.columns if c not in CANONICAL_TYPES})

@@ -12,7 +12,7 @@ from winback.models.base import Candidate, NotFittedError
 
 DEFAULT_PARAMS = {
     "objective": "binary",
-    "learning_rate": 0.03,
+    "learning_rate": 0.05,
     "num_leaves": 15,
     "min_data_in_leaf": 100,
     "feature_fraction": 0.8,
@@ -27,7 +27,7 @@ DEFAULT_PARAMS = {
 class LightGBMModel(Candidate):
     name = "lightgbm"
 
-    def __init__(self, params: dict | None = None, max_rounds: int = 2000, early_stopping: int = 100,
+    def __init__(self, params: dict | None = None, max_rounds: int = 1000, early_stopping: int = 50,
                  seed: int = 0):
         self.params = params
         self.max_rounds = max_rounds

@@ -1,0 +1,195 @@
+"""`winback` command line: init, validate, train, score, demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from winback import __version__
+from winback.errors import WinbackError
+
+console = Console(width=None if sys.stdout.isatty() else 150)
+err = Console(stderr=True)
+
+INIT_TEMPLATE = """# winback project: see README.md for every key.
+[source]
+path = "{path}"
+layout = "{layout}"            # rees46 | cdnow | online_retail | events
+{extra}
+# [source.columns]             # canonical name = "column in your file" (overrides the layout)
+# customer_id = "user_id"
+
+[problem]
+name = "repeat_purchase"       # repeat_purchase | return_visit | first_purchase
+horizon_days = 90
+train_cutoffs = 4
+cutoff_step_days = 30
+# test_cutoff = "2020-01-01"   # default: the end of the data minus the horizon
+
+[features]
+windows_days = [7, 30, 90, 180]
+
+[train]
+candidates = ["logistic", "lightgbm", "bgnbd"]
+seed = 42
+
+[output]
+dir = "winback-out"
+"""
+
+
+def _leaderboard_table(board) -> Table:
+    t = Table(title="Leaderboard (out-of-time test cutoff)")
+    cols = ["candidate", "roc_auc", "pr_auc", "log_loss", "brier", "precision", "recall",
+            "lift_10", "lift_20", "valid_roc_auc"]
+    for c in cols:
+        t.add_column(c, justify="left" if c == "candidate" else "right")
+    for i, r in board.iterrows():
+        t.add_row(*[str(r[c]) if c == "candidate" else f"{r[c]:.3f}" for c in cols],
+                  style="bold" if i == 0 else None)
+    return t
+
+
+def _config(args):
+    from winback.config import load_config
+    from winback.datasets import dataset_config
+
+    if getattr(args, "dataset", None):
+        return dataset_config(args.dataset, output_dir=args.out or "winback-out")
+    cfg = load_config(args.config)
+    if getattr(args, "out", None):
+        cfg.output.dir = str(Path(args.out).resolve())
+    return cfg
+
+
+def cmd_init(args) -> int:
+    from winback.data.layouts import LAYOUTS
+
+    target = Path(args.config)
+    if target.exists() and not args.force:
+        raise WinbackError(f"'{target}' exists; use --force to overwrite it.")
+    if args.layout not in LAYOUTS:
+        from winback.errors import did_you_mean
+
+        raise WinbackError(f"Unknown layout '{args.layout}'.{did_you_mean(args.layout, LAYOUTS)}")
+    extra = "\n".join(f"{k} = {str(v).lower() if isinstance(v, bool) else repr(v)}"
+                      for k, v in LAYOUTS[args.layout].init_options.items())
+    target.write_text(INIT_TEMPLATE.format(path=args.path, layout=args.layout, extra=extra).replace("'", '"'))
+    console.print(f"Wrote {target}. Next: `winback validate` then `winback train`.")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from winback.data.canonical import load_events
+
+    cfg = _config(args)
+    log = load_events(cfg)
+    s = log.summary
+    console.print(f"[green]OK[/] {log.source_name}: {s['rows']:,} events of {s['customers']:,} customers, "
+                  f"{s['first_event']:%Y-%m-%d} to {s['last_event']:%Y-%m-%d}; event types "
+                  + ", ".join(f"{k} {v:,}" for k, v in s["event_types"].items())
+                  + f"; {s['duplicate_rows']:,} duplicated rows (policy {s['duplicates_policy']}).")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from winback.progress import Steps
+    from winback.train import train
+
+    cfg = _config(args)
+    result = train(cfg, steps=Steps(quiet=args.quiet))
+    console.print(_leaderboard_table(result.leaderboard))
+    console.print(f"Best: [bold]{result.best}[/] (chosen on the validation cutoff)")
+    console.print(f"Bundle: {result.bundle_dir}")
+    if result.report_path:
+        console.print(f"Report: {result.report_path}")
+    return 0
+
+
+def cmd_score(args) -> int:
+    from winback.progress import Steps
+    from winback.score import score, write_scores
+
+    cfg = _config(args)
+    steps = Steps(quiet=args.quiet)
+    with steps.step("Scoring customers"):
+        scores = score(cfg, Path(args.bundle), cutoff=args.cutoff)
+    path = write_scores(scores, Path(args.output))
+    console.print(f"Scored {len(scores):,} customers at {scores['cutoff'].iloc[0]:%Y-%m-%d}: {path}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from winback.datasets import cdnow_config
+    from winback.progress import Steps
+    from winback.train import train
+
+    out = Path(args.out).resolve()
+    console.print("[bold]winback demo[/]: CDNOW orders (23,570 customers, 1997-1998). Will a "
+                  "customer buy again in the 39 weeks after 1997-10-01?")
+    result = train(cdnow_config(output_dir=str(out)), steps=Steps(quiet=args.quiet))
+    console.print(_leaderboard_table(result.leaderboard))
+    from winback.score import score, write_scores
+
+    scores = score(cdnow_config(output_dir=str(out)), result.bundle_dir)
+    scores_path = write_scores(scores, out / "scores.csv")
+    console.print(f"Best: [bold]{result.best}[/]; bundle {result.bundle_dir}; scores {scores_path}")
+    console.print(f"Report: [bold]{result.report_path}[/]")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="winback", description="Which customers will come back, and what to do about it.")
+    p.add_argument("--version", action="version", version=f"winback {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp, dataset: bool = True):
+        sp.add_argument("--config", "-c", default="winback.toml", help="project config (default winback.toml)")
+        if dataset:
+            sp.add_argument("--dataset", choices=["cdnow", "cdnow_sample"], help="use a bundled dataset and its ready config")
+        sp.add_argument("--out", help="output folder (overrides output.dir)")
+        sp.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+
+    sp = sub.add_parser("init", help="write a winback.toml for a layout")
+    sp.add_argument("--layout", default="events")
+    sp.add_argument("--path", default="data/events.csv", help="source file or glob")
+    sp.add_argument("--config", "-c", default="winback.toml")
+    sp.add_argument("--force", action="store_true")
+    sp.set_defaults(func=cmd_init)
+    sp = sub.add_parser("validate", help="read and check the source, print a summary")
+    common(sp)
+    sp.set_defaults(func=cmd_validate)
+    sp = sub.add_parser("train", help="labels, features, candidates, leaderboard, bundle, report")
+    common(sp)
+    sp.set_defaults(func=cmd_train)
+    sp = sub.add_parser("score", help="score customers with a bundle")
+    common(sp)
+    sp.add_argument("--bundle", required=True, help="bundle folder written by `winback train`")
+    sp.add_argument("--cutoff", help="score at this date (default: the end of the data)")
+    sp.add_argument("--output", "-o", default="scores.parquet", help=".parquet or .csv")
+    sp.set_defaults(func=cmd_score)
+    sp = sub.add_parser("demo", help="the whole flow on bundled CDNOW")
+    sp.add_argument("--out", default="winback-demo")
+    sp.add_argument("--quiet", "-q", action="store_true")
+    sp.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except WinbackError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted; nothing was half-written.")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

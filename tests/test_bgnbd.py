@@ -1,0 +1,57 @@
+"""BG/NBD recovers the published CDNOW parameters (Fader, Hardie and Lee 2005)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from winback.data import load_events
+from winback.datasets import cdnow_config
+from winback.features import FeatureSpec, build_features
+from winback.models.bgnbd import BGNBD, summarize_features
+
+PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+
+
+@pytest.fixture(scope="module")
+def sample_features():
+    log = load_events(cdnow_config("sample"))
+    spec = FeatureSpec(windows_days=(28,), available=tuple(sorted(log.available)))
+    return build_features(log.table, dt.datetime(1997, 10, 1), spec).execute()
+
+
+def test_recovers_published_parameters_within_one_percent(sample_features):
+    model = BGNBD().fit(sample_features)
+    for name, value in PUBLISHED.items():
+        assert model.params_[name] == pytest.approx(value, rel=0.01), name
+    # the paper's log-likelihood at its optimum is -9582.4
+    assert model.log_likelihood_ == pytest.approx(-9582.4, abs=0.5)
+
+
+def test_summary_matches_the_paper(sample_features):
+    x, t_x, T = summarize_features(sample_features, 7.0)
+    assert len(x) == 2357
+    assert x.sum() == 2457  # repeat transactions in the 39-week calibration period
+    assert T.max() == pytest.approx(272 / 7)
+
+
+def test_predictions_are_consistent(sample_features):
+    model = BGNBD().fit(sample_features)
+    x, t_x, T = summarize_features(sample_features, 7.0)
+    alive = model.conditional_probability_alive(x, t_x, T)
+    assert np.all((alive > 0) & (alive <= 1))
+    assert np.all(alive[x == 0] == 1.0)
+    e39 = model.conditional_expected_number_of_purchases_up_to_time(39, x, t_x, T)
+    e78 = model.conditional_expected_number_of_purchases_up_to_time(78, x, t_x, T)
+    assert np.all(e78 >= e39) and np.all(e39 >= 0)
+    p = model.probability_of_purchase(39, x, t_x, T)
+    assert np.all((p >= 0) & (p <= alive))
+
+
+def test_unfitted_model_says_so():
+    from winback.models import NotFittedError
+
+    with pytest.raises(NotFittedError, match="fit"):
+        BGNBD().conditional_probability_alive([1], [1], [2])

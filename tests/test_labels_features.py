@@ -1,0 +1,130 @@
+"""Point-in-time labels and features."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from winback.config import ProblemConfig
+from winback.data.canonical import events_from_frame
+from winback.features import FeatureSpec, build_features
+from winback.labels import Cutoff, label_table, plan_cutoffs
+
+T0 = dt.datetime(2024, 1, 1)
+CUT = dt.datetime(2024, 3, 1)
+AVAILABLE = ("amount", "brand", "category", "customer_id", "event_time", "event_type",
+             "order_id", "product_id", "quantity", "session_id")
+SPEC = FeatureSpec(windows_days=(7, 30), trend_window_days=14, available=AVAILABLE, bgnbd=False)
+
+
+def ev(cust, day, etype="purchase", amount=10.0, session="s", product="p1"):
+    return {"customer_id": cust, "event_time": T0 + dt.timedelta(days=day), "event_type": etype,
+            "amount": amount, "quantity": 1.0, "session_id": f"{cust}-{session}",
+            "order_id": f"{cust}-{session}" if etype == "purchase" else None,
+            "product_id": product, "brand": "b", "category": "c"}
+
+
+def labels(rows, name, horizon=30):
+    log = events_from_frame(pd.DataFrame(rows))
+    cut = Cutoff(CUT, CUT + dt.timedelta(days=horizon), "test")
+    out = label_table(log.table, cut, ProblemConfig(name=name, horizon_days=horizon)).execute()
+    return dict(zip(out.customer_id, out.label))
+
+
+ROWS = [
+    ev("buyer_returns", 10), ev("buyer_returns", 65),            # bought before and in window
+    ev("buyer_gone", 20),                                         # bought before, nothing after
+    ev("buyer_late", 5), ev("buyer_late", 95),                    # buys after the window
+    ev("visitor_converts", 30, "view"), ev("visitor_converts", 62),
+    ev("visitor_browses", 40, "view"), ev("visitor_browses", 70, "view"),
+    ev("newcomer", 64),                                           # first seen after the cutoff
+]
+
+
+def test_repeat_purchase_labels():
+    assert labels(ROWS, "repeat_purchase") == {"buyer_returns": 1, "buyer_gone": 0, "buyer_late": 0}
+
+
+def test_return_visit_labels():
+    got = labels(ROWS, "return_visit")
+    assert got == {"buyer_returns": 1, "buyer_gone": 0, "buyer_late": 0, "visitor_converts": 1,
+                   "visitor_browses": 1}
+
+
+def test_first_purchase_labels():
+    assert labels(ROWS, "first_purchase") == {"visitor_converts": 1, "visitor_browses": 0}
+
+
+def test_training_windows_end_by_the_test_cutoff():
+    problem = ProblemConfig(horizon_days=60, train_cutoffs=5, cutoff_step_days=20)
+    plan = plan_cutoffs(problem, dt.datetime(2023, 1, 1), dt.datetime(2023, 12, 31))
+    assert plan.test.time == dt.datetime(2023, 11, 2)  # 2024-01-01 minus 60 days
+    assert plan.test.window_end == dt.datetime(2024, 1, 1)
+    for c in (*plan.train, plan.valid):
+        assert c.window_end <= plan.test.time
+        assert c.window_days == 60
+    assert plan.valid.time > max(c.time for c in plan.train)
+
+
+def test_short_history_truncates_training_windows():
+    problem = ProblemConfig(horizon_days=273, test_cutoff="1997-10-01", train_cutoffs=3,
+                            cutoff_step_days=28, min_history_days=28)
+    plan = plan_cutoffs(problem, dt.datetime(1997, 1, 1), dt.datetime(1998, 6, 30))
+    assert all(c.window_end == dt.datetime(1997, 10, 1) for c in (*plan.train, plan.valid))
+    assert plan.valid.window_days >= 273 / 3
+
+
+def features(rows):
+    log = events_from_frame(pd.DataFrame(rows))
+    out = build_features(log.table, CUT, SPEC).execute()
+    return out.set_index("customer_id").sort_index().sort_index(axis=1)
+
+
+def test_rfm_and_gaps_by_hand():
+    f = features(ROWS)
+    r = f.loc["buyer_returns"]
+    assert r.n_orders == 1 and r.spend == 10.0
+    assert r.recency_days == (CUT - (T0 + dt.timedelta(days=10))).days
+    a = features([ev("x", 0, session="1"), ev("x", 10, session="2"), ev("x", 40, session="3"),
+                  ev("x", 45, "view", session="4")]).loc["x"]
+    assert a.n_orders == 3 and a.purchase_days == 3
+    assert a.gap_mean_days == 20.0 and a.last_gap_days == 30.0
+    assert a.gap_std_days == np.std([10, 30], ddof=1)
+    assert a.recency_over_gap == (CUT - (T0 + dt.timedelta(days=40))).days / 20.0
+    assert a.share_view == 0.25 and a.n_sessions == 4
+
+
+event_strategy = st.fixed_dictionaries({
+    "customer_id": st.sampled_from(["a", "b", "c"]),
+    "day": st.floats(min_value=0, max_value=120, allow_nan=False),
+    "etype": st.sampled_from(["view", "cart", "purchase"]),
+    "amount": st.floats(min_value=0, max_value=500, allow_nan=False),
+    "session": st.sampled_from(["1", "2", "3"]),
+    "product": st.sampled_from(["p1", "p2"]),
+})
+
+
+def make(e):
+    return ev(e["customer_id"], e["day"], e["etype"], e["amount"], e["session"], e["product"])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(past=st.lists(event_strategy, min_size=1, max_size=15),
+       future=st.lists(event_strategy, max_size=10),
+       changed_future=st.lists(event_strategy, max_size=10))
+def test_events_at_or_after_the_cutoff_change_no_feature(past, future, changed_future):
+    """Replacing, adding or removing any event at or after the cutoff changes no feature."""
+    cut_day = (CUT - T0).days
+    before = [make(e) for e in past if T0 + dt.timedelta(days=e["day"]) < CUT]
+    if not before:
+        return
+    after = [make({**e, "day": cut_day + e["day"] % 60}) for e in future]
+    other = [make({**e, "day": cut_day + e["day"] % 60}) for e in changed_future]
+    at_cut = [make({**past[0], "day": cut_day})]  # exactly at the cutoff: excluded too
+    base = features(before)
+    pd.testing.assert_frame_equal(base, features(before + after + at_cut))
+    pd.testing.assert_frame_equal(base, features(before + other))

@@ -1,0 +1,154 @@
+"""Every validation rule stops with a message naming the file, column and rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from winback.config import ProblemConfig, config_from_dict, load_config
+from winback.data import load_events
+from winback.errors import ConfigError, DataError, LabelError
+from winback.labels import Cutoff, check_labels, plan_cutoffs
+
+from conftest import events_config, write_csv
+
+
+def test_clean_orders_load(orders):
+    log = load_events(events_config(orders))
+    assert log.summary["rows"] == 4
+    assert log.summary["customers"] == 3
+    assert log.summary["event_types"] == {"purchase": 4}
+    assert log.start == dt.datetime(2024, 1, 5, 10)
+
+
+def test_missing_column_suggests_closest(tmp_path):
+    path = write_csv(tmp_path, [{"customerid": "a", "event_time": "2024-01-01", "amount": 1}])
+    with pytest.raises(DataError) as e:
+        load_events(events_config(path))
+    msg = str(e.value)
+    assert "events.csv" in msg and "'customer_id'" in msg and "Did you mean 'customerid'" in msg
+
+
+def test_unparseable_timestamps_name_rows(tmp_path):
+    rows = [{"customer_id": "a", "event_time": "2024-01-01", "amount": 1},
+            {"customer_id": "b", "event_time": "not a date", "amount": 1},
+            {"customer_id": "c", "event_time": "2024-13-45", "amount": 1}]
+    with pytest.raises(DataError) as e:
+        load_events(events_config(write_csv(tmp_path, rows)))
+    msg = str(e.value)
+    assert "2 values in column 'event_time' are not timestamps" in msg
+    assert "row 2" in msg and "'not a date'" in msg and "row 3" in msg
+    assert "time_format" in msg
+
+
+def test_time_format_parses_other_layouts(tmp_path):
+    rows = [{"customer_id": "a", "event_time": "05/01/2024 10:00", "amount": 1}]
+    log = load_events(events_config(write_csv(tmp_path, rows), time_format="%d/%m/%Y %H:%M"))
+    assert log.start == dt.datetime(2024, 1, 5, 10)
+
+
+def test_mixed_time_zones(tmp_path):
+    rows = [{"customer_id": "a", "event_time": "2024-01-01 10:00:00 UTC", "amount": 1},
+            {"customer_id": "b", "event_time": "2024-01-01 10:00:00+02:00", "amount": 1},
+            {"customer_id": "c", "event_time": "2024-01-01 10:00:00", "amount": 1}]
+    with pytest.raises(DataError, match="mix time zones"):
+        load_events(events_config(write_csv(tmp_path, rows)))
+
+
+def test_single_offset_is_converted_to_utc(tmp_path):
+    rows = [{"customer_id": "a", "event_time": "2024-01-01 10:00:00+02:00", "amount": 1}]
+    log = load_events(events_config(write_csv(tmp_path, rows)))
+    assert log.start == dt.datetime(2024, 1, 1, 8)
+
+
+def test_empty_input(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("customer_id,event_time,amount\n")
+    with pytest.raises(DataError, match="has no rows"):
+        load_events(events_config(path))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_events(events_config(tmp_path / "nope.csv"))
+
+
+def test_negative_purchase_amounts(tmp_path):
+    rows = [{"customer_id": "a", "event_time": "2024-01-01", "amount": 10},
+            {"customer_id": "b", "event_time": "2024-01-02", "amount": -3}]
+    with pytest.raises(DataError) as e:
+        load_events(events_config(write_csv(tmp_path, rows)))
+    assert "1 purchase rows have a negative amount" in str(e.value)
+    assert "row 2" in str(e.value) and "'return'" in str(e.value)
+
+
+def test_non_numeric_amount(tmp_path):
+    rows = [{"customer_id": "a", "event_time": "2024-01-01", "amount": "12,50"}]
+    with pytest.raises(DataError, match="column 'amount' .* are not numbers"):
+        load_events(events_config(write_csv(tmp_path, rows)))
+
+
+def test_duplicates_error_then_drop(tmp_path):
+    rows = [{"customer_id": "a", "event_time": "2024-01-01", "amount": 10}] * 2 + [
+        {"customer_id": "b", "event_time": "2024-01-02", "amount": 5}]
+    path = write_csv(tmp_path, rows)
+    with pytest.raises(DataError) as e:
+        load_events(events_config(path))
+    assert "1 rows are exact duplicates" in str(e.value) and "row 2 repeats row 1" in str(e.value)
+    log = load_events(events_config(path, duplicates="drop"))
+    assert log.summary["rows"] == 2 and log.summary["duplicate_rows"] == 1
+    assert load_events(events_config(path, duplicates="keep")).summary["rows"] == 3
+
+
+def test_missing_customer_ids(tmp_path):
+    rows = [{"customer_id": "a", "event_time": "2024-01-01", "amount": 1},
+            {"customer_id": None, "event_time": "2024-01-02", "amount": 1}]
+    path = write_csv(tmp_path, rows)
+    with pytest.raises(DataError, match="1 rows have no customer id"):
+        load_events(events_config(path))
+    assert load_events(events_config(path, drop_missing_customers=True)).summary["rows"] == 1
+
+
+def test_future_timestamps(tmp_path):
+    rows = [{"customer_id": "a", "event_time": "2999-01-01", "amount": 1}]
+    with pytest.raises(DataError, match="in the future"):
+        load_events(events_config(write_csv(tmp_path, rows)))
+
+
+def test_unknown_config_key_suggests(tmp_path):
+    cfg = tmp_path / "winback.toml"
+    cfg.write_text('[source]\npath = "x.csv"\nlayot = "cdnow"\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(cfg)
+    assert "winback.toml" in str(e.value) and "'layot'" in str(e.value)
+    assert "Did you mean 'layout'" in str(e.value)
+
+
+def test_unknown_section_and_types():
+    with pytest.raises(ConfigError, match="Did you mean 'problem'"):
+        config_from_dict({"problme": {}})
+    with pytest.raises(ConfigError, match="horizon_days.*must be int"):
+        config_from_dict({"problem": {"horizon_days": "90"}})
+    with pytest.raises(ConfigError, match="Did you mean 'repeat_purchase'"):
+        config_from_dict({"problem": {"name": "repeat_purchases"}})
+    with pytest.raises(ConfigError, match="not a canonical column"):
+        load_events(config_from_dict({"source": {"path": "x.csv", "columns": {"custmer": "a"}}}))
+
+
+def test_cutoff_outside_data():
+    problem = ProblemConfig(horizon_days=30, test_cutoff="2030-01-01")
+    with pytest.raises(DataError, match="outside the data"):
+        plan_cutoffs(problem, dt.datetime(2024, 1, 1), dt.datetime(2024, 6, 30))
+    problem = ProblemConfig(horizon_days=90, test_cutoff="2024-06-01")
+    with pytest.raises(DataError, match="runs past the end of the data"):
+        plan_cutoffs(problem, dt.datetime(2024, 1, 1), dt.datetime(2024, 6, 30))
+
+
+def test_one_class_labels():
+    cut = Cutoff(dt.datetime(2024, 3, 1), dt.datetime(2024, 4, 1), "test")
+    with pytest.raises(LabelError, match="one class only"):
+        check_labels(pd.DataFrame({"customer_id": ["a", "b"], "label": [0, 0]}), cut, ProblemConfig())
+    with pytest.raises(LabelError, match="No customer"):
+        check_labels(pd.DataFrame({"customer_id": [], "label": []}), cut, ProblemConfig())
