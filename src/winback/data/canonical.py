@@ -21,8 +21,8 @@ import ibis.expr.datatypes as dtypes
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from winback.config import Config
-from winback.data.layouts import CANONICAL_TYPES, LAYOUTS, PURCHASE, REQUIRED, Layout
-from winback.data.sources import connect, open_source
+from winback.data.layouts import CANONICAL_TYPES, ID_COLUMNS, LAYOUTS, PURCHASE, REQUIRED, Layout
+from winback.data.sources import connect, infer_format, open_source
 from winback.errors import ConfigError, DataError, did_you_mean
 
 CANONICAL_COLUMNS = tuple(CANONICAL_TYPES)
@@ -84,8 +84,11 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     time_format = source.time_format or layout.time_format
     zone_offset = _zone_offset_of(raw, mapping["event_time"], name, source.timezone)
 
+    strip_text = (source.format or infer_format(str(path))) == "csv"
+
     def typed(t: ibis.Table) -> dict[str, ibis.Value]:
-        return _typed_columns(t, mapping, layout, source.event_types, time_format, zone_offset)
+        return _typed_columns(t, mapping, layout, source.event_types, time_format, zone_offset,
+                              strip_text)
 
     cols = typed(raw)
     _validate(raw, cols, typed, mapping, name, drop_missing=source.drop_missing_customers)
@@ -183,18 +186,28 @@ def _typed_columns(
     event_types: dict[str, str],
     time_format: str,
     zone_offset: int,
+    strip_text: bool = True,
 ) -> dict[str, ibis.Value]:
-    """Canonical columns as expressions over the raw table `t`."""
+    """Canonical columns as expressions over the raw table `t`.
+
+    `strip_text` trims surrounding whitespace from text values; it is on for CSV, where every
+    column arrives as text typed by hand, and off for Parquet and DuckDB, whose strings are
+    data as written (trimming 20 M strings per column costs seconds on every query).
+    """
     cols: dict[str, ibis.Value] = {}
     for canonical, target in CANONICAL_TYPES.items():
         if canonical not in mapping or canonical == "event_time":
             continue
         col = t[mapping[canonical]]
-        if target == "float64":
-            cols[canonical] = (col.strip().try_cast("float64") if col.type().is_string()
+        if col.type().is_string() and strip_text:
+            col = col.strip()
+        if canonical in ID_COLUMNS and col.type().is_integer():
+            cols[canonical] = col.cast("int64")
+        elif target == "float64":
+            cols[canonical] = (col.try_cast("float64") if col.type().is_string()
                                else col.cast("float64"))
         else:
-            cols[canonical] = col.strip() if col.type().is_string() else col.cast("string")
+            cols[canonical] = col if col.type().is_string() else col.cast("string")
     cols["event_time"] = _parse_time(t[mapping["event_time"]], time_format, zone_offset)
     if "quantity" not in cols:
         cols["quantity"] = ibis.literal(1.0)
@@ -211,13 +224,17 @@ def _typed_columns(
         cols["event_type"] = ibis.literal(PURCHASE)  # an order table: every row is a purchase
     if "order_id" not in cols:
         day = cols["event_time"].truncate("D").cast("string")
-        per_day = cols["customer_id"].concat("|", day)
-        cols["order_id"] = ibis.ifelse(
-            cols["event_type"] == PURCHASE, cols.get("session_id", per_day), ibis.null("string")
-        )
+        per_day = cols["customer_id"].cast("string").concat("|", day)
+        key = cols.get("session_id", per_day)
+        cols["order_id"] = ibis.ifelse(cols["event_type"] == PURCHASE, key, ibis.null(key.type()))
     out = {}
     for canonical, target in CANONICAL_TYPES.items():
-        out[canonical] = cols[canonical].cast(target) if canonical in cols else ibis.null(target)
+        if canonical not in cols:
+            out[canonical] = ibis.null(target)
+        elif canonical in ID_COLUMNS and cols[canonical].type().is_integer():
+            out[canonical] = cols[canonical]
+        else:
+            out[canonical] = cols[canonical].cast(target)
     return out
 
 

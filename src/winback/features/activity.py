@@ -1,5 +1,12 @@
 """RFM, windowed counts and spend, trends, event-type mix, funnel ratios and time-of-week
-shares: all from one scan of the history, as conditional aggregates."""
+shares.
+
+Additive aggregates (counts, sums, min/max) come from one scan of the history. Distinct counts
+are the expensive part of a group-by, so the day- and order-level ones are computed on
+pre-aggregated tables instead: (customer, day) rows for active and purchase days, and purchase
+rows grouped by order for order counts per window. Results are identical to counting distinct
+values directly (a property test checks it against pandas in the featurize benchmark).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +24,34 @@ def _ratio(num: ibis.Value, den: ibis.Value) -> ibis.Value:
     return ibis.ifelse(den > 0, num.cast("float64") / den, ibis.null("float64"))
 
 
+def _day_counts(h: ibis.Table) -> ibis.Table:
+    """Active days and purchase days per customer, from one row per (customer, day)."""
+    days = h.group_by(["customer_id", "_day"]).aggregate(_bought=h._buy.any())
+    return days.group_by("customer_id").aggregate(
+        active_days=days.count(), purchase_days=days.count(where=days._bought)
+    )
+
+
+def _order_counts(h: ibis.Table, ctx: FeatureContext) -> ibis.Table:
+    """Distinct orders overall, per window and in the trend windows, from one row per order.
+
+    An order counts in a window when any of its purchase lines falls inside it, which for
+    windows ending at the cutoff means its most recent line does.
+    """
+    tw = ctx.trend_window_days
+    lines = h.filter(h._buy & h.order_id.notnull())
+    orders = lines.group_by(["customer_id", "order_id"]).aggregate(
+        _newest=lines._age.min(),
+        _in_prev=((lines._age > tw) & (lines._age <= 2 * tw)).any(),
+    )
+    aggs = {"n_orders": orders.count()}
+    for w in ctx.windows_days:
+        aggs[f"orders_{w}d"] = orders.count(where=orders._newest <= w)
+    aggs["_orders_last"] = orders.count(where=orders._newest <= tw)
+    aggs["_orders_prev"] = orders.count(where=orders._in_prev)
+    return orders.group_by("customer_id").aggregate(**aggs)
+
+
 def activity_features(history: ibis.Table, ctx: FeatureContext) -> ibis.Table:
     h = history.mutate(
         _age=ctx.days_before(history.event_time),
@@ -27,12 +62,9 @@ def activity_features(history: ibis.Table, ctx: FeatureContext) -> ibis.Table:
     amount = h.amount
     aggs: dict[str, ibis.Value] = {
         "n_events": h.count(),
-        "active_days": h._day.nunique(),
         "tenure_days": h._age.max(),
         "recency_days": h._age.min(),
         "n_purchase_events": h.count(where=buy),
-        "n_orders": h.order_id.nunique(where=buy),
-        "purchase_days": h._day.nunique(where=buy),
         "purchase_recency_days": h._age.min(where=buy),
         "purchase_tenure_days": h._age.max(where=buy),
         "quantity": h.quantity.sum(where=buy).fill_null(0),
@@ -44,15 +76,11 @@ def activity_features(history: ibis.Table, ctx: FeatureContext) -> ibis.Table:
     for w in ctx.windows_days:
         inside = h._age <= w
         aggs[f"events_{w}d"] = h.count(where=inside)
-        aggs[f"orders_{w}d"] = h.order_id.nunique(where=inside & buy)
         if ctx.has("amount"):
             aggs[f"spend_{w}d"] = amount.sum(where=inside & buy).fill_null(0)
     tw = ctx.trend_window_days
-    last, prev = h._age <= tw, (h._age > tw) & (h._age <= 2 * tw)
-    aggs["_events_last"] = h.count(where=last)
-    aggs["_events_prev"] = h.count(where=prev)
-    aggs["_orders_last"] = h.order_id.nunique(where=last & buy)
-    aggs["_orders_prev"] = h.order_id.nunique(where=prev & buy)
+    aggs["_events_last"] = h.count(where=h._age <= tw)
+    aggs["_events_prev"] = h.count(where=(h._age > tw) & (h._age <= 2 * tw))
     if ctx.has("event_type"):
         for et in FUNNEL_TYPES:
             aggs[f"n_{et}"] = h.count(where=h.event_type == et)
@@ -65,6 +93,12 @@ def activity_features(history: ibis.Table, ctx: FeatureContext) -> ibis.Table:
         if ctx.has(col):
             aggs[f"distinct_{name}"] = h[col].nunique()
     t = h.group_by("customer_id").aggregate(**aggs)
+    days, orders = _day_counts(h), _order_counts(h, ctx)
+    t = (t.left_join(days, "customer_id").drop("customer_id_right")
+         .left_join(orders, "customer_id").drop("customer_id_right"))
+    zero_when_missing = ["n_orders", "_orders_last", "_orders_prev",
+                         *(f"orders_{w}d" for w in ctx.windows_days)]
+    t = t.mutate(**{c: t[c].fill_null(0) for c in zero_when_missing})
 
     derived: dict[str, ibis.Value] = {
         "avg_order_value": _ratio(t.spend, t.n_orders) if ctx.has("amount") else None,
