@@ -40,7 +40,7 @@ def main() -> None:
     path = write_result("cdnow", {
         "protocol": "CDNOW_master, test cutoff 1997-10-01, horizon 273 days, training label windows end by 1997-10-01",
         "bgnbd": {"roc_auc": candidates["bgnbd"]["roc_auc"], "pr_auc": candidates["bgnbd"]["pr_auc"]},
-        "best": {"name": best, "roc_auc": candidates[best]["roc_auc"], "selected_on": "validation cutoff"},
+        "best": {"name": best, "roc_auc": candidates[best]["roc_auc"], "selected_on": "held-out customers at the validation cutoff"},
         "best_on_test": {"name": top, "roc_auc": candidates[top]["roc_auc"]},
         "candidates": candidates,
         "reference": REFERENCE,

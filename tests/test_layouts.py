@@ -50,3 +50,17 @@ def test_synthetic_rees46_is_deterministic_and_loads(tmp_path):
     log = load_events(config_from_dict({"source": {"path": str(a), "layout": "rees46"}}))
     assert log.summary["rows"] == len(fa)
     assert {"session_id", "brand", "category", "product_id"} <= log.available
+    # integer ids stay integers (cheap to group by); Parquet text is taken as written
+    schema = log.table.schema()
+    assert schema["customer_id"].is_integer() and schema["product_id"].is_integer()
+    assert schema["session_id"].is_string()
+    orders = log.table.filter(log.table.event_type == "purchase").select("order_id", "session_id").execute()
+    assert len(orders) and (orders.order_id == orders.session_id).all()
+
+
+def test_csv_text_is_trimmed_and_ids_are_text(tmp_path):
+    rows = [{"customer_id": " 7 ", "date": "19970101", "number_of_cds": "1", "dollar_value": " 9.5"},
+            {"customer_id": "7", "date": "19970301", "number_of_cds": "2", "dollar_value": "3"}]
+    cfg = config_from_dict({"source": {"path": str(write_csv(tmp_path, rows)), "layout": "cdnow"}})
+    got = load_events(cfg).table.execute()
+    assert got.customer_id.tolist() == ["7", "7"] and got.amount.tolist() == [9.5, 3.0]

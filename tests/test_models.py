@@ -50,3 +50,18 @@ def test_platt_calibration_improves_log_loss():
     skewed = np.clip(p_true * 1.6, 0, 0.99)
     cal = PlattCalibrator().fit(skewed, y)
     assert log_loss(y, cal.transform(skewed)) < log_loss(y, skewed) - 0.01
+
+
+def test_lightgbm_refit_keeps_the_early_stopped_rounds_scaled_by_rows(data):
+    X, y = data
+    model = LightGBMModel(seed=1, early_stopping=5).fit(X[:300], y[:300], X[300:450], y[300:450])
+    rounds = model.booster_.best_iteration
+    assert 0 < rounds < model.max_rounds
+    model.refit(X[:450], y[:450])
+    assert model.booster_.current_iteration() == round(rounds * 450 / 300)
+    assert model.predict_proba(X[450:]).shape == (150, 2)
+
+
+def test_refit_before_fit_raises(data):
+    with pytest.raises(NotFittedError):
+        LightGBMModel().refit(*data)

@@ -76,6 +76,13 @@ class TrainConfig:
     calibration: str = "sigmoid"  # sigmoid | none
     threshold: float = 0.0  # 0 means: choose the F1-best threshold on the validation cutoff
     selection_metric: str = "roc_auc"
+    # shares of customers held out of training: validation rows (selection, calibration,
+    # threshold) and early-stopping rows, both taken at the validation cutoff
+    validation_share: float = 0.2
+    early_stopping_share: float = 0.1
+    # after selection, fit every candidate again on all customers (boosting keeps the rounds
+    # early stopping chose); the validation figures are those of the first fit
+    refit: bool = True
 
 
 @dataclass
@@ -205,6 +212,12 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError("train.candidates is empty; name at least one of " + ", ".join(CANDIDATES))
     if cfg.train.calibration not in ("sigmoid", "none"):
         raise ConfigError("train.calibration must be 'sigmoid' or 'none'.")
+    v, e = cfg.train.validation_share, cfg.train.early_stopping_share
+    if not (0 < v < 1 and 0 < e < 1 and v + e < 0.8):
+        raise ConfigError(
+            f"train.validation_share ({v}) and train.early_stopping_share ({e}) must each be "
+            f"between 0 and 1 and together below 0.8, so that most customers are left to train on."
+        )
     if cfg.source.duplicates not in DUPLICATE_POLICIES:
         raise ConfigError(
             f"source.duplicates must be one of {', '.join(DUPLICATE_POLICIES)}, "

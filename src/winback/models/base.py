@@ -24,6 +24,11 @@ class Candidate(ABC):
     def fit(self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame | None = None,
             y_valid: np.ndarray | None = None) -> "Candidate": ...
 
+    def refit(self, X: pd.DataFrame, y: np.ndarray) -> "Candidate":
+        """Fit again on more rows with what the first fit settled (e.g. boosting rounds), once
+        validation has been used; the default is a plain fit with the same settings."""
+        return self.fit(X, y)
+
     @abstractmethod
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """(n, 2) array: P(label = 0), P(label = 1)."""

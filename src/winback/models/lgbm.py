@@ -47,6 +47,21 @@ class LightGBMModel(Candidate):
         self.booster_ = lgb.train(params, train, num_boost_round=self.max_rounds,
                                   valid_sets=valid_sets, callbacks=callbacks)
         self.columns_ = list(X.columns)
+        self.fit_rows_ = len(X)
+        return self
+
+    def refit(self, X, y) -> "LightGBMModel":
+        """Same parameters, as many rounds as early stopping chose (scaled up by the extra rows,
+        as more data supports proportionally more rounds), no stopping set."""
+        if not hasattr(self, "booster_"):
+            raise NotFittedError("refit() needs a first fit() that chose the number of rounds.")
+        rounds = self.booster_.best_iteration or self.booster_.current_iteration()
+        scaled = max(1, round(rounds * len(X) / max(self.fit_rows_, 1)))
+        params = {**DEFAULT_PARAMS, **(self.params or {}), "seed": self.seed, "deterministic": True}
+        train = lgb.Dataset(X.to_numpy(dtype=float), label=np.asarray(y), feature_name=list(X.columns))
+        self.booster_ = lgb.train(params, train, num_boost_round=scaled)
+        self.columns_ = list(X.columns)
+        self.fit_rows_ = len(X)
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:

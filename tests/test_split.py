@@ -1,0 +1,51 @@
+"""Validation rows are customers the models never saw in training (see winback.train)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from winback.config import Config
+from winback.errors import ConfigError, LabelError
+from winback.config import config_from_dict
+from winback.train import customer_groups, split_frames
+
+
+def _frames(n_customers: int = 2000, seed: int = 0) -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    ids = [f"c{i}" for i in range(n_customers)]
+    train = pd.DataFrame({"customer_id": ids * 3, "label": rng.integers(0, 2, 3 * n_customers)})
+    valid = pd.DataFrame({"customer_id": ids, "label": rng.integers(0, 2, n_customers)})
+    return {"train": train, "valid": valid, "test": valid.copy()}
+
+
+def test_groups_are_stable_and_close_to_the_configured_shares():
+    ids = pd.Series([f"c{i}" for i in range(20_000)])
+    g = customer_groups(ids, 0.2, 0.1, seed=7)
+    assert (g == customer_groups(ids.sample(frac=1, random_state=1).sort_index(), 0.2, 0.1, 7)).all()
+    assert (g == "valid").mean() == pytest.approx(0.2, abs=0.01)
+    assert (g == "stop").mean() == pytest.approx(0.1, abs=0.01)
+    assert (g != customer_groups(ids, 0.2, 0.1, seed=8)).any()  # the seed reshuffles
+
+
+def test_split_is_customer_disjoint_and_refit_sees_everyone():
+    cfg = Config()
+    parts = split_frames(cfg, _frames())
+    seen = {role: set(parts[role]["customer_id"]) for role in ("train", "stop", "valid")}
+    assert not seen["train"] & seen["valid"] and not seen["train"] & seen["stop"]
+    assert not seen["stop"] & seen["valid"]
+    assert len(parts["refit"]) == 3 * 2000
+    assert len(parts["valid"]) + len(parts["stop"]) + len(seen["train"]) == 2000
+
+
+def test_one_class_after_the_split_is_a_clear_error():
+    frames = _frames(30)
+    frames["valid"]["label"] = 0
+    with pytest.raises(LabelError, match="one class only"):
+        split_frames(Config(), frames)
+
+
+def test_shares_are_checked():
+    with pytest.raises(ConfigError, match="validation_share"):
+        config_from_dict({"source": {"path": "x.csv"}, "train": {"validation_share": 0.9}})
