@@ -31,6 +31,8 @@ def test_demo_writes_bundle_report_and_scores(demo):
     html = (demo / "report.html").read_text()
     assert "Leaderboard" in html and html.count("data:image/png;base64,") >= 5
     assert "http://" not in html and "https://" not in html  # opens offline
+    # CDNOW's training windows are truncated (91 days at validation vs a 273-day horizon)
+    assert "calibrated on a 91-day validation window" in html
     scores = pd.read_csv(demo / "scores.csv", dtype={"customer_id": str})
     assert len(scores) == 23_570 and scores["rank"].tolist() == list(range(1, 23_571))
     assert scores.probability.between(0, 1).all() and scores.probability.is_monotonic_decreasing

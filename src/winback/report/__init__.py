@@ -57,6 +57,25 @@ def _importance_plot(importance: dict[str, float], best: str) -> str | None:
     return _png(fig)
 
 
+def horizon_caveat(manifest: dict[str, Any]) -> str:
+    """A warning when probabilities were calibrated on a shorter window than the horizon.
+
+    With too little history for a full training window, validation labels cover a truncated
+    window; calibrated probabilities then answer "within that many days", understate the full
+    horizon, and only the ranking (ROC-AUC, gains, lift) carries over to it.
+    """
+    import datetime as dt
+
+    valid = next(c for c in manifest["cutoffs"] if c["role"] == "valid")
+    days = (dt.datetime.fromisoformat(valid["window_end"]) - dt.datetime.fromisoformat(valid["time"])).days
+    horizon = int(manifest["problem"]["horizon_days"])
+    if days >= horizon:
+        return ""
+    return (f"Too little history for a full {horizon}-day training window: probabilities are "
+            f"calibrated on a {days}-day validation window and understate the chance over "
+            f"{horizon} days (see the calibration curve). Rankings, gains and lift are unaffected.")
+
+
 def render(manifest: dict[str, Any], curves: dict[str, dict]) -> str:
     env = Environment(loader=PackageLoader("winback", "report/templates"),
                       autoescape=select_autoescape(["html"]))
@@ -74,6 +93,7 @@ def render(manifest: dict[str, Any], curves: dict[str, dict]) -> str:
     }
     return env.get_template("report.html.j2").render(
         m=manifest, best=best, question=question, plots=plots,
+        horizon_caveat=horizon_caveat(manifest),
         importance_plot=_importance_plot(manifest.get("importance", {}), best),
         best_metrics=manifest["candidates"][best]["test"], deciles=curves[best]["deciles"],
     )
