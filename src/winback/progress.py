@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -15,13 +15,15 @@ class Steps:
         self.console = console or Console(stderr=True)
 
     @contextmanager
-    def step(self, message: str) -> Iterator[None]:
+    def step(self, message: str) -> Iterator[Callable[[str], None]]:
+        """Spinner while the block runs; the block may call the yielded function with a
+        detail (e.g. "3/6: 1997-05-07") to show where a long step is."""
         if self.quiet:
-            yield
+            yield lambda detail: None
             return
         start = time.perf_counter()
-        with self.console.status(f"{message}..."):
-            yield
+        with self.console.status(f"{message}...") as status:
+            yield lambda detail: status.update(f"{message}: {detail}")
         self.console.print(f"[green]✓[/] {message} [dim]({time.perf_counter() - start:.1f}s)[/]")
 
     def note(self, message: str) -> None:

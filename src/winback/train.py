@@ -163,10 +163,15 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
     spec = feature_spec_for(log, cfg.features.windows_days, cfg.features.trend_window_days,
                             cfg.features.bgnbd)
     frames: dict[str, pd.DataFrame] = {}
-    with steps.step(f"Labels and features at {len(plan.all)} cutoffs"):
+    with steps.step(f"Labels and features at {len(plan.all)} cutoffs") as show:
+        done = 0
         for role, cutoffs in (("train", plan.train), ("valid", (plan.valid,)), ("test", (plan.test,))):
-            frames[role] = pd.concat([build_frame(log, c, cfg.problem, spec) for c in cutoffs],
-                                     ignore_index=True)
+            chunks = []
+            for c in cutoffs:
+                done += 1
+                show(f"{done}/{len(plan.all)}, {role} cutoff {c.time:%Y-%m-%d}")
+                chunks.append(build_frame(log, c, cfg.problem, spec))
+            frames[role] = pd.concat(chunks, ignore_index=True)
     parts = split_frames(cfg, frames)
     results = fit_candidates(cfg, parts["train"], parts["stop"], parts["valid"], parts["test"], steps,
                              parts["refit"])
