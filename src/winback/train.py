@@ -111,7 +111,6 @@ def fit_candidates(cfg: Config, train: pd.DataFrame, stop: pd.DataFrame, valid: 
     refit on `refit_on` (every customer at the training cutoffs) when configured, then measure
     once on `test`."""
     cols = [c for c in feature_columns(train) if train[c].nunique(dropna=True) > 1]
-    everyone = refit_on
     X_tr, X_st, X_va, X_te = train[cols], stop[cols], valid[cols], test[cols]
     y_tr, y_st, y_va, y_te = (f["label"].to_numpy() for f in (train, stop, valid, test))
     results: dict[str, CandidateResult] = {}
@@ -126,8 +125,8 @@ def fit_candidates(cfg: Config, train: pd.DataFrame, stop: pd.DataFrame, valid: 
             else:
                 model.fit(X_tr, y_tr, X_st, y_st)
                 p_va = model.predict_proba(X_va)[:, 1]
-                if cfg.train.refit and everyone is not None:
-                    model.refit(everyone[cols], everyone["label"].to_numpy())
+                if cfg.train.refit and refit_on is not None:
+                    model.refit(refit_on[cols], refit_on["label"].to_numpy())
                 p_te = model.predict_proba(X_te)[:, 1]
             cal = None
             if cfg.train.calibration == "sigmoid":
