@@ -82,10 +82,10 @@ def customer_groups(ids: pd.Series, validation_share: float, early_stopping_shar
 def split_frames(cfg: Config, frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Training, early-stopping and validation rows, disjoint in customers (see module doc)."""
     t = cfg.train
-    train_group = customer_groups(frames["train"]["customer_id"], t.validation_share,
-                                  t.early_stopping_share, t.seed)
-    valid_group = customer_groups(frames["valid"]["customer_id"], t.validation_share,
-                                  t.early_stopping_share, t.seed)
+    n_train = len(frames["train"])
+    ids = pd.concat([frames["train"]["customer_id"], frames["valid"]["customer_id"]], ignore_index=True)
+    groups = customer_groups(ids, t.validation_share, t.early_stopping_share, t.seed)
+    train_group, valid_group = groups[:n_train], groups[n_train:]
     parts = {
         "train": frames["train"][train_group == "train"].reset_index(drop=True),
         "refit": frames["train"],
@@ -125,7 +125,7 @@ def fit_candidates(cfg: Config, train: pd.DataFrame, stop: pd.DataFrame, valid: 
             else:
                 model.fit(X_tr, y_tr, X_st, y_st)
                 p_va = model.predict_proba(X_va)[:, 1]
-                if cfg.train.refit and refit_on is not None:
+                if refit_on is not None:
                     model.refit(refit_on[cols], refit_on["label"].to_numpy())
                 p_te = model.predict_proba(X_te)[:, 1]
             cal = None
@@ -173,7 +173,7 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
             frames[role] = pd.concat(chunks, ignore_index=True)
     parts = split_frames(cfg, frames)
     results = fit_candidates(cfg, parts["train"], parts["stop"], parts["valid"], parts["test"], steps,
-                             parts["refit"])
+                             parts["refit"] if cfg.train.refit else None)
     metric = cfg.train.selection_metric
     board = leaderboard(results, metric)
     best = str(board.iloc[0]["candidate"])

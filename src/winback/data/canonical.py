@@ -201,7 +201,7 @@ def _typed_columns(
         col = t[mapping[canonical]]
         if col.type().is_string() and strip_text:
             col = col.strip()
-        if canonical in ID_COLUMNS and col.type().is_integer():
+        if _integer_id(canonical, col):
             cols[canonical] = col.cast("int64")
         elif target == "float64":
             cols[canonical] = (col.try_cast("float64") if col.type().is_string()
@@ -231,11 +231,16 @@ def _typed_columns(
     for canonical, target in CANONICAL_TYPES.items():
         if canonical not in cols:
             out[canonical] = ibis.null(target)
-        elif canonical in ID_COLUMNS and cols[canonical].type().is_integer():
+        elif _integer_id(canonical, cols[canonical]):
             out[canonical] = cols[canonical]
         else:
             out[canonical] = cols[canonical].cast(target)
     return out
+
+
+def _integer_id(canonical: str, value: ibis.Value) -> bool:
+    """An identifier that is an integer in the source keeps its type (see ID_COLUMNS)."""
+    return canonical in ID_COLUMNS and value.type().is_integer()
 
 
 def _parse_time(col: ibis.Value, time_format: str, zone_offset: int) -> ibis.Value:

@@ -35,6 +35,17 @@ class LightGBMModel(Candidate):
         self.seed = seed
 
     def fit(self, X, y, X_valid=None, y_valid=None) -> "LightGBMModel":
+        return self._train(X, y, self.max_rounds, X_valid, y_valid)
+
+    def refit(self, X, y) -> "LightGBMModel":
+        """Same parameters, as many rounds as early stopping chose (scaled up by the extra rows,
+        as more data supports proportionally more rounds), no stopping set."""
+        if not hasattr(self, "booster_"):
+            raise NotFittedError("refit() needs a first fit() that chose the number of rounds.")
+        rounds = self.booster_.best_iteration or self.booster_.current_iteration()
+        return self._train(X, y, max(1, round(rounds * len(X) / max(self.fit_rows_, 1))))
+
+    def _train(self, X, y, rounds: int, X_valid=None, y_valid=None) -> "LightGBMModel":
         params = {**DEFAULT_PARAMS, **(self.params or {}), "seed": self.seed,
                   "deterministic": True}
         train = lgb.Dataset(X.to_numpy(dtype=float), label=np.asarray(y), feature_name=list(X.columns),
@@ -44,22 +55,8 @@ class LightGBMModel(Candidate):
             valid_sets = [lgb.Dataset(X_valid[X.columns].to_numpy(dtype=float), label=np.asarray(y_valid),
                                       reference=train)]
             callbacks = [lgb.early_stopping(self.early_stopping, verbose=False)]
-        self.booster_ = lgb.train(params, train, num_boost_round=self.max_rounds,
+        self.booster_ = lgb.train(params, train, num_boost_round=rounds,
                                   valid_sets=valid_sets, callbacks=callbacks)
-        self.columns_ = list(X.columns)
-        self.fit_rows_ = len(X)
-        return self
-
-    def refit(self, X, y) -> "LightGBMModel":
-        """Same parameters, as many rounds as early stopping chose (scaled up by the extra rows,
-        as more data supports proportionally more rounds), no stopping set."""
-        if not hasattr(self, "booster_"):
-            raise NotFittedError("refit() needs a first fit() that chose the number of rounds.")
-        rounds = self.booster_.best_iteration or self.booster_.current_iteration()
-        scaled = max(1, round(rounds * len(X) / max(self.fit_rows_, 1)))
-        params = {**DEFAULT_PARAMS, **(self.params or {}), "seed": self.seed, "deterministic": True}
-        train = lgb.Dataset(X.to_numpy(dtype=float), label=np.asarray(y), feature_name=list(X.columns))
-        self.booster_ = lgb.train(params, train, num_boost_round=scaled)
         self.columns_ = list(X.columns)
         self.fit_rows_ = len(X)
         return self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,6 @@ def horizon_caveat(manifest: dict[str, Any]) -> str:
     window; calibrated probabilities then answer "within that many days", understate the full
     horizon, and only the ranking (ROC-AUC, gains, lift) carries over to it.
     """
-    import datetime as dt
-
     valid = next(c for c in manifest["cutoffs"] if c["role"] == "valid")
     days = (dt.datetime.fromisoformat(valid["window_end"]) - dt.datetime.fromisoformat(valid["time"])).days
     horizon = int(manifest["problem"]["horizon_days"])
