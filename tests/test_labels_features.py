@@ -59,6 +59,36 @@ def test_first_purchase_labels():
     assert labels(ROWS, "first_purchase") == {"visitor_converts": 1, "visitor_browses": 0}
 
 
+def decline_labels(rows, measure, share=0.8, horizon=30):
+    log = events_from_frame(pd.DataFrame(rows))
+    cut = Cutoff(CUT, CUT + dt.timedelta(days=horizon), "test")
+    problem = ProblemConfig(name="activity_decline", horizon_days=horizon, decline_measure=measure,
+                            decline_share=share)
+    out = label_table(log.table, cut, problem).execute()
+    return dict(zip(out.customer_id, out.label))
+
+
+def test_activity_decline_compares_same_length_windows():
+    # CUT is day 60; the window before is days 30-59, the label window days 60-89
+    rows = [
+        ev("steady", 35, session="1"), ev("steady", 50, session="2"),
+        ev("steady", 62, session="3"), ev("steady", 80, session="4"),        # 2 orders -> 2
+        ev("drops", 31, session="1"), ev("drops", 40, session="2"),
+        ev("drops", 45, session="3"), ev("drops", 70, session="4"),         # 3 orders -> 1
+        ev("old_only", 10, session="1"),                                      # not active before
+        ev("spender", 40, amount=100.0, session="1"), ev("spender", 65, amount=70.0, session="2"),
+        ev("viewer", 40, "view"), ev("viewer", 41, "view"), ev("viewer", 70, "view"),
+        ev("late", 50, session="1"), ev("late", 95, session="2"),           # after the window
+    ]
+    orders = decline_labels(rows, "orders")
+    assert orders == {"steady": 0, "drops": 1, "spender": 0, "late": 1}
+    assert decline_labels(rows, "spend") == {"steady": 0, "drops": 1, "spender": 1, "late": 1}
+    events = decline_labels(rows, "events")
+    assert events["viewer"] == 1 and events["steady"] == 0 and "old_only" not in events
+    # a milder rule: below half of the earlier activity
+    assert decline_labels(rows, "spend", share=0.5)["spender"] == 0
+
+
 def test_training_windows_end_by_the_test_cutoff():
     problem = ProblemConfig(horizon_days=60, train_cutoffs=5, cutoff_step_days=20)
     plan = plan_cutoffs(problem, dt.datetime(2023, 1, 1), dt.datetime(2023, 12, 31))

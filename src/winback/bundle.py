@@ -80,6 +80,10 @@ def load_bundle(path: Path):
         raise WinbackError(f"Bundle '{path}' has format {manifest.get('format')}; this winback "
                            f"reads format {BUNDLE_FORMAT}. Retrain it.")
     entry = manifest["model"]
+    if manifest.get("kind") == "customer_table":
+        from winback.tabular.pipeline import load_table_model
+
+        return manifest, load_table_model(path, entry), None
     if entry["name"] not in REGISTRY:
         raise WinbackError(f"Bundle '{path}' holds an unknown model '{entry['name']}'.")
     model = REGISTRY[entry["name"]].load(path, entry)

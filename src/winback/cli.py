@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from winback import __version__
+from winback.datasets import DATASETS
 from winback.errors import WinbackError
 
 console = Console(width=None if sys.stdout.isatty() else 150)
@@ -54,15 +55,34 @@ def _leaderboard_table(board) -> Table:
     return t
 
 
+def _table_leaderboard(board) -> Table:
+    t = Table(title="Leaderboard (chosen by cross-validation; test = held-out customers)")
+    cols = ["candidate", "cv_roc_auc", "cv_std", "roc_auc", "pr_auc", "log_loss", "precision",
+            "recall", "lift_10", "imbalance"]
+    for c in cols:
+        t.add_column("test_roc_auc" if c == "roc_auc" else c,
+                     justify="left" if c in ("candidate", "imbalance") else "right")
+    for i, r in board.iterrows():
+        t.add_row(*[str(r[c]) if c in ("candidate", "imbalance") else f"{r[c]:.3f}" for c in cols],
+                  style="bold" if i == 0 else None)
+    return t
+
+
 def _config(args):
-    from winback.config import load_config
+    from winback.config import load_config, validate_config
     from winback.datasets import dataset_config
 
     if getattr(args, "dataset", None):
-        return dataset_config(args.dataset, output_dir=args.out or "winback-out")
-    cfg = load_config(args.config)
-    if getattr(args, "out", None):
-        cfg.output.dir = str(Path(args.out).resolve())
+        cfg = dataset_config(args.dataset, output_dir=str(Path(args.out or "winback-out").resolve()))
+    else:
+        cfg = load_config(args.config)
+        if getattr(args, "out", None):
+            cfg.output.dir = str(Path(args.out).resolve())
+    if getattr(args, "trials", None) is not None:
+        cfg.train.trials = args.trials
+    if getattr(args, "timeout", None) is not None:
+        cfg.train.timeout_s = args.timeout
+    validate_config(cfg)
     return cfg
 
 
@@ -87,6 +107,15 @@ def cmd_validate(args) -> int:
     from winback.data.canonical import load_events
 
     cfg = _config(args)
+    if cfg.is_table:
+        from winback.data.tables import LABEL, load_customer_table
+
+        table = load_customer_table(cfg)
+        console.print(f"[green]OK[/] {len(table.frame):,} customers, {len(table.numeric)} numeric and "
+                      f"{len(table.categorical)} categorical columns, "
+                      f"{100 * table.frame[LABEL].mean():.1f} % positive"
+                      + "".join(f"; {n}" for n in table.notes) + ".")
+        return 0
     log = load_events(cfg)
     s = log.summary
     console.print(f"[green]OK[/] {log.source_name}: {s['rows']:,} events of {s['customers']:,} customers, "
@@ -101,9 +130,16 @@ def cmd_train(args) -> int:
     from winback.train import train
 
     cfg = _config(args)
-    result = train(cfg, steps=Steps(quiet=args.quiet))
-    console.print(_leaderboard_table(result.leaderboard))
-    console.print(f"Best: [bold]{result.best}[/] (chosen on the validation cutoff)")
+    if cfg.is_table:
+        from winback.train_table import train_table
+
+        result = train_table(cfg, steps=Steps(quiet=args.quiet))
+        console.print(_table_leaderboard(result.leaderboard))
+        console.print(f"Best: [bold]{result.best}[/] (chosen by cross-validation on the training part)")
+    else:
+        result = train(cfg, steps=Steps(quiet=args.quiet))
+        console.print(_leaderboard_table(result.leaderboard))
+        console.print(f"Best: [bold]{result.best}[/] (chosen on the validation cutoff)")
     console.print(f"Bundle: {result.bundle_dir}")
     if result.report_path:
         console.print(f"Report: {result.report_path}")
@@ -116,6 +152,16 @@ def cmd_score(args) -> int:
 
     cfg = _config(args)
     steps = Steps(quiet=args.quiet)
+    if cfg.is_table:
+        from winback.score_table import score_table
+
+        if args.cutoff:
+            raise WinbackError("--cutoff applies to event logs; a customer table is scored as it is.")
+        with steps.step("Scoring customers" + (" and explaining each score" if not args.no_reasons else "")) as show:
+            scores = score_table(cfg, Path(args.bundle), reasons=not args.no_reasons, progress=show)
+        path = write_scores(scores, Path(args.output))
+        console.print(f"Scored {len(scores):,} customers: {path}")
+        return 0
     with steps.step("Scoring customers"):
         scores = score(cfg, Path(args.bundle), cutoff=args.cutoff)
     path = write_scores(scores, Path(args.output))
@@ -150,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sp, dataset: bool = True):
         sp.add_argument("--config", "-c", default="winback.toml", help="project config (default winback.toml)")
         if dataset:
-            sp.add_argument("--dataset", choices=["cdnow", "cdnow_sample"], help="use a bundled dataset and its ready config")
+            sp.add_argument("--dataset", choices=list(DATASETS), help="use a bundled dataset and its ready config")
         sp.add_argument("--out", help="output folder (overrides output.dir)")
         sp.add_argument("--quiet", "-q", action="store_true", help="no progress output")
 
@@ -165,12 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_validate)
     sp = sub.add_parser("train", help="labels, features, candidates, leaderboard, bundle, report")
     common(sp)
+    sp.add_argument("--trials", type=int, help="customer tables: Optuna trials per candidate (train.trials)")
+    sp.add_argument("--timeout", type=float, help="customer tables: whole tuning budget in seconds (train.timeout_s)")
     sp.set_defaults(func=cmd_train)
     sp = sub.add_parser("score", help="score customers with a bundle")
     common(sp)
     sp.add_argument("--bundle", required=True, help="bundle folder written by `winback train`")
     sp.add_argument("--cutoff", help="score at this date (default: the end of the data)")
     sp.add_argument("--output", "-o", default="scores.parquet", help=".parquet or .csv")
+    sp.add_argument("--no-reasons", action="store_true", help="customer tables: skip the per-customer SHAP reasons")
     sp.set_defaults(func=cmd_score)
     sp = sub.add_parser("demo", help="the whole flow on bundled CDNOW")
     sp.add_argument("--out", default="winback-demo")

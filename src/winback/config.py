@@ -17,8 +17,13 @@ from typing import Any, get_type_hints
 
 from winback.errors import ConfigError, did_you_mean
 
-PROBLEMS = ("repeat_purchase", "return_visit", "first_purchase")
+PROBLEMS = ("repeat_purchase", "return_visit", "first_purchase", "activity_decline")
 CANDIDATES = ("logistic", "lightgbm", "bgnbd")
+# customer tables (no cutoffs): the seeds' model zoo, tuned with Optuna by cross-validation
+TABLE_CANDIDATES = ("logistic", "svc", "knn", "tree", "lightgbm", "mlp", "ensemble")
+IMBALANCE = ("auto", "none", "class_weight", "undersample", "smote")
+ACTIVITY_MEASURES = ("events", "orders", "spend")
+FILTER_OPS = (">", ">=", "<", "<=", "==", "!=")
 DUPLICATE_POLICIES = ("error", "drop", "keep")
 
 
@@ -60,6 +65,10 @@ class ProblemConfig:
     # windows so they end at the test cutoff (needed on short histories such as CDNOW).
     truncate_train_windows: bool = True
     qualifying_events: list[str] = field(default_factory=list)  # return_visit; empty = all
+    # activity_decline: activity in [cutoff, cutoff + horizon) below `decline_share` of the
+    # same-length window before the cutoff, for customers active in that earlier window
+    decline_measure: str = "orders"  # events | orders | spend
+    decline_share: float = 0.8
 
 
 @dataclass
@@ -71,7 +80,9 @@ class FeatureConfig:
 
 @dataclass
 class TrainConfig:
-    candidates: list[str] = field(default_factory=lambda: list(CANDIDATES))
+    # empty: every candidate of the input kind (CANDIDATES for event logs, TABLE_CANDIDATES
+    # for customer tables)
+    candidates: list[str] = field(default_factory=list)
     seed: int = 42
     calibration: str = "sigmoid"  # sigmoid | none
     threshold: float = 0.0  # 0 means: choose the F1-best threshold on the validation cutoff
@@ -83,6 +94,76 @@ class TrainConfig:
     # after selection, fit every candidate again on all customers (boosting keeps the rounds
     # early stopping chose); the validation figures are those of the first fit
     refit: bool = True
+    # customer tables: stratified test share, CV folds on the rest, Optuna budget per candidate
+    test_share: float = 0.25
+    cv_folds: int = 5
+    trials: int = 15
+    timeout_s: float = 0.0  # whole tuning budget in seconds; 0 = trials only
+    imbalance: str = "auto"  # auto (tuned) | none | class_weight | undersample | smote
+
+
+@dataclass
+class TableSourceConfig:
+    """One input table of a customer-table project, keyed by customer.
+
+    `fixes` maps a column to {wrong value: right value} (typos), applied before anything else.
+    With `pivot_column`, rows are (customer, period, values...): each value column becomes one
+    column per period, named `<prefix or value column>_<pivot_names[period] or period>`.
+    """
+
+    path: str = ""
+    key: str = ""  # default: table.key
+    delimiter: str = ""
+    decimal: str = "."
+    columns: list[str] = field(default_factory=list)  # keep only these (besides the key)
+    rename: dict[str, str] = field(default_factory=dict)
+    fixes: dict[str, dict] = field(default_factory=dict)
+    pivot_column: str = ""
+    pivot_values: list[str] = field(default_factory=list)
+    pivot_names: dict[str, str] = field(default_factory=dict)
+    pivot_prefix: str = ""
+
+
+@dataclass
+class TableFilterConfig:
+    """Keep rows where `column op value` holds (e.g. revenue_prev2 > 0)."""
+
+    column: str = ""
+    op: str = ">"
+    value: Any = 0
+
+
+@dataclass
+class TableConfig:
+    """Customer tables: one row per customer after joining `sources` on the key.
+
+    The label column's values map to 1 (`positive`) and 0 (`negative`; empty means every other
+    value). Text columns are categorical, numbers numeric; `categorical` forces a column to be
+    categorical. Missing numbers take the training median plus a missing indicator.
+    """
+
+    key: str = "customer_id"
+    label: str = ""
+    positive: list[str] = field(default_factory=list)
+    negative: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+    drop: list[str] = field(default_factory=list)
+    missing_indicators: bool = True
+    sources: list[TableSourceConfig] = field(default_factory=list)
+    filters: list[TableFilterConfig] = field(default_factory=list)
+
+
+@dataclass
+class SegmentConfig:
+    """Risk x value quadrants. Risk is the model's probability, high at or above
+    `risk_threshold` (0: the model's decision threshold); value is `value_column` (a profit or
+    revenue column), high at or above `value_threshold` (0: its median)."""
+
+    value_column: str = ""
+    risk_threshold: float = 0.0
+    value_threshold: float = 0.0
+    names: dict[str, str] = field(default_factory=dict)
+    actions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -97,12 +178,32 @@ class Config:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    table: TableConfig = field(default_factory=TableConfig)
+    segments: SegmentConfig = field(default_factory=SegmentConfig)
     base_dir: Path = field(default=Path("."), repr=False)
 
     def resolve(self, path: str) -> Path:
         """A path from the config, relative to the config file's folder."""
         p = Path(path).expanduser()
         return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def is_table(self) -> bool:
+        """A customer-table project (``[[table.sources]]``) rather than an event log."""
+        return bool(self.table.sources)
+
+    @property
+    def candidates(self) -> list[str]:
+        """The configured candidates, or every one of the input kind (the MLP only when
+        PyTorch is installed: it comes with the `deep` extra)."""
+        if self.train.candidates:
+            return list(self.train.candidates)
+        if not self.is_table:
+            return list(CANDIDATES)
+        import importlib.util
+
+        has_torch = importlib.util.find_spec("torch") is not None
+        return [c for c in TABLE_CANDIDATES if c != "mlp" or has_torch]
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -127,6 +228,12 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
                 raise ConfigError(f"[{where}.{key}] must be a table.")
             kwargs[key] = _build(hint, value, f"{where}.{key}" if where else key)
             continue
+        args = getattr(hint, "__args__", ())
+        if getattr(hint, "__origin__", None) is list and args and dataclasses.is_dataclass(args[0]):
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                raise ConfigError(f"[[{where}.{key}]] must be a list of tables.")
+            kwargs[key] = [_build(args[0], v, f"{where}.{key}[{i}]") for i, v in enumerate(value)]
+            continue
         kwargs[key] = _check_type(value, hint, f"{where}.{key}" if where else key)
     return cls(**kwargs)
 
@@ -147,7 +254,11 @@ def _check_type(value: Any, hint: Any, key: str) -> Any:
     elif origin is list:
         ok = isinstance(value, list)
     elif origin is dict:
-        ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        inner = hint.__args__[1]
+        want = dict if getattr(inner, "__origin__", inner) is dict else str
+        ok = isinstance(value, dict) and all(isinstance(v, want) for v in value.values())
+    elif hint is Any:
+        ok = isinstance(value, (int, float, str, bool))
     else:  # pragma: no cover - every field has one of the types above
         ok = True
     if not ok:
@@ -202,14 +313,20 @@ def validate_config(cfg: Config) -> None:
         )
     if p.test_cutoff:
         parse_date(p.test_cutoff, "problem.test_cutoff")
+    known = TABLE_CANDIDATES if cfg.is_table else CANDIDATES
+    kind = "customer tables" if cfg.is_table else "event logs"
     for c in cfg.train.candidates:
-        if c not in CANDIDATES:
+        if c not in known:
             raise ConfigError(
-                f"Unknown candidate '{c}' in train.candidates.{did_you_mean(c, CANDIDATES)} "
-                f"Available: {', '.join(CANDIDATES)}."
+                f"Unknown candidate '{c}' in train.candidates for {kind}.{did_you_mean(c, known)} "
+                f"Available: {', '.join(known)}."
             )
-    if not cfg.train.candidates:
-        raise ConfigError("train.candidates is empty; name at least one of " + ", ".join(CANDIDATES))
+    if p.decline_measure not in ACTIVITY_MEASURES:
+        raise ConfigError(f"problem.decline_measure must be one of {', '.join(ACTIVITY_MEASURES)}, "
+                          f"got '{p.decline_measure}'.")
+    if not 0 < p.decline_share <= 1:
+        raise ConfigError(f"problem.decline_share must be in (0, 1], got {p.decline_share}.")
+    _validate_table_settings(cfg)
     if cfg.train.calibration not in ("sigmoid", "none"):
         raise ConfigError("train.calibration must be 'sigmoid' or 'none'.")
     v, e = cfg.train.validation_share, cfg.train.early_stopping_share
@@ -225,6 +342,43 @@ def validate_config(cfg: Config) -> None:
         )
     if any(w <= 0 for w in cfg.features.windows_days) or not cfg.features.windows_days:
         raise ConfigError("features.windows_days must be a non-empty list of positive days.")
+
+
+def _validate_table_settings(cfg: Config) -> None:
+    t = cfg.train
+    if not 0 < t.test_share < 0.9:
+        raise ConfigError(f"train.test_share must be between 0 and 0.9, got {t.test_share}.")
+    if t.cv_folds < 2:
+        raise ConfigError(f"train.cv_folds must be at least 2, got {t.cv_folds}.")
+    if t.trials < 1:
+        raise ConfigError(f"train.trials must be at least 1, got {t.trials}.")
+    if t.timeout_s < 0:
+        raise ConfigError(f"train.timeout_s must be 0 (no limit) or positive, got {t.timeout_s}.")
+    if t.imbalance not in IMBALANCE:
+        raise ConfigError(f"train.imbalance must be one of {', '.join(IMBALANCE)}, got "
+                          f"'{t.imbalance}'.{did_you_mean(t.imbalance, IMBALANCE)}")
+    if not cfg.is_table:
+        return
+    tab = cfg.table
+    if not tab.label:
+        raise ConfigError("table.label must name the column to predict.")
+    if not tab.positive:
+        raise ConfigError(f"table.positive must list the value(s) of '{tab.label}' that mean 1.")
+    for i, src in enumerate(tab.sources):
+        if not src.path:
+            raise ConfigError(f"table.sources[{i}].path is empty.")
+        if bool(src.pivot_column) != bool(src.pivot_values):
+            raise ConfigError(f"table.sources[{i}] ({src.path}): pivot_column and pivot_values "
+                              f"go together.")
+        for col, fix in src.fixes.items():
+            if not all(isinstance(v, str) for v in fix.values()):
+                raise ConfigError(f"table.sources[{i}].fixes.{col} must map text to text.")
+    for i, f in enumerate(tab.filters):
+        if f.op not in FILTER_OPS:
+            raise ConfigError(f"table.filters[{i}].op must be one of {' '.join(FILTER_OPS)}, "
+                              f"got '{f.op}'.")
+        if not f.column:
+            raise ConfigError(f"table.filters[{i}].column is empty.")
 
 
 def parse_date(value: str, key: str) -> dt.datetime:

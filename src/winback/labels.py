@@ -114,8 +114,40 @@ def plan_cutoffs(problem: ProblemConfig, first_event: dt.datetime, last_event: d
     return CutoffPlan(tuple(cutoffs[:-1]), valid, Cutoff(test, test + horizon, "test"))
 
 
+def _activity(events: ibis.Table, in_window: ibis.BooleanValue, measure: str) -> ibis.NumericValue:
+    """Activity of a customer inside a window: events, orders (distinct order ids, or purchase
+    events when the log has no order id) or spend (purchase amounts)."""
+    purchase = events.event_type == PURCHASE
+    if measure == "events":
+        return in_window.sum()
+    if measure == "orders":
+        order = ibis.coalesce(events.order_id.cast("string"), events.event_time.cast("string"))
+        return order.nunique(where=in_window & purchase)
+    return events.amount.sum(where=in_window & purchase).fill_null(0)
+
+
+def activity_decline_table(events: ibis.Table, cutoff: Cutoff, problem: ProblemConfig) -> ibis.Table:
+    """Seed 004's label on an event log: customers active in the `L` days before the cutoff
+    (L = the label window, or the horizon when scoring) whose activity in [cutoff, cutoff + L)
+    falls below `decline_share` of it."""
+    length = cutoff.window_end - cutoff.time
+    if length.total_seconds() <= 0:  # scoring: no label window, the population needs one
+        length = dt.timedelta(days=problem.horizon_days)
+    start = cutoff.time - length
+    before = (events.event_time >= start) & (events.event_time < cutoff.time)
+    after = (events.event_time >= cutoff.time) & (events.event_time < cutoff.window_end)
+    c = (events.filter((events.event_time >= start) & (events.event_time < cutoff.window_end))
+         .group_by("customer_id")
+         .aggregate(act_before=_activity(events, before, problem.decline_measure),
+                    act_after=_activity(events, after, problem.decline_measure)))
+    label = c.act_after < problem.decline_share * c.act_before
+    return c.filter(c.act_before > 0).select("customer_id", label=label.cast("int8"))
+
+
 def label_table(events: ibis.Table, cutoff: Cutoff, problem: ProblemConfig) -> ibis.Table:
     """(customer_id, label) for the problem's population at `cutoff`, as an Ibis expression."""
+    if problem.name == "activity_decline":
+        return activity_decline_table(events, cutoff, problem)
     before = events.event_time < cutoff.time
     after = (events.event_time >= cutoff.time) & (events.event_time < cutoff.window_end)
     purchase = events.event_type == PURCHASE

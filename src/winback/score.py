@@ -22,6 +22,9 @@ def score(cfg: Config, bundle_dir: Path, cutoff: str | None = None,
           log: EventLog | None = None) -> pd.DataFrame:
     """customer_id, probability, rank (1 = most likely), decile (1 = top tenth)."""
     manifest, model, calibrator = load_bundle(bundle_dir)
+    if manifest.get("kind") == "customer_table":
+        raise ConfigError(f"Bundle '{bundle_dir}' was trained on customer tables; score it with "
+                          f"the customer-table config ([table]) it was trained with.")
     log = log or load_events(cfg)
     end = observed_end(log.end)
     when = parse_date(cutoff, "--cutoff") if cutoff else end

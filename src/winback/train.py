@@ -29,7 +29,7 @@ from winback import __version__
 from winback.bundle import save_bundle
 from winback.config import Config
 from winback.data.canonical import EventLog, load_events
-from winback.errors import LabelError
+from winback.errors import ConfigError, LabelError
 from winback.evaluate import best_f1_threshold, curves, decile_table, metrics
 from winback.frame import build_frame, feature_columns, feature_spec_for
 from winback.labels import CutoffPlan, plan_cutoffs
@@ -114,7 +114,7 @@ def fit_candidates(cfg: Config, train: pd.DataFrame, stop: pd.DataFrame, valid: 
     X_tr, X_st, X_va, X_te = train[cols], stop[cols], valid[cols], test[cols]
     y_tr, y_st, y_va, y_te = (f["label"].to_numpy() for f in (train, stop, valid, test))
     results: dict[str, CandidateResult] = {}
-    for name in cfg.train.candidates:
+    for name in cfg.candidates:
         with steps.step(f"Fitting {name}"):
             model = _make(name, cfg.train.seed)
             if name == "bgnbd":
@@ -158,6 +158,10 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
     if log is None:
         with steps.step(f"Reading and validating {cfg.source.path}"):
             log = load_events(cfg)
+    if (cfg.problem.name == "activity_decline" and cfg.problem.decline_measure == "spend"
+            and "amount" not in log.available):
+        raise ConfigError("problem.decline_measure = 'spend' needs amounts, and this source maps no "
+                          "amount or price column; map one or use 'orders' or 'events'.")
     plan = plan_cutoffs(cfg.problem, log.start, log.end)
     spec = feature_spec_for(log, cfg.features.windows_days, cfg.features.trend_window_days,
                             cfg.features.bgnbd)

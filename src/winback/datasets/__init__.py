@@ -1,6 +1,6 @@
-"""Bundled real data (CDNOW) and synthetic generators, with ready configs.
+"""Bundled real data (CDNOW, One Click, audiobooks) and synthetic generators, with ready configs.
 
-The CDNOW files ship inside the package, so tests and `winback demo` run on a fresh clone.
+The files ship inside the package, so tests and `winback demo` run on a fresh clone.
 """
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ from winback.config import Config, config_from_dict
 from winback.datasets.synthetic import generate_rees46
 
 CDNOW_FILES = {"master": "cdnow_master.csv", "sample": "cdnow_sample.csv"}
-DATASETS = ("cdnow", "cdnow_sample")
+DATASETS = ("cdnow", "cdnow_sample", "oneclick", "audiobooks")
+
+
+def dataset_dir(name: str) -> Path:
+    """Folder of a bundled dataset's files (with its PROVENANCE.md)."""
+    return Path(str(resources.files("winback.datasets") / name))
 
 
 def cdnow_path(kind: str = "master") -> Path:
@@ -51,8 +56,61 @@ def cdnow_config(kind: str = "master", output_dir: str = "winback-out") -> Confi
     )
 
 
+def oneclick_config(output_dir: str = "winback-out") -> Config:
+    """Seed 004's One Click store: will a regular customer's activity decrease? Four tables
+    joined on `id`, revenue and minutes pivoted by period, typos fixed, customers kept when they
+    had revenue in all three months (the usual protocol: 1,297 of 1,300)."""
+    periods = {"препредыдущий_месяц": "prev2", "предыдущий_месяц": "prev", "текущий_месяц": "current"}
+    return config_from_dict({
+        "problem": {"name": "activity_decline"},
+        "table": {
+            "key": "id",
+            "label": "Покупательская активность",
+            "positive": ["Снизилась"],
+            "negative": ["Прежний уровень"],
+            "sources": [
+                {"path": "market_file.csv", "fixes": {"Тип сервиса": {"стандартт": "стандарт"}}},
+                {"path": "market_money.csv", "pivot_column": "Период", "pivot_values": ["Выручка"],
+                 "pivot_prefix": "revenue", "pivot_names": periods},
+                {"path": "market_time.csv", "pivot_column": "Период", "pivot_values": ["минут"],
+                 "pivot_prefix": "minutes", "pivot_names": periods,
+                 "fixes": {"Период": {"предыдцщий_месяц": "предыдущий_месяц"}}},
+                {"path": "money.csv"},
+            ],
+            "filters": [{"column": f"revenue_{p}", "op": ">", "value": 0}
+                        for p in ("prev2", "prev", "current")],
+        },
+        "segments": {"value_column": "Прибыль"},
+        "train": {"seed": 42},
+        "output": {"dir": output_dir},
+    }, base_dir=dataset_dir("oneclick"))
+
+
+def audiobooks_config(output_dir: str = "winback-out") -> Config:
+    """Seed 002's audiobook app: will a customer buy again in the next 6 months? One table;
+    review_score is often empty (imputed, with a missing indicator)."""
+    return config_from_dict({
+        "problem": {"name": "repeat_purchase"},
+        "table": {
+            "key": "customer_id",
+            "label": "purchased_again",
+            "positive": ["1"],
+            "negative": ["0"],
+            "sources": [{"path": "audiobooks_data_unprocessed.csv"}],
+        },
+        "segments": {"value_column": "spent_total"},
+        # 14,084 rows make SVC and the MLP slow to cross-validate: cap the tuning budget
+        "train": {"seed": 42, "test_share": 0.2, "timeout_s": 360},
+        "output": {"dir": output_dir},
+    }, base_dir=dataset_dir("audiobooks"))
+
+
 def dataset_config(name: str, output_dir: str = "winback-out") -> Config:
     """Ready config of a bundled dataset by name."""
+    if name == "oneclick":
+        return oneclick_config(output_dir)
+    if name == "audiobooks":
+        return audiobooks_config(output_dir)
     if name == "cdnow":
         return cdnow_config("master", output_dir)
     if name == "cdnow_sample":
@@ -62,4 +120,5 @@ def dataset_config(name: str, output_dir: str = "winback-out") -> Config:
     raise ConfigError(f"Unknown dataset '{name}'.{did_you_mean(name, DATASETS)} Bundled: {', '.join(DATASETS)}.")
 
 
-__all__ = ["cdnow_path", "load_cdnow", "cdnow_config", "dataset_config", "generate_rees46", "DATASETS"]
+__all__ = ["cdnow_path", "load_cdnow", "cdnow_config", "oneclick_config", "audiobooks_config",
+           "dataset_config", "dataset_dir", "generate_rees46", "DATASETS"]

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
+import pandas as pd
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -22,6 +24,8 @@ PROBLEM_QUESTIONS = {
     "return_visit": "Which customers seen before {cutoff} will come back before {end}?",
     "first_purchase": "Which visitors who never bought before {cutoff} will make a first purchase "
                       "before {end}?",
+    "activity_decline": "Which customers active in the window before {cutoff} will be markedly "
+                        "less active in the same-length window to {end}?",
 }
 
 
@@ -75,14 +79,13 @@ def horizon_caveat(manifest: dict[str, Any]) -> str:
             f"{horizon} days (see the calibration curve). Rankings, gains and lift are unaffected.")
 
 
-def render(manifest: dict[str, Any], curves: dict[str, dict]) -> str:
-    env = Environment(loader=PackageLoader("winback", "report/templates"),
-                      autoescape=select_autoescape(["html"]))
-    best = manifest["best"]
-    test = next(c for c in manifest["cutoffs"] if c["role"] == "test")
-    question = PROBLEM_QUESTIONS[manifest["problem"]["name"]].format(
-        cutoff=test["time"][:10], end=test["window_end"][:10])
-    plots = {
+def _env() -> Environment:
+    return Environment(loader=PackageLoader("winback", "report/templates"),
+                       autoescape=select_autoescape(["html", "j2"]))
+
+
+def _quality_plots(curves: dict[str, dict], best: str) -> dict[str, str]:
+    return {
         "roc": _curve_plot(curves, "roc", "ROC", "false positive rate", "true positive rate", True, best),
         "pr": _curve_plot(curves, "pr", "Precision-recall", "recall", "precision", False, best),
         "calibration": _curve_plot(curves, "calibration", "Calibration (by score decile)",
@@ -90,6 +93,15 @@ def render(manifest: dict[str, Any], curves: dict[str, dict]) -> str:
         "gains": _curve_plot(curves, "gains", "Cumulative gains", "share of customers contacted",
                              "share of positives reached", True, best),
     }
+
+
+def render(manifest: dict[str, Any], curves: dict[str, dict]) -> str:
+    env = _env()
+    best = manifest["best"]
+    test = next(c for c in manifest["cutoffs"] if c["role"] == "test")
+    question = PROBLEM_QUESTIONS[manifest["problem"]["name"]].format(
+        cutoff=test["time"][:10], end=test["window_end"][:10])
+    plots = _quality_plots(curves, best)
     return env.get_template("report.html.j2").render(
         m=manifest, best=best, question=question, plots=plots,
         horizon_caveat=horizon_caveat(manifest),
@@ -100,4 +112,76 @@ def render(manifest: dict[str, Any], curves: dict[str, dict]) -> str:
 
 def write_report(path: Path, manifest: dict[str, Any], curves: dict[str, dict]) -> Path:
     html = render(manifest, curves)
+    return write_atomic_file(Path(path), lambda tmp: tmp.write_text(html, encoding="utf-8"))
+
+
+TABLE_QUESTIONS = {
+    "activity_decline": "Whose activity will decrease?",
+    "repeat_purchase": "Which customers will buy again?",
+    "return_visit": "Which customers will come back?",
+    "first_purchase": "Which visitors will make a first purchase?",
+}
+SHAP_TOP = 12
+
+
+def _shap_bar(importance: dict[str, float], best: str) -> str:
+    items = list(importance.items())[:SHAP_TOP][::-1]
+    fig, ax = plt.subplots(figsize=(5.4, 0.34 * len(items) + 1.1))
+    ax.barh([k for k, _ in items], [v for _, v in items], color=COLORS[0])
+    ax.set(title=f"Mean |SHAP| per column ({best})", xlabel="mean |SHAP value|")
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def _shap_swarm(explanation, sample, columns: list[str]) -> str:
+    """A beeswarm: one dot per customer and column, x = SHAP value, colour = the column's value
+    (rank within the sample, blue low to red high; grey for categories)."""
+    cols = columns[:SHAP_TOP][::-1]
+    rng = np.random.default_rng(0)
+    fig, ax = plt.subplots(figsize=(5.8, 0.34 * len(cols) + 1.1))
+    for i, c in enumerate(cols):
+        v = explanation.values[c].to_numpy()
+        raw = sample[c]
+        if pd.api.types.is_numeric_dtype(raw):
+            colour = plt.cm.coolwarm(raw.rank(pct=True).fillna(0.5).to_numpy())
+        else:
+            colour = "#8c959f"
+        ax.scatter(v, i + rng.uniform(-0.28, 0.28, len(v)), s=6, c=colour, alpha=0.7, lw=0)
+    ax.axvline(0, color="#57606a", lw=0.8)
+    ax.set_yticks(range(len(cols)), cols)
+    ax.set(title="SHAP value per customer (colour: low → high value)", xlabel="SHAP value")
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def _segment_plot(manifest: dict[str, Any]) -> str:
+    seg = manifest["segments"]
+    sizes = {s["key"]: s for s in seg["sizes"]}
+    grid = [["high_risk_low_value", "high_risk_high_value"], ["low_risk_low_value", "low_risk_high_value"]]
+    fig, ax = plt.subplots(figsize=(4.6, 3.4))
+    counts = np.array([[sizes[k]["customers"] for k in row] for row in grid], dtype=float)
+    ax.imshow(counts, cmap="Blues", vmin=0, vmax=max(counts.max(), 1) * 1.4)
+    for r, row in enumerate(grid):
+        for c, k in enumerate(row):
+            ax.text(c, r, f"{sizes[k]['name']}\n{sizes[k]['customers']:,} ({100 * sizes[k]['share']:.0f} %)",
+                    ha="center", va="center", fontsize=8.5, wrap=True)
+    ax.set_xticks([0, 1], ["low value", "high value"])
+    ax.set_yticks([0, 1], ["high risk", "low risk"])
+    ax.set_title("Segment matrix (test customers)")
+    return _png(fig)
+
+
+def write_table_report(path: Path, manifest: dict[str, Any], curves: dict[str, dict],
+                       explanation, sample) -> Path:
+    """The customer-table report: leaderboard with CV, curves, SHAP plots, segments."""
+    best = manifest["best"]
+    columns = list(manifest["importance"])
+    html = _env().get_template("table_report.html.j2").render(
+        m=manifest, best=best, question=TABLE_QUESTIONS.get(manifest["problem"]["name"], ""),
+        best_metrics=manifest["candidates"][best]["test"], best_cv=manifest["candidates"][best]["cv"],
+        plots=_quality_plots(curves, best), deciles=curves[best]["deciles"],
+        shap_bar=_shap_bar(manifest["importance"], best),
+        shap_swarm=_shap_swarm(explanation, sample, columns), shap_rows=len(sample),
+        segment_plot=_segment_plot(manifest),
+    )
     return write_atomic_file(Path(path), lambda tmp: tmp.write_text(html, encoding="utf-8"))

@@ -1,0 +1,267 @@
+"""Customer tables: several files keyed by customer, fixed, pivoted, joined and filtered in Ibis.
+
+Seed 002 (audiobooks) and seed 004 (One Click) start from one row per customer rather than an
+event log. The declarative spec in ``[table]`` of winback.toml says how to get there; every
+step is an Ibis expression on DuckDB, so the same spec runs where the tables live. Column names
+are kept as written (UTF-8 included): reports and reasons show the user's own names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from winback.config import Config, SourceConfig, TableSourceConfig
+from winback.data.sources import connect, open_source
+from winback.errors import DataError, closest, did_you_mean
+
+LABEL = "label"
+ROW = "__winback_row__"  # the first table's row order, kept so seeded splits follow the file
+MAX_ROWS_SHOWN = 5
+
+
+@dataclass
+class CustomerTable:
+    """One row per customer: `key`, the 0/1 `label` (when known) and the feature columns."""
+
+    frame: pd.DataFrame
+    key: str
+    numeric: list[str]
+    categorical: list[str]
+    fingerprint: str
+    notes: list[str] = field(default_factory=list)  # what loading did: fixes, filters, drops
+
+    @property
+    def features(self) -> list[str]:
+        return self.numeric + self.categorical
+
+
+def _require(table: ir.Table, columns: list[str], where: str) -> None:
+    for col in columns:
+        if col not in table.columns:
+            raise DataError(
+                f"{where} has no column '{col}'.{did_you_mean(col, table.columns)} "
+                f"Columns: {', '.join(table.columns)}."
+            )
+
+
+def _rows_where(table: ir.Table, predicate: ir.BooleanValue, key: str) -> str:
+    rows = table.filter(predicate).select(key).limit(MAX_ROWS_SHOWN).execute()[key].tolist()
+    return ", ".join(map(str, rows))
+
+
+def _open(con, src: TableSourceConfig, base: Path) -> ir.Table:
+    path = Path(src.path).expanduser()
+    path = path if path.is_absolute() else base / path
+    table = open_source(con, SourceConfig(path=str(path), delimiter=src.delimiter), path)
+    if src.decimal not in (".", ","):
+        raise DataError(f"{src.path}: decimal must be '.' or ',', got '{src.decimal}'.")
+    return table
+
+
+def _typed(table: ir.Table, key: str, decimal: str, where: str) -> ir.Table:
+    """Cast text columns that hold numbers to float64 (all CSV columns arrive as text).
+
+    A column is numeric when every non-empty value parses as a number; a column where most but
+    not all do is an error naming the rows, because silently treating it as text would turn a
+    typo into a category."""
+    casts = {}
+    counts = {}
+    for col in table.columns:
+        if col == key or not table[col].type().is_string():
+            continue
+        text = table[col].strip()
+        text = ibis.ifelse(text == "", ibis.null("string"), text)
+        number = (text.replace(",", ".") if decimal == "," else text).try_cast("float64")
+        casts[col] = number
+        counts[col] = (text.count(), number.count())
+    if not casts:
+        return table
+    agg = table.aggregate(**{f"n{i}": c[0] for i, c in enumerate(counts.values())},
+                          **{f"k{i}": c[1] for i, c in enumerate(counts.values())}).execute().iloc[0]
+    numeric = {}
+    for i, col in enumerate(counts):
+        filled, parsed = int(agg[f"n{i}"]), int(agg[f"k{i}"])
+        if filled and parsed == filled:
+            numeric[col] = casts[col]
+        elif filled and parsed >= 0.9 * filled:
+            bad = _rows_where(table, casts[col].isnull() & table[col].notnull()
+                              & (table[col].strip() != ""), key)
+            raise DataError(
+                f"{where}: column '{col}' holds numbers except in {filled - parsed} row(s) "
+                f"(customers {bad}). Fix those values or list the column in table.categorical."
+            )
+    return table.mutate(**numeric) if numeric else table
+
+
+def _fix_values(table: ir.Table, fixes: dict[str, dict], where: str) -> ir.Table:
+    _require(table, list(fixes), where)
+    return table.mutate(**{
+        col: table[col].strip().substitute(mapping) for col, mapping in fixes.items()
+    }) if fixes else table
+
+
+def _pivot(table: ir.Table, src: TableSourceConfig, key: str, where: str) -> ir.Table:
+    _require(table, [src.pivot_column, *src.pivot_values], where)
+    periods = [str(v) for v in table.select(p=table[src.pivot_column].strip()).distinct()
+               .order_by("p").execute()["p"].dropna()]
+    unknown = [p for p in periods if src.pivot_names and p not in src.pivot_names]
+    if unknown:
+        hints = ", ".join(f"'{p}'" + (f" (did you mean '{m}'?)" if (m := closest(p, src.pivot_names)) else "")
+                          for p in unknown)
+        raise DataError(
+            f"{where}: column '{src.pivot_column}' has values not in pivot_names: {hints}. "
+            f"Add them to pivot_names, or fix typos with fixes.{src.pivot_column}."
+        )
+    dup = (table.group_by([key, src.pivot_column]).aggregate(n=ibis._.count())
+           .filter(ibis._.n > 1))
+    n_dup = int(dup.count().execute())
+    if n_dup:
+        rows = ", ".join(map(str, dup.limit(MAX_ROWS_SHOWN).execute()[key].tolist()))
+        raise DataError(f"{where}: {n_dup} (customer, {src.pivot_column}) pair(s) appear more than "
+                        f"once (customers {rows}); one row per customer and period is expected.")
+    period = table[src.pivot_column].strip()
+    aggs = {}
+    for value in src.pivot_values:
+        stem = src.pivot_prefix or value
+        if src.pivot_prefix and len(src.pivot_values) > 1:
+            stem = f"{src.pivot_prefix}_{value}"
+        for p in periods:
+            aggs[f"{stem}_{src.pivot_names.get(p, p)}"] = table[value].max(where=period == p)
+    return table.group_by(key).aggregate(**aggs)
+
+
+def _prepare_source(con, src: TableSourceConfig, key: str, base: Path) -> ir.Table:
+    where = f"Table file '{src.path}'"
+    table = _open(con, src, base)
+    src_key = src.key or key
+    _require(table, [src_key], where)
+    table = table.rename({key: src_key}) if src_key != key else table
+    if src.rename:
+        _require(table, list(src.rename), where)
+        table = table.rename({new: old for old, new in src.rename.items()})
+    if src.columns:
+        _require(table, src.columns, where)
+        keep = [key, *src.columns]
+        if src.pivot_column:
+            keep += [src.pivot_column, *src.pivot_values]
+        table = table.select(*dict.fromkeys(keep))
+    table = table.mutate(**{key: table[key].cast("string").strip()})
+    table = _fix_values(table, src.fixes, where)
+    table = _typed(table, key, src.decimal, where)
+    if src.pivot_column:
+        return _pivot(table, src, key, where)
+    dup = int(table.count().execute()) - int(table[key].nunique().execute())
+    if dup:
+        rows = ", ".join(map(str, table.group_by(key).aggregate(n=ibis._.count())
+                             .filter(ibis._.n > 1).limit(MAX_ROWS_SHOWN).execute()[key].tolist()))
+        raise DataError(f"{where}: {dup} customer id(s) in '{key}' appear more than once "
+                        f"(e.g. {rows}); a customer table needs one row per customer.")
+    return table
+
+
+def _apply_filter(table: ir.Table, column: str, op: str, value) -> ir.Table:
+    col = table[column]
+    ops = {">": col > value, ">=": col >= value, "<": col < value, "<=": col <= value,
+           "==": col == value, "!=": col != value}
+    return table.filter(ops[op])
+
+
+def _label(table: ir.Table, cfg: Config) -> ir.Table:
+    tab = cfg.table
+    _require(table, [tab.label], "The joined customer table")
+    text = table[tab.label].cast("string").strip()
+    # a label read as a number prints as '1.0'; compare on the canonical text of numbers too
+    positive = [str(v) for v in tab.positive]
+    is_pos = text.isin(positive) | text.isin([_num_text(v) for v in positive if _num_text(v)])
+    if tab.negative:
+        negative = [str(v) for v in tab.negative]
+        is_neg = text.isin(negative) | text.isin([_num_text(v) for v in negative if _num_text(v)])
+        bad = table.filter(~is_pos & ~is_neg)
+        n_bad = int(bad.count().execute())
+        if n_bad:
+            values = bad.select(v=text).distinct().limit(MAX_ROWS_SHOWN).execute()["v"].tolist()
+            raise DataError(
+                f"Label column '{tab.label}': {n_bad} row(s) hold values in neither table.positive "
+                f"nor table.negative: {values} (customers "
+                f"{_rows_where(table, ~is_pos & ~is_neg, tab.key)}). Add them to one of the lists."
+            )
+    missing = int(table.filter(text.isnull()).count().execute())
+    if missing:
+        raise DataError(f"Label column '{tab.label}' is empty in {missing} row(s) (customers "
+                        f"{_rows_where(table, text.isnull(), tab.key)}); drop them or fill them.")
+    return table.mutate(**{LABEL: is_pos.cast("int8")}).drop(tab.label)
+
+
+def _num_text(value: str) -> str:
+    try:
+        return str(float(value))
+    except ValueError:
+        return ""
+
+
+def load_customer_table(cfg: Config, with_labels: bool = True) -> CustomerTable:
+    """Join, fix, pivot, filter and label the `[table]` sources; one row per customer."""
+    tab = cfg.table
+    con = connect()
+    key = tab.key
+    joined = None
+    for src in tab.sources:
+        t = _prepare_source(con, src, key, cfg.base_dir)
+        if joined is None:
+            joined = t.mutate(**{ROW: ibis.row_number()})
+            continue
+        clash = [c for c in t.columns if c != key and c in joined.columns]
+        if clash:
+            raise DataError(f"Table file '{src.path}' repeats column(s) {clash} of an earlier "
+                            f"table; rename them with `rename`.")
+        # left join: every customer of the first table stays, missing values are imputed later
+        joined = joined.left_join(t, key).drop(f"{key}_right")
+    assert joined is not None
+    notes = []
+    before = int(joined.count().execute())
+    if before == 0:
+        raise DataError(f"Table file '{tab.sources[0].path}' has no rows.")
+    for f in tab.filters:
+        _require(joined, [f.column], "The joined customer table (table.filters)")
+        joined = _apply_filter(joined, f.column, f.op, f.value)
+    after = int(joined.count().execute())
+    if tab.filters:
+        rule = " and ".join(f"{f.column} {f.op} {f.value}" for f in tab.filters)
+        notes.append(f"kept {after:,} of {before:,} customers where {rule}")
+    if after == 0:
+        raise DataError(f"No customer is left after table.filters ({before:,} before).")
+    if with_labels:
+        joined = _label(joined, cfg)
+    elif tab.label in joined.columns:
+        joined = joined.drop(tab.label)
+    drop = [c for c in tab.drop if c in joined.columns]
+    missing_drop = [c for c in tab.drop if c not in joined.columns]
+    if missing_drop:
+        raise DataError(f"table.drop names column(s) not in the joined table: {missing_drop}."
+                        f"{did_you_mean(missing_drop[0], joined.columns)}")
+    joined = joined.drop(*drop) if drop else joined
+    frame = joined.order_by(ROW).drop(ROW).execute()
+    _require_categorical(frame, tab.categorical)
+    feats = [c for c in frame.columns if c not in (key, LABEL)]
+    categorical = [c for c in feats if c in tab.categorical or not pd.api.types.is_numeric_dtype(frame[c])]
+    numeric = [c for c in feats if c not in categorical]
+    for c in categorical:
+        frame[c] = frame[c].astype("string")
+    for c in numeric:
+        frame[c] = frame[c].astype("float64")
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return CustomerTable(frame.reset_index(drop=True), key, numeric, categorical,
+                         digest.hexdigest()[:16], notes)
+
+
+def _require_categorical(frame: pd.DataFrame, categorical: list[str]) -> None:
+    missing = [c for c in categorical if c not in frame.columns]
+    if missing:
+        raise DataError(f"table.categorical names column(s) not in the joined table: {missing}."
+                        f"{did_you_mean(missing[0], frame.columns)}")

@@ -1,0 +1,63 @@
+"""Score a customer table with a customer-table bundle: probability, rank, decile, segment,
+action and the top three reasons (SHAP) per customer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from winback.bundle import load_bundle
+from winback.config import Config
+from winback.data.tables import load_customer_table
+from winback.errors import ConfigError, DataError
+from winback.segments import SegmentRule, assign
+from winback.tabular.explain import explain, top_reasons
+from winback.train_table import risk_of
+
+
+EXPLAIN_CHUNK = 100
+
+
+def score_table(cfg: Config, bundle_dir: Path, reasons: bool = True,
+                progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+    manifest, model, _ = load_bundle(bundle_dir)
+    if manifest.get("kind") != "customer_table":
+        raise ConfigError(f"Bundle '{bundle_dir}' was trained on an event log; score it with an "
+                          f"event-log config ([source]), not a customer table.")
+    if not cfg.is_table:
+        raise ConfigError("This bundle scores customer tables: the config needs [[table.sources]] "
+                          "(use the training config, or --dataset).")
+    table = load_customer_table(cfg, with_labels=False)
+    frame = table.frame
+    missing = [c for c in manifest["feature_columns"] if c not in frame.columns]
+    if missing:
+        raise DataError(f"The customer table lacks column(s) the model was trained on: "
+                        f"{', '.join(missing)}.")
+    X = frame[manifest["feature_columns"]]
+    p = model.predict_proba(X)[:, 1]
+    order = np.argsort(-p, kind="stable")
+    rank = np.empty(len(p), dtype=np.int64)
+    rank[order] = np.arange(1, len(p) + 1)
+    out = pd.DataFrame({table.key: frame[table.key].astype(str), "probability": p, "rank": rank,
+                        "decile": np.minimum(10, (rank - 1) * 10 // len(p) + 1)})
+    rule = SegmentRule.from_dict(manifest["segments"]["rule"])
+    if rule.value_column and rule.value_column not in frame.columns:
+        raise DataError(f"The customer table lacks the value column '{rule.value_column}' that "
+                        f"segments use.")
+    value = frame[rule.value_column].to_numpy(dtype=float) if rule.value_column else p
+    segs = assign(rule, risk_of(manifest["problem"]["name"], p), value)
+    out["segment"], out["action"] = segs["segment"].to_numpy(), segs["action"].to_numpy()
+    if reasons:
+        background = pd.read_parquet(Path(bundle_dir) / manifest["background"])
+        seed = int(manifest["tuning"]["seed"])
+        parts = []
+        for start in range(0, len(X), EXPLAIN_CHUNK):
+            chunk = X.iloc[start:start + EXPLAIN_CHUNK]
+            parts.append(top_reasons(explain(model, chunk, background, seed=seed), chunk))
+            if progress:
+                progress(f"{min(start + EXPLAIN_CHUNK, len(X)):,}/{len(X):,} customers explained")
+        out = pd.concat([out, pd.concat(parts).reset_index(drop=True)], axis=1)
+    return out.sort_values("rank").reset_index(drop=True)

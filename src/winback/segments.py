@@ -1,0 +1,110 @@
+"""Risk x value segments with names and recommended actions (seed 004's analysis).
+
+Risk is the model's probability of the outcome to prevent (activity decline, no repeat
+purchase) or of the outcome hoped for; `higher_is_risk` says which. Value is a profit or revenue
+column. Thresholds default to the model's decision threshold and the median value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from winback.config import SegmentConfig
+
+SEGMENTS = ("high_risk_high_value", "high_risk_low_value", "low_risk_high_value", "low_risk_low_value")
+DEFAULT_NAMES = {
+    "high_risk_high_value": "Valuable, slipping away",
+    "high_risk_low_value": "Low value, slipping away",
+    "low_risk_high_value": "Valuable and loyal",
+    "low_risk_low_value": "Low value, steady",
+}
+DEFAULT_ACTIONS = {
+    "high_risk_high_value": "Contact first: personal offer on their favourite category, "
+                            "recommendations, fix what annoys them (unpaid carts, errors).",
+    "high_risk_low_value": "Automated, low-cost win-back: reminder e-mail or a small promo code.",
+    "low_risk_high_value": "Keep them close: loyalty perks and early access; no discounts needed.",
+    "low_risk_low_value": "Grow them: cross-sell and bundles in regular campaigns.",
+}
+
+
+@dataclass
+class SegmentRule:
+    risk_threshold: float
+    value_threshold: float
+    value_column: str
+    names: dict[str, str]
+    actions: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SegmentRule":
+        return cls(**d)
+
+
+def rule_from_config(cfg: SegmentConfig, risk_threshold: float, values: pd.Series) -> SegmentRule:
+    """Thresholds resolved on training rows: the model threshold and the median value."""
+    from winback.errors import ConfigError
+
+    for key in list(cfg.names) + list(cfg.actions):
+        if key not in SEGMENTS:
+            raise ConfigError(f"Unknown segment '{key}' in [segments]; segments are "
+                              f"{', '.join(SEGMENTS)}.")
+    return SegmentRule(
+        risk_threshold=cfg.risk_threshold or float(risk_threshold),
+        value_threshold=cfg.value_threshold or float(np.nanmedian(values.to_numpy(dtype=float))),
+        value_column=cfg.value_column,
+        names={**DEFAULT_NAMES, **cfg.names},
+        actions={**DEFAULT_ACTIONS, **cfg.actions},
+    )
+
+
+def assign(rule: SegmentRule, risk: np.ndarray, value: np.ndarray) -> pd.DataFrame:
+    """segment key, segment name and action per customer."""
+    high_risk = np.asarray(risk, dtype=float) >= rule.risk_threshold
+    high_value = np.nan_to_num(np.asarray(value, dtype=float), nan=-np.inf) >= rule.value_threshold
+    key = np.where(high_risk, np.where(high_value, SEGMENTS[0], SEGMENTS[1]),
+                   np.where(high_value, SEGMENTS[2], SEGMENTS[3]))
+    return pd.DataFrame({"segment_key": key,
+                         "segment": [rule.names[k] for k in key],
+                         "action": [rule.actions[k] for k in key]})
+
+
+def summary(rule: SegmentRule, segments: pd.DataFrame, frame: pd.DataFrame, numeric: list[str],
+            categorical: list[str], top: int = 8) -> dict[str, Any]:
+    """Sizes per segment and what sets 'high risk, high value' apart from everyone else:
+    standardised mean differences of numeric columns, share differences of categories."""
+    sizes = segments["segment_key"].value_counts().reindex(SEGMENTS, fill_value=0)
+    focus = (segments["segment_key"] == SEGMENTS[0]).to_numpy()
+    rows = []
+    if 0 < focus.sum() < len(focus):
+        for c in numeric:
+            x = frame[c].to_numpy(dtype=float)
+            sd = np.nanstd(x)
+            if sd > 0:
+                a, b = np.nanmean(x[focus]), np.nanmean(x[~focus])
+                rows.append({"feature": c, "segment": float(a), "others": float(b),
+                             "effect": float((a - b) / sd), "kind": "mean"})
+        for c in categorical:
+            values = frame[c].astype("string")
+            for v in values.dropna().unique():
+                a = float((values[focus] == v).mean())
+                b = float((values[~focus] == v).mean())
+                p = float((values == v).mean())
+                sd = np.sqrt(p * (1 - p))
+                if sd > 0:
+                    rows.append({"feature": f"{c} = {v}", "segment": a, "others": b,
+                                 "effect": (a - b) / sd, "kind": "share"})
+    rows.sort(key=lambda r: -abs(r["effect"]))
+    return {
+        "sizes": [{"key": k, "name": rule.names[k], "action": rule.actions[k],
+                   "customers": int(sizes[k]), "share": float(sizes[k] / max(len(segments), 1))}
+                  for k in SEGMENTS],
+        "distinguishing": rows[:top],
+        "rule": rule.to_dict(),
+    }

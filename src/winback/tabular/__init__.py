@@ -1,0 +1,1 @@
+"""Customer-table modelling: preprocessing, the model zoo, Optuna tuning, SHAP explanations."""

@@ -1,0 +1,92 @@
+"""Customer-table features to a numeric matrix: impute, flag missing, one-hot, standardise.
+
+Fitted on training rows only (inside every CV fold too), so no test statistic leaks into
+training. Saved as JSON: medians, means, scales and category lists are all it holds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MISSING_SUFFIX = " (missing)"
+
+
+class Preprocessor:
+    """Numeric columns: training median for missing values, plus a 0/1 indicator for columns
+    that had missing values in training; categorical columns: one 0/1 column per training
+    category (an unseen category is all zeros). Everything is then standardised, which the
+    distance and margin models (kNN, SVC, MLP, logistic) need and trees ignore."""
+
+    def __init__(self, numeric: list[str], categorical: list[str], missing_indicators: bool = True):
+        self.numeric = list(numeric)
+        self.categorical = list(categorical)
+        self.missing_indicators = missing_indicators
+
+    def fit(self, frame: pd.DataFrame) -> "Preprocessor":
+        num = frame[self.numeric].to_numpy(dtype=float) if self.numeric else np.empty((len(frame), 0))
+        self.medians_ = np.nan_to_num(np.nanmedian(num, axis=0)) if num.size else np.empty(0)
+        self.flagged_ = [c for c, m in zip(self.numeric, np.isnan(num).any(axis=0)) if m] \
+            if self.missing_indicators else []
+        self.categories_ = {c: sorted(frame[c].dropna().astype(str).unique().tolist())
+                            for c in self.categorical}
+        raw = self._raw(frame)
+        self.means_ = raw.mean(axis=0)
+        sd = raw.std(axis=0)
+        self.scales_ = np.where(sd > 0, sd, 1.0)
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        """Output column names: numeric, missing flags, then `column=category`."""
+        return (self.numeric + [c + MISSING_SUFFIX for c in self.flagged_]
+                + [f"{c}={v}" for c in self.categorical for v in self.categories_[c]])
+
+    @property
+    def sources(self) -> list[str]:
+        """The input column behind each output column (to fold explanations back)."""
+        return (self.numeric + list(self.flagged_)
+                + [c for c in self.categorical for _ in self.categories_[c]])
+
+    def _raw(self, frame: pd.DataFrame) -> np.ndarray:
+        missing = [c for c in self.numeric + self.categorical if c not in frame.columns]
+        if missing:
+            from winback.errors import DataError
+
+            raise DataError(f"The customer table lacks column(s) the model was trained on: "
+                            f"{', '.join(missing)}.")
+        parts = []
+        if self.numeric:
+            num = frame[self.numeric].to_numpy(dtype=float)
+            parts.append(np.where(np.isnan(num), self.medians_, num))
+        if self.flagged_:
+            parts.append(frame[self.flagged_].isna().to_numpy(dtype=float))
+        for c in self.categorical:
+            values = frame[c].astype("string").to_numpy(dtype=object, na_value=None)
+            parts.append(np.column_stack([(values == v) for v in self.categories_[c]]).astype(float)
+                         if self.categories_[c] else np.empty((len(frame), 0)))
+        return np.hstack(parts) if parts else np.empty((len(frame), 0))
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        return (self._raw(frame) - self.means_) / self.scales_
+
+    def fit_transform(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.fit(frame).transform(frame)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"numeric": self.numeric, "categorical": self.categorical,
+                "missing_indicators": self.missing_indicators, "medians": self.medians_.tolist(),
+                "flagged": self.flagged_, "categories": self.categories_,
+                "means": self.means_.tolist(), "scales": self.scales_.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Preprocessor":
+        p = cls(d["numeric"], d["categorical"], d["missing_indicators"])
+        p.medians_ = np.asarray(d["medians"], dtype=float)
+        p.flagged_ = list(d["flagged"])
+        p.categories_ = {k: list(v) for k, v in d["categories"].items()}
+        p.means_ = np.asarray(d["means"], dtype=float)
+        p.scales_ = np.asarray(d["scales"], dtype=float)
+        return p

@@ -1,0 +1,229 @@
+"""The seeds' model zoo for customer tables: search spaces, builders, imbalance and storage.
+
+Each candidate is a scikit-learn-style estimator built from a parameter dict that Optuna
+samples. Imbalance strategies are applied to training rows only, inside each CV fold and in the
+final fit: never to a validation, test or scored row. Fitted models are stored without pickle:
+skops (sklearn estimators, only sklearn/numpy types trusted on load), LightGBM's text format,
+and safetensors plus JSON for the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from winback.tabular.mlp import MLPClassifier
+
+ITERATIVE = ("lightgbm", "mlp")  # pruned on intermediate scores (rounds, epochs)
+NO_CLASS_WEIGHT = ("knn",)
+TRUSTED_MODULES = ("sklearn", "numpy", "scipy", "builtins")
+
+
+def search_space(name: str, trial, n_rows: int) -> dict[str, Any]:
+    """Parameters of candidate `name` sampled by an Optuna trial."""
+    s = trial
+    if name == "logistic":
+        return {"C": s.suggest_float("C", 1e-3, 1e2, log=True)}
+    if name == "svc":
+        return {"C": s.suggest_float("C", 1e-2, 1e2, log=True),
+                "gamma": s.suggest_float("gamma", 1e-4, 1.0, log=True)}
+    if name == "knn":
+        return {"n_neighbors": s.suggest_int("n_neighbors", 5, min(150, max(6, n_rows // 10)), log=True),
+                "weights": s.suggest_categorical("weights", ["uniform", "distance"])}
+    if name == "tree":
+        return {"max_depth": s.suggest_int("max_depth", 2, 12),
+                "min_samples_leaf": s.suggest_int("min_samples_leaf", 1, 60, log=True),
+                "criterion": s.suggest_categorical("criterion", ["gini", "entropy"])}
+    if name == "lightgbm":
+        return {"n_estimators": s.suggest_int("n_estimators", 50, 800, log=True),
+                "learning_rate": s.suggest_float("learning_rate", 0.01, 0.2, log=True),
+                "num_leaves": s.suggest_int("num_leaves", 4, 64, log=True),
+                "min_child_samples": s.suggest_int("min_child_samples", 5, 100, log=True),
+                "subsample": s.suggest_float("subsample", 0.5, 1.0),
+                "colsample_bytree": s.suggest_float("colsample_bytree", 0.4, 1.0),
+                "reg_lambda": s.suggest_float("reg_lambda", 1e-3, 10.0, log=True)}
+    if name == "mlp":
+        return {"layers": s.suggest_int("layers", 1, 4),
+                "units": s.suggest_categorical("units", [16, 32, 64, 128]),
+                "activation": s.suggest_categorical("activation", ["relu", "tanh"]),
+                "dropout": s.suggest_float("dropout", 0.0, 0.5),
+                "l2": s.suggest_float("l2", 1e-6, 1e-2, log=True),
+                "learning_rate": s.suggest_float("learning_rate", 1e-4, 1e-2, log=True)}
+    raise ValueError(f"no search space for {name!r}")
+
+
+def default_params(name: str) -> dict[str, Any]:
+    """Untuned starting points (enqueued as each study's first trial)."""
+    return {"logistic": {"C": 1.0}, "svc": {"C": 1.0, "gamma": 0.05},
+            "knn": {"n_neighbors": 25, "weights": "distance"},
+            "tree": {"max_depth": 5, "min_samples_leaf": 10, "criterion": "gini"},
+            "lightgbm": {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 15,
+                         "min_child_samples": 20, "subsample": 0.8, "colsample_bytree": 0.8,
+                         "reg_lambda": 1.0},
+            "mlp": {"layers": 2, "units": 64, "activation": "relu", "dropout": 0.2, "l2": 1e-4,
+                    "learning_rate": 1e-3}}[name]
+
+
+def imbalance_options(name: str) -> list[str]:
+    options = ["none", "class_weight", "undersample", "smote"]
+    return [o for o in options if not (o == "class_weight" and name in NO_CLASS_WEIGHT)]
+
+
+class SVCScores:
+    """RBF SVC whose `predict_proba` is the logistic of its margin: a monotone score that the
+    Platt calibrator (fitted on out-of-fold margins) turns into a probability. Avoids SVC's
+    internal 5-fold probability fit, which scikit-learn deprecates."""
+
+    def __init__(self, **params):
+        from sklearn.svm import SVC
+
+        self.svc = SVC(kernel="rbf", **params)
+
+    def fit(self, X, y, report=None):
+        self.svc.fit(X, y)
+        return self
+
+    def predict_proba(self, X):
+        p = 1.0 / (1.0 + np.exp(-self.svc.decision_function(X)))
+        return np.column_stack([1 - p, p])
+
+
+class SklearnModel:
+    """A fitted sklearn classifier behind the common fit(X, y, report) signature."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def fit(self, X, y, report=None):
+        self.estimator.fit(X, y)
+        return self
+
+    def predict_proba(self, X):
+        return self.estimator.predict_proba(X)
+
+
+class LightGBMModel:
+    """LightGBM; `report(round, auc)` on an evaluation set lets Optuna prune by rounds."""
+
+    def __init__(self, seed: int = 0, class_weight: str | None = None, **params):
+        self.params = params
+        self.seed = seed
+        self.class_weight = class_weight
+
+    def fit(self, X, y, report=None, eval_set=None):
+        import lightgbm as lgb
+
+        self.model = lgb.LGBMClassifier(random_state=self.seed, subsample_freq=1, verbose=-1,
+                                        n_jobs=2, class_weight=self.class_weight, **self.params)
+        callbacks = []
+        if report is not None and eval_set is not None:
+            from sklearn.metrics import roc_auc_score
+
+            Xe, ye = eval_set
+
+            def cb(env):
+                if (env.iteration + 1) % 25 == 0:
+                    report(env.iteration + 1, float(roc_auc_score(ye, env.model.predict(Xe))))
+            callbacks.append(cb)
+        self.model.fit(X, y, callbacks=callbacks)
+        self.booster = self.model.booster_
+        return self
+
+    def predict_proba(self, X):
+        p = self.booster.predict(np.asarray(X, dtype=float))
+        return np.column_stack([1 - p, p])
+
+
+def build(name: str, params: dict[str, Any], strategy: str, seed: int):
+    """An unfitted model for `name` with `params`; class weights when `strategy` asks."""
+    cw = "balanced" if strategy == "class_weight" else None
+    if name == "logistic":
+        from sklearn.linear_model import LogisticRegression
+
+        return SklearnModel(LogisticRegression(max_iter=5000, class_weight=cw, random_state=seed, **params))
+    if name == "svc":
+        return SVCScores(class_weight=cw, random_state=seed, **params)
+    if name == "knn":
+        from sklearn.neighbors import KNeighborsClassifier
+
+        return SklearnModel(KNeighborsClassifier(**params))
+    if name == "tree":
+        from sklearn.tree import DecisionTreeClassifier
+
+        return SklearnModel(DecisionTreeClassifier(class_weight=cw, random_state=seed, **params))
+    if name == "lightgbm":
+        return LightGBMModel(seed=seed, class_weight=cw, **params)
+    if name == "mlp":
+        return MLPClassifier(class_weight=cw, seed=seed, **params)
+    raise ValueError(f"unknown candidate {name!r}")
+
+
+def resample(X: np.ndarray, y: np.ndarray, strategy: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training rows after the imbalance strategy (`none` and `class_weight` leave them)."""
+    if strategy == "undersample":
+        from imblearn.under_sampling import RandomUnderSampler
+
+        return RandomUnderSampler(random_state=seed).fit_resample(X, y)
+    if strategy == "smote":
+        from imblearn.over_sampling import SMOTE
+
+        minority = int(min(np.bincount(y.astype(int))))
+        return SMOTE(random_state=seed, k_neighbors=max(1, min(5, minority - 1))).fit_resample(X, y)
+    return X, y
+
+
+def fit_model(name: str, params: dict[str, Any], strategy: str, seed: int, X: np.ndarray,
+              y: np.ndarray, report: Callable[[int, float], None] | None = None,
+              eval_set: tuple[np.ndarray, np.ndarray] | None = None):
+    """Resample the training rows, then fit; `report` only reaches iterative learners."""
+    X_fit, y_fit = resample(X, y, strategy, seed)
+    model = build(name, params, strategy, seed)
+    if name == "lightgbm":
+        return model.fit(X_fit, y_fit, report=report, eval_set=eval_set)
+    if name == "mlp":
+        return model.fit(X_fit, y_fit, report=report)
+    return model.fit(X_fit, y_fit)
+
+
+def save_model(name: str, model, directory: Path, stem: str) -> dict[str, Any]:
+    """Plain files for a fitted model; returns the manifest entry `load_model` needs."""
+    if name == "lightgbm":
+        (directory / f"{stem}.txt").write_text(model.booster.model_to_string())
+        return {"file": f"{stem}.txt"}
+    if name == "mlp":
+        return model.save(directory, stem)
+    import skops.io as sio
+
+    inner = model.svc if isinstance(model, SVCScores) else model.estimator
+    sio.dump(inner, directory / f"{stem}.skops")
+    return {"file": f"{stem}.skops"}
+
+
+def load_model(name: str, directory: Path, entry: dict[str, Any]):
+    if name == "lightgbm":
+        import lightgbm as lgb
+
+        model = LightGBMModel.__new__(LightGBMModel)
+        model.booster = lgb.Booster(model_str=(directory / entry["file"]).read_text())
+        return model
+    if name == "mlp":
+        return MLPClassifier.load(directory, entry)
+    import skops.io as sio
+
+    path = directory / entry["file"]
+    untrusted = sio.get_untrusted_types(file=path)
+    refused = [t for t in untrusted if t.split(".")[0] not in TRUSTED_MODULES]
+    if refused:
+        from winback.errors import WinbackError
+
+        raise WinbackError(f"Refusing to load '{path}': it holds types outside scikit-learn and "
+                           f"numpy ({', '.join(refused)}).")
+    inner = sio.load(path, trusted=untrusted)
+    if name == "svc":
+        model = SVCScores.__new__(SVCScores)
+        model.svc = inner
+        return model
+    return SklearnModel(inner)

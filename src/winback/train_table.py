@@ -1,0 +1,237 @@
+"""Customer tables: split -> tune every candidate by CV -> ensemble -> test once -> explain ->
+segment -> bundle -> report.
+
+There is no time axis in a customer table, so the test is a stratified random hold-out
+(`train.test_share`, seeded), touched once after the model is chosen on cross-validation of
+the training part. Everything fitted from data (imputation, scaling, resampling, calibration,
+threshold, segment thresholds) comes from training rows only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+
+from winback import __version__
+from winback.bundle import BUNDLE_FORMAT, MANIFEST, write_atomic_dir
+from winback.config import Config
+from winback.data.tables import LABEL, CustomerTable, load_customer_table
+from winback.errors import DataError, LabelError
+from winback.evaluate import best_f1_threshold, curves, decile_table, metrics
+from winback.progress import Steps
+from winback.segments import assign, rule_from_config, summary
+from winback.tabular.explain import explain
+from winback.tabular.pipeline import EnsembleModel, TableModel
+from winback.tabular.preprocess import Preprocessor
+from winback.tabular.tune import Tuned, folds, tune
+
+# outcomes that are bad news: a high probability is a high risk
+RISK_PROBLEMS = ("activity_decline",)
+ENSEMBLE_SIZE = 3
+EXPLAIN_ROWS = 200
+BACKGROUND_ROWS = 200
+BACKGROUND_FILE = "background.parquet"
+
+
+@dataclass
+class TableTrainResult:
+    leaderboard: pd.DataFrame
+    best: str
+    bundle_dir: Path
+    report_path: Path | None
+    manifest: dict[str, Any]
+    tuned: dict[str, Tuned]
+    models: dict[str, Any]
+    test_scores: dict[str, np.ndarray]
+    table: CustomerTable
+    train_index: np.ndarray
+    test_index: np.ndarray
+
+
+def risk_of(problem: str, p: np.ndarray) -> np.ndarray:
+    """Risk as the probability of the bad outcome."""
+    return p if problem in RISK_PROBLEMS else 1 - p
+
+
+def split(table: CustomerTable, test_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    y = table.frame[LABEL].to_numpy()
+    counts = np.bincount(y, minlength=2)
+    if counts.min() == 0:
+        raise LabelError(f"Every one of the {len(y):,} customers has label {int(y[0])}; a model "
+                         f"needs both classes. Check table.positive / table.negative.")
+    if counts.min() < 10:
+        raise LabelError(f"Only {counts.min()} customer(s) have label {int(counts.argmin())}; at "
+                         f"least 10 are needed for a stratified split and cross-validation.")
+    idx = np.arange(len(y))
+    return train_test_split(idx, test_size=test_share, stratify=y, random_state=seed)
+
+
+def _ensemble(members: list[Tuned], models: dict[str, TableModel], y: np.ndarray, splits) -> tuple[Tuned, EnsembleModel]:
+    calibrated = [models[t.name].calibrator.transform(t.oof) for t in members]
+    oof = np.mean(calibrated, axis=0)
+    scores = [float(roc_auc_score(y[va], oof[va])) for _, va in splits]
+    tuned = Tuned("ensemble", {"members": [t.name for t in members]}, "per member", scores, oof,
+                  0, 0, 0.0)
+    return tuned, EnsembleModel([models[t.name] for t in members], oof, y)
+
+
+@dataclass
+class Selection:
+    tuned: dict[str, Tuned]
+    models: dict[str, Any]
+    results: dict[str, dict[str, Any]]
+    test_scores: dict[str, np.ndarray]
+    leaderboard: pd.DataFrame
+    best: str
+
+
+def compare_candidates(cfg: Config, X_tr: pd.DataFrame, y_tr: np.ndarray, X_te: pd.DataFrame,
+                       y_te: np.ndarray, numeric: list[str], categorical: list[str],
+                       steps: Steps) -> Selection:
+    """Tune every candidate by CV on the training rows, fit it on all of them, build the
+    ensemble, choose by CV mean ROC-AUC and score the test rows once."""
+    t = cfg.train
+    splits = folds(y_tr, t.cv_folds, t.seed)
+
+    def prep() -> Preprocessor:
+        return Preprocessor(numeric, categorical, cfg.table.missing_indicators)
+
+    names = [c for c in cfg.candidates if c != "ensemble"]
+    per_candidate = t.timeout_s / max(len(names), 1) if t.timeout_s else None
+    tuned: dict[str, Tuned] = {}
+    models: dict[str, Any] = {}
+    for name in names:
+        with steps.step(f"Tuning {name} ({t.trials} trials, {t.cv_folds}-fold CV)") as show:
+            tuned[name] = tune(name, X_tr, y_tr, splits, prep, trials=t.trials,
+                               timeout_s=per_candidate, imbalance=t.imbalance, seed=t.seed,
+                               progress=show)
+            models[name] = TableModel(name, tuned[name].params, tuned[name].strategy, t.seed).fit(
+                X_tr, y_tr, prep(), tuned[name].oof)
+    if "ensemble" in cfg.candidates and len(names) >= 2:
+        top = sorted(tuned.values(), key=lambda r: -r.cv_mean)[:ENSEMBLE_SIZE]
+        tuned["ensemble"], models["ensemble"] = _ensemble(top, models, y_tr, splits)
+
+    results: dict[str, dict[str, Any]] = {}
+    test_scores: dict[str, np.ndarray] = {}
+    for name, model in models.items():
+        oof_cal = model.calibrator.transform(tuned[name].oof)
+        threshold = t.threshold or best_f1_threshold(y_tr, oof_cal)
+        p_te = model.predict_proba(X_te)[:, 1]
+        test_scores[name] = p_te
+        results[name] = {"cv": {"roc_auc_mean": tuned[name].cv_mean, "roc_auc_std": tuned[name].cv_std,
+                                "folds": tuned[name].cv_scores},
+                         "test": metrics(y_te, p_te, threshold),
+                         "params": tuned[name].params, "imbalance": tuned[name].strategy,
+                         "trials": tuned[name].trials, "pruned": tuned[name].pruned,
+                         "tuning_seconds": round(tuned[name].seconds, 2)}
+    board = pd.DataFrame([{"candidate": n, "cv_roc_auc": r["cv"]["roc_auc_mean"],
+                           "cv_std": r["cv"]["roc_auc_std"],
+                           **{k: v for k, v in r["test"].items() if k not in ("n", "base_rate")},
+                           "imbalance": r["imbalance"]} for n, r in results.items()])
+    board = board.sort_values("cv_roc_auc", ascending=False).reset_index(drop=True)
+    return Selection(tuned, models, results, test_scores, board, str(board.iloc[0]["candidate"]))
+
+
+def train_table(cfg: Config, *, steps: Steps | None = None, report: bool = True,
+                table: CustomerTable | None = None) -> TableTrainResult:
+    steps = steps or Steps()
+    t = cfg.train
+    if table is None:
+        with steps.step("Reading, joining and checking the customer tables"):
+            table = load_customer_table(cfg)
+    frame = table.frame
+    seg_cfg = cfg.segments
+    if seg_cfg.value_column and seg_cfg.value_column not in frame.columns:
+        from winback.errors import did_you_mean
+
+        raise DataError(f"segments.value_column '{seg_cfg.value_column}' is not a column of the "
+                        f"customer table.{did_you_mean(seg_cfg.value_column, frame.columns)}")
+    tr_idx, te_idx = split(table, t.test_share, t.seed)
+    train, test = frame.iloc[tr_idx].reset_index(drop=True), frame.iloc[te_idx].reset_index(drop=True)
+    y_tr, y_te = train[LABEL].to_numpy(), test[LABEL].to_numpy()
+    X_tr, X_te = train[table.features], test[table.features]
+    selection = compare_candidates(cfg, X_tr, y_tr, X_te, y_te, table.numeric, table.categorical, steps)
+    tuned, models, results, test_scores = (selection.tuned, selection.models, selection.results,
+                                           selection.test_scores)
+    board, best = selection.leaderboard, selection.best
+    chosen = models[best]
+
+    with steps.step(f"Explaining {best} with SHAP"):
+        sample = X_te if len(X_te) <= EXPLAIN_ROWS else X_te.sample(EXPLAIN_ROWS, random_state=t.seed)
+        explanation = explain(chosen, sample, X_tr, seed=t.seed)
+        importance = explanation.importance()
+    threshold = results[best]["test"]["threshold"]
+    value_col = seg_cfg.value_column
+    train_values = train[value_col] if value_col else pd.Series(
+        chosen.predict_proba(X_tr)[:, 1])
+    problem = cfg.problem.name
+    rule = rule_from_config(seg_cfg, float(risk_of(problem, np.array([threshold]))[0]), train_values)
+    test_values = test[value_col].to_numpy() if value_col else test_scores[best]
+    segs = assign(rule, risk_of(problem, test_scores[best]), test_values)
+    seg_summary = summary(rule, segs, test, table.numeric, table.categorical)
+    seg_summary["observed_rate"] = {
+        k: (float(y_te[(segs["segment_key"] == k).to_numpy()].mean())
+            if (segs["segment_key"] == k).any() else None)
+        for k in rule.names}
+
+    manifest = {
+        "winback_version": __version__,
+        "kind": "customer_table",
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "problem": {"name": problem, "risk_is_probability": problem in RISK_PROBLEMS},
+        "table": cfg.to_dict()["table"],
+        "data": {"customers": int(len(frame)), "train": int(len(train)), "test": int(len(test)),
+                 "positive_rate": float(frame[LABEL].mean()), "numeric": table.numeric,
+                 "categorical": table.categorical, "notes": table.notes},
+        "fingerprint": table.fingerprint,
+        "protocol": (f"stratified {1 - t.test_share:.0%}/{t.test_share:.0%} split (seed {t.seed}); "
+                     f"candidates tuned and chosen by {t.cv_folds}-fold stratified CV on the "
+                     f"training part; the test part is scored once"),
+        "best": best,
+        "selection": f"highest mean ROC-AUC in {t.cv_folds}-fold CV on the training part",
+        "threshold": threshold,
+        "leaderboard": board.to_dict(orient="records"),
+        "candidates": results,
+        "importance": {str(k): float(v) for k, v in importance.items()},
+        "explainer": explanation.method,
+        "segments": seg_summary,
+        "feature_columns": table.features,
+        "tuning": {"trials": t.trials, "timeout_s": t.timeout_s, "imbalance": t.imbalance,
+                   "seed": t.seed},
+    }
+    out = cfg.resolve(cfg.output.dir)
+    with steps.step("Writing the model bundle"):
+        background = X_tr.sample(min(len(X_tr), BACKGROUND_ROWS), random_state=t.seed)
+        bundle_dir = save_table_bundle(out / "bundle", manifest, chosen, background)
+    report_path = None
+    if report:
+        from winback.report import write_table_report
+
+        with steps.step("Writing the report"):
+            report_path = write_table_report(out / "report.html", manifest, {
+                n: {"curves": curves(y_te, p), "deciles": decile_table(y_te, p)}
+                for n, p in test_scores.items()}, explanation, sample)
+    return TableTrainResult(board, best, bundle_dir, report_path, manifest, tuned, models,
+                            test_scores, table, tr_idx, te_idx)
+
+
+def save_table_bundle(target: Path, manifest: dict[str, Any], model, background: pd.DataFrame) -> Path:
+    """Manifest, model files and a sample of training feature rows (no ids, no labels) that
+    model-agnostic explanations need as background when scoring."""
+    import json
+
+    def fill(tmp: Path) -> None:
+        entry = model.save(tmp)
+        background.reset_index(drop=True).to_parquet(tmp / BACKGROUND_FILE, index=False)
+        full = {**manifest, "format": BUNDLE_FORMAT, "model": entry, "background": BACKGROUND_FILE}
+        (tmp / MANIFEST).write_text(json.dumps(full, indent=2, default=str, ensure_ascii=False),
+                                    encoding="utf-8")
+
+    return write_atomic_dir(target, fill)

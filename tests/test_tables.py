@@ -1,0 +1,132 @@
+"""Customer tables: loading (fixes, pivots, joins, filters, labels) and their errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from winback.config import config_from_dict
+from winback.data.tables import LABEL, load_customer_table
+from winback.datasets import dataset_config
+from winback.errors import ConfigError, DataError
+from winback.tabular.preprocess import Preprocessor
+
+
+def test_oneclick_tables_are_fixed_pivoted_joined_and_filtered():
+    table = load_customer_table(dataset_config("oneclick"))
+    f = table.frame.set_index("id")
+    assert len(f) == 1297 and f[LABEL].mean() == pytest.approx(0.3816, abs=1e-3)
+    assert table.notes == ["kept 1,297 of 1,300 customers where revenue_prev2 > 0 and "
+                           "revenue_prev > 0 and revenue_current > 0"]
+    assert set(f["Тип сервиса"]) == {"премиум", "стандарт"}  # 'стандартт' fixed
+    row = f.loc["215349"]
+    assert (row.revenue_prev2, row.revenue_prev, row.revenue_current) == (4472.0, 5216.0, 4971.6)
+    assert (row.minutes_prev, row.minutes_current) == (12.0, 10.0)  # 'предыдцщий_месяц' fixed
+    assert row["Прибыль"] == pytest.approx(4.16) and row[LABEL] == 1
+    assert table.categorical == ["Тип сервиса", "Разрешить сообщать", "Популярная_категория"]
+    assert "Покупательская активность" not in f.columns
+
+
+def test_audiobooks_keeps_missing_review_scores():
+    table = load_customer_table(dataset_config("audiobooks"))
+    assert len(table.frame) == 14084 and table.frame[LABEL].mean() == pytest.approx(0.1588, abs=1e-3)
+    assert table.frame["review_score"].isna().sum() > 10_000 and table.categorical == []
+
+
+def _project(tmp_path, tables: dict[str, pd.DataFrame], **table):
+    for name, frame in tables.items():
+        frame.to_csv(tmp_path / name, index=False)
+    spec = {"key": "cid", "label": "churned", "positive": ["yes"], "negative": ["no"],
+            "sources": [{"path": name} for name in tables]}
+    spec.update(table)
+    return config_from_dict({"table": spec}, base_dir=tmp_path)
+
+
+PEOPLE = pd.DataFrame({"cid": [1, 2, 3, 4], "churned": ["yes", "no", "no", "yes"],
+                       "plan": ["gold", "basic", "basic", "gold"], "visits": [3, 5, 1, 8]})
+
+
+def test_missing_column_suggests_the_closest(tmp_path):
+    cfg = _project(tmp_path, {"people.csv": PEOPLE}, label="churn")
+    with pytest.raises(DataError, match="no column 'churn'.*Did you mean 'churned'"):
+        load_customer_table(cfg)
+
+
+def test_label_values_outside_both_lists_are_named(tmp_path):
+    people = PEOPLE.assign(churned=["yes", "no", "maybe", "yes"])
+    with pytest.raises(DataError, match=r"neither table.positive nor table.negative: \['maybe'\].*3"):
+        load_customer_table(_project(tmp_path, {"people.csv": people}))
+
+
+def test_mostly_numeric_column_with_a_typo_names_the_rows(tmp_path):
+    people = pd.DataFrame({"cid": range(20), "churned": ["yes", "no"] * 10,
+                           "visits": [str(i) for i in range(19)] + ["seven"]})
+    with pytest.raises(DataError, match=r"'visits' holds numbers except in 1 row\(s\) \(customers 19\)"):
+        load_customer_table(_project(tmp_path, {"people.csv": people}))
+
+
+def test_duplicated_customers_are_an_error(tmp_path):
+    people = pd.concat([PEOPLE, PEOPLE.iloc[[1]]])
+    with pytest.raises(DataError, match="1 customer id.*appear more than once.*2"):
+        load_customer_table(_project(tmp_path, {"people.csv": people}))
+
+
+def test_pivot_with_an_unknown_period_suggests_a_fix(tmp_path):
+    spend = pd.DataFrame({"cid": [1, 1, 2, 2, 3, 3, 4, 4],
+                          "period": ["prev", "current", "prev", "current", "prev", "currnet", "prev", "current"],
+                          "spend": [1, 2, 3, 4, 5, 6, 7, 8]})
+    cfg = _project(tmp_path, {"people.csv": PEOPLE, "spend.csv": spend})
+    cfg.table.sources[1].pivot_column = "period"
+    cfg.table.sources[1].pivot_values = ["spend"]
+    cfg.table.sources[1].pivot_names = {"prev": "prev", "current": "current"}
+    with pytest.raises(DataError, match=r"'currnet' \(did you mean 'current'\?\)"):
+        load_customer_table(cfg)
+    cfg.table.sources[1].fixes = {"period": {"currnet": "current"}}
+    f = load_customer_table(cfg).frame.set_index("cid")
+    assert f.loc["3", "spend_current"] == 6 and f.loc["4", "spend_prev"] == 7
+
+
+def test_filters_and_left_join_keep_every_customer_of_the_first_table(tmp_path):
+    extra = pd.DataFrame({"cid": [1, 2], "score": [0.5, 0.7]})
+    cfg = _project(tmp_path, {"people.csv": PEOPLE, "extra.csv": extra},
+                   filters=[{"column": "visits", "op": ">=", "value": 2}])
+    table = load_customer_table(cfg)
+    assert table.frame["cid"].tolist() == ["1", "2", "4"]
+    assert table.frame["score"].isna().tolist() == [False, False, True]
+    assert "kept 3 of 4 customers where visits >= 2" in table.notes[0]
+
+
+def test_config_errors_for_tables():
+    with pytest.raises(ConfigError, match="Unknown key 'lable'.*Did you mean 'label'"):
+        config_from_dict({"table": {"lable": "x", "sources": [{"path": "a.csv"}]}})
+    with pytest.raises(ConfigError, match="op must be one of"):
+        config_from_dict({"table": {"label": "y", "positive": ["1"], "sources": [{"path": "a.csv"}],
+                                    "filters": [{"column": "x", "op": "=>", "value": 1}]}})
+    with pytest.raises(ConfigError, match="table.positive must list"):
+        config_from_dict({"table": {"label": "y", "sources": [{"path": "a.csv"}]}})
+    with pytest.raises(ConfigError, match="Unknown candidate 'bgnbd' in train.candidates for customer tables"):
+        config_from_dict({"table": {"label": "y", "positive": ["1"], "sources": [{"path": "a.csv"}]},
+                          "train": {"candidates": ["bgnbd"]}})
+    with pytest.raises(ConfigError, match="train.imbalance must be one of.*Did you mean 'smote'"):
+        config_from_dict({"train": {"imbalance": "smoet"}})
+
+
+def test_empty_table_is_an_error(tmp_path):
+    (tmp_path / "people.csv").write_text("cid,churned,visits\n")
+    cfg = config_from_dict({"table": {"key": "cid", "label": "churned", "positive": ["yes"],
+                                      "sources": [{"path": "people.csv"}]}}, base_dir=tmp_path)
+    with pytest.raises(DataError, match="has no rows"):
+        load_customer_table(cfg)
+
+
+def test_preprocessor_imputes_flags_encodes_and_round_trips():
+    train = pd.DataFrame({"x": [1.0, np.nan, 3.0, 5.0], "c": pd.array(["a", "b", "a", None], dtype="string")})
+    p = Preprocessor(["x"], ["c"]).fit(train)
+    assert p.names == ["x", "x (missing)", "c=a", "c=b"]
+    assert p.sources == ["x", "x", "c", "c"]
+    new = pd.DataFrame({"x": [np.nan], "c": pd.array(["zzz"], dtype="string")})
+    raw = p._raw(new)[0]
+    assert raw.tolist() == [3.0, 1.0, 0.0, 0.0]  # training median, flagged, unseen category
+    q = Preprocessor.from_dict(p.to_dict())
+    assert np.allclose(q.transform(train), p.transform(train))

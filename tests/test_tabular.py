@@ -1,0 +1,170 @@
+"""The customer-table model zoo: storage, resampling inside folds, tuning, SHAP, segments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from winback.data.tables import LABEL, load_customer_table
+from winback.datasets import dataset_config
+from winback.errors import ConfigError, WinbackError
+from winback.segments import SEGMENTS, assign, rule_from_config, summary
+from winback.config import SegmentConfig
+from winback.tabular import zoo
+from winback.tabular.explain import explain, top_reasons
+from winback.tabular.pipeline import EnsembleModel, TableModel, load_table_model
+from winback.tabular.preprocess import Preprocessor
+from winback.tabular.tune import cross_validate, folds, tune
+
+CANDIDATES = ("logistic", "svc", "knn", "tree", "lightgbm", "mlp")
+
+
+@pytest.fixture(scope="module")
+def oneclick():
+    table = load_customer_table(dataset_config("oneclick"))
+    # the file is ordered by label; shuffle so the first 900 rows hold both classes
+    frame = table.frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    X, y = frame[table.features], frame[LABEL].to_numpy()
+    return table, X, y
+
+
+def _prep(table):
+    return lambda: Preprocessor(table.numeric, table.categorical)
+
+
+@pytest.fixture(scope="module")
+def fitted(oneclick):
+    """Every candidate with its default parameters, fitted on 900 customers."""
+    table, X, y = oneclick
+    models = {}
+    for name in CANDIDATES:
+        strategy = "smote" if name == "knn" else "class_weight" if name in ("logistic", "mlp") else "none"
+        models[name] = TableModel(name, zoo.default_params(name), strategy, seed=3).fit(
+            X.iloc[:900], y[:900], _prep(table)(), oof=np.linspace(0.01, 0.99, 900))
+    return models
+
+
+def test_every_candidate_ranks_better_than_chance_and_round_trips(fitted, oneclick, tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    _, X, y = oneclick
+    held_out = X.iloc[900:]
+    for name, model in fitted.items():
+        p = model.predict_proba(held_out)[:, 1]
+        assert roc_auc_score(y[900:], p) > 0.8, name
+        folder = tmp_path / name
+        folder.mkdir()
+        entry = model.save(folder)
+        again = load_table_model(folder, entry)
+        assert np.array_equal(again.predict_proba(held_out)[:, 1], p), name
+    assert not list(tmp_path.rglob("*.pkl")) and not list(tmp_path.rglob("*.pickle"))
+    assert (tmp_path / "mlp" / "mlp.safetensors").exists()
+
+
+def test_ensemble_round_trips(fitted, oneclick, tmp_path):
+    _, X, y = oneclick
+    members = [fitted["svc"], fitted["lightgbm"], fitted["logistic"]]
+    ens = EnsembleModel(members, np.linspace(0.01, 0.99, 900), y[:900])
+    entry = ens.save(tmp_path)
+    again = load_table_model(tmp_path, entry)
+    assert np.array_equal(again.predict_proba(X.iloc[900:]), ens.predict_proba(X.iloc[900:]))
+
+
+class Foreign:
+    pass
+
+
+def test_skops_files_with_foreign_types_are_refused(tmp_path):
+    import skops.io as sio
+
+    sio.dump({"payload": Foreign()}, tmp_path / "evil.skops")
+    with pytest.raises(WinbackError, match="Refusing to load.*test_tabular.Foreign"):
+        zoo.load_model("knn", tmp_path, {"file": "evil.skops"})
+
+
+def test_resampled_rows_never_reach_a_validation_fold(oneclick, monkeypatch):
+    table, X, y = oneclick
+    splits = folds(y, 4, seed=0)
+    seen_fit, seen_predict = [], []
+    real_resample = zoo.resample
+
+    def spy_resample(Xa, ya, strategy, seed):
+        Xr, yr = real_resample(Xa, ya, strategy, seed)
+        seen_fit.append((len(Xa), len(Xr)))
+        return Xr, yr
+
+    real_predict = zoo.SklearnModel.predict_proba
+
+    def spy_predict(self, Xa):
+        seen_predict.append(np.asarray(Xa).copy())
+        return real_predict(self, Xa)
+
+    monkeypatch.setattr(zoo, "resample", spy_resample)
+    monkeypatch.setattr(zoo.SklearnModel, "predict_proba", spy_predict)
+    scores, oof = cross_validate("knn", zoo.default_params("knn"), "smote", X, y, splits,
+                                 _prep(table), seed=0)
+    assert len(scores) == 4 and (oof > 0).any()
+    for (tr, va), (n_in, n_out), predicted in zip(splits, seen_fit, seen_predict):
+        assert n_in == len(tr) and n_out > n_in          # SMOTE added rows to training only
+        p = _prep(table)().fit(X.iloc[tr])
+        assert np.array_equal(predicted, p.transform(X.iloc[va]))  # validation rows as they are
+
+
+def test_tuning_is_reproducible_and_starts_from_the_default(oneclick):
+    table, X, y = oneclick
+    splits = folds(y, 3, seed=1)
+    a = tune("tree", X, y, splits, _prep(table), trials=4, timeout_s=None, imbalance="auto", seed=1)
+    b = tune("tree", X, y, splits, _prep(table), trials=4, timeout_s=None, imbalance="auto", seed=1)
+    assert a.params == b.params and a.cv_scores == b.cv_scores and a.strategy == b.strategy
+    assert a.trials == 4 and a.cv_mean >= a.history[0] and len(a.oof) == len(y)
+
+
+def test_mlp_early_stopping_restores_the_best_epoch(oneclick):
+    from winback.tabular.mlp import MLPClassifier
+
+    table, X, y = oneclick
+    Z = Preprocessor(table.numeric, table.categorical).fit_transform(X)
+    m = MLPClassifier(layers=2, units=32, learning_rate=0.01, patience=4, max_epochs=60, seed=0)
+    steps = []
+    m.fit(Z, y, report=lambda epoch, auc: steps.append(epoch))
+    assert 1 <= m.best_epoch_ < 60 and steps and steps[0] == 5
+    m2 = MLPClassifier(layers=2, units=32, learning_rate=0.01, patience=4, max_epochs=60, seed=0).fit(Z, y)
+    assert np.array_equal(m.predict_proba(Z), m2.predict_proba(Z))  # deterministic for a seed
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "logistic", "svc"])
+def test_shap_values_add_up_and_fold_to_input_columns(fitted, oneclick, name):
+    table, X, _ = oneclick
+    model = fitted[name]
+    rows = X.iloc[900:930]
+    e = explain(model, rows, X.iloc[:900], seed=0)
+    assert list(e.values.columns) == table.numeric + table.categorical
+    total = e.values.sum(axis=1).to_numpy()
+    if name == "svc":  # permutation SHAP: exact efficiency against the background mean
+        assert e.method.startswith("PermutationExplainer")
+        assert np.std(model.predict_proba(rows)[:, 1] - total) < 1e-6
+    else:  # tree and linear explainers are exact on the margin (log-odds)
+        raw = model.raw_scores(model.preprocessor.transform(rows))
+        assert np.std(np.log(raw / (1 - raw)) - total) < 1e-5
+    reasons = top_reasons(e, rows)
+    first = reasons["reason_1"].iloc[0]
+    col = e.values.abs().iloc[0].idxmax()
+    assert first.startswith(f"{col} = ") and first.endswith("the probability)")
+
+
+def test_segments_quadrants_and_what_sets_the_focus_apart():
+    cfg = SegmentConfig(value_column="profit", names={"high_risk_high_value": "VIP at risk"})
+    values = pd.Series([1.0, 2.0, 3.0, 4.0])
+    rule = rule_from_config(cfg, risk_threshold=0.5, values=values)
+    assert rule.value_threshold == 2.5 and rule.names["high_risk_high_value"] == "VIP at risk"
+    segs = assign(rule, np.array([0.9, 0.9, 0.1, 0.1]), np.array([5.0, 1.0, 5.0, 1.0]))
+    assert segs["segment_key"].tolist() == list(SEGMENTS)
+    frame = pd.DataFrame({"promo": [0.9, 0.1, 0.2, 0.15], "cat": pd.array(["a", "b", "b", "b"], dtype="string")})
+    s = summary(rule, segs, frame, ["promo"], ["cat"])
+    assert [x["customers"] for x in s["sizes"]] == [1, 1, 1, 1]
+    effects = {d["feature"]: d["effect"] for d in s["distinguishing"]}
+    assert effects["promo"] > 1 and effects["cat = a"] > 1 and effects["cat = b"] < -1
+    assert [abs(d["effect"]) for d in s["distinguishing"]] == sorted(map(abs, effects.values()), reverse=True)
+    with pytest.raises(ConfigError, match="Unknown segment 'vip'"):
+        rule_from_config(SegmentConfig(names={"vip": "x"}), 0.5, values)
