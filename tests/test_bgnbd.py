@@ -55,3 +55,23 @@ def test_unfitted_model_says_so():
 
     with pytest.raises(NotFittedError, match="fit"):
         BGNBD().conditional_probability_alive([1], [1], [2])
+
+
+def test_gamma_gamma_recovers_the_published_cdnow_parameters():
+    """lifetimes' Gamma-Gamma on the CDNOW sample's calibration period (repeat purchases by
+    day): p 6.25, q 3.74, gamma 15.44."""
+    from winback.datasets import load_cdnow
+    from winback.models.gamma_gamma import GammaGamma
+
+    d = load_cdnow("sample")
+    d = d[d.date < "1997-10-01"]
+    days = d.groupby(["customer_id", "date"]).dollar_value.sum().reset_index().sort_values("date")
+    repeat = days.drop(days.groupby("customer_id").head(1).index)
+    stats = repeat.groupby("customer_id").dollar_value.agg(["count", "mean"])
+    gg = GammaGamma().fit(stats["count"].to_numpy(), stats["mean"].to_numpy())
+    assert len(stats) == 946
+    for name, value in {"p": 6.25, "q": 3.74, "gamma": 15.44}.items():
+        assert gg.params_[name] == pytest.approx(value, rel=0.01), name
+    # one order is shrunk towards the population mean, many orders towards the own average
+    low = gg.conditional_expected_order_value(np.array([1.0, 20.0]), np.array([500.0, 500.0]))
+    assert gg.population_mean < low[0] < low[1] < 500

@@ -37,6 +37,12 @@ def test_demo_writes_bundle_report_and_scores(demo):
     assert len(scores) == 23_570 and scores["rank"].tolist() == list(range(1, 23_571))
     assert scores.probability.between(0, 1).all() and scores.probability.is_monotonic_decreasing
     assert sorted(scores.decile.unique()) == list(range(1, 11))
+    # risk x value segments: value is predicted spend (BG/NBD x Gamma-Gamma) over the horizon
+    assert scores.segment.nunique() == 4 and scores.action.notna().all()
+    assert (scores.value >= 0).all() and scores.value.corr(scores.probability, method="spearman") > 0.5
+    assert manifest["segments"]["rule"]["value_column"] == "predicted spend"
+    assert sum(s["customers"] for s in manifest["segments"]["sizes"]) == 23_570
+    assert 'id="segments"' in html and "Valuable, slipping away" in html
     assert not list(demo.glob(".*tmp*"))
 
 

@@ -14,6 +14,8 @@ from winback.errors import ConfigError, DataError
 from winback.features import FeatureSpec
 from winback.frame import build_frame, score_cutoff
 from winback.labels import observed_end
+from winback.segments import (PREDICTED_ORDERS, PREDICTED_SPEND, SegmentRule, assign, event_value,
+                              risk_of)
 
 OUTPUT_FORMATS = {".parquet": "parquet", ".csv": "csv"}
 
@@ -55,6 +57,13 @@ def score(cfg: Config, bundle_dir: Path, cutoff: str | None = None,
     out = pd.DataFrame({"customer_id": frame["customer_id"].astype(str), "probability": p,
                         "rank": rank, "decile": np.minimum(10, (rank - 1) * 10 // len(p) + 1)})
     out["cutoff"] = when
+    if manifest.get("segments"):
+        rule = SegmentRule.from_dict(manifest["segments"]["rule"])
+        named = "" if rule.value_column in (PREDICTED_SPEND, PREDICTED_ORDERS) else rule.value_column
+        value, _ = event_value(frame, named)
+        segs = assign(rule, risk_of(problem.name, p), value)
+        out["value"] = value
+        out["segment"], out["action"] = segs["segment"].to_numpy(), segs["action"].to_numpy()
     return out.sort_values("rank").reset_index(drop=True)
 
 

@@ -13,9 +13,8 @@ from winback.bundle import load_bundle
 from winback.config import Config
 from winback.data.tables import load_customer_table
 from winback.errors import ConfigError, DataError
-from winback.segments import SegmentRule, assign
+from winback.segments import SegmentRule, assign, risk_of
 from winback.tabular.explain import explain, top_reasons
-from winback.train_table import risk_of
 
 
 EXPLAIN_CHUNK = 100
@@ -43,13 +42,14 @@ def score_table(cfg: Config, bundle_dir: Path, reasons: bool = True,
     rank[order] = np.arange(1, len(p) + 1)
     out = pd.DataFrame({table.key: frame[table.key].astype(str), "probability": p, "rank": rank,
                         "decile": np.minimum(10, (rank - 1) * 10 // len(p) + 1)})
-    rule = SegmentRule.from_dict(manifest["segments"]["rule"])
-    if rule.value_column and rule.value_column not in frame.columns:
-        raise DataError(f"The customer table lacks the value column '{rule.value_column}' that "
-                        f"segments use.")
-    value = frame[rule.value_column].to_numpy(dtype=float) if rule.value_column else p
-    segs = assign(rule, risk_of(manifest["problem"]["name"], p), value)
-    out["segment"], out["action"] = segs["segment"].to_numpy(), segs["action"].to_numpy()
+    if manifest.get("segments"):
+        rule = SegmentRule.from_dict(manifest["segments"]["rule"])
+        if rule.value_column not in frame.columns:
+            raise DataError(f"The customer table lacks the value column '{rule.value_column}' that "
+                            f"segments use.")
+        segs = assign(rule, risk_of(manifest["problem"]["name"], p),
+                      frame[rule.value_column].to_numpy(dtype=float))
+        out["segment"], out["action"] = segs["segment"].to_numpy(), segs["action"].to_numpy()
     if reasons:
         background = pd.read_parquet(Path(bundle_dir) / manifest["background"])
         seed = int(manifest["tuning"]["seed"])

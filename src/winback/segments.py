@@ -1,8 +1,9 @@
 """Risk x value segments with names and recommended actions (seed 004's analysis).
 
-Risk is the model's probability of the outcome to prevent (activity decline, no repeat
-purchase) or of the outcome hoped for; `higher_is_risk` says which. Value is a profit or revenue
-column. Thresholds default to the model's decision threshold and the median value.
+Risk is the probability of the bad outcome: activity decline, or no repeat purchase / return
+visit (one minus the model's probability). Value is a profit or revenue column of a customer
+table, a feature of an event log, or predicted spend (BG/NBD x Gamma-Gamma). Thresholds default
+to the model's decision threshold and the median value.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ import numpy as np
 import pandas as pd
 
 from winback.config import SegmentConfig
+
+# outcomes that are bad news: a high probability is a high risk
+RISK_PROBLEMS = ("activity_decline",)
+PREDICTED_SPEND = "predicted spend"
+PREDICTED_ORDERS = "predicted purchases"
 
 SEGMENTS = ("high_risk_high_value", "high_risk_low_value", "low_risk_high_value", "low_risk_low_value")
 DEFAULT_NAMES = {
@@ -29,6 +35,43 @@ DEFAULT_ACTIONS = {
     "low_risk_high_value": "Keep them close: loyalty perks and early access; no discounts needed.",
     "low_risk_low_value": "Grow them: cross-sell and bundles in regular campaigns.",
 }
+
+
+def risk_of(problem: str, p: np.ndarray) -> np.ndarray:
+    """Risk as the probability of the bad outcome: p itself for activity decline, 1 - p for
+    the outcomes a store hopes for (a repeat purchase, a return visit, a first purchase)."""
+    p = np.asarray(p, dtype=float)
+    return p if problem in RISK_PROBLEMS else 1 - p
+
+
+def event_value(frame: pd.DataFrame, value_column: str = "") -> tuple[np.ndarray, str]:
+    """The value axis for an event-log frame at one cutoff, and what it is.
+
+    A named feature column when configured; otherwise predicted spend over the row's window:
+    BG/NBD expected purchases x the Gamma-Gamma expected order value (both fitted on that
+    cutoff's history only); without amounts, the expected purchases alone."""
+    from winback.errors import ConfigError, did_you_mean
+
+    if value_column:
+        if value_column not in frame.columns:
+            raise ConfigError(f"segments.value_column '{value_column}' is not a feature of this log."
+                              f"{did_you_mean(value_column, frame.columns)}")
+        return frame[value_column].to_numpy(dtype=float), value_column
+    if "bgnbd_expected_purchases" not in frame.columns:
+        raise ConfigError("Segments need a value: set segments.value_column to a feature such as "
+                          "'spend', or keep features.bgnbd = true for predicted spend.")
+    expected = np.nan_to_num(frame["bgnbd_expected_purchases"].to_numpy(dtype=float))
+    if "avg_order_value" not in frame.columns:
+        return expected, PREDICTED_ORDERS
+    from winback.models.gamma_gamma import GammaGamma
+
+    orders = frame["n_orders"].to_numpy(dtype=float)
+    aov = frame["avg_order_value"].to_numpy(dtype=float)
+    try:
+        gg = GammaGamma().fit(orders, aov)
+    except ValueError:
+        return expected, PREDICTED_ORDERS
+    return expected * gg.conditional_expected_order_value(orders, aov), PREDICTED_SPEND
 
 
 @dataclass
@@ -47,7 +90,8 @@ class SegmentRule:
         return cls(**d)
 
 
-def rule_from_config(cfg: SegmentConfig, risk_threshold: float, values: pd.Series) -> SegmentRule:
+def rule_from_config(cfg: SegmentConfig, risk_threshold: float, values: pd.Series,
+                     value_name: str = "") -> SegmentRule:
     """Thresholds resolved on training rows: the model threshold and the median value."""
     from winback.errors import ConfigError
 
@@ -57,8 +101,8 @@ def rule_from_config(cfg: SegmentConfig, risk_threshold: float, values: pd.Serie
                               f"{', '.join(SEGMENTS)}.")
     return SegmentRule(
         risk_threshold=cfg.risk_threshold or float(risk_threshold),
-        value_threshold=cfg.value_threshold or float(np.nanmedian(values.to_numpy(dtype=float))),
-        value_column=cfg.value_column,
+        value_threshold=cfg.value_threshold or float(np.nanmedian(np.asarray(values, dtype=float))),
+        value_column=value_name or cfg.value_column,
         names={**DEFAULT_NAMES, **cfg.names},
         actions={**DEFAULT_ACTIONS, **cfg.actions},
     )
@@ -76,7 +120,7 @@ def assign(rule: SegmentRule, risk: np.ndarray, value: np.ndarray) -> pd.DataFra
 
 
 def summary(rule: SegmentRule, segments: pd.DataFrame, frame: pd.DataFrame, numeric: list[str],
-            categorical: list[str], top: int = 8) -> dict[str, Any]:
+            categorical: list[str], top: int = 8, outcome: np.ndarray | None = None) -> dict[str, Any]:
     """Sizes per segment and what sets 'high risk, high value' apart from everyone else:
     standardised mean differences of numeric columns, share differences of categories."""
     sizes = segments["segment_key"].value_counts().reindex(SEGMENTS, fill_value=0)
@@ -85,6 +129,8 @@ def summary(rule: SegmentRule, segments: pd.DataFrame, frame: pd.DataFrame, nume
     if 0 < focus.sum() < len(focus):
         for c in numeric:
             x = frame[c].to_numpy(dtype=float)
+            if np.isnan(x[focus]).all() or np.isnan(x[~focus]).all():
+                continue
             sd = np.nanstd(x)
             if sd > 0:
                 a, b = np.nanmean(x[focus]), np.nanmean(x[~focus])
@@ -101,10 +147,14 @@ def summary(rule: SegmentRule, segments: pd.DataFrame, frame: pd.DataFrame, nume
                     rows.append({"feature": f"{c} = {v}", "segment": a, "others": b,
                                  "effect": (a - b) / sd, "kind": "share"})
     rows.sort(key=lambda r: -abs(r["effect"]))
+    keys = segments["segment_key"].to_numpy()
+    observed = {k: (float(np.mean(outcome[keys == k])) if outcome is not None and (keys == k).any()
+                    else None) for k in SEGMENTS}
     return {
         "sizes": [{"key": k, "name": rule.names[k], "action": rule.actions[k],
                    "customers": int(sizes[k]), "share": float(sizes[k] / max(len(segments), 1))}
                   for k in SEGMENTS],
         "distinguishing": rows[:top],
+        "observed_rate": observed,
         "rule": rule.to_dict(),
     }

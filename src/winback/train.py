@@ -36,6 +36,7 @@ from winback.labels import CutoffPlan, plan_cutoffs
 from winback.models import REGISTRY
 from winback.models.calibration import PlattCalibrator
 from winback.progress import Steps
+from winback.segments import assign, event_value, risk_of, rule_from_config, summary
 
 
 @dataclass
@@ -144,6 +145,20 @@ def leaderboard(results: dict[str, CandidateResult], metric: str) -> pd.DataFram
     return pd.DataFrame(rows).sort_values(f"valid_{metric}", ascending=False).reset_index(drop=True)
 
 
+def event_segments(cfg: Config, test: pd.DataFrame, p_test: np.ndarray, threshold: float,
+                   columns: list[str]) -> dict[str, Any]:
+    """Risk x value segments of the customers at the test cutoff; value is predicted spend
+    (or `segments.value_column`), the value threshold its median at that cutoff (features
+    only, so no label is used)."""
+    problem = cfg.problem.name
+    value, value_name = event_value(test, cfg.segments.value_column)
+    rule = rule_from_config(cfg.segments, float(risk_of(problem, np.array([threshold]))[0]), value,
+                            value_name)
+    segs = assign(rule, risk_of(problem, p_test), value)
+    numeric = [c for c in columns if c in test.columns]
+    return summary(rule, segs, test, numeric, [], outcome=test["label"].to_numpy())
+
+
 def importance_of(model, columns: list[str]) -> dict[str, float]:
     if hasattr(model, "importance"):
         s = model.importance()
@@ -204,6 +219,8 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
                    for role, label in (("train", "train"), ("stop", "early stopping"),
                                        ("valid", "validation"), ("test", "test"))},
     }
+    manifest["segments"] = event_segments(cfg, frames["test"], chosen.test_scores,
+                                          chosen.test["threshold"], cols)
     out = cfg.resolve(cfg.output.dir)
     with steps.step("Writing the model bundle"):
         bundle_dir = save_bundle(out / "bundle", manifest, chosen.model, chosen.calibrator)

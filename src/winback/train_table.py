@@ -26,14 +26,12 @@ from winback.data.tables import LABEL, CustomerTable, load_customer_table
 from winback.errors import DataError, LabelError
 from winback.evaluate import best_f1_threshold, curves, decile_table, metrics
 from winback.progress import Steps
-from winback.segments import assign, rule_from_config, summary
+from winback.segments import RISK_PROBLEMS, assign, risk_of, rule_from_config, summary
 from winback.tabular.explain import explain
 from winback.tabular.pipeline import EnsembleModel, TableModel
 from winback.tabular.preprocess import Preprocessor
 from winback.tabular.tune import Tuned, folds, tune
 
-# outcomes that are bad news: a high probability is a high risk
-RISK_PROBLEMS = ("activity_decline",)
 ENSEMBLE_SIZE = 3
 EXPLAIN_ROWS = 200
 BACKGROUND_ROWS = 200
@@ -53,11 +51,6 @@ class TableTrainResult:
     table: CustomerTable
     train_index: np.ndarray
     test_index: np.ndarray
-
-
-def risk_of(problem: str, p: np.ndarray) -> np.ndarray:
-    """Risk as the probability of the bad outcome."""
-    return p if problem in RISK_PROBLEMS else 1 - p
 
 
 def split(table: CustomerTable, test_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -168,18 +161,14 @@ def train_table(cfg: Config, *, steps: Steps | None = None, report: bool = True,
         explanation = explain(chosen, sample, X_tr, seed=t.seed)
         importance = explanation.importance()
     threshold = results[best]["test"]["threshold"]
-    value_col = seg_cfg.value_column
-    train_values = train[value_col] if value_col else pd.Series(
-        chosen.predict_proba(X_tr)[:, 1])
     problem = cfg.problem.name
-    rule = rule_from_config(seg_cfg, float(risk_of(problem, np.array([threshold]))[0]), train_values)
-    test_values = test[value_col].to_numpy() if value_col else test_scores[best]
-    segs = assign(rule, risk_of(problem, test_scores[best]), test_values)
-    seg_summary = summary(rule, segs, test, table.numeric, table.categorical)
-    seg_summary["observed_rate"] = {
-        k: (float(y_te[(segs["segment_key"] == k).to_numpy()].mean())
-            if (segs["segment_key"] == k).any() else None)
-        for k in rule.names}
+    seg_summary = None  # a customer table without a value column has no value axis
+    if seg_cfg.value_column:
+        value_col = seg_cfg.value_column
+        rule = rule_from_config(seg_cfg, float(risk_of(problem, np.array([threshold]))[0]),
+                                train[value_col])
+        segs = assign(rule, risk_of(problem, test_scores[best]), test[value_col].to_numpy())
+        seg_summary = summary(rule, segs, test, table.numeric, table.categorical, outcome=y_te)
 
     manifest = {
         "winback_version": __version__,

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
 from winback.bundle import write_atomic_file  # noqa: E402
+from winback.segments import RISK_PROBLEMS  # noqa: E402
 
 COLORS = ["#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#57606a"]
 PROBLEM_QUESTIONS = {
@@ -107,6 +108,7 @@ def render(manifest: dict[str, Any], curves: dict[str, dict]) -> str:
         horizon_caveat=horizon_caveat(manifest),
         importance_plot=_importance_plot(manifest.get("importance", {}), best),
         best_metrics=manifest["candidates"][best]["test"], deciles=curves[best]["deciles"],
+        **_segment_context(manifest, f"Customers at the test cutoff {test['time'][:10]}"),
     )
 
 
@@ -154,6 +156,16 @@ def _shap_swarm(explanation, sample, columns: list[str]) -> str:
     return _png(fig)
 
 
+def _segment_context(manifest: dict[str, Any], population: str) -> dict[str, Any]:
+    """What the shared segments section needs; empty when the run has no segments."""
+    if not manifest.get("segments"):
+        return {}
+    bad = manifest["problem"]["name"] in RISK_PROBLEMS
+    return {"segment_plot": _segment_plot(manifest), "segment_population": population,
+            "segment_risk": "the probability of the outcome" if bad else
+            "one minus the probability of the outcome (the chance it does not happen)"}
+
+
 def _segment_plot(manifest: dict[str, Any]) -> str:
     seg = manifest["segments"]
     sizes = {s["key"]: s for s in seg["sizes"]}
@@ -182,6 +194,6 @@ def write_table_report(path: Path, manifest: dict[str, Any], curves: dict[str, d
         plots=_quality_plots(curves, best), deciles=curves[best]["deciles"],
         shap_bar=_shap_bar(manifest["importance"], best),
         shap_swarm=_shap_swarm(explanation, sample, columns), shap_rows=len(sample),
-        segment_plot=_segment_plot(manifest),
+        **_segment_context(manifest, "Test customers shown"),
     )
     return write_atomic_file(Path(path), lambda tmp: tmp.write_text(html, encoding="utf-8"))

@@ -51,7 +51,8 @@ def search_space(name: str, trial, n_rows: int) -> dict[str, Any]:
                 "activation": s.suggest_categorical("activation", ["relu", "tanh"]),
                 "dropout": s.suggest_float("dropout", 0.0, 0.5),
                 "l2": s.suggest_float("l2", 1e-6, 1e-2, log=True),
-                "learning_rate": s.suggest_float("learning_rate", 1e-4, 1e-2, log=True)}
+                "learning_rate": s.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
+                "batch_size": s.suggest_categorical("batch_size", [128, 256, 512])}
     raise ValueError(f"no search space for {name!r}")
 
 
@@ -64,7 +65,7 @@ def default_params(name: str) -> dict[str, Any]:
                          "min_child_samples": 20, "subsample": 0.8, "colsample_bytree": 0.8,
                          "reg_lambda": 1.0},
             "mlp": {"layers": 2, "units": 64, "activation": "relu", "dropout": 0.2, "l2": 1e-4,
-                    "learning_rate": 1e-3}}[name]
+                    "learning_rate": 1e-3, "batch_size": 256}}[name]
 
 
 def imbalance_options(name: str) -> list[str]:
