@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -175,8 +176,9 @@ def _segment_plot(manifest: dict[str, Any]) -> str:
     ax.imshow(counts, cmap="Blues", vmin=0, vmax=max(counts.max(), 1) * 1.4)
     for r, row in enumerate(grid):
         for c, k in enumerate(row):
-            ax.text(c, r, f"{sizes[k]['name']}\n{sizes[k]['customers']:,} ({100 * sizes[k]['share']:.0f} %)",
-                    ha="center", va="center", fontsize=8.5, wrap=True)
+            name = textwrap.fill(sizes[k]["name"], 16)
+            ax.text(c, r, f"{name}\n{sizes[k]['customers']:,} ({100 * sizes[k]['share']:.0f} %)",
+                    ha="center", va="center", fontsize=8)
     ax.set_xticks([0, 1], ["low value", "high value"])
     ax.set_yticks([0, 1], ["high risk", "low risk"])
     ax.set_title("Segment matrix (test customers)")

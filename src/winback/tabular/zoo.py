@@ -31,17 +31,17 @@ def search_space(name: str, trial, n_rows: int) -> dict[str, Any]:
         return {"C": s.suggest_float("C", 1e-2, 1e2, log=True),
                 "gamma": s.suggest_float("gamma", 1e-4, 1.0, log=True)}
     if name == "knn":
-        return {"n_neighbors": s.suggest_int("n_neighbors", 5, min(150, max(6, n_rows // 10)), log=True),
+        return {"n_neighbors": s.suggest_int("n_neighbors", 1, min(150, max(2, n_rows // 10)), log=True),
                 "weights": s.suggest_categorical("weights", ["uniform", "distance"])}
     if name == "tree":
         return {"max_depth": s.suggest_int("max_depth", 2, 12),
                 "min_samples_leaf": s.suggest_int("min_samples_leaf", 1, 60, log=True),
                 "criterion": s.suggest_categorical("criterion", ["gini", "entropy"])}
     if name == "lightgbm":
-        return {"n_estimators": s.suggest_int("n_estimators", 50, 800, log=True),
+        return {"n_estimators": s.suggest_int("n_estimators", 50, 1500, log=True),
                 "learning_rate": s.suggest_float("learning_rate", 0.01, 0.2, log=True),
-                "num_leaves": s.suggest_int("num_leaves", 4, 64, log=True),
-                "min_child_samples": s.suggest_int("min_child_samples", 5, 100, log=True),
+                "num_leaves": s.suggest_int("num_leaves", 4, 256, log=True),
+                "min_child_samples": s.suggest_int("min_child_samples", 2, 100, log=True),
                 "subsample": s.suggest_float("subsample", 0.5, 1.0),
                 "colsample_bytree": s.suggest_float("colsample_bytree", 0.4, 1.0),
                 "reg_lambda": s.suggest_float("reg_lambda", 1e-3, 10.0, log=True)}
