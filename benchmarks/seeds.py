@@ -129,6 +129,7 @@ def oneclick(trials: int, steps: Steps) -> dict:
     peers = readme_peers(r.table.frame, r.table.numeric, r.table.categorical, r.train_index, r.test_index)
     return {"test_roc_auc": best["test"]["roc_auc"], "cv_mean": best["cv"]["roc_auc_mean"],
             "cv_std": best["cv"]["roc_auc_std"], "model": r.best, "train_seconds": seconds,
+            "ensemble_members": r.manifest["candidates"].get("ensemble", {}).get("params", {}).get("members"),
             "readme_pipeline": peers,
             "leaderboard": {row["candidate"]: {"cv": row["cv_roc_auc"], "test": row["roc_auc"]}
                             for row in r.manifest["leaderboard"]}}
