@@ -125,6 +125,23 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def _track(args, cfg, result) -> None:
+    """Log the run to MLflow unless turned off; a tracking failure never loses the bundle."""
+    if args.no_track or not cfg.tracking.enabled:
+        return
+    from winback.tracking import log_run
+
+    project = Path.cwd() if args.dataset else cfg.base_dir
+    try:
+        run_id = log_run(cfg.to_dict(), result.manifest, result.leaderboard, result.bundle_dir,
+                         result.report_path, project)
+    except Exception as exc:  # the model is written; say why the run was not tracked
+        err.print(f"[yellow]warning:[/] MLflow tracking failed ({type(exc).__name__}: {exc}); the "
+                  f"bundle and report are written. Use --no-track to skip tracking.")
+        return
+    console.print(f"MLflow run: {run_id} (experiment 'winback')")
+
+
 def cmd_train(args) -> int:
     from winback.progress import Steps
     from winback.train import train
@@ -143,6 +160,7 @@ def cmd_train(args) -> int:
     console.print(f"Bundle: {result.bundle_dir}")
     if result.report_path:
         console.print(f"Report: {result.report_path}")
+    _track(args, cfg, result)
     return 0
 
 
@@ -213,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.add_argument("--trials", type=int, help="customer tables: Optuna trials per candidate (train.trials)")
     sp.add_argument("--timeout", type=float, help="customer tables: whole tuning budget in seconds (train.timeout_s)")
+    sp.add_argument("--no-track", action="store_true", help="do not log this run to MLflow")
     sp.set_defaults(func=cmd_train)
     sp = sub.add_parser("score", help="score customers with a bundle")
     common(sp)

@@ -172,6 +172,14 @@ class OutputConfig:
 
 
 @dataclass
+class TrackingConfig:
+    """MLflow tracking of `winback train`: a local store in mlruns/ beside winback.toml unless
+    MLFLOW_TRACKING_URI is set; `--no-track` turns it off for one run."""
+
+    enabled: bool = True
+
+
+@dataclass
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     problem: ProblemConfig = field(default_factory=ProblemConfig)
@@ -180,6 +188,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     table: TableConfig = field(default_factory=TableConfig)
     segments: SegmentConfig = field(default_factory=SegmentConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
     base_dir: Path = field(default=Path("."), repr=False)
 
     def resolve(self, path: str) -> Path:
