@@ -19,6 +19,8 @@ from winback.errors import ConfigError, did_you_mean
 
 PROBLEMS = ("repeat_purchase", "return_visit", "first_purchase", "activity_decline")
 CANDIDATES = ("logistic", "lightgbm", "bgnbd")
+# opt-in for event logs: recurrent networks over monthly features (PyTorch, the `deep` extra)
+SEQUENCE_CANDIDATES = ("lstm", "gru")
 # customer tables (no cutoffs): the seeds' model zoo, tuned with Optuna by cross-validation
 TABLE_CANDIDATES = ("logistic", "svc", "knn", "tree", "lightgbm", "mlp", "ensemble")
 IMBALANCE = ("auto", "none", "class_weight", "undersample", "smote")
@@ -76,6 +78,9 @@ class FeatureConfig:
     windows_days: list[int] = field(default_factory=lambda: [7, 30, 90, 180])
     trend_window_days: int = 30
     bgnbd: bool = True  # add BG/NBD expected purchases and P(alive) as features
+    # months of monthly features (seq_m{k}_*) for the lstm / gru candidates; 0 = none, or 12
+    # when a sequence candidate is chosen
+    sequence_months: int = 0
 
 
 @dataclass
@@ -214,6 +219,13 @@ class Config:
         has_torch = importlib.util.find_spec("torch") is not None
         return [c for c in TABLE_CANDIDATES if c != "mlp" or has_torch]
 
+    @property
+    def sequence_months(self) -> int:
+        """Months of monthly features to build: as configured, or 12 for a sequence candidate."""
+        if self.features.sequence_months or not any(c in SEQUENCE_CANDIDATES for c in self.candidates):
+            return self.features.sequence_months
+        return 12
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d.pop("base_dir")
@@ -322,7 +334,7 @@ def validate_config(cfg: Config) -> None:
         )
     if p.test_cutoff:
         parse_date(p.test_cutoff, "problem.test_cutoff")
-    known = TABLE_CANDIDATES if cfg.is_table else CANDIDATES
+    known = TABLE_CANDIDATES if cfg.is_table else CANDIDATES + SEQUENCE_CANDIDATES
     kind = "customer tables" if cfg.is_table else "event logs"
     for c in cfg.train.candidates:
         if c not in known:
@@ -349,6 +361,8 @@ def validate_config(cfg: Config) -> None:
             f"source.duplicates must be one of {', '.join(DUPLICATE_POLICIES)}, "
             f"got '{cfg.source.duplicates}'."
         )
+    if not 0 <= cfg.features.sequence_months <= 60:
+        raise ConfigError("features.sequence_months must be between 0 and 60.")
     if any(w <= 0 for w in cfg.features.windows_days) or not cfg.features.windows_days:
         raise ConfigError("features.windows_days must be a non-empty list of positive days.")
 

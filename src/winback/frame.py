@@ -10,15 +10,18 @@ import pandas as pd
 from winback.config import ProblemConfig
 from winback.data.canonical import EventLog
 from winback.features import FeatureSpec, build_features
+from winback.features.monthly import PREFIX as MONTHLY_PREFIX
 from winback.labels import Cutoff, check_labels, label_table, population_table
 from winback.models.bgnbd import BGNBD
 
 ID_COLUMNS = ("customer_id", "label", "cutoff", "label_window_days")
 
 
-def feature_spec_for(log: EventLog, windows_days, trend_window_days: int, bgnbd: bool) -> FeatureSpec:
+def feature_spec_for(log: EventLog, windows_days, trend_window_days: int, bgnbd: bool,
+                     sequence_months: int = 0) -> FeatureSpec:
     return FeatureSpec(windows_days=tuple(windows_days), trend_window_days=trend_window_days,
-                       available=tuple(sorted(log.available)), bgnbd=bgnbd)
+                       available=tuple(sorted(log.available)), bgnbd=bgnbd,
+                       sequence_months=sequence_months)
 
 
 def add_bgnbd_features(frame: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
@@ -49,6 +52,8 @@ def build_frame(log: EventLog, cutoff: Cutoff, problem: ProblemConfig, spec: Fea
     else:
         pop = population_table(log.table, cutoff.time, problem).execute()
     frame = pop.merge(feats, on="customer_id", how="left")
+    monthly = [c for c in frame.columns if c.startswith(MONTHLY_PREFIX)]
+    frame[monthly] = frame[monthly].fillna(0)  # no event in a month is zero activity
     frame["label_window_days"] = cutoff.window_days
     frame["cutoff"] = cutoff.time
     if spec.bgnbd:

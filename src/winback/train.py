@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from winback.config import Config
 from winback.data.canonical import EventLog, load_events
 from winback.errors import ConfigError, LabelError
 from winback.evaluate import best_f1_threshold, curves, decile_table, metrics
+from winback.features.monthly import PREFIX as MONTHLY_PREFIX
 from winback.frame import build_frame, feature_columns, feature_spec_for
 from winback.labels import CutoffPlan, plan_cutoffs
 from winback.models import REGISTRY
@@ -111,7 +113,9 @@ def fit_candidates(cfg: Config, train: pd.DataFrame, stop: pd.DataFrame, valid: 
     """Fit on `train` (early-stopping on `stop`), calibrate, threshold and measure on `valid`,
     refit on `refit_on` (every customer at the training cutoffs) when configured, then measure
     once on `test`."""
-    cols = [c for c in feature_columns(train) if train[c].nunique(dropna=True) > 1]
+    # constant columns carry nothing, except monthly ones: a sequence model needs every month
+    cols = [c for c in feature_columns(train)
+            if train[c].nunique(dropna=True) > 1 or c.startswith(MONTHLY_PREFIX)]
     X_tr, X_st, X_va, X_te = train[cols], stop[cols], valid[cols], test[cols]
     y_tr, y_st, y_va, y_te = (f["label"].to_numpy() for f in (train, stop, valid, test))
     results: dict[str, CandidateResult] = {}
@@ -122,20 +126,27 @@ def fit_candidates(cfg: Config, train: pd.DataFrame, stop: pd.DataFrame, valid: 
                 # BG/NBD learns from purchase histories, not labels: fit on the test cutoff's
                 # own history (all before the cutoff), exactly what it would see in production
                 model.fit(test[test["purchase_days"] > 0])
-                p_va, p_te = (model.predict_proba(f)[:, 1] for f in (valid, test))
+                p_va = model.predict_proba(valid)[:, 1]
+                start = time.perf_counter()
+                p_te = model.predict_proba(test)[:, 1]
+                per_customer_ms = 1000 * (time.perf_counter() - start) / max(len(test), 1)
             else:
                 model.fit(X_tr, y_tr, X_st, y_st)
                 p_va = model.predict_proba(X_va)[:, 1]
                 if refit_on is not None:
                     model.refit(refit_on[cols], refit_on["label"].to_numpy())
+                start = time.perf_counter()
                 p_te = model.predict_proba(X_te)[:, 1]
+                per_customer_ms = 1000 * (time.perf_counter() - start) / max(len(X_te), 1)
             cal = None
             if cfg.train.calibration == "sigmoid":
                 cal = PlattCalibrator().fit(p_va, y_va)
                 p_va, p_te = cal.transform(p_va), cal.transform(p_te)
             threshold = cfg.train.threshold or best_f1_threshold(y_va, p_va)
+            test_metrics = {**metrics(y_te, p_te, threshold), "parameters": model.parameter_count(),
+                            "ms_per_customer": per_customer_ms}
             results[name] = CandidateResult(name, model, cal, metrics(y_va, p_va, threshold),
-                                            metrics(y_te, p_te, threshold), p_te)
+                                            test_metrics, p_te)
     return results
 
 
@@ -179,7 +190,7 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
                           "amount or price column; map one or use 'orders' or 'events'.")
     plan = plan_cutoffs(cfg.problem, log.start, log.end)
     spec = feature_spec_for(log, cfg.features.windows_days, cfg.features.trend_window_days,
-                            cfg.features.bgnbd)
+                            cfg.features.bgnbd, cfg.sequence_months)
     frames: dict[str, pd.DataFrame] = {}
     with steps.step(f"Labels and features at {len(plan.all)} cutoffs") as show:
         done = 0

@@ -14,6 +14,7 @@ import ibis
 
 from winback.features.activity import activity_features
 from winback.features.context import FeatureContext
+from winback.features.monthly import monthly_features
 from winback.features.purchases import interpurchase_features
 from winback.features.sessions import session_features
 
@@ -26,6 +27,7 @@ class FeatureSpec:
     trend_window_days: int = 30
     available: tuple[str, ...] = ("customer_id", "event_time", "event_type", "amount")
     bgnbd: bool = True
+    sequence_months: int = 0  # monthly seq_m{k}_* columns for sequence models; 0 = none
     columns: tuple[str, ...] = field(default=())  # filled after the first build
 
     def to_dict(self) -> dict:
@@ -42,8 +44,10 @@ def build_features(events: ibis.Table, cutoff: dt.datetime, spec: FeatureSpec) -
                          trend_window_days=spec.trend_window_days, available=frozenset(spec.available))
     history = events.filter(events.event_time < cutoff)
     table = activity_features(history, ctx)
-    for family in (interpurchase_features, session_features):
-        part = family(history, ctx)
+    parts = [family(history, ctx) for family in (interpurchase_features, session_features)]
+    if spec.sequence_months:
+        parts.append(monthly_features(history, ctx, spec.sequence_months))
+    for part in parts:
         if part is not None:
             table = table.left_join(part, "customer_id").drop("customer_id_right")
     return table

@@ -29,6 +29,10 @@ class Candidate(ABC):
         validation has been used; the default is a plain fit with the same settings."""
         return self.fit(X, y)
 
+    def parameter_count(self) -> int | None:
+        """Fitted numbers the model holds (weights, coefficients, leaves); None if unknown."""
+        return None
+
     @abstractmethod
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """(n, 2) array: P(label = 0), P(label = 1)."""

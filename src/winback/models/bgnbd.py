@@ -95,6 +95,9 @@ class BGNBD(Candidate):
     def fit(self, X: pd.DataFrame, y=None, X_valid=None, y_valid=None) -> "BGNBD":
         return self.fit_summary(*summarize_features(X, self.time_unit_days))
 
+    def parameter_count(self) -> int:
+        return len(PARAM_NAMES)
+
     def _require_fit(self) -> dict[str, float]:
         if not hasattr(self, "params_"):
             raise NotFittedError("BGNBD is not fitted yet; call fit() first.")

@@ -68,6 +68,11 @@ class LightGBMModel(Candidate):
                                   num_iteration=self.booster_.best_iteration or None)
         return np.column_stack([1 - p, p])
 
+    def parameter_count(self) -> int:
+        """Leaf values over all trees (each leaf is one fitted number)."""
+        dump = self.booster_.dump_model(num_iteration=-1)
+        return int(sum(t["num_leaves"] for t in dump["tree_info"]))
+
     def importance(self) -> pd.Series:
         gain = self.booster_.feature_importance("gain")
         return pd.Series(gain / max(gain.sum(), 1e-12), index=self.columns_).sort_values(ascending=False)

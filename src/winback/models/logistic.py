@@ -54,6 +54,9 @@ class LogisticModel(Candidate):
         p = 1.0 / (1.0 + np.exp(-z))
         return np.column_stack([1 - p, p])
 
+    def parameter_count(self) -> int:
+        return len(self.coef_) + 1
+
     def importance(self) -> pd.Series:
         """|standardised coefficient| per feature."""
         return pd.Series(np.abs(self.coef_), index=self.columns_).sort_values(ascending=False)
