@@ -18,7 +18,8 @@ T0 = dt.datetime(2024, 1, 1)
 CUT = dt.datetime(2024, 3, 1)
 AVAILABLE = ("amount", "brand", "category", "customer_id", "event_time", "event_type",
              "order_id", "product_id", "quantity", "session_id")
-SPEC = FeatureSpec(windows_days=(7, 30), trend_window_days=14, available=AVAILABLE, bgnbd=False)
+SPEC = FeatureSpec(windows_days=(7, 30), trend_window_days=14, available=AVAILABLE, bgnbd=False,
+                   sequence_months=3)
 
 
 def ev(cust, day, etype="purchase", amount=10.0, session="s", product="p1"):

@@ -76,6 +76,10 @@ class SequenceModel(Candidate):
         self.months_, self.month_names_ = months, names
         flat = {c for m in months for c in m}
         self.stable_ = [c for c in columns if c not in flat]
+        position = {c: i for i, c in enumerate(columns)}
+        # integer positions, month-major, so scoring reads one numpy array (no pandas per month)
+        self.seq_index_ = np.array([position[c] for m in months for c in m])
+        self.stable_index_ = np.array([position[c] for c in self.stable_], dtype=int)
 
     def _fit_scaling(self, X: pd.DataFrame) -> None:
         seq = _signed_log(np.stack([X[m].to_numpy(dtype=float) for m in self.months_], axis=1))
@@ -90,9 +94,10 @@ class SequenceModel(Candidate):
 
     def _tensors(self, X: pd.DataFrame):
         torch = _torch()
-        seq = _signed_log(np.stack([X[m].to_numpy(dtype=float) for m in self.months_], axis=1))
+        A = (X if list(X.columns) == self.columns_ else X[self.columns_]).to_numpy(dtype=float)
+        seq = _signed_log(A[:, self.seq_index_].reshape(len(A), len(self.months_), -1))
         seq = np.nan_to_num((seq - self.seq_mean_) / self.seq_scale_)
-        st = _signed_log(X[self.stable_].to_numpy(dtype=float))
+        st = _signed_log(A[:, self.stable_index_])
         st = (np.where(np.isnan(st), self.stable_median_, st) - self.stable_mean_) / self.stable_scale_
         return (torch.from_numpy(seq.astype(np.float32)), torch.from_numpy(st.astype(np.float32)))
 
@@ -191,8 +196,8 @@ class SequenceModel(Candidate):
         if not hasattr(self, "net_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit() first.")
         torch = _torch()
-        seq, st = self._tensors(X[self.columns_])
-        with torch.no_grad():
+        seq, st = self._tensors(X)
+        with torch.inference_mode():
             p = torch.sigmoid(self.net_(seq, st)).numpy().astype(float)
         return np.column_stack([1 - p, p])
 
