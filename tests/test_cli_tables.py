@@ -7,6 +7,7 @@ import re
 import time
 from html.parser import HTMLParser
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -89,3 +90,23 @@ def test_event_log_bundle_is_refused_for_tables(tmp_path, oneclick_run):
     code = main(["score", "--dataset", "cdnow_sample", "--bundle", str(out / "bundle"),
                  "-o", str(tmp_path / "s.csv"), "--quiet"])
     assert code == 2
+
+
+def test_init_table_writes_a_config_that_trains(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    n = 300
+    visits = rng.poisson(3, n)
+    churn = np.where(rng.random(n) < 1 / (1 + np.exp(visits - 3)), "yes", "no")
+    pd.DataFrame({"customer_id": range(n), "visits": visits, "plan": rng.choice(["a", "b"], n),
+                  "profit": rng.gamma(2, 10, n), "label_column": churn}).to_csv("people.csv", index=False)
+    assert main(["init", "--table", "--path", "people.csv"]) == 0
+    text = (tmp_path / "winback.toml").read_text()
+    text = text.replace('positive = ["1"]', 'positive = ["yes"]').replace('negative = ["0"]', 'negative = ["no"]')
+    text = text.replace('value_column = ""', 'value_column = "profit"').replace("trials = 15", "trials = 2")
+    (tmp_path / "winback.toml").write_text(text)
+    assert main(["validate"]) == 0
+    assert main(["train", "-q", "--no-track"]) == 0
+    manifest = json.loads((tmp_path / "winback-out" / "bundle" / "manifest.json").read_text())
+    assert manifest["candidates"][manifest["best"]]["cv"]["roc_auc_mean"] > 0.6
+    assert manifest["segments"]["rule"]["value_column"] == "profit"

@@ -55,6 +55,42 @@ def _leaderboard_table(board) -> Table:
     return t
 
 
+TABLE_TEMPLATE = """# winback project on customer tables: see README.md, "Customer tables".
+[problem]
+name = "repeat_purchase"       # what the label means: repeat_purchase | activity_decline | ...
+
+[table]
+key = "customer_id"
+label = "label_column"         # the column to predict
+positive = ["1"]               # its values that mean 1
+negative = ["0"]               # its values that mean 0 (empty: every other value)
+
+[[table.sources]]
+path = "{path}"
+# fixes = {{ "plan" = {{ "premuim" = "premium" }} }}
+
+# [[table.sources]]            # more tables, joined on the key; pivot long ones by period
+# path = "revenue.csv"
+# pivot_column = "period"
+# pivot_values = ["revenue"]
+
+# [[table.filters]]
+# column = "revenue"
+# op = ">"
+# value = 0
+
+[segments]
+value_column = ""              # a profit or revenue column for risk x value segments
+
+[train]
+trials = 15                    # Optuna trials per candidate
+seed = 42
+
+[output]
+dir = "winback-out"
+"""
+
+
 def _table_leaderboard(board) -> Table:
     t = Table(title="Leaderboard (chosen by cross-validation; test = held-out customers)")
     cols = ["candidate", "cv_roc_auc", "cv_std", "roc_auc", "pr_auc", "log_loss", "precision",
@@ -92,6 +128,11 @@ def cmd_init(args) -> int:
     target = Path(args.config)
     if target.exists() and not args.force:
         raise WinbackError(f"'{target}' exists; use --force to overwrite it.")
+    if args.table:
+        target.write_text(TABLE_TEMPLATE.format(path=args.path))
+        console.print(f"Wrote {target}. Set table.label and its values, then `winback validate` "
+                      f"and `winback train`.")
+        return 0
     if args.layout not in LAYOUTS:
         from winback.errors import did_you_mean
 
@@ -221,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("init", help="write a winback.toml for a layout")
     sp.add_argument("--layout", default="events")
     sp.add_argument("--path", default="data/events.csv", help="source file or glob")
+    sp.add_argument("--table", action="store_true", help="a customer-table project instead of an event log")
     sp.add_argument("--config", "-c", default="winback.toml")
     sp.add_argument("--force", action="store_true")
     sp.set_defaults(func=cmd_init)

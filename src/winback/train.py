@@ -157,11 +157,13 @@ def leaderboard(results: dict[str, CandidateResult], metric: str) -> pd.DataFram
 
 
 def event_segments(cfg: Config, test: pd.DataFrame, p_test: np.ndarray, threshold: float,
-                   columns: list[str]) -> dict[str, Any]:
+                   columns: list[str]) -> dict[str, Any] | None:
     """Risk x value segments of the customers at the test cutoff; value is predicted spend
     (or `segments.value_column`), the value threshold its median at that cutoff (features
     only, so no label is used)."""
     problem = cfg.problem.name
+    if not cfg.segments.value_column and "bgnbd_expected_purchases" not in test.columns:
+        return None  # no value axis (features.bgnbd = false and no value column): no segments
     value, value_name = event_value(test, cfg.segments.value_column)
     rule = rule_from_config(cfg.segments, float(risk_of(problem, np.array([threshold]))[0]), value,
                             value_name)
@@ -201,6 +203,12 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
                 show(f"{done}/{len(plan.all)}, {role} cutoff {c.time:%Y-%m-%d}")
                 chunks.append(build_frame(log, c, cfg.problem, spec))
             frames[role] = pd.concat(chunks, ignore_index=True)
+    value_column = cfg.segments.value_column
+    if value_column and value_column not in frames["test"].columns:  # fail before any fitting
+        from winback.errors import did_you_mean
+
+        raise ConfigError(f"segments.value_column '{value_column}' is not a feature of this log."
+                          f"{did_you_mean(value_column, frames['test'].columns)}")
     parts = split_frames(cfg, frames)
     results = fit_candidates(cfg, parts["train"], parts["stop"], parts["valid"], parts["test"], steps,
                              parts["refit"] if cfg.train.refit else None)

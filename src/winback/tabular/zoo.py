@@ -31,7 +31,7 @@ def search_space(name: str, trial, n_rows: int) -> dict[str, Any]:
         return {"C": s.suggest_float("C", 1e-2, 1e2, log=True),
                 "gamma": s.suggest_float("gamma", 1e-4, 1.0, log=True)}
     if name == "knn":
-        return {"n_neighbors": s.suggest_int("n_neighbors", 1, min(150, max(2, n_rows // 10)), log=True),
+        return {"n_neighbors": s.suggest_int("n_neighbors", 1, min(150, max(25, n_rows // 10)), log=True),
                 "weights": s.suggest_categorical("weights", ["uniform", "distance"])}
     if name == "tree":
         return {"max_depth": s.suggest_int("max_depth", 2, 12),
@@ -181,6 +181,8 @@ def fit_model(name: str, params: dict[str, Any], strategy: str, seed: int, X: np
               eval_set: tuple[np.ndarray, np.ndarray] | None = None):
     """Resample the training rows, then fit; `report` only reaches iterative learners."""
     X_fit, y_fit = resample(X, y, strategy, seed)
+    if name == "knn":  # on small data (or after undersampling) fewer rows than neighbours
+        params = {**params, "n_neighbors": max(1, min(params["n_neighbors"], len(X_fit) - 1))}
     model = build(name, params, strategy, seed)
     if name == "lightgbm":
         return model.fit(X_fit, y_fit, report=report, eval_set=eval_set)
