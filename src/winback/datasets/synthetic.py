@@ -1,8 +1,10 @@
 """Deterministic synthetic event logs in the REES46 layout.
 
 Shoppers differ in how often they visit, how likely they are to buy, which categories they
-prefer, and how long they stay before churning; sessions follow a view -> cart ->
-(remove) -> purchase funnel with an evening-heavy time of day. The same seed always gives the
+prefer, and how long they stay before churning. Sessions have an intent (browse, consider,
+buy; buying more likely in the evening) and move between view, cart, remove and purchase as a
+Markov chain of that intent, with repeat views and abandoned carts; session starts follow an
+evening-heavy time of day. The same seed always gives the
 same file. Generation is vectorised per chunk of users and streamed to Parquet, so 20 M+ rows
 take well under a minute and bounded memory.
 """
@@ -57,6 +59,83 @@ class Catalog:
         return cls(category, brand, price)
 
 
+# next event type by intent and last event type; columns: view, cart, remove, purchase, end
+NEXT = {
+    "browse": np.array([[0.71, 0.03, 0.01, 0.00, 0.25],
+                        [0.60, 0.05, 0.10, 0.00, 0.25],
+                        [0.60, 0.05, 0.05, 0.00, 0.30],
+                        [0.10, 0.00, 0.00, 0.00, 0.90]]),
+    "consider": np.array([[0.50, 0.25, 0.05, 0.00, 0.20],
+                          [0.45, 0.15, 0.15, 0.00, 0.25],
+                          [0.50, 0.10, 0.05, 0.00, 0.35],
+                          [0.10, 0.00, 0.00, 0.00, 0.90]]),
+    "buy": np.array([[0.45, 0.35, 0.05, 0.00, 0.15],
+                     [0.25, 0.15, 0.08, 0.45, 0.07],
+                     [0.40, 0.30, 0.02, 0.10, 0.18],
+                     [0.15, 0.05, 0.00, 0.10, 0.70]]),
+}
+INTENTS = ("browse", "consider", "buy")
+MEAN_GAP_SECONDS = np.array([40.0, 25.0, 20.0, 90.0])  # before a view, cart, removal, purchase
+MAX_SESSION_EVENTS = 60
+REPEAT_VIEW = 0.25
+
+
+def _sessions(rng, catalog: Catalog, s_user, cart_p, buy_p, favourite, evening):
+    """Events of each session, simulated step by step for all sessions at once.
+
+    Each session has an intent (browse, consider, buy) drawn from the shopper's propensities,
+    more often "buy" in the evening; the next event depends on the intent and the last event
+    (a Markov chain over view, cart, remove, purchase, end). Removals and purchases need
+    something in the cart; a view repeats the previous product a quarter of the time; carts,
+    removals and purchases are of the last product viewed. Returns (session index, event type,
+    product, seconds since the previous event), ordered by session and step.
+    """
+    n_s = len(s_user)
+    u = rng.uniform(0, 1, n_s)
+    p_buy = np.clip(buy_p[s_user] * 0.7 * np.where(evening, 1.5, 0.8), 0, 0.9)
+    p_consider = np.clip(cart_p[s_user] * 2.5, 0, 0.95 - p_buy)
+    intent = np.where(u < p_buy, 2, np.where(u < p_buy + p_consider, 1, 0))
+    tables = np.stack([NEXT[name] for name in INTENTS])  # intent x last type x next
+    n_cat = len(CATEGORIES)
+    per_cat = len(catalog.product_price) // n_cat
+
+    def new_product(rows):
+        fav = rng.uniform(0, 1, len(rows)) < 0.7
+        cat = np.where(fav, favourite[s_user[rows]], rng.integers(0, n_cat, len(rows)))
+        return rng.integers(0, per_cat, len(rows)) * n_cat + cat
+
+    active = np.arange(n_s)
+    last = np.zeros(n_s, dtype=np.int64)
+    in_cart = np.zeros(n_s, dtype=np.int64)
+    current = new_product(active)
+    out_s, out_t, out_p = [active.copy()], [np.zeros(n_s, dtype=np.int64)], [current.copy()]
+    for _ in range(MAX_SESSION_EVENTS - 1):
+        probs = tables[intent[active], last[active]].copy()
+        empty = in_cart[active] == 0
+        probs[empty, 0] += probs[empty, 2] + probs[empty, 3]  # nothing to remove or buy: look on
+        probs[empty, 2] = probs[empty, 3] = 0
+        cum = probs.cumsum(axis=1)
+        nxt = (rng.uniform(0, 1, len(active))[:, None] > cum).sum(axis=1)
+        keep = nxt < 4
+        active, nxt = active[keep], nxt[keep]
+        if not len(active):
+            break
+        views = nxt == 0
+        fresh = views & (rng.uniform(0, 1, len(active)) >= REPEAT_VIEW)
+        current[active[fresh]] = new_product(active[fresh])
+        in_cart[active] += (nxt == 1).astype(np.int64) - (nxt >= 2).astype(np.int64)
+        last[active] = nxt
+        out_s.append(active.copy())
+        out_t.append(nxt)
+        out_p.append(current[active])
+    sess = np.concatenate(out_s)
+    step = np.concatenate([np.full(len(a), i) for i, a in enumerate(out_s)])
+    order = np.lexsort((step, sess))
+    etype = np.concatenate(out_t)[order]
+    gap = rng.exponential(MEAN_GAP_SECONDS[etype]).astype(np.int64) + 1
+    return sess[order], etype, np.concatenate(out_p)[order], gap
+
+
 def _chunk(rng: np.random.Generator, catalog: Catalog, first_user: int, n_users: int,
            start: np.datetime64, days: int, first_session: int) -> tuple[pa.Table, int]:
     """Events of users first_user .. first_user + n_users - 1."""
@@ -75,39 +154,13 @@ def _chunk(rng: np.random.Generator, catalog: Catalog, first_user: int, n_users:
     day = join[s_user] + rng.uniform(0, 1, n_s) * active[s_user]
     hour = rng.choice(24, n_s, p=HOUR_WEIGHTS / HOUR_WEIGHTS.sum())
     s_start = (np.floor(day) * 86400 + hour * 3600 + rng.uniform(0, 3600, n_s)).astype(np.int64)
-    views = 1 + rng.geometric(0.3, n_s)
-    carts = rng.binomial(views, cart_p[s_user])
-    removes = rng.binomial(carts, 0.25)
-    kept = carts - removes
-    bought = (kept > 0) & (rng.uniform(0, 1, n_s) < buy_p[s_user])
-    purchases = np.where(bought, kept, 0)
-    n_ev = views + carts + removes + purchases
-
-    e_sess = np.repeat(np.arange(n_s), n_ev)
-    offsets = np.cumsum(n_ev) - n_ev
-    k = np.arange(len(e_sess)) - offsets[e_sess]  # position within the session
-    v, c, r = views[e_sess], carts[e_sess], removes[e_sess]
-    etype = np.where(k < v, 0, np.where(k < v + c, 1, np.where(k < v + c + r, 2, 3)))
-    # carts, removals and purchases refer back to products viewed in the same session
-    view_idx = np.where(etype == 0, k, np.where(etype == 1, k - v, np.where(etype == 2, k - v - c,
-                                                                           k - v - c - r + 0)) % v)
-    # one product draw per view; the session's later events reuse them
-    n_views_total = int(views.sum())
-    view_offsets = np.cumsum(views) - views
+    evening = (hour >= 18) & (hour <= 23)
+    e_sess, etype, product, gap = _sessions(rng, catalog, s_user, cart_p, buy_p, favourite, evening)
     e_user = s_user[e_sess]
-    in_fav = rng.uniform(0, 1, n_views_total) < 0.7
-    n_products = len(catalog.product_price)
-    fav_of_view = favourite[np.repeat(s_user, views)]
-    # products are sorted into category blocks by id modulo the number of categories
-    cat_of_view = np.where(in_fav, fav_of_view, rng.integers(0, len(CATEGORIES), n_views_total))
-    draw = rng.integers(0, n_products // len(CATEGORIES), n_views_total)
-    view_product = draw * len(CATEGORIES) + cat_of_view
-    product = view_product[view_offsets[e_sess] + view_idx]
-    gaps = rng.exponential(45.0, len(e_sess)).astype(np.int64) + 1
-    gaps[offsets] = 0
-    csum = np.cumsum(gaps)
-    within = csum - csum[offsets][e_sess]
-    seconds = s_start[e_sess] + within
+    first = np.r_[True, e_sess[1:] != e_sess[:-1]]
+    gap[first] = 0
+    csum = np.cumsum(gap)
+    seconds = s_start[e_sess] + csum - np.maximum.accumulate(np.where(first, csum, 0))
     event_time = start + seconds.astype("timedelta64[s]")
     order = np.lexsort((seconds, e_user))
     cat = product % len(CATEGORIES)

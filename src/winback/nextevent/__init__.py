@@ -1,0 +1,1 @@
+"""Next-event prediction within a session (seed 001): samples, candidates, metrics."""
