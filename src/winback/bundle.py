@@ -80,6 +80,10 @@ def load_bundle(path: Path):
         raise WinbackError(f"Bundle '{path}' has format {manifest.get('format')}; this winback "
                            f"reads format {BUNDLE_FORMAT}. Retrain it.")
     entry = manifest["model"]
+    if manifest.get("kind") == "next_event":
+        from winback.nextevent.pipeline import load_next_event_bundle
+
+        return manifest, load_next_event_bundle(path)[1], None
     if manifest.get("kind") == "customer_table":
         from winback.tabular.pipeline import load_table_model
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from winback import __version__
@@ -104,6 +105,17 @@ def _table_leaderboard(board) -> Table:
     return t
 
 
+def _next_event_leaderboard(board) -> Table:
+    t = Table(title="Leaderboard (next event; test = events after the test cutoff)")
+    cols = ["candidate", "accuracy", "macro_f1", "purchase_recall", "log_loss", "valid_log_loss"]
+    for c in cols:
+        t.add_column(c, justify="left" if c == "candidate" else "right")
+    for i, r in board.iterrows():
+        t.add_row(*[str(r[c]) if c == "candidate" else f"{r[c]:.4f}" for c in cols],
+                  style="bold" if i == 0 else None)
+    return t
+
+
 def _config(args):
     from winback.config import load_config, validate_config
     from winback.datasets import dataset_config
@@ -177,7 +189,7 @@ def _track(args, cfg, result) -> None:
         run_id = log_run(cfg.to_dict(), result.manifest, result.leaderboard, result.bundle_dir,
                          result.report_path, project)
     except Exception as exc:  # the model is written; say why the run was not tracked
-        err.print(f"[yellow]warning:[/] MLflow tracking failed ({type(exc).__name__}: {exc}); the "
+        err.print(f"[yellow]warning:[/] MLflow tracking failed ({type(exc).__name__}: {escape(str(exc))}); the "
                   f"bundle and report are written. Use --no-track to skip tracking.")
         return
     console.print(f"MLflow run: {run_id} (experiment 'winback')")
@@ -188,7 +200,13 @@ def cmd_train(args) -> int:
     from winback.train import train
 
     cfg = _config(args)
-    if cfg.is_table:
+    if cfg.problem.name == "next_event":
+        from winback.nextevent.pipeline import train_next_event
+
+        result = train_next_event(cfg, steps=Steps(quiet=args.quiet))
+        console.print(_next_event_leaderboard(result.leaderboard))
+        console.print(f"Best: [bold]{result.best}[/] (lowest log loss on held-out sessions)")
+    elif cfg.is_table:
         from winback.train_table import train_table
 
         result = train_table(cfg, steps=Steps(quiet=args.quiet))
@@ -220,6 +238,15 @@ def cmd_score(args) -> int:
             scores = score_table(cfg, Path(args.bundle), reasons=not args.no_reasons, progress=show)
         path = write_scores(scores, Path(args.output))
         console.print(f"Scored {len(scores):,} customers: {path}")
+        return 0
+    if cfg.problem.name == "next_event":
+        from winback.nextevent.pipeline import score_next_event
+
+        with steps.step("Scoring live sessions"):
+            scores = score_next_event(cfg, Path(args.bundle), cutoff=args.cutoff)
+        path = write_scores(scores, Path(args.output))
+        console.print(f"Scored {len(scores):,} live sessions ({int(scores['churn_alert'].sum()):,} "
+                      f"flagged as unlikely to buy): {path}")
         return 0
     with steps.step("Scoring customers"):
         scores = score(cfg, Path(args.bundle), cutoff=args.cutoff)
@@ -294,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except WinbackError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err.print("interrupted; nothing was half-written.")

@@ -17,7 +17,9 @@ from typing import Any, get_type_hints
 
 from winback.errors import ConfigError, did_you_mean
 
-PROBLEMS = ("repeat_purchase", "return_visit", "first_purchase", "activity_decline")
+PROBLEMS = ("repeat_purchase", "return_visit", "first_purchase", "activity_decline", "next_event")
+# next event in a session (seed 001)
+NEXT_EVENT_CANDIDATES = ("most_frequent", "markov", "lightgbm", "lstm", "gru", "cnn", "cnn_bigru")
 CANDIDATES = ("logistic", "lightgbm", "bgnbd")
 # opt-in for event logs: recurrent networks over monthly features (PyTorch, the `deep` extra)
 SEQUENCE_CANDIDATES = ("lstm", "gru")
@@ -71,6 +73,13 @@ class ProblemConfig:
     # same-length window before the cutoff, for customers active in that earlier window
     decline_measure: str = "orders"  # events | orders | spend
     decline_share: float = 0.8
+    # next_event: events of the session the model reads, the alert threshold on P(purchase in
+    # the session), how recent a session's last event must be to count as live when scoring,
+    # and a cap on training samples (whole sessions)
+    sequence_length: int = 5
+    churn_threshold: float = 0.05
+    session_timeout_minutes: int = 30
+    max_train_samples: int = 500_000
 
 
 @dataclass
@@ -212,6 +221,8 @@ class Config:
         PyTorch is installed: it comes with the `deep` extra)."""
         if self.train.candidates:
             return list(self.train.candidates)
+        if self.problem.name == "next_event":
+            return list(NEXT_EVENT_CANDIDATES)
         if not self.is_table:
             return list(CANDIDATES)
         import importlib.util
@@ -336,6 +347,15 @@ def validate_config(cfg: Config) -> None:
         parse_date(p.test_cutoff, "problem.test_cutoff")
     known = TABLE_CANDIDATES if cfg.is_table else CANDIDATES + SEQUENCE_CANDIDATES
     kind = "customer tables" if cfg.is_table else "event logs"
+    if p.name == "next_event":
+        known, kind = NEXT_EVENT_CANDIDATES, "the next_event problem"
+        if not 1 <= p.sequence_length <= 50:
+            raise ConfigError("problem.sequence_length must be between 1 and 50 events.")
+        if not 0 < p.churn_threshold < 1:
+            raise ConfigError("problem.churn_threshold must be between 0 and 1.")
+        if p.session_timeout_minutes <= 0 or p.max_train_samples < 1000:
+            raise ConfigError("problem.session_timeout_minutes must be positive and "
+                              "problem.max_train_samples at least 1000.")
     for c in cfg.train.candidates:
         if c not in known:
             raise ConfigError(

@@ -63,8 +63,10 @@ def _metrics(manifest: dict[str, Any]) -> dict[str, float]:
             if isinstance(v, (int, float)):
                 out[f"{name}.cv.{k}"] = float(v)
     best = manifest["candidates"][manifest["best"]]
-    for k in ("roc_auc", "pr_auc", "log_loss", "brier", "lift_10"):
-        out[f"best.test.{k}"] = float(best["test"][k])
+    for k in ("roc_auc", "pr_auc", "log_loss", "brier", "lift_10", "accuracy", "macro_f1",
+              "purchase_recall"):
+        if isinstance(best["test"].get(k), (int, float)):
+            out[f"best.test.{k}"] = float(best["test"][k])
     return out
 
 

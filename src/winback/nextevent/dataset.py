@@ -43,7 +43,10 @@ def samples_table(events: ir.Table, k: int, start: dt.datetime | None = None,
                 v = e[col].cast("string")
                 cols[f"{col}_{lag}"] = (v if lag == 0 else v.lag(lag).over(w)).fill_null("")
     nxt = e.event_type.lead(1).over(w)
+    later = ibis.window(group_by="session_id", order_by=["event_time", "event_type"], rows=(1, None))
     cols.update(
+        purchase_later=(e.event_type == "purchase").any().over(later).fill_null(False).cast("int8"),
+        customer_id=e.customer_id.cast("string"),
         hour=e.event_time.hour(), weekday=e.event_time.day_of_week.index(),
         month=e.event_time.month(), position=ibis.row_number().over(w) + 1,
         target=nxt.fill_null("end"), session_id=e.session_id, event_time=e.event_time,
@@ -69,13 +72,15 @@ class Samples:
     context: np.ndarray
     target: np.ndarray
     session: np.ndarray
+    purchase_later: np.ndarray  # 1 when the session has a purchase after this event
 
     def __len__(self) -> int:
         return len(self.target)
 
     def subset(self, rows: np.ndarray) -> "Samples":
         return Samples(*(getattr(self, f)[rows] for f in (
-            "types", "numeric", "brand", "category", "context", "target", "session")))
+            "types", "numeric", "brand", "category", "context", "target", "session",
+            "purchase_later")))
 
 
 class Vocabulary:
@@ -118,4 +123,5 @@ def to_samples(frame: pd.DataFrame, k: int, vocab: Vocabulary) -> Samples:
         (position <= 1).astype(float)]).astype(np.float32)
     target = frame["target"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy(dtype=np.int64)
     return Samples(types, numeric, vocab.encode(frame, "brand", k), vocab.encode(frame, "category", k),
-                   context, target, frame["session_id"].astype(str).to_numpy())
+                   context, target, frame["session_id"].astype(str).to_numpy(),
+                   frame["purchase_later"].to_numpy(dtype=np.int64))

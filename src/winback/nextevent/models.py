@@ -22,6 +22,15 @@ N_TYPES = len(EVENT_TYPES) + 1  # with the padding code 0
 class MostFrequent:
     name = "most_frequent"
 
+    def save(self, directory, stem: str) -> dict:
+        return {"prior": self.prior_.tolist()}
+
+    @classmethod
+    def load(cls, directory, entry: dict) -> "MostFrequent":
+        m = cls()
+        m.prior_ = np.asarray(entry["prior"], dtype=float)
+        return m
+
     def fit(self, train: Samples, valid: Samples | None = None) -> "MostFrequent":
         counts = np.bincount(train.target, minlength=N_CLASSES) + 1.0
         self.prior_ = counts / counts.sum()
@@ -35,6 +44,15 @@ class Markov:
     """P(next | current event type), with add-one smoothing."""
 
     name = "markov"
+
+    def save(self, directory, stem: str) -> dict:
+        return {"table": self.table_.tolist()}
+
+    @classmethod
+    def load(cls, directory, entry: dict) -> "Markov":
+        m = cls()
+        m.table_ = np.asarray(entry["table"], dtype=float)
+        return m
 
     def fit(self, train: Samples, valid: Samples | None = None) -> "Markov":
         counts = np.ones((N_TYPES, N_CLASSES))
@@ -80,6 +98,55 @@ class NGramLightGBM:
 
     def predict_proba(self, s: Samples) -> np.ndarray:
         return self.booster_.predict(ngram_features(s))
+
+    def save(self, directory, stem: str) -> dict:
+        (directory / f"{stem}.txt").write_text(self.booster_.model_to_string())
+        return {"file": f"{stem}.txt"}
+
+    @classmethod
+    def load(cls, directory, entry: dict) -> "NGramLightGBM":
+        import lightgbm as lgb
+
+        m = cls()
+        m.booster_ = lgb.Booster(model_str=(directory / entry["file"]).read_text())
+        return m
+
+
+class PurchaseInSession:
+    """P(a purchase later in the session) from the same n-gram features: the churn alert of
+    seed 001 (a shopper unlikely to buy before leaving)."""
+
+    def __init__(self, seed: int = 0, rounds: int = 200):
+        self.seed, self.rounds = seed, rounds
+
+    def fit(self, train: Samples, valid: Samples | None = None) -> "PurchaseInSession":
+        import lightgbm as lgb
+
+        params = {"objective": "binary", "learning_rate": 0.1, "num_leaves": 31,
+                  "min_data_in_leaf": 50, "verbose": -1, "seed": self.seed, "num_threads": 2,
+                  "deterministic": True}
+        data = lgb.Dataset(ngram_features(train), train.purchase_later)
+        sets, callbacks = [], []
+        if valid is not None:
+            sets = [lgb.Dataset(ngram_features(valid), valid.purchase_later, reference=data)]
+            callbacks = [lgb.early_stopping(20, verbose=False)]
+        self.booster_ = lgb.train(params, data, self.rounds, valid_sets=sets, callbacks=callbacks)
+        return self
+
+    def predict(self, s: Samples) -> np.ndarray:
+        return self.booster_.predict(ngram_features(s))
+
+    def save(self, directory, stem: str) -> dict:
+        (directory / f"{stem}.txt").write_text(self.booster_.model_to_string())
+        return {"file": f"{stem}.txt"}
+
+    @classmethod
+    def load(cls, directory, entry: dict) -> "PurchaseInSession":
+        import lightgbm as lgb
+
+        m = cls()
+        m.booster_ = lgb.Booster(model_str=(directory / entry["file"]).read_text())
+        return m
 
 
 def _torch():
@@ -196,6 +263,26 @@ class SequenceNet:
     def parameter_count(self) -> int:
         return int(sum(p.numel() for p in self.net_.parameters()))
 
+    def save(self, directory, stem: str) -> dict:
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in self.net_.state_dict().items()},
+                  str(directory / f"{stem}.safetensors"))
+        return {"weights": f"{stem}.safetensors", "arch": self.arch, "hidden": self.hidden,
+                "n_brands": self.n_brands_, "n_categories": self.n_categories_,
+                "n_context": int(self.net_.head[0].in_features - self.hidden)}
+
+    @classmethod
+    def load(cls, directory, entry: dict) -> "SequenceNet":
+        from safetensors.torch import load_file
+
+        m = cls(entry["arch"], hidden=entry["hidden"])
+        m.n_brands_, m.n_categories_ = entry["n_brands"], entry["n_categories"]
+        m.net_ = _network(m.arch, m.n_brands_, m.n_categories_, entry["n_context"], m.hidden)
+        m.net_.load_state_dict(load_file(str(directory / entry["weights"])))
+        m.net_.eval()
+        return m
+
 
 def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
     return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1))))
@@ -218,6 +305,24 @@ def evaluate(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
     }
 
 
+NAMES = ("most_frequent", "markov", "lightgbm", "lstm", "gru", "cnn", "cnn_bigru")
+
+
+def make(name: str, seed: int = 0):
+    if name == "most_frequent":
+        return MostFrequent()
+    if name == "markov":
+        return Markov()
+    if name == "lightgbm":
+        return NGramLightGBM(seed=seed)
+    return SequenceNet(name, seed=seed)
+
+
+def load(directory, entry: dict):
+    name = entry["name"]
+    cls = {"most_frequent": MostFrequent, "markov": Markov, "lightgbm": NGramLightGBM}.get(name, SequenceNet)
+    return cls.load(directory, entry)
+
+
 def candidates(seed: int = 0) -> list:
-    return [MostFrequent(), Markov(), NGramLightGBM(seed=seed),
-            *(SequenceNet(a, seed=seed) for a in ("lstm", "gru", "cnn", "cnn_bigru"))]
+    return [make(n, seed) for n in NAMES]
