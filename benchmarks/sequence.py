@@ -52,7 +52,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000, help="synthetic log size")
     args = ap.parse_args()
-    datasets, lat, seconds, params = {}, {}, {}, {}
+    datasets, lat, seconds, params, chosen = {}, {}, {}, {}, {}
     with tempfile.TemporaryDirectory() as out:
         cdnow = cdnow_config(output_dir=out)
         cdnow.train.candidates = CANDIDATES
@@ -64,7 +64,7 @@ def main() -> None:
             datasets[name] = {n: {"roc_auc": r.test["roc_auc"], "pr_auc": r.test["pr_auc"],
                                   "valid_roc_auc": r.valid["roc_auc"], "parameters": r.test["parameters"]}
                               for n, r in result.results.items()}
-            datasets[name]["_chosen"] = result.best
+            chosen[name] = result.best
             if name == "synthetic":
                 test = result.frames["test"]
                 for n, r in result.results.items():
@@ -75,14 +75,15 @@ def main() -> None:
         for n in CANDIDATES:
             c = cands[n]
             rows.append([name, n, f"{c['roc_auc']:.4f}", f"{c['pr_auc']:.4f}", f"{c['valid_roc_auc']:.4f}",
-                         f"{c['parameters']:,}", "<- chosen" if cands["_chosen"] == n else ""])
+                         f"{c['parameters']:,}", "<- chosen" if chosen[name] == n else ""])
     print_table(["dataset", "candidate", "test ROC-AUC", "PR-AUC", "valid ROC-AUC", "parameters", ""], rows)
     print()
     print_table(["candidate", "p50 ms", "p99 ms", "parameters"],
                 [[n, f"{v['p50']:.3f}", f"{v['p99']:.3f}", f"{params[n]:,}"] for n, v in lat.items()])
     print(f"\nsingle-customer latency over {LATENCY_CALLS:,} calls (ready features, in process); "
           f"goal p99 < 2 ms; train seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()))
-    path = write_result("sequence", {"datasets": datasets, "latency_ms": lat, "train_seconds": seconds,
+    path = write_result("sequence", {"datasets": datasets, "latency_ms": lat, "chosen": chosen,
+                                     "train_seconds": seconds,
                                      "rows": args.rows, "sequence_months": 6})
     print(f"wrote {path}")
 
