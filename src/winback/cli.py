@@ -44,16 +44,23 @@ dir = "winback-out"
 """
 
 
-def _leaderboard_table(board) -> Table:
-    t = Table(title="Leaderboard (out-of-time test cutoff)")
-    cols = ["candidate", "roc_auc", "pr_auc", "log_loss", "brier", "precision", "recall",
-            "lift_10", "lift_20", "valid_roc_auc"]
+def _board(board, title: str, cols: list[str], text: tuple[str, ...] = ("candidate",),
+           digits: int = 3, headers: dict[str, str] | None = None) -> Table:
+    """A leaderboard as a console table: `text` columns as written, numbers rounded, the first
+    row (the chosen model) in bold."""
+    t = Table(title=title)
     for c in cols:
-        t.add_column(c, justify="left" if c == "candidate" else "right")
+        t.add_column((headers or {}).get(c, c), justify="left" if c in text else "right")
     for i, r in board.iterrows():
-        t.add_row(*[str(r[c]) if c == "candidate" else f"{r[c]:.3f}" for c in cols],
+        t.add_row(*[str(r[c]) if c in text else f"{r[c]:.{digits}f}" for c in cols],
                   style="bold" if i == 0 else None)
     return t
+
+
+def _leaderboard_table(board) -> Table:
+    return _board(board, "Leaderboard (out-of-time test cutoff)",
+                  ["candidate", "roc_auc", "pr_auc", "log_loss", "brier", "precision", "recall",
+                   "lift_10", "lift_20", "valid_roc_auc"])
 
 
 TABLE_TEMPLATE = """# winback project on customer tables: see README.md, "Customer tables".
@@ -93,27 +100,16 @@ dir = "winback-out"
 
 
 def _table_leaderboard(board) -> Table:
-    t = Table(title="Leaderboard (chosen by cross-validation; test = held-out customers)")
-    cols = ["candidate", "cv_roc_auc", "cv_std", "roc_auc", "pr_auc", "log_loss", "precision",
-            "recall", "lift_10", "imbalance"]
-    for c in cols:
-        t.add_column("test_roc_auc" if c == "roc_auc" else c,
-                     justify="left" if c in ("candidate", "imbalance") else "right")
-    for i, r in board.iterrows():
-        t.add_row(*[str(r[c]) if c in ("candidate", "imbalance") else f"{r[c]:.3f}" for c in cols],
-                  style="bold" if i == 0 else None)
-    return t
+    return _board(board, "Leaderboard (chosen by cross-validation; test = held-out customers)",
+                  ["candidate", "cv_roc_auc", "cv_std", "roc_auc", "pr_auc", "log_loss", "precision",
+                   "recall", "lift_10", "imbalance"], text=("candidate", "imbalance"),
+                  headers={"roc_auc": "test_roc_auc"})
 
 
 def _next_event_leaderboard(board) -> Table:
-    t = Table(title="Leaderboard (next event; test = events after the test cutoff)")
-    cols = ["candidate", "accuracy", "macro_f1", "purchase_recall", "log_loss", "valid_log_loss"]
-    for c in cols:
-        t.add_column(c, justify="left" if c == "candidate" else "right")
-    for i, r in board.iterrows():
-        t.add_row(*[str(r[c]) if c == "candidate" else f"{r[c]:.4f}" for c in cols],
-                  style="bold" if i == 0 else None)
-    return t
+    return _board(board, "Leaderboard (next event; test = events after the test cutoff)",
+                  ["candidate", "accuracy", "macro_f1", "purchase_recall", "log_loss",
+                   "valid_log_loss"], digits=4)
 
 
 def _config(args):

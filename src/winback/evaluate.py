@@ -14,6 +14,14 @@ def lift_at(y: np.ndarray, p: np.ndarray, share: float) -> float:
     return float(y[top].mean() / max(y.mean(), 1e-12))
 
 
+def rank_and_decile(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rank (1 = highest score, ties in input order) and decile (1 = top tenth) per row."""
+    order = np.argsort(-np.asarray(p), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(1, len(order) + 1)
+    return rank, np.minimum(10, (rank - 1) * 10 // max(len(order), 1) + 1)
+
+
 def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
     precision, recall, thresholds = precision_recall_curve(y, p)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)

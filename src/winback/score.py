@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from winback.bundle import load_bundle, write_atomic_file
 from winback.config import Config, ProblemConfig, parse_date
 from winback.data.canonical import EventLog, load_events
 from winback.errors import ConfigError, DataError
+from winback.evaluate import rank_and_decile
 from winback.features import FeatureSpec
 from winback.frame import build_frame, score_cutoff
 from winback.labels import observed_end
@@ -51,11 +51,9 @@ def score(cfg: Config, bundle_dir: Path, cutoff: str | None = None,
     p = model.predict_proba(frame if model.name == "bgnbd" else frame[columns])[:, 1]
     if calibrator is not None:
         p = calibrator.transform(p)
-    order = np.argsort(-p, kind="stable")
-    rank = np.empty(len(p), dtype=np.int64)
-    rank[order] = np.arange(1, len(p) + 1)
+    rank, decile = rank_and_decile(p)
     out = pd.DataFrame({"customer_id": frame["customer_id"].astype(str), "probability": p,
-                        "rank": rank, "decile": np.minimum(10, (rank - 1) * 10 // len(p) + 1)})
+                        "rank": rank, "decile": decile})
     out["cutoff"] = when
     if manifest.get("segments"):
         rule = SegmentRule.from_dict(manifest["segments"]["rule"])

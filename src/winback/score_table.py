@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from winback.bundle import load_bundle
 from winback.config import Config
 from winback.data.tables import load_customer_table
 from winback.errors import ConfigError, DataError
+from winback.evaluate import rank_and_decile
 from winback.segments import SegmentRule, assign, risk_of
 from winback.tabular.explain import explain, top_reasons
 
@@ -37,11 +37,9 @@ def score_table(cfg: Config, bundle_dir: Path, reasons: bool = True,
                         f"{', '.join(missing)}.")
     X = frame[manifest["feature_columns"]]
     p = model.predict_proba(X)[:, 1]
-    order = np.argsort(-p, kind="stable")
-    rank = np.empty(len(p), dtype=np.int64)
-    rank[order] = np.arange(1, len(p) + 1)
+    rank, decile = rank_and_decile(p)
     out = pd.DataFrame({table.key: frame[table.key].astype(str), "probability": p, "rank": rank,
-                        "decile": np.minimum(10, (rank - 1) * 10 // len(p) + 1)})
+                        "decile": decile})
     if manifest.get("segments"):
         rule = SegmentRule.from_dict(manifest["segments"]["rule"])
         if rule.value_column not in frame.columns:

@@ -17,7 +17,6 @@ candidate is refitted on all customers at the training cutoffs (`train.refit`).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from winback.data.canonical import EventLog, load_events
 from winback.errors import ConfigError, LabelError
 from winback.evaluate import best_f1_threshold, curves, decile_table, metrics
 from winback.features.monthly import PREFIX as MONTHLY_PREFIX
+from winback.hashing import stable_unit
 from winback.frame import build_frame, feature_columns, feature_spec_for
 from winback.labels import CutoffPlan, plan_cutoffs
 from winback.models import REGISTRY
@@ -72,12 +72,7 @@ def customer_groups(ids: pd.Series, validation_share: float, early_stopping_shar
                     seed: int) -> np.ndarray:
     """'train', 'stop' or 'valid' per row: a stable hash of the customer id and the seed, so a
     customer is in the same group at every cutoff and in every run with the same seed."""
-    def unit(x: object) -> float:
-        digest = hashlib.blake2b(f"{seed}:{x}".encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "big") / 2**64
-
-    unique = pd.unique(ids)
-    u = pd.Series([unit(x) for x in unique], index=unique).reindex(ids.to_numpy()).to_numpy()
+    u = stable_unit(ids.to_numpy(), seed)
     return np.where(u < validation_share, "valid",
                     np.where(u < validation_share + early_stopping_share, "stop", "train"))
 

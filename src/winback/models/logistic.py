@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression as _SkLogistic
 from winback.models.base import Candidate, NotFittedError
 
 
-def _signed_log(X: np.ndarray) -> np.ndarray:
+def signed_log(X: np.ndarray) -> np.ndarray:
     return np.sign(X) * np.log1p(np.abs(X))
 
 
@@ -29,13 +29,13 @@ class LogisticModel(Candidate):
         self.seed = seed
 
     def _design(self, X: pd.DataFrame) -> np.ndarray:
-        Z = _signed_log(X[self.columns_].to_numpy(dtype=float))
+        Z = signed_log(X[self.columns_].to_numpy(dtype=float))
         Z = np.where(np.isnan(Z), self.medians_, Z)
         return (Z - self.means_) / self.scales_
 
     def fit(self, X, y, X_valid=None, y_valid=None) -> "LogisticModel":
         self.columns_ = list(X.columns)
-        Z = _signed_log(X.to_numpy(dtype=float))
+        Z = signed_log(X.to_numpy(dtype=float))
         self.medians_ = np.nan_to_num(np.nanmedian(Z, axis=0))
         Z = np.where(np.isnan(Z), self.medians_, Z)
         self.means_ = Z.mean(axis=0)

@@ -20,19 +20,12 @@ import pandas as pd
 
 from winback.features.monthly import sequence_columns
 from winback.models.base import Candidate, NotFittedError
-
-
-def _signed_log(a: np.ndarray) -> np.ndarray:
-    return np.sign(a) * np.log1p(np.abs(a))
+from winback.models.logistic import signed_log
+from winback.models.torch_support import require_torch
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - torch comes with the `deep` extra
-        raise ImportError("The lstm and gru candidates need PyTorch: pip install 'winback[deep]' "
-                          "(torch==2.13.0).") from exc
-    return torch
+    return require_torch("The lstm and gru candidates")
 
 
 def _network(cell: str, n_seq: int, n_stable: int, hidden: int, units: int, dropout: float):
@@ -82,10 +75,10 @@ class SequenceModel(Candidate):
         self.stable_index_ = np.array([position[c] for c in self.stable_], dtype=int)
 
     def _fit_scaling(self, X: pd.DataFrame) -> None:
-        seq = _signed_log(np.stack([X[m].to_numpy(dtype=float) for m in self.months_], axis=1))
+        seq = signed_log(np.stack([X[m].to_numpy(dtype=float) for m in self.months_], axis=1))
         self.seq_mean_ = np.nanmean(seq, axis=(0, 1))
         self.seq_scale_ = np.where(np.nanstd(seq, axis=(0, 1)) > 0, np.nanstd(seq, axis=(0, 1)), 1.0)
-        st = _signed_log(X[self.stable_].to_numpy(dtype=float))
+        st = signed_log(X[self.stable_].to_numpy(dtype=float))
         self.stable_median_ = np.nan_to_num(np.nanmedian(st, axis=0))
         st = np.where(np.isnan(st), self.stable_median_, st)
         self.stable_mean_ = st.mean(axis=0)
@@ -95,9 +88,9 @@ class SequenceModel(Candidate):
     def _tensors(self, X: pd.DataFrame):
         torch = _torch()
         A = (X if list(X.columns) == self.columns_ else X[self.columns_]).to_numpy(dtype=float)
-        seq = _signed_log(A[:, self.seq_index_].reshape(len(A), len(self.months_), -1))
+        seq = signed_log(A[:, self.seq_index_].reshape(len(A), len(self.months_), -1))
         seq = np.nan_to_num((seq - self.seq_mean_) / self.seq_scale_)
-        st = _signed_log(A[:, self.stable_index_])
+        st = signed_log(A[:, self.stable_index_])
         st = (np.where(np.isnan(st), self.stable_median_, st) - self.stable_mean_) / self.stable_scale_
         return (torch.from_numpy(seq.astype(np.float32)), torch.from_numpy(st.astype(np.float32)))
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from winback.models.torch_support import require_torch
 from winback.nextevent.dataset import CLASSES, EVENT_TYPES, Samples
 
 N_CLASSES = len(CLASSES)
@@ -74,88 +75,84 @@ def ngram_features(s: Samples) -> np.ndarray:
                             s.context]).astype(np.float32)
 
 
-class NGramLightGBM:
-    name = "lightgbm"
+class _NGramBooster:
+    """LightGBM on `ngram_features`, early-stopped on the validation samples; saved as text.
+    Subclasses say which target and objective."""
+
+    objective: dict[str, Any] = {}
 
     def __init__(self, seed: int = 0, rounds: int = 200):
         self.seed, self.rounds = seed, rounds
 
-    def fit(self, train: Samples, valid: Samples | None = None) -> "NGramLightGBM":
+    def _target(self, s: Samples) -> np.ndarray:
+        raise NotImplementedError
+
+    def _dataset(self, s: Samples, reference=None):
         import lightgbm as lgb
 
-        k = train.types.shape[1]
-        params = {"objective": "multiclass", "num_class": N_CLASSES, "learning_rate": 0.1,
-                  "num_leaves": 31, "min_data_in_leaf": 50, "verbose": -1, "seed": self.seed,
-                  "num_threads": 2, "deterministic": True}
-        cats = list(range(k + 1))  # the type codes and the bigram
-        data = lgb.Dataset(ngram_features(train), train.target, categorical_feature=cats)
+        return lgb.Dataset(ngram_features(s), self._target(s), reference=reference,
+                           categorical_feature=self._categorical(s))
+
+    def _categorical(self, s: Samples) -> list[int] | str:
+        return "auto"
+
+    def fit(self, train: Samples, valid: Samples | None = None):
+        import lightgbm as lgb
+
+        params = {**self.objective, "learning_rate": 0.1, "num_leaves": 31, "min_data_in_leaf": 50,
+                  "verbose": -1, "seed": self.seed, "num_threads": 2, "deterministic": True}
+        data = self._dataset(train)
         sets, callbacks = [], []
         if valid is not None:
-            sets = [lgb.Dataset(ngram_features(valid), valid.target, reference=data)]
+            sets = [self._dataset(valid, reference=data)]
             callbacks = [lgb.early_stopping(20, verbose=False)]
         self.booster_ = lgb.train(params, data, self.rounds, valid_sets=sets, callbacks=callbacks)
         return self
+
+    def save(self, directory, stem: str) -> dict:
+        (directory / f"{stem}.txt").write_text(self.booster_.model_to_string())
+        return {"file": f"{stem}.txt"}
+
+    @classmethod
+    def load(cls, directory, entry: dict):
+        import lightgbm as lgb
+
+        m = cls()
+        m.booster_ = lgb.Booster(model_str=(directory / entry["file"]).read_text())
+        return m
+
+
+class NGramLightGBM(_NGramBooster):
+    """The next event, multiclass; the type codes and the bigram are categorical."""
+
+    name = "lightgbm"
+    objective = {"objective": "multiclass", "num_class": N_CLASSES}
+
+    def _target(self, s: Samples) -> np.ndarray:
+        return s.target
+
+    def _categorical(self, s: Samples) -> list[int]:
+        return list(range(s.types.shape[1] + 1))  # the type codes and the bigram
 
     def predict_proba(self, s: Samples) -> np.ndarray:
         return self.booster_.predict(ngram_features(s))
 
-    def save(self, directory, stem: str) -> dict:
-        (directory / f"{stem}.txt").write_text(self.booster_.model_to_string())
-        return {"file": f"{stem}.txt"}
 
-    @classmethod
-    def load(cls, directory, entry: dict) -> "NGramLightGBM":
-        import lightgbm as lgb
-
-        m = cls()
-        m.booster_ = lgb.Booster(model_str=(directory / entry["file"]).read_text())
-        return m
-
-
-class PurchaseInSession:
+class PurchaseInSession(_NGramBooster):
     """P(a purchase later in the session) from the same n-gram features: the churn alert of
     seed 001 (a shopper unlikely to buy before leaving)."""
 
-    def __init__(self, seed: int = 0, rounds: int = 200):
-        self.seed, self.rounds = seed, rounds
+    objective = {"objective": "binary"}
 
-    def fit(self, train: Samples, valid: Samples | None = None) -> "PurchaseInSession":
-        import lightgbm as lgb
-
-        params = {"objective": "binary", "learning_rate": 0.1, "num_leaves": 31,
-                  "min_data_in_leaf": 50, "verbose": -1, "seed": self.seed, "num_threads": 2,
-                  "deterministic": True}
-        data = lgb.Dataset(ngram_features(train), train.purchase_later)
-        sets, callbacks = [], []
-        if valid is not None:
-            sets = [lgb.Dataset(ngram_features(valid), valid.purchase_later, reference=data)]
-            callbacks = [lgb.early_stopping(20, verbose=False)]
-        self.booster_ = lgb.train(params, data, self.rounds, valid_sets=sets, callbacks=callbacks)
-        return self
+    def _target(self, s: Samples) -> np.ndarray:
+        return s.purchase_later
 
     def predict(self, s: Samples) -> np.ndarray:
         return self.booster_.predict(ngram_features(s))
 
-    def save(self, directory, stem: str) -> dict:
-        (directory / f"{stem}.txt").write_text(self.booster_.model_to_string())
-        return {"file": f"{stem}.txt"}
-
-    @classmethod
-    def load(cls, directory, entry: dict) -> "PurchaseInSession":
-        import lightgbm as lgb
-
-        m = cls()
-        m.booster_ = lgb.Booster(model_str=(directory / entry["file"]).read_text())
-        return m
-
 
 def _torch():
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - torch comes with the `deep` extra
-        raise ImportError("The neural next-event candidates need PyTorch: pip install "
-                          "'winback[deep]'.") from exc
-    return torch
+    return require_torch("The neural next-event candidates")
 
 
 def _network(arch: str, n_brands: int, n_categories: int, n_context: int, hidden: int):

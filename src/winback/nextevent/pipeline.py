@@ -10,7 +10,6 @@ session whose chance of a purchase falls below `problem.churn_threshold` is flag
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -23,20 +22,13 @@ from winback.bundle import BUNDLE_FORMAT, MANIFEST, load_bundle, write_atomic_di
 from winback.config import Config, parse_date
 from winback.data.canonical import EventLog, load_events
 from winback.errors import ConfigError, DataError
+from winback.hashing import stable_unit
 from winback.labels import observed_end
 from winback.nextevent import models as ne
 from winback.nextevent.dataset import CLASSES, Vocabulary, samples_table, to_samples
 from winback.progress import Steps
 
 VALID_SHARE = 0.1
-
-
-def _session_unit(sessions: np.ndarray, seed: int) -> np.ndarray:
-    def unit(x: str) -> float:
-        return int.from_bytes(hashlib.blake2b(f"{seed}:{x}".encode(), digest_size=8).digest(), "big") / 2**64
-
-    unique = pd.unique(sessions)
-    return pd.Series([unit(s) for s in unique], index=unique).reindex(sessions).to_numpy()
 
 
 def _require_sessions(log: EventLog) -> None:
@@ -71,7 +63,7 @@ def train_next_event(cfg: Config, *, steps: Steps | None = None, log: EventLog |
                         f"after the test cutoff {cutoff:%Y-%m-%d}.")
     vocab = Vocabulary().fit(train_frame, k)
     samples, test = to_samples(train_frame, k, vocab), to_samples(test_frame, k, vocab)
-    u = _session_unit(samples.session, t.seed)
+    u = stable_unit(samples.session, t.seed)
     cap = min(1.0, p.max_train_samples / len(samples))  # whole sessions, drawn by the same hash
     is_valid = u < VALID_SHARE * cap
     train = samples.subset(np.where(~is_valid & (u < cap))[0])

@@ -9,15 +9,13 @@ from typing import Any
 
 import numpy as np
 
+from winback.models.torch_support import require_torch
+
 ACTIVATIONS = ("relu", "tanh")
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - torch is a core dependency
-        raise ImportError("The mlp candidate needs PyTorch: pip install 'torch==2.13.0'") from exc
-    return torch
+    return require_torch("The mlp candidate")
 
 
 class MLPClassifier:
