@@ -32,3 +32,43 @@ def orders(tmp_path):
         {"customer_id": "c", "event_time": "2024-03-01 18:30:00", "amount": 7.5},
     ]
     return write_csv(tmp_path, rows)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server for the session (see tests/postgres_server.py)."""
+    from postgres_server import postgres_server
+
+    try:
+        with postgres_server() as url:
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="session")
+def cdnow_bundle(tmp_path_factory):
+    """A CDNOW repeat-purchase bundle (logistic and LightGBM), trained once per session."""
+    from winback.datasets import cdnow_config
+    from winback.train import train
+
+    out = tmp_path_factory.mktemp("cdnow-serve")
+    cfg = cdnow_config(output_dir=str(out))
+    cfg.train.candidates = ["logistic", "lightgbm"]
+    return train(cfg, report=False).bundle_dir
+
+
+@pytest.fixture(scope="session")
+def next_event_bundle(tmp_path_factory):
+    """A next-event bundle on a small synthetic REES46 log, trained once per session."""
+    from winback.cli import main
+    from winback.datasets import generate_rees46
+
+    root = tmp_path_factory.mktemp("nextevent-serve")
+    generate_rees46(root / "events.parquet", rows=20_000, seed=3, days=40)
+    (root / "winback.toml").write_text(
+        '[source]\npath = "events.parquet"\nlayout = "rees46"\n'
+        '[problem]\nname = "next_event"\nhorizon_days = 10\nsequence_length = 4\n'
+        '[train]\ncandidates = ["markov", "lightgbm"]\n')
+    assert main(["train", "-c", str(root / "winback.toml"), "-q", "--no-track"]) == 0
+    return root / "winback-out" / "bundle"

@@ -1,4 +1,4 @@
-"""`winback` command line: init, validate, train, score, demo."""
+"""`winback` command line: init, validate, train, score, serve, demo."""
 
 from __future__ import annotations
 
@@ -221,10 +221,20 @@ def cmd_train(args) -> int:
 
 def cmd_score(args) -> int:
     from winback.progress import Steps
-    from winback.score import score, write_scores
+    from winback.score import score_features_to, score_to, write_frame
+    from winback.sinks import describe_output
 
-    cfg = _config(args)
+    where = describe_output(args.output, args.table)  # a bad destination fails before any work
     steps = Steps(quiet=args.quiet)
+    if args.features:
+        if args.cutoff:
+            raise WinbackError("--cutoff applies to event logs; ready features are scored as they are.")
+        with steps.step(f"Scoring ready features from {args.features}") as show:
+            where, rows = score_features_to(Path(args.bundle), Path(args.features), args.output,
+                                            args.table, progress=show)
+        console.print(f"Scored {rows:,} customers: {where}")
+        return 0
+    cfg = _config(args)
     if cfg.is_table:
         from winback.score_table import score_table
 
@@ -232,22 +242,45 @@ def cmd_score(args) -> int:
             raise WinbackError("--cutoff applies to event logs; a customer table is scored as it is.")
         with steps.step("Scoring customers" + (" and explaining each score" if not args.no_reasons else "")) as show:
             scores = score_table(cfg, Path(args.bundle), reasons=not args.no_reasons, progress=show)
-        path = write_scores(scores, Path(args.output))
-        console.print(f"Scored {len(scores):,} customers: {path}")
+        where = write_frame(scores, args.output, args.table)
+        console.print(f"Scored {len(scores):,} customers: {where}")
         return 0
     if cfg.problem.name == "next_event":
         from winback.nextevent.pipeline import score_next_event
 
         with steps.step("Scoring live sessions"):
             scores = score_next_event(cfg, Path(args.bundle), cutoff=args.cutoff)
-        path = write_scores(scores, Path(args.output))
+        where = write_frame(scores, args.output, args.table)
         console.print(f"Scored {len(scores):,} live sessions ({int(scores['churn_alert'].sum()):,} "
-                      f"flagged as unlikely to buy): {path}")
+                      f"flagged as unlikely to buy): {where}")
         return 0
-    with steps.step("Scoring customers"):
-        scores = score(cfg, Path(args.bundle), cutoff=args.cutoff)
-    path = write_scores(scores, Path(args.output))
-    console.print(f"Scored {len(scores):,} customers at {scores['cutoff'].iloc[0]:%Y-%m-%d}: {path}")
+    with steps.step(f"Scoring customers into {where}") as show:
+        where, rows, when = score_to(cfg, Path(args.bundle), args.output, args.table,
+                                     cutoff=args.cutoff, progress=show)
+    console.print(f"Scored {rows:,} customers at {when:%Y-%m-%d}: {where}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import os
+
+    import uvicorn
+
+    from winback.serving.app import create_app
+
+    bundles = [str(Path(b).resolve()) for b in args.bundle]
+    if args.workers < 1:
+        raise WinbackError("--workers must be at least 1.")
+    app = create_app(bundles, args.max_batch, args.max_body_bytes)  # fails here on a bad bundle
+    console.print(f"winback service on http://{args.host}:{args.port}/ (API reference at /docs); "
+                  f"{args.workers} worker(s); Ctrl-C stops it.")
+    if args.workers == 1:
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+        return 0
+    os.environ.update(WINBACK_BUNDLES=os.pathsep.join(bundles), WINBACK_MAX_BATCH=str(args.max_batch),
+                      WINBACK_MAX_BODY_BYTES=str(args.max_body_bytes))
+    uvicorn.run("winback.serving.app:app_from_env", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level=args.log_level)
     return 0
 
 
@@ -302,9 +335,22 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.add_argument("--bundle", required=True, help="bundle folder written by `winback train`")
     sp.add_argument("--cutoff", help="score at this date (default: the end of the data)")
-    sp.add_argument("--output", "-o", default="scores.parquet", help=".parquet or .csv")
+    sp.add_argument("--output", "-o", default="scores.parquet",
+                    help="a .parquet or .csv file, a .duckdb file or a postgresql:// URL")
+    sp.add_argument("--table", help="table name for a DuckDB or PostgreSQL output (default winback_scores)")
+    sp.add_argument("--features", help="score a Parquet file (or folder) of ready features instead of the source")
     sp.add_argument("--no-reasons", action="store_true", help="customer tables: skip the per-customer SHAP reasons")
     sp.set_defaults(func=cmd_score)
+    sp = sub.add_parser("serve", help="HTTP service and web page for one or two bundles")
+    sp.add_argument("--bundle", required=True, action="append",
+                    help="bundle folder; repeat to serve a customer and a next-event bundle together")
+    sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sp.add_argument("--port", type=int, default=8000)
+    sp.add_argument("--workers", type=int, default=1, help="worker processes (each loads the bundles)")
+    sp.add_argument("--max-batch", type=int, default=1000, help="most customers per /v1/score/batch call")
+    sp.add_argument("--max-body-bytes", type=int, default=1_048_576, help="largest request body accepted")
+    sp.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    sp.set_defaults(func=cmd_serve)
     sp = sub.add_parser("demo", help="the whole flow on bundled CDNOW")
     sp.add_argument("--out", default="winback-demo")
     sp.add_argument("--quiet", "-q", action="store_true")

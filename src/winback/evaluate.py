@@ -22,6 +22,18 @@ def rank_and_decile(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rank, np.minimum(10, (rank - 1) * 10 // max(len(order), 1) + 1)
 
 
+def decile_edges(p: np.ndarray) -> list[float]:
+    """Scores at the 90th, 80th, ... 10th percentile of a tested population, stored in the
+    bundle so a service can place one new score among them (`decile_of`)."""
+    return [float(v) for v in np.quantile(np.asarray(p, dtype=float), np.arange(0.9, 0.0, -0.1))]
+
+
+def decile_of(p: np.ndarray, edges: list[float]) -> np.ndarray:
+    """1 + how many edges lie above each score: 1 = the top tenth of that population."""
+    descending = -np.asarray(edges, dtype=float)
+    return np.searchsorted(descending, -np.asarray(p, dtype=float), side="left") + 1
+
+
 def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
     precision, recall, thresholds = precision_recall_curve(y, p)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)

@@ -24,16 +24,22 @@ def feature_spec_for(log: EventLog, windows_days, trend_window_days: int, bgnbd:
                        sequence_months=sequence_months)
 
 
-def add_bgnbd_features(frame: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
-    """BG/NBD fitted on every buyer at this cutoff (unsupervised, point-in-time), then P(alive),
-    expected purchases and P(purchase) over each row's label window as features."""
+def fit_population_bgnbd(features: pd.DataFrame) -> BGNBD | None:
+    """BG/NBD on every buyer at a cutoff; None when fewer than 10 have bought."""
     buyers = features[features["purchase_days"] > 0]
+    return BGNBD().fit(buyers) if len(buyers) >= 10 else None
+
+
+def add_bgnbd_features(frame: pd.DataFrame, model: BGNBD | None) -> pd.DataFrame:
+    """P(alive), expected purchases and P(purchase) over each row's label window as features,
+    from BG/NBD fitted on every buyer at this cutoff (unsupervised, point-in-time), or a
+    population fit stored in the bundle (a service scoring one customer has no population to
+    fit on); NaN when there is no fit."""
     out = frame.copy()
-    if len(buyers) < 10:
+    if model is None:
         for c in ("bgnbd_p_alive", "bgnbd_expected_purchases", "bgnbd_p_purchase"):
             out[c] = np.nan
         return out
-    model = BGNBD().fit(buyers)
     has = out["purchase_days"].fillna(0) > 0
     extra = model.transform(out.loc[has])
     for c in extra.columns:
@@ -43,22 +49,54 @@ def add_bgnbd_features(frame: pd.DataFrame, features: pd.DataFrame) -> pd.DataFr
 
 
 def build_frame(log: EventLog, cutoff: Cutoff, problem: ProblemConfig, spec: FeatureSpec,
-                with_labels: bool = True) -> pd.DataFrame:
-    """One row per customer in the population at the cutoff. Labels only when asked."""
+                with_labels: bool = True, bgnbd: BGNBD | None = None,
+                fitted: dict | None = None) -> pd.DataFrame:
+    """One row per customer in the population at the cutoff. Labels only when asked; BG/NBD
+    features from `bgnbd` when given, else from a fit on this cutoff's buyers, which is put in
+    `fitted["bgnbd"]` when a dict is passed (training keeps the test cutoff's fit for serving)."""
     feats = build_features(log.table, cutoff.time, spec).execute()
     if with_labels:
         pop = label_table(log.table, cutoff, problem).execute()
         check_labels(pop, cutoff, problem)
     else:
         pop = population_table(log.table, cutoff.time, problem).execute()
-    frame = pop.merge(feats, on="customer_id", how="left")
+    if spec.bgnbd:
+        bgnbd = bgnbd or fit_population_bgnbd(feats)
+        if fitted is not None:
+            fitted["bgnbd"] = bgnbd
+    frame = finish_frame(pop.merge(feats, on="customer_id", how="left"), cutoff, spec, bgnbd)
+    return frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def finish_frame(frame: pd.DataFrame, cutoff: Cutoff, spec: FeatureSpec,
+                 bgnbd: BGNBD | None) -> pd.DataFrame:
+    """Population rows joined to their features -> model rows: empty months are zero activity,
+    the label window and cutoff, BG/NBD features (from `bgnbd`, NaN without one). Works on any
+    chunk of customers, so batch scoring can stream."""
     monthly = [c for c in frame.columns if c.startswith(MONTHLY_PREFIX)]
     frame[monthly] = frame[monthly].fillna(0)  # no event in a month is zero activity
     frame["label_window_days"] = cutoff.window_days
     frame["cutoff"] = cutoff.time
     if spec.bgnbd:
-        frame = add_bgnbd_features(frame, feats)
-    return frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
+        frame = add_bgnbd_features(frame, bgnbd)
+    return frame
+
+
+def population_models(frame: pd.DataFrame, bgnbd: BGNBD | None) -> dict:
+    """The population fits a single customer is scored with, as plain numbers: BG/NBD (for
+    its features) and Gamma-Gamma (for predicted spend), both from one cutoff's history."""
+    from winback.models.gamma_gamma import GammaGamma
+
+    gamma_gamma = None
+    if "avg_order_value" in frame.columns:
+        try:
+            gamma_gamma = GammaGamma().fit(frame["n_orders"].to_numpy(dtype=float),
+                                           frame["avg_order_value"].to_numpy(dtype=float)).params_
+        except ValueError:
+            gamma_gamma = None
+    return {"bgnbd": ({"params": bgnbd.params_, "time_unit_days": bgnbd.time_unit_days}
+                      if bgnbd is not None else None),
+            "gamma_gamma": gamma_gamma}
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:

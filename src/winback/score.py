@@ -1,33 +1,154 @@
-"""Score customers with a bundle at a cutoff (default: the end of the data)."""
+"""Score customers with a bundle, streaming: features leave the engine in Arrow record batches,
+are scored chunk by chunk and spilled to a temporary Parquet file, and DuckDB ranks them and
+writes the result to its destination in one go (see `winback.sinks`). Memory holds one chunk
+plus three numbers per buyer (for the population's BG/NBD fit), whatever the number of customers.
+
+Two inputs: an event log at a cutoff (the bundle's features computed by the engine), or a
+Parquet file of ready features (computed elsewhere, e.g. in a warehouse).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import duckdb
+import ibis
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from winback.bundle import load_bundle, write_atomic_file
+from winback.bundle import load_bundle
 from winback.config import Config, ProblemConfig, parse_date
 from winback.data.canonical import EventLog, load_events
+from winback.data.sources import arrow_batches
 from winback.errors import ConfigError, DataError
-from winback.evaluate import rank_and_decile
-from winback.features import FeatureSpec
-from winback.frame import build_frame, score_cutoff
-from winback.labels import observed_end
-from winback.segments import (PREDICTED_ORDERS, PREDICTED_SPEND, SegmentRule, assign, event_value,
-                              risk_of)
+from winback.features import FeatureSpec, build_features
+from winback.frame import finish_frame, score_cutoff
+from winback.labels import observed_end, population_table
+from winback.models.bgnbd import BGNBD
+from winback.segments import PREDICTED_ORDERS, PREDICTED_SPEND, SegmentRule, assign, risk_of
+from winback.sinks import output_kind, write_query
 
-OUTPUT_FORMATS = {".parquet": "parquet", ".csv": "csv"}
+CHUNK_ROWS = 65_536
+Progress = Callable[[str], None]
+IN_POPULATION = "_in_population"
 
 
-def score(cfg: Config, bundle_dir: Path, cutoff: str | None = None,
-          log: EventLog | None = None) -> pd.DataFrame:
-    """customer_id, probability, rank (1 = most likely), decile (1 = top tenth)."""
-    manifest, model, calibrator = load_bundle(bundle_dir)
-    if manifest.get("kind") == "customer_table":
-        raise ConfigError(f"Bundle '{bundle_dir}' was trained on customer tables; score it with "
-                          f"the customer-table config ([table]) it was trained with.")
-    log = log or load_events(cfg)
+class _Bundle:
+    """A customer bundle opened for batch scoring."""
+
+    def __init__(self, bundle_dir: Path):
+        self.dir = Path(bundle_dir)
+        self.manifest, self.model, self.calibrator = load_bundle(self.dir)
+        kind = self.manifest.get("kind")
+        if kind == "customer_table":
+            raise ConfigError(f"Bundle '{bundle_dir}' was trained on customer tables; score it with "
+                              f"the customer-table config ([table]) it was trained with.")
+        if kind == "next_event":
+            raise ConfigError(f"Bundle '{bundle_dir}' is a next-event bundle; score it with a "
+                              f"next_event config.")
+        self.problem = ProblemConfig(**self.manifest["problem"])
+        spec_d = dict(self.manifest["feature_spec"])
+        self.columns: list[str] = list(spec_d.pop("columns"))
+        self.spec = FeatureSpec.from_dict(spec_d)
+        self.rule = (SegmentRule.from_dict(self.manifest["segments"]["rule"])
+                     if self.manifest.get("segments") else None)
+
+    def probabilities(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.model.name == "bgnbd":
+            p = self.model.predict_proba(frame)[:, 1]
+        else:
+            p = self.model.predict_matrix(frame[self.columns].to_numpy(dtype=float))
+        return self.calibrator.transform(p) if self.calibrator is not None else p
+
+    def scored(self, frame: pd.DataFrame, gamma_gamma) -> pd.DataFrame:
+        """customer_id, probability (and value, segment, action) for one chunk of model rows."""
+        missing = [c for c in self.columns if c not in frame.columns]
+        if missing and self.model.name != "bgnbd":
+            raise DataError(
+                f"The data lacks features the model was trained on: {', '.join(missing[:8])}. Score "
+                f"with data in the same layout as training (source.layout = "
+                f"'{self.manifest['source']['layout']}').")
+        p = self.probabilities(frame)
+        out = pd.DataFrame({"customer_id": frame["customer_id"].astype(str).to_numpy(), "probability": p})
+        if "cutoff" in frame.columns:
+            out["cutoff"] = frame["cutoff"].to_numpy()
+        if self.rule is not None:
+            value = self._value(frame, gamma_gamma)
+            segs = assign(self.rule, risk_of(self.problem.name, p), value)
+            out["value"] = value
+            out["segment"], out["action"] = segs["segment"].to_numpy(), segs["action"].to_numpy()
+        return out
+
+    def _value(self, frame: pd.DataFrame, gamma_gamma) -> np.ndarray:
+        rule = self.rule
+        if rule.value_column not in (PREDICTED_SPEND, PREDICTED_ORDERS):
+            if rule.value_column not in frame.columns:
+                raise DataError(f"The data lacks '{rule.value_column}', the value axis of this "
+                                f"bundle's segments.")
+            return frame[rule.value_column].to_numpy(dtype=float)
+        expected = np.nan_to_num(frame["bgnbd_expected_purchases"].to_numpy(dtype=float))
+        if rule.value_column == PREDICTED_ORDERS or gamma_gamma is None:
+            return expected
+        return expected * gamma_gamma.conditional_expected_order_value(
+            frame["n_orders"].to_numpy(dtype=float), frame["avg_order_value"].to_numpy(dtype=float))
+
+    def stored_gamma_gamma(self):
+        params = (self.manifest.get("population") or {}).get("gamma_gamma")
+        if not params:
+            return None
+        from winback.models.gamma_gamma import GammaGamma
+
+        gg = GammaGamma()
+        gg.params_ = dict(params)
+        return gg
+
+
+def _ranked_query(path: Path, columns: list[str]) -> str:
+    """Rank 1 = highest probability (ties by customer id), decile 1 = the top tenth."""
+    rest = "".join(f", {c}" for c in columns if c not in ("customer_id", "probability"))
+    return (f"SELECT customer_id, probability, rank, "
+            f"LEAST(10, (rank - 1) * 10 // n + 1)::BIGINT AS decile{rest} FROM ("
+            f"SELECT *, row_number() OVER (ORDER BY probability DESC, customer_id) AS rank, "
+            f"count(*) OVER () AS n FROM read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')) "
+            f"ORDER BY rank")
+
+
+class _Spool:
+    """Scored chunks appended to a temporary Parquet file, then ranked into the output."""
+
+    def __init__(self, tmp: Path):
+        self.path = tmp / "scored.parquet"
+        self.writer: pq.ParquetWriter | None = None
+        self.rows = 0
+        self.columns: list[str] = []
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(chunk, preserve_index=False)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema)
+            self.columns = list(chunk.columns)
+        self.writer.write_table(table.cast(self.writer.schema))
+        self.rows += len(chunk)
+
+    def write(self, output: str, table: str | None) -> str:
+        if self.writer is None:
+            raise DataError("No customer to score.")
+        self.writer.close()
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            return write_query(con, _ranked_query(self.path, self.columns), output, table)
+        finally:
+            con.close()
+
+
+def _scoring_time(log: EventLog, cutoff: str | None) -> dt.datetime:
     end = observed_end(log.end)
     when = parse_date(cutoff, "--cutoff") if cutoff else end
     if not log.start < when <= end:
@@ -35,44 +156,168 @@ def score(cfg: Config, bundle_dir: Path, cutoff: str | None = None,
             f"Scoring cutoff {when:%Y-%m-%d} is outside the data ({log.start:%Y-%m-%d} to "
             f"{log.end:%Y-%m-%d}); features need events before it. Choose a date in that range."
         )
-    problem = ProblemConfig(**manifest["problem"])
-    spec_d = dict(manifest["feature_spec"])
-    columns = spec_d.pop("columns")
-    spec = FeatureSpec.from_dict(spec_d)
-    frame = build_frame(log, score_cutoff(when, problem.horizon_days), problem, spec, with_labels=False)
-    if frame.empty:
-        raise DataError(f"No customer qualifies for '{problem.name}' at {when:%Y-%m-%d}.")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing and model.name != "bgnbd":
-        raise DataError(
-            f"The data lacks features the model was trained on: {', '.join(missing[:8])}. Score "
-            f"with data in the same layout as training (source.layout = '{manifest['source']['layout']}')."
-        )
-    p = model.predict_proba(frame if model.name == "bgnbd" else frame[columns])[:, 1]
-    if calibrator is not None:
-        p = calibrator.transform(p)
-    rank, decile = rank_and_decile(p)
-    out = pd.DataFrame({"customer_id": frame["customer_id"].astype(str), "probability": p,
-                        "rank": rank, "decile": decile})
-    out["cutoff"] = when
-    if manifest.get("segments"):
-        rule = SegmentRule.from_dict(manifest["segments"]["rule"])
-        named = "" if rule.value_column in (PREDICTED_SPEND, PREDICTED_ORDERS) else rule.value_column
-        value, _ = event_value(frame, named)
-        segs = assign(rule, risk_of(problem.name, p), value)
-        out["value"] = value
-        out["segment"], out["action"] = segs["segment"].to_numpy(), segs["action"].to_numpy()
-    return out.sort_values("rank").reset_index(drop=True)
+    return when
+
+
+def _feature_batches(log: EventLog, bundle: _Bundle, when: dt.datetime,
+                     chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    """Every customer with history before `when`, flagged when in the problem's population."""
+    feats = build_features(log.table, when, bundle.spec)
+    pop = population_table(log.table, when, bundle.problem).mutate(
+        **{IN_POPULATION: ibis.literal(True)})
+    joined = feats.left_join(pop, "customer_id").drop("customer_id_right")
+    return arrow_batches(log.con, joined, chunk_rows)
+
+
+def score_to(cfg: Config, bundle_dir: Path, output: str, table: str | None = None,
+             cutoff: str | None = None, log: EventLog | None = None,
+             chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None) -> tuple[str, int, dt.datetime]:
+    """Score every customer in the problem's population at the cutoff (default: the end of the
+    data) and write customer_id, probability, rank, decile, cutoff (value, segment, action) to
+    `output`; returns (where, rows, cutoff)."""
+    output_kind(output)  # a bad destination fails before any work
+    bundle = _Bundle(bundle_dir)
+    log = log or load_events(cfg)
+    when = _scoring_time(log, cutoff)
+    c = score_cutoff(when, bundle.problem.horizon_days)
+    tmp = Path(tempfile.mkdtemp(prefix="winback-score-"))
+    try:
+        # pass 1: features of every customer to disk; BG/NBD inputs of every buyer in memory
+        features_path = tmp / "features.parquet"
+        writer = None
+        bg_parts: list[np.ndarray] = []
+        gg_parts: list[np.ndarray] = []
+        seen = 0
+        for batch in _feature_batches(log, bundle, when, chunk_rows):
+            seen += batch.num_rows
+            if bundle.spec.bgnbd:
+                bg_parts.append(np.column_stack([batch.column(n).to_numpy(zero_copy_only=False)
+                                                 for n in ("purchase_days", "purchase_tenure_days",
+                                                           "purchase_recency_days")]).astype(float))
+            keep = batch.filter(pa.compute.fill_null(batch.column(IN_POPULATION), False))
+            if "avg_order_value" in keep.schema.names:
+                gg_parts.append(np.column_stack([keep.column(n).to_numpy(zero_copy_only=False)
+                                                 for n in ("n_orders", "avg_order_value")]).astype(float))
+            if writer is None:
+                writer = pq.ParquetWriter(features_path, keep.schema)
+            writer.write_batch(keep)
+            if progress:
+                progress(f"{seen:,} customers' features computed")
+        if writer is None:
+            raise DataError(f"No customer has events before {when:%Y-%m-%d}.")
+        writer.close()
+        bgnbd = _fit_bgnbd(np.vstack(bg_parts)) if bg_parts else None
+        gamma_gamma = _fit_gamma_gamma(np.vstack(gg_parts)) if gg_parts else None
+        # pass 2: model rows chunk by chunk -> scored spool
+        spool = _Spool(tmp)
+        for batch in pq.ParquetFile(features_path).iter_batches(batch_size=chunk_rows):
+            frame = finish_frame(batch.to_pandas().drop(columns=[IN_POPULATION]), c, bundle.spec, bgnbd)
+            spool.add(bundle.scored(frame, gamma_gamma))
+            if progress:
+                progress(f"{spool.rows:,} customers scored")
+        if spool.rows == 0:
+            raise DataError(f"No customer qualifies for '{bundle.problem.name}' at {when:%Y-%m-%d}.")
+        where = spool.write(output, table)
+        return where, spool.rows, when
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _fit_bgnbd(summary: np.ndarray) -> BGNBD | None:
+    """The population's BG/NBD at the cutoff, from (purchase_days, tenure, recency) per customer."""
+    frame = pd.DataFrame(summary, columns=["purchase_days", "purchase_tenure_days",
+                                           "purchase_recency_days"])
+    buyers = frame[frame["purchase_days"] > 0]
+    return BGNBD().fit(buyers) if len(buyers) >= 10 else None
+
+
+def _fit_gamma_gamma(orders_aov: np.ndarray):
+    from winback.models.gamma_gamma import GammaGamma
+
+    try:
+        return GammaGamma().fit(orders_aov[:, 0], orders_aov[:, 1])
+    except ValueError:
+        return None
+
+
+def score_features_to(bundle_dir: Path, features: Path, output: str, table: str | None = None,
+                      chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None) -> tuple[str, int]:
+    """Score a Parquet file (or folder / glob of files) of ready features: customer_id plus the
+    bundle's feature columns. Segments use the bundle's stored population fits."""
+    import pyarrow.dataset as ds
+
+    output_kind(output)
+    bundle = _Bundle(bundle_dir)
+    try:
+        dataset = ds.dataset(str(features), format="parquet")
+    except (FileNotFoundError, pa.ArrowInvalid) as exc:
+        raise DataError(f"Cannot read ready features from '{features}': {exc}") from exc
+    names = set(dataset.schema.names)
+    if "customer_id" not in names:
+        raise DataError(f"'{features}' has no customer_id column.")
+    needed = ["customer_id", *bundle.columns]
+    if bundle.rule is not None:
+        needed += [c for c in ("bgnbd_expected_purchases", "n_orders", "avg_order_value",
+                               bundle.rule.value_column) if c in names]
+    if bundle.model.name == "bgnbd":
+        needed += [c for c in ("label_window_days",) if c in names]
+    missing = [c for c in bundle.columns if c not in names]
+    if missing:
+        from winback.errors import did_you_mean
+
+        raise DataError(f"'{features}' lacks {len(missing)} feature(s) the model needs, e.g. "
+                        f"'{missing[0]}'.{did_you_mean(missing[0], names)}")
+    gamma_gamma = bundle.stored_gamma_gamma()
+    total = dataset.count_rows()
+    tmp = Path(tempfile.mkdtemp(prefix="winback-score-"))
+    try:
+        spool = _Spool(tmp)
+        for batch in dataset.to_batches(columns=list(dict.fromkeys(needed)), batch_size=chunk_rows):
+            frame = batch.to_pandas()
+            if bundle.model.name == "bgnbd" and "label_window_days" not in frame.columns:
+                frame["label_window_days"] = bundle.problem.horizon_days
+            spool.add(bundle.scored(frame, gamma_gamma))
+            if progress:
+                progress(f"{spool.rows:,}/{total:,} customers scored")
+        return spool.write(output, table), spool.rows
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def score(cfg: Config, bundle_dir: Path, cutoff: str | None = None,
+          log: EventLog | None = None) -> pd.DataFrame:
+    """The scores as a DataFrame (customer_id, probability, rank, decile, cutoff, ...), ranked;
+    the same streaming path as `winback score`, through a temporary Parquet file."""
+    tmp = Path(tempfile.mkdtemp(prefix="winback-scores-"))
+    try:
+        score_to(cfg, bundle_dir, str(tmp / "scores.parquet"), cutoff=cutoff, log=log)
+        out = pd.read_parquet(tmp / "scores.parquet")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    out["cutoff"] = pd.to_datetime(out["cutoff"]).astype("datetime64[us]")
+    return out
+
+
+def write_frame(frame: pd.DataFrame, output: str, table: str | None = None) -> str:
+    """A scored DataFrame (customer tables, next-event sessions) to any destination."""
+    output_kind(output)
+    tmp = Path(tempfile.mkdtemp(prefix="winback-scores-"))
+    try:
+        path = tmp / "frame.parquet"
+        frame.to_parquet(path, index=False)
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            return write_query(con, f"SELECT * FROM read_parquet('{path}')", output, table)
+        finally:
+            con.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_scores(scores: pd.DataFrame, path: Path) -> Path:
-    path = Path(path)
-    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise ConfigError(f"Cannot write '{path}': use a .parquet or .csv file name.")
-    if fmt == "parquet":
-        return write_atomic_file(path, lambda tmp: scores.to_parquet(tmp, index=False))
-    return write_atomic_file(path, lambda tmp: scores.to_csv(tmp, index=False))
+    """Kept for callers that hold scores in memory: a .parquet or .csv file, atomically."""
+    return Path(write_frame(scores, str(path)))
 
 
-__all__ = ["score", "write_scores"]
+__all__ = ["score", "score_to", "score_features_to", "write_frame", "write_scores"]

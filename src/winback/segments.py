@@ -44,12 +44,14 @@ def risk_of(problem: str, p: np.ndarray) -> np.ndarray:
     return p if problem in RISK_PROBLEMS else 1 - p
 
 
-def event_value(frame: pd.DataFrame, value_column: str = "") -> tuple[np.ndarray, str]:
+def event_value(frame: pd.DataFrame, value_column: str = "",
+                gamma_gamma=None) -> tuple[np.ndarray, str]:
     """The value axis for an event-log frame at one cutoff, and what it is.
 
     A named feature column when configured; otherwise predicted spend over the row's window:
     BG/NBD expected purchases x the Gamma-Gamma expected order value (both fitted on that
-    cutoff's history only); without amounts, the expected purchases alone."""
+    cutoff's history only, or `gamma_gamma` when a stored population fit is given); without
+    amounts, the expected purchases alone."""
     from winback.errors import ConfigError, did_you_mean
 
     if value_column:
@@ -67,10 +69,12 @@ def event_value(frame: pd.DataFrame, value_column: str = "") -> tuple[np.ndarray
 
     orders = frame["n_orders"].to_numpy(dtype=float)
     aov = frame["avg_order_value"].to_numpy(dtype=float)
-    try:
-        gg = GammaGamma().fit(orders, aov)
-    except ValueError:
-        return expected, PREDICTED_ORDERS
+    gg = gamma_gamma
+    if gg is None:
+        try:
+            gg = GammaGamma().fit(orders, aov)
+        except ValueError:
+            return expected, PREDICTED_ORDERS
     return expected * gg.conditional_expected_order_value(orders, aov), PREDICTED_SPEND
 
 
@@ -112,11 +116,10 @@ def assign(rule: SegmentRule, risk: np.ndarray, value: np.ndarray) -> pd.DataFra
     """segment key, segment name and action per customer."""
     high_risk = np.asarray(risk, dtype=float) >= rule.risk_threshold
     high_value = np.nan_to_num(np.asarray(value, dtype=float), nan=-np.inf) >= rule.value_threshold
-    key = np.where(high_risk, np.where(high_value, SEGMENTS[0], SEGMENTS[1]),
-                   np.where(high_value, SEGMENTS[2], SEGMENTS[3]))
-    return pd.DataFrame({"segment_key": key,
-                         "segment": [rule.names[k] for k in key],
-                         "action": [rule.actions[k] for k in key]})
+    code = np.where(high_risk, np.where(high_value, 0, 1), np.where(high_value, 2, 3))
+    return pd.DataFrame({"segment_key": np.array(SEGMENTS, dtype=object)[code],
+                         "segment": np.array([rule.names[k] for k in SEGMENTS], dtype=object)[code],
+                         "action": np.array([rule.actions[k] for k in SEGMENTS], dtype=object)[code]})
 
 
 def summary(rule: SegmentRule, segments: pd.DataFrame, frame: pd.DataFrame, numeric: list[str],

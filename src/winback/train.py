@@ -30,10 +30,10 @@ from winback.bundle import save_bundle
 from winback.config import Config
 from winback.data.canonical import EventLog, load_events
 from winback.errors import ConfigError, LabelError
-from winback.evaluate import best_f1_threshold, curves, decile_table, metrics
+from winback.evaluate import best_f1_threshold, curves, decile_edges, decile_table, metrics
 from winback.features.monthly import PREFIX as MONTHLY_PREFIX
 from winback.hashing import stable_unit
-from winback.frame import build_frame, feature_columns, feature_spec_for
+from winback.frame import build_frame, feature_columns, feature_spec_for, population_models
 from winback.labels import CutoffPlan, plan_cutoffs
 from winback.models import REGISTRY
 from winback.models.calibration import PlattCalibrator
@@ -189,6 +189,7 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
     spec = feature_spec_for(log, cfg.features.windows_days, cfg.features.trend_window_days,
                             cfg.features.bgnbd, cfg.sequence_months)
     frames: dict[str, pd.DataFrame] = {}
+    fitted: dict = {}
     with steps.step(f"Labels and features at {len(plan.all)} cutoffs") as show:
         done = 0
         for role, cutoffs in (("train", plan.train), ("valid", (plan.valid,)), ("test", (plan.test,))):
@@ -196,7 +197,8 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
             for c in cutoffs:
                 done += 1
                 show(f"{done}/{len(plan.all)}, {role} cutoff {c.time:%Y-%m-%d}")
-                chunks.append(build_frame(log, c, cfg.problem, spec))
+                chunks.append(build_frame(log, c, cfg.problem, spec,
+                                          fitted=fitted if role == "test" else None))
             frames[role] = pd.concat(chunks, ignore_index=True)
     value_column = cfg.segments.value_column
     if value_column and value_column not in frames["test"].columns:  # fail before any fitting
@@ -228,6 +230,12 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
         "leaderboard": board.to_dict(orient="records"),
         "candidates": {n: {"valid": r.valid, "test": r.test} for n, r in results.items()},
         "importance": importance_of(chosen.model, cols),
+        # for scoring one customer at a time (winback serve): the test cutoff's population
+        # fits and where its deciles start
+        "population": population_models(frames["test"], fitted.get("bgnbd")),
+        "decile_edges": decile_edges(chosen.test_scores),
+        "feature_medians": {c: (None if pd.isna(v) else float(v))
+                            for c, v in frames["test"][cols].median().items()},
         "labels": {label: {"rows": int(len(parts[role])),
                            "positive_rate": float(parts[role]["label"].mean())}
                    for role, label in (("train", "train"), ("stop", "early stopping"),

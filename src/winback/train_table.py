@@ -24,7 +24,7 @@ from winback.bundle import BUNDLE_FORMAT, MANIFEST, write_atomic_dir
 from winback.config import Config
 from winback.data.tables import LABEL, CustomerTable, load_customer_table
 from winback.errors import DataError, LabelError
-from winback.evaluate import best_f1_threshold, curves, decile_table, metrics
+from winback.evaluate import best_f1_threshold, curves, decile_edges, decile_table, metrics
 from winback.progress import Steps
 from winback.segments import RISK_PROBLEMS, assign, risk_of, rule_from_config, summary
 from winback.tabular.explain import explain
@@ -186,6 +186,7 @@ def train_table(cfg: Config, *, steps: Steps | None = None, report: bool = True,
         "best": best,
         "selection": f"highest mean ROC-AUC in {t.cv_folds}-fold CV on the training part",
         "threshold": threshold,
+        "decile_edges": decile_edges(test_scores[best]),
         "leaderboard": board.to_dict(orient="records"),
         "candidates": results,
         "importance": {str(k): float(v) for k, v in importance.items()},

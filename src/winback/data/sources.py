@@ -28,6 +28,14 @@ def connect(memory_limit: str | None = None) -> DuckDBBackend:
     return con
 
 
+def arrow_batches(con: DuckDBBackend, expr, chunk_rows: int):
+    """An Arrow RecordBatchReader over an Ibis expression's rows, streamed from DuckDB.
+
+    ibis 12's `to_pyarrow_batches` calls a cursor method DuckDB 2 no longer has; DuckDB's own
+    relation reader streams the same compiled SQL."""
+    return con.con.sql(str(con.compile(expr))).to_arrow_reader(chunk_rows)
+
+
 def infer_format(path: str) -> str:
     name = path.lower()
     for suffix, fmt in ((".csv", "csv"), (".csv.gz", "csv"), (".txt", "csv"), (".tsv", "csv"),

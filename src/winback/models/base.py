@@ -37,6 +37,16 @@ class Candidate(ABC):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """(n, 2) array: P(label = 0), P(label = 1)."""
 
+    def predict_matrix(self, X: np.ndarray) -> np.ndarray:
+        """P(label = 1) for a float matrix whose columns are `columns_` in order: the fast path
+        of a service that builds one row from a request; models override it to skip pandas."""
+        return self.predict_proba(pd.DataFrame(X, columns=self.columns_))[:, 1]
+
+    def contributions(self, X: np.ndarray) -> np.ndarray | None:
+        """Per-feature contributions to each row's log-odds (SHAP values for trees, exact for
+        linear models), same column order as `predict_matrix`; None when the model has none."""
+        return None
+
     @abstractmethod
     def save(self, directory: Path) -> dict: ...
 

@@ -68,6 +68,15 @@ class LightGBMModel(Candidate):
                                   num_iteration=self.booster_.best_iteration or None)
         return np.column_stack([1 - p, p])
 
+    def predict_matrix(self, X: np.ndarray) -> np.ndarray:
+        return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None)
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """TreeSHAP from LightGBM itself (pred_contrib); the last column, the expected value,
+        is dropped."""
+        return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None,
+                                     pred_contrib=True)[:, :-1]
+
     def parameter_count(self) -> int:
         """Leaf values over all trees (each leaf is one fitted number)."""
         dump = self.booster_.dump_model(num_iteration=-1)

@@ -28,10 +28,18 @@ class LogisticModel(Candidate):
         self.C = C
         self.seed = seed
 
-    def _design(self, X: pd.DataFrame) -> np.ndarray:
-        Z = signed_log(X[self.columns_].to_numpy(dtype=float))
+    def _design(self, X: np.ndarray) -> np.ndarray:
+        Z = signed_log(X)
         Z = np.where(np.isnan(Z), self.medians_, Z)
         return (Z - self.means_) / self.scales_
+
+    def predict_matrix(self, X: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(self._design(X) @ self.coef_ + self.intercept_)))
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """coefficient x standardised value: exact SHAP values of a linear model against the
+        training mean (the standardised mean is zero)."""
+        return self._design(X) * self.coef_
 
     def fit(self, X, y, X_valid=None, y_valid=None) -> "LogisticModel":
         self.columns_ = list(X.columns)
@@ -50,8 +58,7 @@ class LogisticModel(Candidate):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         if not hasattr(self, "coef_"):
             raise NotFittedError("LogisticModel is not fitted yet; call fit() first.")
-        z = self._design(X) @ self.coef_ + self.intercept_
-        p = 1.0 / (1.0 + np.exp(-z))
+        p = self.predict_matrix(X[self.columns_].to_numpy(dtype=float))
         return np.column_stack([1 - p, p])
 
     def parameter_count(self) -> int:

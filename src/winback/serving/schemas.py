@@ -1,0 +1,169 @@
+"""Request and response bodies of the winback service; their field docs are the API reference
+that /docs and /openapi.json show."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+
+class Event(BaseModel):
+    """One event of a customer, in winback's canonical columns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_time: dt.datetime = Field(description="When it happened; ISO 8601. A time without a zone "
+                                                "is UTC.", examples=["2026-11-02T14:05:00Z"])
+    event_type: Literal["view", "cart", "remove_from_cart", "purchase", "return"] = Field(
+        "purchase", description="What happened. Order tables have purchases only.")
+    amount: float | None = Field(None, description="Money of the event (order value or item "
+                                                   "price x quantity); purchases only count as spend.")
+    quantity: float | None = Field(None, description="Units, when known.")
+    order_id: str | None = Field(None, max_length=200, description="Order or invoice id.")
+    session_id: str | None = Field(None, max_length=200, description="Visit / session id.")
+    product_id: str | None = Field(None, max_length=200)
+    brand: str | None = Field(None, max_length=200)
+    category: str | None = Field(None, max_length=200)
+
+
+ONE_INPUT = {"oneOf": [{"required": ["features"]}, {"required": ["events"]}]}
+
+
+class CustomerIn(BaseModel):
+    """One customer to score: ready `features`, or raw recent `events` from which the bundle's
+    own feature definitions compute them at `cutoff`. `features` is replaced, per service, by a
+    model listing the bundle's own feature names (see `request_models`)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=ONE_INPUT)
+
+    customer_id: str | None = Field(None, max_length=200, description="Echoed back; required "
+                                                                      "with events.")
+    features: dict[str, float] = Field(None, description="Feature name -> value.")
+    events: list[Event] = Field(None, min_length=1, max_length=10_000, description="The customer's "
+                                "events, any order; only those before the cutoff count.")
+    cutoff: dt.datetime | None = Field(None, description="Score as of this instant (events only; "
+                                                         "default now).")
+
+    @model_validator(mode="after")
+    def _one_input(self) -> "CustomerIn":
+        if (self.features is None) == (self.events is None):
+            raise ValueError("send exactly one of `features` or `events`")
+        return self
+
+    def feature_dict(self) -> dict[str, Any]:
+        """Features as sent, keyed by the bundle's column names (aliases), unset ones left out."""
+        f = self.features
+        return f.model_dump(by_alias=True, exclude_unset=True) if isinstance(f, BaseModel) else dict(f)
+
+
+def request_models(columns: list[str], categorical: set[str], max_batch: int):
+    """(ScoreRequest, BatchRequest) whose `features` object lists this bundle's features, so the
+    OpenAPI schema says exactly what a request may hold. Field names are positional (f0, f1...)
+    with the column as alias, because columns need not be Python identifiers."""
+    fields = {}
+    for i, c in enumerate(columns):
+        kind = "text (a category)" if c in categorical else "number"
+        fields[f"f{i}"] = ((str if c in categorical else float) | None,
+                           Field(None, alias=c, description=f"{kind}; null or left out = unknown"))
+    features = create_model("Features", __config__=ConfigDict(extra="forbid", populate_by_name=False),
+                            **fields)
+    customer = create_model(
+        "Customer", __base__=CustomerIn,
+        features=(features, Field(None, description="The bundle's features; GET /v1/model lists "
+                                                    "them. Missing ones are scored as unknown.")))
+    score = create_model(
+        "ScoreRequest", __base__=customer,
+        reasons=(bool, Field(True, description="Add the top three reasons when the model has an "
+                                               "explainer (costs time on customer-table models).")))
+    batch = create_model(
+        "BatchRequest", __config__=ConfigDict(extra="forbid"),
+        customers=(list[customer], Field(min_length=1, max_length=max_batch,
+                                         description=f"At most {max_batch:,} customers (--max-batch).")),
+        reasons=(bool, Field(False, description="Add the top three reasons per customer.")))
+    return score, batch
+
+
+class Reason(BaseModel):
+    feature: str
+    value: Any = Field(None, description="The customer's value of the feature.")
+    direction: Literal["raises", "lowers"] = Field(description="Whether it raises or lowers the "
+                                                               "probability.")
+    contribution: float = Field(description="SHAP value (log-odds for event-log models, "
+                                            "probability for customer tables).")
+
+
+class ScoreOut(BaseModel):
+    customer_id: str | None = None
+    probability: float | None = Field(description="P(the problem's outcome), e.g. a repeat purchase "
+                                                  "in the horizon; null when not in the population.")
+    decile: int | None = Field(None, description="1 = the top tenth of the bundle's test population.")
+    segment: str | None = Field(None, description="Risk x value segment, when the bundle has them.")
+    action: str | None = Field(None, description="The segment's recommended action.")
+    value: float | None = Field(None, description="The segment value axis (predicted spend or a "
+                                                  "value column).")
+    reasons: list[Reason] | None = None
+    missing_features: list[str] = Field(default_factory=list, description="Features not sent "
+                                        "(scored as unknown).")
+    note: str | None = Field(None, description="Why there is no probability, when there is none.")
+
+
+class BatchOut(BaseModel):
+    results: list[ScoreOut]
+    model: str = Field(description="The bundle's chosen candidate.")
+
+
+class SessionEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_type: Literal["view", "cart", "remove_from_cart", "purchase"]
+    event_time: dt.datetime = Field(description="ISO 8601; no zone means UTC.")
+    price: float | None = Field(None, description="Price of the product the event is about.")
+    brand: str | None = Field(None, max_length=200)
+    category: str | None = Field(None, max_length=200)
+
+
+class NextEventRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[SessionEvent] = Field(min_length=1, max_length=1000,
+                                       description="The session so far, in time order.")
+
+
+class NextEventOut(BaseModel):
+    probabilities: dict[str, float] = Field(description="P(next event) per type; 'end' = the "
+                                                        "session ends.")
+    next_event: str
+    p_purchase_in_session: float = Field(description="P(a purchase later in this session).")
+    churn_alert: bool = Field(description="True when p_purchase_in_session is below the bundle's "
+                                          "churn threshold: a session worth a nudge.")
+    churn_threshold: float
+    events_used: int = Field(description="How many of the latest events the model reads.")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Machine-readable: invalid_request, unknown_feature, "
+                                  "unauthorized, not_found, too_large, no_model, internal.")
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    models: list[str]
+
+
+class ModelInfo(BaseModel):
+    customer: dict[str, Any] | None = Field(None, description="The customer model: problem, "
+                                            "candidates, metrics, cutoffs, features, fingerprint.")
+    next_event: dict[str, Any] | None = None
+    max_batch: int

@@ -1,0 +1,390 @@
+"""Bundles loaded once and scored request by request: the engine behind `winback serve`.
+
+A customer bundle (event log or customer table) answers "how likely is this customer to come
+back, buy, or drift away", from ready features or from raw recent events. Raw events go through
+the bundle's own feature spec (the same Ibis expressions as training, on an in-memory DuckDB),
+with the population models the bundle stores (BG/NBD, Gamma-Gamma, decile edges from the test
+cutoff), because one customer is not a population to fit them on. A next-event bundle answers
+"what will this session do next".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from winback.bundle import load_bundle
+from winback.config import ProblemConfig
+from winback.data.layouts import CANONICAL_TYPES
+from winback.errors import DataError, WinbackError, did_you_mean
+from winback.evaluate import decile_of
+
+REASONS = 3
+
+
+class RequestError(WinbackError):
+    """A request the model cannot answer as sent (unknown feature, wrong value type)."""
+
+
+@dataclass
+class Scored:
+    """One customer's answer; `note` says why a customer has no probability."""
+
+    customer_id: str | None
+    probability: float | None
+    decile: int | None = None
+    segment: str | None = None
+    action: str | None = None
+    value: float | None = None
+    reasons: list[dict[str, Any]] | None = None
+    missing_features: list[str] = field(default_factory=list)
+    note: str | None = None
+
+
+def _utc_naive(t: dt.datetime) -> dt.datetime:
+    return t.astimezone(dt.timezone.utc).replace(tzinfo=None) if t.tzinfo else t
+
+
+def _shown(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def top_reasons(contrib: np.ndarray, columns: Sequence[str], row: Mapping[str, Any],
+                k: int = REASONS) -> list[dict[str, Any]]:
+    """The k features that moved this score most: name, value, direction, contribution."""
+    order = np.argsort(-np.abs(contrib), kind="stable")[:k]
+    return [{"feature": columns[j], "value": _shown(row.get(columns[j])),
+             "direction": "raises" if contrib[j] > 0 else "lowers",
+             "contribution": float(contrib[j])} for j in order if contrib[j] != 0]
+
+
+class CustomerScorer:
+    """Scores customers with an event-log or customer-table bundle."""
+
+    def __init__(self, bundle_dir: Path):
+        self.bundle_dir = Path(bundle_dir)
+        self.manifest, self.model, self.calibrator = load_bundle(self.bundle_dir)
+        m = self.manifest
+        self.kind = m.get("kind", "event_log")
+        if self.kind == "next_event":
+            raise WinbackError(f"'{bundle_dir}' is a next-event bundle, not a customer model.")
+        self.problem = m["problem"]["name"]
+        self.edges = m.get("decile_edges")
+        if self.kind == "customer_table":
+            self.columns = list(m["feature_columns"])
+            self.categorical = set(m["data"]["categorical"])
+        else:
+            self.columns = list(m["feature_spec"]["columns"])
+            self.categorical = set()
+        self.index = {c: i for i, c in enumerate(self.columns)}
+        self._rule = None
+        if m.get("segments"):
+            from winback.segments import SegmentRule
+
+            self._rule = SegmentRule.from_dict(m["segments"]["rule"])
+        self._lock = threading.Lock()  # one DuckDB connection, used by one request at a time
+        self._con = None
+
+    # -- ready features -------------------------------------------------------------------
+    def _check_names(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        known = self.index
+        for i, row in enumerate(rows):
+            unknown = [k for k in row if k not in known]
+            if unknown:
+                where = f"customer {i + 1}: " if len(rows) > 1 else ""
+                raise RequestError(f"{where}unknown feature '{unknown[0]}'."
+                                   f"{did_you_mean(unknown[0], self.columns)} GET /v1/model lists "
+                                   f"the {len(self.columns)} features of this model.")
+
+    def _matrix(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        X = np.full((len(rows), len(self.columns)), np.nan)
+        for i, row in enumerate(rows):
+            for name, value in row.items():
+                if value is None:
+                    continue
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise RequestError(f"feature '{name}' must be a number or null, got "
+                                       f"{type(value).__name__} {value!r}.")
+                X[i, self.index[name]] = value
+        return X
+
+    def _table_frame(self, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+        data = {}
+        for c in self.columns:
+            values = [row.get(c) for row in rows]
+            if c in self.categorical:
+                data[c] = pd.array([None if v is None else str(v) for v in values], dtype="string")
+            else:
+                for v in values:
+                    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                        raise RequestError(f"feature '{c}' is numeric: send a number or null, got "
+                                           f"{v!r}.")
+                data[c] = np.array([np.nan if v is None else float(v) for v in values])
+        return pd.DataFrame(data)
+
+    def probabilities(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """P(positive outcome) per row of features; the in-process fast path."""
+        self._check_names(rows)
+        if self.kind == "customer_table":
+            return self.model.predict_proba(self._table_frame(rows))[:, 1]
+        if self.model.name == "bgnbd":
+            frame = pd.DataFrame(self._matrix(rows), columns=self.columns)
+            frame["label_window_days"] = self.manifest["problem"]["horizon_days"]
+            p = self.model.predict_proba(frame)[:, 1]
+        else:
+            p = self.model.predict_matrix(self._matrix(rows))
+        return self.calibrator.transform(p) if self.calibrator is not None else p
+
+    def _values(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        from winback.segments import PREDICTED_ORDERS, PREDICTED_SPEND
+
+        rule = self._rule
+
+        def col(name: str) -> np.ndarray:
+            return np.array([np.nan if r.get(name) is None else float(r[name]) for r in rows])
+
+        if rule.value_column not in (PREDICTED_SPEND, PREDICTED_ORDERS):
+            return col(rule.value_column)
+        expected = col("bgnbd_expected_purchases")
+        gg = (self.manifest.get("population") or {}).get("gamma_gamma")
+        if rule.value_column == PREDICTED_ORDERS or gg is None:
+            return expected
+        from winback.models.gamma_gamma import GammaGamma
+
+        model = GammaGamma()
+        model.params_ = gg
+        return expected * model.conditional_expected_order_value(col("n_orders"),
+                                                                  col("avg_order_value"))
+
+    def _reasons(self, rows: Sequence[Mapping[str, Any]]) -> list[list[dict[str, Any]]] | None:
+        if self.kind == "customer_table":
+            from winback.tabular.explain import explain
+
+            frame = self._table_frame(rows)
+            background = pd.read_parquet(self.bundle_dir / self.manifest["background"])
+            values = explain(self.model, frame, background,
+                             seed=int(self.manifest["tuning"]["seed"])).values
+            cols = list(values.columns)
+            return [top_reasons(values.iloc[i].to_numpy(), cols, rows[i]) for i in range(len(rows))]
+        contrib = self.model.contributions(self._matrix(rows)) if self.model.name != "bgnbd" else None
+        if contrib is None:
+            return None
+        return [top_reasons(contrib[i], self.columns, rows[i]) for i in range(len(rows))]
+
+    def score_features(self, rows: Sequence[Mapping[str, Any]], ids: Sequence[str | None] | None = None,
+                       reasons: bool = False) -> list[Scored]:
+        p = self.probabilities(rows)
+        ids = ids or [None] * len(rows)
+        deciles = decile_of(p, self.edges) if self.edges else [None] * len(rows)
+        out = [Scored(ids[i], float(p[i]), None if deciles[i] is None else int(deciles[i]),
+                      missing_features=[c for c in self.columns if rows[i].get(c) is None])
+               for i in range(len(rows))]
+        if self._rule is not None:
+            from winback.segments import assign, risk_of
+
+            value = self._values(rows)
+            segs = assign(self._rule, risk_of(self.problem, p), value)
+            for i, s in enumerate(out):
+                s.segment, s.action = str(segs["segment"].iloc[i]), str(segs["action"].iloc[i])
+                s.value = None if np.isnan(value[i]) else float(value[i])
+        if reasons:
+            found = self._reasons(rows)
+            for s, r in zip(out, found or []):
+                s.reasons = r
+        return out
+
+    # -- raw events -----------------------------------------------------------------------
+    def features_from_events(self, customers: Sequence[tuple[str, Sequence[Mapping[str, Any]]]],
+                             cutoff: dt.datetime) -> tuple[pd.DataFrame, list[str]]:
+        """The bundle's features at `cutoff` for each customer's events (only events before the
+        cutoff count), and the ids that are in the problem's population there."""
+        if self.kind == "customer_table":
+            raise RequestError("This model scores customer-table rows: send `features`, not events.")
+        from winback.data.canonical import EventLog
+        from winback.features import FeatureSpec
+        from winback.frame import build_frame, score_cutoff
+        from winback.models.bgnbd import BGNBD
+
+        spec_d = dict(self.manifest["feature_spec"])
+        spec_d.pop("columns")
+        spec = FeatureSpec.from_dict(spec_d)
+        rows = []
+        for cid, events in customers:
+            for e in events:
+                rows.append({**{c: e.get(c) for c in CANONICAL_TYPES}, "customer_id": cid,
+                             "event_time": _utc_naive(e["event_time"])})
+        frame = pd.DataFrame(rows, columns=list(CANONICAL_TYPES))
+        for c, t in CANONICAL_TYPES.items():
+            if t == "string":
+                frame[c] = frame[c].astype("string")
+            elif t == "float64":
+                frame[c] = frame[c].astype(float)
+        frame["event_time"] = pd.to_datetime(frame["event_time"]).astype("datetime64[us]")
+        stored = (self.manifest.get("population") or {}).get("bgnbd")
+        bgnbd = None
+        if stored:
+            bgnbd = BGNBD(time_unit_days=stored["time_unit_days"])
+            bgnbd.params_ = dict(stored["params"])
+        problem = ProblemConfig(**self.manifest["problem"])
+        with self._lock:
+            if self._con is None:
+                from winback.data.sources import connect
+
+                self._con = connect()
+            table = self._con.create_table("request_events", frame, temp=True, overwrite=True)
+            log = EventLog(self._con, table, frozenset(spec.available), "request")
+            feats = build_frame(log, score_cutoff(cutoff, problem.horizon_days), problem, spec,
+                                with_labels=False, bgnbd=bgnbd)
+        return feats, feats["customer_id"].astype(str).tolist()
+
+    def score_events(self, customers: Sequence[tuple[str, Sequence[Mapping[str, Any]]]],
+                     cutoff: dt.datetime | None = None, reasons: bool = False) -> list[Scored]:
+        when = _utc_naive(cutoff) if cutoff else dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        for cid, events in customers:
+            if not any(_utc_naive(e["event_time"]) < when for e in events):
+                raise RequestError(f"customer '{cid}' has no event before the cutoff "
+                                   f"{when:%Y-%m-%d %H:%M}: features need history before it.")
+        feats, eligible = self.features_from_events(customers, when)
+        rows = [{c: _shown(v) for c, v in r.items()} for r in feats[self.columns].to_dict("records")] \
+            if len(feats) else []
+        by_id = dict(zip(eligible, self.score_features(rows, eligible, reasons))) if rows else {}
+        out = []
+        for cid, _ in customers:
+            if cid in by_id:
+                out.append(by_id[cid])
+            else:
+                out.append(Scored(cid, None, note=f"not in the '{self.problem}' population at "
+                                  f"{when:%Y-%m-%d}: {POPULATION_RULES.get(self.problem, 'no qualifying history')}"))
+        return out
+
+    # -- description ----------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        m = self.manifest
+        return {
+            "kind": self.kind, "problem": m["problem"], "best": m["best"],
+            "selection": m.get("selection"), "threshold": m.get("threshold"),
+            "leaderboard": m.get("leaderboard"), "cutoffs": m.get("cutoffs"),
+            "features": self.columns, "categorical_features": sorted(self.categorical),
+            "feature_spec": m.get("feature_spec"), "fingerprint": m.get("fingerprint"),
+            "created_at": m.get("created_at"), "winback_version": m.get("winback_version"),
+            "segments": m.get("segments"), "importance": m.get("importance"),
+            "explainer": self.explainer,
+        }
+
+    @property
+    def explainer(self) -> str | None:
+        if self.kind == "customer_table":
+            return self.manifest.get("explainer")
+        return {"lightgbm": "TreeSHAP (LightGBM pred_contrib)",
+                "logistic": "linear contributions (exact SHAP)"}.get(self.model.name)
+
+    def example_features(self) -> dict[str, Any]:
+        """A typical customer (the bundle's stored medians) for forms and docs."""
+        if self.kind == "customer_table":
+            bg = pd.read_parquet(self.bundle_dir / self.manifest["background"])
+            return {c: _shown(bg[c].iloc[0]) for c in self.columns}
+        medians = self.manifest.get("feature_medians") or {}
+        return {c: medians.get(c) for c in self.columns}
+
+
+POPULATION_RULES = {
+    "repeat_purchase": "no purchase before the cutoff",
+    "first_purchase": "already bought before the cutoff (or no visit)",
+    "return_visit": "no qualifying event before the cutoff",
+    "activity_decline": "no activity in the window before the cutoff",
+}
+
+
+class NextEventScorer:
+    """Next-event probabilities and the churn alert for one live session."""
+
+    def __init__(self, bundle_dir: Path):
+        from winback.nextevent.pipeline import load_next_event_bundle
+
+        manifest, _, _ = load_bundle(bundle_dir)
+        if manifest.get("kind") != "next_event":
+            raise WinbackError(f"'{bundle_dir}' is not a next-event bundle.")
+        self.manifest, self.model, self.churn = load_next_event_bundle(bundle_dir)
+        self.k = int(self.manifest["k"])
+        self.classes = list(self.manifest["classes"])
+        self._lock = threading.Lock()
+        self._con = None
+
+    def predict(self, events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """The session so far, oldest first -> P(next event), the likeliest, P(purchase later
+        in the session) and the alert flag."""
+        from winback.nextevent.dataset import EVENT_TYPES, Vocabulary, samples_table, to_samples
+
+        if not events:
+            raise RequestError("send at least one event of the session.")
+        bad = [e["event_type"] for e in events if e["event_type"] not in EVENT_TYPES]
+        if bad:
+            raise RequestError(f"event_type '{bad[0]}' is not a session event; use one of "
+                               f"{', '.join(EVENT_TYPES)}.")
+        frame = pd.DataFrame({
+            "customer_id": pd.array(["session"] * len(events), dtype="string"),
+            "session_id": pd.array(["session"] * len(events), dtype="string"),
+            "event_time": pd.to_datetime([_utc_naive(e["event_time"]) for e in events]).astype("datetime64[us]"),
+            "event_type": pd.array([e["event_type"] for e in events], dtype="string"),
+            "amount": [np.nan if e.get("price") is None else float(e["price"]) for e in events],
+            "brand": pd.array([e.get("brand") for e in events], dtype="string"),
+            "category": pd.array([e.get("category") for e in events], dtype="string"),
+        })
+        with self._lock:
+            if self._con is None:
+                from winback.data.sources import connect
+
+                self._con = connect()
+            table = self._con.create_table("session_events", frame, temp=True, overwrite=True)
+            samples = samples_table(table, self.k).execute()
+        last = samples.sort_values("position").tail(1)
+        s = to_samples(last.assign(target="end", purchase_later=0), self.k,
+                       Vocabulary(self.manifest["vocabulary"]))
+        probs = self.model.predict_proba(s)[0]
+        p_buy = float(self.churn.predict(s)[0])
+        threshold = float(self.manifest["problem"]["churn_threshold"])
+        return {"probabilities": {c: float(v) for c, v in zip(self.classes, probs)},
+                "next_event": self.classes[int(np.argmax(probs))],
+                "p_purchase_in_session": p_buy, "churn_alert": p_buy < threshold,
+                "churn_threshold": threshold, "events_used": min(len(events), self.k)}
+
+    def describe(self) -> dict[str, Any]:
+        m = self.manifest
+        return {"kind": "next_event", "problem": m["problem"], "best": m["best"],
+                "selection": m.get("selection"), "leaderboard": m.get("leaderboard"),
+                "classes": self.classes, "sequence_length": self.k, "test_cutoff": m.get("test_cutoff"),
+                "fingerprint": m.get("fingerprint"), "churn": m.get("churn"),
+                "created_at": m.get("created_at"), "winback_version": m.get("winback_version")}
+
+
+def load_scorers(paths: Sequence[Path]) -> tuple[CustomerScorer | None, NextEventScorer | None]:
+    """At most one customer bundle and one next-event bundle, each loaded once."""
+    import json
+
+    from winback.bundle import MANIFEST
+
+    customer = next_event = None
+    for path in paths:
+        path = Path(path)
+        mf = path / MANIFEST
+        if not mf.exists():
+            raise DataError(f"'{path}' is not a winback bundle (no {MANIFEST}); pass the bundle "
+                            f"folder that `winback train` wrote.")
+        if json.loads(mf.read_text(encoding="utf-8")).get("kind") == "next_event":
+            if next_event is not None:
+                raise WinbackError("Pass at most one next-event bundle.")
+            next_event = NextEventScorer(path)
+        else:
+            if customer is not None:
+                raise WinbackError("Pass at most one customer bundle (event log or customer table).")
+            customer = CustomerScorer(path)
+    return customer, next_event

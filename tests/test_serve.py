@@ -1,0 +1,244 @@
+"""The HTTP service: answers agree with batch scoring, errors are structured, auth, limits,
+metrics, and a schemathesis run over the app's own OpenAPI schema."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import schemathesis
+from schemathesis import GenerationMode, checks
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+
+from winback.datasets import cdnow_config
+from winback.data.canonical import load_events
+from winback.frame import build_frame, score_cutoff
+from winback.features import FeatureSpec
+from winback.config import ProblemConfig, parse_date
+from winback.score import score
+from winback.serving.app import create_app
+
+
+@pytest.fixture(scope="module")
+def app(cdnow_bundle, next_event_bundle):
+    return create_app([cdnow_bundle, next_event_bundle], max_batch=50, max_body_bytes=200_000,
+                      api_key="")
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return TestClient(app)
+
+
+@pytest.fixture(scope="module")
+def manifest(cdnow_bundle):
+    return json.loads((cdnow_bundle / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def test_cutoff_rows(manifest, cdnow_bundle):
+    """Batch scores and model rows of CDNOW at the bundle's test cutoff, where the stored
+    population fits are the ones batch scoring refits."""
+    test = next(c for c in manifest["cutoffs"] if c["role"] == "test")
+    when = parse_date(test["time"][:10], "cutoff")
+    cfg = cdnow_config()
+    log = load_events(cfg)
+    scores = score(cfg, cdnow_bundle, cutoff=when.strftime("%Y-%m-%d"), log=log)
+    spec_d = dict(manifest["feature_spec"])
+    spec_d.pop("columns")
+    frame = build_frame(log, score_cutoff(when, manifest["problem"]["horizon_days"]),
+                        ProblemConfig(**manifest["problem"]), FeatureSpec.from_dict(spec_d),
+                        with_labels=False)
+    return when, log, scores, frame
+
+
+def _features(frame: pd.DataFrame, columns: list[str], i: int) -> dict:
+    row = frame.iloc[i]
+    return {c: (None if pd.isna(row[c]) else float(row[c])) for c in columns}
+
+
+def test_features_score_like_batch_scoring(client, manifest, test_cutoff_rows):
+    when, _, scores, frame = test_cutoff_rows
+    columns = manifest["feature_spec"]["columns"]
+    by_id = scores.set_index("customer_id")
+    picks = np.random.default_rng(0).choice(len(frame), 8, replace=False)
+    body = {"customers": [{"customer_id": str(frame["customer_id"].iloc[i]),
+                           "features": _features(frame, columns, i)} for i in picks]}
+    r = client.post("/v1/score/batch", json=body)
+    assert r.status_code == 200, r.text
+    for sent, out in zip(body["customers"], r.json()["results"]):
+        expected = by_id.loc[out["customer_id"]]
+        assert out["probability"] == pytest.approx(expected["probability"], abs=1e-5)
+        assert out["segment"] == expected["segment"] and out["action"] == expected["action"]
+        assert 1 <= out["decile"] <= 10
+        assert out["missing_features"] == [c for c, v in sent["features"].items() if v is None]
+
+
+def test_raw_events_score_like_batch_scoring(client, test_cutoff_rows):
+    """The service computes features from posted events with the bundle's own definitions."""
+    when, log, scores, _ = test_cutoff_rows
+    ids = scores["customer_id"].iloc[[0, 5, 500, 5000, 20000]].tolist()
+    events = log.table.filter(log.table.customer_id.isin(ids)).execute()
+    for cid in ids:
+        mine = events[events["customer_id"].astype(str) == cid]
+        body = {"customer_id": cid, "cutoff": when.isoformat() + "Z", "reasons": False,
+                "events": [{"event_time": t.isoformat(), "event_type": "purchase", "amount": a,
+                            "quantity": q, "order_id": o}
+                           for t, a, q, o in zip(mine["event_time"], mine["amount"], mine["quantity"],
+                                                 mine["order_id"])]}
+        r = client.post("/v1/score", json=body)
+        assert r.status_code == 200, r.text
+        expected = scores.set_index("customer_id").loc[cid, "probability"]
+        assert r.json()["probability"] == pytest.approx(expected, abs=1e-5)
+
+
+def test_reasons_are_the_linear_contributions(client, manifest, test_cutoff_rows):
+    _, _, _, frame = test_cutoff_rows
+    feats = _features(frame, manifest["feature_spec"]["columns"], 3)
+    out = client.post("/v1/score", json={"features": feats}).json()
+    reasons = out["reasons"]
+    assert len(reasons) == 3 and {r["direction"] for r in reasons} <= {"raises", "lowers"}
+    sizes = [abs(r["contribution"]) for r in reasons]
+    assert sizes == sorted(sizes, reverse=True)
+    for r in reasons:
+        assert (r["contribution"] > 0) == (r["direction"] == "raises")
+        assert r["value"] == feats[r["feature"]]
+
+
+def test_customer_outside_the_population_gets_a_note(client):
+    r = client.post("/v1/score", json={"customer_id": "v", "cutoff": "1998-01-01",
+                                       "events": [{"event_time": "1997-03-01", "event_type": "view"}]})
+    assert r.status_code == 200
+    assert r.json()["probability"] is None and "no purchase before the cutoff" in r.json()["note"]
+
+
+def test_next_event_changes_with_the_session(client):
+    session = [{"event_type": "view", "event_time": "2026-01-05T10:00:00Z", "price": 20.0}]
+    first = client.post("/v1/next-event", json={"events": session}).json()
+    session += [{"event_type": "cart", "event_time": "2026-01-05T10:01:00Z", "price": 20.0},
+                {"event_type": "purchase", "event_time": "2026-01-05T10:02:00Z", "price": 20.0}]
+    later = client.post("/v1/next-event", json={"events": session}).json()
+    for out in (first, later):
+        assert set(out["probabilities"]) == {"view", "cart", "remove_from_cart", "purchase", "end"}
+        assert sum(out["probabilities"].values()) == pytest.approx(1, abs=1e-4)
+        assert out["churn_alert"] == (out["p_purchase_in_session"] < out["churn_threshold"])
+    assert first["probabilities"] != later["probabilities"] and later["events_used"] == 3
+
+
+def test_model_description(client, manifest):
+    info = client.get("/v1/model").json()
+    c = info["customer"]
+    assert c["best"] == manifest["best"] and c["fingerprint"] == manifest["fingerprint"]
+    assert c["features"] == manifest["feature_spec"]["columns"] and len(c["cutoffs"]) >= 3
+    assert {r["candidate"] for r in c["leaderboard"]} == {"logistic", "lightgbm"}
+    assert info["next_event"]["sequence_length"] == 4 and info["max_batch"] == 50
+
+
+@pytest.mark.parametrize("body, status, code, words", [
+    ({"features": {"n_evnts": 1}}, 422, "unknown_feature", "Did you mean 'n_events'"),
+    ({"features": {"n_events": "many"}}, 422, "invalid_request", "valid number"),
+    ({}, 422, "invalid_request", "exactly one of"),
+    ({"features": {}, "events": []}, 422, "invalid_request", "at least 1 item"),
+    ({"features": {"n_events": 1}, "colour": "red"}, 422, "invalid_request", "colour"),
+    ({"customer_id": "a", "events": [{"event_time": "yesterday"}]}, 422, "invalid_request", "event_time"),
+    ({"events": [{"event_time": "1997-03-01"}]}, 422, "invalid_request", "customer_id"),
+    ({"customer_id": "a", "cutoff": "1997-01-01", "events": [{"event_time": "1997-03-01"}]},
+     422, "invalid_request", "no event before the cutoff"),
+])
+def test_bad_requests_get_structured_errors(client, body, status, code, words):
+    r = client.post("/v1/score", json=body)
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert err["code"] == code and words in (err["message"] + json.dumps(err["details"]))
+
+
+def test_malformed_json_oversize_bodies_and_unknown_routes(client):
+    r = client.post("/v1/score", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+    r = client.post("/v1/score", content=b"[" + b"1," * 150_000 + b"1]",
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "200,000 bytes" in r.json()["error"]["message"]
+
+    def chunks():
+        for _ in range(100):
+            yield b" " * 4096
+
+    r = client.post("/v1/score", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413  # no Content-Length: counted while reading
+    r = client.post("/v1/score/batch", json={"customers": [{"features": {"n_events": 1}}] * 51})
+    assert r.status_code == 422 and "at most 50" in r.json()["error"]["message"]
+    r = client.get("/v1/nothing")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    r = client.get("/v1/score")
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_api_key(cdnow_bundle):
+    secured = TestClient(create_app([cdnow_bundle], api_key="s3cret"))
+    body = {"features": {"n_events": 3}}
+    assert secured.post("/v1/score", json=body).status_code == 401
+    r = secured.post("/v1/score", json=body, headers={"X-API-Key": "wrong"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+    assert secured.post("/v1/score", json=body, headers={"X-API-Key": "s3cret"}).status_code == 200
+    assert secured.post("/v1/score", json=body, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert secured.get("/healthz").status_code == 200  # probes need no key
+    assert secured.post("/v1/next-event", json={"events": []}, headers={"X-API-Key": "s3cret"}).status_code == 422
+
+
+def test_health_readiness_and_metrics(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ready" and len(ready["models"]) == 2
+    for _ in range(3):
+        client.post("/v1/score", json={"features": {"n_events": 2}})
+    client.post("/v1/score", json={"features": {"bogus": 2}})
+    text = client.get("/metrics").text
+    assert 'winback_requests_total{route="/v1/score",method="POST",status="200"' in text
+    assert 'winback_requests_total{route="/v1/score",method="POST",status="422"' in text
+    assert 'winback_request_seconds_bucket{route="/v1/score",method="POST"' in text and 'le="+Inf"' in text
+    count = [line for line in text.splitlines()
+             if line.startswith('winback_request_seconds_count{route="/v1/score",method="POST"')]
+    assert count and int(count[0].split()[-1]) >= 4
+
+
+def test_page_is_self_contained(client):
+    html = client.get("/").text
+    assert "Score a customer" in html and "Next-event playground" in html and "logistic" in html
+    assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
+    assert "<script src" not in html and "<link" not in html
+
+
+def test_openapi_documents_every_error(app):
+    spec = app.openapi()
+    for path, ops in spec["paths"].items():
+        for op in ops.values():
+            if path.startswith("/v1/"):
+                assert {"401", "413", "422"} <= set(op["responses"]), path
+                ref = op["responses"]["422"]["content"]["application/json"]["schema"]["$ref"]
+                assert ref.endswith("/ErrorOut")
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_schemathesis_finds_no_server_error(app, mode):
+    """Requests generated from the app's own OpenAPI schema, valid and invalid, never get a 5xx
+    or an answer that breaks the schema (status, content type, body)."""
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 7
+    for operation in operations:
+        if mode is GenerationMode.NEGATIVE and operation.method.upper() == "GET":
+            continue  # no parameters: nothing to make invalid
+        @given(case=operation.as_strategy(mode))
+        @settings(max_examples=15, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def check(case):
+            response = case.call()
+            assert response.status_code < 500, (operation.label, response.text)
+            # a schema-valid request may still be refused for what the schema cannot say (a
+            # customer with no event before the cutoff); every other check applies
+            case.validate_response(response, excluded_checks=[checks.positive_data_acceptance])
+
+        check()
