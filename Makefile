@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +22,17 @@ $(TEST_STAMP): pyproject.toml $(STAMP)
 demo: $(STAMP)
 	$(BIN)/winback demo
 
-test: $(TEST_STAMP)
+# Chromium and PostgreSQL from Debian, for the browser and PostgreSQL tests
+system-deps:
+	bash scripts/install-system-deps.sh
+
+test: $(TEST_STAMP) system-deps
 	$(BIN)/python -m pytest -q
 
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/cdnow.py
 	$(BIN)/python benchmarks/featurize.py --rows 20000000
+	$(BIN)/python benchmarks/serve.py
 
 clean:
-	rm -rf $(VENV) winback-demo build *.egg-info src/*.egg-info
+	rm -rf $(VENV) winback-demo build *.egg-info src/*.egg-info test-artifacts

@@ -78,7 +78,10 @@ class BGNBD(Candidate):
         ok = T > 0
         if ok.sum() < 10:
             raise ValueError("BG/NBD needs at least 10 customers with a purchase before the cutoff.")
-        x, t_x, T = x[ok], t_x[ok], T[ok]
+        # a fixed row order: the engine returns customers in any order, and a sum of floats
+        # in another order moves the optimum in the last digits (and near-tied ranks with it)
+        order = np.lexsort((T[ok], t_x[ok], x[ok]))
+        x, t_x, T = x[ok][order], t_x[ok][order], T[ok][order]
 
         def objective(lp: np.ndarray) -> float:
             return negative_log_likelihood(lp, x, t_x, T) + self.penalizer * float(np.sum(np.exp(lp) ** 2))

@@ -36,7 +36,8 @@ class GammaGamma:
         ok = (x > 0) & (m > 0) & np.isfinite(m)
         if ok.sum() < 10:
             raise ValueError("Gamma-Gamma needs at least 10 customers with a positive order value.")
-        x, m = x[ok], m[ok]
+        order = np.lexsort((m[ok], x[ok]))  # fixed row order: the same fit whatever the input order
+        x, m = x[ok][order], m[ok][order]
         start = np.log([1.0, 2.0, float(np.mean(m))])
         res = minimize(negative_log_likelihood, start, args=(x, m), method="L-BFGS-B",
                        bounds=[(-8, 8), (np.log(1.0001), 10), (-15, 25)])

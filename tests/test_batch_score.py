@@ -1,0 +1,130 @@
+"""Streaming batch scoring: chunks give the same scores as one pass, every destination (Parquet,
+CSV, DuckDB, PostgreSQL) gets the same rows, ready features score like the event log, and a
+failed run leaves the previous output as it was."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pandas as pd
+import psycopg
+import pytest
+
+from winback.cli import main
+from winback.config import ProblemConfig, parse_date
+from winback.data.canonical import load_events
+from winback.datasets import cdnow_config
+from winback.features import FeatureSpec
+from winback.frame import build_frame, score_cutoff
+from winback.score import score_to
+from winback.sinks import describe_output
+
+
+@pytest.fixture(scope="module")
+def log():
+    return load_events(cdnow_config())
+
+
+@pytest.fixture(scope="module")
+def reference(cdnow_bundle, log, tmp_path_factory):
+    """Scores in one chunk as large as the data, to compare streamed runs with."""
+    path = tmp_path_factory.mktemp("ref") / "ref.parquet"
+    score_to(cdnow_config(), cdnow_bundle, str(path), log=log, chunk_rows=1_000_000)
+    return pd.read_parquet(path)
+
+
+def test_small_chunks_give_the_same_scores(cdnow_bundle, log, reference, tmp_path):
+    seen = []
+    where, rows, _ = score_to(cdnow_config(), cdnow_bundle, str(tmp_path / "s.parquet"), log=log,
+                              chunk_rows=2_000, progress=seen.append)
+    streamed = pd.read_parquet(where)
+    assert rows == len(reference) == 23_570 and len(seen) >= 2 * (23_570 // 2_000)
+    pd.testing.assert_frame_equal(streamed, reference, check_exact=False, rtol=1e-6)
+    assert streamed["rank"].tolist() == list(range(1, rows + 1))
+    assert streamed["probability"].is_monotonic_decreasing
+    assert streamed.groupby("decile").size().between(2_356, 2_358).all()
+
+
+def test_duckdb_table_and_csv_hold_the_same_rows(cdnow_bundle, reference, tmp_path):
+    db = tmp_path / "warehouse.duckdb"
+    for _ in range(2):  # the second run replaces the table whole
+        assert main(["score", "--dataset", "cdnow", "--bundle", str(cdnow_bundle), "-o", str(db),
+                     "--table", "scores", "-q"]) == 0
+    with duckdb.connect(str(db)) as con:
+        table = con.sql("SELECT * FROM scores ORDER BY rank").df()
+        assert con.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0] == 1
+    assert table["customer_id"].tolist() == reference["customer_id"].tolist()
+    assert table["probability"].to_numpy() == pytest.approx(reference["probability"].to_numpy(), abs=1e-9)
+    assert main(["score", "--dataset", "cdnow", "--bundle", str(cdnow_bundle), "-o",
+                 str(tmp_path / "s.csv"), "-q"]) == 0
+    csv = pd.read_csv(tmp_path / "s.csv", dtype={"customer_id": str})
+    assert csv["customer_id"].tolist() == reference["customer_id"].tolist()
+    assert list(csv.columns) == list(reference.columns)
+
+
+def test_postgres_table(cdnow_bundle, reference, postgres_url):
+    for _ in range(2):
+        assert main(["score", "--dataset", "cdnow", "--bundle", str(cdnow_bundle), "-o",
+                     postgres_url, "--table", "public.winback_scores", "-q"]) == 0
+    with psycopg.connect(postgres_url) as con:
+        rows = con.execute("SELECT customer_id, probability, rank, decile, segment FROM "
+                           "winback_scores ORDER BY rank").fetchall()
+        tables = con.execute("SELECT table_name FROM information_schema.tables WHERE "
+                             "table_schema = 'public'").fetchall()
+        types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                 "WHERE table_name = 'winback_scores'").fetchall())
+    assert tables == [("winback_scores",)]  # no staging table left behind
+    assert len(rows) == len(reference)
+    assert [r[0] for r in rows] == reference["customer_id"].tolist()
+    assert [r[1] for r in rows] == pytest.approx(reference["probability"].tolist(), abs=1e-12)
+    assert types["probability"] == "double precision" and types["rank"] == "bigint"
+    assert types["cutoff"].startswith("timestamp")
+
+
+def test_postgres_password_is_never_printed():
+    shown = describe_output("postgresql://winback:hunter2@db.example:5432/shop", "scores")
+    assert "hunter2" not in shown and "winback:***@db.example" in shown
+
+
+def test_ready_features_score_like_the_event_log(cdnow_bundle, log, tmp_path):
+    manifest = json.loads((cdnow_bundle / "manifest.json").read_text())
+    test = next(c for c in manifest["cutoffs"] if c["role"] == "test")
+    when = parse_date(test["time"][:10], "cutoff")
+    spec = dict(manifest["feature_spec"])
+    columns = spec.pop("columns")
+    frame = build_frame(log, score_cutoff(when, manifest["problem"]["horizon_days"]),
+                        ProblemConfig(**manifest["problem"]), FeatureSpec.from_dict(spec),
+                        with_labels=False)
+    features = tmp_path / "features.parquet"
+    frame[["customer_id", *columns]].assign(customer_id=lambda f: f["customer_id"].astype(str)) \
+        .to_parquet(features, index=False)
+    out = tmp_path / "from_features.parquet"
+    assert main(["score", "--bundle", str(cdnow_bundle), "--features", str(features), "-o",
+                 str(out), "-q"]) == 0
+    from_features = pd.read_parquet(out).set_index("customer_id")
+    from_log = pd.read_parquet(score_to(cdnow_config(), cdnow_bundle, str(tmp_path / "log.parquet"),
+                                        cutoff=when.strftime("%Y-%m-%d"), log=log)[0]).set_index("customer_id")
+    joined = from_features.join(from_log, rsuffix="_log")
+    assert len(joined) == len(from_log)
+    assert (joined["probability"] - joined["probability_log"]).abs().max() < 1e-5
+    assert (joined["segment"] == joined["segment_log"]).mean() > 0.999
+
+
+def test_failed_run_keeps_the_previous_output(cdnow_bundle, tmp_path, capsys):
+    out = tmp_path / "scores.parquet"
+    out.write_bytes(b"previous scores")
+    bad = tmp_path / "bad.parquet"
+    pd.DataFrame({"customer_id": ["a"], "n_events": [1.0]}).to_parquet(bad)
+    assert main(["score", "--bundle", str(cdnow_bundle), "--features", str(bad), "-o", str(out)]) == 2
+    assert "lacks" in capsys.readouterr().err
+    assert out.read_bytes() == b"previous scores"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.parquet", "scores.parquet"]
+
+
+def test_unknown_destination_fails_before_any_work(cdnow_bundle, capsys):
+    assert main(["score", "--dataset", "cdnow", "--bundle", str(cdnow_bundle), "-o", "scores.xlsx"]) == 2
+    assert ".duckdb" in capsys.readouterr().err
+    assert main(["score", "--dataset", "cdnow", "--bundle", str(cdnow_bundle), "-o", "x.duckdb",
+                 "--table", "drop table x;"]) == 2
+    assert "plain table name" in capsys.readouterr().err
