@@ -112,11 +112,16 @@ def rule_from_config(cfg: SegmentConfig, risk_threshold: float, values: pd.Serie
     )
 
 
-def assign(rule: SegmentRule, risk: np.ndarray, value: np.ndarray) -> pd.DataFrame:
-    """segment key, segment name and action per customer."""
+def segment_codes(rule: SegmentRule, risk: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Index into SEGMENTS per customer; an unknown value counts as low."""
     high_risk = np.asarray(risk, dtype=float) >= rule.risk_threshold
     high_value = np.nan_to_num(np.asarray(value, dtype=float), nan=-np.inf) >= rule.value_threshold
-    code = np.where(high_risk, np.where(high_value, 0, 1), np.where(high_value, 2, 3))
+    return np.where(high_risk, np.where(high_value, 0, 1), np.where(high_value, 2, 3))
+
+
+def assign(rule: SegmentRule, risk: np.ndarray, value: np.ndarray) -> pd.DataFrame:
+    """segment key, segment name and action per customer."""
+    code = segment_codes(rule, risk, value)
     return pd.DataFrame({"segment_key": np.array(SEGMENTS, dtype=object)[code],
                          "segment": np.array([rule.names[k] for k in SEGMENTS], dtype=object)[code],
                          "action": np.array([rule.actions[k] for k in SEGMENTS], dtype=object)[code]})

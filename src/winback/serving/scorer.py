@@ -88,9 +88,18 @@ class CustomerScorer:
         self.index = {c: i for i, c in enumerate(self.columns)}
         self._rule = None
         if m.get("segments"):
-            from winback.segments import SegmentRule
+            from winback.segments import SEGMENTS, SegmentRule
 
             self._rule = SegmentRule.from_dict(m["segments"]["rule"])
+            self._names = [self._rule.names[k] for k in SEGMENTS]
+            self._actions = [self._rule.actions[k] for k in SEGMENTS]
+        self._gamma_gamma = None
+        gg = (m.get("population") or {}).get("gamma_gamma")
+        if gg:
+            from winback.models.gamma_gamma import GammaGamma
+
+            self._gamma_gamma = GammaGamma()
+            self._gamma_gamma.params_ = dict(gg)
         self._lock = threading.Lock()  # one DuckDB connection, used by one request at a time
         self._con = None
 
@@ -154,16 +163,11 @@ class CustomerScorer:
 
         if rule.value_column not in (PREDICTED_SPEND, PREDICTED_ORDERS):
             return col(rule.value_column)
-        expected = col("bgnbd_expected_purchases")
-        gg = (self.manifest.get("population") or {}).get("gamma_gamma")
-        if rule.value_column == PREDICTED_ORDERS or gg is None:
+        expected = np.nan_to_num(col("bgnbd_expected_purchases"))
+        if rule.value_column == PREDICTED_ORDERS or self._gamma_gamma is None:
             return expected
-        from winback.models.gamma_gamma import GammaGamma
-
-        model = GammaGamma()
-        model.params_ = gg
-        return expected * model.conditional_expected_order_value(col("n_orders"),
-                                                                  col("avg_order_value"))
+        return expected * self._gamma_gamma.conditional_expected_order_value(
+            col("n_orders"), col("avg_order_value"))
 
     def _reasons(self, rows: Sequence[Mapping[str, Any]]) -> list[list[dict[str, Any]]] | None:
         if self.kind == "customer_table":
@@ -189,12 +193,12 @@ class CustomerScorer:
                       missing_features=[c for c in self.columns if rows[i].get(c) is None])
                for i in range(len(rows))]
         if self._rule is not None:
-            from winback.segments import assign, risk_of
+            from winback.segments import risk_of, segment_codes
 
             value = self._values(rows)
-            segs = assign(self._rule, risk_of(self.problem, p), value)
+            codes = segment_codes(self._rule, risk_of(self.problem, p), value)
             for i, s in enumerate(out):
-                s.segment, s.action = str(segs["segment"].iloc[i]), str(segs["action"].iloc[i])
+                s.segment, s.action = self._names[codes[i]], self._actions[codes[i]]
                 s.value = None if np.isnan(value[i]) else float(value[i])
         if reasons:
             found = self._reasons(rows)
