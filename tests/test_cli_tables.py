@@ -85,6 +85,36 @@ def test_scoring_writes_segments_actions_and_reasons(oneclick_run, tmp_path):
     assert same == pytest.approx(explained["probability"].to_numpy())
 
 
+def test_service_scores_table_rows_like_batch(oneclick_run):
+    """winback serve on a customer-table bundle: categorical and numeric features (UTF-8 names)
+    in the request schema, the same probability as batch scoring, SHAP reasons."""
+    from fastapi.testclient import TestClient
+
+    from winback.data.tables import load_customer_table
+    from winback.serving.app import create_app
+
+    out, _ = oneclick_run
+    client = TestClient(create_app([out / "bundle"], api_key=""))
+    cfg = oneclick_config()
+    table = load_customer_table(cfg, with_labels=False)
+    batch = score_table(cfg, out / "bundle", reasons=False).set_index("id")
+    rows = table.frame.head(3)
+    for _, row in rows.iterrows():
+        feats = {c: (None if pd.isna(row[c]) else (str(row[c]) if c in table.categorical else float(row[c])))
+                 for c in table.features}
+        r = client.post("/v1/score", json={"customer_id": str(row["id"]), "features": feats})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["probability"] == pytest.approx(batch.loc[str(row["id"]), "probability"], abs=1e-6)
+        assert body["segment"] == batch.loc[str(row["id"]), "segment"]
+        assert len(body["reasons"]) == 3 and all(x["feature"] in table.features for x in body["reasons"])
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["Features"]["properties"]
+    assert set(schema) == set(table.features)
+    assert "Популярная_категория" in schema
+    r = client.post("/v1/score", json={"customer_id": "x", "events": [{"event_time": "2024-01-01"}]})
+    assert r.status_code == 422 and "customer-table rows" in r.json()["error"]["message"]
+
+
 def test_event_log_bundle_is_refused_for_tables(tmp_path, oneclick_run):
     out, _ = oneclick_run
     code = main(["score", "--dataset", "cdnow_sample", "--bundle", str(out / "bundle"),

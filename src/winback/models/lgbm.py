@@ -24,6 +24,9 @@ DEFAULT_PARAMS = {
 }
 
 
+SMALL_BATCH = 256
+
+
 class LightGBMModel(Candidate):
     name = "lightgbm"
 
@@ -69,13 +72,17 @@ class LightGBMModel(Candidate):
         return np.column_stack([1 - p, p])
 
     def predict_matrix(self, X: np.ndarray) -> np.ndarray:
-        return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None)
+        # a few rows on one thread: OpenMP's idle threads spin-wait after every call, which
+        # takes a core from the other workers of a service for no gain on so little work
+        extra = {"num_threads": 1} if len(X) < SMALL_BATCH else {}
+        return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None, **extra)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """TreeSHAP from LightGBM itself (pred_contrib); the last column, the expected value,
         is dropped."""
+        extra = {"num_threads": 1} if len(X) < SMALL_BATCH else {}
         return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None,
-                                     pred_contrib=True)[:, :-1]
+                                     pred_contrib=True, **extra)[:, :-1]
 
     def parameter_count(self) -> int:
         """Leaf values over all trees (each leaf is one fitted number)."""
