@@ -58,17 +58,24 @@ def cdnow_bundle(tmp_path_factory):
     return train(cfg, report=False).bundle_dir
 
 
-@pytest.fixture(scope="session")
-def next_event_bundle(tmp_path_factory):
-    """A next-event bundle on a small synthetic REES46 log, trained once per session."""
+def next_event_project(root: Path, rows: int, seed: int, days: int, horizon_days: int,
+                       candidates: list[str]) -> Path:
+    """A synthetic REES46 log in `root` and a trained next_event project (k = 4) beside it."""
     from winback.cli import main
     from winback.datasets import generate_rees46
 
-    root = tmp_path_factory.mktemp("nextevent-serve")
-    generate_rees46(root / "events.parquet", rows=20_000, seed=3, days=40)
+    generate_rees46(root / "events.parquet", rows=rows, seed=seed, days=days)
     (root / "winback.toml").write_text(
         '[source]\npath = "events.parquet"\nlayout = "rees46"\n'
-        '[problem]\nname = "next_event"\nhorizon_days = 10\nsequence_length = 4\n'
-        '[train]\ncandidates = ["markov", "lightgbm"]\n')
+        f'[problem]\nname = "next_event"\nhorizon_days = {horizon_days}\nsequence_length = 4\n'
+        f'[train]\ncandidates = {candidates!r}\n'.replace("'", '"'))
     assert main(["train", "-c", str(root / "winback.toml"), "-q", "--no-track"]) == 0
+    return root
+
+
+@pytest.fixture(scope="session")
+def next_event_bundle(tmp_path_factory):
+    """A next-event bundle on a small synthetic REES46 log, trained once per session."""
+    root = next_event_project(tmp_path_factory.mktemp("nextevent-serve"), 20_000, 3, 40, 10,
+                              ["markov", "lightgbm"])
     return root / "winback-out" / "bundle"

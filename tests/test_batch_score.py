@@ -105,7 +105,7 @@ def test_ready_features_score_like_the_event_log(cdnow_bundle, log, tmp_path):
     from_features = pd.read_parquet(out).set_index("customer_id")
     from_log = pd.read_parquet(score_to(cdnow_config(), cdnow_bundle, str(tmp_path / "log.parquet"),
                                         cutoff=when.strftime("%Y-%m-%d"), log=log)[0]).set_index("customer_id")
-    joined = from_features.join(from_log, rsuffix="_log")
+    joined = from_features.join(from_log.add_suffix("_log"))
     assert len(joined) == len(from_log)
     assert (joined["probability"] - joined["probability_log"]).abs().max() < 1e-5
     assert (joined["segment"] == joined["segment_log"]).mean() > 0.999

@@ -7,24 +7,18 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import next_event_project
 
 from winback.cli import main
 from winback.config import config_from_dict
-from winback.datasets import generate_rees46
 from winback.nextevent.dataset import Vocabulary, samples_table, to_samples
 from winback.nextevent.pipeline import load_next_event_bundle
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("nextevent")
-    generate_rees46(root / "events.parquet", rows=40_000, seed=2, days=60)
-    (root / "winback.toml").write_text(
-        '[source]\npath = "events.parquet"\nlayout = "rees46"\n'
-        '[problem]\nname = "next_event"\nhorizon_days = 15\nsequence_length = 4\n'
-        '[train]\ncandidates = ["most_frequent", "markov", "lightgbm", "cnn_bigru"]\n')
-    assert main(["train", "-c", str(root / "winback.toml"), "-q", "--no-track"]) == 0
-    return root
+    return next_event_project(tmp_path_factory.mktemp("nextevent"), 40_000, 2, 60, 15,
+                              ["most_frequent", "markov", "lightgbm", "cnn_bigru"])
 
 
 def test_train_writes_bundle_and_report(project):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression as _SkLogistic
 
 from winback.models.base import Candidate, NotFittedError
@@ -34,7 +35,7 @@ class LogisticModel(Candidate):
         return (Z - self.means_) / self.scales_
 
     def predict_matrix(self, X: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(self._design(X) @ self.coef_ + self.intercept_)))
+        return expit(self._design(X) @ self.coef_ + self.intercept_)  # no overflow at extremes
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """coefficient x standardised value: exact SHAP values of a linear model against the
