@@ -300,6 +300,7 @@ def cmd_demo(args) -> int:
     scores_path = write_scores(scores, out / "scores.csv")
     console.print(f"Best: [bold]{result.best}[/]; bundle {result.bundle_dir}; scores {scores_path}")
     console.print(f"Report: [bold]{result.report_path}[/]")
+    console.print(f"Serve it: winback serve --bundle {result.bundle_dir}")
     return 0
 
 
