@@ -141,7 +141,7 @@ def activity_decline_table(events: ibis.Table, cutoff: Cutoff, problem: ProblemC
          .aggregate(act_before=_activity(events, before, problem.decline_measure),
                     act_after=_activity(events, after, problem.decline_measure)))
     label = c.act_after < problem.decline_share * c.act_before
-    return c.filter(c.act_before > 0).select("customer_id", label=label.cast("int8"))
+    return c.filter(c.act_before > 0).select("customer_id", label=label.ifelse(1, 0).cast("int8"))
 
 
 def label_table(events: ibis.Table, cutoff: Cutoff, problem: ProblemConfig) -> ibis.Table:
@@ -170,7 +170,7 @@ def label_table(events: ibis.Table, cutoff: Cutoff, problem: ProblemConfig) -> i
         population, label = c.seen, c.visited_after
     else:  # first_purchase
         population, label = c.seen & ~c.bought_before, c.bought_after
-    return c.filter(population).select("customer_id", label=label.cast("int8"))
+    return c.filter(population).select("customer_id", label=label.ifelse(1, 0).cast("int8"))
 
 
 def population_table(events: ibis.Table, cutoff: dt.datetime, problem: ProblemConfig) -> ibis.Table:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ibis
 
 from winback.data.layouts import PURCHASE, RETURN
-from winback.features.context import FeatureContext
+from winback.features.context import FeatureContext, share
 
 FUNNEL_TYPES = ("view", "cart", "remove_from_cart", "purchase")
 HOUR_BINS = {"night": (0, 6), "morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24)}
@@ -85,10 +85,10 @@ def activity_features(history: ibis.Table, ctx: FeatureContext) -> ibis.Table:
         for et in FUNNEL_TYPES:
             aggs[f"n_{et}"] = h.count(where=h.event_type == et)
     dow = h.event_time.day_of_week.index()  # Monday = 0
-    aggs["weekend_share"] = (dow >= 5).cast("float64").mean()
+    aggs["weekend_share"] = share(dow >= 5)
     hour = h.event_time.hour()
     for name, (lo, hi) in HOUR_BINS.items():
-        aggs[f"hour_{name}_share"] = ((hour >= lo) & (hour < hi)).cast("float64").mean()
+        aggs[f"hour_{name}_share"] = share((hour >= lo) & (hour < hi))
     for col, name in (("product_id", "products"), ("brand", "brands"), ("category", "categories")):
         if ctx.has(col):
             aggs[f"distinct_{name}"] = h[col].nunique()

@@ -7,7 +7,19 @@ from dataclasses import dataclass
 
 import ibis
 
-SECONDS_PER_DAY = 86400.0
+SECONDS_PER_DAY = 86400
+
+
+def per(value: ibis.Value, divisor: int) -> ibis.Value:
+    """value / divisor as DOUBLE on every engine. The divisor is an integer literal on purpose:
+    ibis writes a float literal such as 86400.0 bare, which Spark reads as DECIMAL and rounds
+    quotients of to six places."""
+    return value.cast("float64") / int(divisor)
+
+
+def share(condition: ibis.Value) -> ibis.Value:
+    """Share of rows where `condition` holds (PostgreSQL cannot cast booleans to numbers)."""
+    return condition.ifelse(1, 0).cast("float64").mean()
 
 
 @dataclass(frozen=True)
@@ -23,7 +35,7 @@ class FeatureContext:
 
     def days_before(self, ts: ibis.Value) -> ibis.Value:
         """Days (fractional) from `ts` to the cutoff; positive for past events."""
-        return (self.cutoff_epoch - ts.epoch_seconds()) / SECONDS_PER_DAY
+        return per(ibis.literal(int(self.cutoff_epoch)) - ts.epoch_seconds(), SECONDS_PER_DAY)
 
     def has(self, column: str) -> bool:
         return column in self.available

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ibis
 
 from winback.data.layouts import PURCHASE
-from winback.features.context import SECONDS_PER_DAY, FeatureContext
+from winback.features.context import SECONDS_PER_DAY, FeatureContext, per
 
 
 def interpurchase_features(history: ibis.Table, ctx: FeatureContext) -> ibis.Table:
@@ -15,7 +15,7 @@ def interpurchase_features(history: ibis.Table, ctx: FeatureContext) -> ibis.Tab
             .distinct())
     w = ibis.window(group_by="customer_id", order_by="day")
     days = days.mutate(
-        gap=(days.day.epoch_seconds() - days.day.lag().over(w).epoch_seconds()) / SECONDS_PER_DAY,
+        gap=per(days.day.epoch_seconds() - days.day.lag().over(w).epoch_seconds(), SECONDS_PER_DAY),
         is_last=days.day.lead().over(w).isnull(),
     )
     t = days.group_by("customer_id").aggregate(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ibis
 
 from winback.data.layouts import PURCHASE
-from winback.features.context import FeatureContext
+from winback.features.context import FeatureContext, per, share
 
 
 def session_features(history: ibis.Table, ctx: FeatureContext) -> ibis.Table | None:
@@ -19,7 +19,7 @@ def session_features(history: ibis.Table, ctx: FeatureContext) -> ibis.Table | N
     return s.group_by("customer_id").aggregate(
         n_sessions=s.count(),
         events_per_session=s.events.mean(),
-        session_minutes_mean=(s.seconds / 60.0).mean(),
-        session_minutes_max=(s.seconds / 60.0).max(),
-        session_conversion=s.converted.cast("float64").mean(),
+        session_minutes_mean=per(s.seconds, 60).mean(),
+        session_minutes_max=per(s.seconds, 60).max(),
+        session_conversion=share(s.converted),
     )

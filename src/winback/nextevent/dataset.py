@@ -45,7 +45,7 @@ def samples_table(events: ir.Table, k: int, start: dt.datetime | None = None,
     nxt = e.event_type.lead(1).over(w)
     later = ibis.window(group_by="session_id", order_by=["event_time", "event_type"], rows=(1, None))
     cols.update(
-        purchase_later=(e.event_type == "purchase").any().over(later).fill_null(False).cast("int8"),
+        purchase_later=(e.event_type == "purchase").any().over(later).fill_null(False).ifelse(1, 0).cast("int8"),
         customer_id=e.customer_id.cast("string"),
         hour=e.event_time.hour(), weekday=e.event_time.day_of_week.index(),
         month=e.event_time.month(), position=ibis.row_number().over(w) + 1,
