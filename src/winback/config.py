@@ -43,7 +43,9 @@ class SourceConfig:
 
     path: str = ""
     format: str = ""  # csv | parquet | duckdb; inferred from the extension when empty
-    table: str = ""  # table name inside a DuckDB database file
+    table: str = ""  # a table in a DuckDB file, or on the backend (schema.table allowed)
+    backend: str = "duckdb"  # duckdb | spark | postgres | bigquery: where features run
+    connection: dict[str, str] = field(default_factory=dict)  # the backend's settings
     layout: str = "events"  # rees46 | cdnow | online_retail | events
     delimiter: str = ""
     time_format: str = ""  # strptime format; empty means ISO 8601
@@ -194,6 +196,16 @@ class TrackingConfig:
 
 
 @dataclass
+class EngineConfig:
+    """The embedded DuckDB's bounds: features of logs larger than RAM spill to `temp_directory`.
+    An empty memory_limit leaves DuckDB's own default (80 % of RAM); threads 0 = every core."""
+
+    memory_limit: str = ""  # e.g. "6GB"
+    temp_directory: str = ""  # default: <system temp>/winback-spill
+    threads: int = 0
+
+
+@dataclass
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     problem: ProblemConfig = field(default_factory=ProblemConfig)
@@ -203,6 +215,7 @@ class Config:
     table: TableConfig = field(default_factory=TableConfig)
     segments: SegmentConfig = field(default_factory=SegmentConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
     base_dir: Path = field(default=Path("."), repr=False)
 
     def resolve(self, path: str) -> Path:
@@ -381,6 +394,11 @@ def validate_config(cfg: Config) -> None:
             f"source.duplicates must be one of {', '.join(DUPLICATE_POLICIES)}, "
             f"got '{cfg.source.duplicates}'."
         )
+    from winback.data.engines import check_engine_settings
+
+    check_engine_settings(cfg)
+    if cfg.engine.threads < 0:
+        raise ConfigError("engine.threads must be 0 (every core) or positive.")
     if not 0 <= cfg.features.sequence_months <= 60:
         raise ConfigError("features.sequence_months must be between 0 and 60.")
     if any(w <= 0 for w in cfg.features.windows_days) or not cfg.features.windows_days:

@@ -22,6 +22,7 @@ from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from winback.config import Config
 from winback.data.layouts import CANONICAL_TYPES, ID_COLUMNS, LAYOUTS, PURCHASE, REQUIRED, Layout
+from winback.data.engines import connect_engine, engine_table
 from winback.data.sources import connect, infer_format, open_source
 from winback.errors import ConfigError, DataError, did_you_mean
 
@@ -72,23 +73,31 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
             f"Unknown layout '{source.layout}' in source.layout.{did_you_mean(source.layout, LAYOUTS)} "
             f"Known layouts: {', '.join(LAYOUTS)}."
         )
-    if not source.path:
+    embedded = source.backend == "duckdb"
+    if embedded and not source.path:
         raise ConfigError("source.path is empty: name the CSV, Parquet (glob) or DuckDB file to read.")
     layout = LAYOUTS[source.layout]
     mapping = _mapping(layout, source.columns)
-    con = con or connect()
-    path = cfg.resolve(source.path)
-    raw = open_source(con, source, path)
-    name = str(path) + (f" (table {source.table})" if source.table else "")
+    con = con or connect_engine(cfg)
+    if embedded:
+        path = cfg.resolve(source.path)
+        raw = open_source(con, source, path)
+        name = str(path) + (f" (table {source.table})" if source.table else "")
+    else:
+        raw = engine_table(con, cfg)
+        name = f"{source.backend} " + (f"table {source.table}" if source.table else str(cfg.resolve(source.path)))
+    if layout.derive is not None:  # columns the layout computes from the raw ones (GA sessions)
+        _require_raw(raw, layout.derive_needs, name, f"the {layout.name} layout")
+        raw = raw.mutate(**layout.derive(raw))
     _check_columns(raw, mapping, source.passthrough, name)
     time_format = source.time_format or layout.time_format
     zone_offset = _zone_offset_of(raw, mapping["event_time"], name, source.timezone)
 
-    strip_text = (source.format or infer_format(str(path))) == "csv"
+    strip_text = embedded and (source.format or infer_format(str(source.path))) == "csv"
 
     def typed(t: ibis.Table) -> dict[str, ibis.Value]:
         return _typed_columns(t, mapping, layout, source.event_types, time_format, zone_offset,
-                              strip_text)
+                              strip_text, duckdb=embedded)
 
     cols = typed(raw)
     _validate(raw, cols, typed, mapping, name, drop_missing=source.drop_missing_customers)
@@ -99,7 +108,7 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
         canonical = canonical.filter(canonical.customer_id.notnull())
     if source.duplicates == "drop":
         canonical = canonical.distinct()
-    if materialize:
+    if materialize and embedded:  # a warehouse reads its own table again; DuckDB keeps a copy
         canonical = con.create_table("winback_events", canonical, temp=True, overwrite=True)
     # event_type is information only when the source has it; order tables are all purchases
     available = set(mapping) | {"quantity", "order_id"}
@@ -121,6 +130,15 @@ def _mapping(layout: Layout, overrides: dict[str, str]) -> dict[str, str]:
             )
     mapping = {**layout.columns, **overrides}
     return {k: v for k, v in mapping.items() if v}
+
+
+def _require_raw(raw: ibis.Table, needed: tuple[str, ...], name: str, who: str) -> None:
+    present = list(raw.columns)
+    for column in needed:
+        if column not in present:
+            raise DataError(f"{name} has no column '{column}', which {who} reads."
+                            f"{did_you_mean(column, present)} Columns in the source: "
+                            f"{', '.join(present)}.")
 
 
 def _check_columns(raw: ibis.Table, mapping: dict[str, str], passthrough: list[str], name: str) -> None:
@@ -187,6 +205,7 @@ def _typed_columns(
     time_format: str,
     zone_offset: int,
     strip_text: bool = True,
+    duckdb: bool = True,
 ) -> dict[str, ibis.Value]:
     """Canonical columns as expressions over the raw table `t`.
 
@@ -208,7 +227,7 @@ def _typed_columns(
                                else col.cast("float64"))
         else:
             cols[canonical] = col if col.type().is_string() else col.cast("string")
-    cols["event_time"] = _parse_time(t[mapping["event_time"]], time_format, zone_offset)
+    cols["event_time"] = _parse_time(t[mapping["event_time"]], time_format, zone_offset, duckdb)
     if "quantity" not in cols:
         cols["quantity"] = ibis.literal(1.0)
     if "amount" not in cols:
@@ -243,7 +262,7 @@ def _integer_id(canonical: str, value: ibis.Value) -> bool:
     return canonical in ID_COLUMNS and value.type().is_integer()
 
 
-def _parse_time(col: ibis.Value, time_format: str, zone_offset: int) -> ibis.Value:
+def _parse_time(col: ibis.Value, time_format: str, zone_offset: int, duckdb: bool = True) -> ibis.Value:
     dtype = col.type()
     if dtype.is_timestamp():
         parsed = col.cast(dtypes.Timestamp()) if dtype.timezone else col
@@ -251,7 +270,10 @@ def _parse_time(col: ibis.Value, time_format: str, zone_offset: int) -> ibis.Val
         parsed = col.cast("timestamp")
     else:
         text = col.cast("string").strip().re_replace(ZONE_PATTERN, "")
-        parsed = _try_strptime(text, time_format) if time_format else text.try_cast("timestamp")
+        if duckdb:
+            parsed = _try_strptime(text, time_format) if time_format else text.try_cast("timestamp")
+        else:  # a warehouse's own parser (a bad value fails the query there)
+            parsed = text.as_timestamp(time_format) if time_format else text.cast("timestamp")
     if zone_offset:
         parsed = parsed - ibis.interval(seconds=zone_offset)
     return parsed.cast(dtypes.Timestamp(scale=6))

@@ -49,11 +49,39 @@ class Layout:
     time_format: str = ""
     event_type_rule: Callable[[dict[str, ibis.Value]], ibis.Value] | None = None
     init_options: dict[str, object] = field(default_factory=dict)
+    # columns computed from raw ones before mapping (GA: seconds since 1970 to a timestamp,
+    # revenue in micros to money), and the raw columns they read
+    derive: Callable[[ibis.Table], dict[str, ibis.Value]] | None = None
+    derive_needs: tuple[str, ...] = ()
 
 
 def _online_retail_event_type(cols: dict[str, ibis.Value]) -> ibis.Value:
     cancelled = cols["order_id"].startswith("C") | (cols["quantity"] < 0)
     return ibis.ifelse(cancelled, RETURN, PURCHASE)
+
+
+GA_NEEDS = ("fullVisitorId", "visitId", "visitStartTime", "totals.transactions",
+            "totals.transactionRevenue")
+EPOCH = ibis.timestamp("1970-01-01 00:00:00")
+
+
+def _ga_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
+    """One canonical event per GA visit: a purchase when it had transactions (revenue from
+    micros), a view otherwise; the session is the visitor's visit."""
+    def number(col: str) -> ibis.Value:
+        c = raw[col]
+        return c.cast("string").try_cast("int64") if c.type().is_string() else c.cast("int64")
+
+    orders = number("totals.transactions").fill_null(0)
+    seconds = number("visitStartTime")
+    return {
+        "_ga_time": EPOCH + seconds.as_interval("s"),
+        "_ga_session": raw["fullVisitorId"].cast("string").concat("-", raw["visitId"].cast("string")),
+        "_ga_type": ibis.ifelse(orders > 0, PURCHASE, "view"),
+        "_ga_revenue": ibis.ifelse(orders > 0, number("totals.transactionRevenue").cast("float64")
+                                   / 1_000_000, ibis.null("float64")),
+        "_ga_orders": orders.cast("float64"),
+    }
 
 
 LAYOUTS: dict[str, Layout] = {
@@ -100,6 +128,22 @@ LAYOUTS: dict[str, Layout] = {
         event_type_rule=_online_retail_event_type,
         # guest checkouts have no CustomerID and cannot be attributed to anyone
         init_options={"drop_missing_customers": True},
+    ),
+    "ga_sessions": Layout(
+        name="ga_sessions",
+        description="Google Analytics 360 sessions, flattened (fullVisitorId, visitId, "
+        "visitStartTime, totals.*, device.*, geoNetwork.*, trafficSource.*): one event per visit, "
+        "a purchase when it had transactions",
+        columns={
+            "customer_id": "fullVisitorId",
+            "event_time": "_ga_time",
+            "event_type": "_ga_type",
+            "amount": "_ga_revenue",
+            "quantity": "_ga_orders",
+            "session_id": "_ga_session",
+        },
+        derive=_ga_columns,
+        derive_needs=GA_NEEDS,
     ),
     "events": Layout(
         name="events",

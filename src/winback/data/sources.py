@@ -20,20 +20,21 @@ FORMATS = ("csv", "parquet", "duckdb")
 
 
 def connect(memory_limit: str | None = None) -> DuckDBBackend:
-    """An in-memory DuckDB connection whose session time zone is UTC."""
-    con = ibis.duckdb.connect()
-    con.raw_sql("SET TimeZone = 'UTC'")
-    if memory_limit:
-        con.raw_sql(f"SET memory_limit = '{memory_limit}'")
-    return con
+    """An in-memory DuckDB in UTC (see winback.data.engines for the configured one)."""
+    from winback.config import EngineConfig
+    from winback.data.engines import connect_duckdb
+
+    return connect_duckdb(EngineConfig(memory_limit=memory_limit or ""))
 
 
-def arrow_batches(con: DuckDBBackend, expr, chunk_rows: int):
-    """An Arrow RecordBatchReader over an Ibis expression's rows, streamed from DuckDB.
+def arrow_batches(con, expr, chunk_rows: int):
+    """An Arrow RecordBatchReader over an Ibis expression's rows, streamed from the engine.
 
-    ibis 12's `to_pyarrow_batches` calls a cursor method DuckDB 2 no longer has; DuckDB's own
-    relation reader streams the same compiled SQL."""
-    return con.con.sql(str(con.compile(expr))).to_arrow_reader(chunk_rows)
+    On DuckDB, ibis 12's `to_pyarrow_batches` calls a cursor method DuckDB 2 no longer has;
+    DuckDB's own relation reader streams the same compiled SQL."""
+    if getattr(con, "name", "") == "duckdb":
+        return con.con.sql(str(con.compile(expr))).to_arrow_reader(chunk_rows)
+    return expr.to_pyarrow_batches(chunk_size=chunk_rows)
 
 
 def infer_format(path: str) -> str:

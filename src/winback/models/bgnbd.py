@@ -48,9 +48,10 @@ def summarize_features(features: pd.DataFrame, time_unit_days: float) -> tuple[n
     T counts from the first purchase day to the last observed day (the day before the
     cutoff), t_x from the first to the last purchase day.
     """
-    first = np.floor(features["purchase_tenure_days"].to_numpy(dtype=float))
-    last = np.floor(features["purchase_recency_days"].to_numpy(dtype=float))
-    x = np.maximum(features["purchase_days"].to_numpy(dtype=float) - 1, 0)
+    # no purchase yet (return_visit and first_purchase populations): a newcomer, x = t_x = T = 0
+    first = np.nan_to_num(np.floor(features["purchase_tenure_days"].to_numpy(dtype=float)))
+    last = np.nan_to_num(np.floor(features["purchase_recency_days"].to_numpy(dtype=float)))
+    x = np.maximum(np.nan_to_num(features["purchase_days"].to_numpy(dtype=float)) - 1, 0)
     T = np.maximum(first - 1, 0) / time_unit_days
     t_x = np.maximum(first - last, 0) / time_unit_days
     return x, t_x, T

@@ -1,0 +1,138 @@
+"""Where the labels and features run: DuckDB (embedded, the default), Spark, PostgreSQL or
+BigQuery. The feature and label definitions are Ibis expressions, so they compile unchanged for
+each; only the per-customer result comes back to Python.
+
+`[source] backend` picks the engine, `[source.connection]` holds its settings, and `[engine]`
+bounds the embedded DuckDB (memory limit, spill folder, threads) so that logs larger than RAM
+are featurized on a laptop.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import ibis
+
+from winback.config import Config, EngineConfig
+from winback.errors import ConfigError, DataError, did_you_mean
+
+BACKENDS = ("duckdb", "spark", "postgres", "bigquery")
+CONNECTION_KEYS = {
+    "duckdb": (),
+    "postgres": ("url", "url_env"),
+    "bigquery": ("project_id", "dataset_id", "location"),
+    "spark": (),  # any spark.* setting
+}
+
+
+def check_engine_settings(cfg: Config) -> None:
+    """Config checks that need no connection (called by validate_config)."""
+    s = cfg.source
+    if s.backend not in BACKENDS:
+        raise ConfigError(f"source.backend '{s.backend}' is not one of {', '.join(BACKENDS)}."
+                          f"{did_you_mean(s.backend, BACKENDS)}")
+    for key in s.connection:
+        allowed = CONNECTION_KEYS[s.backend]
+        if s.backend == "spark" and key.startswith("spark."):
+            continue
+        if key not in allowed:
+            hint = "spark.* settings" if s.backend == "spark" else ", ".join(allowed) or "none"
+            raise ConfigError(f"[source.connection] key '{key}' does not apply to backend "
+                              f"'{s.backend}' (it takes {hint}).{did_you_mean(key, allowed)}")
+    if s.backend in ("postgres", "bigquery") and not s.table:
+        raise ConfigError(f"source.table must name the events table on {s.backend}.")
+    if s.backend == "spark" and not (s.table or s.path):
+        raise ConfigError("source.table (a Spark table) or source.path (files Spark reads) is needed.")
+    if s.backend == "postgres" and not (s.connection.get("url") or s.connection.get("url_env")):
+        raise ConfigError("[source.connection] needs url = 'postgresql://user@host:5432/db' or "
+                          "url_env = 'NAME_OF_AN_ENVIRONMENT_VARIABLE' holding it.")
+    if s.backend == "bigquery" and not s.connection.get("project_id"):
+        raise ConfigError("[source.connection] needs project_id (and dataset_id) for BigQuery; "
+                          "credentials come from the environment (GOOGLE_APPLICATION_CREDENTIALS).")
+
+
+def connect_duckdb(engine: EngineConfig | None = None):
+    """In-memory DuckDB in UTC, with the memory limit, spill folder and threads of `[engine]`."""
+    engine = engine or EngineConfig()
+    con = ibis.duckdb.connect()
+    con.raw_sql("SET TimeZone = 'UTC'")
+    spill = engine.temp_directory or os.path.join(tempfile.gettempdir(), "winback-spill")
+    con.raw_sql(f"SET temp_directory = '{_plain(spill, 'engine.temp_directory')}'")
+    if engine.memory_limit:
+        con.raw_sql(f"SET memory_limit = '{_plain(engine.memory_limit, 'engine.memory_limit')}'")
+    if engine.threads:
+        con.raw_sql(f"SET threads = {int(engine.threads)}")
+    return con
+
+
+def _plain(value: str, key: str) -> str:
+    if "'" in value:
+        raise ConfigError(f"{key} must not contain quotes.")
+    return value
+
+
+def connect_engine(cfg: Config):
+    """An Ibis backend for `source.backend`; raises ConfigError with the fix when it cannot."""
+    s = cfg.source
+    if s.backend == "duckdb":
+        return connect_duckdb(cfg.engine)
+    if s.backend == "postgres":
+        url = s.connection.get("url") or os.environ.get(s.connection.get("url_env", ""), "")
+        if not url:
+            raise ConfigError(f"The environment variable {s.connection.get('url_env')} named by "
+                              f"[source.connection] url_env is not set.")
+        try:
+            con = ibis.connect(url)
+        except Exception as exc:
+            raise ConfigError(f"Cannot connect to PostgreSQL: {str(exc).strip().splitlines()[0]}") from exc
+        con.raw_sql("SET TIME ZONE 'UTC'")
+        return con
+    if s.backend == "spark":
+        return ibis.pyspark.connect(spark_session(s.connection))
+    try:
+        return ibis.bigquery.connect(project_id=s.connection["project_id"],
+                                     dataset_id=s.connection.get("dataset_id", ""),
+                                     location=s.connection.get("location") or None)
+    except ImportError as exc:
+        raise ConfigError("BigQuery needs its client: pip install 'ibis-framework[bigquery]'.") from exc
+
+
+def spark_session(settings: dict[str, Any]):
+    """A SparkSession from `spark.*` settings (spark.master picks the cluster; local[*] when
+    unset), always in UTC so timestamps mean the same as on the other engines."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise ConfigError("The spark backend needs PySpark: pip install 'winback[spark]'.") from exc
+    builder = SparkSession.builder.appName("winback")
+    conf = {"spark.master": "local[*]", "spark.ui.enabled": "false", **settings,
+            "spark.sql.session.timeZone": "UTC"}
+    for key, value in conf.items():
+        builder = builder.config(key, str(value))
+    return builder.getOrCreate()
+
+
+def engine_table(con, cfg: Config) -> ibis.Table:
+    """The raw events table on a warehouse engine: `source.table` (schema.table allowed), or on
+    Spark the files at `source.path`."""
+    s = cfg.source
+    if s.backend == "spark" and not s.table:
+        path = str(cfg.resolve(s.path))
+        fmt = s.format or ("csv" if path.lower().endswith(".csv") else "parquet")
+        return con.read_csv(path, header=True) if fmt == "csv" else con.read_parquet(path)
+    database, _, name = s.table.rpartition(".")
+    try:
+        return con.table(name, database=database or None)
+    except Exception as exc:
+        try:
+            tables = con.list_tables(database=database or None)
+        except Exception:
+            tables = []
+        raise DataError(f"{s.backend} has no table '{s.table}'.{did_you_mean(name, tables)}"
+                        f"{' Tables: ' + ', '.join(tables[:20]) + '.' if tables else ''}") from exc
+
+
+def is_duckdb(con) -> bool:
+    return getattr(con, "name", "") == "duckdb"
