@@ -384,11 +384,17 @@ def _summarize(events: ibis.Table, name: str) -> dict[str, Any]:
         "event_types": {str(r.event_type): int(r.rows) for r in types.itertuples()},
         "amount_sum": float(agg["amount_sum"]) if agg["amount_sum"] == agg["amount_sum"] else None,
     }
-    basis = {**summary, "quantity_sum": float(agg["quantity_sum"] or 0)}
+    # sums to 9 significant digits: engines add floats in different orders (last digits differ)
+    basis = {**summary, "amount_sum": _digits(summary["amount_sum"]),
+             "quantity_sum": _digits(float(agg["quantity_sum"] or 0))}
     summary["fingerprint"] = hashlib.sha256(
         json.dumps(basis, default=str, sort_keys=True).encode()
     ).hexdigest()[:16]
     return summary
+
+
+def _digits(x: float | None) -> str | None:
+    return None if x is None else f"{x:.9g}"
 
 
 def events_from_frame(frame, con: DuckDBBackend | None = None) -> EventLog:
