@@ -180,11 +180,14 @@ def _chunk(rng: np.random.Generator, catalog: Catalog, first_user: int, n_users:
 
 def generate_rees46(path: str | Path, rows: int = 1_000_000, *, seed: int = 7,
                     start: str = "2019-10-01", days: int = 150,
-                    users_per_chunk: int = 50_000, progress=None) -> Path:
+                    users_per_chunk: int = 50_000, progress=None, first_user: int = 1,
+                    first_session: int = 1) -> Path:
     """Write a synthetic REES46-layout log of about `rows` events to a Parquet file.
 
     The file is written to a temporary name and renamed when complete, so an interrupted run
-    never leaves a truncated file. `progress(done_rows)` is called after each chunk.
+    never leaves a truncated file. `progress(done_rows)` is called after each chunk. Files meant
+    to be read together (parts of one large log) take disjoint `first_user` / `first_session`
+    ranges and different seeds.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -193,7 +196,7 @@ def generate_rees46(path: str | Path, rows: int = 1_000_000, *, seed: int = 7,
     begin = np.datetime64(dt.datetime.fromisoformat(start), "s")
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".parquet.tmp")
     os.close(fd)
-    written, next_user, next_session = 0, 1, 1
+    written, next_user, next_session = 0, first_user, first_session
     try:
         with pq.ParquetWriter(tmp, SCHEMA, compression="zstd") as writer:
             while written < rows:
