@@ -140,10 +140,16 @@ def test_a_whole_run_on_postgres_matches_duckdb(synthetic, postgres_url, tmp_pat
         os.environ["WINBACK_TEST_PG"] = postgres_url
         try:
             assert main(["train", "-c", str(path), "-q", "--no-track"]) == 0
+            # scoring streams the server's features in Arrow batches
+            assert main(["score", "-c", str(path), "--bundle", str(tmp_path / backend / "bundle"),
+                         "-o", str(tmp_path / f"{backend}.parquet"), "-q"]) == 0
         finally:
             os.environ.pop("WINBACK_TEST_PG", None)
         runs[backend] = json.loads((tmp_path / backend / "bundle" / "manifest.json").read_text())
     assert runs["postgres"]["fingerprint"] == runs["duckdb"]["fingerprint"]
+    scores = {b: pd.read_parquet(tmp_path / f"{b}.parquet") for b in ("duckdb", "postgres")}
+    assert scores["postgres"]["customer_id"].tolist() == scores["duckdb"]["customer_id"].tolist()
+    assert np.allclose(scores["postgres"]["probability"], scores["duckdb"]["probability"], atol=1e-9)
     for a, b in zip(runs["duckdb"]["leaderboard"], runs["postgres"]["leaderboard"]):
         assert a["candidate"] == b["candidate"]
         assert a["roc_auc"] == pytest.approx(b["roc_auc"], abs=1e-9)

@@ -34,7 +34,13 @@ def arrow_batches(con, expr, chunk_rows: int):
     DuckDB's own relation reader streams the same compiled SQL."""
     if getattr(con, "name", "") == "duckdb":
         return con.con.sql(str(con.compile(expr))).to_arrow_reader(chunk_rows)
-    return expr.to_pyarrow_batches(chunk_size=chunk_rows)
+    # elsewhere the result (one row per customer) comes back whole through `execute`, which
+    # types every column as the expression says (PostgreSQL's batch reader passes NUMERIC
+    # averages through as Decimal and fails on them)
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(expr.execute(), preserve_index=False)
+    return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(chunk_rows))
 
 
 def infer_format(path: str) -> str:
