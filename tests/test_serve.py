@@ -232,7 +232,7 @@ def test_schemathesis_finds_no_server_error(app, mode):
         if mode is GenerationMode.NEGATIVE and operation.method.upper() == "GET":
             continue  # no parameters: nothing to make invalid
         @given(case=operation.as_strategy(mode))
-        @settings(max_examples=15, deadline=None, derandomize=True, database=None,
+        @settings(max_examples=25, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
         def check(case):
             response = case.call()

@@ -6,7 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictStr, create_model,
+                      model_validator)
+
+# numbers and flags are strict: lax parsing would take `false` for 0.0 or "yes" for true, which
+# the schema (and a careful client) say is wrong
 
 
 class Event(BaseModel):
@@ -18,9 +22,9 @@ class Event(BaseModel):
                                                 "is UTC.", examples=["2026-11-02T14:05:00Z"])
     event_type: Literal["view", "cart", "remove_from_cart", "purchase", "return"] = Field(
         "purchase", description="What happened. Order tables have purchases only.")
-    amount: float | None = Field(None, description="Money of the event (order value or item "
+    amount: StrictFloat | None = Field(None, description="Money of the event (order value or item "
                                                    "price x quantity); purchases only count as spend.")
-    quantity: float | None = Field(None, description="Units, when known.")
+    quantity: StrictFloat | None = Field(None, description="Units, when known.")
     order_id: str | None = Field(None, max_length=200, description="Order or invoice id.")
     session_id: str | None = Field(None, max_length=200, description="Visit / session id.")
     product_id: str | None = Field(None, max_length=200)
@@ -65,7 +69,7 @@ def request_models(columns: list[str], categorical: set[str], max_batch: int):
     fields = {}
     for i, c in enumerate(columns):
         kind = "text (a category)" if c in categorical else "number"
-        fields[f"f{i}"] = ((str if c in categorical else float) | None,
+        fields[f"f{i}"] = ((StrictStr if c in categorical else StrictFloat) | None,
                            Field(None, alias=c, description=f"{kind}; null or left out = unknown"))
     features = create_model("Features", __config__=ConfigDict(extra="forbid", populate_by_name=False),
                             **fields)
@@ -75,13 +79,13 @@ def request_models(columns: list[str], categorical: set[str], max_batch: int):
                                                     "them. Missing ones are scored as unknown.")))
     score = create_model(
         "ScoreRequest", __base__=customer,
-        reasons=(bool, Field(True, description="Add the top three reasons when the model has an "
+        reasons=(StrictBool, Field(True, description="Add the top three reasons when the model has an "
                                                "explainer (costs time on customer-table models).")))
     batch = create_model(
         "BatchRequest", __config__=ConfigDict(extra="forbid"),
         customers=(list[customer], Field(min_length=1, max_length=max_batch,
                                          description=f"At most {max_batch:,} customers (--max-batch).")),
-        reasons=(bool, Field(False, description="Add the top three reasons per customer.")))
+        reasons=(StrictBool, Field(False, description="Add the top three reasons per customer.")))
     return score, batch
 
 
@@ -119,7 +123,7 @@ class SessionEvent(BaseModel):
 
     event_type: Literal["view", "cart", "remove_from_cart", "purchase"]
     event_time: dt.datetime = Field(description="ISO 8601; no zone means UTC.")
-    price: float | None = Field(None, description="Price of the product the event is about.")
+    price: StrictFloat | None = Field(None, description="Price of the product the event is about.")
     brand: str | None = Field(None, max_length=200)
     category: str | None = Field(None, max_length=200)
 
