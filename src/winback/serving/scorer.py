@@ -195,11 +195,12 @@ class CustomerScorer:
         if self._rule is not None:
             from winback.segments import risk_of, segment_codes
 
-            value = self._values(rows)
+            with np.errstate(over="ignore", invalid="ignore"):  # absurd inputs: no value, no noise
+                value = self._values(rows)
             codes = segment_codes(self._rule, risk_of(self.problem, p), value)
             for i, s in enumerate(out):
                 s.segment, s.action = self._names[codes[i]], self._actions[codes[i]]
-                s.value = None if np.isnan(value[i]) else float(value[i])
+                s.value = float(value[i]) if np.isfinite(value[i]) else None
         if reasons:
             found = self._reasons(rows)
             for s, r in zip(out, found or []):
