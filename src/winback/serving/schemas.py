@@ -4,13 +4,30 @@ that /docs and /openapi.json show."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictStr, create_model,
-                      model_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictStr,
+                      WithJsonSchema, create_model, model_validator)
 
 # numbers and flags are strict: lax parsing would take `false` for 0.0 or "yes" for true, which
 # the schema (and a careful client) say is wrong
+
+
+ISO_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+
+
+def _iso_text(value: Any) -> Any:
+    """Only ISO 8601 text: lax parsing would also take numbers as seconds since 1970."""
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or not re.match(ISO_PATTERN, value):
+        raise ValueError("expected an ISO 8601 date or time, e.g. 2026-11-02T14:05:00Z")
+    return value
+
+
+Timestamp = Annotated[dt.datetime, BeforeValidator(_iso_text), WithJsonSchema(
+    {"type": "string", "pattern": ISO_PATTERN, "examples": ["2026-11-02T14:05:00Z"]})]
 
 
 class Event(BaseModel):
@@ -18,8 +35,8 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    event_time: dt.datetime = Field(description="When it happened; ISO 8601. A time without a zone "
-                                                "is UTC.", examples=["2026-11-02T14:05:00Z"])
+    event_time: Timestamp = Field(description="When it happened; ISO 8601. A time without a zone "
+                                              "is UTC.")
     event_type: Literal["view", "cart", "remove_from_cart", "purchase", "return"] = Field(
         "purchase", description="What happened. Order tables have purchases only.")
     amount: StrictFloat | None = Field(None, description="Money of the event (order value or item "
@@ -47,8 +64,8 @@ class CustomerIn(BaseModel):
     features: dict[str, float] = Field(None, description="Feature name -> value.")
     events: list[Event] = Field(None, min_length=1, max_length=10_000, description="The customer's "
                                 "events, any order; only those before the cutoff count.")
-    cutoff: dt.datetime | None = Field(None, description="Score as of this instant (events only; "
-                                                         "default now).")
+    cutoff: Timestamp | None = Field(None, description="Score as of this instant (events only; "
+                                                       "default now).")
 
     @model_validator(mode="after")
     def _one_input(self) -> "CustomerIn":
@@ -122,7 +139,7 @@ class SessionEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event_type: Literal["view", "cart", "remove_from_cart", "purchase"]
-    event_time: dt.datetime = Field(description="ISO 8601; no zone means UTC.")
+    event_time: Timestamp = Field(description="ISO 8601; no zone means UTC.")
     price: StrictFloat | None = Field(None, description="Price of the product the event is about.")
     brand: str | None = Field(None, max_length=200)
     category: str | None = Field(None, max_length=200)

@@ -49,7 +49,10 @@ class Scored:
 
 
 def _utc_naive(t: dt.datetime) -> dt.datetime:
-    return t.astimezone(dt.timezone.utc).replace(tzinfo=None) if t.tzinfo else t
+    try:
+        return t.astimezone(dt.timezone.utc).replace(tzinfo=None) if t.tzinfo else t
+    except OverflowError:  # year 1 or 9999 moved across midnight by its offset
+        raise RequestError(f"{t.isoformat()} is outside the range of dates winback handles.") from None
 
 
 def _shown(value: Any) -> Any:
@@ -258,7 +261,11 @@ class CustomerScorer:
             if not any(_utc_naive(e["event_time"]) < when for e in events):
                 raise RequestError(f"customer '{cid}' has no event before the cutoff "
                                    f"{when:%Y-%m-%d %H:%M}: features need history before it.")
-        feats, eligible = self.features_from_events(customers, when)
+        try:
+            feats, eligible = self.features_from_events(customers, when)
+        except OverflowError:  # a cutoff so late that its horizon passes year 9999
+            raise RequestError(f"cutoff {when.isoformat()} is too late: its horizon passes the "
+                               f"last date winback handles.") from None
         rows = [{c: _shown(v) for c, v in r.items()} for r in feats[self.columns].to_dict("records")] \
             if len(feats) else []
         by_id = dict(zip(eligible, self.score_features(rows, eligible, reasons))) if rows else {}
