@@ -31,7 +31,7 @@ from winback.features import FeatureSpec, build_features
 from winback.frame import finish_frame, score_cutoff
 from winback.labels import observed_end, population_table
 from winback.models.bgnbd import BGNBD
-from winback.segments import PREDICTED_ORDERS, PREDICTED_SPEND, SegmentRule, assign, risk_of
+from winback.segments import SegmentRule, assign, risk_of, segment_value
 from winback.sinks import output_kind, write_query
 
 CHUNK_ROWS = 65_536
@@ -86,27 +86,18 @@ class _Bundle:
         return out
 
     def _value(self, frame: pd.DataFrame, gamma_gamma) -> np.ndarray:
-        rule = self.rule
-        if rule.value_column not in (PREDICTED_SPEND, PREDICTED_ORDERS):
-            if rule.value_column not in frame.columns:
-                raise DataError(f"The data lacks '{rule.value_column}', the value axis of this "
-                                f"bundle's segments.")
-            return frame[rule.value_column].to_numpy(dtype=float)
-        expected = np.nan_to_num(frame["bgnbd_expected_purchases"].to_numpy(dtype=float))
-        if rule.value_column == PREDICTED_ORDERS or gamma_gamma is None:
-            return expected
-        return expected * gamma_gamma.conditional_expected_order_value(
-            frame["n_orders"].to_numpy(dtype=float), frame["avg_order_value"].to_numpy(dtype=float))
+        def col(name: str) -> np.ndarray:
+            if name not in frame.columns:
+                raise DataError(f"The data lacks '{name}', which the value axis of this bundle's "
+                                f"segments needs.")
+            return frame[name].to_numpy(dtype=float)
+
+        return segment_value(self.rule, col, gamma_gamma)
 
     def stored_gamma_gamma(self):
-        params = (self.manifest.get("population") or {}).get("gamma_gamma")
-        if not params:
-            return None
         from winback.models.gamma_gamma import GammaGamma
 
-        gg = GammaGamma()
-        gg.params_ = dict(params)
-        return gg
+        return GammaGamma.from_params((self.manifest.get("population") or {}).get("gamma_gamma"))
 
 
 def _ranked_query(path: Path, columns: list[str]) -> str:

@@ -78,6 +78,19 @@ def event_value(frame: pd.DataFrame, value_column: str = "",
     return expected * gg.conditional_expected_order_value(orders, aov), PREDICTED_SPEND
 
 
+def segment_value(rule: "SegmentRule", column, gamma_gamma=None) -> np.ndarray:
+    """The value axis for rows whose features `column(name)` returns as floats: the rule's value
+    column, or predicted spend (expected purchases x `gamma_gamma`'s expected order value), or
+    expected purchases alone when there is no Gamma-Gamma fit."""
+    if rule.value_column not in (PREDICTED_SPEND, PREDICTED_ORDERS):
+        return column(rule.value_column)
+    expected = np.nan_to_num(column("bgnbd_expected_purchases"))
+    if rule.value_column == PREDICTED_ORDERS or gamma_gamma is None:
+        return expected
+    return expected * gamma_gamma.conditional_expected_order_value(column("n_orders"),
+                                                                   column("avg_order_value"))
+
+
 @dataclass
 class SegmentRule:
     risk_threshold: float

@@ -45,6 +45,15 @@ class GammaGamma:
         self.params_ = {"p": p, "q": q, "gamma": g}
         return self
 
+    @classmethod
+    def from_params(cls, params: dict | None) -> "GammaGamma | None":
+        """A fitted model from stored {p, q, gamma} (a bundle's population fit); None without."""
+        if not params:
+            return None
+        model = cls()
+        model.params_ = {k: float(params[k]) for k in ("p", "q", "gamma")}
+        return model
+
     @property
     def population_mean(self) -> float:
         p = self.params_

@@ -96,15 +96,12 @@ class CustomerScorer:
             self._rule = SegmentRule.from_dict(m["segments"]["rule"])
             self._names = [self._rule.names[k] for k in SEGMENTS]
             self._actions = [self._rule.actions[k] for k in SEGMENTS]
-        self._gamma_gamma = None
-        gg = (m.get("population") or {}).get("gamma_gamma")
-        if gg:
-            from winback.models.gamma_gamma import GammaGamma
+        from winback.models.gamma_gamma import GammaGamma
 
-            self._gamma_gamma = GammaGamma()
-            self._gamma_gamma.params_ = dict(gg)
+        self._gamma_gamma = GammaGamma.from_params((m.get("population") or {}).get("gamma_gamma"))
         self._lock = threading.Lock()  # one DuckDB connection, used by one request at a time
         self._con = None
+        self._background: pd.DataFrame | None = None
 
     # -- ready features -------------------------------------------------------------------
     def _check_names(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -157,28 +154,21 @@ class CustomerScorer:
         return self.calibrator.transform(p) if self.calibrator is not None else p
 
     def _values(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        from winback.segments import PREDICTED_ORDERS, PREDICTED_SPEND
-
-        rule = self._rule
+        from winback.segments import segment_value
 
         def col(name: str) -> np.ndarray:
             return np.array([np.nan if r.get(name) is None else float(r[name]) for r in rows])
 
-        if rule.value_column not in (PREDICTED_SPEND, PREDICTED_ORDERS):
-            return col(rule.value_column)
-        expected = np.nan_to_num(col("bgnbd_expected_purchases"))
-        if rule.value_column == PREDICTED_ORDERS or self._gamma_gamma is None:
-            return expected
-        return expected * self._gamma_gamma.conditional_expected_order_value(
-            col("n_orders"), col("avg_order_value"))
+        return segment_value(self._rule, col, self._gamma_gamma)
 
     def _reasons(self, rows: Sequence[Mapping[str, Any]]) -> list[list[dict[str, Any]]] | None:
         if self.kind == "customer_table":
             from winback.tabular.explain import explain
 
             frame = self._table_frame(rows)
-            background = pd.read_parquet(self.bundle_dir / self.manifest["background"])
-            values = explain(self.model, frame, background,
+            if self._background is None:  # read once, on the first request that wants reasons
+                self._background = pd.read_parquet(self.bundle_dir / self.manifest["background"])
+            values = explain(self.model, frame, self._background,
                              seed=int(self.manifest["tuning"]["seed"])).values
             cols = list(values.columns)
             return [top_reasons(values.iloc[i].to_numpy(), cols, rows[i]) for i in range(len(rows))]
