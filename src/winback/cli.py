@@ -20,7 +20,8 @@ err = Console(stderr=True)
 INIT_TEMPLATE = """# winback project: see README.md for every key.
 [source]
 path = "{path}"
-layout = "{layout}"            # rees46 | cdnow | online_retail | events
+layout = "{layout}"            # rees46 | cdnow | online_retail | ga_sessions | events
+backend = "duckdb"             # duckdb | spark | postgres | bigquery (then table = "..." and [source.connection])
 {extra}
 # [source.columns]             # canonical name = "column in your file" (overrides the layout)
 # customer_id = "user_id"

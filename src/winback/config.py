@@ -46,7 +46,7 @@ class SourceConfig:
     table: str = ""  # a table in a DuckDB file, or on the backend (schema.table allowed)
     backend: str = "duckdb"  # duckdb | spark | postgres | bigquery: where features run
     connection: dict[str, str] = field(default_factory=dict)  # the backend's settings
-    layout: str = "events"  # rees46 | cdnow | online_retail | events
+    layout: str = "events"  # rees46 | cdnow | online_retail | ga_sessions | events
     delimiter: str = ""
     time_format: str = ""  # strptime format; empty means ISO 8601
     timezone: str = "UTC"
