@@ -65,20 +65,27 @@ def save_bundle(target: Path, manifest: dict[str, Any], model, calibrator) -> Pa
     return write_atomic_dir(target, fill)
 
 
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A bundle's manifest, after checking that it is one and in a format this winback reads."""
+    path = Path(path)
+    mf = path / MANIFEST
+    if not mf.exists():
+        raise WinbackError(f"'{path}' is not a winback bundle (no {MANIFEST}). Train one with "
+                           f"`winback train`.")
+    manifest = json.loads(mf.read_text(encoding="utf-8"))
+    if manifest.get("format") != BUNDLE_FORMAT:
+        raise WinbackError(f"Bundle '{path}' has format {manifest.get('format')}; this winback "
+                           f"reads format {BUNDLE_FORMAT}. Retrain it.")
+    return manifest
+
+
 def load_bundle(path: Path):
     """(manifest, model, calibrator or None); the model is rebuilt from plain files."""
     from winback.models import REGISTRY
     from winback.models.calibration import PlattCalibrator
 
     path = Path(path)
-    mf = path / MANIFEST
-    if not mf.exists():
-        raise WinbackError(f"'{path}' is not a winback bundle (no {MANIFEST}). Train one with "
-                           f"`winback train`.")
-    manifest = json.loads(mf.read_text())
-    if manifest.get("format") != BUNDLE_FORMAT:
-        raise WinbackError(f"Bundle '{path}' has format {manifest.get('format')}; this winback "
-                           f"reads format {BUNDLE_FORMAT}. Retrain it.")
+    manifest = read_manifest(path)
     entry = manifest["model"]
     if manifest.get("kind") == "next_event":
         from winback.nextevent.pipeline import load_next_event_bundle

@@ -53,9 +53,7 @@ class _Bundle:
             raise ConfigError(f"Bundle '{bundle_dir}' is a next-event bundle; score it with a "
                               f"next_event config.")
         self.problem = ProblemConfig(**self.manifest["problem"])
-        spec_d = dict(self.manifest["feature_spec"])
-        self.columns: list[str] = list(spec_d.pop("columns"))
-        self.spec = FeatureSpec.from_dict(spec_d)
+        self.spec, self.columns = FeatureSpec.from_bundle(self.manifest["feature_spec"])
         self.rule = (SegmentRule.from_dict(self.manifest["segments"]["rule"])
                      if self.manifest.get("segments") else None)
 
@@ -131,12 +129,17 @@ class _Spool:
         if self.writer is None:
             raise DataError("No customer to score.")
         self.writer.close()
-        con = duckdb.connect()
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            return write_query(con, _ranked_query(self.path, self.columns), output, table)
-        finally:
-            con.close()
+        return _copy_out(_ranked_query(self.path, self.columns), output, table)
+
+
+def _copy_out(query: str, output: str, table: str | None) -> str:
+    """Run `query` (over spooled Parquet) on a fresh DuckDB in UTC into the destination."""
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        return write_query(con, query, output, table)
+    finally:
+        con.close()
 
 
 def _scoring_time(log: EventLog, cutoff: str | None) -> dt.datetime:
@@ -296,12 +299,7 @@ def write_frame(frame: pd.DataFrame, output: str, table: str | None = None) -> s
     try:
         path = tmp / "frame.parquet"
         frame.to_parquet(path, index=False)
-        con = duckdb.connect()
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            return write_query(con, f"SELECT * FROM read_parquet('{path}')", output, table)
-        finally:
-            con.close()
+        return _copy_out(f"SELECT * FROM read_parquet('{path}')", output, table)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

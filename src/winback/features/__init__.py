@@ -37,6 +37,14 @@ class FeatureSpec:
     def from_dict(cls, d: dict) -> "FeatureSpec":
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
+    @classmethod
+    def from_bundle(cls, stored: dict) -> tuple["FeatureSpec", list[str]]:
+        """A bundle's `feature_spec` entry: the spec to rebuild features with, and the model's
+        input columns stored beside it."""
+        d = dict(stored)
+        columns = list(d.pop("columns"))
+        return cls.from_dict(d), columns
+
 
 def build_features(events: ibis.Table, cutoff: dt.datetime, spec: FeatureSpec) -> ibis.Table:
     """One row per customer with any event before `cutoff`; keyed by customer_id."""

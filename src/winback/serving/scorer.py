@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from winback.bundle import load_bundle
+from winback.bundle import load_bundle, read_manifest
 from winback.config import ProblemConfig
 from winback.data.layouts import CANONICAL_TYPES
-from winback.errors import DataError, WinbackError, did_you_mean
+from winback.errors import WinbackError, did_you_mean
 from winback.evaluate import decile_of
 
 REASONS = 3
+
+
+class _Scratch:
+    """An in-memory DuckDB for request data, opened on first use and used by one request at a
+    time (a DuckDB connection is not shared between threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._con = None
+
+    @contextmanager
+    def connection(self):
+        with self._lock:
+            if self._con is None:
+                from winback.data.sources import connect
+
+                self._con = connect()
+            yield self._con
 
 
 class RequestError(WinbackError):
@@ -86,8 +105,17 @@ class CustomerScorer:
             self.columns = list(m["feature_columns"])
             self.categorical = set(m["data"]["categorical"])
         else:
-            self.columns = list(m["feature_spec"]["columns"])
+            from winback.features import FeatureSpec
+            from winback.models.bgnbd import BGNBD
+
+            self.spec, self.columns = FeatureSpec.from_bundle(m["feature_spec"])
             self.categorical = set()
+            self._problem_config = ProblemConfig(**m["problem"])
+            stored = (m.get("population") or {}).get("bgnbd")
+            self._bgnbd = None
+            if stored:
+                self._bgnbd = BGNBD(time_unit_days=stored["time_unit_days"])
+                self._bgnbd.params_ = dict(stored["params"])
         self.index = {c: i for i, c in enumerate(self.columns)}
         self._rule = None
         if m.get("segments"):
@@ -99,8 +127,7 @@ class CustomerScorer:
         from winback.models.gamma_gamma import GammaGamma
 
         self._gamma_gamma = GammaGamma.from_params((m.get("population") or {}).get("gamma_gamma"))
-        self._lock = threading.Lock()  # one DuckDB connection, used by one request at a time
-        self._con = None
+        self._scratch = _Scratch()
         self._background: pd.DataFrame | None = None
 
     # -- ready features -------------------------------------------------------------------
@@ -140,17 +167,23 @@ class CustomerScorer:
                 data[c] = np.array([np.nan if v is None else float(v) for v in values])
         return pd.DataFrame(data)
 
-    def probabilities(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """P(positive outcome) per row of features; the in-process fast path."""
+    def _inputs(self, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame | np.ndarray:
+        """What the model reads: a frame for customer tables, a float matrix for event logs."""
         self._check_names(rows)
+        return self._table_frame(rows) if self.kind == "customer_table" else self._matrix(rows)
+
+    def probabilities(self, rows: Sequence[Mapping[str, Any]],
+                      inputs: pd.DataFrame | np.ndarray | None = None) -> np.ndarray:
+        """P(positive outcome) per row of features; the in-process fast path."""
+        X = self._inputs(rows) if inputs is None else inputs
         if self.kind == "customer_table":
-            return self.model.predict_proba(self._table_frame(rows))[:, 1]
+            return self.model.predict_proba(X)[:, 1]
         if self.model.name == "bgnbd":
-            frame = pd.DataFrame(self._matrix(rows), columns=self.columns)
+            frame = pd.DataFrame(X, columns=self.columns)
             frame["label_window_days"] = self.manifest["problem"]["horizon_days"]
             p = self.model.predict_proba(frame)[:, 1]
         else:
-            p = self.model.predict_matrix(self._matrix(rows))
+            p = self.model.predict_matrix(X)
         return self.calibrator.transform(p) if self.calibrator is not None else p
 
     def _values(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
@@ -161,25 +194,27 @@ class CustomerScorer:
 
         return segment_value(self._rule, col, self._gamma_gamma)
 
-    def _reasons(self, rows: Sequence[Mapping[str, Any]]) -> list[list[dict[str, Any]]] | None:
+    def _reasons(self, rows: Sequence[Mapping[str, Any]],
+                 X: pd.DataFrame | np.ndarray) -> list[list[dict[str, Any]]] | None:
         if self.kind == "customer_table":
             from winback.tabular.explain import explain
 
-            frame = self._table_frame(rows)
+            frame = X
             if self._background is None:  # read once, on the first request that wants reasons
                 self._background = pd.read_parquet(self.bundle_dir / self.manifest["background"])
             values = explain(self.model, frame, self._background,
                              seed=int(self.manifest["tuning"]["seed"])).values
             cols = list(values.columns)
             return [top_reasons(values.iloc[i].to_numpy(), cols, rows[i]) for i in range(len(rows))]
-        contrib = self.model.contributions(self._matrix(rows)) if self.model.name != "bgnbd" else None
+        contrib = self.model.contributions(X) if self.model.name != "bgnbd" else None
         if contrib is None:
             return None
         return [top_reasons(contrib[i], self.columns, rows[i]) for i in range(len(rows))]
 
     def score_features(self, rows: Sequence[Mapping[str, Any]], ids: Sequence[str | None] | None = None,
                        reasons: bool = False) -> list[Scored]:
-        p = self.probabilities(rows)
+        X = self._inputs(rows)
+        p = self.probabilities(rows, X)
         ids = ids or [None] * len(rows)
         deciles = decile_of(p, self.edges) if self.edges else [None] * len(rows)
         out = [Scored(ids[i], float(p[i]), None if deciles[i] is None else int(deciles[i]),
@@ -195,7 +230,7 @@ class CustomerScorer:
                 s.segment, s.action = self._names[codes[i]], self._actions[codes[i]]
                 s.value = float(value[i]) if np.isfinite(value[i]) else None
         if reasons:
-            found = self._reasons(rows)
+            found = self._reasons(rows, X)
             for s, r in zip(out, found or []):
                 s.reasons = r
         return out
@@ -208,13 +243,8 @@ class CustomerScorer:
         if self.kind == "customer_table":
             raise RequestError("This model scores customer-table rows: send `features`, not events.")
         from winback.data.canonical import EventLog
-        from winback.features import FeatureSpec
         from winback.frame import build_frame, score_cutoff
-        from winback.models.bgnbd import BGNBD
 
-        spec_d = dict(self.manifest["feature_spec"])
-        spec_d.pop("columns")
-        spec = FeatureSpec.from_dict(spec_d)
         rows = []
         for cid, events in customers:
             for e in events:
@@ -227,21 +257,12 @@ class CustomerScorer:
             elif t == "float64":
                 frame[c] = frame[c].astype(float)
         frame["event_time"] = pd.to_datetime(frame["event_time"]).astype("datetime64[us]")
-        stored = (self.manifest.get("population") or {}).get("bgnbd")
-        bgnbd = None
-        if stored:
-            bgnbd = BGNBD(time_unit_days=stored["time_unit_days"])
-            bgnbd.params_ = dict(stored["params"])
-        problem = ProblemConfig(**self.manifest["problem"])
-        with self._lock:
-            if self._con is None:
-                from winback.data.sources import connect
-
-                self._con = connect()
-            table = self._con.create_table("request_events", frame, temp=True, overwrite=True)
-            log = EventLog(self._con, table, frozenset(spec.available), "request")
-            feats = build_frame(log, score_cutoff(cutoff, problem.horizon_days), problem, spec,
-                                with_labels=False, bgnbd=bgnbd)
+        problem = self._problem_config
+        with self._scratch.connection() as con:
+            table = con.create_table("request_events", frame, temp=True, overwrite=True)
+            log = EventLog(con, table, frozenset(self.spec.available), "request")
+            feats = build_frame(log, score_cutoff(cutoff, problem.horizon_days), problem, self.spec,
+                                with_labels=False, bgnbd=self._bgnbd)
         return feats, feats["customer_id"].astype(str).tolist()
 
     def score_events(self, customers: Sequence[tuple[str, Sequence[Mapping[str, Any]]]],
@@ -312,14 +333,12 @@ class NextEventScorer:
     def __init__(self, bundle_dir: Path):
         from winback.nextevent.pipeline import load_next_event_bundle
 
-        manifest, _, _ = load_bundle(bundle_dir)
-        if manifest.get("kind") != "next_event":
+        if read_manifest(bundle_dir).get("kind") != "next_event":
             raise WinbackError(f"'{bundle_dir}' is not a next-event bundle.")
         self.manifest, self.model, self.churn = load_next_event_bundle(bundle_dir)
         self.k = int(self.manifest["k"])
         self.classes = list(self.manifest["classes"])
-        self._lock = threading.Lock()
-        self._con = None
+        self._scratch = _Scratch()
 
     def predict(self, events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """The session so far, oldest first -> P(next event), the likeliest, P(purchase later
@@ -341,12 +360,8 @@ class NextEventScorer:
             "brand": pd.array([e.get("brand") for e in events], dtype="string"),
             "category": pd.array([e.get("category") for e in events], dtype="string"),
         })
-        with self._lock:
-            if self._con is None:
-                from winback.data.sources import connect
-
-                self._con = connect()
-            table = self._con.create_table("session_events", frame, temp=True, overwrite=True)
+        with self._scratch.connection() as con:
+            table = con.create_table("session_events", frame, temp=True, overwrite=True)
             samples = samples_table(table, self.k).execute()
         last = samples.sort_values("position").tail(1)
         s = to_samples(last.assign(target="end", purchase_later=0), self.k,
@@ -370,18 +385,10 @@ class NextEventScorer:
 
 def load_scorers(paths: Sequence[Path]) -> tuple[CustomerScorer | None, NextEventScorer | None]:
     """At most one customer bundle and one next-event bundle, each loaded once."""
-    import json
-
-    from winback.bundle import MANIFEST
-
     customer = next_event = None
     for path in paths:
         path = Path(path)
-        mf = path / MANIFEST
-        if not mf.exists():
-            raise DataError(f"'{path}' is not a winback bundle (no {MANIFEST}); pass the bundle "
-                            f"folder that `winback train` wrote.")
-        if json.loads(mf.read_text(encoding="utf-8")).get("kind") == "next_event":
+        if read_manifest(path).get("kind") == "next_event":
             if next_event is not None:
                 raise WinbackError("Pass at most one next-event bundle.")
             next_event = NextEventScorer(path)
