@@ -37,6 +37,16 @@ def _try_strptime(text: str, fmt: str) -> dt.datetime:  # type: ignore[empty-bod
     """DuckDB's try_strptime: NULL instead of an error for text that does not match."""
 
 
+@ibis.udf.scalar.builtin(name="epoch_us")
+def _epoch_us(ts: dt.datetime) -> int:  # type: ignore[empty-body]
+    """DuckDB's microseconds since the epoch of an instant."""
+
+
+@ibis.udf.scalar.builtin(name="make_timestamp")
+def _timestamp_from_us(us: int) -> dtypes.Timestamp(scale=6):  # type: ignore[empty-body,valid-type]
+    """DuckDB's naive timestamp `us` microseconds after the epoch."""
+
+
 @dataclass
 class EventLog:
     """Canonical events on an engine, with what is known about them.
@@ -264,7 +274,11 @@ def _integer_id(canonical: str, value: ibis.Value) -> bool:
 
 def _parse_time(col: ibis.Value, time_format: str, zone_offset: int, duckdb: bool = True) -> ibis.Value:
     dtype = col.type()
-    if dtype.is_timestamp():
+    if dtype.is_timestamp() and dtype.timezone and duckdb:
+        # the instant's UTC wall time by arithmetic: DuckDB's cast to a naive TIMESTAMP goes
+        # through ICU's calendar per row, 15x slower, and was a third of featurisation time
+        parsed = _timestamp_from_us(_epoch_us(col))
+    elif dtype.is_timestamp():
         parsed = col.cast(dtypes.Timestamp()) if dtype.timezone else col
     elif dtype.is_date():
         parsed = col.cast("timestamp")
