@@ -75,3 +75,28 @@ def test_init_then_validate(tmp_path, capsys):
     # the sample file has an extra sample_id column; the cdnow mapping ignores it
     assert main(["validate", "--config", str(cfg)]) == 0
     assert "6,919 events of 2,357 customers" in capsys.readouterr().out
+
+
+def test_init_fits_the_horizon_to_a_short_log(tmp_path, capsys):
+    """A 150-day log cannot hold four 90-day cutoffs: init writes settings that train accepts."""
+    import tomllib
+
+    from winback.config import load_config
+    from winback.data.canonical import load_events
+    from winback.datasets import generate_rees46
+    from winback.labels import plan_cutoffs
+
+    generate_rees46(tmp_path / "events.parquet", rows=20_000, days=150)
+    cfg_path = tmp_path / "winback.toml"
+    assert main(["init", "--layout", "rees46", "--path", "events.parquet", "--config", str(cfg_path)]) == 0
+    assert "too short for a 90-day horizon" in capsys.readouterr().out
+    problem = tomllib.loads(cfg_path.read_text())["problem"]
+    assert (problem["horizon_days"], problem["cutoff_step_days"]) == (30, 14)
+    cfg = load_config(cfg_path)
+    log = load_events(cfg, materialize=False)
+    assert len(plan_cutoffs(cfg.problem, log.start, log.end).train) == 3
+    # a source that is not there yet keeps the defaults and says so
+    other = tmp_path / "later.toml"
+    assert main(["init", "--layout", "rees46", "--path", "later/*.parquet", "--config", str(other)]) == 0
+    assert "does not exist yet" in capsys.readouterr().out
+    assert tomllib.loads(other.read_text())["problem"]["horizon_days"] == 90

@@ -6,13 +6,15 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from winback.config import ProblemConfig
 from winback.data.canonical import events_from_frame
 from winback.features import FeatureSpec, build_features
-from winback.labels import Cutoff, label_table, plan_cutoffs
+from winback.errors import DataError
+from winback.labels import CUTOFF_LADDER, Cutoff, label_table, plan_cutoffs, suggest_cutoffs
 
 T0 = dt.datetime(2024, 1, 1)
 CUT = dt.datetime(2024, 3, 1)
@@ -107,6 +109,26 @@ def test_short_history_truncates_training_windows():
     plan = plan_cutoffs(problem, dt.datetime(1997, 1, 1), dt.datetime(1998, 6, 30))
     assert all(c.window_end == dt.datetime(1997, 10, 1) for c in (*plan.train, plan.valid))
     assert plan.valid.window_days >= 273 / 3
+
+
+@pytest.mark.parametrize("days, horizon", [(800, 90), (300, 90), (150, 30), (100, 30), (45, 7)])
+def test_suggested_cutoffs_fit_the_log(days, horizon):
+    first = dt.datetime(2023, 1, 1)
+    last = first + dt.timedelta(days=days)
+    problem = suggest_cutoffs(first, last)
+    assert problem.horizon_days == horizon
+    plan = plan_cutoffs(problem, first, last)  # `winback train` accepts what `init` writes
+    assert len(plan.train) == 3
+    assert all(c.window_days == horizon and c.window_end <= plan.test.time for c in (*plan.train, plan.valid))
+    for longer, step, history in (r for r in CUTOFF_LADDER if r[0] > horizon):  # none fits
+        p = ProblemConfig(horizon_days=longer, cutoff_step_days=step, min_history_days=history,
+                          truncate_train_windows=False)
+        with pytest.raises(DataError):
+            plan_cutoffs(p, first, last)
+
+
+def test_no_suggestion_for_a_log_of_days():
+    assert suggest_cutoffs(dt.datetime(2023, 1, 1), dt.datetime(2023, 1, 12)) is None
 
 
 def features(rows):

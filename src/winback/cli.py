@@ -28,9 +28,10 @@ backend = "duckdb"             # duckdb | spark | postgres | bigquery (then tabl
 
 [problem]
 name = "repeat_purchase"       # repeat_purchase | return_visit | first_purchase
-horizon_days = 90
+horizon_days = {horizon}
 train_cutoffs = 4
-cutoff_step_days = 30
+cutoff_step_days = {step}
+min_history_days = {history}
 # test_cutoff = "2020-01-01"   # default: the end of the data minus the horizon
 
 [features]
@@ -146,11 +147,50 @@ def cmd_init(args) -> int:
         from winback.errors import did_you_mean
 
         raise WinbackError(f"Unknown layout '{args.layout}'.{did_you_mean(args.layout, LAYOUTS)}")
+    options = LAYOUTS[args.layout].init_options
     extra = "\n".join(f"{k} = {str(v).lower() if isinstance(v, bool) else repr(v)}"
-                      for k, v in LAYOUTS[args.layout].init_options.items())
-    target.write_text(INIT_TEMPLATE.format(path=args.path, layout=args.layout, extra=extra).replace("'", '"'))
+                      for k, v in options.items())
+    problem, note = _cutoffs_for_source(args.path, args.layout, options, target.parent)
+    target.write_text(INIT_TEMPLATE.format(
+        path=args.path, layout=args.layout, extra=extra, horizon=problem.horizon_days,
+        step=problem.cutoff_step_days, history=problem.min_history_days).replace("'", '"'))
+    if note:
+        console.print(note)
     console.print(f"Wrote {target}. Next: `winback validate` then `winback train`.")
     return 0
+
+
+def _cutoffs_for_source(path: str, layout: str, options: dict, base_dir: Path):
+    """The problem settings `init` writes, fitted to the source's time span when the source
+    can be read now (the template's defaults otherwise), and a line saying what was done."""
+    from winback.config import ProblemConfig, config_from_dict
+    from winback.data.canonical import load_events
+    from winback.data.sources import matching_files
+    from winback.labels import suggest_cutoffs
+
+    default = ProblemConfig()
+    cfg = config_from_dict({"source": {"path": path, "layout": layout, **options}},
+                           base_dir=base_dir.resolve())
+    if not matching_files(cfg.resolve(path)):
+        return default, (f"[yellow]{escape(path)} does not exist yet[/]: the default {default.horizon_days}-day "
+                         f"horizon is written; `winback validate` checks the source once it is there.")
+    try:
+        log = load_events(cfg, materialize=False)
+    except WinbackError as e:
+        return default, (f"[yellow]Could not read {escape(path)} with the {layout} layout[/] "
+                         f"({escape(str(e))}) The defaults are written. Fix the source or "
+                         f"\\[source.columns], then run `winback validate`.")
+    span = f"{log.start:%Y-%m-%d} to {log.end:%Y-%m-%d}"
+    problem = suggest_cutoffs(log.start, log.end, default.train_cutoffs)
+    if problem is None:
+        return default, (f"[yellow]The log spans only {span}[/]: too short for four cutoffs even with "
+                         f"a 7-day horizon. The defaults are written; `winback train` needs more data.")
+    if problem.horizon_days == default.horizon_days:
+        return problem, f"The log spans {span}: a {problem.horizon_days}-day horizon fits."
+    return problem, (f"The log spans {span}, too short for a {default.horizon_days}-day horizon with "
+                     f"{default.train_cutoffs} cutoffs: wrote horizon_days = {problem.horizon_days}, "
+                     f"cutoff_step_days = {problem.cutoff_step_days}, min_history_days = "
+                     f"{problem.min_history_days}.")
 
 
 def cmd_validate(args) -> int:

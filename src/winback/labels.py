@@ -114,6 +114,31 @@ def plan_cutoffs(problem: ProblemConfig, first_event: dt.datetime, last_event: d
     return CutoffPlan(tuple(cutoffs[:-1]), valid, Cutoff(test, test + horizon, "test"))
 
 
+# (horizon_days, cutoff_step_days, min_history_days) from the template's defaults down to what
+# a few weeks of data allow; `suggest_cutoffs` takes the first that fits the log
+CUTOFF_LADDER = ((90, 30, 30), (60, 30, 30), (60, 14, 30), (30, 14, 30), (30, 7, 14),
+                 (14, 7, 14), (7, 7, 7), (7, 3, 7))
+
+
+def suggest_cutoffs(first_event: dt.datetime, last_event: dt.datetime,
+                    train_cutoffs: int = 4) -> ProblemConfig | None:
+    """The longest horizon (and the cutoff spacing beside it) whose plan keeps `train_cutoffs`
+    cutoffs with full label windows on a log spanning [first_event, last_event]; None when even
+    a week does not fit. Used by `winback init`, so that a short log does not start with a
+    config that `winback train` refuses."""
+    for horizon, step, history in CUTOFF_LADDER:
+        problem = ProblemConfig(horizon_days=horizon, cutoff_step_days=step,
+                                min_history_days=history, train_cutoffs=train_cutoffs,
+                                truncate_train_windows=False)
+        try:
+            plan = plan_cutoffs(problem, first_event, last_event)
+        except DataError:
+            continue
+        if len(plan.train) + 1 == train_cutoffs:
+            return problem
+    return None
+
+
 def _activity(events: ibis.Table, in_window: ibis.BooleanValue, measure: str) -> ibis.NumericValue:
     """Activity of a customer inside a window: events, orders (distinct order ids, or purchase
     events when the log has no order id) or spend (purchase amounts)."""

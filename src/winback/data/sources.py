@@ -56,14 +56,19 @@ def infer_format(path: str) -> str:
     )
 
 
+def matching_files(path: Path) -> list[str]:
+    """The files a source path names: a glob's matches, or the path itself when it exists."""
+    if any(ch in str(path) for ch in "*?["):
+        return sorted(glob.glob(str(path)))
+    return [str(path)] if path.exists() else []
+
+
 def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Table:
     """The raw table of `source` (not yet mapped), registered on `con`."""
     fmt = source.format or infer_format(str(path))
     if fmt not in FORMATS:
         raise ConfigError(f"source.format '{fmt}' is not one of {', '.join(FORMATS)}.")
-    matches = sorted(glob.glob(str(path))) if any(ch in str(path) for ch in "*?[") else (
-        [str(path)] if path.exists() else []
-    )
+    matches = matching_files(path)
     if not matches:
         raise DataError(
             f"Source '{path}' does not exist (source.path in winback.toml; relative paths are "
