@@ -128,3 +128,13 @@ def test_unknown_destination_fails_before_any_work(cdnow_bundle, capsys):
     assert main(["score", "--dataset", "cdnow", "--bundle", str(cdnow_bundle), "-o", "x.duckdb",
                  "--table", "drop table x;"]) == 2
     assert "plain table name" in capsys.readouterr().err
+
+
+def test_cutoff_too_early_for_the_population_fit_still_scores(cdnow_bundle, log, tmp_path):
+    """A day into CDNOW every buyer bought on the cutoff's last day: BG/NBD cannot be
+    fitted, its features are unknown, and the customers are scored anyway (it used to crash)."""
+    out = tmp_path / "early.parquet"
+    where, rows, when = score_to(cdnow_config(), cdnow_bundle, str(out), log=log,
+                                 cutoff="1997-01-02")
+    scores = pd.read_parquet(out)
+    assert rows == len(scores) > 0 and scores.probability.between(0, 1).all()

@@ -25,9 +25,14 @@ def feature_spec_for(log: EventLog, windows_days, trend_window_days: int, bgnbd:
 
 
 def fit_population_bgnbd(features: pd.DataFrame) -> BGNBD | None:
-    """BG/NBD on every buyer at a cutoff; None when fewer than 10 have bought."""
+    """BG/NBD on every buyer at a cutoff; None when too few have bought (fewer than 10 with a
+    purchase before the cutoff's last day, as at a cutoff days after the log starts): the
+    BG/NBD features are then missing, which every candidate reads as unknown."""
     buyers = features[features["purchase_days"] > 0]
-    return BGNBD().fit(buyers) if len(buyers) >= 10 else None
+    try:
+        return BGNBD().fit(buyers)
+    except ValueError:
+        return None
 
 
 def add_bgnbd_features(frame: pd.DataFrame, model: BGNBD | None) -> pd.DataFrame:

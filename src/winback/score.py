@@ -28,7 +28,7 @@ from winback.data.canonical import EventLog, load_events
 from winback.data.sources import arrow_batches
 from winback.errors import ConfigError, DataError
 from winback.features import FeatureSpec, build_features
-from winback.frame import finish_frame, score_cutoff
+from winback.frame import finish_frame, fit_population_bgnbd, score_cutoff
 from winback.labels import observed_end, population_table
 from winback.models.bgnbd import BGNBD
 from winback.segments import SegmentRule, assign, risk_of, segment_value
@@ -219,10 +219,8 @@ def score_to(cfg: Config, bundle_dir: Path, output: str, table: str | None = Non
 
 def _fit_bgnbd(summary: np.ndarray) -> BGNBD | None:
     """The population's BG/NBD at the cutoff, from (purchase_days, tenure, recency) per customer."""
-    frame = pd.DataFrame(summary, columns=["purchase_days", "purchase_tenure_days",
-                                           "purchase_recency_days"])
-    buyers = frame[frame["purchase_days"] > 0]
-    return BGNBD().fit(buyers) if len(buyers) >= 10 else None
+    return fit_population_bgnbd(pd.DataFrame(summary, columns=["purchase_days", "purchase_tenure_days",
+                                                               "purchase_recency_days"]))
 
 
 def _fit_gamma_gamma(orders_aov: np.ndarray):
