@@ -137,6 +137,16 @@ def test_unknown_section_and_types():
         load_events(config_from_dict({"source": {"path": "x.csv", "columns": {"custmer": "a"}}}))
 
 
+def test_first_purchase_has_no_bgnbd_candidate():
+    """BG/NBD needs purchase histories; first_purchase customers have none (it used to crash
+    while fitting)."""
+    with pytest.raises(ConfigError, match="bgnbd candidate cannot predict first_purchase"):
+        config_from_dict({"problem": {"name": "first_purchase"},
+                          "train": {"candidates": ["logistic", "bgnbd"]}})
+    assert "bgnbd" not in config_from_dict({"problem": {"name": "first_purchase"}}).candidates
+    assert "bgnbd" in config_from_dict({"problem": {"name": "repeat_purchase"}}).candidates
+
+
 def test_cutoff_outside_data():
     problem = ProblemConfig(horizon_days=30, test_cutoff="2030-01-01")
     with pytest.raises(DataError, match="outside the data"):

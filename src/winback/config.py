@@ -237,7 +237,7 @@ class Config:
         if self.problem.name == "next_event":
             return list(NEXT_EVENT_CANDIDATES)
         if not self.is_table:
-            return list(CANDIDATES)
+            return [c for c in CANDIDATES if not (c == "bgnbd" and self.problem.name == "first_purchase")]
         import importlib.util
 
         has_torch = importlib.util.find_spec("torch") is not None
@@ -375,6 +375,12 @@ def validate_config(cfg: Config) -> None:
                 f"Unknown candidate '{c}' in train.candidates for {kind}.{did_you_mean(c, known)} "
                 f"Available: {', '.join(known)}."
             )
+    if p.name == "first_purchase" and "bgnbd" in cfg.train.candidates:
+        raise ConfigError(
+            "The bgnbd candidate cannot predict first_purchase: BG/NBD models how often existing "
+            "buyers buy again, and this problem's customers have never bought. Remove 'bgnbd' from "
+            "train.candidates (logistic and lightgbm read the visitors' browsing features)."
+        )
     if p.decline_measure not in ACTIVITY_MEASURES:
         raise ConfigError(f"problem.decline_measure must be one of {', '.join(ACTIVITY_MEASURES)}, "
                           f"got '{p.decline_measure}'.")
