@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from winback import __version__
-from winback.bundle import BUNDLE_FORMAT, MANIFEST, load_bundle, write_atomic_dir, write_atomic_file
+from winback.bundle import BUNDLE_FORMAT, MANIFEST, read_manifest, write_atomic_dir, write_atomic_file
 from winback.config import Config, parse_date
 from winback.data.canonical import EventLog, load_events
 from winback.errors import ConfigError, DataError
@@ -131,7 +131,10 @@ def write_report(path: Path, manifest: dict[str, Any]) -> Path:
 
 
 def load_next_event_bundle(path: Path):
-    manifest = json.loads((Path(path) / MANIFEST).read_text())
+    """(manifest, next-event model, purchase-in-session model) of a checked bundle."""
+    manifest = read_manifest(path)
+    if manifest.get("kind") != "next_event":
+        raise ConfigError(f"Bundle '{path}' is not a next-event bundle.")
     model = ne.load(Path(path), manifest["model"])
     churn = ne.PurchaseInSession.load(Path(path), manifest["churn_model"])
     return manifest, model, churn
@@ -141,10 +144,7 @@ def score_next_event(cfg: Config, bundle_dir: Path, cutoff: str | None = None,
                      log: EventLog | None = None) -> pd.DataFrame:
     """Live sessions at the cutoff (last event within problem.session_timeout_minutes): next-event
     probabilities, the most likely next event, P(purchase in the session) and the alert flag."""
-    manifest, _, _ = load_bundle(bundle_dir)  # checks the format
-    if manifest.get("kind") != "next_event":
-        raise ConfigError(f"Bundle '{bundle_dir}' is not a next-event bundle.")
-    _, model, churn = load_next_event_bundle(bundle_dir)
+    manifest, model, churn = load_next_event_bundle(bundle_dir)
     log = log or load_events(cfg)
     _require_sessions(log)
     # "now" is just after the last event: sessions are minutes long, a day boundary is too coarse

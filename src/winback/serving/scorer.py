@@ -333,8 +333,6 @@ class NextEventScorer:
     def __init__(self, bundle_dir: Path):
         from winback.nextevent.pipeline import load_next_event_bundle
 
-        if read_manifest(bundle_dir).get("kind") != "next_event":
-            raise WinbackError(f"'{bundle_dir}' is not a next-event bundle.")
         self.manifest, self.model, self.churn = load_next_event_bundle(bundle_dir)
         self.k = int(self.manifest["k"])
         self.classes = list(self.manifest["classes"])
