@@ -101,7 +101,15 @@ class TrainConfig:
     candidates: list[str] = field(default_factory=list)
     seed: int = 42
     calibration: str = "sigmoid"  # sigmoid | none
-    threshold: float = 0.0  # 0 means: choose the F1-best threshold on the validation cutoff
+    threshold: float = 0.0  # a fixed decision threshold; 0 means: by threshold_rule
+    # how the threshold is chosen on held-out customers: f1 (F1-best) | recall (find at least
+    # target_recall of the positives) | contacts (flag the top contact_share of customers) |
+    # profit (value_per_positive per flagged positive minus cost_per_contact per flagged one)
+    threshold_rule: str = "f1"
+    target_recall: float = 0.8
+    contact_share: float = 0.2
+    value_per_positive: float = 0.0
+    cost_per_contact: float = 0.0
     selection_metric: str = "roc_auc"
     # shares of customers held out of training: validation rows (selection, calibration,
     # threshold) and early-stopping rows, both taken at the validation cutoff
@@ -387,6 +395,7 @@ def validate_config(cfg: Config) -> None:
     if not 0 < p.decline_share <= 1:
         raise ConfigError(f"problem.decline_share must be in (0, 1], got {p.decline_share}.")
     _validate_table_settings(cfg)
+    _validate_threshold_rule(cfg.train)
     if cfg.train.calibration not in ("sigmoid", "none"):
         raise ConfigError("train.calibration must be 'sigmoid' or 'none'.")
     v, e = cfg.train.validation_share, cfg.train.early_stopping_share
@@ -409,6 +418,27 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError("features.sequence_months must be between 0 and 60.")
     if any(w <= 0 for w in cfg.features.windows_days) or not cfg.features.windows_days:
         raise ConfigError("features.windows_days must be a non-empty list of positive days.")
+
+
+def _validate_threshold_rule(t: TrainConfig) -> None:
+    from winback.evaluate import THRESHOLD_RULES
+
+    if t.threshold_rule not in THRESHOLD_RULES:
+        raise ConfigError(f"train.threshold_rule must be one of {', '.join(THRESHOLD_RULES)}, got "
+                          f"'{t.threshold_rule}'.{did_you_mean(t.threshold_rule, THRESHOLD_RULES)}")
+    if not 0 <= t.threshold < 1:
+        raise ConfigError(f"train.threshold must be in [0, 1) (0 = chosen by threshold_rule), got {t.threshold}.")
+    if t.threshold_rule == "recall" and not 0 < t.target_recall <= 1:
+        raise ConfigError(f"train.target_recall must be in (0, 1], got {t.target_recall}.")
+    if t.threshold_rule == "contacts" and not 0 < t.contact_share <= 1:
+        raise ConfigError(f"train.contact_share (the share of customers a campaign can reach) must be "
+                          f"in (0, 1], got {t.contact_share}.")
+    if t.threshold_rule == "profit" and not (t.value_per_positive > 0 and t.cost_per_contact >= 0):
+        raise ConfigError(
+            "threshold_rule = 'profit' needs train.value_per_positive > 0 (what one flagged customer "
+            "with the outcome is worth) and train.cost_per_contact >= 0 (what flagging one costs); "
+            f"got {t.value_per_positive} and {t.cost_per_contact}."
+        )
 
 
 def _validate_table_settings(cfg: Config) -> None:

@@ -40,10 +40,78 @@ def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
     return float(thresholds[int(np.argmax(f1[:-1]))]) if len(thresholds) else 0.5
 
 
+THRESHOLD_RULES = ("f1", "recall", "contacts", "profit")
+
+
+def choose_threshold(y: np.ndarray, p: np.ndarray, train) -> float:
+    """The decision threshold on held-out scores `p` with outcomes `y`, by `train.threshold_rule`
+    (a fixed `train.threshold` wins): the F1-best; the highest that still finds
+    `target_recall` of the positives; the score of the top `contact_share` of customers (a
+    campaign that can reach that many); or the one that maximises `value_per_positive` per
+    flagged positive minus `cost_per_contact` per flagged customer."""
+    y, p = np.asarray(y, dtype=int), np.asarray(p, dtype=float)
+    if train.threshold:
+        return float(train.threshold)
+    rule = train.threshold_rule
+    if rule == "f1":
+        return best_f1_threshold(y, p)
+    order = np.argsort(-p, kind="stable")
+    ranked = p[order]
+    last_of_tie = np.r_[ranked[1:] != ranked[:-1], True]  # flag whole ties: cut between scores
+    flagged = np.arange(1, len(p) + 1)[last_of_tie]
+    found = np.cumsum(y[order])[last_of_tie]
+    cuts = ranked[last_of_tie]
+    if rule == "recall":
+        enough = found >= train.target_recall * max(int(y.sum()), 1)
+        return float(cuts[int(np.argmax(enough))])
+    if rule == "contacts":
+        return contact_threshold(p, train.contact_share)
+    if rule == "profit":
+        profit = train.value_per_positive * found - train.cost_per_contact * flagged
+        return float(cuts[int(np.argmax(profit))]) if profit.max() > 0 else float(np.nextafter(ranked[0], np.inf))
+    raise ValueError(f"unknown threshold rule {rule!r}")
+
+
+def contact_threshold(p: np.ndarray, share: float) -> float:
+    """The score of the top `share` of these customers, ties kept whole (fewer rather than
+    more than the budget); it reads scores only, so it is set on whichever population is
+    scored, as a campaign would be."""
+    ranked = np.sort(np.asarray(p, dtype=float))[::-1]
+    if len(ranked) == 0:
+        return 0.5
+    budget = max(1, int(round(share * len(ranked))))
+    last_of_tie = np.r_[ranked[1:] != ranked[:-1], True]
+    ends = np.flatnonzero(last_of_tie) + 1  # customers flagged when cutting after each tie
+    within = ends <= budget
+    return float(ranked[ends[within][-1] - 1]) if within.any() else float(ranked[0])
+
+
+def threshold_on(p: np.ndarray, train, chosen: float) -> float:
+    """The threshold for scores `p` of another population than the one `chosen` was set on:
+    a contact budget is a share of whoever is scored; every other rule keeps its value."""
+    if train.threshold_rule == "contacts" and not train.threshold:
+        return contact_threshold(p, train.contact_share)
+    return chosen
+
+
+def threshold_rule_text(train) -> str:
+    """How the decision threshold was chosen, for reports ("... threshold on <where>")."""
+    if train.threshold:
+        return f"the fixed threshold {train.threshold:g}"
+    return {
+        "f1": "each model's F1-best threshold",
+        "recall": f"the highest threshold that finds {train.target_recall:.0%} of the positives",
+        "contacts": f"the score of the top {train.contact_share:.0%} of customers (the contact budget)",
+        "profit": (f"the threshold that maximises {train.value_per_positive:g} per flagged positive "
+                   f"minus {train.cost_per_contact:g} per flagged customer"),
+    }[train.threshold_rule]
+
+
 def metrics(y, p, threshold: float) -> dict[str, float]:
     y, p = np.asarray(y, dtype=int), np.asarray(p, dtype=float)
     pred = p >= threshold
     tp = int((pred & (y == 1)).sum())
+    fp = int((pred & (y == 0)).sum())
     precision = tp / max(int(pred.sum()), 1)
     recall = tp / max(int(y.sum()), 1)
     return {
@@ -57,6 +125,9 @@ def metrics(y, p, threshold: float) -> dict[str, float]:
         "lift_10": lift_at(y, p, 0.10),
         "lift_20": lift_at(y, p, 0.20),
         "threshold": float(threshold),
+        "flagged_share": float(pred.mean()),
+        # confusion matrix at the threshold: flagged positives and negatives, missed positives
+        "tp": tp, "fp": fp, "fn": int(y.sum()) - tp, "tn": int(len(y)) - int(y.sum()) - fp,
         "base_rate": float(y.mean()),
         "n": int(len(y)),
     }

@@ -30,7 +30,8 @@ from winback.bundle import save_bundle
 from winback.config import Config
 from winback.data.canonical import EventLog, load_events
 from winback.errors import ConfigError, LabelError
-from winback.evaluate import best_f1_threshold, curves, decile_edges, decile_table, metrics
+from winback.evaluate import (choose_threshold, curves, decile_edges, decile_table, metrics,
+                               threshold_on, threshold_rule_text)
 from winback.features.monthly import PREFIX as MONTHLY_PREFIX
 from winback.hashing import stable_unit
 from winback.frame import build_frame, feature_columns, feature_spec_for, population_models
@@ -137,8 +138,9 @@ def fit_candidates(cfg: Config, train: pd.DataFrame, stop: pd.DataFrame, valid: 
             if cfg.train.calibration == "sigmoid":
                 cal = PlattCalibrator().fit(p_va, y_va)
                 p_va, p_te = cal.transform(p_va), cal.transform(p_te)
-            threshold = cfg.train.threshold or best_f1_threshold(y_va, p_va)
-            test_metrics = {**metrics(y_te, p_te, threshold), "parameters": model.parameter_count(),
+            threshold = choose_threshold(y_va, p_va, cfg.train)
+            test_metrics = {**metrics(y_te, p_te, threshold_on(p_te, cfg.train, threshold)),
+                            "parameters": model.parameter_count(),
                             "ms_per_customer": per_customer_ms}
             results[name] = CandidateResult(name, model, cal, metrics(y_va, p_va, threshold),
                                             test_metrics, p_te)
@@ -224,6 +226,7 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
         "cutoffs": [c.as_dict() for c in plan.all],
         "feature_spec": {**spec.to_dict(), "columns": cols},
         "threshold": chosen.test["threshold"],
+        "threshold_rule": threshold_rule_text(cfg.train),
         "best": best,
         "selection": (f"highest {metric} on held-out customers at the validation cutoff "
                       f"{plan.valid.time:%Y-%m-%d}"),

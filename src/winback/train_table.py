@@ -24,7 +24,8 @@ from winback.bundle import BUNDLE_FORMAT, MANIFEST, write_atomic_dir
 from winback.config import Config
 from winback.data.tables import LABEL, CustomerTable, load_customer_table
 from winback.errors import DataError, LabelError
-from winback.evaluate import best_f1_threshold, curves, decile_edges, decile_table, metrics
+from winback.evaluate import (choose_threshold, curves, decile_edges, decile_table, metrics,
+                               threshold_on, threshold_rule_text)
 from winback.progress import Steps
 from winback.segments import RISK_PROBLEMS, assign, risk_of, rule_from_config, summary
 from winback.tabular.explain import explain
@@ -115,12 +116,12 @@ def compare_candidates(cfg: Config, X_tr: pd.DataFrame, y_tr: np.ndarray, X_te: 
     test_scores: dict[str, np.ndarray] = {}
     for name, model in models.items():
         oof_cal = model.calibrator.transform(tuned[name].oof)
-        threshold = t.threshold or best_f1_threshold(y_tr, oof_cal)
+        threshold = choose_threshold(y_tr, oof_cal, t)
         p_te = model.predict_proba(X_te)[:, 1]
         test_scores[name] = p_te
         results[name] = {"cv": {"roc_auc_mean": tuned[name].cv_mean, "roc_auc_std": tuned[name].cv_std,
                                 "folds": tuned[name].cv_scores},
-                         "test": metrics(y_te, p_te, threshold),
+                         "test": metrics(y_te, p_te, threshold_on(p_te, t, threshold)),
                          "params": tuned[name].params, "imbalance": tuned[name].strategy,
                          "trials": tuned[name].trials, "pruned": tuned[name].pruned,
                          "tuning_seconds": round(tuned[name].seconds, 2)}
@@ -186,6 +187,7 @@ def train_table(cfg: Config, *, steps: Steps | None = None, report: bool = True,
         "best": best,
         "selection": f"highest mean ROC-AUC in {t.cv_folds}-fold CV on the training part",
         "threshold": threshold,
+        "threshold_rule": threshold_rule_text(t),
         "decile_edges": decile_edges(test_scores[best]),
         "leaderboard": board.to_dict(orient="records"),
         "candidates": results,
