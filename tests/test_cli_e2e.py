@@ -37,6 +37,9 @@ def test_demo_writes_bundle_report_and_scores(demo):
     assert len(scores) == 23_570 and scores["rank"].tolist() == list(range(1, 23_571))
     assert scores.probability.between(0, 1).all() and scores.probability.is_monotonic_decreasing
     assert sorted(scores.decile.unique()) == list(range(1, 11))
+    # flagged = at or above the chosen model's F1-best threshold
+    assert (scores.flagged == (scores.probability >= manifest["threshold"])).all()
+    assert manifest["decision"]["rule"] == "f1" and 0 < scores.flagged.mean() < 1
     # risk x value segments: value is predicted spend (BG/NBD x Gamma-Gamma) over the horizon
     assert scores.segment.nunique() == 4 and scores.action.notna().all()
     assert (scores.value >= 0).all() and scores.value.corr(scores.probability, method="spearman") > 0.5

@@ -73,6 +73,8 @@ def test_scoring_writes_segments_actions_and_reasons(oneclick_run, tmp_path):
     scores = pd.read_csv(target, dtype={"id": str})
     assert len(scores) == 1297 and scores["rank"].tolist() == list(range(1, 1298))
     assert scores.probability.is_monotonic_decreasing and scores.segment.nunique() == 4
+    threshold = json.loads((out / "bundle" / "manifest.json").read_text())["threshold"]
+    assert (scores.flagged == (scores.probability >= threshold)).all() and scores.flagged.any()
     # reasons for a slice of customers (SHAP for all 1,297 takes about a minute)
     cfg = oneclick_config()
     cfg.table.filters.append(type(cfg.table.filters[0])(column="Длительность", op="<", value=300))

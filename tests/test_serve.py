@@ -74,6 +74,7 @@ def test_features_score_like_batch_scoring(client, manifest, test_cutoff_rows):
         assert out["probability"] == pytest.approx(expected["probability"], abs=1e-5)
         assert out["segment"] == expected["segment"] and out["action"] == expected["action"]
         assert 1 <= out["decile"] <= 10
+        assert out["flagged"] == bool(expected["flagged"])  # the same rule as batch scoring
         assert out["missing_features"] == [c for c, v in sent["features"].items() if v is None]
 
 

@@ -72,6 +72,7 @@ def test_a_contact_budget_through_training(tmp_path):
     validation cutoff, where scores run lower), and the report says how it was chosen and shows
     the confusion matrix."""
     from winback.datasets import cdnow_config
+    from winback.score import score
     from winback.train import train
 
     cfg = cdnow_config(output_dir=str(tmp_path))
@@ -86,3 +87,7 @@ def test_a_contact_budget_through_training(tmp_path):
     html = (tmp_path / "report.html").read_text()
     assert "At the decision threshold" in html and "the top 10% of customers" in html
     assert f"{test['tp']:,}" in html and f"{test['fn']:,}" in html
+    # scoring another cutoff flags the top tenth of the customers scored there, by rank
+    scores = score(cdnow_config(), result.bundle_dir, cutoff="1998-01-01")
+    assert scores.flagged.sum() == round(0.1 * len(scores))
+    assert scores.loc[scores.flagged, "rank"].max() == scores.flagged.sum()

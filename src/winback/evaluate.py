@@ -94,6 +94,35 @@ def threshold_on(p: np.ndarray, train, chosen: float) -> float:
     return chosen
 
 
+def decision_entry(train, threshold: float) -> dict:
+    """What a bundle keeps of its decision rule, so that scoring flags the same customers:
+    a contact budget stays a share of whoever is scored, every other rule a probability."""
+    rule = "fixed" if train.threshold else train.threshold_rule
+    return {"rule": rule, "threshold": float(threshold),
+            "contact_share": float(train.contact_share) if rule == "contacts" else None}
+
+
+def decision_of(manifest: dict) -> dict:
+    """A bundle's decision rule; bundles written before rules existed used their threshold."""
+    return manifest.get("decision") or {"rule": "f1", "threshold": float(manifest["threshold"]),
+                                        "contact_share": None}
+
+
+def flags(p: np.ndarray, rank: np.ndarray, decision: dict) -> np.ndarray:
+    """Which scored customers to act on: the top `contact_share` by rank (an exact count, ties
+    broken by rank) for a contact budget, probability at or above the threshold otherwise."""
+    if decision.get("rule") == "contacts":
+        return np.asarray(rank) <= max(1, round(decision["contact_share"] * len(rank)))
+    return np.asarray(p, dtype=float) >= decision["threshold"]
+
+
+def flag_sql(decision: dict) -> str:
+    """`flags` as a SQL expression over columns probability, rank and n (the row count)."""
+    if decision.get("rule") == "contacts":
+        return f"rank <= GREATEST(1, ROUND({float(decision['contact_share'])!r} * n))"
+    return f"probability >= {float(decision['threshold'])!r}"
+
+
 def threshold_rule_text(train) -> str:
     """How the decision threshold was chosen, for reports ("... threshold on <where>")."""
     if train.threshold:

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from winback.bundle import load_bundle
+from winback.evaluate import decision_of, flag_sql
 from winback.config import Config, ProblemConfig, parse_date
 from winback.data.canonical import EventLog, load_events
 from winback.data.sources import arrow_batches
@@ -56,6 +57,7 @@ class _Bundle:
         self.spec, self.columns = FeatureSpec.from_bundle(self.manifest["feature_spec"])
         self.rule = (SegmentRule.from_dict(self.manifest["segments"]["rule"])
                      if self.manifest.get("segments") else None)
+        self.decision = decision_of(self.manifest)
 
     def probabilities(self, frame: pd.DataFrame) -> np.ndarray:
         if self.model.name == "bgnbd":
@@ -98,11 +100,13 @@ class _Bundle:
         return GammaGamma.from_params((self.manifest.get("population") or {}).get("gamma_gamma"))
 
 
-def _ranked_query(path: Path, columns: list[str]) -> str:
-    """Rank 1 = highest probability (ties by customer id), decile 1 = the top tenth."""
+def _ranked_query(path: Path, columns: list[str], decision: dict) -> str:
+    """Rank 1 = highest probability (ties by customer id), decile 1 = the top tenth, flagged =
+    the bundle's decision rule (see evaluate.flags)."""
     rest = "".join(f", {c}" for c in columns if c not in ("customer_id", "probability"))
     return (f"SELECT customer_id, probability, rank, "
-            f"LEAST(10, (rank - 1) * 10 // n + 1)::BIGINT AS decile{rest} FROM ("
+            f"LEAST(10, (rank - 1) * 10 // n + 1)::BIGINT AS decile, "
+            f"{flag_sql(decision)} AS flagged{rest} FROM ("
             f"SELECT *, row_number() OVER (ORDER BY probability DESC, customer_id) AS rank, "
             f"count(*) OVER () AS n FROM read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')) "
             f"ORDER BY rank")
@@ -125,11 +129,11 @@ class _Spool:
         self.writer.write_table(table.cast(self.writer.schema))
         self.rows += len(chunk)
 
-    def write(self, output: str, table: str | None) -> str:
+    def write(self, output: str, table: str | None, decision: dict) -> str:
         if self.writer is None:
             raise DataError("No customer to score.")
         self.writer.close()
-        return _copy_out(_ranked_query(self.path, self.columns), output, table)
+        return _copy_out(_ranked_query(self.path, self.columns, decision), output, table)
 
 
 def _copy_out(query: str, output: str, table: str | None) -> str:
@@ -211,7 +215,7 @@ def score_to(cfg: Config, bundle_dir: Path, output: str, table: str | None = Non
                 progress(f"{spool.rows:,} customers scored")
         if spool.rows == 0:
             raise DataError(f"No customer qualifies for '{bundle.problem.name}' at {when:%Y-%m-%d}.")
-        where = spool.write(output, table)
+        where = spool.write(output, table, bundle.decision)
         return where, spool.rows, when
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -271,7 +275,7 @@ def score_features_to(bundle_dir: Path, features: Path, output: str, table: str 
             spool.add(bundle.scored(frame, gamma_gamma))
             if progress:
                 progress(f"{spool.rows:,}/{total:,} customers scored")
-        return spool.write(output, table), spool.rows
+        return spool.write(output, table, bundle.decision), spool.rows
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -12,7 +12,7 @@ from winback.bundle import load_bundle
 from winback.config import Config
 from winback.data.tables import load_customer_table
 from winback.errors import ConfigError, DataError
-from winback.evaluate import rank_and_decile
+from winback.evaluate import decision_of, flags, rank_and_decile
 from winback.segments import SegmentRule, assign, risk_of
 from winback.tabular.explain import explain, top_reasons
 
@@ -39,7 +39,7 @@ def score_table(cfg: Config, bundle_dir: Path, reasons: bool = True,
     p = model.predict_proba(X)[:, 1]
     rank, decile = rank_and_decile(p)
     out = pd.DataFrame({table.key: frame[table.key].astype(str), "probability": p, "rank": rank,
-                        "decile": decile})
+                        "decile": decile, "flagged": flags(p, rank, decision_of(manifest))})
     if manifest.get("segments"):
         rule = SegmentRule.from_dict(manifest["segments"]["rule"])
         if rule.value_column not in frame.columns:

@@ -31,7 +31,7 @@ from winback.config import Config
 from winback.data.canonical import EventLog, load_events
 from winback.errors import ConfigError, LabelError
 from winback.evaluate import (choose_threshold, curves, decile_edges, decile_table, metrics,
-                               threshold_on, threshold_rule_text)
+                               decision_entry, threshold_on, threshold_rule_text)
 from winback.features.monthly import PREFIX as MONTHLY_PREFIX
 from winback.hashing import stable_unit
 from winback.frame import build_frame, feature_columns, feature_spec_for, population_models
@@ -227,6 +227,7 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
         "feature_spec": {**spec.to_dict(), "columns": cols},
         "threshold": chosen.test["threshold"],
         "threshold_rule": threshold_rule_text(cfg.train),
+        "decision": decision_entry(cfg.train, chosen.test["threshold"]),
         "best": best,
         "selection": (f"highest {metric} on held-out customers at the validation cutoff "
                       f"{plan.valid.time:%Y-%m-%d}"),

@@ -25,7 +25,7 @@ from winback.config import Config
 from winback.data.tables import LABEL, CustomerTable, load_customer_table
 from winback.errors import DataError, LabelError
 from winback.evaluate import (choose_threshold, curves, decile_edges, decile_table, metrics,
-                               threshold_on, threshold_rule_text)
+                               decision_entry, threshold_on, threshold_rule_text)
 from winback.progress import Steps
 from winback.segments import RISK_PROBLEMS, assign, risk_of, rule_from_config, summary
 from winback.tabular.explain import explain
@@ -188,6 +188,7 @@ def train_table(cfg: Config, *, steps: Steps | None = None, report: bool = True,
         "selection": f"highest mean ROC-AUC in {t.cv_folds}-fold CV on the training part",
         "threshold": threshold,
         "threshold_rule": threshold_rule_text(t),
+        "decision": decision_entry(t, threshold),
         "decile_edges": decile_edges(test_scores[best]),
         "leaderboard": board.to_dict(orient="records"),
         "candidates": results,

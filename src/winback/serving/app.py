@@ -108,6 +108,7 @@ class _TooLarge(StarletteHTTPException):
 
 def _scored(s: Scored) -> dict[str, Any]:
     return {"customer_id": s.customer_id, "probability": s.probability, "decile": s.decile,
+            "flagged": s.flagged,
             "segment": s.segment, "action": s.action, "value": s.value, "reasons": s.reasons,
             "missing_features": s.missing_features, "note": s.note}
 

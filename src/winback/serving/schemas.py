@@ -120,6 +120,10 @@ class ScoreOut(BaseModel):
     probability: float | None = Field(description="P(the problem's outcome), e.g. a repeat purchase "
                                                   "in the horizon; null when not in the population.")
     decile: int | None = Field(None, description="1 = the top tenth of the bundle's test population.")
+    flagged: bool | None = Field(None, description="Whether to act on this customer: probability "
+                                 "at or above the bundle's decision threshold (train.threshold_rule; "
+                                 "for a contact budget, where that share of the test population "
+                                 "starts).")
     segment: str | None = Field(None, description="Risk x value segment, when the bundle has them.")
     action: str | None = Field(None, description="The segment's recommended action.")
     value: float | None = Field(None, description="The segment value axis (predicted spend or a "

@@ -25,7 +25,7 @@ from winback.bundle import load_bundle, read_manifest
 from winback.config import ProblemConfig
 from winback.data.layouts import CANONICAL_TYPES
 from winback.errors import WinbackError, did_you_mean
-from winback.evaluate import decile_of
+from winback.evaluate import decile_of, decision_of
 
 REASONS = 3
 
@@ -59,6 +59,7 @@ class Scored:
     customer_id: str | None
     probability: float | None
     decile: int | None = None
+    flagged: bool | None = None
     segment: str | None = None
     action: str | None = None
     value: float | None = None
@@ -101,6 +102,9 @@ class CustomerScorer:
             raise WinbackError(f"'{bundle_dir}' is a next-event bundle, not a customer model.")
         self.problem = m["problem"]["name"]
         self.edges = m.get("decile_edges")
+        # one customer at a time: at or above the bundle's threshold, which for a contact
+        # budget is the score where that share of the test population starts
+        self.threshold = float(decision_of(m)["threshold"])
         if self.kind == "customer_table":
             self.columns = list(m["feature_columns"])
             self.categorical = set(m["data"]["categorical"])
@@ -218,6 +222,7 @@ class CustomerScorer:
         ids = ids or [None] * len(rows)
         deciles = decile_of(p, self.edges) if self.edges else [None] * len(rows)
         out = [Scored(ids[i], float(p[i]), None if deciles[i] is None else int(deciles[i]),
+                      flagged=bool(p[i] >= self.threshold),
                       missing_features=[c for c in self.columns if rows[i].get(c) is None])
                for i in range(len(rows))]
         if self._rule is not None:
