@@ -87,3 +87,26 @@ def test_playground_prediction_changes_with_each_click(page):
     shot = ARTIFACTS / "serve-page.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_swagger_docs_open_without_internet(page, live_url):
+    """/docs renders from the service's own copy of Swagger UI: every request the page makes goes
+    to the service (any other host is aborted), and the operations are listed."""
+    outside = []
+
+    def only_local(route):
+        if route.request.url.startswith(live_url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    try:
+        page.goto(live_url + "/docs")
+        page.wait_for_selector(".opblock-summary-path", timeout=15_000)
+        paths = page.locator(".opblock-summary-path").all_inner_texts()
+        assert {"/v1/score", "/v1/score/batch", "/v1/next-event"} <= {p.strip() for p in paths}
+        assert outside == []
+    finally:
+        page.unroute("**/*")

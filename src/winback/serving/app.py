@@ -113,6 +113,33 @@ def _scored(s: Scored) -> dict[str, Any]:
             "missing_features": s.missing_features, "note": s.note}
 
 
+SWAGGER_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """/docs with Swagger UI's files served from the installed package, so that the reference
+    opens where the service runs without internet (FastAPI's default loads them from a CDN)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import Response
+    from swagger_ui_bundle import swagger_ui_path
+
+    assets = {name: Path(swagger_ui_path, name).read_bytes() for name in SWAGGER_FILES}
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="winback API",
+                                   swagger_js_url="/docs/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/swagger-ui.css",
+                                   swagger_favicon_url="data:,")
+
+    @app.get("/docs/{name}", include_in_schema=False)
+    async def docs_asset(name: str) -> Response:
+        if name not in assets:
+            raise StarletteHTTPException(404, f"No file {name} under /docs.")
+        return Response(assets[name], media_type=SWAGGER_FILES[name],
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
 def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, api_key: str | None = None) -> FastAPI:
     """The service for these bundles (at most one customer and one next-event bundle).
@@ -121,7 +148,7 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
     key = (api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")).encode()
     metrics = Metrics()
     app = FastAPI(
-        title="winback", version=__version__, redoc_url=None,
+        title="winback", version=__version__, redoc_url=None, docs_url=None,
         description="Score customers (come back, buy, drift away), predict a session's next "
                     "event, and read the model. Errors are JSON: {\"error\": {code, message, details}}."
                     + (" Send the API key in X-API-Key." if key else ""))
@@ -235,6 +262,8 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home() -> str:
         return page
+
+    _mount_docs(app)
 
     known = customer.columns if customer else []
 
