@@ -40,6 +40,8 @@ windows_days = [7, 30, 90, 180]
 [train]
 candidates = ["logistic", "lightgbm", "bgnbd"]
 seed = 42
+# threshold_rule = "contacts"  # f1 | recall | contacts | profit: who `winback score` flags
+# contact_share = 0.2          # contacts: the share of customers a campaign can reach
 
 [output]
 dir = "winback-out"
