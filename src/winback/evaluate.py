@@ -43,32 +43,39 @@ def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
 THRESHOLD_RULES = ("f1", "recall", "contacts", "profit")
 
 
+def _cuts(p: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Every place a threshold can cut the scores, best first, keeping ties whole: the score
+    at the cut, how many customers it flags and (given outcomes `y`) how many positives."""
+    order = np.argsort(-p, kind="stable")
+    ranked = p[order]
+    last_of_tie = np.r_[ranked[1:] != ranked[:-1], True]
+    flagged = np.flatnonzero(last_of_tie) + 1
+    found = np.cumsum(y[order])[last_of_tie] if y is not None else None
+    return ranked[last_of_tie], flagged, found
+
+
 def choose_threshold(y: np.ndarray, p: np.ndarray, train) -> float:
     """The decision threshold on held-out scores `p` with outcomes `y`, by `train.threshold_rule`
     (a fixed `train.threshold` wins): the F1-best; the highest that still finds
     `target_recall` of the positives; the score of the top `contact_share` of customers (a
     campaign that can reach that many); or the one that maximises `value_per_positive` per
-    flagged positive minus `cost_per_contact` per flagged customer."""
+    flagged positive minus `cost_per_contact` per flagged customer (above every score, so
+    nobody is flagged, when no cut pays)."""
     y, p = np.asarray(y, dtype=int), np.asarray(p, dtype=float)
+    rule = train.threshold_rule
     if train.threshold:
         return float(train.threshold)
-    rule = train.threshold_rule
     if rule == "f1":
         return best_f1_threshold(y, p)
-    order = np.argsort(-p, kind="stable")
-    ranked = p[order]
-    last_of_tie = np.r_[ranked[1:] != ranked[:-1], True]  # flag whole ties: cut between scores
-    flagged = np.arange(1, len(p) + 1)[last_of_tie]
-    found = np.cumsum(y[order])[last_of_tie]
-    cuts = ranked[last_of_tie]
+    if rule == "contacts":
+        return contact_threshold(p, train.contact_share)
+    cuts, flagged, found = _cuts(p, y)
     if rule == "recall":
         enough = found >= train.target_recall * max(int(y.sum()), 1)
         return float(cuts[int(np.argmax(enough))])
-    if rule == "contacts":
-        return contact_threshold(p, train.contact_share)
     if rule == "profit":
         profit = train.value_per_positive * found - train.cost_per_contact * flagged
-        return float(cuts[int(np.argmax(profit))]) if profit.max() > 0 else float(np.nextafter(ranked[0], np.inf))
+        return float(cuts[int(np.argmax(profit))]) if profit.max() > 0 else float(np.nextafter(cuts[0], np.inf))
     raise ValueError(f"unknown threshold rule {rule!r}")
 
 
@@ -76,14 +83,12 @@ def contact_threshold(p: np.ndarray, share: float) -> float:
     """The score of the top `share` of these customers, ties kept whole (fewer rather than
     more than the budget); it reads scores only, so it is set on whichever population is
     scored, as a campaign would be."""
-    ranked = np.sort(np.asarray(p, dtype=float))[::-1]
-    if len(ranked) == 0:
+    p = np.asarray(p, dtype=float)
+    if len(p) == 0:
         return 0.5
-    budget = max(1, int(round(share * len(ranked))))
-    last_of_tie = np.r_[ranked[1:] != ranked[:-1], True]
-    ends = np.flatnonzero(last_of_tie) + 1  # customers flagged when cutting after each tie
-    within = ends <= budget
-    return float(ranked[ends[within][-1] - 1]) if within.any() else float(ranked[0])
+    cuts, flagged, _ = _cuts(p)
+    within = flagged <= max(1, int(round(share * len(p))))
+    return float(cuts[np.flatnonzero(within)[-1]]) if within.any() else float(cuts[0])
 
 
 def threshold_on(p: np.ndarray, train, chosen: float) -> float:
