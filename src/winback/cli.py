@@ -177,7 +177,8 @@ def _cutoffs_for_source(path: str, layout: str, options: dict, base_dir: Path):
         return default, (f"[yellow]{escape(path)} does not exist yet[/]: the default {default.horizon_days}-day "
                          f"horizon is written; `winback validate` checks the source once it is there.")
     try:
-        log = load_events(cfg, materialize=False)
+        with console.status(f"Reading {escape(path)} to fit the horizon to its time span"):
+            log = load_events(cfg, materialize=False)
     except WinbackError as e:
         return default, (f"[yellow]Could not read {escape(path)} with the {layout} layout[/] "
                          f"({escape(str(e))}) The defaults are written. Fix the source or "

@@ -23,11 +23,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from winback.bundle import load_bundle
-from winback.evaluate import decision_of, flag_sql
 from winback.config import Config, ProblemConfig, parse_date
 from winback.data.canonical import EventLog, load_events
 from winback.data.sources import arrow_batches
 from winback.errors import ConfigError, DataError
+from winback.evaluate import decision_of, flag_sql
 from winback.features import FeatureSpec, build_features
 from winback.frame import finish_frame, fit_population_bgnbd, score_cutoff
 from winback.labels import observed_end, population_table
