@@ -91,3 +91,13 @@ def test_a_contact_budget_through_training(tmp_path):
     scores = score(cdnow_config(), result.bundle_dir, cutoff="1998-01-01")
     assert scores.flagged.sum() == round(0.1 * len(scores))
     assert scores.loc[scores.flagged, "rank"].max() == scores.flagged.sum()
+
+
+def test_train_prints_who_is_flagged():
+    from winback.cli import _decision_line
+
+    m = metrics(Y, P, 0.6)
+    line = _decision_line({"best": "lightgbm", "threshold_rule": "each model's F1-best threshold",
+                           "candidates": {"lightgbm": {"test": m}}}, "test cutoff")
+    assert line == ("Threshold 0.600 (each model's F1-best threshold): flags 4 of 10 customers on "
+                    "the test cutoff (40.0%), precision 75.0%, recall 75.0%")

@@ -235,6 +235,14 @@ def _track(args, cfg, result) -> None:
     console.print(f"MLflow run: {run_id} (experiment 'winback')")
 
 
+def _decision_line(manifest: dict, where: str) -> str:
+    """Who the chosen model flags at its threshold, and how well, in one line."""
+    m = manifest["candidates"][manifest["best"]]["test"]
+    return (f"Threshold {m['threshold']:.3f} ({escape(manifest['threshold_rule'])}): flags "
+            f"{m['tp'] + m['fp']:,} of {m['n']:,} customers on the {where} "
+            f"({m['flagged_share']:.1%}), precision {m['precision']:.1%}, recall {m['recall']:.1%}")
+
+
 def cmd_train(args) -> int:
     from winback.progress import Steps
     from winback.train import train
@@ -252,10 +260,12 @@ def cmd_train(args) -> int:
         result = train_table(cfg, steps=Steps(quiet=args.quiet))
         console.print(_table_leaderboard(result.leaderboard))
         console.print(f"Best: [bold]{result.best}[/] (chosen by cross-validation on the training part)")
+        console.print(_decision_line(result.manifest, "test part"))
     else:
         result = train(cfg, steps=Steps(quiet=args.quiet))
         console.print(_leaderboard_table(result.leaderboard))
         console.print(f"Best: [bold]{result.best}[/] (chosen on the validation cutoff)")
+        console.print(_decision_line(result.manifest, "test cutoff"))
     console.print(f"Bundle: {result.bundle_dir}")
     if result.report_path:
         console.print(f"Report: {result.report_path}")
