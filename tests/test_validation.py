@@ -108,7 +108,8 @@ def test_missing_customer_ids(tmp_path):
     path = write_csv(tmp_path, rows)
     with pytest.raises(DataError, match="1 rows have no customer id"):
         load_events(events_config(path))
-    assert load_events(events_config(path, drop_missing_customers=True)).summary["rows"] == 1
+    summary = load_events(events_config(path, drop_missing_customers=True)).summary
+    assert summary["rows"] == 1 and summary["dropped_without_customer"] == 1  # said, not silent
 
 
 def test_future_timestamps(tmp_path):

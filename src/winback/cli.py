@@ -214,7 +214,9 @@ def cmd_validate(args) -> int:
     console.print(f"[green]OK[/] {log.source_name}: {s['rows']:,} events of {s['customers']:,} customers, "
                   f"{s['first_event']:%Y-%m-%d} to {s['last_event']:%Y-%m-%d}; event types "
                   + ", ".join(f"{k} {v:,}" for k, v in s["event_types"].items())
-                  + f"; {s['duplicate_rows']:,} duplicated rows (policy {s['duplicates_policy']}).")
+                  + f"; {s['duplicate_rows']:,} duplicated rows (policy {s['duplicates_policy']})"
+                  + (f"; {s['dropped_without_customer']:,} rows without a customer id dropped"
+                     if s.get("dropped_without_customer") else "") + ".")
     return 0
 
 

@@ -110,7 +110,7 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
                               strip_text, duckdb=embedded)
 
     cols = typed(raw)
-    _validate(raw, cols, typed, mapping, name, drop_missing=source.drop_missing_customers)
+    no_customer = _validate(raw, cols, typed, mapping, name, drop_missing=source.drop_missing_customers)
     duplicates = _check_duplicates(raw, name, source.duplicates)
 
     canonical = raw.select(**cols, **{c: raw[c] for c in source.passthrough})
@@ -126,6 +126,7 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
         available.add("amount")
     summary = _summarize(canonical, name)
     summary["duplicate_rows"] = duplicates
+    summary["dropped_without_customer"] = no_customer if source.drop_missing_customers else 0
     summary["duplicates_policy"] = source.duplicates
     return EventLog(con, canonical, frozenset(available), name, summary)
 
@@ -293,8 +294,9 @@ def _parse_time(col: ibis.Value, time_format: str, zone_offset: int, duckdb: boo
     return parsed.cast(dtypes.Timestamp(scale=6))
 
 
-def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool) -> None:
-    """One aggregate pass over the typed log; each failed check raises with examples."""
+def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool) -> int:
+    """One aggregate pass over the typed log; each failed check raises with examples. Returns
+    how many rows have no customer id (dropped when `drop_missing`)."""
     time_src = raw[mapping["event_time"]]
     checks: dict[str, ibis.Value] = {
         "rows": raw.count(),
@@ -356,6 +358,7 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool) -> None:
         fail(lambda tc, t: tc["event_time"] > now + FUTURE_TOLERANCE,
              f"events are dated in the future (latest {last})",
              "Check the time zone (source.timezone) and the source of these rows.", [col])
+    return int(found["missing_customer"])
 
 
 def _check_duplicates(raw: ibis.Table, name: str, policy: str) -> int:
