@@ -186,7 +186,8 @@ def _cutoffs_for_source(path: str, layout: str, options: dict, base_dir: Path):
     span = f"{log.start:%Y-%m-%d} to {log.end:%Y-%m-%d}"
     problem = suggest_cutoffs(log.start, log.end, default.train_cutoffs)
     if problem is None:
-        return default, (f"[yellow]The log spans only {span}[/]: too short for four cutoffs even with "
+        return default, (f"[yellow]The log spans only {span}[/]: too short for "
+                         f"{default.train_cutoffs} cutoffs even with "
                          f"a 7-day horizon. The defaults are written; `winback train` needs more data.")
     if problem.horizon_days == default.horizon_days:
         return problem, f"The log spans {span}: a {problem.horizon_days}-day horizon fits."

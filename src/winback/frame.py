@@ -94,14 +94,10 @@ def population_models(frame: pd.DataFrame, bgnbd: BGNBD | None) -> dict:
 
     gamma_gamma = None
     if "avg_order_value" in frame.columns:
-        try:
-            gamma_gamma = GammaGamma().fit(frame["n_orders"].to_numpy(dtype=float),
-                                           frame["avg_order_value"].to_numpy(dtype=float)).params_
-        except ValueError:
-            gamma_gamma = None
-    return {"bgnbd": ({"params": bgnbd.params_, "time_unit_days": bgnbd.time_unit_days}
-                      if bgnbd is not None else None),
-            "gamma_gamma": gamma_gamma}
+        gamma_gamma = GammaGamma.fit_or_none(frame["n_orders"].to_numpy(dtype=float),
+                                             frame["avg_order_value"].to_numpy(dtype=float))
+    return {"bgnbd": bgnbd.to_dict() if bgnbd is not None else None,
+            "gamma_gamma": gamma_gamma.params_ if gamma_gamma is not None else None}
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:

@@ -32,6 +32,7 @@ from winback.features import FeatureSpec, build_features
 from winback.frame import finish_frame, fit_population_bgnbd, score_cutoff
 from winback.labels import observed_end, population_table
 from winback.models.bgnbd import BGNBD
+from winback.models.gamma_gamma import GammaGamma
 from winback.segments import SegmentRule, assign, risk_of, segment_value
 from winback.sinks import output_kind, write_query
 
@@ -95,9 +96,12 @@ class _Bundle:
         return segment_value(self.rule, col, gamma_gamma)
 
     def stored_gamma_gamma(self):
-        from winback.models.gamma_gamma import GammaGamma
-
         return GammaGamma.from_params((self.manifest.get("population") or {}).get("gamma_gamma"))
+
+
+def _read_parquet(path: Path) -> str:
+    """DuckDB's read_parquet over `path`, quoted for SQL."""
+    return "read_parquet('" + str(path).replace("'", "''") + "')"
 
 
 def _ranked_query(path: Path, columns: list[str], decision: dict) -> str:
@@ -108,7 +112,7 @@ def _ranked_query(path: Path, columns: list[str], decision: dict) -> str:
             f"LEAST(10, (rank - 1) * 10 // n + 1)::BIGINT AS decile, "
             f"{flag_sql(decision)} AS flagged{rest} FROM ("
             f"SELECT *, row_number() OVER (ORDER BY probability DESC, customer_id) AS rank, "
-            f"count(*) OVER () AS n FROM read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')) "
+            f"count(*) OVER () AS n FROM {_read_parquet(path)}) "
             f"ORDER BY rank")
 
 
@@ -205,7 +209,7 @@ def score_to(cfg: Config, bundle_dir: Path, output: str, table: str | None = Non
             raise DataError(f"No customer has events before {when:%Y-%m-%d}.")
         writer.close()
         bgnbd = _fit_bgnbd(np.vstack(bg_parts)) if bg_parts else None
-        gamma_gamma = _fit_gamma_gamma(np.vstack(gg_parts)) if gg_parts else None
+        gamma_gamma = GammaGamma.fit_or_none(*np.vstack(gg_parts).T) if gg_parts else None
         # pass 2: model rows chunk by chunk -> scored spool
         spool = _Spool(tmp)
         for batch in pq.ParquetFile(features_path).iter_batches(batch_size=chunk_rows):
@@ -225,15 +229,6 @@ def _fit_bgnbd(summary: np.ndarray) -> BGNBD | None:
     """The population's BG/NBD at the cutoff, from (purchase_days, tenure, recency) per customer."""
     return fit_population_bgnbd(pd.DataFrame(summary, columns=["purchase_days", "purchase_tenure_days",
                                                                "purchase_recency_days"]))
-
-
-def _fit_gamma_gamma(orders_aov: np.ndarray):
-    from winback.models.gamma_gamma import GammaGamma
-
-    try:
-        return GammaGamma().fit(orders_aov[:, 0], orders_aov[:, 1])
-    except ValueError:
-        return None
 
 
 def score_features_to(bundle_dir: Path, features: Path, output: str, table: str | None = None,
@@ -301,7 +296,7 @@ def write_frame(frame: pd.DataFrame, output: str, table: str | None = None) -> s
     try:
         path = tmp / "frame.parquet"
         frame.to_parquet(path, index=False)
-        return _copy_out(f"SELECT * FROM read_parquet('{path}')", output, table)
+        return _copy_out(f"SELECT * FROM {_read_parquet(path)}", output, table)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -69,12 +69,9 @@ def event_value(frame: pd.DataFrame, value_column: str = "",
 
     orders = frame["n_orders"].to_numpy(dtype=float)
     aov = frame["avg_order_value"].to_numpy(dtype=float)
-    gg = gamma_gamma
+    gg = gamma_gamma if gamma_gamma is not None else GammaGamma.fit_or_none(orders, aov)
     if gg is None:
-        try:
-            gg = GammaGamma().fit(orders, aov)
-        except ValueError:
-            return expected, PREDICTED_ORDERS
+        return expected, PREDICTED_ORDERS
     return expected * gg.conditional_expected_order_value(orders, aov), PREDICTED_SPEND
 
 

@@ -153,14 +153,20 @@ class BGNBD(Candidate):
             "bgnbd_p_purchase": self.probability_of_purchase(t, x, t_x, T),
         }, index=X.index)
 
+    def to_dict(self) -> dict:
+        """The fit as plain numbers: the candidate's file, and a bundle's population fit."""
+        return {"params": self._require_fit(), "time_unit_days": self.time_unit_days}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "BGNBD":
+        model = cls(time_unit_days=d["time_unit_days"])
+        model.params_ = {k: float(d["params"][k]) for k in PARAM_NAMES}
+        return model
+
     def save(self, directory: Path) -> dict:
-        (directory / "bgnbd.json").write_text(json.dumps(
-            {"params": self._require_fit(), "time_unit_days": self.time_unit_days}, indent=2))
+        (directory / "bgnbd.json").write_text(json.dumps(self.to_dict(), indent=2))
         return {"file": "bgnbd.json"}
 
     @classmethod
     def load(cls, directory: Path, entry: dict) -> "BGNBD":
-        d = json.loads((directory / entry["file"]).read_text())
-        model = cls(time_unit_days=d["time_unit_days"])
-        model.params_ = {k: float(d["params"][k]) for k in PARAM_NAMES}
-        return model
+        return cls.from_dict(json.loads((directory / entry["file"]).read_text()))

@@ -46,6 +46,15 @@ class GammaGamma:
         return self
 
     @classmethod
+    def fit_or_none(cls, orders: np.ndarray, mean_value: np.ndarray) -> "GammaGamma | None":
+        """A fit on these customers, or None when too few have a positive order value (the
+        value axis then falls back to expected purchases)."""
+        try:
+            return cls().fit(orders, mean_value)
+        except ValueError:
+            return None
+
+    @classmethod
     def from_params(cls, params: dict | None) -> "GammaGamma | None":
         """A fitted model from stored {p, q, gamma} (a bundle's population fit); None without."""
         if not params:

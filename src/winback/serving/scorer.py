@@ -116,10 +116,7 @@ class CustomerScorer:
             self.categorical = set()
             self._problem_config = ProblemConfig(**m["problem"])
             stored = (m.get("population") or {}).get("bgnbd")
-            self._bgnbd = None
-            if stored:
-                self._bgnbd = BGNBD(time_unit_days=stored["time_unit_days"])
-                self._bgnbd.params_ = dict(stored["params"])
+            self._bgnbd = BGNBD.from_dict(stored) if stored else None
         self.index = {c: i for i, c in enumerate(self.columns)}
         self._rule = None
         if m.get("segments"):
