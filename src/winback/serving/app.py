@@ -288,8 +288,7 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
 
     @app.exception_handler(WinbackError)
     async def bad_request(request: Request, exc: WinbackError) -> JSONResponse:
-        return _error(422, str(exc), code="unknown_feature" if "unknown feature" in str(exc)
-                      else "invalid_request")
+        return _error(422, str(exc), code=getattr(exc, "code", "invalid_request"))
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> JSONResponse:

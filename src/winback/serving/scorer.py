@@ -49,7 +49,14 @@ class _Scratch:
 
 
 class RequestError(WinbackError):
-    """A request the model cannot answer as sent (unknown feature, wrong value type)."""
+    """A request the model cannot answer as sent (unknown feature, wrong value type); `code` is
+    the error code the service answers with."""
+
+    code = "invalid_request"
+
+
+class UnknownFeature(RequestError):
+    code = "unknown_feature"
 
 
 @dataclass
@@ -138,7 +145,7 @@ class CustomerScorer:
             unknown = [k for k in row if k not in known]
             if unknown:
                 where = f"customer {i + 1}: " if len(rows) > 1 else ""
-                raise RequestError(f"{where}unknown feature '{unknown[0]}'."
+                raise UnknownFeature(f"{where}unknown feature '{unknown[0]}'."
                                    f"{did_you_mean(unknown[0], self.columns)} GET /v1/model lists "
                                    f"the {len(self.columns)} features of this model.")
 
