@@ -8,13 +8,12 @@ through COPY FROM STDIN inside one transaction that swaps the new table in at th
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import duckdb
 
+from winback.bundle import write_atomic_file
 from winback.errors import ConfigError
 
 FILE_FORMATS = {".parquet": "parquet", ".csv": "csv"}
@@ -64,18 +63,9 @@ def write_query(con: duckdb.DuckDBPyConnection, query: str, output: str,
     """Write the rows of `query` (run on `con`) to `output`; returns a description of where."""
     kind = output_kind(output)
     if kind in ("parquet", "csv"):
-        target = Path(output)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
         options = "FORMAT parquet" if kind == "parquet" else "FORMAT csv, HEADER true"
-        try:
-            con.execute(f"COPY ({query}) TO '{_quote(tmp)}' ({options})")
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return str(target)
+        return str(write_atomic_file(
+            Path(output), lambda tmp: con.execute(f"COPY ({query}) TO '{_quote(tmp)}' ({options})")))
     name = _identifier(table or DEFAULT_TABLE)
     if kind == "duckdb":
         Path(output).parent.mkdir(parents=True, exist_ok=True)
