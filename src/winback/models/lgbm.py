@@ -67,22 +67,23 @@ class LightGBMModel(Candidate):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         if not hasattr(self, "booster_"):
             raise NotFittedError("LightGBMModel is not fitted yet; call fit() first.")
-        p = self.booster_.predict(X[self.columns_].to_numpy(dtype=float),
-                                  num_iteration=self.booster_.best_iteration or None)
+        p = self.predict_matrix(X[self.columns_].to_numpy(dtype=float))
         return np.column_stack([1 - p, p])
 
-    def predict_matrix(self, X: np.ndarray) -> np.ndarray:
+    def _predict(self, X: np.ndarray, **options) -> np.ndarray:
         # a few rows on one thread: OpenMP's idle threads spin-wait after every call, which
         # takes a core from the other workers of a service for no gain on so little work
-        extra = {"num_threads": 1} if len(X) < SMALL_BATCH else {}
-        return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None, **extra)
+        if len(X) < SMALL_BATCH:
+            options["num_threads"] = 1
+        return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None, **options)
+
+    def predict_matrix(self, X: np.ndarray) -> np.ndarray:
+        return self._predict(X)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """TreeSHAP from LightGBM itself (pred_contrib); the last column, the expected value,
         is dropped."""
-        extra = {"num_threads": 1} if len(X) < SMALL_BATCH else {}
-        return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None,
-                                     pred_contrib=True, **extra)[:, :-1]
+        return self._predict(X, pred_contrib=True)[:, :-1]
 
     def parameter_count(self) -> int:
         """Leaf values over all trees (each leaf is one fitted number)."""
