@@ -166,6 +166,35 @@ def test_spark_reads_files_like_duckdb(synthetic, spark, capsys):
         assert on_spark.summary[key] == duck.summary[key], key
 
 
+def test_unix_timestamps_on_every_engine(tmp_path, spark, postgres_url):
+    """time_format = "unix_ms" gives the same instants on DuckDB, Spark and PostgreSQL (each
+    compiles an epoch plus an interval of whole microseconds)."""
+    base = int(dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc).timestamp() * 1000)
+    raw = pd.DataFrame({"user": ["a", "b", "c"], "spent": [1.0, 2.0, 3.0],
+                        "ts": [base, base + 1_234, base + 86_400_000 * 40 + 7]})
+    raw.to_parquet(tmp_path / "events.parquet")
+    ibis.connect(postgres_url).create_table("unix_events", raw, overwrite=True)
+    mapping = {"customer_id": "user", "event_time": "ts", "amount": "spent"}
+
+    def times(**source) -> list:
+        doc = {"path": str(tmp_path / "events.parquet"), "layout": "events",
+               "time_format": "unix_ms", "columns": mapping, **source}
+        con = ibis.pyspark.connect(spark) if source.get("backend") == "spark" else None
+        os.environ["WINBACK_TEST_PG"] = postgres_url
+        try:
+            log = load_events(config_from_dict({"source": doc}), con=con)
+        finally:
+            os.environ.pop("WINBACK_TEST_PG", None)
+        return sorted(pd.to_datetime(log.table.execute()["event_time"]).tolist())
+
+    want = [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-03-01 00:00:01.234"),
+            pd.Timestamp("2024-04-10 00:00:00.007")]
+    assert times() == want
+    assert times(backend="spark") == want
+    assert times(backend="postgres", table="public.unix_events",
+                 connection={"url_env": "WINBACK_TEST_PG"}) == want
+
+
 def _toml(doc: dict) -> str:
     lines = []
 

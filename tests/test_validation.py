@@ -49,6 +49,56 @@ def test_time_format_parses_other_layouts(tmp_path):
     assert log.start == dt.datetime(2024, 1, 5, 10)
 
 
+@pytest.mark.parametrize("unit, scale", [("unix_s", 1), ("unix_ms", 1_000), ("unix_us", 1_000_000)])
+def test_unix_timestamps(tmp_path, unit, scale):
+    """Counts since 1970-01-01 UTC, in text (CSV) or as Parquet integers, fractions kept."""
+    seconds = int(dt.datetime(2024, 1, 5, 10, tzinfo=dt.timezone.utc).timestamp())
+    rows = pd.DataFrame({"customer_id": ["a", "b"], "amount": [1.0, 2.0],
+                         "event_time": [seconds * scale, seconds * scale + scale // 2]})
+    csv = load_events(events_config(write_csv(tmp_path, rows), time_format=unit))
+    rows.to_parquet(tmp_path / "events.parquet")
+    parquet = load_events(events_config(tmp_path / "events.parquet", time_format=unit))
+    for log in (csv, parquet):
+        assert log.start == dt.datetime(2024, 1, 5, 10)
+        times = sorted(log.table.execute().event_time)
+        assert times[1] - times[0] == pd.Timedelta(seconds=0.5 if scale > 1 else 0)
+    fractional = rows.assign(event_time=[f"{seconds}.25", str(seconds)])
+    log = load_events(events_config(write_csv(tmp_path, fractional), time_format="unix_s"))
+    assert max(log.table.execute().event_time) == pd.Timestamp(2024, 1, 5, 10, 0, 0, 250000)
+
+
+@pytest.mark.parametrize("values, unit", [([1704448800, 1704448801], "unix_s"),
+                                          ([1704448800000, 1704448800500], "unix_ms")])
+def test_unix_timestamps_without_format_name_the_format(tmp_path, values, unit):
+    rows = pd.DataFrame({"customer_id": ["a", "b"], "amount": [1.0, 2.0], "event_time": values})
+    rows.to_parquet(tmp_path / "events.parquet")
+    with pytest.raises(DataError) as e:
+        load_events(events_config(tmp_path / "events.parquet"))
+    msg = str(e.value)
+    assert f"event_time={values[0]}" in msg and f"source.time_format = '{unit}'" in msg
+
+
+def test_unix_format_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="Did you mean 'unix_ms'"):
+        events_config(tmp_path / "e.csv", time_format="unix_msec")
+    with pytest.raises(ConfigError, match="does not apply to unix_s"):
+        events_config(tmp_path / "e.csv", time_format="unix_s", timezone="+02:00")
+    with pytest.raises(ConfigError, match="source.decimal must be"):
+        events_config(tmp_path / "e.csv", decimal=";")
+
+
+def test_decimal_comma(tmp_path):
+    rows = [{"customer_id": "a", "event_time": "2024-01-05", "amount": "12,50"},
+            {"customer_id": "b", "event_time": "2024-01-06", "amount": "0,75"}]
+    path = tmp_path / "events.csv"
+    pd.DataFrame(rows).to_csv(path, index=False, sep=";")
+    with pytest.raises(DataError) as e:
+        load_events(events_config(path))
+    assert "amount='12,50'" in str(e.value) and "source.decimal = ','" in str(e.value)
+    log = load_events(events_config(path, decimal=","))
+    assert sorted(log.table.execute().amount) == [0.75, 12.5]
+
+
 def test_mixed_time_zones(tmp_path):
     rows = [{"customer_id": "a", "event_time": "2024-01-01 10:00:00 UTC", "amount": 1},
             {"customer_id": "b", "event_time": "2024-01-01 10:00:00+02:00", "amount": 1},

@@ -29,6 +29,8 @@ IMBALANCE = ("auto", "none", "class_weight", "undersample", "smote")
 ACTIVITY_MEASURES = ("events", "orders", "spend")
 FILTER_OPS = (">", ">=", "<", "<=", "==", "!=")
 DUPLICATE_POLICIES = ("error", "drop", "keep")
+# source.time_format values for numbers since 1970-01-01 UTC, and microseconds per unit
+UNIX_TIME_FORMATS = {"unix_s": 1_000_000, "unix_ms": 1_000, "unix_us": 1}
 
 
 @dataclass
@@ -48,7 +50,8 @@ class SourceConfig:
     connection: dict[str, str] = field(default_factory=dict)  # the backend's settings
     layout: str = "events"  # rees46 | cdnow | online_retail | ga_sessions | events
     delimiter: str = ""
-    time_format: str = ""  # strptime format; empty means ISO 8601
+    decimal: str = "."  # "," for numbers written 12,50 (CSV)
+    time_format: str = ""  # strptime format; empty means ISO 8601; unix_s | unix_ms | unix_us
     timezone: str = "UTC"
     duplicates: str = "error"  # error | drop | keep
     drop_missing_customers: bool = False
@@ -409,6 +412,16 @@ def validate_config(cfg: Config) -> None:
             f"source.duplicates must be one of {', '.join(DUPLICATE_POLICIES)}, "
             f"got '{cfg.source.duplicates}'."
         )
+    if cfg.source.decimal not in (".", ","):
+        raise ConfigError(f"source.decimal must be '.' or ',', got '{cfg.source.decimal}'.")
+    if (cfg.source.time_format.startswith("unix") and cfg.source.time_format not in UNIX_TIME_FORMATS):
+        raise ConfigError(f"source.time_format '{cfg.source.time_format}' is not a unix format."
+                          f"{did_you_mean(cfg.source.time_format, UNIX_TIME_FORMATS)} Unix formats "
+                          f"are {', '.join(UNIX_TIME_FORMATS)}.")
+    if cfg.source.time_format in UNIX_TIME_FORMATS and cfg.source.timezone.upper() != "UTC":
+        raise ConfigError(f"source.timezone = '{cfg.source.timezone}' does not apply to "
+                          f"{cfg.source.time_format} timestamps: a count since 1970-01-01 UTC is "
+                          f"an instant already. Remove source.timezone.")
     from winback.data.engines import check_engine_settings
 
     check_engine_settings(cfg)

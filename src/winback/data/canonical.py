@@ -20,7 +20,7 @@ import pandas as pd
 import ibis.expr.datatypes as dtypes
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
-from winback.config import Config
+from winback.config import UNIX_TIME_FORMATS, Config
 from winback.data.layouts import CANONICAL_TYPES, ID_COLUMNS, LAYOUTS, PURCHASE, REQUIRED, Layout
 from winback.data.engines import connect_engine, engine_table
 from winback.data.sources import connect, infer_format, open_source
@@ -29,6 +29,7 @@ from winback.errors import ConfigError, DataError, did_you_mean
 CANONICAL_COLUMNS = tuple(CANONICAL_TYPES)
 ZONE_PATTERN = r"(\s*(?:UTC|GMT|Z|[+-]\d{2}:?\d{2}))$"
 FUTURE_TOLERANCE = dt.timedelta(days=1)
+UNIX_NAMES = {"unix_s": "seconds", "unix_ms": "milliseconds", "unix_us": "microseconds"}
 EXAMPLES = 5
 
 
@@ -101,13 +102,14 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
         raw = raw.mutate(**layout.derive(raw))
     _check_columns(raw, mapping, source.passthrough, name)
     time_format = source.time_format or layout.time_format
-    zone_offset = _zone_offset_of(raw, mapping["event_time"], name, source.timezone)
+    zone_offset = (0 if time_format in UNIX_TIME_FORMATS  # a count since the epoch is UTC
+                   else _zone_offset_of(raw, mapping["event_time"], name, source.timezone))
 
     strip_text = embedded and (source.format or infer_format(str(source.path))) == "csv"
 
     def typed(t: ibis.Table) -> dict[str, ibis.Value]:
         return _typed_columns(t, mapping, layout, source.event_types, time_format, zone_offset,
-                              strip_text, duckdb=embedded)
+                              strip_text, duckdb=embedded, decimal=source.decimal)
 
     cols = typed(raw)
     no_customer = _validate(raw, cols, typed, mapping, name, drop_missing=source.drop_missing_customers)
@@ -217,12 +219,14 @@ def _typed_columns(
     zone_offset: int,
     strip_text: bool = True,
     duckdb: bool = True,
+    decimal: str = ".",
 ) -> dict[str, ibis.Value]:
     """Canonical columns as expressions over the raw table `t`.
 
     `strip_text` trims surrounding whitespace from text values; it is on for CSV, where every
     column arrives as text typed by hand, and off for Parquet and DuckDB, whose strings are
     data as written (trimming 20 M strings per column costs seconds on every query).
+    `decimal` = "," reads numbers written with a decimal comma (12,50) in text columns.
     """
     cols: dict[str, ibis.Value] = {}
     for canonical, target in CANONICAL_TYPES.items():
@@ -234,8 +238,10 @@ def _typed_columns(
         if _integer_id(canonical, col):
             cols[canonical] = col.cast("int64")
         elif target == "float64":
-            cols[canonical] = (col.try_cast("float64") if col.type().is_string()
-                               else col.cast("float64"))
+            if col.type().is_string():
+                cols[canonical] = (col.replace(",", ".") if decimal == "," else col).try_cast("float64")
+            else:
+                cols[canonical] = col.cast("float64")
         else:
             cols[canonical] = col if col.type().is_string() else col.cast("string")
     cols["event_time"] = _parse_time(t[mapping["event_time"]], time_format, zone_offset, duckdb)
@@ -273,9 +279,26 @@ def _integer_id(canonical: str, value: ibis.Value) -> bool:
     return canonical in ID_COLUMNS and value.type().is_integer()
 
 
+def _unix_time(col: ibis.Value, time_format: str, duckdb: bool) -> ibis.Value:
+    """A count of seconds, milliseconds or microseconds since 1970-01-01 UTC, from numbers or
+    text (fractions allowed), as a naive UTC timestamp. Whole microseconds first, so every
+    engine lands on the same instant; an epoch plus an interval is the form all of them
+    compile (their own from-unix functions differ in the units they take)."""
+    number = col
+    if col.type().is_string():
+        text = col.strip()
+        number = text.try_cast("float64") if duckdb else text.cast("float64")
+    us = (number.cast("float64") * UNIX_TIME_FORMATS[time_format]).round().cast("int64")
+    if duckdb:
+        return _timestamp_from_us(us)
+    return ibis.literal(dt.datetime(1970, 1, 1)) + us.as_interval("us")
+
+
 def _parse_time(col: ibis.Value, time_format: str, zone_offset: int, duckdb: bool = True) -> ibis.Value:
     dtype = col.type()
-    if dtype.is_timestamp() and dtype.timezone and duckdb:
+    if time_format in UNIX_TIME_FORMATS:
+        parsed = _unix_time(col, time_format, duckdb)
+    elif dtype.is_timestamp() and dtype.timezone and duckdb:
         # the instant's UTC wall time by arithmetic: DuckDB's cast to a naive TIMESTAMP goes
         # through ICU's calendar per row, 15x slower, and was a third of featurisation time
         parsed = _timestamp_from_us(_epoch_us(col))
@@ -312,15 +335,16 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool) -> int:
     if int(found["rows"]) == 0:
         raise DataError(f"{name} has no rows. Check source.path (and the glob, if any).")
 
-    def fail(predicate, what: str, fix: str, columns: list[str]) -> None:
+    def fail(predicate, what: str, fix: str, columns: list[str], hint=None) -> None:
         numbered = raw.mutate(_row=ibis.row_number() + 1)
         tc = typed(numbered)
         rows = (numbered.filter(predicate(tc, numbered)).order_by("_row")
                 .select("_row", *columns).limit(EXAMPLES).execute())
         shown = "; ".join(
-            f"row {int(r['_row'])}: " + ", ".join(f"{c}={r[c]!r}" for c in columns)
+            f"row {int(r['_row'])}: " + ", ".join(f"{c}={_plain(r[c])!r}" for c in columns)
             for _, r in rows.iterrows()
         )
+        fix = (hint and hint(rows[columns[0]].tolist())) or fix
         raise DataError(f"{name}: {what}. First rows: {shown}. {fix}")
 
     n = int(found["bad_time"])
@@ -329,14 +353,14 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool) -> int:
         fail(lambda tc, t: t[col].notnull() & tc["event_time"].isnull(),
              f"{n:,} values in column '{col}' are not timestamps",
              "Set source.time_format to their strptime format (e.g. '%d/%m/%Y %H:%M'), or fix "
-             "the rows.", [col])
+             "the rows.", [col], hint=_time_hint)
     for c in numeric:
         n = int(found[f"bad_{c}"])
         if n:
             col = mapping[c]
             fail(lambda tc, t, col=col, c=c: t[col].notnull() & tc[c].isnull(),
                  f"{n:,} values in column '{col}' (mapped to '{c}') are not numbers",
-                 "Fix the values or map another column.", [col])
+                 "Fix the values or map another column.", [col], hint=_number_hint)
     n = int(found["missing_customer"])
     if n and not drop_missing:
         col = mapping["customer_id"]
@@ -359,6 +383,32 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool) -> int:
              f"events are dated in the future (latest {last})",
              "Check the time zone (source.timezone) and the source of these rows.", [col])
     return int(found["missing_customer"])
+
+
+def _plain(value):
+    """A NumPy scalar as its Python value, so messages show 1730525015, not np.int64(...)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _matching_all(values: list, pattern: str) -> bool:
+    texts = [str(v).strip() for v in values if v is not None]
+    return bool(texts) and all(re.fullmatch(pattern, t) for t in texts)
+
+
+def _time_hint(values: list) -> str:
+    """The time_format that reads these failed values, when they are counts since 1970."""
+    for unit, digits in (("unix_s", "9,10"), ("unix_ms", "12,13"), ("unix_us", "15,16")):
+        if _matching_all(values, rf"\d{{{digits}}}(\.\d+)?"):
+            return (f"These look like {UNIX_NAMES[unit]} since 1970-01-01 UTC: set "
+                    f"source.time_format = '{unit}'.")
+    return ""
+
+
+def _number_hint(values: list) -> str:
+    """source.decimal, when the failed values are numbers written with a decimal comma."""
+    if _matching_all(values, r"-?\d+,\d+"):
+        return "These numbers use a decimal comma: set source.decimal = ','."
+    return ""
 
 
 def _check_duplicates(raw: ibis.Table, name: str, policy: str) -> int:
