@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -213,3 +214,26 @@ def test_one_class_labels():
         check_labels(pd.DataFrame({"customer_id": ["a", "b"], "label": [0, 0]}), cut, ProblemConfig())
     with pytest.raises(LabelError, match="No customer"):
         check_labels(pd.DataFrame({"customer_id": [], "label": []}), cut, ProblemConfig())
+
+
+def test_damaged_parquet_files_are_clear_errors(tmp_path, capsys):
+    """A copy cut short fails when opened; one damaged in the middle fails part-way through the
+    read. Both end as an error naming the file, exit status 2, no traceback."""
+    from winback.cli import main
+
+    frame = pd.DataFrame({"customer_id": [f"c{i % 500}" for i in range(60_000)],
+                          "event_time": pd.date_range("2024-01-01", periods=60_000, freq="min"),
+                          "amount": np.arange(60_000, dtype=float)})
+    frame.to_parquet(tmp_path / "good.parquet", row_group_size=10_000)
+    data = bytearray((tmp_path / "good.parquet").read_bytes())
+    (tmp_path / "short.parquet").write_bytes(data[: len(data) // 2])
+    for i in range(len(data) // 3, len(data) // 3 + 4_000):
+        data[i] = (data[i] * 7 + 13) % 256
+    (tmp_path / "damaged.parquet").write_bytes(data)
+    for name in ("short.parquet", "damaged.parquet"):
+        config = tmp_path / f"{name}.toml"
+        config.write_text(f'[source]\npath = "{name}"\nlayout = "events"\n[source.columns]\n'
+                          'customer_id = "customer_id"\nevent_time = "event_time"\namount = "amount"\n')
+        assert main(["validate", "-c", str(config)]) == 2
+        out = capsys.readouterr().err
+        assert name in out and "damaged or cut short" in out and "Traceback" not in out

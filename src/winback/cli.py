@@ -6,12 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
+import duckdb
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from winback import __version__
 from winback.datasets import DATASETS
+from winback.data.sources import DAMAGED, is_read_failure
 from winback.errors import WinbackError
 
 console = Console(width=None if sys.stdout.isatty() else 150)
@@ -424,6 +426,15 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except WinbackError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return 2
+    except duckdb.Error as exc:
+        # a file that opened but fails part-way (a damaged row group or footer, a cut-off
+        # copy); any other DuckDB error is a bug to see whole
+        if not is_read_failure(exc):
+            raise
+        first = str(exc).splitlines()[0]
+        err.print(f"[bold red]error:[/] reading the data failed: {escape(first)}. {DAMAGED}",
+                  highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err.print("interrupted; nothing was half-written.")

@@ -23,7 +23,7 @@ from ibis.backends.duckdb import Backend as DuckDBBackend
 from winback.config import UNIX_TIME_FORMATS, Config
 from winback.data.layouts import CANONICAL_TYPES, ID_COLUMNS, LAYOUTS, PURCHASE, REQUIRED, Layout
 from winback.data.engines import connect_engine, engine_table
-from winback.data.sources import connect, infer_format, open_source
+from winback.data.sources import DAMAGED, connect, infer_format, is_read_failure, open_source
 from winback.errors import ConfigError, DataError, did_you_mean
 
 CANONICAL_COLUMNS = tuple(CANONICAL_TYPES)
@@ -331,7 +331,12 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool) -> int:
     numeric = [c for c in ("amount", "quantity", "price") if c in mapping]
     for c in numeric:
         checks[f"bad_{c}"] = (raw[mapping[c]].notnull() & cols[c].isnull()).sum()
-    found = raw.aggregate(**checks).execute().iloc[0].to_dict()
+    try:  # the first read of every row: damaged files fail here
+        found = raw.aggregate(**checks).execute().iloc[0].to_dict()
+    except Exception as exc:
+        if not is_read_failure(exc):
+            raise
+        raise DataError(f"{name}: reading it failed ({str(exc).splitlines()[0]}). {DAMAGED}") from exc
     if int(found["rows"]) == 0:
         raise DataError(f"{name} has no rows. Check source.path (and the glob, if any).")
 

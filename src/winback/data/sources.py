@@ -63,6 +63,19 @@ def matching_files(path: Path) -> list[str]:
     return [str(path)] if path.exists() else []
 
 
+DAMAGED = ("The file may be damaged or cut short (an interrupted copy or download), or not in the "
+           "format named (source.format): check it, or copy it again.")
+
+
+def is_read_failure(exc: BaseException) -> bool:
+    """A DuckDB error from reading damaged input (bad bytes, a cut-off file), as opposed to a
+    query it rejects, which is a bug to see whole."""
+    import duckdb
+
+    return (isinstance(exc, (duckdb.IOException, duckdb.InvalidInputException))
+            or type(exc) is duckdb.Error)
+
+
 def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Table:
     """The raw table of `source` (not yet mapped), registered on `con`."""
     fmt = source.format or infer_format(str(path))
@@ -97,4 +110,5 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Ta
     except (ConfigError, DataError):
         raise
     except Exception as exc:  # duckdb raises its own exception types for corrupt files
-        raise DataError(f"Cannot read '{path}' as {fmt}: {str(exc).splitlines()[0]}") from exc
+        raise DataError(f"Cannot read '{path}' as {fmt}: {str(exc).splitlines()[0]}. {DAMAGED}"
+                        ) from exc
