@@ -100,6 +100,20 @@ def test_decimal_comma(tmp_path):
     assert sorted(log.table.execute().amount) == [0.75, 12.5]
 
 
+def test_iso_overrides_a_layouts_time_format(tmp_path):
+    """online_retail expects 12/1/2010 8:26; an export with ISO dates is told to say 'iso'."""
+    rows = pd.DataFrame({"InvoiceNo": ["536365", "536366"], "StockCode": ["85123A", "71053"],
+                         "Quantity": [2, 3], "InvoiceDate": ["2010-12-01 08:26:00", "2010-12-02 09:00:00"],
+                         "UnitPrice": [2.55, 3.39], "CustomerID": ["17850", "13047"]})
+    path = write_csv(tmp_path, rows, "retail.csv")
+    with pytest.raises(DataError) as e:
+        load_events(config_from_dict({"source": {"path": str(path), "layout": "online_retail"}}))
+    assert "ISO 8601" in str(e.value) and "source.time_format = 'iso'" in str(e.value)
+    log = load_events(config_from_dict({"source": {"path": str(path), "layout": "online_retail",
+                                                   "time_format": "iso"}}))
+    assert log.start == dt.datetime(2010, 12, 1, 8, 26)
+
+
 def test_mixed_time_zones(tmp_path):
     rows = [{"customer_id": "a", "event_time": "2024-01-01 10:00:00 UTC", "amount": 1},
             {"customer_id": "b", "event_time": "2024-01-01 10:00:00+02:00", "amount": 1},

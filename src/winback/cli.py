@@ -25,7 +25,7 @@ path = "{path}"
 layout = "{layout}"            # rees46 | cdnow | online_retail | ga_sessions | events
 backend = "duckdb"             # duckdb | spark | postgres | bigquery (then table = "..." and [source.connection])
 {extra}
-# time_format = "unix_ms"      # empty = ISO 8601; a strptime format; unix_s | unix_ms | unix_us
+# time_format = "unix_ms"      # empty = the layout's (ISO 8601); a strptime format; iso; unix_s | unix_ms | unix_us
 # decimal = ","                # numbers written 12,50
 # [source.columns]             # canonical name = "column in your file" (overrides the layout)
 # customer_id = "user_id"

@@ -29,6 +29,8 @@ from winback.errors import ConfigError, DataError, did_you_mean
 CANONICAL_COLUMNS = tuple(CANONICAL_TYPES)
 ZONE_PATTERN = r"(\s*(?:UTC|GMT|Z|[+-]\d{2}:?\d{2}))$"
 FUTURE_TOLERANCE = dt.timedelta(days=1)
+ISO = "iso"
+ISO_LIKE = r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(UTC|GMT|Z|[+-]\d{2}:?\d{2})?"
 UNIX_NAMES = {"unix_s": "seconds", "unix_ms": "milliseconds", "unix_us": "microseconds"}
 EXAMPLES = 5
 
@@ -102,6 +104,7 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
         raw = raw.mutate(**layout.derive(raw))
     _check_columns(raw, mapping, source.passthrough, name)
     time_format = source.time_format or layout.time_format
+    time_format = "" if time_format == ISO else time_format  # "iso" overrides a layout's format
     zone_offset = (0 if time_format in UNIX_TIME_FORMATS  # a count since the epoch is UTC
                    else _zone_offset_of(raw, mapping["event_time"], name, source.timezone))
 
@@ -112,7 +115,8 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
                               strip_text, duckdb=embedded, decimal=source.decimal)
 
     cols = typed(raw)
-    no_customer = _validate(raw, cols, typed, mapping, name, drop_missing=source.drop_missing_customers)
+    no_customer = _validate(raw, cols, typed, mapping, name, drop_missing=source.drop_missing_customers,
+                            time_format=time_format)
     duplicates = _check_duplicates(raw, name, source.duplicates)
 
     canonical = raw.select(**cols, **{c: raw[c] for c in source.passthrough})
@@ -317,7 +321,8 @@ def _parse_time(col: ibis.Value, time_format: str, zone_offset: int, duckdb: boo
     return parsed.cast(dtypes.Timestamp(scale=6))
 
 
-def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool) -> int:
+def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
+              time_format: str = "") -> int:
     """One aggregate pass over the typed log; each failed check raises with examples. Returns
     how many rows have no customer id (dropped when `drop_missing`)."""
     time_src = raw[mapping["event_time"]]
@@ -358,7 +363,7 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool) -> int:
         fail(lambda tc, t: t[col].notnull() & tc["event_time"].isnull(),
              f"{n:,} values in column '{col}' are not timestamps",
              "Set source.time_format to their strptime format (e.g. '%d/%m/%Y %H:%M'), or fix "
-             "the rows.", [col], hint=_time_hint)
+             "the rows.", [col], hint=lambda values: _time_hint(values, time_format))
     for c in numeric:
         n = int(found[f"bad_{c}"])
         if n:
@@ -400,8 +405,12 @@ def _matching_all(values: list, pattern: str) -> bool:
     return bool(texts) and all(re.fullmatch(pattern, t) for t in texts)
 
 
-def _time_hint(values: list) -> str:
-    """The time_format that reads these failed values, when they are counts since 1970."""
+def _time_hint(values: list, time_format: str = "") -> str:
+    """The time_format that reads these failed values: a unix one for counts since 1970, 'iso'
+    for ISO 8601 text that a strptime format (a layout's, say) rejected."""
+    if time_format and _matching_all(values, ISO_LIKE):
+        return (f"These are ISO 8601 timestamps, which time_format '{time_format}' does not "
+                f"read: set source.time_format = 'iso'.")
     for unit, digits in (("unix_s", "9,10"), ("unix_ms", "12,13"), ("unix_us", "15,16")):
         if _matching_all(values, rf"\d{{{digits}}}(\.\d+)?"):
             return (f"These look like {UNIX_NAMES[unit]} since 1970-01-01 UTC: set "
