@@ -75,3 +75,16 @@ def test_gamma_gamma_recovers_the_published_cdnow_parameters():
     # one order is shrunk towards the population mean, many orders towards the own average
     low = gg.conditional_expected_order_value(np.array([1.0, 20.0]), np.array([500.0, 500.0]))
     assert gg.population_mean < low[0] < low[1] < 500
+
+
+
+def test_a_diverging_fit_is_an_error_not_nan_predictions():
+    """Parameters a fit reached on a log where every customer buys at one rate (r and alpha
+    near the Poisson limit): the expectation overflows, so the fit is refused, not used."""
+    x, t_x, T = np.array([8.0, 12.0, 3.0]), np.array([40.0, 49.0, 20.0]), np.array([50.0, 51.0, 30.0])
+    model = BGNBD()
+    model.params_ = {"r": 1.99e5, "alpha": 1.03e6, "a": 1e-5, "b": 3e3}
+    with pytest.raises(ValueError, match="diverged"):
+        model.check_predicts(x, t_x, T)
+    model.params_ = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # CDNOW's
+    model.check_predicts(x, t_x, T)

@@ -103,3 +103,22 @@ def test_init_fits_the_horizon_to_a_short_log(tmp_path, capsys):
     assert main(["init", "--layout", "rees46", "--path", "later/*.parquet", "--config", str(other)]) == 0
     assert "does not exist yet" in capsys.readouterr().out
     assert tomllib.loads(other.read_text())["problem"]["horizon_days"] == 90
+
+
+def test_a_log_bgnbd_cannot_describe_trains_without_it(tmp_path, capsys, monkeypatch):
+    """A candidate that cannot be fitted (here BG/NBD, made to diverge as it does on a log where
+    every customer buys at one rate) is left out: the run says why on the console and in the
+    report, and the other candidates carry on."""
+    from winback.models.bgnbd import BGNBD
+
+    def diverge(self, x, t_x, T):
+        raise ValueError("BG/NBD diverged on these customers (r = 2e+05, alpha = 1e+06)")
+
+    monkeypatch.setattr(BGNBD, "fit_summary", diverge)  # the population features too
+    assert main(["train", "--dataset", "cdnow", "--out", str(tmp_path / "out"), "--no-track"]) == 0
+    manifest = json.loads((tmp_path / "out" / "bundle" / "manifest.json").read_text())
+    assert "diverged" in manifest["skipped_candidates"]["bgnbd"]
+    assert sorted(r["candidate"] for r in manifest["leaderboard"]) == ["lightgbm", "logistic"]
+    assert "bgnbd is left out of the leaderboard" in capsys.readouterr().err
+    assert "bgnbd is not on the leaderboard: BG/NBD diverged" in \
+        (tmp_path / "out" / "report.html").read_text()

@@ -42,8 +42,18 @@ def test_split_is_customer_disjoint_and_refit_sees_everyone():
 def test_one_class_after_the_split_is_a_clear_error():
     frames = _frames(30)
     frames["valid"]["label"] = 0
-    with pytest.raises(LabelError, match="one class only"):
+    with pytest.raises(LabelError, match="with label 1 and .* with label 0.*at least 5 of each"):
         split_frames(Config(), frames)
+
+
+def test_too_few_of_a_class_after_the_split_is_a_clear_error():
+    """Both classes present but a handful of customers: Platt scaling and the threshold would
+    be fitted on noise (on 40 customers a BG/NBD fit diverged and the run crashed on NaN)."""
+    frames = _frames(40, seed=3)
+    split_frames(Config(), _frames(400, seed=3))  # enough customers: no error
+    with pytest.raises(LabelError) as e:
+        split_frames(Config(), frames)
+    assert "rows hold" in str(e.value) and "Use more data" in str(e.value)
 
 
 def test_shares_are_checked():

@@ -24,12 +24,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.markup import escape
 
 from winback import __version__
 from winback.bundle import save_bundle
 from winback.config import Config
 from winback.data.canonical import EventLog, load_events
-from winback.errors import ConfigError, LabelError
+from winback.errors import ConfigError, DataError, LabelError
 from winback.evaluate import (choose_threshold, curves, decile_edges, decile_table, metrics,
                                decision_entry, threshold_on, threshold_rule_text)
 from winback.features.monthly import PREFIX as MONTHLY_PREFIX
@@ -40,6 +41,9 @@ from winback.models import REGISTRY
 from winback.models.calibration import PlattCalibrator
 from winback.progress import Steps
 from winback.segments import assign, event_value, risk_of, rule_from_config, summary
+
+
+MIN_PER_CLASS = 5  # customers of each label in each of the training, stopping, validation rows
 
 
 @dataclass
@@ -92,36 +96,47 @@ def split_frames(cfg: Config, frames: dict[str, pd.DataFrame]) -> dict[str, pd.D
         "valid": frames["valid"][valid_group == "valid"].reset_index(drop=True),
         "test": frames["test"],
     }
+    names = {"train": "training", "stop": "early-stopping", "valid": "validation"}
     for role in ("train", "stop", "valid"):
         labels = parts[role]["label"]
-        if labels.nunique() < 2:
+        positives = int(labels.sum())
+        fewest = min(positives, len(labels) - positives)
+        if fewest < MIN_PER_CLASS:
             raise LabelError(
-                f"The {role} rows ({len(labels):,} customers) hold one class only after the "
-                f"customer split; raise train.validation_share / train.early_stopping_share or "
-                f"use more data."
+                f"The {names[role]} rows hold {len(labels):,} customers after the customer "
+                f"split, {positives:,} with label 1 and {len(labels) - positives:,} with label 0; "
+                f"fitting, selection, calibration and the threshold need at least "
+                f"{MIN_PER_CLASS} of each. Use more data (more customers or a longer log), or "
+                f"raise train.validation_share / train.early_stopping_share."
             )
     return parts
 
 
 def fit_candidates(cfg: Config, train: pd.DataFrame, stop: pd.DataFrame, valid: pd.DataFrame,
                    test: pd.DataFrame, steps: Steps, refit_on: pd.DataFrame | None = None
-                   ) -> dict[str, CandidateResult]:
+                   ) -> tuple[dict[str, CandidateResult], dict[str, str]]:
     """Fit on `train` (early-stopping on `stop`), calibrate, threshold and measure on `valid`,
     refit on `refit_on` (every customer at the training cutoffs) when configured, then measure
-    once on `test`."""
+    once on `test`. Also returns the candidates that could not be fitted on this data (BG/NBD
+    on too few buyers, or diverging), with why."""
     # constant columns carry nothing, except monthly ones: a sequence model needs every month
     cols = [c for c in feature_columns(train)
             if train[c].nunique(dropna=True) > 1 or c.startswith(MONTHLY_PREFIX)]
     X_tr, X_st, X_va, X_te = train[cols], stop[cols], valid[cols], test[cols]
     y_tr, y_st, y_va, y_te = (f["label"].to_numpy() for f in (train, stop, valid, test))
     results: dict[str, CandidateResult] = {}
+    skipped: dict[str, str] = {}  # candidate -> why it could not be fitted
     for name in cfg.candidates:
         with steps.step(f"Fitting {name}"):
             model = _make(name, cfg.train.seed)
             if name == "bgnbd":
                 # BG/NBD learns from purchase histories, not labels: fit on the test cutoff's
                 # own history (all before the cutoff), exactly what it would see in production
-                model.fit(test[test["purchase_days"] > 0])
+                try:
+                    model.fit(test[test["purchase_days"] > 0])
+                except ValueError as exc:  # too few buyers, or a fit that diverged
+                    skipped[name] = str(exc)
+                    continue
                 p_va = model.predict_proba(valid)[:, 1]
                 start = time.perf_counter()
                 p_te = model.predict_proba(test)[:, 1]
@@ -134,6 +149,9 @@ def fit_candidates(cfg: Config, train: pd.DataFrame, stop: pd.DataFrame, valid: 
                 start = time.perf_counter()
                 p_te = model.predict_proba(X_te)[:, 1]
                 per_customer_ms = 1000 * (time.perf_counter() - start) / max(len(X_te), 1)
+            if not (np.all(np.isfinite(p_va)) and np.all(np.isfinite(p_te))):
+                skipped[name] = "its probabilities are not all finite numbers on this data"
+                continue
             cal = None
             if cfg.train.calibration == "sigmoid":
                 cal = PlattCalibrator().fit(p_va, y_va)
@@ -144,7 +162,12 @@ def fit_candidates(cfg: Config, train: pd.DataFrame, stop: pd.DataFrame, valid: 
                             "ms_per_customer": per_customer_ms}
             results[name] = CandidateResult(name, model, cal, metrics(y_va, p_va, threshold),
                                             test_metrics, p_te)
-    return results
+    for name, why in skipped.items():
+        steps.note(f"[yellow]warning:[/] {name} is left out of the leaderboard: {escape(why)}")
+    if not results:
+        raise DataError("No candidate could be fitted on this data: "
+                        + "; ".join(f"{n}: {why}" for n, why in skipped.items()))
+    return results, skipped
 
 
 def leaderboard(results: dict[str, CandidateResult], metric: str) -> pd.DataFrame:
@@ -209,7 +232,7 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
         raise ConfigError(f"segments.value_column '{value_column}' is not a feature of this log."
                           f"{did_you_mean(value_column, frames['test'].columns)}")
     parts = split_frames(cfg, frames)
-    results = fit_candidates(cfg, parts["train"], parts["stop"], parts["valid"], parts["test"], steps,
+    results, skipped = fit_candidates(cfg, parts["train"], parts["stop"], parts["valid"], parts["test"], steps,
                              parts["refit"] if cfg.train.refit else None)
     metric = cfg.train.selection_metric
     board = leaderboard(results, metric)
@@ -233,6 +256,7 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
                       f"{plan.valid.time:%Y-%m-%d}"),
         "leaderboard": board.to_dict(orient="records"),
         "candidates": {n: {"valid": r.valid, "test": r.test} for n, r in results.items()},
+        "skipped_candidates": skipped,
         "importance": importance_of(chosen.model, cols),
         # for scoring one customer at a time (winback serve): the test cutoff's population
         # fits and where its deciles start

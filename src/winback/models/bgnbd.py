@@ -89,12 +89,36 @@ class BGNBD(Candidate):
 
         best = None
         for start in (np.log([0.5, 5.0, 1.0, 2.0]), np.zeros(4)):
-            res = minimize(objective, start, method="L-BFGS-B", options={"maxiter": 2000})
+            with np.errstate(over="ignore", invalid="ignore"):  # trial steps may overflow
+                res = minimize(objective, start, method="L-BFGS-B", options={"maxiter": 2000})
             if best is None or res.fun < best.fun:
                 best = res
-        self.params_ = dict(zip(PARAM_NAMES, (float(v) for v in np.exp(best.x))))
+        params = np.exp(best.x)
+        if not (np.isfinite(best.fun) and np.all(np.isfinite(params)) and np.all(params > 0)):
+            raise ValueError(f"BG/NBD did not converge on these {len(x):,} customers (too few, or "
+                             f"histories it cannot describe).")
+        self.params_ = dict(zip(PARAM_NAMES, (float(v) for v in params)))
         self.log_likelihood_ = -best.fun * len(x)
+        try:
+            self.check_predicts(x, t_x, T)
+        except ValueError:
+            del self.params_
+            raise
         return self
+
+    def check_predicts(self, x, t_x, T) -> None:
+        """Raise ValueError unless the fit predicts finite expectations for these customers.
+
+        Near the Poisson limit (purchase rates alike across customers) r and alpha run off to
+        huge values, where the expectation's hypergeometric term overflows: a fit that cannot
+        predict its own customers is no fit."""
+        p = self._require_fit()
+        with np.errstate(all="ignore"):
+            check = self.conditional_expected_number_of_purchases_up_to_time(np.max(T), x, t_x, T)
+        if not np.all(np.isfinite(check)):
+            raise ValueError(f"BG/NBD diverged on these {len(np.atleast_1d(x)):,} customers "
+                             f"(r = {p['r']:.3g}, alpha = {p['alpha']:.3g}): their purchase "
+                             f"rates look too alike for its gamma mixing.")
 
     def fit(self, X: pd.DataFrame, y=None, X_valid=None, y_valid=None) -> "BGNBD":
         return self.fit_summary(*summarize_features(X, self.time_unit_days))
