@@ -251,3 +251,37 @@ def test_damaged_parquet_files_are_clear_errors(tmp_path, capsys):
         assert main(["validate", "-c", str(config)]) == 2
         out = capsys.readouterr().err
         assert name in out and "damaged or cut short" in out and "Traceback" not in out
+
+
+def test_unmapped_event_types_are_named_with_the_mapping_that_fixes_them(tmp_path, capsys):
+    """A log whose purchases are 'Purchase' has no 'purchase': validate suggests the
+    [source.event_types] block, train stops with it, and the block makes the run work."""
+    from winback.cli import main
+    from winback.data.layouts import suggested_event_types
+
+    assert suggested_event_types({"View": 1, "AddToCart": 1, "RemoveFromCart": 1, "Purchase": 1,
+                                  "order_cancelled": 1, "purchase": 1, "login": 1}) == {
+        "View": "view", "AddToCart": "cart", "RemoveFromCart": "remove_from_cart",
+        "Purchase": "purchase", "order_cancelled": "return"}
+    rng = np.random.default_rng(7)
+    n = 6_000
+    times = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 360 * 1440, n), unit="min")
+    pd.DataFrame({"cust": [f"u{i}" for i in rng.integers(0, 600, n)],
+                  "ts": times.strftime("%Y-%m-%d %H:%M:%S"),
+                  "kind": rng.choice(["View", "AddToCart", "Purchase"], n, p=[0.6, 0.2, 0.2]),
+                  "amount": rng.gamma(2, 20, n).round(2)}).to_csv(tmp_path / "kinds.csv", index=False)
+    config = tmp_path / "winback.toml"
+    config.write_text('[source]\npath = "kinds.csv"\nlayout = "events"\nduplicates = "keep"\n'
+                      '[source.columns]\ncustomer_id = "cust"\nevent_time = "ts"\n'
+                      'event_type = "kind"\namount = "amount"\n'
+                      '[problem]\nhorizon_days = 30\ncutoff_step_days = 30\n')
+    lines = ['[source.event_types]', '"View" = "view"', '"AddToCart" = "cart"', '"Purchase" = "purchase"']
+    block = "\n".join(lines)
+    assert main(["validate", "-c", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert all(line in out for line in lines)
+    assert main(["train", "-c", str(config), "-q", "--no-track"]) == 2
+    err = capsys.readouterr().err
+    assert "has event type 'purchase'" in err and all(line in err.splitlines() for line in lines)
+    config.write_text(config.read_text() + block + "\n")
+    assert main(["train", "-c", str(config), "-q", "--no-track"]) == 0

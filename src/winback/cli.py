@@ -203,6 +203,7 @@ def _cutoffs_for_source(path: str, layout: str, options: dict, base_dir: Path):
 
 def cmd_validate(args) -> int:
     from winback.data.canonical import load_events
+    from winback.data.layouts import event_types_advice
 
     cfg = _config(args)
     if cfg.is_table:
@@ -222,6 +223,11 @@ def cmd_validate(args) -> int:
                   + f"; {s['duplicate_rows']:,} duplicated rows (policy {s['duplicates_policy']})"
                   + (f"; {s['dropped_without_customer']:,} rows without a customer id dropped"
                      if s.get("dropped_without_customer") else "") + ".")
+    advice = event_types_advice(s["event_types"]) if "event_type" in log.available else ""
+    if advice:
+        console.print("[yellow]note:[/] features and labels read winback's event types (view, cart, "
+                      "remove_from_cart, purchase, return); these look like them but are not "
+                      "mapped. Add to winback.toml:\n" + escape(advice))
     return 0
 
 

@@ -15,8 +15,8 @@ import ibis
 import pandas as pd
 
 from winback.config import ProblemConfig, parse_date
-from winback.data.layouts import PURCHASE
-from winback.errors import DataError, LabelError
+from winback.data.layouts import PURCHASE, event_types_advice
+from winback.errors import ConfigError, DataError, LabelError
 
 DAY = dt.timedelta(days=1)
 
@@ -219,3 +219,22 @@ def check_labels(labels: pd.DataFrame, cutoff: Cutoff, problem: ProblemConfig) -
             f"{cutoff.window_end:%Y-%m-%d}): labels have one class only, so nothing can be learnt "
             f"or measured. Change problem.horizon_days or the cutoffs."
         )
+
+
+def check_purchases_mapped(p: ProblemConfig, log) -> None:
+    """A problem that counts purchases, on an EventLog whose event types name none, stops here
+    with the [source.event_types] block that maps look-alikes ("Purchase", "AddToCart"),
+    rather than later as an empty population at some cutoff."""
+    counts_purchases = (p.name in ("repeat_purchase", "first_purchase", "next_event")
+                        or (p.name == "activity_decline" and p.decline_measure != "events"))
+    types = log.summary.get("event_types") or {}
+    if not counts_purchases or "event_type" not in log.available or types.get(PURCHASE):
+        return
+    advice = event_types_advice(types)
+    found = ", ".join(f"'{k}'" for k in list(types)[:8])
+    raise ConfigError(
+        f"No event in {log.source_name} has event type '{PURCHASE}', which problem '{p.name}' "
+        f"counts; its event types are {found}. "
+        + (f"Map them to winback's in winback.toml:\n{advice}" if advice else
+           f"Map the one that is a purchase in [source.event_types], e.g. \"Order\" = \"{PURCHASE}\".")
+    )

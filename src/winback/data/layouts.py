@@ -32,6 +32,39 @@ ID_COLUMNS = ("customer_id", "order_id", "session_id", "product_id")
 REQUIRED = ("customer_id", "event_time")
 PURCHASE = "purchase"
 RETURN = "return"
+# the event types features and labels read, and words that name them in other logs; the
+# first match wins, so "remove" comes before "cart" (RemoveFromCart is not an add)
+EVENT_TYPE_WORDS = {
+    "remove_from_cart": ("remove",),
+    "return": ("return", "refund", "cancel"),
+    "purchase": ("purchase", "order", "buy", "transaction", "checkout", "sale"),
+    "cart": ("cart", "basket"),
+    "view": ("view", "visit", "detail", "impression"),
+}
+
+
+def suggested_event_types(counts: dict[str, int]) -> dict[str, str]:
+    """Source event types that look like a canonical one they are not mapped to
+    ({"Purchase": "purchase", "AddToCart": "cart"}), for the [source.event_types] advice."""
+    out = {}
+    for value in counts:
+        if value is None or value in EVENT_TYPE_WORDS:
+            continue
+        plain = "".join(ch for ch in str(value).lower() if ch.isalpha())
+        for canonical, words in EVENT_TYPE_WORDS.items():
+            if any(w in plain for w in words):
+                out[str(value)] = canonical
+                break
+    return out
+
+
+def event_types_advice(counts: dict[str, int]) -> str:
+    """A [source.event_types] block mapping look-alike types, or "" when there is none."""
+    found = suggested_event_types(counts)
+    if not found:
+        return ""
+    lines = "\n".join(f'"{k}" = "{v}"' for k, v in found.items())
+    return f"[source.event_types]\n{lines}"
 
 
 @dataclass(frozen=True)
