@@ -130,3 +130,19 @@ def test_preprocessor_imputes_flags_encodes_and_round_trips():
     assert raw.tolist() == [3.0, 1.0, 0.0, 0.0]  # training median, flagged, unseen category
     q = Preprocessor.from_dict(p.to_dict())
     assert np.allclose(q.transform(train), p.transform(train))
+
+
+def test_latin1_table_source_reads_with_its_encoding(tmp_path):
+    people = PEOPLE.assign(city=["Köln", "Málaga", "Zürich", "Nîmes"])
+    people.to_csv(tmp_path / "people.csv", index=False, encoding="latin-1")
+    spec = {"key": "cid", "label": "churned", "positive": ["yes"], "negative": ["no"]}
+    cfg = config_from_dict({"table": {**spec, "sources": [{"path": "people.csv"}]}}, base_dir=tmp_path)
+    with pytest.raises(DataError, match="not UTF-8 text.*\\[\\[table.sources\\]\\] entry"):
+        load_customer_table(cfg)
+    cfg = config_from_dict({"table": {**spec, "sources": [{"path": "people.csv", "encoding": "latin-1"}]}},
+                           base_dir=tmp_path)
+    assert sorted(load_customer_table(cfg).frame["city"]) == ["Köln", "Málaga", "Nîmes", "Zürich"]
+    cfg = config_from_dict({"table": {**spec, "sources": [{"path": "people.csv", "encoding": "cp1251"}]}},
+                           base_dir=tmp_path)
+    with pytest.raises(DataError, match="encoding must be one of"):
+        load_customer_table(cfg)

@@ -285,3 +285,23 @@ def test_unmapped_event_types_are_named_with_the_mapping_that_fixes_them(tmp_pat
     assert "has event type 'purchase'" in err and all(line in err.splitlines() for line in lines)
     config.write_text(config.read_text() + block + "\n")
     assert main(["train", "-c", str(config), "-q", "--no-track"]) == 0
+
+
+def test_latin1_csv_and_a_config_with_a_bom(tmp_path):
+    """A Windows export in Latin-1 is named as such with the setting that reads it; a
+    winback.toml saved by Notepad (with a byte-order mark) reads like any other."""
+    rows = pd.DataFrame({"customer_id": ["a", "b"], "event_time": ["2024-01-05", "2024-01-06"],
+                         "amount": [1.0, 2.0], "note": ["café £", "crème"]})
+    path = tmp_path / "events.csv"
+    rows.to_csv(path, index=False, encoding="latin-1")
+    with pytest.raises(DataError, match="is not UTF-8 text. Set its encoding to 'latin-1'"):
+        load_events(events_config(path))
+    log = load_events(events_config(path, encoding="latin-1", passthrough=["note"]))
+    assert sorted(log.table.execute()["note"]) == ["café £", "crème"]
+    with pytest.raises(ConfigError, match="source.encoding 'cp1251'"):
+        events_config(path, encoding="cp1251")
+    config = tmp_path / "winback.toml"
+    config.write_bytes('[source]\npath = "events.csv"\nencoding = "latin-1"\n'
+                       '[source.columns]\ncustomer_id = "customer_id"\nevent_time = "event_time"\n'
+                       .encode("utf-8-sig"))
+    assert load_config(config).source.encoding == "latin-1"

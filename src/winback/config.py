@@ -29,6 +29,7 @@ IMBALANCE = ("auto", "none", "class_weight", "undersample", "smote")
 ACTIVITY_MEASURES = ("events", "orders", "spend")
 FILTER_OPS = (">", ">=", "<", "<=", "==", "!=")
 DUPLICATE_POLICIES = ("error", "drop", "keep")
+CSV_ENCODINGS = ("", "utf-8", "latin-1", "utf-16")  # what DuckDB reads without an extension
 # source.time_format values for numbers since 1970-01-01 UTC, and microseconds per unit
 UNIX_TIME_FORMATS = {"unix_s": 1_000_000, "unix_ms": 1_000, "unix_us": 1}
 
@@ -50,6 +51,7 @@ class SourceConfig:
     connection: dict[str, str] = field(default_factory=dict)  # the backend's settings
     layout: str = "events"  # rees46 | cdnow | online_retail | ga_sessions | events
     delimiter: str = ""
+    encoding: str = ""  # CSV text encoding: utf-8 (default), latin-1 or utf-16
     decimal: str = "."  # "," for numbers written 12,50 (CSV)
     time_format: str = ""  # strptime format; empty means ISO 8601; unix_s | unix_ms | unix_us
     timezone: str = "UTC"
@@ -141,6 +143,7 @@ class TableSourceConfig:
     path: str = ""
     key: str = ""  # default: table.key
     delimiter: str = ""
+    encoding: str = ""  # utf-8 (default), latin-1 or utf-16
     decimal: str = "."
     columns: list[str] = field(default_factory=list)  # keep only these (besides the key)
     rename: dict[str, str] = field(default_factory=dict)
@@ -342,7 +345,7 @@ def load_config(path: str | Path) -> Config:
             f"(or cdnow, online_retail, events)."
         )
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad writes a BOM
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"'{path}' is not valid TOML: {exc}.") from exc
     try:
@@ -412,6 +415,10 @@ def validate_config(cfg: Config) -> None:
             f"source.duplicates must be one of {', '.join(DUPLICATE_POLICIES)}, "
             f"got '{cfg.source.duplicates}'."
         )
+    if cfg.source.encoding.lower() not in CSV_ENCODINGS:
+        raise ConfigError(f"source.encoding '{cfg.source.encoding}' is not one winback reads: use "
+                          f"{', '.join(repr(e) for e in CSV_ENCODINGS if e)} (or re-save the file "
+                          f"as UTF-8).")
     if cfg.source.decimal not in (".", ","):
         raise ConfigError(f"source.decimal must be '.' or ',', got '{cfg.source.decimal}'.")
     if (cfg.source.time_format.startswith("unix") and cfg.source.time_format not in UNIX_TIME_FORMATS):

@@ -92,6 +92,8 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Ta
             kwargs = {"all_varchar": True, "header": True}
             if source.delimiter:
                 kwargs["delim"] = source.delimiter
+            if source.encoding:
+                kwargs["encoding"] = source.encoding.lower()
             return con.read_csv(matches, **kwargs)
         if fmt == "parquet":
             return con.read_parquet(matches)
@@ -110,5 +112,10 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Ta
     except (ConfigError, DataError):
         raise
     except Exception as exc:  # duckdb raises its own exception types for corrupt files
-        raise DataError(f"Cannot read '{path}' as {fmt}: {str(exc).splitlines()[0]}. {DAMAGED}"
-                        ) from exc
+        text = str(exc)
+        if "not utf-8 encoded" in text:
+            raise DataError(f"'{path}' is not UTF-8 text. Set its encoding to 'latin-1' (most "
+                            f"Windows and Excel exports) or 'utf-16' (source.encoding, or "
+                            f"encoding in its [[table.sources]] entry), or re-save it as "
+                            f"UTF-8.") from exc
+        raise DataError(f"Cannot read '{path}' as {fmt}: {text.splitlines()[0]}. {DAMAGED}") from exc

@@ -16,7 +16,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from winback.config import Config, SourceConfig, TableSourceConfig
+from winback.config import CSV_ENCODINGS, Config, SourceConfig, TableSourceConfig
 from winback.data.sources import connect, open_source
 from winback.errors import DataError, closest, did_you_mean
 
@@ -56,12 +56,15 @@ def _rows_where(table: ir.Table, predicate: ir.BooleanValue, key: str) -> str:
 
 
 def _open(con, src: TableSourceConfig, base: Path) -> ir.Table:
-    path = Path(src.path).expanduser()
-    path = path if path.is_absolute() else base / path
-    table = open_source(con, SourceConfig(path=str(path), delimiter=src.delimiter), path)
     if src.decimal not in (".", ","):
         raise DataError(f"{src.path}: decimal must be '.' or ',', got '{src.decimal}'.")
-    return table
+    if src.encoding.lower() not in CSV_ENCODINGS:
+        raise DataError(f"{src.path}: encoding must be one of "
+                        f"{', '.join(repr(e) for e in CSV_ENCODINGS if e)}, got '{src.encoding}'.")
+    path = Path(src.path).expanduser()
+    path = path if path.is_absolute() else base / path
+    return open_source(con, SourceConfig(path=str(path), delimiter=src.delimiter,
+                                         encoding=src.encoding), path)
 
 
 def _typed(table: ir.Table, key: str, decimal: str, where: str) -> ir.Table:
