@@ -122,3 +122,13 @@ def test_a_log_bgnbd_cannot_describe_trains_without_it(tmp_path, capsys, monkeyp
     assert "bgnbd is left out of the leaderboard" in capsys.readouterr().err
     assert "bgnbd is not on the leaderboard: BG/NBD diverged" in \
         (tmp_path / "out" / "report.html").read_text()
+
+
+def test_an_output_folder_that_is_a_file_stops_the_run_before_training(tmp_path, capsys):
+    blocker = tmp_path / "results"
+    blocker.write_text("not a folder")
+    for dataset in ("cdnow", "oneclick"):
+        assert main(["train", "--dataset", dataset, "--out", str(blocker), "-q", "--no-track"]) == 2
+        err = capsys.readouterr().err
+        assert "is a file, not a folder" in err and "Fitting" not in err
+    assert blocker.read_text() == "not a folder"

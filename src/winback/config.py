@@ -9,6 +9,7 @@ valid key suggested, because a misspelt key silently ignored is a wrong model tr
 from __future__ import annotations
 
 import dataclasses
+import os
 import datetime as dt
 import tomllib
 from dataclasses import dataclass, field
@@ -236,6 +237,23 @@ class Config:
         """A path from the config, relative to the config file's folder."""
         p = Path(path).expanduser()
         return p if p.is_absolute() else self.base_dir / p
+
+    def output_dir(self) -> Path:
+        """output.dir, created if missing; checked before a run spends minutes training, so a
+        path that is a file or cannot be written stops it at once."""
+        out = self.resolve(self.output.dir)
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"output.dir '{out}' is a file, not a folder: name a folder for the "
+                              f"bundle and report (--out or output.dir).")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"output.dir '{out}' cannot be created ({exc.strerror}): name a "
+                              f"folder you can write to (--out or output.dir).") from exc
+        if not os.access(out, os.W_OK):
+            raise ConfigError(f"output.dir '{out}' is not writable: name a folder you can write "
+                              f"to (--out or output.dir).")
+        return out
 
     @property
     def is_table(self) -> bool:

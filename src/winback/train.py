@@ -203,6 +203,7 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
           report: bool = True) -> TrainResult:
     """Run the whole training flow of `cfg`; write the bundle (and report) under output.dir."""
     steps = steps or Steps()
+    cfg.output_dir()  # a bad output folder stops the run now, not after training
     if log is None:
         with steps.step(f"Reading and validating {cfg.source.path}"):
             log = load_events(cfg)
@@ -272,7 +273,7 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
     }
     manifest["segments"] = event_segments(cfg, frames["test"], chosen.test_scores,
                                           chosen.test["threshold"], cols)
-    out = cfg.resolve(cfg.output.dir)
+    out = cfg.output_dir()
     with steps.step("Writing the model bundle"):
         bundle_dir = save_bundle(out / "bundle", manifest, chosen.model, chosen.calibrator)
     report_path = None

@@ -136,6 +136,7 @@ def compare_candidates(cfg: Config, X_tr: pd.DataFrame, y_tr: np.ndarray, X_te: 
 def train_table(cfg: Config, *, steps: Steps | None = None, report: bool = True,
                 table: CustomerTable | None = None) -> TableTrainResult:
     steps = steps or Steps()
+    cfg.output_dir()  # a bad output folder stops the run now, not after training
     t = cfg.train
     if table is None:
         with steps.step("Reading, joining and checking the customer tables"):
@@ -199,7 +200,7 @@ def train_table(cfg: Config, *, steps: Steps | None = None, report: bool = True,
         "tuning": {"trials": t.trials, "timeout_s": t.timeout_s, "imbalance": t.imbalance,
                    "seed": t.seed},
     }
-    out = cfg.resolve(cfg.output.dir)
+    out = cfg.output_dir()
     with steps.step("Writing the model bundle"):
         background = X_tr.sample(min(len(X_tr), BACKGROUND_ROWS), random_state=t.seed)
         bundle_dir = save_table_bundle(out / "bundle", manifest, chosen, background)

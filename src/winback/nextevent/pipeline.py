@@ -43,6 +43,7 @@ def train_next_event(cfg: Config, *, steps: Steps | None = None, log: EventLog |
     from winback.train import TrainResult
 
     steps = steps or Steps()
+    cfg.output_dir()  # a bad output folder stops the run now, not after training
     p, t = cfg.problem, cfg.train
     if log is None:
         with steps.step(f"Reading and validating {cfg.source.path}"):
@@ -106,7 +107,7 @@ def train_next_event(cfg: Config, *, steps: Steps | None = None, log: EventLog |
                         for r in board.to_dict(orient="records")],
         "candidates": results, "churn": churn_metrics,
     }
-    out = cfg.resolve(cfg.output.dir)
+    out = cfg.output_dir()
 
     def fill(tmp: Path) -> None:
         entry = {"name": best, **fitted[best].save(tmp, best)}
