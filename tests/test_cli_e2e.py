@@ -132,3 +132,16 @@ def test_an_output_folder_that_is_a_file_stops_the_run_before_training(tmp_path,
         err = capsys.readouterr().err
         assert "is a file, not a folder" in err and "Fitting" not in err
     assert blocker.read_text() == "not a folder"
+
+
+def test_serve_on_a_taken_port_says_so(demo, capsys):
+    import socket
+
+    out = demo
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        assert main(["serve", "--bundle", str(out / "bundle"), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"Cannot listen on 127.0.0.1:{port}" in err and "--port" in err

@@ -328,6 +328,26 @@ def cmd_score(args) -> int:
     return 0
 
 
+def _check_port(host: str, port: int) -> None:
+    """Fail with the fix when the address is taken or unusable, before announcing a service
+    that would not start (uvicorn's own message comes after ours, with exit status 3)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise WinbackError(f"--host '{host}' is not an address this machine knows ({exc.strerror}).") from exc
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise WinbackError(f"Cannot listen on {host}:{port} ({exc.strerror}); another service "
+                               f"(another winback serve?) may hold it: choose another with --port."
+                               ) from exc
+
+
 def cmd_serve(args) -> int:
     import os
 
@@ -339,6 +359,7 @@ def cmd_serve(args) -> int:
     if args.workers < 1:
         raise WinbackError("--workers must be at least 1.")
     app = create_app(bundles, args.max_batch, args.max_body_bytes)  # fails here on a bad bundle
+    _check_port(args.host, args.port)
     console.print(f"winback service on http://{args.host}:{args.port}/ (API reference at /docs); "
                   f"{args.workers} worker(s); Ctrl-C stops it.")
     if args.workers == 1:
