@@ -202,32 +202,26 @@ def _cutoffs_for_source(path: str, layout: str, options: dict, base_dir: Path):
 
 
 def cmd_validate(args) -> int:
-    from winback.data.canonical import load_events
-    from winback.data.layouts import event_types_advice
+    from winback.project import CUSTOMER_TABLE, Project
 
-    cfg = _config(args)
-    if cfg.is_table:
-        from winback.data.tables import LABEL, load_customer_table
-
-        table = load_customer_table(cfg)
-        console.print(f"[green]OK[/] {len(table.frame):,} customers, {len(table.numeric)} numeric and "
-                      f"{len(table.categorical)} categorical columns, "
-                      f"{100 * table.frame[LABEL].mean():.1f} % positive"
-                      + "".join(f"; {n}" for n in table.notes) + ".")
+    project = Project(_config(args))
+    s = project.validate()
+    if project.kind == CUSTOMER_TABLE:
+        console.print(f"[green]OK[/] {s['customers']:,} customers, {len(s['numeric'])} numeric and "
+                      f"{len(s['categorical'])} categorical columns, "
+                      f"{100 * s['positive_rate']:.1f} % positive"
+                      + "".join(f"; {n}" for n in s["notes"]) + ".")
         return 0
-    log = load_events(cfg)
-    s = log.summary
-    console.print(f"[green]OK[/] {log.source_name}: {s['rows']:,} events of {s['customers']:,} customers, "
+    console.print(f"[green]OK[/] {s['source']}: {s['rows']:,} events of {s['customers']:,} customers, "
                   f"{s['first_event']:%Y-%m-%d} to {s['last_event']:%Y-%m-%d}; event types "
                   + ", ".join(f"{k} {v:,}" for k, v in s["event_types"].items())
                   + f"; {s['duplicate_rows']:,} duplicated rows (policy {s['duplicates_policy']})"
                   + (f"; {s['dropped_without_customer']:,} rows without a customer id dropped"
                      if s.get("dropped_without_customer") else "") + ".")
-    advice = event_types_advice(s["event_types"]) if "event_type" in log.available else ""
-    if advice:
+    if s["event_types_advice"]:
         console.print("[yellow]note:[/] features and labels read winback's event types (view, cart, "
                       "remove_from_cart, purchase, return); these look like them but are not "
-                      "mapped. Add to winback.toml:\n" + escape(advice))
+                      "mapped. Add to winback.toml:\n" + escape(s["event_types_advice"]))
     return 0
 
 
@@ -258,37 +252,32 @@ def _decision_line(manifest: dict, where: str) -> str:
 
 def cmd_train(args) -> int:
     from winback.progress import Steps
-    from winback.train import train
+    from winback.project import CUSTOMER_TABLE, NEXT_EVENT, Project
 
-    cfg = _config(args)
-    if cfg.problem.name == "next_event":
-        from winback.nextevent.pipeline import train_next_event
-
-        result = train_next_event(cfg, steps=Steps(quiet=args.quiet))
+    project = Project(_config(args))
+    result = project.train(steps=Steps(quiet=args.quiet))
+    if project.kind == NEXT_EVENT:
         console.print(_next_event_leaderboard(result.leaderboard))
         console.print(f"Best: [bold]{result.best}[/] (lowest log loss on held-out sessions)")
-    elif cfg.is_table:
-        from winback.train_table import train_table
-
-        result = train_table(cfg, steps=Steps(quiet=args.quiet))
+    elif project.kind == CUSTOMER_TABLE:
         console.print(_table_leaderboard(result.leaderboard))
         console.print(f"Best: [bold]{result.best}[/] (chosen by cross-validation on the training part)")
         console.print(_decision_line(result.manifest, "test part"))
     else:
-        result = train(cfg, steps=Steps(quiet=args.quiet))
         console.print(_leaderboard_table(result.leaderboard))
         console.print(f"Best: [bold]{result.best}[/] (chosen on the validation cutoff)")
         console.print(_decision_line(result.manifest, "test cutoff"))
     console.print(f"Bundle: {result.bundle_dir}")
     if result.report_path:
         console.print(f"Report: {result.report_path}")
-    _track(args, cfg, result)
+    _track(args, project.config, result)
     return 0
 
 
 def cmd_score(args) -> int:
     from winback.progress import Steps
-    from winback.score import score_features_to, score_to, write_frame
+    from winback.project import CUSTOMER_TABLE, NEXT_EVENT, Project
+    from winback.score import score_features_to
     from winback.sinks import describe_output
 
     where = describe_output(args.output, args.table)  # a bad destination fails before any work
@@ -301,30 +290,20 @@ def cmd_score(args) -> int:
                                             args.table, progress=show)
         console.print(f"Scored {rows:,} customers: {where}")
         return 0
-    cfg = _config(args)
-    if cfg.is_table:
-        from winback.score_table import score_table
-
-        if args.cutoff:
-            raise WinbackError("--cutoff applies to event logs; a customer table is scored as it is.")
-        with steps.step("Scoring customers" + (" and explaining each score" if not args.no_reasons else "")) as show:
-            scores = score_table(cfg, Path(args.bundle), reasons=not args.no_reasons, progress=show)
-        where = write_frame(scores, args.output, args.table)
-        console.print(f"Scored {len(scores):,} customers: {where}")
-        return 0
-    if cfg.problem.name == "next_event":
-        from winback.nextevent.pipeline import score_next_event
-
-        with steps.step("Scoring live sessions"):
-            scores = score_next_event(cfg, Path(args.bundle), cutoff=args.cutoff)
-        where = write_frame(scores, args.output, args.table)
-        console.print(f"Scored {len(scores):,} live sessions ({int(scores['churn_alert'].sum()):,} "
-                      f"flagged as unlikely to buy): {where}")
-        return 0
-    with steps.step(f"Scoring customers into {where}") as show:
-        where, rows, when = score_to(cfg, Path(args.bundle), args.output, args.table,
-                                     cutoff=args.cutoff, progress=show)
-    console.print(f"Scored {rows:,} customers at {when:%Y-%m-%d}: {where}")
+    project = Project(_config(args))
+    what = {CUSTOMER_TABLE: "Scoring customers" + ("" if args.no_reasons else " and explaining each score"),
+            NEXT_EVENT: "Scoring live sessions"}.get(project.kind, f"Scoring customers into {where}")
+    with steps.step(what) as show:
+        written = project.score_to(args.output, table=args.table, bundle=args.bundle,
+                                   cutoff=args.cutoff, reasons=not args.no_reasons, progress=show)
+    if project.kind == NEXT_EVENT:
+        console.print(f"Scored {written.rows:,} live sessions "
+                      f"({int(written.frame['churn_alert'].sum()):,} flagged as unlikely to buy): "
+                      f"{written.where}")
+    elif written.cutoff is not None:
+        console.print(f"Scored {written.rows:,} customers at {written.cutoff:%Y-%m-%d}: {written.where}")
+    else:
+        console.print(f"Scored {written.rows:,} customers: {written.where}")
     return 0
 
 

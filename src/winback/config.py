@@ -238,21 +238,20 @@ class Config:
         p = Path(path).expanduser()
         return p if p.is_absolute() else self.base_dir / p
 
-    def output_dir(self) -> Path:
-        """output.dir, created if missing; checked before a run spends minutes training, so a
-        path that is a file or cannot be written stops it at once."""
+    def output_dir(self, create: bool = True) -> Path:
+        """output.dir (created when `create`). Checked before a run spends minutes training, so
+        a path that is a file or cannot be written stops it at once, and nothing is made for a
+        run that then fails."""
         out = self.resolve(self.output.dir)
         if out.exists() and not out.is_dir():
             raise ConfigError(f"output.dir '{out}' is a file, not a folder: name a folder for the "
                               f"bundle and report (--out or output.dir).")
-        try:
+        parent = next(p for p in (out, *out.parents) if p.exists())
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise ConfigError(f"output.dir '{out}' cannot be written ('{parent}' is not a writable "
+                              f"folder): name a folder you can write to (--out or output.dir).")
+        if create:
             out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"output.dir '{out}' cannot be created ({exc.strerror}): name a "
-                              f"folder you can write to (--out or output.dir).") from exc
-        if not os.access(out, os.W_OK):
-            raise ConfigError(f"output.dir '{out}' is not writable: name a folder you can write "
-                              f"to (--out or output.dir).")
         return out
 
     @property

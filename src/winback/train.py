@@ -203,7 +203,7 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
           report: bool = True) -> TrainResult:
     """Run the whole training flow of `cfg`; write the bundle (and report) under output.dir."""
     steps = steps or Steps()
-    cfg.output_dir()  # a bad output folder stops the run now, not after training
+    cfg.output_dir(create=False)  # a bad output folder stops the run now, not after training
     if log is None:
         with steps.step(f"Reading and validating {cfg.source.path}"):
             log = load_events(cfg)

@@ -136,7 +136,7 @@ def compare_candidates(cfg: Config, X_tr: pd.DataFrame, y_tr: np.ndarray, X_te: 
 def train_table(cfg: Config, *, steps: Steps | None = None, report: bool = True,
                 table: CustomerTable | None = None) -> TableTrainResult:
     steps = steps or Steps()
-    cfg.output_dir()  # a bad output folder stops the run now, not after training
+    cfg.output_dir(create=False)  # a bad output folder stops the run now, not after training
     t = cfg.train
     if table is None:
         with steps.step("Reading, joining and checking the customer tables"):

@@ -43,7 +43,7 @@ def train_next_event(cfg: Config, *, steps: Steps | None = None, log: EventLog |
     from winback.train import TrainResult
 
     steps = steps or Steps()
-    cfg.output_dir()  # a bad output folder stops the run now, not after training
+    cfg.output_dir(create=False)  # a bad output folder stops the run now, not after training
     p, t = cfg.problem, cfg.train
     if log is None:
         with steps.step(f"Reading and validating {cfg.source.path}"):

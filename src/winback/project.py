@@ -1,0 +1,159 @@
+"""One object for a winback project, for notebooks and pipelines.
+
+A project is a config (`winback.toml`, a bundled dataset's, or one built in code) plus the
+steps the command line runs on it. Which pipeline a step takes (event log, customer table,
+next event in a session) follows from the config, so a caller writes the same three lines for
+any of them, and the command line dispatches through the same code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from winback.config import Config, load_config, validate_config
+from winback.progress import Steps
+
+EVENT_LOG, CUSTOMER_TABLE, NEXT_EVENT = "event_log", "customer_table", "next_event"
+
+
+@dataclass(frozen=True)
+class Written:
+    """Where `Project.score_to` wrote, how many rows, the event-log cutoff scored at, and the
+    scores themselves when they were built in memory (customer tables, sessions)."""
+
+    where: str
+    rows: int
+    cutoff: dt.datetime | None
+    frame: pd.DataFrame | None
+
+
+class Project:
+    """A winback project: `validate`, `train`, `score`, `score_to` and `app`.
+
+    >>> project = Project.from_dataset("cdnow", output_dir="out")
+    >>> result = project.train()            # leaderboard, bundle, report under out/
+    >>> scores = project.score()            # DataFrame: customer_id, probability, rank, ...
+    """
+
+    def __init__(self, config: Config):
+        validate_config(config)
+        self.config = config
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "Project":
+        return cls(load_config(path))
+
+    @classmethod
+    def from_dataset(cls, name: str, output_dir: str | Path = "winback-out") -> "Project":
+        """A bundled dataset (cdnow, cdnow_sample, oneclick, audiobooks) with its ready config."""
+        from winback.datasets import dataset_config
+
+        return cls(dataset_config(name, output_dir=str(Path(output_dir).resolve())))
+
+    @property
+    def kind(self) -> str:
+        """'event_log', 'customer_table' or 'next_event': which pipeline the steps take."""
+        if self.config.problem.name == NEXT_EVENT:
+            return NEXT_EVENT
+        return CUSTOMER_TABLE if self.config.is_table else EVENT_LOG
+
+    @property
+    def bundle_dir(self) -> Path:
+        """Where `train` writes the model bundle, and what `score` reads by default."""
+        return self.config.resolve(self.config.output.dir) / "bundle"
+
+    def validate(self) -> dict[str, Any]:
+        """Read and check the source; the summary `winback validate` prints. Raises a
+        DataError or ConfigError naming the problem."""
+        if self.kind == CUSTOMER_TABLE:
+            from winback.data.tables import LABEL, load_customer_table
+
+            table = load_customer_table(self.config)
+            return {"customers": len(table.frame), "numeric": list(table.numeric),
+                    "categorical": list(table.categorical),
+                    "positive_rate": float(table.frame[LABEL].mean()), "notes": list(table.notes)}
+        from winback.data.canonical import load_events
+        from winback.data.layouts import event_types_advice
+
+        log = load_events(self.config)
+        advice = event_types_advice(log.summary["event_types"]) if "event_type" in log.available else ""
+        return {**log.summary, "source": log.source_name, "event_types_advice": advice}
+
+    def train(self, *, steps: Steps | None = None, report: bool = True):
+        """Train, compare and write the bundle (and report) under output.dir. Returns the
+        pipeline's result: `.leaderboard`, `.best`, `.bundle_dir`, `.report_path`, `.manifest`."""
+        steps = steps or Steps(quiet=True)
+        if self.kind == CUSTOMER_TABLE:
+            from winback.train_table import train_table
+
+            return train_table(self.config, steps=steps, report=report)
+        if self.kind == NEXT_EVENT:
+            from winback.nextevent.pipeline import train_next_event
+
+            return train_next_event(self.config, steps=steps, report=report)
+        from winback.train import train
+
+        return train(self.config, steps=steps, report=report)
+
+    def score(self, bundle: str | Path | None = None, *, cutoff: str | None = None,
+              reasons: bool = True, progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+        """Scores as a DataFrame: customers of an event log at `cutoff` (default: the end of the
+        data), every row of a customer table (with `reasons`), or the live sessions of a
+        next-event log."""
+        bundle_dir = Path(bundle) if bundle else self.bundle_dir
+        if self.kind == CUSTOMER_TABLE:
+            from winback.score_table import score_table
+
+            self._no_cutoff(cutoff)
+            return score_table(self.config, bundle_dir, reasons=reasons, progress=progress)
+        if self.kind == NEXT_EVENT:
+            from winback.nextevent.pipeline import score_next_event
+
+            return score_next_event(self.config, bundle_dir, cutoff=cutoff)
+        from winback.score import score
+
+        return score(self.config, bundle_dir, cutoff=cutoff)
+
+    def score_to(self, output: str, *, table: str | None = None, bundle: str | Path | None = None,
+                 cutoff: str | None = None, reasons: bool = True,
+                 progress: Callable[[str], None] | None = None) -> "Written":
+        """Write scores to a .parquet / .csv file, a DuckDB file or a PostgreSQL URL (`table`
+        naming the table). Event logs stream, so their scores never sit in memory whole; the
+        other pipelines keep their frame in the result."""
+        from winback.score import write_frame
+        from winback.sinks import describe_output
+
+        describe_output(output, table)  # a bad destination fails before any work
+        bundle_dir = Path(bundle) if bundle else self.bundle_dir
+        if self.kind == EVENT_LOG:
+            from winback.score import score_to
+
+            where, rows, when = score_to(self.config, bundle_dir, output, table, cutoff=cutoff,
+                                         progress=progress)
+            return Written(where, rows, when, None)
+        frame = self.score(bundle_dir, cutoff=cutoff, reasons=reasons, progress=progress)
+        return Written(write_frame(frame, output, table), len(frame), None, frame)
+
+    def app(self, bundle: str | Path | None = None):
+        """The HTTP service (FastAPI) for this project's bundle, as `winback serve` runs it; hand
+        it to any ASGI server, or to FastAPI's TestClient."""
+        from winback.serving.app import create_app
+
+        return create_app([Path(bundle) if bundle else self.bundle_dir])
+
+    @staticmethod
+    def _no_cutoff(cutoff: str | None) -> None:
+        if cutoff:
+            from winback.errors import ConfigError
+
+            raise ConfigError("A cutoff applies to event logs; a customer table is scored as it is.")
+
+    def __repr__(self) -> str:
+        where = self.config.source.path or ", ".join(s.path for s in self.config.table.sources)
+        return f"Project({self.kind}, {self.config.problem.name}, {where!r})"

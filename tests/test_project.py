@@ -1,0 +1,63 @@
+"""`winback.Project`: the library's one object, the same steps as the command line."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+import winback
+from winback.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def cdnow(tmp_path_factory):
+    project = winback.Project.from_dataset("cdnow_sample", output_dir=tmp_path_factory.mktemp("p"))
+    return project, project.train()
+
+
+def test_event_log_project_validates_trains_and_scores(cdnow, tmp_path):
+    project, result = cdnow
+    assert project.kind == "event_log" and "cdnow_sample" in repr(project)
+    summary = project.validate()
+    assert summary["customers"] == 2357 and summary["event_types"] == {"purchase": summary["rows"]}
+    assert summary["event_types_advice"] == ""
+    assert result.bundle_dir == project.bundle_dir and result.report_path.exists()
+    assert set(result.leaderboard["candidate"]) == {"logistic", "lightgbm", "bgnbd"}
+    scores = project.score()
+    assert len(scores) == 2357 and scores["rank"].min() == 1
+    assert scores["probability"].between(0, 1).all()
+    written = project.score_to(str(tmp_path / "s.csv"), cutoff="1998-01-01")
+    assert written.rows == 2357 and written.frame is None
+    assert str(written.cutoff.date()) == "1998-01-01"
+    assert len(pd.read_csv(tmp_path / "s.csv")) == 2357
+    with TestClient(project.app()) as client:
+        assert client.get("/readyz").status_code == 200
+        model = client.get("/v1/model").json()
+        assert model["customer"]["problem"]["name"] == "repeat_purchase"
+
+
+def test_customer_table_project(tmp_path):
+    project = winback.Project.from_dataset("oneclick", output_dir=tmp_path)
+    project.config.train.trials = 2
+    project.config.train.candidates = ["logistic", "tree"]
+    assert project.kind == "customer_table"
+    summary = project.validate()
+    assert summary["customers"] == 1297 and 0.3 < summary["positive_rate"] < 0.45
+    result = project.train(report=False)
+    assert set(result.leaderboard["candidate"]) == {"logistic", "tree"}
+    written = project.score_to(str(tmp_path / "scores.parquet"), reasons=False)
+    assert written.rows == 1297 and len(written.frame) == 1297 and written.cutoff is None
+    with pytest.raises(ConfigError, match="cutoff applies to event logs"):
+        project.score(cutoff="2024-01-01")
+
+
+def test_from_toml_and_bad_configs(tmp_path):
+    config = tmp_path / "winback.toml"
+    config.write_text('[source]\npath = "events.csv"\n[problem]\nname = "next_event"\n')
+    assert winback.Project.from_toml(config).kind == "next_event"
+    config.write_text('[source]\npath = "events.csv"\n[problem]\nname = "churn"\n')
+    with pytest.raises(ConfigError, match="Unknown problem 'churn'"):
+        winback.Project.from_toml(config)
+    with pytest.raises(ConfigError, match="Unknown dataset"):
+        winback.Project.from_dataset("cdnoww")
