@@ -103,8 +103,8 @@ def test_config_errors_for_tables():
     with pytest.raises(ConfigError, match="op must be one of"):
         config_from_dict({"table": {"label": "y", "positive": ["1"], "sources": [{"path": "a.csv"}],
                                     "filters": [{"column": "x", "op": "=>", "value": 1}]}})
-    with pytest.raises(ConfigError, match="table.positive must list"):
-        config_from_dict({"table": {"label": "y", "sources": [{"path": "a.csv"}]}})
+    with pytest.raises(ConfigError, match="table.positive must list .* when table.negative is set"):
+        config_from_dict({"table": {"label": "y", "negative": ["0"], "sources": [{"path": "a.csv"}]}})
     with pytest.raises(ConfigError, match="Unknown candidate 'bgnbd' in train.candidates for customer tables"):
         config_from_dict({"table": {"label": "y", "positive": ["1"], "sources": [{"path": "a.csv"}]},
                           "train": {"candidates": ["bgnbd"]}})
@@ -145,4 +145,16 @@ def test_latin1_table_source_reads_with_its_encoding(tmp_path):
     cfg = config_from_dict({"table": {**spec, "sources": [{"path": "people.csv", "encoding": "cp1251"}]}},
                            base_dir=tmp_path)
     with pytest.raises(DataError, match="encoding must be one of"):
+        load_customer_table(cfg)
+
+
+def test_a_label_that_is_already_0_or_1_needs_no_lists(tmp_path):
+    people = PEOPLE.assign(churned=[1, 0, 0, 1])
+    cfg = _project(tmp_path, {"people.csv": people}, positive=[], negative=[])
+    assert load_customer_table(cfg).frame.sort_values("cid")[LABEL].tolist() == [1, 0, 0, 1]
+    booleans = PEOPLE.assign(churned=[True, False, False, True])
+    cfg = _project(tmp_path, {"people.csv": booleans}, positive=[], negative=[])
+    assert load_customer_table(cfg).frame.sort_values("cid")[LABEL].tolist() == [1, 0, 0, 1]
+    cfg = _project(tmp_path, {"people.csv": PEOPLE}, positive=[], negative=[])  # yes / no
+    with pytest.raises(DataError, match=r"4 row.*list the value\(s\) that mean 1 in table.positive"):
         load_customer_table(cfg)

@@ -169,7 +169,7 @@ class TableConfig:
     """Customer tables: one row per customer after joining `sources` on the key.
 
     The label column's values map to 1 (`positive`) and 0 (`negative`; empty means every other
-    value). Text columns are categorical, numbers numeric; `categorical` forces a column to be
+    value). With neither list the label must already be 0/1 (or true/false). Text columns are categorical, numbers numeric; `categorical` forces a column to be
     categorical. Missing numbers take the training median plus a missing indicator.
     """
 
@@ -496,8 +496,9 @@ def _validate_table_settings(cfg: Config) -> None:
     tab = cfg.table
     if not tab.label:
         raise ConfigError("table.label must name the column to predict.")
-    if not tab.positive:
-        raise ConfigError(f"table.positive must list the value(s) of '{tab.label}' that mean 1.")
+    if tab.negative and not tab.positive:
+        raise ConfigError(f"table.positive must list the value(s) of '{tab.label}' that mean 1 "
+                          f"when table.negative is set.")
     for i, src in enumerate(tab.sources):
         if not src.path:
             raise ConfigError(f"table.sources[{i}].path is empty.")

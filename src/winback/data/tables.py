@@ -179,20 +179,24 @@ def _label(table: ir.Table, cfg: Config) -> ir.Table:
     tab = cfg.table
     _require(table, [tab.label], "The joined customer table")
     text = table[tab.label].cast("string").strip()
+    # no lists: the label is 0/1 already (or true/false, as pandas writes booleans)
+    positive = [str(v) for v in tab.positive] or ["1", "true", "True", "TRUE"]
+    negative = [str(v) for v in tab.negative] or ([] if tab.positive else ["0", "false", "False", "FALSE"])
     # a label read as a number prints as '1.0'; compare on the canonical text of numbers too
-    positive = [str(v) for v in tab.positive]
     is_pos = text.isin(positive) | text.isin([_num_text(v) for v in positive if _num_text(v)])
-    if tab.negative:
-        negative = [str(v) for v in tab.negative]
+    if negative:
         is_neg = text.isin(negative) | text.isin([_num_text(v) for v in negative if _num_text(v)])
-        bad = table.filter(~is_pos & ~is_neg)
+        bad = table.filter(~is_pos & ~is_neg & text.notnull())
         n_bad = int(bad.count().execute())
         if n_bad:
             values = bad.select(v=text).distinct().limit(MAX_ROWS_SHOWN).execute()["v"].tolist()
+            fix = ("Add them to one of the lists." if tab.positive else
+                   "Without table.positive the label must be 0/1 or true/false: list the value(s) "
+                   "that mean 1 in table.positive (and those that mean 0 in table.negative).")
             raise DataError(
                 f"Label column '{tab.label}': {n_bad} row(s) hold values in neither table.positive "
                 f"nor table.negative: {values} (customers "
-                f"{_rows_where(table, ~is_pos & ~is_neg, tab.key)}). Add them to one of the lists."
+                f"{_rows_where(table, ~is_pos & ~is_neg & text.notnull(), tab.key)}). {fix}"
             )
     missing = int(table.filter(text.isnull()).count().execute())
     if missing:
