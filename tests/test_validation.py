@@ -213,6 +213,18 @@ def test_first_purchase_has_no_bgnbd_candidate():
     assert "bgnbd" in config_from_dict({"problem": {"name": "repeat_purchase"}}).candidates
 
 
+def test_first_purchase_on_an_order_table_says_why_it_cannot_work():
+    """Every CDNOW row is a purchase: no visitor who has not bought exists at any cutoff, so
+    the advice is the problem, not 'move the cutoff later'."""
+    from winback.datasets import cdnow_config
+    from winback.train import train
+
+    cfg = cdnow_config()
+    cfg.problem.name = "first_purchase"
+    with pytest.raises(ConfigError, match="holds purchases only \\(an order table\\)"):
+        train(cfg, report=False)
+
+
 def test_cutoff_outside_data():
     problem = ProblemConfig(horizon_days=30, test_cutoff="2030-01-01")
     with pytest.raises(DataError, match="outside the data"):

@@ -221,13 +221,21 @@ def check_labels(labels: pd.DataFrame, cutoff: Cutoff, problem: ProblemConfig) -
         )
 
 
-def check_purchases_mapped(p: ProblemConfig, log) -> None:
-    """A problem that counts purchases, on an EventLog whose event types name none, stops here
-    with the [source.event_types] block that maps look-alikes ("Purchase", "AddToCart"),
-    rather than later as an empty population at some cutoff."""
+def check_log_fits_problem(p: ProblemConfig, log) -> None:
+    """Stop before any work when the EventLog cannot hold the problem's population: a problem
+    that counts purchases on a log whose event types name none (with the [source.event_types]
+    block that maps look-alikes such as "Purchase" and "AddToCart"), or first_purchase on an
+    order table, which has no visitor who has not bought. Otherwise both surface later as an
+    empty population at some cutoff, with advice to move it."""
     counts_purchases = (p.name in ("repeat_purchase", "first_purchase", "next_event")
                         or (p.name == "activity_decline" and p.decline_measure != "events"))
     types = log.summary.get("event_types") or {}
+    if p.name == "first_purchase" and set(types) <= {PURCHASE}:
+        raise ConfigError(
+            f"Problem 'first_purchase' predicts which visitors who have not bought yet will buy; "
+            f"{log.source_name} holds purchases only (an order table), so it has no such visitors "
+            f"at any cutoff. Use repeat_purchase or activity_decline, or a log with views or "
+            f"visits.")
     if not counts_purchases or "event_type" not in log.available or types.get(PURCHASE):
         return
     advice = event_types_advice(types)

@@ -36,7 +36,7 @@ from winback.evaluate import (choose_threshold, curves, decile_edges, decile_tab
 from winback.features.monthly import PREFIX as MONTHLY_PREFIX
 from winback.hashing import stable_unit
 from winback.frame import build_frame, feature_columns, feature_spec_for, population_models
-from winback.labels import CutoffPlan, check_purchases_mapped, plan_cutoffs
+from winback.labels import CutoffPlan, check_log_fits_problem, plan_cutoffs
 from winback.models import REGISTRY
 from winback.models.calibration import PlattCalibrator
 from winback.progress import Steps
@@ -207,7 +207,7 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
     if log is None:
         with steps.step(f"Reading and validating {cfg.source.path}"):
             log = load_events(cfg)
-    check_purchases_mapped(cfg.problem, log)
+    check_log_fits_problem(cfg.problem, log)
     if (cfg.problem.name == "activity_decline" and cfg.problem.decline_measure == "spend"
             and "amount" not in log.available):
         raise ConfigError("problem.decline_measure = 'spend' needs amounts, and this source maps no "

@@ -23,7 +23,7 @@ from winback.config import Config, parse_date
 from winback.data.canonical import EventLog, load_events
 from winback.errors import ConfigError, DataError
 from winback.hashing import stable_unit
-from winback.labels import check_purchases_mapped, observed_end
+from winback.labels import check_log_fits_problem, observed_end
 from winback.nextevent import models as ne
 from winback.nextevent.dataset import CLASSES, Vocabulary, samples_table, to_samples
 from winback.progress import Steps
@@ -49,7 +49,7 @@ def train_next_event(cfg: Config, *, steps: Steps | None = None, log: EventLog |
         with steps.step(f"Reading and validating {cfg.source.path}"):
             log = load_events(cfg)
     _require_sessions(log)
-    check_purchases_mapped(p, log)
+    check_log_fits_problem(p, log)
     end = observed_end(log.end)
     cutoff = parse_date(p.test_cutoff, "problem.test_cutoff") if p.test_cutoff else \
         end - dt.timedelta(days=p.horizon_days)
