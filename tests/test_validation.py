@@ -317,3 +317,16 @@ def test_latin1_csv_and_a_config_with_a_bom(tmp_path):
                        '[source.columns]\ncustomer_id = "customer_id"\nevent_time = "event_time"\n'
                        .encode("utf-8-sig"))
     assert load_config(config).source.encoding == "latin-1"
+
+
+def test_qualifying_events_the_log_lacks_are_named(tmp_path):
+    from winback.datasets import cdnow_config
+    from winback.train import train
+
+    cfg = cdnow_config()
+    cfg.problem.name, cfg.problem.qualifying_events = "return_visit", ["purchas"]
+    with pytest.raises(ConfigError, match="lists 'purchas'.*every label would be 0.*Did you mean 'purchase'"):
+        train(cfg, report=False)
+    cfg.problem.qualifying_events = ["purchase", "cartt"]
+    with pytest.raises(ConfigError, match="lists 'cartt'"):
+        train(cfg, report=False)

@@ -236,6 +236,8 @@ def check_log_fits_problem(p: ProblemConfig, log) -> None:
             f"{log.source_name} holds purchases only (an order table), so it has no such visitors "
             f"at any cutoff. Use repeat_purchase or activity_decline, or a log with views or "
             f"visits.")
+    if p.name == "return_visit" and p.qualifying_events:
+        _check_qualifying_events(p.qualifying_events, types, log.source_name)
     if not counts_purchases or "event_type" not in log.available or types.get(PURCHASE):
         return
     advice = event_types_advice(types)
@@ -246,3 +248,21 @@ def check_log_fits_problem(p: ProblemConfig, log) -> None:
         + (f"Map them to winback's in winback.toml:\n{advice}" if advice else
            f"Map the one that is a purchase in [source.event_types], e.g. \"Order\" = \"{PURCHASE}\".")
     )
+
+
+def _check_qualifying_events(listed: list[str], types: dict, source: str) -> None:
+    """problem.qualifying_events must name event types the log has: none present makes every
+    label 0, and a name that is not one of winback's own types is most likely a typo."""
+    from winback.data.layouts import EVENT_TYPE_WORDS
+    from winback.errors import did_you_mean
+
+    present = [e for e in listed if types.get(e)]
+    unknown = [e for e in listed if e not in types and e not in EVENT_TYPE_WORDS]
+    if present and not unknown:
+        return
+    name = (unknown or listed)[0]
+    raise ConfigError(
+        f"problem.qualifying_events lists '{name}', which no event of {source} has"
+        f"{'' if present else ' (nor any other type listed, so every label would be 0)'}."
+        f"{did_you_mean(name, list(types))} Its event types are "
+        f"{', '.join(repr(t) for t in list(types)[:8])}.")
