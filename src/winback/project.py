@@ -81,7 +81,7 @@ class Project:
         from winback.data.canonical import load_events
         from winback.data.layouts import event_types_advice
 
-        log = load_events(self.config)
+        log = load_events(self.config, materialize=False)  # read once; no copy to keep
         advice = event_types_advice(log.summary["event_types"]) if "event_type" in log.available else ""
         return {**log.summary, "source": log.source_name, "event_types_advice": advice}
 
