@@ -134,7 +134,11 @@ def test_init_table_writes_a_config_that_trains(tmp_path, monkeypatch):
                   "profit": rng.gamma(2, 10, n), "label_column": churn}).to_csv("people.csv", index=False)
     assert main(["init", "--table", "--path", "people.csv"]) == 0
     text = (tmp_path / "winback.toml").read_text()
-    text = text.replace('positive = ["1"]', 'positive = ["yes"]').replace('negative = ["0"]', 'negative = ["no"]')
+    # read off the file: the unique column named like an id, the two-valued one named like a
+    # label (not 'plan', also two-valued), the rarer value as 1
+    assert 'key = "customer_id"' in text and 'label = "label_column"' in text
+    rarer, other = pd.Series(churn).value_counts().index[::-1]
+    assert f'positive = ["{rarer}"]' in text and f'negative = ["{other}"]' in text
     text = text.replace('value_column = ""', 'value_column = "profit"').replace("trials = 15", "trials = 2")
     (tmp_path / "winback.toml").write_text(text)
     assert main(["validate"]) == 0
@@ -142,3 +146,15 @@ def test_init_table_writes_a_config_that_trains(tmp_path, monkeypatch):
     manifest = json.loads((tmp_path / "winback-out" / "bundle" / "manifest.json").read_text())
     assert manifest["candidates"][manifest["best"]]["cv"]["roc_auc_mean"] > 0.6
     assert manifest["segments"]["rule"]["value_column"] == "profit"
+
+
+def test_init_table_reads_a_0_1_label_and_says_what_it_guessed(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    pd.DataFrame({"visits": [1, 2, 3, 4], "member_id": ["a", "b", "c", "d"],
+                  "target": [0, 1, 1, 0]}).to_csv("people.csv", index=False)
+    assert main(["init", "--table", "--path", "people.csv"]) == 0
+    text = (tmp_path / "winback.toml").read_text()
+    assert 'key = "member_id"' in text and 'label = "target"' in text
+    assert "\npositive" not in text and "# positive = []" in text
+    assert "key = 'member_id', label = 'target'" in capsys.readouterr().out
+    assert main(["validate"]) == 0

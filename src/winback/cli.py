@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -76,10 +77,9 @@ TABLE_TEMPLATE = """# winback project on customer tables: see README.md, "Custom
 name = "repeat_purchase"       # what the label means: repeat_purchase | activity_decline | ...
 
 [table]
-key = "customer_id"
-label = "label_column"         # the column to predict
-positive = ["1"]               # its values that mean 1
-negative = ["0"]               # its values that mean 0 (empty: every other value)
+key = {key}
+{label_line}
+{values}
 
 [[table.sources]]
 path = "{path}"
@@ -145,9 +145,20 @@ def cmd_init(args) -> int:
     if target.exists() and not args.force:
         raise WinbackError(f"'{target}' exists; use --force to overwrite it.")
     if args.table:
-        target.write_text(TABLE_TEMPLATE.format(path=args.path))
-        console.print(f"Wrote {target}. Set table.label and its values, then `winback validate` "
-                      f"and `winback train`.")
+        guess = _table_guess(args.path, target.parent)
+        def line(text: str, comment: str) -> str:
+            return f"{text:<30} # {comment}"
+
+        values = ("\n".join([line(f"positive = {_toml_list(guess['positive'])}", "its values that mean 1"),
+                             line(f"negative = {_toml_list(guess['negative'])}", "its values that mean 0")])
+                  if guess["positive"] else
+                  line("# positive = []", "the label is 0/1 (or true/false): no lists needed"))
+        target.write_text(TABLE_TEMPLATE.format(
+            path=args.path, key=_toml_str(guess["key"]), values=values,
+            label_line=line(f"label = {_toml_str(guess['label'])}", "the column to predict")))
+        console.print(guess["note"])
+        console.print(f"Wrote {target}. Check table.key, table.label and its values, then "
+                      f"`winback validate` and `winback train`.")
         return 0
     if args.layout not in LAYOUTS:
         from winback.errors import did_you_mean
@@ -164,6 +175,70 @@ def cmd_init(args) -> int:
         console.print(note)
     console.print(f"Wrote {target}. Next: `winback validate` then `winback train`.")
     return 0
+
+
+KEY_NAMES = re.compile(r"(^id$|_id$|^id_|customer|client|user|member|^cid$)", re.I)
+LABEL_NAMES = re.compile(r"(label|target|churn|^y$|class|outcome|bought|purchas|again|activ|"
+                         r"response|decrease|retain|return|convert)", re.I)
+
+
+def _toml_str(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(_toml_str(v) for v in values) + "]"
+
+
+def _table_guess(path: str, base_dir: Path) -> dict:
+    """table.key, table.label and its values for `init --table`, read off the file when it
+    exists: the key is a column unique on every row (one named like an id first), the label a
+    column with two values (one named like a target first). Values other than 0/1 are listed,
+    the rarer as 1, with a note to check it."""
+    from winback.config import SourceConfig
+    from winback.data.sources import connect, matching_files, open_source
+
+    guess = {"key": "customer_id", "label": "label_column", "positive": ["1"], "negative": ["0"]}
+    full = Path(path) if Path(path).is_absolute() else base_dir / path
+    if not matching_files(full):
+        return {**guess, "note": f"[yellow]{escape(path)} does not exist yet[/]: set table.key and "
+                                 f"table.label by hand."}
+    try:
+        table = open_source(connect(), SourceConfig(path=str(full)), full)
+        stats = table.aggregate(rows=table.count(), **{f"n{i}": table[c].nunique()
+                                                       for i, c in enumerate(table.columns)},
+                                **{f"m{i}": table[c].isnull().sum()
+                                   for i, c in enumerate(table.columns)}).execute().iloc[0]
+    except WinbackError as exc:
+        return {**guess, "note": f"[yellow]Could not read {escape(path)}[/] ({escape(str(exc))})."}
+    cols = list(table.columns)
+    rows = int(stats["rows"])
+    unique = [c for i, c in enumerate(cols) if int(stats[f"n{i}"]) == rows and not int(stats[f"m{i}"])]
+    keys = sorted(unique, key=lambda c: not KEY_NAMES.search(c))
+    binary = [c for i, c in enumerate(cols) if int(stats[f"n{i}"]) == 2 and c not in keys[:1]]
+    labels = sorted(binary, key=lambda c: not LABEL_NAMES.search(c))
+    notes = []
+    if keys:
+        guess["key"] = keys[0]
+    else:
+        notes.append("no column is unique on every row: set table.key to the customer id")
+    if labels:
+        label = labels[0]
+        guess["label"] = label
+        counts = (table.group_by(label).aggregate(n=table.count()).filter(table[label].notnull())
+                  .order_by("n").execute())
+        found = [str(v) for v in counts[label]]
+        if set(found) <= {"0", "1", "true", "false", "True", "False", "0.0", "1.0"}:
+            guess["positive"] = guess["negative"] = []
+        else:
+            guess["positive"], guess["negative"] = found[:1], found[1:]
+            notes.append(f"'{found[0]}' (the rarer value) is taken to mean 1: swap positive and "
+                         f"negative if '{found[1]}' does")
+    else:
+        notes.append("no column has exactly two values: set table.label to the column to predict")
+    what = f"key = '{guess['key']}', label = '{guess['label']}'"
+    return {**guess, "note": f"Read {escape(path)}: {escape(what)}"
+                             + "".join(f"; {escape(n)}" for n in notes) + "."}
 
 
 def _cutoffs_for_source(path: str, layout: str, options: dict, base_dir: Path):
