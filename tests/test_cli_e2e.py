@@ -145,3 +145,30 @@ def test_serve_on_a_taken_port_says_so(demo, capsys):
         assert main(["serve", "--bundle", str(out / "bundle"), "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert f"Cannot listen on 127.0.0.1:{port}" in err and "--port" in err
+
+
+def test_init_maps_a_log_with_its_own_names_and_formats(tmp_path, capsys, monkeypatch):
+    """cust / ts (milliseconds since 1970) / kind (View, AddToCart, Purchase) / amount with a
+    decimal comma: init maps the columns by name, applies the settings the read names as
+    fixes, maps the event types, and the config it writes trains as written."""
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(7)
+    n = 6_000
+    start = int(pd.Timestamp("2024-01-01", tz="UTC").timestamp() * 1000)
+    pd.DataFrame({"cust": [f"u{i}" for i in rng.integers(0, 600, n)],
+                  "ts": start + rng.integers(0, 360 * 86_400_000, n),
+                  "kind": rng.choice(["View", "AddToCart", "Purchase"], n, p=[0.6, 0.2, 0.2]),
+                  "amount": [f"{v:.2f}".replace(".", ",") for v in rng.gamma(2, 20, n)]}
+                 ).to_csv("log.csv", index=False, sep=";")
+    assert main(["init", "--layout", "events", "--path", "log.csv"]) == 0
+    out = capsys.readouterr().out
+    assert "customer_id = 'cust', event_time = 'ts', event_type = 'kind'" in out
+    text = (tmp_path / "winback.toml").read_text()
+    for line in ('customer_id = "cust"', 'event_time = "ts"', 'event_type = "kind"', 'amount = "amount"',
+                 'time_format = "unix_ms"', 'decimal = ","', '"Purchase" = "purchase"', '"AddToCart" = "cart"'):
+        assert line in text.splitlines(), line
+    assert main(["train", "-q", "--no-track"]) == 0
+    manifest = json.loads((tmp_path / "winback-out" / "bundle" / "manifest.json").read_text())
+    assert manifest["data"]["event_types"]["purchase"] > 1000

@@ -28,8 +28,7 @@ backend = "duckdb"             # duckdb | spark | postgres | bigquery (then tabl
 {extra}
 # time_format = "unix_ms"      # empty = the layout's (ISO 8601); a strptime format; iso; unix_s | unix_ms | unix_us
 # decimal = ","                # numbers written 12,50
-# [source.columns]             # canonical name = "column in your file" (overrides the layout)
-# customer_id = "user_id"
+{columns}
 
 [problem]
 name = "repeat_purchase"       # repeat_purchase | return_visit | first_purchase
@@ -164,15 +163,31 @@ def cmd_init(args) -> int:
         from winback.errors import did_you_mean
 
         raise WinbackError(f"Unknown layout '{args.layout}'.{did_you_mean(args.layout, LAYOUTS)}")
-    options = LAYOUTS[args.layout].init_options
-    extra = "\n".join(f"{k} = {str(v).lower() if isinstance(v, bool) else repr(v)}"
+    options = dict(LAYOUTS[args.layout].init_options)
+    columns: dict[str, str] = {}
+    notes = []
+    if args.layout == "events":
+        columns, note = _guess_columns(args.path, target.parent)
+        notes.append(note)
+    problem, note, fixes = _cutoffs_for_source(args.path, args.layout, options, target.parent, columns)
+    event_types = fixes.pop("event_types", {})
+    options.update(fixes)
+    notes.append(note)
+    extra = "\n".join(f"{k} = {str(v).lower() if isinstance(v, bool) else _toml_str(str(v))}"
                       for k, v in options.items())
-    problem, note = _cutoffs_for_source(args.path, args.layout, options, target.parent)
+    mapping = ("[source.columns]             # canonical name = \"column in your file\"\n"
+               + "\n".join(f"{k} = {_toml_str(v)}" for k, v in columns.items())) if columns else \
+        ("# [source.columns]             # canonical name = \"column in your file\" (overrides the layout)\n"
+         "# customer_id = \"user_id\"")
+    if event_types:
+        mapping += ("\n[source.event_types]          # your event type = winback's\n"
+                    + "\n".join(f"{_toml_str(k)} = {_toml_str(v)}" for k, v in event_types.items()))
     target.write_text(INIT_TEMPLATE.format(
-        path=args.path, layout=args.layout, extra=extra, horizon=problem.horizon_days,
-        step=problem.cutoff_step_days, history=problem.min_history_days).replace("'", '"'))
-    if note:
-        console.print(note)
+        path=args.path, layout=args.layout, extra=extra, columns=mapping, horizon=problem.horizon_days,
+        step=problem.cutoff_step_days, history=problem.min_history_days))
+    for note in notes:
+        if note:
+            console.print(note)
     console.print(f"Wrote {target}. Next: `winback validate` then `winback train`.")
     return 0
 
@@ -241,39 +256,108 @@ def _table_guess(path: str, base_dir: Path) -> dict:
                              + "".join(f"; {escape(n)}" for n in notes) + "."}
 
 
-def _cutoffs_for_source(path: str, layout: str, options: dict, base_dir: Path):
+# columns of an `events` source, by name, in the order they are claimed (a column serves once)
+COLUMN_NAMES = {
+    "customer_id": re.compile(r"^(customer|client|user|visitor|member|buyer|shopper|account|cust)"
+                              r"[ _-]?(id|no|number|key)?$|^(uid|cid)$", re.I),
+    "event_time": re.compile(r"(time|date|timestamp|^ts$|created|occurred|_at$)", re.I),
+    "event_type": re.compile(r"(event|type|action|kind|activity)", re.I),
+    "order_id": re.compile(r"(order|invoice|transaction|receipt)", re.I),
+    "session_id": re.compile(r"(session|visit)", re.I),
+    "product_id": re.compile(r"(product|item|sku|article)", re.I),
+    "amount": re.compile(r"(amount|revenue|value|total|spend|sales|price|sum)", re.I),
+    "quantity": re.compile(r"(qty|quantity|units)", re.I),
+}
+# settings a failed read names as its fix, applied by `init` and tried again
+FIXES = (("time_format", re.compile(r"source\.time_format = '([^']+)'")),
+         ("decimal", re.compile(r"source\.decimal = '(,)'")),
+         ("encoding", re.compile(r"Set its encoding to '(latin-1)'")))
+
+
+def _guess_columns(path: str, base_dir: Path) -> tuple[dict[str, str], str]:
+    """[source.columns] for an `events` source whose columns are not named canonically
+    (cust, ts, revenue), matched by name; ({}, note) when the file cannot be read yet."""
+    from winback.config import SourceConfig
+    from winback.data.sources import connect, matching_files, open_source
+
+    full = Path(path) if Path(path).is_absolute() else base_dir / path
+    if not matching_files(full):
+        return {}, ""
+    try:
+        present = list(open_source(connect(), SourceConfig(path=str(full)), full).columns)
+    except WinbackError:
+        return {}, ""  # _cutoffs_for_source says why
+    columns: dict[str, str] = {}
+    for canonical, pattern in COLUMN_NAMES.items():
+        if canonical in present:
+            columns[canonical] = canonical
+            continue
+        found = next((c for c in present if c not in columns.values() and pattern.search(c)), None)
+        if found:
+            columns[canonical] = found
+    guessed = {k: v for k, v in columns.items() if k != v}
+    if not guessed:
+        return {}, ""
+    return columns, ("Mapped columns by name: " + escape(", ".join(f"{k} = '{v}'" for k, v in guessed.items()))
+                     + " (check them in \\[source.columns]).")
+
+
+def _cutoffs_for_source(path: str, layout: str, options: dict, base_dir: Path,
+                        columns: dict[str, str] | None = None):
     """The problem settings `init` writes, fitted to the source's time span when the source
-    can be read now (the template's defaults otherwise), and a line saying what was done."""
+    can be read now (the template's defaults otherwise), a line saying what was done, and the
+    source settings a failed read named as its fix (a unix time format, a decimal comma,
+    Latin-1), which were applied and are written too."""
     from winback.config import ProblemConfig, config_from_dict
     from winback.data.canonical import load_events
     from winback.data.sources import matching_files
     from winback.labels import suggest_cutoffs
 
     default = ProblemConfig()
-    cfg = config_from_dict({"source": {"path": path, "layout": layout, **options}},
-                           base_dir=base_dir.resolve())
-    if not matching_files(cfg.resolve(path)):
+    fixes: dict[str, str] = {}
+
+    def config():
+        source = {"path": path, "layout": layout, **options, **fixes}
+        if columns:
+            source["columns"] = columns
+        return config_from_dict({"source": source}, base_dir=base_dir.resolve())
+
+    if not matching_files(config().resolve(path)):
         return default, (f"[yellow]{escape(path)} does not exist yet[/]: the default {default.horizon_days}-day "
-                         f"horizon is written; `winback validate` checks the source once it is there.")
-    try:
-        with console.status(f"Reading {escape(path)} to fit the horizon to its time span"):
-            log = load_events(cfg, materialize=False)
-    except WinbackError as e:
-        return default, (f"[yellow]Could not read {escape(path)} with the {layout} layout[/] "
-                         f"({escape(str(e))}) The defaults are written. Fix the source or "
-                         f"\\[source.columns], then run `winback validate`.")
+                         f"horizon is written; `winback validate` checks the source once it is there."), {}
+    while True:
+        try:
+            with console.status(f"Reading {escape(path)} to fit the horizon to its time span"):
+                log = load_events(config(), materialize=False)
+            break
+        except WinbackError as e:
+            fix = next(((key, m.group(1)) for key, rx in FIXES if key not in fixes
+                        for m in [rx.search(str(e))] if m), None)
+            if fix is None:
+                return default, (f"[yellow]Could not read {escape(path)} with the {layout} layout[/] "
+                                 f"({escape(str(e))}) The defaults are written. Fix the source or "
+                                 f"\\[source.columns], then run `winback validate`."), fixes
+            fixes[fix[0]] = fix[1]
+    applied = "".join(f" Set {k} = '{v}' to read it." for k, v in fixes.items())
+    if "event_type" in log.available:
+        from winback.data.layouts import suggested_event_types
+
+        fixes["event_types"] = suggested_event_types(log.summary["event_types"])
+        if fixes["event_types"]:
+            applied += " Mapped event types: " + ", ".join(
+                f"'{k}' -> {v}" for k, v in fixes["event_types"].items()) + "."
     span = f"{log.start:%Y-%m-%d} to {log.end:%Y-%m-%d}"
     problem = suggest_cutoffs(log.start, log.end, default.train_cutoffs)
     if problem is None:
         return default, (f"[yellow]The log spans only {span}[/]: too short for "
-                         f"{default.train_cutoffs} cutoffs even with "
-                         f"a 7-day horizon. The defaults are written; `winback train` needs more data.")
+                         f"{default.train_cutoffs} cutoffs even with a 7-day horizon. The defaults "
+                         f"are written; `winback train` needs more data.{applied}"), fixes
     if problem.horizon_days == default.horizon_days:
-        return problem, f"The log spans {span}: a {problem.horizon_days}-day horizon fits."
+        return problem, f"The log spans {span}: a {problem.horizon_days}-day horizon fits.{applied}", fixes
     return problem, (f"The log spans {span}, too short for a {default.horizon_days}-day horizon with "
                      f"{default.train_cutoffs} cutoffs: wrote horizon_days = {problem.horizon_days}, "
                      f"cutoff_step_days = {problem.cutoff_step_days}, min_history_days = "
-                     f"{problem.min_history_days}.")
+                     f"{problem.min_history_days}.{applied}"), fixes
 
 
 def cmd_validate(args) -> int:
