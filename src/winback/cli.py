@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -19,38 +18,6 @@ from winback.errors import WinbackError
 
 console = Console(width=None if sys.stdout.isatty() else 150)
 err = Console(stderr=True)
-
-INIT_TEMPLATE = """# winback project: see README.md for every key.
-[source]
-path = "{path}"
-layout = "{layout}"            # rees46 | cdnow | online_retail | ga_sessions | events
-backend = "duckdb"             # duckdb | spark | postgres | bigquery (then table = "..." and [source.connection])
-{extra}
-# time_format = "unix_ms"      # empty = the layout's (ISO 8601); a strptime format; iso; unix_s | unix_ms | unix_us
-# decimal = ","                # numbers written 12,50
-{columns}
-
-[problem]
-name = "repeat_purchase"       # repeat_purchase | return_visit | first_purchase
-horizon_days = {horizon}
-train_cutoffs = 4
-cutoff_step_days = {step}
-min_history_days = {history}
-# test_cutoff = "2020-01-01"   # default: the end of the data minus the horizon
-
-[features]
-windows_days = [7, 30, 90, 180]
-
-[train]
-candidates = ["logistic", "lightgbm", "bgnbd"]
-seed = 42
-# threshold_rule = "contacts"  # f1 | recall | contacts | profit: who `winback score` flags
-# contact_share = 0.2          # contacts: the share of customers a campaign can reach
-
-[output]
-dir = "winback-out"
-"""
-
 
 def _board(board, title: str, cols: list[str], text: tuple[str, ...] = ("candidate",),
            digits: int = 3, headers: dict[str, str] | None = None) -> Table:
@@ -69,41 +36,6 @@ def _leaderboard_table(board) -> Table:
     return _board(board, "Leaderboard (out-of-time test cutoff)",
                   ["candidate", "roc_auc", "pr_auc", "log_loss", "brier", "precision", "recall",
                    "lift_10", "lift_20", "valid_roc_auc"])
-
-
-TABLE_TEMPLATE = """# winback project on customer tables: see README.md, "Customer tables".
-[problem]
-name = "repeat_purchase"       # what the label means: repeat_purchase | activity_decline | ...
-
-[table]
-key = {key}
-{label_line}
-{values}
-
-[[table.sources]]
-path = "{path}"
-# fixes = {{ "plan" = {{ "premuim" = "premium" }} }}
-
-# [[table.sources]]            # more tables, joined on the key; pivot long ones by period
-# path = "revenue.csv"
-# pivot_column = "period"
-# pivot_values = ["revenue"]
-
-# [[table.filters]]
-# column = "revenue"
-# op = ">"
-# value = 0
-
-[segments]
-value_column = ""              # a profit or revenue column for risk x value segments
-
-[train]
-trials = 15                    # Optuna trials per candidate
-seed = 42
-
-[output]
-dir = "winback-out"
-"""
 
 
 def _table_leaderboard(board) -> Table:
@@ -139,225 +71,27 @@ def _config(args):
 
 def cmd_init(args) -> int:
     from winback.data.layouts import LAYOUTS
+    from winback.scaffold import event_scaffold, table_scaffold
 
     target = Path(args.config)
     if target.exists() and not args.force:
         raise WinbackError(f"'{target}' exists; use --force to overwrite it.")
     if args.table:
-        guess = _table_guess(args.path, target.parent)
-        def line(text: str, comment: str) -> str:
-            return f"{text:<30} # {comment}"
+        scaffold = table_scaffold(args.path, target.parent)
+        next_step = ("Check table.key, table.label and its values, then `winback validate` and "
+                     "`winback train`.")
+    else:
+        if args.layout not in LAYOUTS:
+            from winback.errors import did_you_mean
 
-        values = ("\n".join([line(f"positive = {_toml_list(guess['positive'])}", "its values that mean 1"),
-                             line(f"negative = {_toml_list(guess['negative'])}", "its values that mean 0")])
-                  if guess["positive"] else
-                  line("# positive = []", "the label is 0/1 (or true/false): no lists needed"))
-        target.write_text(TABLE_TEMPLATE.format(
-            path=args.path, key=_toml_str(guess["key"]), values=values,
-            label_line=line(f"label = {_toml_str(guess['label'])}", "the column to predict")))
-        console.print(guess["note"])
-        console.print(f"Wrote {target}. Check table.key, table.label and its values, then "
-                      f"`winback validate` and `winback train`.")
-        return 0
-    if args.layout not in LAYOUTS:
-        from winback.errors import did_you_mean
-
-        raise WinbackError(f"Unknown layout '{args.layout}'.{did_you_mean(args.layout, LAYOUTS)}")
-    options = dict(LAYOUTS[args.layout].init_options)
-    columns: dict[str, str] = {}
-    notes = []
-    if args.layout == "events":
-        columns, note = _guess_columns(args.path, target.parent)
-        notes.append(note)
-    problem, note, fixes = _cutoffs_for_source(args.path, args.layout, options, target.parent, columns)
-    event_types = fixes.pop("event_types", {})
-    options.update(fixes)
-    notes.append(note)
-    extra = "\n".join(f"{k} = {str(v).lower() if isinstance(v, bool) else _toml_str(str(v))}"
-                      for k, v in options.items())
-    mapping = ("[source.columns]             # canonical name = \"column in your file\"\n"
-               + "\n".join(f"{k} = {_toml_str(v)}" for k, v in columns.items())) if columns else \
-        ("# [source.columns]             # canonical name = \"column in your file\" (overrides the layout)\n"
-         "# customer_id = \"user_id\"")
-    if event_types:
-        mapping += ("\n[source.event_types]          # your event type = winback's\n"
-                    + "\n".join(f"{_toml_str(k)} = {_toml_str(v)}" for k, v in event_types.items()))
-    target.write_text(INIT_TEMPLATE.format(
-        path=args.path, layout=args.layout, extra=extra, columns=mapping, horizon=problem.horizon_days,
-        step=problem.cutoff_step_days, history=problem.min_history_days))
-    for note in notes:
-        if note:
-            console.print(note)
-    console.print(f"Wrote {target}. Next: `winback validate` then `winback train`.")
+            raise WinbackError(f"Unknown layout '{args.layout}'.{did_you_mean(args.layout, LAYOUTS)}")
+        scaffold = event_scaffold(args.path, args.layout, target.parent, status=console.status)
+        next_step = "Next: `winback validate` then `winback train`."
+    target.write_text(scaffold.text)
+    for note in scaffold.notes:
+        console.print(note)
+    console.print(f"Wrote {target}. {next_step}")
     return 0
-
-
-KEY_NAMES = re.compile(r"(^id$|_id$|^id_|customer|client|user|member|^cid$)", re.I)
-LABEL_NAMES = re.compile(r"(label|target|churn|^y$|class|outcome|bought|purchas|again|activ|"
-                         r"response|decrease|retain|return|convert)", re.I)
-
-
-def _toml_str(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _toml_list(values: list[str]) -> str:
-    return "[" + ", ".join(_toml_str(v) for v in values) + "]"
-
-
-def _table_guess(path: str, base_dir: Path) -> dict:
-    """table.key, table.label and its values for `init --table`, read off the file when it
-    exists: the key is a column unique on every row (one named like an id first), the label a
-    column with two values (one named like a target first). Values other than 0/1 are listed,
-    the rarer as 1, with a note to check it."""
-    from winback.config import SourceConfig
-    from winback.data.sources import connect, matching_files, open_source
-
-    guess = {"key": "customer_id", "label": "label_column", "positive": ["1"], "negative": ["0"]}
-    full = Path(path) if Path(path).is_absolute() else base_dir / path
-    if not matching_files(full):
-        return {**guess, "note": f"[yellow]{escape(path)} does not exist yet[/]: set table.key and "
-                                 f"table.label by hand."}
-    try:
-        table = open_source(connect(), SourceConfig(path=str(full)), full)
-        stats = table.aggregate(rows=table.count(), **{f"n{i}": table[c].nunique()
-                                                       for i, c in enumerate(table.columns)},
-                                **{f"m{i}": table[c].isnull().sum()
-                                   for i, c in enumerate(table.columns)}).execute().iloc[0]
-    except WinbackError as exc:
-        return {**guess, "note": f"[yellow]Could not read {escape(path)}[/] ({escape(str(exc))})."}
-    cols = list(table.columns)
-    rows = int(stats["rows"])
-    unique = [c for i, c in enumerate(cols) if int(stats[f"n{i}"]) == rows and not int(stats[f"m{i}"])]
-    keys = sorted(unique, key=lambda c: not KEY_NAMES.search(c))
-    binary = [c for i, c in enumerate(cols) if int(stats[f"n{i}"]) == 2 and c not in keys[:1]]
-    labels = sorted(binary, key=lambda c: not LABEL_NAMES.search(c))
-    notes = []
-    if keys:
-        guess["key"] = keys[0]
-    else:
-        notes.append("no column is unique on every row: set table.key to the customer id")
-    if labels:
-        label = labels[0]
-        guess["label"] = label
-        counts = (table.group_by(label).aggregate(n=table.count()).filter(table[label].notnull())
-                  .order_by("n").execute())
-        found = [str(v) for v in counts[label]]
-        if set(found) <= {"0", "1", "true", "false", "True", "False", "0.0", "1.0"}:
-            guess["positive"] = guess["negative"] = []
-        else:
-            guess["positive"], guess["negative"] = found[:1], found[1:]
-            notes.append(f"'{found[0]}' (the rarer value) is taken to mean 1: swap positive and "
-                         f"negative if '{found[1]}' does")
-    else:
-        notes.append("no column has exactly two values: set table.label to the column to predict")
-    what = f"key = '{guess['key']}', label = '{guess['label']}'"
-    return {**guess, "note": f"Read {escape(path)}: {escape(what)}"
-                             + "".join(f"; {escape(n)}" for n in notes) + "."}
-
-
-# columns of an `events` source, by name, in the order they are claimed (a column serves once)
-COLUMN_NAMES = {
-    "customer_id": re.compile(r"^(customer|client|user|visitor|member|buyer|shopper|account|cust)"
-                              r"[ _-]?(id|no|number|key)?$|^(uid|cid)$", re.I),
-    "event_time": re.compile(r"(time|date|timestamp|^ts$|created|occurred|_at$)", re.I),
-    "event_type": re.compile(r"(event|type|action|kind|activity)", re.I),
-    "order_id": re.compile(r"(order|invoice|transaction|receipt)", re.I),
-    "session_id": re.compile(r"(session|visit)", re.I),
-    "product_id": re.compile(r"(product|item|sku|article)", re.I),
-    "amount": re.compile(r"(amount|revenue|value|total|spend|sales|price|sum)", re.I),
-    "quantity": re.compile(r"(qty|quantity|units)", re.I),
-}
-# settings a failed read names as its fix, applied by `init` and tried again
-FIXES = (("time_format", re.compile(r"source\.time_format = '([^']+)'")),
-         ("decimal", re.compile(r"source\.decimal = '(,)'")),
-         ("encoding", re.compile(r"Set its encoding to '(latin-1)'")))
-
-
-def _guess_columns(path: str, base_dir: Path) -> tuple[dict[str, str], str]:
-    """[source.columns] for an `events` source whose columns are not named canonically
-    (cust, ts, revenue), matched by name; ({}, note) when the file cannot be read yet."""
-    from winback.config import SourceConfig
-    from winback.data.sources import connect, matching_files, open_source
-
-    full = Path(path) if Path(path).is_absolute() else base_dir / path
-    if not matching_files(full):
-        return {}, ""
-    try:
-        present = list(open_source(connect(), SourceConfig(path=str(full)), full).columns)
-    except WinbackError:
-        return {}, ""  # _cutoffs_for_source says why
-    columns: dict[str, str] = {}
-    for canonical, pattern in COLUMN_NAMES.items():
-        if canonical in present:
-            columns[canonical] = canonical
-            continue
-        found = next((c for c in present if c not in columns.values() and pattern.search(c)), None)
-        if found:
-            columns[canonical] = found
-    guessed = {k: v for k, v in columns.items() if k != v}
-    if not guessed:
-        return {}, ""
-    return columns, ("Mapped columns by name: " + escape(", ".join(f"{k} = '{v}'" for k, v in guessed.items()))
-                     + " (check them in \\[source.columns]).")
-
-
-def _cutoffs_for_source(path: str, layout: str, options: dict, base_dir: Path,
-                        columns: dict[str, str] | None = None):
-    """The problem settings `init` writes, fitted to the source's time span when the source
-    can be read now (the template's defaults otherwise), a line saying what was done, and the
-    source settings a failed read named as its fix (a unix time format, a decimal comma,
-    Latin-1), which were applied and are written too."""
-    from winback.config import ProblemConfig, config_from_dict
-    from winback.data.canonical import load_events
-    from winback.data.sources import matching_files
-    from winback.labels import suggest_cutoffs
-
-    default = ProblemConfig()
-    fixes: dict[str, str] = {}
-
-    def config():
-        source = {"path": path, "layout": layout, **options, **fixes}
-        if columns:
-            source["columns"] = columns
-        return config_from_dict({"source": source}, base_dir=base_dir.resolve())
-
-    if not matching_files(config().resolve(path)):
-        return default, (f"[yellow]{escape(path)} does not exist yet[/]: the default {default.horizon_days}-day "
-                         f"horizon is written; `winback validate` checks the source once it is there."), {}
-    while True:
-        try:
-            with console.status(f"Reading {escape(path)} to fit the horizon to its time span"):
-                log = load_events(config(), materialize=False)
-            break
-        except WinbackError as e:
-            fix = next(((key, m.group(1)) for key, rx in FIXES if key not in fixes
-                        for m in [rx.search(str(e))] if m), None)
-            if fix is None:
-                return default, (f"[yellow]Could not read {escape(path)} with the {layout} layout[/] "
-                                 f"({escape(str(e))}) The defaults are written. Fix the source or "
-                                 f"\\[source.columns], then run `winback validate`."), fixes
-            fixes[fix[0]] = fix[1]
-    applied = "".join(f" Set {k} = '{v}' to read it." for k, v in fixes.items())
-    if "event_type" in log.available:
-        from winback.data.layouts import suggested_event_types
-
-        fixes["event_types"] = suggested_event_types(log.summary["event_types"])
-        if fixes["event_types"]:
-            applied += " Mapped event types: " + ", ".join(
-                f"'{k}' -> {v}" for k, v in fixes["event_types"].items()) + "."
-    span = f"{log.start:%Y-%m-%d} to {log.end:%Y-%m-%d}"
-    problem = suggest_cutoffs(log.start, log.end, default.train_cutoffs)
-    if problem is None:
-        return default, (f"[yellow]The log spans only {span}[/]: too short for "
-                         f"{default.train_cutoffs} cutoffs even with a 7-day horizon. The defaults "
-                         f"are written; `winback train` needs more data.{applied}"), fixes
-    if problem.horizon_days == default.horizon_days:
-        return problem, f"The log spans {span}: a {problem.horizon_days}-day horizon fits.{applied}", fixes
-    return problem, (f"The log spans {span}, too short for a {default.horizon_days}-day horizon with "
-                     f"{default.train_cutoffs} cutoffs: wrote horizon_days = {problem.horizon_days}, "
-                     f"cutoff_step_days = {problem.cutoff_step_days}, min_history_days = "
-                     f"{problem.min_history_days}.{applied}"), fixes
 
 
 def cmd_validate(args) -> int:
