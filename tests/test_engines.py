@@ -269,7 +269,7 @@ def test_bigquery_sql_matches_golden_snapshots():
 
 @pytest.mark.parametrize("problem", ["return_visit", "repeat_purchase"])
 def test_ga_sessions_train_like_event_logs(problem, tmp_path):
-    from winback.datasets.ga import generate_ga_sessions
+    from winback.datasets import generate_ga_sessions
 
     path = generate_ga_sessions(tmp_path / "ga.parquet", visitors=8_000, seed=5)
     doc = {"source": {"path": str(path), "layout": "ga_sessions"},

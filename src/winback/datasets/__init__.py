@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from winback.config import Config, config_from_dict
+from winback.datasets.ga import generate_ga_sessions
 from winback.datasets.synthetic import generate_rees46
 
 CDNOW_FILES = {"master": "cdnow_master.csv", "sample": "cdnow_sample.csv"}
@@ -120,5 +121,5 @@ def dataset_config(name: str, output_dir: str = "winback-out") -> Config:
     raise ConfigError(f"Unknown dataset '{name}'.{did_you_mean(name, DATASETS)} Bundled: {', '.join(DATASETS)}.")
 
 
-__all__ = ["cdnow_path", "load_cdnow", "cdnow_config", "oneclick_config", "audiobooks_config",
+__all__ = ["generate_ga_sessions", "cdnow_path", "load_cdnow", "cdnow_config", "oneclick_config", "audiobooks_config",
            "dataset_config", "dataset_dir", "generate_rees46", "DATASETS"]
