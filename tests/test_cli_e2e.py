@@ -172,3 +172,28 @@ def test_init_maps_a_log_with_its_own_names_and_formats(tmp_path, capsys, monkey
     assert main(["train", "-q", "--no-track"]) == 0
     manifest = json.loads((tmp_path / "winback-out" / "bundle" / "manifest.json").read_text())
     assert manifest["data"]["event_types"]["purchase"] > 1000
+
+
+def test_a_model_near_chance_is_called_weak(tmp_path, capsys):
+    """Purchases at random, one rate for everyone: whatever wins the leaderboard ranks near
+    chance, and the console and the report say so rather than presenting it as a model."""
+    import numpy as np
+
+    from winback.evaluate import weak_signal_note
+
+    assert weak_signal_note(0.75, "on the test cutoff") == "" and weak_signal_note(float("nan"), "") == ""
+    assert "0.540 on the test part" in weak_signal_note(0.54, "on the test part")
+    rng = np.random.default_rng(3)
+    n = 12_000
+    minutes = pd.to_timedelta(rng.integers(0, 360 * 1440, n), unit="min")
+    pd.DataFrame({"customer_id": [f"u{i}" for i in rng.integers(0, 1200, n)],
+                  "event_time": (pd.Timestamp("2024-01-01") + minutes).strftime("%Y-%m-%d %H:%M:%S"),
+                  "amount": rng.gamma(2, 20, n).round(2)}).to_csv(tmp_path / "random.csv", index=False)
+    config = tmp_path / "winback.toml"
+    config.write_text('[source]\npath = "random.csv"\nduplicates = "keep"\n'
+                      '[problem]\nhorizon_days = 30\ncutoff_step_days = 30\n')
+    assert main(["train", "-c", str(config), "--no-track"]) == 0
+    manifest = json.loads((tmp_path / "winback-out" / "bundle" / "manifest.json").read_text())
+    assert manifest["candidates"][manifest["best"]]["test"]["roc_auc"] < 0.6
+    assert "little better than the 0.5 of chance" in capsys.readouterr().out.replace("\n", " ")
+    assert "little better than the 0.5 of chance" in (tmp_path / "winback-out" / "report.html").read_text()

@@ -330,3 +330,12 @@ def test_qualifying_events_the_log_lacks_are_named(tmp_path):
     cfg.problem.qualifying_events = ["purchase", "cartt"]
     with pytest.raises(ConfigError, match="lists 'cartt'"):
         train(cfg, report=False)
+
+
+def test_a_log_of_customers_and_times_only(tmp_path):
+    """customer_id and event_time, nothing else (every row a purchase, no amounts): it used to
+    crash in validation, on a check of negative amounts it has none of."""
+    rows = [{"customer_id": c, "event_time": f"2024-01-{d:02d}"} for c, d in (("a", 1), ("a", 5), ("b", 3))]
+    log = load_events(config_from_dict({"source": {"path": str(write_csv(tmp_path, rows))}}))
+    assert log.summary["rows"] == 3 and log.summary["event_types"] == {"purchase": 3}
+    assert log.summary["amount_sum"] is None

@@ -160,6 +160,13 @@ def cmd_train(args) -> int:
         console.print(_leaderboard_table(result.leaderboard))
         console.print(f"Best: [bold]{result.best}[/] (chosen on the validation cutoff)")
         console.print(_decision_line(result.manifest, "test cutoff"))
+    if project.kind != NEXT_EVENT:
+        from winback.evaluate import weak_signal_note
+
+        where = "on the test part" if project.kind == CUSTOMER_TABLE else "on the test cutoff"
+        weak = weak_signal_note(result.manifest["candidates"][result.best]["test"]["roc_auc"], where)
+        if weak:
+            console.print(f"[yellow]warning:[/] {escape(weak)}")
     console.print(f"Bundle: {result.bundle_dir}")
     if result.report_path:
         console.print(f"Report: {result.report_path}")

@@ -199,3 +199,18 @@ def decile_table(y, p) -> list[dict]:
     return [{"decile": i + 1, "customers": len(ix), "mean_score": float(p[ix].mean()),
              "positive_rate": float(y[ix].mean()), "lift": float(y[ix].mean() / base)}
             for i, ix in enumerate(parts) if len(ix)]
+
+
+WEAK_ROC_AUC = 0.6  # below it a ranking is close enough to chance to say so
+
+
+def weak_signal_note(roc_auc: float, where: str) -> str:
+    """A plain warning when the chosen model ranks customers little better than chance
+    (ROC-AUC below 0.6 `where`), or "" when it does better: a leaderboard alone does not
+    tell an analyst that the winner of a weak field is still weak."""
+    if not roc_auc == roc_auc or roc_auc >= WEAK_ROC_AUC:  # NaN: nothing to say
+        return ""
+    return (f"The chosen model's ROC-AUC is {roc_auc:.3f} {where}, little better than the 0.5 of "
+            f"chance: the features carry little signal for this question on this data. Treat "
+            f"its scores as weak evidence; a longer history, another horizon or more columns "
+            f"(sessions, products, amounts) may help.")

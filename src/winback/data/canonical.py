@@ -334,9 +334,10 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
         "rows": raw.count(),
         "missing_customer": cols["customer_id"].isnull().sum(),
         "bad_time": (time_src.notnull() & cols["event_time"].isnull()).sum(),
-        "negative_purchase": ((cols["event_type"] == PURCHASE) & (cols["amount"] < 0)).sum(),
         "last_event": cols["event_time"].max(),
     }
+    if "amount" in mapping or "price" in mapping:  # otherwise amount is a NULL constant
+        checks["negative_purchase"] = ((cols["event_type"] == PURCHASE) & (cols["amount"] < 0)).sum()
     numeric = [c for c in ("amount", "quantity", "price") if c in mapping]
     for c in numeric:
         checks[f"bad_{c}"] = (raw[mapping[c]].notnull() & cols[c].isnull()).sum()
@@ -382,7 +383,7 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
              f"{n:,} rows have no customer id in column '{col}'",
              "Set source.drop_missing_customers = true to drop them (guest checkouts), or fill "
              "them.", [col])
-    n = int(found["negative_purchase"])
+    n = int(found.get("negative_purchase", 0))
     if n:
         shown = [mapping[c] for c in ("amount", "price", "quantity") if c in mapping]
         fail(lambda tc, t: (tc["event_type"] == PURCHASE) & (tc["amount"] < 0),

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
 from winback.bundle import write_atomic_file  # noqa: E402
+from winback.evaluate import weak_signal_note  # noqa: E402
 from winback.segments import RISK_PROBLEMS  # noqa: E402
 
 COLORS = ["#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#57606a"]
@@ -107,6 +108,7 @@ def render(manifest: dict[str, Any], curves: dict[str, dict]) -> str:
     return env.get_template("report.html.j2").render(
         m=manifest, best=best, question=question, plots=plots,
         horizon_caveat=horizon_caveat(manifest),
+        weak_signal=weak_signal_note(manifest["candidates"][best]["test"]["roc_auc"], "on the test cutoff"),
         importance_plot=_importance_plot(manifest.get("importance", {}), best),
         best_metrics=manifest["candidates"][best]["test"], deciles=curves[best]["deciles"],
         **_segment_context(manifest, f"Customers at the test cutoff {test['time'][:10]}"),
@@ -193,6 +195,7 @@ def write_table_report(path: Path, manifest: dict[str, Any], curves: dict[str, d
     html = _env().get_template("table_report.html.j2").render(
         m=manifest, best=best, question=TABLE_QUESTIONS.get(manifest["problem"]["name"], ""),
         best_metrics=manifest["candidates"][best]["test"], best_cv=manifest["candidates"][best]["cv"],
+        weak_signal=weak_signal_note(manifest["candidates"][best]["test"]["roc_auc"], "on the test part"),
         plots=_quality_plots(curves, best), deciles=curves[best]["deciles"],
         shap_bar=_shap_bar(manifest["importance"], best),
         shap_swarm=_shap_swarm(explanation, sample, columns), shap_rows=len(sample),
