@@ -9,8 +9,8 @@ valid key suggested, because a misspelt key silently ignored is a wrong model tr
 from __future__ import annotations
 
 import dataclasses
-import os
 import datetime as dt
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,8 +169,9 @@ class TableConfig:
     """Customer tables: one row per customer after joining `sources` on the key.
 
     The label column's values map to 1 (`positive`) and 0 (`negative`; empty means every other
-    value). With neither list the label must already be 0/1 (or true/false). Text columns are categorical, numbers numeric; `categorical` forces a column to be
-    categorical. Missing numbers take the training median plus a missing indicator.
+    value). With neither list the label must already be 0/1 (or true/false). Text columns are
+    categorical, numbers numeric; `categorical` forces a column to be categorical. Missing
+    numbers take the training median plus a missing indicator.
     """
 
     key: str = "customer_id"
@@ -438,7 +439,7 @@ def validate_config(cfg: Config) -> None:
                           f"as UTF-8).")
     if cfg.source.decimal not in (".", ","):
         raise ConfigError(f"source.decimal must be '.' or ',', got '{cfg.source.decimal}'.")
-    if (cfg.source.time_format.startswith("unix") and cfg.source.time_format not in UNIX_TIME_FORMATS):
+    if cfg.source.time_format.startswith("unix") and cfg.source.time_format not in UNIX_TIME_FORMATS:
         raise ConfigError(f"source.time_format '{cfg.source.time_format}' is not a unix format."
                           f"{did_you_mean(cfg.source.time_format, UNIX_TIME_FORMATS)} Unix formats "
                           f"are {', '.join(UNIX_TIME_FORMATS)}.")
