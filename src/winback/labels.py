@@ -15,8 +15,8 @@ import ibis
 import pandas as pd
 
 from winback.config import ProblemConfig, parse_date
-from winback.data.layouts import PURCHASE, event_types_advice
-from winback.errors import ConfigError, DataError, LabelError
+from winback.data.layouts import EVENT_TYPE_WORDS, PURCHASE, event_types_advice
+from winback.errors import ConfigError, DataError, LabelError, did_you_mean
 
 DAY = dt.timedelta(days=1)
 
@@ -253,9 +253,6 @@ def check_log_fits_problem(p: ProblemConfig, log) -> None:
 def _check_qualifying_events(listed: list[str], types: dict, source: str) -> None:
     """problem.qualifying_events must name event types the log has: none present makes every
     label 0, and a name that is not one of winback's own types is most likely a typo."""
-    from winback.data.layouts import EVENT_TYPE_WORDS
-    from winback.errors import did_you_mean
-
     present = [e for e in listed if types.get(e)]
     unknown = [e for e in listed if e not in types and e not in EVENT_TYPE_WORDS]
     if present and not unknown:
