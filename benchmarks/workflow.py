@@ -1,0 +1,71 @@
+"""The whole user workflow on a 20 M-event REES46 log: `winback init`, `validate`, `train`.
+
+    python benchmarks/workflow.py [--rows 20000000]
+
+featurize.py and scale.py time the feature query alone; this times what a user runs, each
+command in its own fresh process (so peak RSS is its own), on the config `init` writes from
+the log. Writes benchmarks/results/workflow.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from _common import CACHE, print_table, run_child, write_result
+
+STEP = """
+import time, json, pathlib, os
+os.chdir("{folder}")
+from winback.cli import main
+t0 = time.perf_counter()
+code = main({argv})
+RESULT = {{"seconds": time.perf_counter() - t0, "exit": code}}
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=20_000_000)
+    args = ap.parse_args()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    log = CACHE / f"rees46_{args.rows}.parquet"
+    if not log.exists():
+        from winback.datasets import generate_rees46
+
+        generate_rees46(log, rows=args.rows)
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        steps = [("init", ["init", "--layout", "rees46", "--path", str(log.resolve())]),
+                 ("validate", ["validate"]),
+                 ("train", ["train", "--no-track", "-q"])]
+        for name, argv in steps:
+            r = run_child(STEP.format(folder=folder, argv=repr(argv)))
+            if r["exit"] != 0:
+                raise SystemExit(f"winback {name} exited {r['exit']}")
+            rows.append({"step": name, "seconds": r["seconds"], "peak_rss_mb": r["peak_rss_mb"]})
+        manifest = json.loads((Path(folder) / "winback-out" / "bundle" / "manifest.json").read_text())
+    best = manifest["best"]
+    test = manifest["candidates"][best]["test"]
+    print_table(["step", "seconds", "peak RSS MB"],
+                [[r["step"], f"{r['seconds']:.1f}", f"{r['peak_rss_mb']:,.0f}"] for r in rows])
+    print(f"\n{args.rows:,} events, {manifest['data']['customers']:,} customers; "
+          f"{len(manifest['cutoffs'])} cutoffs, horizon {manifest['problem']['horizon_days']} days; "
+          f"chosen {best}: test ROC-AUC {test['roc_auc']:.3f} on {test['n']:,} customers")
+    out = write_result("workflow", {
+        "rows": args.rows, "customers": manifest["data"]["customers"], "steps": rows,
+        "cutoffs": len(manifest["cutoffs"]), "horizon_days": manifest["problem"]["horizon_days"],
+        "best": best, "test_roc_auc": test["roc_auc"],
+        "leaderboard": {r["candidate"]: r["roc_auc"] for r in manifest["leaderboard"]},
+        "seconds_total": sum(r["seconds"] for r in rows),
+    })
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    start = time.perf_counter()
+    main()
+    print(f"{time.perf_counter() - start:.0f} s")
