@@ -21,7 +21,7 @@ from winback.errors import WinbackError
 
 EVENT_TEMPLATE = """# winback project: see README.md for every key.
 [source]
-path = "{path}"
+path = {path}
 layout = "{layout}"            # rees46 | cdnow | online_retail | ga_sessions | events
 backend = "duckdb"             # duckdb | spark | postgres | bigquery (then table = "..." and [source.connection])
 {extra}
@@ -61,7 +61,7 @@ key = {key}
 {values}
 
 [[table.sources]]
-path = "{path}"
+path = {path}
 # fixes = {{ "plan" = {{ "premuim" = "premium" }} }}
 
 # [[table.sources]]            # more tables, joined on the key; pivot long ones by period
@@ -289,7 +289,7 @@ def table_scaffold(path: str, base_dir: Path) -> Scaffold:
                          _line(f"negative = {toml_list(guess['negative'])}", "its values that mean 0")])
               if guess["positive"] else
               _line("# positive = []", "the label is 0/1 (or true/false): no lists needed"))
-    text = TABLE_TEMPLATE.format(path=path, key=toml_str(guess["key"]), values=values,
+    text = TABLE_TEMPLATE.format(path=toml_str(path), key=toml_str(guess["key"]), values=values,
                                  label_line=_line(f"label = {toml_str(guess['label'])}",
                                                   "the column to predict"))
     return Scaffold(text, [guess["note"]])
@@ -315,7 +315,7 @@ def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext) -
     if fit.event_types:
         mapping += ("\n[source.event_types]          # your event type = winback's\n"
                     + "\n".join(f"{toml_str(k)} = {toml_str(v)}" for k, v in fit.event_types.items()))
-    text = EVENT_TEMPLATE.format(path=path, layout=layout, extra=extra, columns=mapping,
+    text = EVENT_TEMPLATE.format(path=toml_str(path), layout=layout, extra=extra, columns=mapping,
                                  horizon=fit.problem.horizon_days, step=fit.problem.cutoff_step_days,
                                  history=fit.problem.min_history_days)
     return Scaffold(text, [n for n in (note, fit.note) if n])
