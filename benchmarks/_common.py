@@ -27,6 +27,20 @@ def write_result(name: str, payload: dict) -> Path:
     return path
 
 
+def cached_rees46(rows: int) -> Path:
+    """The default synthetic REES46-layout log of `rows` events, generated once under CACHE
+    (featurize.py and workflow.py read the same file)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"rees46_{rows}.parquet"
+    if not path.exists():
+        from winback.datasets import generate_rees46
+
+        t = time.perf_counter()
+        generate_rees46(path, rows=rows, progress=lambda n: print(f"\rgenerating {n:,} rows", end="", flush=True))
+        print(f"\ngenerated {path} in {time.perf_counter() - t:.0f}s")
+    return path
+
+
 def run_child(code: str) -> dict:
     """Run Python `code` in a fresh process; it must print one JSON line with its result.
     Adds the child's peak RSS (MB) from getrusage."""

@@ -10,9 +10,8 @@ cutoff, and checks that both give the same values.
 from __future__ import annotations
 
 import argparse
-import time
 
-from _common import CACHE, print_table, run_child, write_result
+from _common import CACHE, cached_rees46, print_table, run_child, write_result
 
 CUTOFF = "2020-02-01"
 
@@ -105,14 +104,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=20_000_000)
     args = ap.parse_args()
-    CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"rees46_{args.rows}.parquet"
-    if not path.exists():
-        from winback.datasets import generate_rees46
-
-        t = time.perf_counter()
-        generate_rees46(path, rows=args.rows, progress=lambda n: print(f"\rgenerating {n:,} rows", end="", flush=True))
-        print(f"\ngenerated {path} in {time.perf_counter() - t:.0f}s")
+    path = cached_rees46(args.rows)
     wb = run_child(WINBACK.format(path=path, cutoff=CUTOFF, cache=CACHE))
     pdr = run_child(PANDAS.format(path=path, cutoff=CUTOFF, cache=CACHE))
     import numpy as np

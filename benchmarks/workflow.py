@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import CACHE, print_table, run_child, write_result
+from _common import cached_rees46, print_table, run_child, write_result
 
 STEP = """
 import time, json, pathlib, os
@@ -31,12 +31,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=20_000_000)
     args = ap.parse_args()
-    CACHE.mkdir(parents=True, exist_ok=True)
-    log = CACHE / f"rees46_{args.rows}.parquet"
-    if not log.exists():
-        from winback.datasets import generate_rees46
-
-        generate_rees46(log, rows=args.rows)
+    log = cached_rees46(args.rows)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         steps = [("init", ["init", "--layout", "rees46", "--path", str(log.resolve())]),

@@ -99,21 +99,27 @@ def toml_list(values: list[str]) -> str:
     return "[" + ", ".join(toml_str(v) for v in values) + "]"
 
 
+def _raw_table(path: str, base_dir: Path):
+    """The source as read (no mapping), or None while no file matches `path` yet; a file that
+    cannot be read raises its DataError."""
+    from winback.config import SourceConfig
+    from winback.data.sources import connect, matching_files, open_source
+
+    full = Path(path) if Path(path).is_absolute() else base_dir / path
+    return open_source(connect(), SourceConfig(path=str(full)), full) if matching_files(full) else None
+
+
 def table_guess(path: str, base_dir: Path) -> dict:
     """table.key, table.label and its values for `init --table`, read off the file when it
     exists: the key is a column unique on every row (one named like an id first), the label a
     column with two values (one named like a target first). Values other than 0/1 are listed,
     the rarer as 1, with a note to check it."""
-    from winback.config import SourceConfig
-    from winback.data.sources import connect, matching_files, open_source
-
     guess = {"key": "customer_id", "label": "label_column", "positive": ["1"], "negative": ["0"]}
-    full = Path(path) if Path(path).is_absolute() else base_dir / path
-    if not matching_files(full):
-        return {**guess, "note": f"[yellow]{escape(path)} does not exist yet[/]: set table.key and "
-                                 f"table.label by hand."}
     try:
-        table = open_source(connect(), SourceConfig(path=str(full)), full)
+        table = _raw_table(path, base_dir)
+        if table is None:
+            return {**guess, "note": f"[yellow]{escape(path)} does not exist yet[/]: set table.key "
+                                     f"and table.label by hand."}
         stats = table.aggregate(rows=table.count(), **{f"n{i}": table[c].nunique()
                                                        for i, c in enumerate(table.columns)},
                                 **{f"m{i}": table[c].isnull().sum()
@@ -171,16 +177,13 @@ FIXES = (("time_format", re.compile(r"source\.time_format = '([^']+)'")),
 def guess_columns(path: str, base_dir: Path) -> tuple[dict[str, str], str]:
     """[source.columns] for an `events` source whose columns are not named canonically
     (cust, ts, revenue), matched by name; ({}, note) when the file cannot be read yet."""
-    from winback.config import SourceConfig
-    from winback.data.sources import connect, matching_files, open_source
-
-    full = Path(path) if Path(path).is_absolute() else base_dir / path
-    if not matching_files(full):
-        return {}, ""
     try:
-        present = list(open_source(connect(), SourceConfig(path=str(full)), full).columns)
+        table = _raw_table(path, base_dir)
     except WinbackError:
         return {}, ""  # fit_source says why
+    if table is None:
+        return {}, ""
+    present = list(table.columns)
     columns: dict[str, str] = {}
     for canonical, pattern in COLUMN_NAMES.items():
         if canonical in present:

@@ -109,11 +109,10 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
                    else _zone_offset_of(raw, mapping["event_time"], name, source.timezone))
 
     is_csv = embedded and (source.format or infer_format(str(source.path))) == "csv"
-    strip_text = is_csv
 
     def typed(t: ibis.Table) -> dict[str, ibis.Value]:
         return _typed_columns(t, mapping, layout, source.event_types, time_format, zone_offset,
-                              strip_text, duckdb=embedded, decimal=source.decimal)
+                              strip_text=is_csv, duckdb=embedded, decimal=source.decimal)
 
     cols = typed(raw)
     no_customer = _validate(raw, cols, typed, mapping, name, drop_missing=source.drop_missing_customers,
