@@ -153,7 +153,8 @@ def test_shap_values_add_up_and_fold_to_input_columns(fitted, oneclick, name):
     assert first.startswith(f"{col} = ") and first.endswith("the probability)")
 
 
-def test_permutation_shap_is_exact_for_additive_models_and_adds_up_otherwise():
+@pytest.mark.parametrize("permutations", [1, 3])
+def test_permutation_shap_is_exact_for_additive_models_and_adds_up_otherwise(permutations):
     rng = np.random.default_rng(0)
     X, bg = rng.normal(size=(40, 5)), rng.normal(size=(7, 5))
     w = np.array([1.0, -2.0, 0.5, 0.0, 3.0])
@@ -161,7 +162,7 @@ def test_permutation_shap_is_exact_for_additive_models_and_adds_up_otherwise():
     def additive(Z):
         return Z @ w + np.sin(Z[:, 0])
 
-    values = permutation_shap(additive, X, bg, np.random.default_rng(1))
+    values = permutation_shap(additive, X, bg, np.random.default_rng(1), permutations)
     exact = (X - bg.mean(0)) * w
     exact[:, 0] += np.sin(X[:, 0]) - np.sin(bg[:, 0]).mean()
     assert np.allclose(values, exact, atol=1e-12)  # whatever order the columns joined in
@@ -169,11 +170,11 @@ def test_permutation_shap_is_exact_for_additive_models_and_adds_up_otherwise():
     def interacting(Z):
         return Z[:, 0] * Z[:, 1] + np.tanh(Z[:, 2] * Z[:, 3]) + Z[:, 4] ** 2
 
-    values = permutation_shap(interacting, X, bg, np.random.default_rng(1))
+    values = permutation_shap(interacting, X, bg, np.random.default_rng(1), permutations)
     assert np.allclose(values.sum(1), interacting(X) - interacting(bg).mean(), atol=1e-12)
     # the masked rows of many customers go to the model together; how many per call changes
     # nothing, since the permutations come from the generator in the same order
-    one_by_one = permutation_shap(interacting, X, bg, np.random.default_rng(1), rows_per_call=1)
+    one_by_one = permutation_shap(interacting, X, bg, np.random.default_rng(1), permutations, rows_per_call=1)
     assert np.allclose(values, one_by_one, atol=1e-12)
 
 

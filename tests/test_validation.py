@@ -234,6 +234,20 @@ def test_cutoff_outside_data():
         plan_cutoffs(problem, dt.datetime(2024, 1, 1), dt.datetime(2024, 6, 30))
 
 
+def test_scoring_cutoff_outside_the_data_says_which_side_and_why():
+    from types import SimpleNamespace
+
+    from winback.score import _scoring_time
+
+    log = SimpleNamespace(start=dt.datetime(2024, 1, 1, 9), end=dt.datetime(2024, 6, 30, 18))
+    assert _scoring_time(log, None) == dt.datetime(2024, 7, 1)  # midnight after the last day
+    assert _scoring_time(log, "2024-07-01") == dt.datetime(2024, 7, 1)
+    with pytest.raises(DataError, match="after the data.*read as days without activity.*Leave --cutoff out.*2024-07-01"):
+        _scoring_time(log, "2024-07-02")
+    with pytest.raises(DataError, match="before the data.*2024-01-01 to 2024-07-01"):
+        _scoring_time(log, "2023-12-01")
+
+
 def test_one_class_labels():
     cut = Cutoff(dt.datetime(2024, 3, 1), dt.datetime(2024, 4, 1), "test")
     with pytest.raises(LabelError, match="one class only"):

@@ -153,10 +153,18 @@ def _copy_out(query: str, output: str, table: str | None) -> str:
 def _scoring_time(log: EventLog, cutoff: str | None) -> dt.datetime:
     end = observed_end(log.end)
     when = parse_date(cutoff, "--cutoff") if cutoff else end
-    if not log.start < when <= end:
+    if when > end:
         raise DataError(
-            f"Scoring cutoff {when:%Y-%m-%d} is outside the data ({log.start:%Y-%m-%d} to "
-            f"{log.end:%Y-%m-%d}); features need events before it. Choose a date in that range."
+            f"Scoring cutoff {when:%Y-%m-%d} is after the data, whose last event is on "
+            f"{log.end:%Y-%m-%d}: the days in between would read as days without activity for "
+            f"every customer and lower every probability. Leave --cutoff out to score at the end "
+            f"of the data ({end:%Y-%m-%d}), or score a source that reaches the cutoff."
+        )
+    if when <= log.start:
+        raise DataError(
+            f"Scoring cutoff {when:%Y-%m-%d} is before the data, whose first event is on "
+            f"{log.start:%Y-%m-%d}: features need events before the cutoff. Choose a date in "
+            f"{log.start:%Y-%m-%d} to {end:%Y-%m-%d}."
         )
     return when
 
