@@ -53,6 +53,26 @@ def test_missing_column_suggests_the_closest(tmp_path):
         load_customer_table(cfg)
 
 
+def test_winbacks_row_counter_is_not_listed_as_a_column(tmp_path):
+    cfg = _project(tmp_path, {"people.csv": PEOPLE}, label="churn")
+    with pytest.raises(DataError) as err:
+        load_customer_table(cfg)
+    assert "Columns: cid, churned, plan, visits." in str(err.value) and "__winback" not in str(err.value)
+
+
+def test_a_table_to_score_validates_without_its_label(tmp_path):
+    from winback.project import Project
+
+    cfg = _project(tmp_path, {"people.csv": PEOPLE.drop(columns="churned")})
+    summary = Project(cfg).validate()
+    assert summary["customers"] == 4 and summary["positive_rate"] is None
+    assert any("no label column 'churned'" in n and "scored, not trained on" in n for n in summary["notes"])
+    with pytest.raises(DataError, match="no column 'churned'"):  # training still needs it
+        load_customer_table(cfg)
+    labelled = Project(_project(tmp_path, {"people.csv": PEOPLE})).validate()
+    assert labelled["positive_rate"] == 0.5 and not labelled["notes"]
+
+
 def test_label_values_outside_both_lists_are_named(tmp_path):
     people = PEOPLE.assign(churned=["yes", "no", "maybe", "yes"])
     with pytest.raises(DataError, match=r"neither table.positive nor table.negative: \['maybe'\].*3"):

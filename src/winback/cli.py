@@ -101,8 +101,8 @@ def cmd_validate(args) -> int:
     s = project.validate()
     if project.kind == CUSTOMER_TABLE:
         console.print(f"[green]OK[/] {s['customers']:,} customers, {len(s['numeric'])} numeric and "
-                      f"{len(s['categorical'])} categorical columns, "
-                      f"{100 * s['positive_rate']:.1f} % positive"
+                      f"{len(s['categorical'])} categorical columns"
+                      + (f", {100 * s['positive_rate']:.1f} % positive" if s["positive_rate"] is not None else "")
                       + "".join(f"; {n}" for n in s["notes"]) + ".")
         return 0
     console.print(f"[green]OK[/] {s['source']}: {s['rows']:,} events of {s['customers']:,} customers, "

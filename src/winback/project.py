@@ -74,10 +74,12 @@ class Project:
         if self.kind == CUSTOMER_TABLE:
             from winback.data.tables import LABEL, load_customer_table
 
-            table = load_customer_table(self.config)
+            table = load_customer_table(self.config, label_optional=True)
+            labelled = LABEL in table.frame.columns
             return {"customers": len(table.frame), "numeric": list(table.numeric),
                     "categorical": list(table.categorical),
-                    "positive_rate": float(table.frame[LABEL].mean()), "notes": list(table.notes)}
+                    "positive_rate": float(table.frame[LABEL].mean()) if labelled else None,
+                    "notes": list(table.notes)}
         from winback.data.canonical import load_events
         from winback.data.layouts import event_types_advice
 

@@ -42,11 +42,12 @@ class CustomerTable:
 
 
 def _require(table: ir.Table, columns: list[str], where: str) -> None:
+    shown = [c for c in table.columns if c != ROW]  # winback's own row counter is not the user's
     for col in columns:
         if col not in table.columns:
             raise DataError(
-                f"{where} has no column '{col}'.{did_you_mean(col, table.columns)} "
-                f"Columns: {', '.join(table.columns)}."
+                f"{where} has no column '{col}'.{did_you_mean(col, shown)} "
+                f"Columns: {', '.join(shown)}."
             )
 
 
@@ -212,8 +213,11 @@ def _num_text(value: str) -> str:
         return ""
 
 
-def load_customer_table(cfg: Config, with_labels: bool = True) -> CustomerTable:
-    """Join, fix, pivot, filter and label the `[table]` sources; one row per customer."""
+def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: bool = False) -> CustomerTable:
+    """Join, fix, pivot, filter and label the `[table]` sources; one row per customer.
+
+    `label_optional`: a table without the label column (new customers to score, whose outcome
+    is not known yet) loads unlabelled, with a note, instead of failing."""
     tab = cfg.table
     con = connect()
     key = tab.key
@@ -243,6 +247,9 @@ def load_customer_table(cfg: Config, with_labels: bool = True) -> CustomerTable:
         notes.append(f"kept {after:,} of {before:,} customers where {rule}")
     if after == 0:
         raise DataError(f"No customer is left after table.filters ({before:,} before).")
+    if with_labels and label_optional and tab.label not in joined.columns:
+        notes.append(f"no label column '{tab.label}': this table can be scored, not trained on")
+        with_labels = False
     if with_labels:
         joined = _label(joined, cfg)
     elif tab.label in joined.columns:
