@@ -62,6 +62,18 @@ def test_every_candidate_ranks_better_than_chance_and_round_trips(fitted, onecli
     assert (tmp_path / "mlp" / "mlp.safetensors").exists()
 
 
+def test_svc_margin_by_matrix_products_equals_libsvms(fitted, oneclick, tmp_path):
+    _, X, _ = oneclick
+    model = fitted["svc"]
+    Z = model.preprocessor.transform(X.iloc[900:])
+    svc = model.model.svc
+    assert np.allclose(model.model.margin(Z, chunk=50), svc.decision_function(Z), rtol=0, atol=1e-9)
+    noise = np.random.default_rng(0).normal(size=(300, Z.shape[1])) * 3  # far from every support vector too
+    assert np.allclose(model.model.margin(noise), svc.decision_function(noise), rtol=0, atol=1e-9)
+    again = load_table_model(tmp_path, model.save(tmp_path))  # the stored SVC keeps what the margin reads
+    assert np.array_equal(again.predict_proba(X.iloc[900:]), model.predict_proba(X.iloc[900:]))
+
+
 def test_ensemble_round_trips(fitted, oneclick, tmp_path):
     _, X, y = oneclick
     members = [fitted["svc"], fitted["lightgbm"], fitted["logistic"]]
