@@ -158,3 +158,14 @@ def test_init_table_reads_a_0_1_label_and_says_what_it_guessed(tmp_path, monkeyp
     assert "\npositive" not in text and "# positive = []" in text
     assert "key = 'member_id', label = 'target'" in capsys.readouterr().out
     assert main(["validate"]) == 0
+
+
+def test_init_table_writes_the_decimal_comma_it_finds(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "kunden.csv").write_text("kunde;umsatz;churn\n1;12,5;ja\n2;3,0;nein\n3;7,25;nein\n4;1;ja\n",
+                                         encoding="utf-8")
+    assert main(["init", "--table", "--path", "kunden.csv"]) == 0
+    assert '\ndecimal = ","' in (tmp_path / "winback.toml").read_text()
+    assert "'umsatz' holds numbers with a decimal comma" in " ".join(capsys.readouterr().out.split())
+    assert main(["validate"]) == 0
+    assert "1 numeric and 0 categorical columns" in " ".join(capsys.readouterr().out.split())

@@ -86,6 +86,30 @@ def test_mostly_numeric_column_with_a_typo_names_the_rows(tmp_path):
         load_customer_table(_project(tmp_path, {"people.csv": people}))
 
 
+def test_a_column_listed_as_categorical_stays_text_whatever_it_holds(tmp_path):
+    people = pd.DataFrame({"cid": range(20), "churned": ["yes", "no"] * 10,
+                           "visits": [str(i) for i in range(19)] + ["seven"],
+                           "zip": [f"0{1000 + i}" for i in range(20)]})
+    table = load_customer_table(_project(tmp_path, {"people.csv": people}, categorical=["visits", "zip"]))
+    assert table.categorical == ["visits", "zip"]  # the advice of the error above works
+    assert table.frame["zip"].iloc[0] == "01000" and table.frame["visits"].iloc[-1] == "seven"
+
+
+def test_numbers_with_a_decimal_comma_name_the_setting(tmp_path):
+    people = PEOPLE.assign(spend=["12,5", "3", "", "7,25"])
+    with pytest.raises(DataError, match=r"column 'spend' \('12,5', '7,25'\) holds numbers written "
+                                        r"with a decimal comma\. Set decimal = \",\""):
+        load_customer_table(_project(tmp_path, {"people.csv": people}))
+    comma = _project(tmp_path, {"people.csv": people})
+    comma.table.sources[0].decimal = ","
+    assert load_customer_table(comma).frame["spend"].tolist()[:2] == [12.5, 3.0]
+    kept = load_customer_table(_project(tmp_path, {"people.csv": people}, categorical=["spend"]))
+    assert kept.frame["spend"].iloc[0] == "12,5"
+    # thousands written 1,234.50 are not taken for decimal commas: they stay a plain text column
+    text = load_customer_table(_project(tmp_path, {"people.csv": PEOPLE.assign(spend=["1,234.50", "3", "4", "5"])}))
+    assert "spend" in text.categorical
+
+
 def test_duplicated_customers_are_an_error(tmp_path):
     people = pd.concat([PEOPLE, PEOPLE.iloc[[1]]])
     with pytest.raises(DataError, match="1 customer id.*appear more than once.*2"):

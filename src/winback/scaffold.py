@@ -61,7 +61,7 @@ key = {key}
 {values}
 
 [[table.sources]]
-path = {path}
+path = {path}{decimal}
 # fixes = {{ "plan" = {{ "premuim" = "premium" }} }}
 
 # [[table.sources]]            # more tables, joined on the key; pivot long ones by period
@@ -151,6 +151,14 @@ def table_guess(path: str, base_dir: Path) -> dict:
                          f"negative if '{found[1]}' does")
     else:
         notes.append("no column has exactly two values: set table.label to the column to predict")
+    from winback.data.tables import comma_decimal_columns
+
+    commas = comma_decimal_columns(table, [c for c in cols if table[c].type().is_string() and c != guess["key"]])
+    if commas:
+        guess["decimal"] = ","
+        notes.append(f"{', '.join(repr(c) for c in commas)} {'holds' if len(commas) == 1 else 'hold'} "
+                     f"numbers with a decimal comma: wrote "
+                     f"decimal = \",\"")
     what = f"key = '{guess['key']}', label = '{guess['label']}'"
     return {**guess, "note": f"Read {escape(path)}: {escape(what)}"
                              + "".join(f"; {escape(n)}" for n in notes) + "."}
@@ -292,7 +300,8 @@ def table_scaffold(path: str, base_dir: Path) -> Scaffold:
                          _line(f"negative = {toml_list(guess['negative'])}", "its values that mean 0")])
               if guess["positive"] else
               _line("# positive = []", "the label is 0/1 (or true/false): no lists needed"))
-    text = TABLE_TEMPLATE.format(path=toml_str(path), key=toml_str(guess["key"]), values=values,
+    decimal = ('\ndecimal = ","                  # numbers written 12,5' if guess.get("decimal") == "," else "")
+    text = TABLE_TEMPLATE.format(path=toml_str(path), key=toml_str(guess["key"]), values=values, decimal=decimal,
                                  label_line=_line(f"label = {toml_str(guess['label'])}",
                                                   "the column to predict"))
     return Scaffold(text, [guess["note"]])

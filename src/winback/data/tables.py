@@ -68,16 +68,16 @@ def _open(con, src: TableSourceConfig, base: Path) -> ir.Table:
                                          encoding=src.encoding), path)
 
 
-def _typed(table: ir.Table, key: str, decimal: str, where: str) -> ir.Table:
+def _typed(table: ir.Table, key: str, decimal: str, where: str, text_columns: frozenset[str] = frozenset()) -> ir.Table:
     """Cast text columns that hold numbers to float64 (all CSV columns arrive as text).
 
     A column is numeric when every non-empty value parses as a number; a column where most but
     not all do is an error naming the rows, because silently treating it as text would turn a
-    typo into a category."""
+    typo into a category. `text_columns` (table.categorical) stay text whatever they hold."""
     casts = {}
     counts = {}
     for col in table.columns:
-        if col == key or not table[col].type().is_string():
+        if col == key or col in text_columns or not table[col].type().is_string():
             continue
         text = table[col].strip()
         text = ibis.ifelse(text == "", ibis.null("string"), text)
@@ -89,6 +89,16 @@ def _typed(table: ir.Table, key: str, decimal: str, where: str) -> ir.Table:
     agg = table.aggregate(**{f"n{i}": c[0] for i, c in enumerate(counts.values())},
                           **{f"k{i}": c[1] for i, c in enumerate(counts.values())}).execute().iloc[0]
     numeric = {}
+    unparsed = [col for i, col in enumerate(counts) if int(agg[f"k{i}"]) < int(agg[f"n{i}"])]
+    commas = comma_decimal_columns(table, unparsed) if decimal == "." else {}
+    if commas:
+        shown = "; ".join(f"'{c}' ({', '.join(repr(v) for v in examples)})" for c, examples in commas.items())
+        raise DataError(
+            f"{where}: {'column' if len(commas) == 1 else 'columns'} {shown} "
+            f"{'holds' if len(commas) == 1 else 'hold'} numbers written with a decimal comma. Set "
+            f"decimal = \",\" on this [[table.sources]] entry to read them as numbers (or list them in "
+            f"table.categorical to keep them as text)."
+        )
     for i, col in enumerate(counts):
         filled, parsed = int(agg[f"n{i}"]), int(agg[f"k{i}"])
         if filled and parsed == filled:
@@ -101,6 +111,25 @@ def _typed(table: ir.Table, key: str, decimal: str, where: str) -> ir.Table:
                 f"(customers {bad}). Fix those values or list the column in table.categorical."
             )
     return table.mutate(**numeric) if numeric else table
+
+
+def comma_decimal_columns(table: ir.Table, columns: list[str]) -> dict[str, list[str]]:
+    """Text columns among `columns` whose every non-empty value is a number once a comma is read
+    as the decimal mark, and some hold one ('12,5'): column -> a few such values. A table with
+    them is an export from a locale that writes numbers that way."""
+    pattern = r"^[+-]?[0-9]+,[0-9]+$"
+    texts = {c: table[c].cast("string").strip() for c in columns}
+    texts = {c: ibis.ifelse(t == "", ibis.null("string"), t) for c, t in texts.items()}
+    if not texts:
+        return {}
+    agg = table.aggregate(**{f"n{i}": t.count() for i, t in enumerate(texts.values())},
+                          **{f"k{i}": t.replace(",", ".").try_cast("float64").count()
+                             for i, t in enumerate(texts.values())},
+                          **{f"c{i}": t.re_search(pattern).sum() for i, t in enumerate(texts.values())}
+                          ).execute().iloc[0]
+    found = [c for i, c in enumerate(texts) if int(agg[f"c{i}"]) and int(agg[f"k{i}"]) == int(agg[f"n{i}"])]
+    return {c: [str(v) for v in table.filter(texts[c].re_search(pattern)).select(v=texts[c])
+                .limit(3).execute()["v"]] for c in found}
 
 
 def _fix_values(table: ir.Table, fixes: dict[str, dict], where: str) -> ir.Table:
@@ -140,7 +169,8 @@ def _pivot(table: ir.Table, src: TableSourceConfig, key: str, where: str) -> ir.
     return table.group_by(key).aggregate(**aggs)
 
 
-def _prepare_source(con, src: TableSourceConfig, key: str, base: Path) -> ir.Table:
+def _prepare_source(con, src: TableSourceConfig, key: str, base: Path,
+                    text_columns: frozenset[str] = frozenset()) -> ir.Table:
     where = f"Table file '{src.path}'"
     table = _open(con, src, base)
     src_key = src.key or key
@@ -157,7 +187,7 @@ def _prepare_source(con, src: TableSourceConfig, key: str, base: Path) -> ir.Tab
         table = table.select(*dict.fromkeys(keep))
     table = table.mutate(**{key: table[key].cast("string").strip()})
     table = _fix_values(table, src.fixes, where)
-    table = _typed(table, key, src.decimal, where)
+    table = _typed(table, key, src.decimal, where, text_columns)
     if src.pivot_column:
         return _pivot(table, src, key, where)
     dup = int(table.count().execute()) - int(table[key].nunique().execute())
@@ -223,7 +253,7 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
     key = tab.key
     joined = None
     for src in tab.sources:
-        t = _prepare_source(con, src, key, cfg.base_dir)
+        t = _prepare_source(con, src, key, cfg.base_dir, frozenset(tab.categorical))
         if joined is None:
             joined = t.mutate(**{ROW: ibis.row_number()})
             continue
