@@ -34,6 +34,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/featurize.py --rows 20000000
 	$(BIN)/python benchmarks/workflow.py
 	$(BIN)/python benchmarks/serve.py
+	$(BIN)/python benchmarks/explain.py
 
 clean:
 	rm -rf $(VENV) winback-demo build *.egg-info src/*.egg-info test-artifacts
