@@ -256,6 +256,24 @@ def test_one_class_labels():
         check_labels(pd.DataFrame({"customer_id": [], "label": []}), cut, ProblemConfig())
 
 
+def test_files_of_a_glob_are_combined_by_column_name_and_widest_type(tmp_path):
+    """Exports change over time: ids written as integers, then as text; columns reordered or
+    added. The files are combined by name, not by the first file's schema."""
+    pd.DataFrame({"customer_id": [1, 2], "event_time": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+                  "amount": [10.0, 20.0]}).to_parquet(tmp_path / "2024-01.parquet")
+    pd.DataFrame({"amount": [30.0, 5.0], "customer_id": ["x7", "1"],
+                  "event_time": pd.to_datetime(["2024-02-01", "2024-02-03"])}).to_parquet(tmp_path / "2024-02.parquet")
+    log = load_events(events_config(tmp_path / "*.parquet"))
+    rows = log.table.order_by("event_time").execute()
+    assert rows["customer_id"].tolist() == ["1", "2", "x7", "1"] and rows["amount"].tolist() == [10, 20, 30, 5]
+    assert log.summary["customers"] == 3
+    (tmp_path / "csv").mkdir()
+    (tmp_path / "csv" / "a.csv").write_text("customer_id,event_time,amount\na,2024-01-01,10\n")
+    (tmp_path / "csv" / "b.csv").write_text("amount,event_time,customer_id\n7.5,2024-01-05,b\n")
+    rows = load_events(events_config(tmp_path / "csv" / "*.csv")).table.order_by("event_time").execute()
+    assert rows["customer_id"].tolist() == ["a", "b"] and rows["amount"].tolist() == [10.0, 7.5]
+
+
 def test_damaged_parquet_files_are_clear_errors(tmp_path, capsys):
     """A copy cut short fails when opened; one damaged in the middle fails part-way through the
     read. Both end as an error naming the file, exit status 2, no traceback."""

@@ -76,6 +76,13 @@ def is_read_failure(exc: BaseException) -> bool:
             or type(exc) is duckdb.Error)
 
 
+def _by_name(matches: list[str]) -> dict:
+    """Several files are combined by column name, with each column's type widened to one that
+    holds every file's values (ids written as integers in one file and as text in the next
+    become text), instead of taking the first file's schema and failing or misreading the rest."""
+    return {"union_by_name": True} if len(matches) > 1 else {}
+
+
 def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Table:
     """The raw table of `source` (not yet mapped), registered on `con`."""
     fmt = source.format or infer_format(str(path))
@@ -94,9 +101,9 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Ta
                 kwargs["delim"] = source.delimiter
             if source.encoding:
                 kwargs["encoding"] = source.encoding.lower()
-            return con.read_csv(matches, **kwargs)
+            return con.read_csv(matches, **kwargs, **_by_name(matches))
         if fmt == "parquet":
-            return con.read_parquet(matches)
+            return con.read_parquet(matches, **_by_name(matches))
         if not source.table:
             raise ConfigError("source.table must name the table to read from the DuckDB file.")
         con.raw_sql(f"ATTACH '{matches[0]}' AS winback_src (READ_ONLY)")
