@@ -111,6 +111,26 @@ def test_ready_features_score_like_the_event_log(cdnow_bundle, log, tmp_path):
     assert (joined["segment"] == joined["segment_log"]).mean() > 0.999
 
 
+def test_ready_features_must_be_numbers_and_one_row_per_customer(cdnow_bundle, tmp_path, capsys):
+    columns = json.loads((cdnow_bundle / "manifest.json").read_text())["feature_spec"]["columns"]
+    good = pd.DataFrame({"customer_id": ["a", "b", "c"], **{c: [1.0, 2.0, None] for c in columns}})
+    out = tmp_path / "scores.parquet"
+    repeated = tmp_path / "repeated.parquet"
+    pd.concat([good, good.iloc[[1, 1]]]).to_parquet(repeated, index=False)
+    assert main(["score", "--bundle", str(cdnow_bundle), "--features", str(repeated), "-o", str(out), "-q"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "holds 2 repeated row(s)" in err and "'b' (3 rows)" in err and not out.exists()
+    text = tmp_path / "text.parquet"
+    good.assign(**{columns[0]: ["1", "x", None]}).to_parquet(text, index=False)
+    assert main(["score", "--bundle", str(cdnow_bundle), "--features", str(text), "-o", str(out), "-q"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"features must be numbers (or null), but '{columns[0]}'" in err and "is not" in err
+    good.to_parquet(tmp_path / "good.parquet", index=False)
+    assert main(["score", "--bundle", str(cdnow_bundle), "--features", str(tmp_path / "good.parquet"),
+                 "-o", str(out), "-q"]) == 0
+    assert sorted(pd.read_parquet(out)["customer_id"]) == ["a", "b", "c"]
+
+
 def test_failed_run_keeps_the_previous_output(cdnow_bundle, tmp_path, capsys):
     out = tmp_path / "scores.parquet"
     out.write_bytes(b"previous scores")

@@ -124,6 +124,7 @@ class _Spool:
         self.writer: pq.ParquetWriter | None = None
         self.rows = 0
         self.columns: list[str] = []
+        self.closed = False
 
     def add(self, chunk: pd.DataFrame) -> None:
         table = pa.Table.from_pandas(chunk, preserve_index=False)
@@ -133,10 +134,16 @@ class _Spool:
         self.writer.write_table(table.cast(self.writer.schema))
         self.rows += len(chunk)
 
-    def write(self, output: str, table: str | None, decision: dict) -> str:
+    def close(self) -> None:
+        """Finish the spooled file; scoring nobody is an error."""
         if self.writer is None:
             raise DataError("No customer to score.")
-        self.writer.close()
+        if not self.closed:
+            self.writer.close()
+            self.closed = True
+
+    def write(self, output: str, table: str | None, decision: dict) -> str:
+        self.close()
         return _copy_out(_ranked_query(self.path, self.columns, decision), output, table)
 
 
@@ -266,6 +273,13 @@ def score_features_to(bundle_dir: Path, features: Path, output: str, table: str 
 
         raise DataError(f"'{features}' lacks {len(missing)} feature(s) the model needs, e.g. "
                         f"'{missing[0]}'.{did_you_mean(missing[0], names)}")
+    not_numbers = [f"'{c}' ({dataset.schema.field(c).type})" for c in dict.fromkeys(needed[1:])
+                   if not _is_number_type(dataset.schema.field(c).type)]
+    if not_numbers:
+        raise DataError(f"'{features}': features must be numbers (or null), but "
+                        f"{', '.join(not_numbers[:5])}{' ...' if len(not_numbers) > 5 else ''} "
+                        f"{'is' if len(not_numbers) == 1 else 'are'} not. Cast them to numbers "
+                        f"where they are computed.")
     gamma_gamma = bundle.stored_gamma_gamma()
     total = dataset.count_rows()
     tmp = Path(tempfile.mkdtemp(prefix="winback-score-"))
@@ -278,9 +292,35 @@ def score_features_to(bundle_dir: Path, features: Path, output: str, table: str 
             spool.add(bundle.scored(frame, gamma_gamma))
             if progress:
                 progress(f"{spool.rows:,}/{total:,} customers scored")
+        _refuse_repeated_customers(spool, features)
         return spool.write(output, table, bundle.decision), spool.rows
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _is_number_type(t: pa.DataType) -> bool:
+    return (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+            or pa.types.is_decimal(t) or pa.types.is_null(t))
+
+
+def _refuse_repeated_customers(spool: _Spool, features: Path) -> None:
+    """Ready features come from elsewhere and may hold a customer twice (a join that fanned
+    out, files that overlap); a scored table with repeated ids would rank them twice and break
+    the joins it feeds, so that is an error naming some of them."""
+    spool.close()
+    con = duckdb.connect()
+    try:
+        rows = con.execute(f"SELECT customer_id, count(*) FROM {_read_parquet(spool.path)} "
+                           f"GROUP BY customer_id HAVING count(*) > 1 ORDER BY 2 DESC, 1 LIMIT 5").fetchall()
+        if rows:
+            n = con.execute(f"SELECT count(*) - count(DISTINCT customer_id) FROM "
+                            f"{_read_parquet(spool.path)}").fetchone()[0]
+    finally:
+        con.close()
+    if rows:
+        shown = ", ".join(f"'{cid}' ({k} rows)" for cid, k in rows)
+        raise DataError(f"'{features}' holds {n:,} repeated row(s) of customers already in it, e.g. "
+                        f"{shown}: ready features need one row per customer.")
 
 
 def score(cfg: Config, bundle_dir: Path, cutoff: str | None = None,
