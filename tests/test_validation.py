@@ -140,6 +140,14 @@ def test_missing_file(tmp_path):
         load_events(events_config(tmp_path / "nope.csv"))
 
 
+def test_a_spreadsheet_is_named_with_how_to_read_it(tmp_path):
+    (tmp_path / "orders.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+    with pytest.raises(ConfigError, match=r"spreadsheet workbook.*save the sheet as CSV"):
+        load_events(events_config(tmp_path / "orders.xlsx"))
+    with pytest.raises(ConfigError, match="Cannot tell the format of .*orders.xml"):
+        load_events(events_config(tmp_path / "orders.xml"))
+
+
 def test_negative_purchase_amounts(tmp_path):
     rows = [{"customer_id": "a", "event_time": "2024-01-01", "amount": 10},
             {"customer_id": "b", "event_time": "2024-01-02", "amount": -3}]

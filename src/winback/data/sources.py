@@ -50,6 +50,12 @@ def infer_format(path: str) -> str:
                         (".duckdb", "duckdb"), (".db", "duckdb")):
         if name.endswith(suffix):
             return fmt
+    if name.endswith((".xlsx", ".xlsm", ".xls", ".ods")):
+        raise ConfigError(
+            f"'{path}' is a spreadsheet workbook, which winback does not read directly: save the "
+            f"sheet as CSV (Excel: File > Save As > 'CSV UTF-8') and point source.path (or the "
+            f"table's path) at that file."
+        )
     raise ConfigError(
         f"Cannot tell the format of '{path}' from its extension; set source.format to one of "
         f"{', '.join(FORMATS)}."
