@@ -64,3 +64,49 @@ def test_csv_text_is_trimmed_and_ids_are_text(tmp_path):
     cfg = config_from_dict({"source": {"path": str(write_csv(tmp_path, rows)), "layout": "cdnow"}})
     got = load_events(cfg).table.execute()
     assert got.customer_id.tolist() == ["7", "7"] and got.amount.tolist() == [9.5, 3.0]
+
+
+def test_json_lines_read_as_typed_flat_columns(tmp_path):
+    """Tracker exports as JSON lines: ids that are numbers in some events and text in others
+    are text, ISO times with zones are UTC, and nested objects are dotted columns, so a nested
+    GA 360 export reads with the ga_sessions layout exactly as the flattened one does."""
+    import json
+
+    import numpy as np
+
+    from winback.datasets import generate_ga_sessions
+
+    (tmp_path / "events.jsonl").write_text(
+        '{"user": 17, "ts": "2024-03-01T10:00:00+02:00", "kind": "purchase", "revenue": 12.5}\n'
+        '{"user": "u-9", "ts": "2024-03-02T08:30:00Z", "kind": "view", "revenue": null}\n', encoding="utf-8")
+    log = load_events(config_from_dict({"source": {
+        "path": str(tmp_path / "events.jsonl"), "layout": "events",
+        "columns": {"customer_id": "user", "event_time": "ts", "event_type": "kind", "amount": "revenue"}}}))
+    rows = log.table.order_by("event_time").execute()
+    assert rows["customer_id"].tolist() == ["17", "u-9"]
+    assert rows["event_time"].tolist() == [pd.Timestamp("2024-03-01 08:00"), pd.Timestamp("2024-03-02 08:30")]
+    assert rows["amount"].tolist()[0] == 12.5 and log.summary["event_types"] == {"purchase": 1, "view": 1}
+
+    flat = pd.read_parquet(generate_ga_sessions(tmp_path / "ga.parquet", visitors=300, seed=4))
+    with open(tmp_path / "ga.jsonl", "w", encoding="utf-8") as out:
+        for record in flat.to_dict(orient="records"):
+            nested: dict = {}
+            for key, value in record.items():
+                if isinstance(value, float) and np.isnan(value):
+                    value = None
+                elif isinstance(value, (np.integer, np.bool_)):
+                    value = value.item()
+                head, _, field = key.partition(".")
+                if field:
+                    nested.setdefault(head, {})[field] = value
+                else:
+                    nested[key] = value
+            out.write(json.dumps(nested) + "\n")
+
+    def canonical(path):
+        table = load_events(config_from_dict({"source": {"path": str(path), "layout": "ga_sessions"}})).table
+        return table.execute().sort_values(["customer_id", "event_time", "session_id"]).reset_index(drop=True)
+
+    from_json, from_parquet = canonical(tmp_path / "ga.jsonl"), canonical(tmp_path / "ga.parquet")
+    assert len(from_json) == len(flat) and (from_json["event_type"] == "purchase").any()
+    pd.testing.assert_frame_equal(from_json, from_parquet, check_dtype=False)

@@ -46,7 +46,7 @@ class SourceConfig:
     """
 
     path: str = ""
-    format: str = ""  # csv | parquet | duckdb; inferred from the extension when empty
+    format: str = ""  # csv | parquet | json | duckdb; inferred from the extension when empty
     table: str = ""  # a table in a DuckDB file, or on the backend (schema.table allowed)
     backend: str = "duckdb"  # duckdb | spark | postgres | bigquery: where features run
     connection: dict[str, str] = field(default_factory=dict)  # the backend's settings

@@ -2,7 +2,10 @@
 
 CSV files are read with every column as text so that winback, not the CSV sniffer, decides how
 each value is parsed: a bad timestamp or number then becomes a clear error naming its rows
-instead of a column silently typed as text. Parquet and DuckDB tables keep their own types.
+instead of a column silently typed as text. Parquet and DuckDB tables keep their own types, and
+so do JSON lines, as DuckDB reads them, except that a field whose values mix types (ids that are
+numbers in some events and text in others) becomes text, and nested objects are flattened into
+dotted columns (`totals.visits`), as the flattened exports that the layouts map are named.
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ import glob
 from pathlib import Path
 
 import ibis
+import ibis.expr.datatypes as dt
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from winback.config import SourceConfig
 from winback.errors import ConfigError, DataError
 
-FORMATS = ("csv", "parquet", "duckdb")
+FORMATS = ("csv", "parquet", "json", "duckdb")
+NESTING = 3  # levels of nested JSON objects flattened into dotted columns
 
 
 def connect(memory_limit: str | None = None) -> DuckDBBackend:
@@ -47,6 +52,8 @@ def infer_format(path: str) -> str:
     name = path.lower()
     for suffix, fmt in ((".csv", "csv"), (".csv.gz", "csv"), (".txt", "csv"), (".tsv", "csv"),
                         (".parquet", "parquet"), (".pq", "parquet"),
+                        (".json", "json"), (".jsonl", "json"), (".ndjson", "json"), (".json.gz", "json"),
+                        (".jsonl.gz", "json"), (".ndjson.gz", "json"),
                         (".duckdb", "duckdb"), (".db", "duckdb")):
         if name.endswith(suffix):
             return fmt
@@ -89,6 +96,31 @@ def _by_name(matches: list[str]) -> dict:
     return {"union_by_name": True} if len(matches) > 1 else {}
 
 
+@ibis.udf.scalar.builtin
+def json_extract_string(value: dt.JSON, path: str) -> str:
+    """DuckDB's own: a JSON scalar as text (a number as its digits, a string without quotes)."""
+
+
+def _flat_json(table: ibis.Table) -> ibis.Table:
+    """Columns of JSON lines as a flat table: nested objects become dotted columns, fields of
+    mixed types (typed JSON by DuckDB) text."""
+    columns: dict[str, ibis.Value] = {}
+
+    def add(name: str, value: ibis.Value, depth: int) -> None:
+        kind = value.type()
+        if kind.is_struct() and depth < NESTING:
+            for field in kind.names:
+                add(f"{name}.{field}", value[field], depth + 1)
+        elif kind.is_json():
+            columns[name] = json_extract_string(value, "$")
+        else:
+            columns[name] = value
+
+    for name in table.columns:
+        add(name, table[name], 0)
+    return table.select(**columns)
+
+
 def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Table:
     """The raw table of `source` (not yet mapped), registered on `con`."""
     fmt = source.format or infer_format(str(path))
@@ -110,6 +142,8 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Ta
             return con.read_csv(matches, **kwargs, **_by_name(matches))
         if fmt == "parquet":
             return con.read_parquet(matches, **_by_name(matches))
+        if fmt == "json":
+            return _flat_json(con.read_json(matches, **_by_name(matches)))
         if not source.table:
             raise ConfigError("source.table must name the table to read from the DuckDB file.")
         con.raw_sql(f"ATTACH '{matches[0]}' AS winback_src (READ_ONLY)")
@@ -131,4 +165,4 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Ta
                             f"Windows and Excel exports) or 'utf-16' (source.encoding, or "
                             f"encoding in its [[table.sources]] entry), or re-save it as "
                             f"UTF-8.") from exc
-        raise DataError(f"Cannot read '{path}' as {fmt}: {text.splitlines()[0]}. {DAMAGED}") from exc
+        raise DataError(f"Cannot read '{path}' as {fmt}: {text.splitlines()[0].rstrip('. ')}. {DAMAGED}") from exc
