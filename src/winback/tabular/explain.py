@@ -17,7 +17,7 @@ import pandas as pd
 
 BACKGROUND_ROWS = 30
 # two antithetic permutations per customer: the top reason matches a many-permutation reference
-# about 80 % of the time, against under 70 % with one (benchmarks/explain.py)
+# about 77 % of the time, against about 65 % with one (benchmarks/explain.py)
 PERMUTATIONS = 2
 MASKED_ROWS_PER_CALL = 200_000  # masked samples per model call: a few tens of MB of inputs
 
