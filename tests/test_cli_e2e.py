@@ -145,6 +145,12 @@ def test_serve_on_a_taken_port_says_so(demo, capsys):
         assert main(["serve", "--bundle", str(out / "bundle"), "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert f"Cannot listen on 127.0.0.1:{port}" in err and "--port" in err
+    # a port past 65535 used to start a service on another port than the one it announced
+    for args, message in ((["--port", "70000"], "--port must be between 1 and 65535"),
+                          (["--max-batch", "0"], "--max-batch must be at least 1"),
+                          (["--max-body-bytes", "10"], "--max-body-bytes must be at least 1024")):
+        assert main(["serve", "--bundle", str(out / "bundle"), *args]) == 2
+        assert message in capsys.readouterr().err
 
 
 def test_init_maps_a_log_with_its_own_names_and_formats(tmp_path, capsys, monkeypatch):

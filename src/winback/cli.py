@@ -237,6 +237,8 @@ def cmd_serve(args) -> int:
     bundles = [str(Path(b).resolve()) for b in args.bundle]
     if args.workers < 1:
         raise WinbackError("--workers must be at least 1.")
+    if not 1 <= args.port <= 65535:
+        raise WinbackError(f"--port must be between 1 and 65535, got {args.port}.")
     app = create_app(bundles, args.max_batch, args.max_body_bytes)  # fails here on a bad bundle
     _check_port(args.host, args.port)
     console.print(f"winback service on http://{args.host}:{args.port}/ (API reference at /docs); "

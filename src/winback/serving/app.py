@@ -144,6 +144,11 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, api_key: str | None = None) -> FastAPI:
     """The service for these bundles (at most one customer and one next-event bundle).
     `api_key` defaults to the WINBACK_API_KEY environment variable; empty means no auth."""
+    if max_batch < 1:
+        raise WinbackError(f"--max-batch must be at least 1, got {max_batch}.")
+    if max_body_bytes < 1024:
+        raise WinbackError(f"--max-body-bytes must be at least 1024 (a request with one customer "
+                           f"takes a few hundred bytes), got {max_body_bytes}.")
     customer, next_event = load_scorers([Path(b) for b in bundles])
     key = (api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")).encode()
     metrics = Metrics()
