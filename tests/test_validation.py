@@ -280,6 +280,10 @@ def test_files_of_a_glob_are_combined_by_column_name_and_widest_type(tmp_path):
     (tmp_path / "csv" / "b.csv").write_text("amount,event_time,customer_id\n7.5,2024-01-05,b\n")
     rows = load_events(events_config(tmp_path / "csv" / "*.csv")).table.order_by("event_time").execute()
     assert rows["customer_id"].tolist() == ["a", "b"] and rows["amount"].tolist() == [10.0, 7.5]
+    # a column the mapping reads must be in every file: one lacking it would read as empty values
+    (tmp_path / "csv" / "c.csv").write_text("customer_id,event_time,note\nc,2024-01-09,extra\n")
+    with pytest.raises(DataError, match=r"1 file\(s\) of .*csv.* lack .*c\.csv lacks 'amount'.*amount = \"\""):
+        load_events(events_config(tmp_path / "csv" / "*.csv"))
 
 
 def test_damaged_parquet_files_are_clear_errors(tmp_path, capsys):

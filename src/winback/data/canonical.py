@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -20,10 +21,10 @@ import pandas as pd
 import ibis.expr.datatypes as dtypes
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
-from winback.config import UNIX_TIME_FORMATS, Config
+from winback.config import UNIX_TIME_FORMATS, Config, SourceConfig
 from winback.data.layouts import CANONICAL_TYPES, ID_COLUMNS, LAYOUTS, PURCHASE, REQUIRED, Layout
 from winback.data.engines import connect_engine, engine_table
-from winback.data.sources import DAMAGED, connect, infer_format, is_read_failure, open_source
+from winback.data.sources import DAMAGED, connect, files_lacking, infer_format, is_read_failure, open_source
 from winback.errors import ConfigError, DataError, did_you_mean
 
 CANONICAL_COLUMNS = tuple(CANONICAL_TYPES)
@@ -96,6 +97,8 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
         path = cfg.resolve(source.path)
         raw = open_source(con, source, path)
         name = str(path) + (f" (table {source.table})" if source.table else "")
+        _check_every_file(source, path, mapping, [c for c in (*mapping.values(), *layout.derive_needs)
+                                                  if c in raw.columns])
     else:
         raw = engine_table(con, cfg)
         name = f"{source.backend} " + (f"table {source.table}" if source.table else str(cfg.resolve(source.path)))
@@ -150,6 +153,21 @@ def _mapping(layout: Layout, overrides: dict[str, str]) -> dict[str, str]:
             )
     mapping = {**layout.columns, **overrides}
     return {k: v for k, v in mapping.items() if v}
+
+
+def _check_every_file(source: SourceConfig, path: Path, mapping: dict[str, str], columns: list[str]) -> None:
+    lacking = files_lacking(source, path, columns)
+    if lacking:
+        file, missing = next(iter(lacking.items()))
+        canonical = next((k for k, v in mapping.items() if v == missing[0] and k not in REQUIRED), None)
+        unmap = (f" (an optional one is unmapped by {canonical} = \"\" in [source.columns])"
+                 if canonical else "")
+        raise DataError(
+            f"{len(lacking)} file(s) of {path} lack column(s) that other files have and the "
+            f"mapping reads, e.g. {file} lacks {', '.join(repr(c) for c in missing)}: their rows "
+            f"would read as empty values. Fix or leave out those files, or map only columns every "
+            f"file has{unmap}."
+        )
 
 
 def _require_raw(raw: ibis.Table, needed: tuple[str, ...], name: str, who: str) -> None:

@@ -121,6 +121,34 @@ def _flat_json(table: ibis.Table) -> ibis.Table:
     return table.select(**columns)
 
 
+def files_lacking(source: SourceConfig, path: Path, columns: list[str]) -> dict[str, list[str]]:
+    """For a glob of several files: each file that lacks some of `columns` -> those columns.
+    Files are combined by name, so a column one file lacks would read as empty values for all
+    its rows (purchases without amounts, events without customers) instead of failing."""
+    matches = matching_files(path)
+    if len(matches) < 2 or not columns:
+        return {}
+    fmt = source.format or infer_format(str(path))
+    if fmt == "duckdb":
+        return {}
+    con = connect()
+    out = {}
+    for file in matches:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            try:
+                names = set(pq.read_schema(file).names)
+            except Exception:  # a damaged file fails with its own message when it is read
+                continue
+        else:
+            names = set(open_source(con, source, Path(file)).columns)
+        lacking = [c for c in columns if c not in names]
+        if lacking:
+            out[file] = lacking
+    return out
+
+
 def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Table:
     """The raw table of `source` (not yet mapped), registered on `con`."""
     fmt = source.format or infer_format(str(path))
