@@ -148,6 +148,12 @@ def test_model_description(client, manifest):
     ({"events": [{"event_time": "1997-03-01"}]}, 422, "invalid_request", "customer_id"),
     ({"customer_id": "a", "cutoff": "1997-01-01", "events": [{"event_time": "1997-03-01"}]},
      422, "invalid_request", "no event before the cutoff"),
+    # the source logs' rule: a refund is a return event, not a negative purchase
+    ({"customer_id": "a", "events": [{"event_time": "1997-03-01", "amount": -5.0}]},
+     422, "invalid_request", "purchase's amount cannot be negative"),
+    # sums of a few such amounts would overflow to infinity
+    ({"customer_id": "a", "events": [{"event_time": "1997-03-01", "amount": 1e308}]},
+     422, "invalid_request", "less than or equal to 1000000000000"),
 ])
 def test_bad_requests_get_structured_errors(client, body, status, code, words):
     r = client.post("/v1/score", json=body)

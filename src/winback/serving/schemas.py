@@ -30,6 +30,9 @@ Timestamp = Annotated[dt.datetime, BeforeValidator(_iso_text), WithJsonSchema(
     {"type": "string", "pattern": ISO_PATTERN, "examples": ["2026-11-02T14:05:00Z"]})]
 
 
+MAX_MONEY = 1e12  # per event; beyond it sums of a few events overflow to infinity
+
+
 class Event(BaseModel):
     """One event of a customer, in winback's canonical columns."""
 
@@ -39,14 +42,23 @@ class Event(BaseModel):
                                               "is UTC.")
     event_type: Literal["view", "cart", "remove_from_cart", "purchase", "return"] = Field(
         "purchase", description="What happened. Order tables have purchases only.")
-    amount: StrictFloat | None = Field(None, description="Money of the event (order value or item "
-                                                   "price x quantity); purchases only count as spend.")
-    quantity: StrictFloat | None = Field(None, description="Units, when known.")
+    amount: StrictFloat | None = Field(None, ge=-MAX_MONEY, le=MAX_MONEY, description=(
+        "Money of the event (order value or item price x quantity); purchases only count as "
+        "spend and are never negative (a refund is a `return` event)."))
+    quantity: StrictFloat | None = Field(None, ge=-MAX_MONEY, le=MAX_MONEY, description="Units, when known.")
     order_id: str | None = Field(None, max_length=200, description="Order or invoice id.")
     session_id: str | None = Field(None, max_length=200, description="Visit / session id.")
     product_id: str | None = Field(None, max_length=200)
     brand: str | None = Field(None, max_length=200)
     category: str | None = Field(None, max_length=200)
+
+    @model_validator(mode="after")
+    def _no_negative_purchase(self) -> "Event":
+        # the same rule as a source log's: a negative purchase is a refund written as a sale
+        if self.event_type == "purchase" and self.amount is not None and self.amount < 0:
+            raise ValueError("a purchase's amount cannot be negative; send a refund as a "
+                             "`return` event")
+        return self
 
 
 ONE_INPUT = {"oneOf": [{"required": ["features"]}, {"required": ["events"]}]}
