@@ -13,7 +13,7 @@ from rich.table import Table
 
 from winback import __version__
 from winback.datasets import DATASETS
-from winback.data.sources import DAMAGED, is_read_failure
+from winback.data.sources import damaged_text, is_read_failure
 from winback.errors import WinbackError
 
 console = Console(width=None if sys.stdout.isatty() else 150)
@@ -340,8 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         # copy); any other DuckDB error is a bug to see whole
         if not is_read_failure(exc):
             raise
-        first = str(exc).splitlines()[0]
-        err.print(f"[bold red]error:[/] reading the data failed: {escape(first)}. {DAMAGED}",
+        err.print(f"[bold red]error:[/] reading the data failed: {escape(damaged_text(exc))}",
                   highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:

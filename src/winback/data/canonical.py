@@ -24,7 +24,7 @@ from ibis.backends.duckdb import Backend as DuckDBBackend
 from winback.config import UNIX_TIME_FORMATS, Config, SourceConfig
 from winback.data.layouts import CANONICAL_TYPES, ID_COLUMNS, LAYOUTS, PURCHASE, REQUIRED, Layout
 from winback.data.engines import connect_engine, engine_table
-from winback.data.sources import DAMAGED, connect, files_lacking, infer_format, is_read_failure, open_source
+from winback.data.sources import connect, damaged_text, files_lacking, infer_format, is_read_failure, open_source
 from winback.errors import ConfigError, DataError, did_you_mean
 
 CANONICAL_COLUMNS = tuple(CANONICAL_TYPES)
@@ -363,7 +363,7 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
     except Exception as exc:
         if not is_read_failure(exc):
             raise
-        raise DataError(f"{name}: reading it failed ({str(exc).splitlines()[0]}). {DAMAGED}") from exc
+        raise DataError(f"{name}: reading it failed: {damaged_text(exc)}") from exc
     if int(found["rows"]) == 0:
         raise DataError(f"{name} has no rows. Check source.path (and the glob, if any).")
 

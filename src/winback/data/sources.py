@@ -80,6 +80,11 @@ DAMAGED = ("The file may be damaged or cut short (an interrupted copy or downloa
            "format named (source.format): check it, or copy it again.")
 
 
+def damaged_text(exc: BaseException) -> str:
+    """The first line of a read failure's own message, then what to do about it."""
+    return f"{str(exc).splitlines()[0].rstrip('. ')}. {DAMAGED}"
+
+
 def is_read_failure(exc: BaseException) -> bool:
     """A DuckDB error from reading damaged input (bad bytes, a cut-off file), as opposed to a
     query it rejects, which is a bug to see whole."""
@@ -193,4 +198,4 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Ta
                             f"Windows and Excel exports) or 'utf-16' (source.encoding, or "
                             f"encoding in its [[table.sources]] entry), or re-save it as "
                             f"UTF-8.") from exc
-        raise DataError(f"Cannot read '{path}' as {fmt}: {text.splitlines()[0].rstrip('. ')}. {DAMAGED}") from exc
+        raise DataError(f"Cannot read '{path}' as {fmt}: {damaged_text(exc)}") from exc
