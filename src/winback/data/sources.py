@@ -136,7 +136,7 @@ def files_lacking(source: SourceConfig, path: Path, columns: list[str]) -> dict[
     fmt = source.format or infer_format(str(path))
     if fmt == "duckdb":
         return {}
-    con = connect()
+    con = None if fmt == "parquet" else connect()  # Parquet names come from the footers alone
     out = {}
     for file in matches:
         if fmt == "parquet":
