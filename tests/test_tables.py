@@ -202,3 +202,17 @@ def test_a_label_that_is_already_0_or_1_needs_no_lists(tmp_path):
     cfg = _project(tmp_path, {"people.csv": PEOPLE}, positive=[], negative=[])  # yes / no
     with pytest.raises(DataError, match=r"4 row.*list the value\(s\) that mean 1 in table.positive"):
         load_customer_table(cfg)
+
+
+def test_a_label_column_named_label_and_an_empty_column_train(tmp_path):
+    # 'label' was winback's own name for the 0/1 outcome, so a user's 'label' column was
+    # dropped as the source of it; a column empty in every row crashed the decimal-comma sniff
+    people = pd.DataFrame({"cid": range(6), "label": ["yes", "no"] * 3, "visits": [1, 2, 3, 4, 5, 6],
+                           "notes": [None] * 6})
+    table = load_customer_table(_project(tmp_path, {"people.csv": people}, label="label"))
+    assert table.frame[LABEL].tolist() == [1, 0] * 3 and table.numeric == ["visits"]
+    assert "notes" not in table.frame.columns and table.notes == ["left out 'notes': empty in every row"]
+    # a feature called 'label' beside another label column is the user's, not overwritten
+    both = people.rename(columns={"label": "churned"}).assign(label=[9, 8, 7, 6, 5, 4])
+    table = load_customer_table(_project(tmp_path, {"people.csv": both}))
+    assert table.frame["label"].tolist() == [9, 8, 7, 6, 5, 4] and table.frame[LABEL].tolist() == [1, 0] * 3

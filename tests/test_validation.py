@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from winback.config import ProblemConfig, config_from_dict, load_config
+from winback.config import ProblemConfig, config_from_dict, load_config, parse_date
 from winback.data import load_events
 from winback.errors import ConfigError, DataError, LabelError
 from winback.labels import Cutoff, check_labels, plan_cutoffs
@@ -252,8 +252,19 @@ def test_scoring_cutoff_outside_the_data_says_which_side_and_why():
     assert _scoring_time(log, "2024-07-01") == dt.datetime(2024, 7, 1)
     with pytest.raises(DataError, match="after the data.*read as days without activity.*Leave --cutoff out.*2024-07-01"):
         _scoring_time(log, "2024-07-02")
-    with pytest.raises(DataError, match="before the data.*2024-01-01 to 2024-07-01"):
+    with pytest.raises(DataError, match=r"not after the data's first event \(2024-01-01 09:00:00 UTC\)"
+                                        ".*after 2024-01-01, up to 2024-07-01"):
         _scoring_time(log, "2023-12-01")
+    # an offset is converted to UTC and read back with its time, not as the day before
+    with pytest.raises(DataError, match="cutoff 2024-07-01 22:00:00 UTC is after"):
+        _scoring_time(log, "2024-07-02T00:00:00+02:00")
+
+
+def test_a_cutoff_reads_back_with_its_time_unless_midnight():
+    from winback.config import moment_text
+
+    assert moment_text(dt.datetime(1998, 1, 1)) == "1998-01-01"
+    assert moment_text(parse_date("1998-01-01T00:00:00+02:00", "--cutoff")) == "1997-12-31 22:00:00 UTC"
 
 
 def test_one_class_labels():

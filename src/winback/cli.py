@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from winback import __version__
+from winback.config import moment_text
 from winback.datasets import DATASETS
 from winback.data.sources import damaged_text, is_read_failure
 from winback.errors import WinbackError
@@ -201,7 +202,7 @@ def cmd_score(args) -> int:
                       f"({int(written.frame['churn_alert'].sum()):,} flagged as unlikely to buy): "
                       f"{written.where}")
     elif written.cutoff is not None:
-        console.print(f"Scored {written.rows:,} customers at {written.cutoff:%Y-%m-%d}: {written.where}")
+        console.print(f"Scored {written.rows:,} customers at {moment_text(written.cutoff)}: {written.where}")
     else:
         console.print(f"Scored {written.rows:,} customers: {written.where}")
     return 0

@@ -526,3 +526,11 @@ def parse_date(value: str, key: str) -> dt.datetime:
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return parsed
+
+
+def moment_text(when: dt.datetime) -> str:
+    """A cutoff as the user should read it back: the date alone at midnight, else the UTC time
+    too (a cutoff given as 1998-01-01T00:00+02:00 is 1997-12-31 22:00 UTC, not 1997-12-31)."""
+    if when.time() == dt.time(0):
+        return f"{when:%Y-%m-%d}"
+    return f"{when:%Y-%m-%d %H:%M:%S} UTC"

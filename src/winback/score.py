@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from winback.bundle import load_bundle
-from winback.config import Config, ProblemConfig, parse_date
+from winback.config import Config, ProblemConfig, moment_text, parse_date
 from winback.data.canonical import EventLog, load_events
 from winback.data.sources import arrow_batches
 from winback.errors import ConfigError, DataError
@@ -162,16 +162,16 @@ def _scoring_time(log: EventLog, cutoff: str | None) -> dt.datetime:
     when = parse_date(cutoff, "--cutoff") if cutoff else end
     if when > end:
         raise DataError(
-            f"Scoring cutoff {when:%Y-%m-%d} is after the data, whose last event is on "
+            f"Scoring cutoff {moment_text(when)} is after the data, whose last event is on "
             f"{log.end:%Y-%m-%d}: the days in between would read as days without activity for "
             f"every customer and lower every probability. Leave --cutoff out to score at the end "
             f"of the data ({end:%Y-%m-%d}), or score a source that reaches the cutoff."
         )
     if when <= log.start:
         raise DataError(
-            f"Scoring cutoff {when:%Y-%m-%d} is before the data, whose first event is on "
-            f"{log.start:%Y-%m-%d}: features need events before the cutoff. Choose a date in "
-            f"{log.start:%Y-%m-%d} to {end:%Y-%m-%d}."
+            f"Scoring cutoff {moment_text(when)} is not after the data's first event "
+            f"({moment_text(log.start)}): features need events before the cutoff. Choose a date "
+            f"after {log.start:%Y-%m-%d}, up to {end:%Y-%m-%d}."
         )
     return when
 

@@ -20,7 +20,7 @@ from winback.config import CSV_ENCODINGS, Config, SourceConfig, TableSourceConfi
 from winback.data.sources import connect, open_source
 from winback.errors import DataError, closest, did_you_mean
 
-LABEL = "label"
+LABEL = "__winback_label__"  # the 0/1 outcome; a name no source uses, so a column called "label" is kept
 ROW = "__winback_row__"  # the first table's row order, kept so seeded splits follow the file
 MAX_ROWS_SHOWN = 5
 
@@ -125,7 +125,8 @@ def comma_decimal_columns(table: ir.Table, columns: list[str]) -> dict[str, list
     agg = table.aggregate(**{f"n{i}": t.count() for i, t in enumerate(texts.values())},
                           **{f"k{i}": t.replace(",", ".").try_cast("float64").count()
                              for i, t in enumerate(texts.values())},
-                          **{f"c{i}": t.re_search(pattern).sum() for i, t in enumerate(texts.values())}
+                          **{f"c{i}": t.re_search(pattern).sum().fill_null(0)
+                             for i, t in enumerate(texts.values())}
                           ).execute().iloc[0]
     found = [c for i, c in enumerate(texts) if int(agg[f"c{i}"]) and int(agg[f"k{i}"]) == int(agg[f"n{i}"])]
     return {c: [str(v) for v in table.filter(texts[c].re_search(pattern)).select(v=texts[c])
@@ -293,6 +294,13 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
     frame = joined.order_by(ROW).drop(ROW).execute()
     _require_categorical(frame, tab.categorical)
     feats = [c for c in frame.columns if c not in (key, LABEL)]
+    empty = [c for c in feats if frame[c].isna().all()]
+    if empty and with_labels:
+        # nothing to learn from; kept, it would become an all-missing category in every model.
+        # A table to score keeps it: the bundle imputes a column it was trained on.
+        frame = frame.drop(columns=empty)
+        feats = [c for c in feats if c not in empty]
+        notes.append(f"left out {', '.join(repr(c) for c in empty)}: empty in every row")
     categorical = [c for c in feats if c in tab.categorical or not pd.api.types.is_numeric_dtype(frame[c])]
     numeric = [c for c in feats if c not in categorical]
     for c in categorical:
