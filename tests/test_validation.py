@@ -394,3 +394,18 @@ def test_a_log_of_customers_and_times_only(tmp_path):
     log = load_events(config_from_dict({"source": {"path": str(write_csv(tmp_path, rows))}}))
     assert log.summary["rows"] == 3 and log.summary["event_types"] == {"purchase": 3}
     assert log.summary["amount_sum"] is None
+
+
+def test_passthrough_cannot_reuse_a_canonical_name(tmp_path, orders):
+    # listing a mapped column again (or one named like a canonical column) crashed the select
+    with pytest.raises(ConfigError, match=r"passthrough lists 'customer_id', but it is carried already, "
+                                          r"as winback's 'customer_id' \(read from 'customer_id'\)"):
+        load_events(events_config(orders, passthrough=["customer_id"]))
+    rows = pd.read_csv(orders).assign(brand="acme")
+    path = write_csv(tmp_path, rows, "with_brand.csv")
+    with pytest.raises(ConfigError, match="lists 'brand', but winback's own 'brand' column has that name.*"
+                                          r"map it in \[source.columns\]"):
+        load_events(events_config(path, passthrough=["brand"]))
+    log = load_events(events_config(path, columns={"customer_id": "customer_id", "event_time": "event_time",
+                                                   "amount": "amount", "brand": "brand"}))
+    assert set(log.table.execute()["brand"]) == {"acme"}

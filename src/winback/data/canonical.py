@@ -184,6 +184,17 @@ def _check_columns(raw: ibis.Table, mapping: dict[str, str], passthrough: list[s
     for canonical in REQUIRED:
         if canonical not in mapping:
             raise ConfigError(f"[source.columns] must map '{canonical}' to a column of {name}.")
+    clash = [c for c in passthrough if c in CANONICAL_COLUMNS]
+    if clash:
+        c = clash[0]
+        carried = (f"it is carried already, as winback's '{c}' (read from '{mapping[c]}')" if c in mapping
+                   else f"winback's own '{c}' column has that name")
+        raise ConfigError(
+            f"source.passthrough lists '{c}', but {carried}. Passthrough columns keep their names "
+            f"beside the canonical ones ({', '.join(CANONICAL_COLUMNS)}), so they cannot reuse "
+            f"one: remove it from passthrough, or map it in [source.columns] if it is the '{c}' "
+            f"winback should read."
+        )
     for canonical, column in list(mapping.items()) + [(c, c) for c in passthrough]:
         if column not in present:
             raise DataError(
