@@ -12,9 +12,10 @@ import psycopg
 import pytest
 
 from winback.cli import main
-from winback.config import ProblemConfig, parse_date
+from winback.config import ProblemConfig, config_from_dict, parse_date
 from winback.data.canonical import load_events
 from winback.datasets import cdnow_config
+from winback.errors import DataError
 from winback.features import FeatureSpec
 from winback.frame import build_frame, score_cutoff
 from winback.score import score_to
@@ -158,3 +159,17 @@ def test_cutoff_too_early_for_the_population_fit_still_scores(cdnow_bundle, log,
                                  cutoff="1997-01-02")
     scores = pd.read_parquet(out)
     assert rows == len(scores) > 0 and scores.probability.between(0, 1).all()
+
+
+def test_a_log_without_columns_the_model_was_trained_on_is_refused(cdnow_bundle, tmp_path):
+    # canonical tables hold every column, empty where unmapped: a log without amounts scored
+    # silently, with zero spend for everyone
+    path = tmp_path / "visits.csv"
+    pd.DataFrame({"customer_id": ["a", "b", "a"],
+                  "event_time": ["1997-02-01", "1997-03-01", "1997-04-01"]}).to_csv(path, index=False)
+    cfg = config_from_dict({"source": {"path": str(path), "layout": "events",
+                                       "columns": {"customer_id": "customer_id", "event_time": "event_time"}}})
+    with pytest.raises(DataError, match=r"visits.csv has no column for amount.*, which the log this model "
+                                        r"was trained on had \(layout 'cdnow'\).*Map them in \[source.columns\]"):
+        score_to(cfg, cdnow_bundle, str(tmp_path / "s.parquet"))
+    assert not (tmp_path / "s.parquet").exists()

@@ -157,6 +157,20 @@ def _copy_out(query: str, output: str, table: str | None) -> str:
         con.close()
 
 
+def _require_trained_columns(log: EventLog, bundle: _Bundle) -> None:
+    """The log must hold every canonical column the training log had. The canonical table has
+    all of them, empty where unmapped, so a log without sessions would otherwise score with zero
+    sessions, views and products for everyone, and the model would read that as inactivity."""
+    lacking = sorted(set(bundle.spec.available) - set(log.available))
+    if lacking:
+        layout = bundle.manifest.get("source", {}).get("layout", "")
+        raise DataError(
+            f"{log.source_name} has no column for {', '.join(lacking)}, which the log this model was trained on "
+            f"had{f' (layout {layout!r})' if layout else ''}: every feature built from them would "
+            f"read as no activity. Map them in [source.columns], or train a model on this source."
+        )
+
+
 def _scoring_time(log: EventLog, cutoff: str | None) -> dt.datetime:
     end = observed_end(log.end)
     when = parse_date(cutoff, "--cutoff") if cutoff else end
@@ -195,6 +209,7 @@ def score_to(cfg: Config, bundle_dir: Path, output: str, table: str | None = Non
     output_kind(output)  # a bad destination fails before any work
     bundle = _Bundle(bundle_dir)
     log = log or load_events(cfg)
+    _require_trained_columns(log, bundle)
     when = _scoring_time(log, cutoff)
     c = score_cutoff(when, bundle.problem.horizon_days)
     tmp = Path(tempfile.mkdtemp(prefix="winback-score-"))
