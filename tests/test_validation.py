@@ -79,6 +79,31 @@ def test_unix_timestamps_without_format_name_the_format(tmp_path, values, unit):
     assert f"event_time={values[0]}" in msg and f"source.time_format = '{unit}'" in msg
 
 
+@pytest.mark.parametrize("values, named", [
+    (["19970101", "19970112"], "source.time_format = '%Y%m%d'"),
+    (["25/01/2024 14:30", "6/2/2024 9:05"], "source.time_format = '%d/%m/%Y %H:%M'"),
+    (["01.02.2024", "13.02.2024"], "source.time_format = '%d.%m.%Y'"),
+    (["05/01/2024", "06/01/2024"], "day first ('%d/%m/%Y') or month first ('%m/%d/%Y')"),
+])
+def test_usual_date_formats_are_named(tmp_path, values, named):
+    """Compact (CDNOW's 19970101) and day-month dates are named with the format that reads them;
+    when no day above 12 tells day-first from month-first, both are named and neither set."""
+    rows = pd.DataFrame({"customer_id": ["a", "b"], "amount": [1.0, 2.0], "event_time": values})
+    with pytest.raises(DataError) as e:
+        load_events(events_config(write_csv(tmp_path, rows)))
+    from winback.scaffold import FIXES
+
+    assert named in str(e.value)
+    applied = FIXES[0][1].search(str(e.value))  # what `winback init` writes and reads again
+    if "day first" in named:
+        assert applied is None
+    else:
+        fmt = named.split("'")[1]
+        assert applied.group(1) == fmt
+        log = load_events(events_config(write_csv(tmp_path, rows), time_format=fmt))
+        assert log.start == min(dt.datetime.strptime(v, fmt) for v in values)
+
+
 def test_unix_format_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="Did you mean 'unix_ms'"):
         events_config(tmp_path / "e.csv", time_format="unix_msec")

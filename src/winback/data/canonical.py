@@ -448,6 +448,44 @@ def _time_hint(values: list, time_format: str = "") -> str:
         if _matching_all(values, rf"\d{{{digits}}}(\.\d+)?"):
             return (f"These look like {UNIX_NAMES[unit]} since 1970-01-01 UTC: set "
                     f"source.time_format = '{unit}'.")
+    return _date_format_hint(values, time_format)
+
+
+# day-month orders before month-day ones: only where no value tells them apart do both stay
+_DATE_FORMATS = tuple(
+    date + clock
+    for date in ("%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%m-%d-%Y", "%Y/%m/%d",
+                 "%d/%m/%y", "%m/%d/%y")
+    for clock in ("", " %H:%M", " %H:%M:%S")
+) + ("%Y%m%d%H%M%S",)
+
+
+def _date_format_hint(values: list, time_format: str = "") -> str:
+    """The strptime format that reads every failed value, among the usual non-ISO ones
+    (20240105, 05/01/2024 14:30, 05.01.2024). When day-first and month-first both read them
+    (no day above 12 among them), both are named and neither is set for the user."""
+    texts = [str(v).strip() for v in values if v is not None and str(v).strip()]
+    if not texts:
+        return ""
+
+    def reads_all(fmt: str) -> bool:
+        try:
+            parsed = [dt.datetime.strptime(t, fmt) for t in texts]
+        except ValueError:
+            return False
+        return all(1900 <= d.year <= 2100 for d in parsed)
+
+    def swapped(fmt: str) -> str:
+        return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+    fits = [f for f in _DATE_FORMATS if f != time_format and reads_all(f)]
+    if len(fits) == 1:
+        return f"These look like dates written {fits[0]!r}: set source.time_format = '{fits[0]}'."
+    if len(fits) == 2 and fits[1] == swapped(fits[0]):
+        day_first, month_first = fits
+        return (f"These are dates written day first ({day_first!r}) or month first "
+                f"({month_first!r}); the first rows do not tell which. Set source.time_format to the "
+                f"one your system writes (a date with a day above 12 shows it).")
     return ""
 
 
