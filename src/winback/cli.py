@@ -85,7 +85,8 @@ def cmd_init(args) -> int:
         if args.layout not in LAYOUTS:
             from winback.errors import did_you_mean
 
-            raise WinbackError(f"Unknown layout '{args.layout}'.{did_you_mean(args.layout, LAYOUTS)}")
+            raise WinbackError(f"Unknown layout '{args.layout}'.{did_you_mean(args.layout, LAYOUTS)} "
+                               f"Known layouts: {', '.join(LAYOUTS)}.")
         scaffold = event_scaffold(args.path, args.layout, target.parent, status=console.status)
         next_step = "Next: `winback validate` then `winback train`."
     target.write_text(scaffold.text)
