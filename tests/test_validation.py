@@ -434,3 +434,39 @@ def test_passthrough_cannot_reuse_a_canonical_name(tmp_path, orders):
     log = load_events(events_config(path, columns={"customer_id": "customer_id", "event_time": "event_time",
                                                    "amount": "amount", "brand": "brand"}))
     assert set(log.table.execute()["brand"]) == {"acme"}
+
+
+@pytest.mark.parametrize("section, values, message", [
+    ("features", {"windows_days": [30, 30]}, "windows_days lists 30 more than once"),
+    ("features", {"trend_window_days": 0}, "trend_window_days must be a positive"),
+    ("train", {"contact_share": 0}, r"contact_share .* must be in \(0, 1\]"),
+    ("train", {"target_recall": 1.5}, r"target_recall must be in \(0, 1\]"),
+    ("problem", {"min_history_days": -1}, "min_history_days must be 0 or more"),
+    ("train", {"candidates": ["logistic", "logistic"]}, "lists logistic more than once"),
+    ("train", {"seed": -1}, "train.seed must be between 0"),
+    ("train", {"selection_metric": "acc"}, "selection_metric must be one of roc_auc.*got 'acc'"),
+    ("segments", {"names": {"high_risk": "x"}}, "Unknown segment 'high_risk' in segments.names. Did you mean"),
+    ("segments", {"actions": {"vip": "x"}}, "Unknown segment 'vip' in segments.actions"),
+])
+def test_settings_that_would_fail_late_or_mislead_are_config_errors(tmp_path, section, values, message):
+    """Each was accepted: a seed of -1 or an unknown selection metric failed after every model
+    was fitted; a misspelt segment key was ignored; a contact share of 0 flagged nobody."""
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict({"source": {"path": str(tmp_path / "e.csv"), "layout": "cdnow"}, section: values})
+
+
+def test_selection_by_a_loss_picks_the_lowest():
+    from winback.train import CandidateResult, leaderboard
+
+    def result(name, roc, loss):
+        m = {"roc_auc": roc, "log_loss": loss}
+        return CandidateResult(name, None, None, m, m, np.zeros(1))
+
+    results = {"a": result("a", 0.80, 0.50), "b": result("b", 0.75, 0.40)}
+    assert leaderboard(results, "roc_auc")["candidate"].tolist() == ["a", "b"]
+    board = leaderboard(results, "log_loss")
+    assert board["candidate"].tolist() == ["b", "a"]  # was sorted as if higher were better
+    assert board["valid_roc_auc"].tolist() == [0.75, 0.80]  # the report and console always show it
+    with pytest.raises(ConfigError, match="applies to event logs"):
+        config_from_dict({"table": {"key": "id", "label": "y", "sources": [{"path": "t.csv"}]},
+                          "train": {"selection_metric": "pr_auc"}})

@@ -34,9 +34,10 @@ def _board(board, title: str, cols: list[str], text: tuple[str, ...] = ("candida
 
 
 def _leaderboard_table(board) -> Table:
+    chosen_on = [c for c in board.columns if c.startswith("valid_") and c != "valid_roc_auc"]
     return _board(board, "Leaderboard (out-of-time test cutoff)",
                   ["candidate", "roc_auc", "pr_auc", "log_loss", "brier", "precision", "recall",
-                   "lift_10", "lift_20", "valid_roc_auc"])
+                   "lift_10", "lift_20", "valid_roc_auc", *chosen_on])
 
 
 def _table_leaderboard(board) -> Table:

@@ -456,6 +456,49 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError("features.sequence_months must be between 0 and 60.")
     if any(w <= 0 for w in cfg.features.windows_days) or not cfg.features.windows_days:
         raise ConfigError("features.windows_days must be a non-empty list of positive days.")
+    _no_repeats(cfg.features.windows_days, "features.windows_days")
+    if cfg.features.trend_window_days <= 0:
+        raise ConfigError("features.trend_window_days must be a positive number of days (the last "
+                          "window of the trend features, compared with the one before it).")
+    if p.min_history_days < 0:
+        raise ConfigError(f"problem.min_history_days must be 0 or more days, got {p.min_history_days}.")
+    _no_repeats(cfg.train.candidates, "train.candidates")
+    if not 0 <= cfg.train.seed < 2**32:
+        raise ConfigError(f"train.seed must be between 0 and 2**32 - 1, got {cfg.train.seed}.")
+    _validate_selection_metric(cfg)
+    _validate_segment_keys(cfg.segments)
+
+
+def _no_repeats(values: list, key: str) -> None:
+    repeated = sorted({v for v in values if values.count(v) > 1}, key=str)
+    if repeated:
+        raise ConfigError(f"{key} lists {', '.join(map(str, repeated))} more than once.")
+
+
+# what `train.selection_metric` may name, and whether a higher value is better
+SELECTION_METRICS = {"roc_auc": True, "pr_auc": True, "lift_10": True, "lift_20": True,
+                     "log_loss": False, "brier": False}
+
+
+def _validate_selection_metric(cfg: Config) -> None:
+    metric = cfg.train.selection_metric
+    if metric not in SELECTION_METRICS:
+        raise ConfigError(f"train.selection_metric must be one of {', '.join(SELECTION_METRICS)}, got "
+                          f"'{metric}'.{did_you_mean(metric, SELECTION_METRICS)}")
+    if cfg.is_table and metric != "roc_auc":
+        raise ConfigError(f"train.selection_metric = '{metric}' applies to event logs: customer-table "
+                          f"candidates are tuned and chosen on their cross-validated ROC-AUC. Remove "
+                          f"the setting.")
+
+
+def _validate_segment_keys(seg: "SegmentConfig") -> None:
+    from winback.segments import SEGMENTS
+
+    for where, mapping in (("names", seg.names), ("actions", seg.actions)):
+        for key in mapping:
+            if key not in SEGMENTS:
+                raise ConfigError(f"Unknown segment '{key}' in segments.{where}.{did_you_mean(key, SEGMENTS)} "
+                                  f"Segments are {', '.join(SEGMENTS)}.")
 
 
 def _validate_threshold_rule(t: TrainConfig) -> None:
@@ -466,9 +509,9 @@ def _validate_threshold_rule(t: TrainConfig) -> None:
                           f"'{t.threshold_rule}'.{did_you_mean(t.threshold_rule, THRESHOLD_RULES)}")
     if not 0 <= t.threshold < 1:
         raise ConfigError(f"train.threshold must be in [0, 1) (0 = chosen by threshold_rule), got {t.threshold}.")
-    if t.threshold_rule == "recall" and not 0 < t.target_recall <= 1:
+    if not 0 < t.target_recall <= 1:
         raise ConfigError(f"train.target_recall must be in (0, 1], got {t.target_recall}.")
-    if t.threshold_rule == "contacts" and not 0 < t.contact_share <= 1:
+    if not 0 < t.contact_share <= 1:
         raise ConfigError(f"train.contact_share (the share of customers a campaign can reach) must be "
                           f"in (0, 1], got {t.contact_share}.")
     if t.threshold_rule == "profit" and not (t.value_per_positive > 0 and t.cost_per_contact >= 0):

@@ -28,7 +28,7 @@ from rich.markup import escape
 
 from winback import __version__
 from winback.bundle import save_bundle
-from winback.config import Config
+from winback.config import SELECTION_METRICS, Config
 from winback.data.canonical import EventLog, load_events
 from winback.errors import ConfigError, DataError, LabelError
 from winback.evaluate import (choose_threshold, curves, decile_edges, decile_table, metrics,
@@ -172,8 +172,11 @@ def fit_candidates(cfg: Config, train: pd.DataFrame, stop: pd.DataFrame, valid: 
 
 def leaderboard(results: dict[str, CandidateResult], metric: str) -> pd.DataFrame:
     rows = [{"candidate": r.name, **{k: v for k, v in r.test.items() if k not in ("n", "base_rate")},
-             f"valid_{metric}": r.valid[metric]} for r in results.values()]
-    return pd.DataFrame(rows).sort_values(f"valid_{metric}", ascending=False).reset_index(drop=True)
+             "valid_roc_auc": r.valid["roc_auc"], f"valid_{metric}": r.valid[metric]}
+            for r in results.values()]
+    higher_is_better = SELECTION_METRICS[metric]  # log loss and Brier: the lowest is best
+    return (pd.DataFrame(rows).sort_values(f"valid_{metric}", ascending=not higher_is_better)
+            .reset_index(drop=True))
 
 
 def event_segments(cfg: Config, test: pd.DataFrame, p_test: np.ndarray, threshold: float,
@@ -254,7 +257,8 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
         "threshold_rule": threshold_rule_text(cfg.train),
         "decision": decision_entry(cfg.train, chosen.test["threshold"]),
         "best": best,
-        "selection": (f"highest {metric} on held-out customers at the validation cutoff "
+        "selection": (f"{'highest' if SELECTION_METRICS[metric] else 'lowest'} {metric} on held-out "
+                      f"customers at the validation cutoff "
                       f"{plan.valid.time:%Y-%m-%d}"),
         "leaderboard": board.to_dict(orient="records"),
         "candidates": {n: {"valid": r.valid, "test": r.test} for n, r in results.items()},
