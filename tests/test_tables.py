@@ -216,3 +216,19 @@ def test_a_label_column_named_label_and_an_empty_column_train(tmp_path):
     both = people.rename(columns={"label": "churned"}).assign(label=[9, 8, 7, 6, 5, 4])
     table = load_customer_table(_project(tmp_path, {"people.csv": both}))
     assert table.frame["label"].tolist() == [9, 8, 7, 6, 5, 4] and table.frame[LABEL].tolist() == [1, 0] * 3
+
+
+def test_filter_values_of_the_wrong_kind_and_settings_that_contradict(tmp_path):
+    # each crashed with an IbisTypeError or gave a misleading message
+    cfg = _project(tmp_path, {"people.csv": PEOPLE}, filters=[{"column": "plan", "op": ">", "value": 0}])
+    with pytest.raises(DataError, match="column 'plan' holds text, so '> 0' cannot compare it with a number"):
+        load_customer_table(cfg)
+    cfg = _project(tmp_path, {"people.csv": PEOPLE}, filters=[{"column": "visits", "op": ">", "value": "many"}])
+    with pytest.raises(DataError, match="column 'visits' holds numbers, but the filter compares it with the text 'many'"):
+        load_customer_table(cfg)
+    cfg = _project(tmp_path, {"people.csv": PEOPLE}, filters=[{"column": "visits", "op": ">", "value": "2"}])
+    assert sorted(load_customer_table(cfg).frame["visits"]) == [3, 5, 8]  # "2" in the TOML reads as 2
+    with pytest.raises(DataError, match="table.drop lists 'churned', the table's label, which is never a feature"):
+        load_customer_table(_project(tmp_path, {"people.csv": PEOPLE}, drop=["churned"]))
+    with pytest.raises(ConfigError, match="positive and table.negative both list 'yes'"):
+        _project(tmp_path, {"people.csv": PEOPLE}, negative=["yes", "no"])

@@ -540,6 +540,10 @@ def _validate_table_settings(cfg: Config) -> None:
     tab = cfg.table
     if not tab.label:
         raise ConfigError("table.label must name the column to predict.")
+    both = sorted({str(v) for v in tab.positive} & {str(v) for v in tab.negative})
+    if both:
+        raise ConfigError(f"table.positive and table.negative both list {', '.join(map(repr, both))}: "
+                          f"a label value means 1 or 0, not both.")
     if tab.negative and not tab.positive:
         raise ConfigError(f"table.positive must list the value(s) of '{tab.label}' that mean 1 "
                           f"when table.negative is set.")

@@ -202,6 +202,17 @@ def _prepare_source(con, src: TableSourceConfig, key: str, base: Path,
 
 def _apply_filter(table: ir.Table, column: str, op: str, value) -> ir.Table:
     col = table[column]
+    numeric_column = col.type().is_numeric()
+    if numeric_column and isinstance(value, str):
+        try:
+            value = float(value)  # value = "10" in the TOML, on a number column
+        except ValueError:
+            raise DataError(f"table.filters: column '{column}' holds numbers, but the filter "
+                            f"compares it with the text {value!r}. Write a number.") from None
+    elif not numeric_column and not isinstance(value, str):
+        raise DataError(f"table.filters: column '{column}' holds text, so '{op} {value}' cannot "
+                        f"compare it with a number. Write the value in quotes to compare text, "
+                        f"or fix the column's values if it should hold numbers.")
     ops = {">": col > value, ">=": col >= value, "<": col < value, "<=": col <= value,
            "==": col == value, "!=": col != value}
     return table.filter(ops[op])
@@ -285,6 +296,11 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
         joined = _label(joined, cfg)
     elif tab.label in joined.columns:
         joined = joined.drop(tab.label)
+    never_features = [c for c in tab.drop if c in (key, tab.label)]
+    if never_features:
+        raise DataError(f"table.drop lists '{never_features[0]}', the table's "
+                        f"{'key' if never_features[0] == key else 'label'}, which is never a "
+                        f"feature: remove it from table.drop.")
     drop = [c for c in tab.drop if c in joined.columns]
     missing_drop = [c for c in tab.drop if c not in joined.columns]
     if missing_drop:
