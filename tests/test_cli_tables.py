@@ -169,3 +169,24 @@ def test_init_table_writes_the_decimal_comma_it_finds(tmp_path, monkeypatch, cap
     assert "'umsatz' holds numbers with a decimal comma" in " ".join(capsys.readouterr().out.split())
     assert main(["validate"]) == 0
     assert "1 numeric and 0 categorical columns" in " ".join(capsys.readouterr().out.split())
+
+
+def test_service_starts_when_a_text_column_has_missing_values(oneclick_run, tmp_path):
+    """The page's example row comes from the stored background: a missing text value there is
+    pandas' NA, which crashed `winback serve` at start-up (not JSON serializable)."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from winback.serving.app import create_app
+
+    out, _ = oneclick_run
+    bundle = shutil.copytree(out / "bundle", tmp_path / "bundle")
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    background = pd.read_parquet(bundle / manifest["background"])
+    background.loc[0, "Популярная_категория"] = pd.NA
+    background.to_parquet(bundle / manifest["background"])
+    client = TestClient(create_app([bundle], api_key=""))
+    assert client.get("/").status_code == 200
+    r = client.post("/v1/score", json={"customer_id": "x", "features": {"Популярная_категория": None}})
+    assert r.status_code == 200 and r.json()["probability"] is not None

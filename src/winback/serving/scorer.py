@@ -83,7 +83,8 @@ def _utc_naive(t: dt.datetime) -> dt.datetime:
 
 
 def _shown(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    """A value as JSON can carry it: NaN, None and pandas' NA (a missing text value) are null."""
+    if value is None or (pd.api.types.is_scalar(value) and not isinstance(value, str) and pd.isna(value)):
         return None
     return value.item() if isinstance(value, np.generic) else value
 
