@@ -93,7 +93,12 @@ def test_raw_events_score_like_batch_scoring(client, test_cutoff_rows):
         r = client.post("/v1/score", json=body)
         assert r.status_code == 200, r.text
         expected = scores.set_index("customer_id").loc[cid, "probability"]
-        assert r.json()["probability"] == pytest.approx(expected, abs=1e-5)
+        assert r.json()["probability"] == pytest.approx(expected, abs=1e-5) and r.json()["note"] is None
+    # events without the quantities and order ids the model was trained with still score, with a note
+    body["events"] = [{k: v for k, v in e.items() if k not in ("quantity", "order_id")} for e in body["events"]]
+    r = client.post("/v1/score", json=body)
+    assert r.status_code == 200 and r.json()["probability"] is not None
+    assert r.json()["note"].startswith("the events carry no quantity, order_id, which the model was trained with")
 
 
 def test_reasons_are_the_linear_contributions(client, manifest, test_cutoff_rows):

@@ -143,7 +143,8 @@ class ScoreOut(BaseModel):
     reasons: list[Reason] | None = None
     missing_features: list[str] = Field(default_factory=list, description="Features not sent "
                                         "(scored as unknown).")
-    note: str | None = Field(None, description="Why there is no probability, when there is none.")
+    note: str | None = Field(None, description="Why there is no probability, when there is none; or "
+                             "which event fields the model was trained with are missing from the events.")
 
 
 class BatchOut(BaseModel):

@@ -291,8 +291,14 @@ class CustomerScorer:
             if len(feats) else []
         by_id = dict(zip(eligible, self.score_features(rows, eligible, reasons))) if rows else {}
         out = []
-        for cid, _ in customers:
+        for cid, events in customers:
             if cid in by_id:
+                absent = [c for c in EVENT_FIELDS_FEATURES_READ
+                          if c in self.spec.available and all(e.get(c) is None for e in events)]
+                if absent:
+                    by_id[cid].note = (f"the events carry no {', '.join(absent)}, which the model was "
+                                       f"trained with: the features built from them read as none, "
+                                       f"which lowers the score's reliability")
                 out.append(by_id[cid])
             else:
                 out.append(Scored(cid, None, note=f"not in the '{self.problem}' population at "
@@ -328,6 +334,11 @@ class CustomerScorer:
         medians = self.manifest.get("feature_medians") or {}
         return {c: medians.get(c) for c in self.columns}
 
+
+# event fields the feature families read (price is carried, not read; event_type defaults to
+# purchase): a customer whose events omit one the training log had gets a note
+EVENT_FIELDS_FEATURES_READ = ("amount", "quantity", "order_id", "session_id", "product_id", "brand",
+                              "category")
 
 POPULATION_RULES = {
     "repeat_purchase": "no purchase before the cutoff",
