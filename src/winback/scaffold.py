@@ -41,7 +41,8 @@ min_history_days = {history}
 windows_days = [7, 30, 90, 180]
 
 [train]
-candidates = ["logistic", "lightgbm", "bgnbd"]
+# candidates = ["logistic", "lightgbm", "bgnbd"]   # default: the problem's own (no bgnbd for
+#                                                  # first_purchase; markov, lightgbm... for next_event)
 seed = 42
 # threshold_rule = "contacts"  # f1 | recall | contacts | profit: who `winback score` flags
 # contact_share = 0.2          # contacts: the share of customers a campaign can reach
