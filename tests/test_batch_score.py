@@ -173,3 +173,32 @@ def test_a_log_without_columns_the_model_was_trained_on_is_refused(cdnow_bundle,
                                         r"was trained on had \(layout 'cdnow'\).*Map them in \[source.columns\]"):
         score_to(cfg, cdnow_bundle, str(tmp_path / "s.parquet"))
     assert not (tmp_path / "s.parquet").exists()
+
+
+def test_ready_features_from_csv_and_globs(cdnow_bundle, tmp_path, capsys):
+    """A glob failed (pyarrow does not expand them) and CSV was refused as 'not Parquet'; CSV ids
+    stay text and a feature column empty in the first rows still reads as numbers."""
+    columns = json.loads((cdnow_bundle / "manifest.json").read_text())["feature_spec"]["columns"]
+    good = pd.DataFrame({"customer_id": ["007", "b", "c"], **{c: [1.0, 2.0, 3.0] for c in columns}})
+    good[columns[0]] = [None, None, 4.0]
+    good.iloc[:2].to_parquet(tmp_path / "part-1.parquet", index=False)
+    good.iloc[2:].to_parquet(tmp_path / "part-2.parquet", index=False)
+    out = tmp_path / "scores.parquet"
+    assert main(["score", "--bundle", str(cdnow_bundle), "--features", str(tmp_path / "part-*.parquet"),
+                 "-o", str(out), "-q"]) == 0
+    from_parquet = pd.read_parquet(out).set_index("customer_id")["probability"]
+    good.to_csv(tmp_path / "features.csv", index=False)
+    assert main(["score", "--bundle", str(cdnow_bundle), "--features", str(tmp_path / "features.csv"),
+                 "-o", str(out), "-q"]) == 0
+    from_csv = pd.read_parquet(out).set_index("customer_id")["probability"]
+    assert sorted(from_csv.index) == ["007", "b", "c"]
+    pd.testing.assert_series_equal(from_csv.sort_index(), from_parquet.sort_index())
+    good.assign(**{columns[1]: ["1", "many", "3"]}).to_csv(tmp_path / "bad.csv", index=False)
+    assert main(["score", "--bundle", str(cdnow_bundle), "--features", str(tmp_path / "bad.csv"),
+                 "-o", str(tmp_path / "bad-scores.parquet"), "-q"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "features must be numbers (or empty)" in err and "many" in err
+    assert not (tmp_path / "bad-scores.parquet").exists()
+    assert main(["score", "--bundle", str(cdnow_bundle), "--features", str(tmp_path / "none-*.parquet"),
+                 "-o", str(out), "-q"]) == 2
+    assert "No file matches" in capsys.readouterr().err

@@ -311,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--output", "-o", default="scores.parquet",
                     help="a .parquet or .csv file, a .duckdb file or a postgresql:// URL")
     sp.add_argument("--table", help="table name for a DuckDB or PostgreSQL output (default winback_scores)")
-    sp.add_argument("--features", help="score a Parquet file (or folder) of ready features instead of the source")
+    sp.add_argument("--features", help="score a Parquet or CSV file (folder, glob) of ready features instead of the source")
     sp.add_argument("--no-reasons", action="store_true", help="customer tables: skip the per-customer SHAP reasons")
     sp.set_defaults(func=cmd_score)
     sp = sub.add_parser("serve", help="HTTP service and web page for one or two bundles")

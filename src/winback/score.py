@@ -44,16 +44,21 @@ IN_POPULATION = "_in_population"
 class _Bundle:
     """A customer bundle opened for batch scoring."""
 
-    def __init__(self, bundle_dir: Path):
+    def __init__(self, bundle_dir: Path, ready_features: bool = False):
         self.dir = Path(bundle_dir)
         self.manifest, self.model, self.calibrator = load_bundle(self.dir)
         kind = self.manifest.get("kind")
         if kind == "customer_table":
+            if ready_features:
+                raise ConfigError(f"Bundle '{bundle_dir}' was trained on customer tables, which are "
+                                  f"scored from the config's [table] sources, not --features: point "
+                                  f"table.sources at the customers to score and run `winback score` "
+                                  f"without --features.")
             raise ConfigError(f"Bundle '{bundle_dir}' was trained on customer tables; score it with "
                               f"the customer-table config ([table]) it was trained with.")
         if kind == "next_event":
             raise ConfigError(f"Bundle '{bundle_dir}' is a next-event bundle; score it with a "
-                              f"next_event config.")
+                              f"next_event config{'' if not ready_features else ', not --features'}.")
         self.problem = ProblemConfig(**self.manifest["problem"])
         self.spec, self.columns = FeatureSpec.from_bundle(self.manifest["feature_spec"])
         self.rule = (SegmentRule.from_dict(self.manifest["segments"]["rule"])
@@ -263,16 +268,11 @@ def _fit_bgnbd(summary: np.ndarray) -> BGNBD | None:
 
 def score_features_to(bundle_dir: Path, features: Path, output: str, table: str | None = None,
                       chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None) -> tuple[str, int]:
-    """Score a Parquet file (or folder / glob of files) of ready features: customer_id plus the
-    bundle's feature columns. Segments use the bundle's stored population fits."""
-    import pyarrow.dataset as ds
-
+    """Score a Parquet or CSV file (or folder / glob of files) of ready features: customer_id plus
+    the bundle's feature columns. Segments use the bundle's stored population fits."""
     output_kind(output)
-    bundle = _Bundle(bundle_dir)
-    try:
-        dataset = ds.dataset(str(features), format="parquet")
-    except (FileNotFoundError, pa.ArrowInvalid) as exc:
-        raise DataError(f"Cannot read ready features from '{features}': {exc}") from exc
+    bundle = _Bundle(bundle_dir, ready_features=True)
+    dataset = _ready_features(features, bundle.columns)
     names = set(dataset.schema.names)
     if "customer_id" not in names:
         raise DataError(f"'{features}' has no customer_id column.")
@@ -300,7 +300,7 @@ def score_features_to(bundle_dir: Path, features: Path, output: str, table: str 
     tmp = Path(tempfile.mkdtemp(prefix="winback-score-"))
     try:
         spool = _Spool(tmp)
-        for batch in dataset.to_batches(columns=list(dict.fromkeys(needed)), batch_size=chunk_rows):
+        for batch in _batches(dataset, list(dict.fromkeys(needed)), chunk_rows, features):
             frame = batch.to_pandas()
             if bundle.model.name == "bgnbd" and "label_window_days" not in frame.columns:
                 frame["label_window_days"] = bundle.problem.horizon_days
@@ -311,6 +311,60 @@ def score_features_to(bundle_dir: Path, features: Path, output: str, table: str 
         return spool.write(output, table, bundle.decision), spool.rows
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv")
+
+
+def _ready_features(features: Path, columns: list[str]):
+    """A pyarrow dataset over a Parquet or CSV file, a folder of them, or a glob. CSV ids are
+    read as text (00042 stays 00042) and the model's columns as numbers, so that a column empty
+    in the first rows is not typed null and a stray word is an error naming it."""
+    import glob
+
+    import pyarrow.csv as pacsv
+    import pyarrow.dataset as ds
+
+    text = str(features)
+    if glob.has_magic(text):
+        files: list[str] | str = sorted(glob.glob(text))
+        if not files:
+            raise DataError(f"No file matches the ready features '{features}'.")
+        names = list(files)
+    elif Path(text).is_dir():
+        files = text
+        names = [p.name for p in Path(text).iterdir() if not p.name.startswith((".", "_"))]
+    else:
+        files, names = text, [text]
+    if names and all(n.lower().endswith(CSV_SUFFIXES) for n in names):
+        delimiter = "\t" if all(n.lower().endswith(".tsv") for n in names) else ","
+        fmt = ds.CsvFileFormat(
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            convert_options=pacsv.ConvertOptions(
+                column_types={"customer_id": pa.string(), **{c: pa.float64() for c in columns}}))
+    else:
+        fmt = ds.ParquetFileFormat()
+    try:
+        return ds.dataset(files, format=fmt)
+    except pa.ArrowInvalid as exc:
+        if "conversion error" in str(exc):
+            raise DataError(f"'{features}': features must be numbers (or empty): {exc}") from exc
+        raise DataError(f"Cannot read ready features from '{features}' (Parquet or CSV): {exc}") from exc
+    except FileNotFoundError as exc:
+        raise DataError(f"Cannot read ready features from '{features}' (Parquet or CSV): {exc}") from exc
+
+
+def _batches(dataset, columns: list[str], chunk_rows: int, features: Path) -> Iterator[pa.RecordBatch]:
+    """The dataset's record batches; a CSV value that is not a number fails here, mid-read."""
+    batches = dataset.to_batches(columns=columns, batch_size=chunk_rows)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except pa.ArrowInvalid as exc:
+            raise DataError(f"'{features}': features must be numbers (or empty): {exc}") from exc
+        yield batch
 
 
 def _is_number_type(t: pa.DataType) -> bool:
