@@ -232,3 +232,15 @@ def test_filter_values_of_the_wrong_kind_and_settings_that_contradict(tmp_path):
         load_customer_table(_project(tmp_path, {"people.csv": PEOPLE}, drop=["churned"]))
     with pytest.raises(ConfigError, match="positive and table.negative both list 'yes'"):
         _project(tmp_path, {"people.csv": PEOPLE}, negative=["yes", "no"])
+
+
+def test_a_table_glob_reads_every_file_and_each_must_hold_every_column(tmp_path):
+    (tmp_path / "parts").mkdir()
+    PEOPLE.iloc[:2].to_csv(tmp_path / "parts" / "a.csv", index=False)
+    PEOPLE.iloc[2:].to_csv(tmp_path / "parts" / "b.csv", index=False)
+    cfg = config_from_dict({"table": {"key": "cid", "label": "churned", "positive": ["yes"], "negative": ["no"],
+                                      "sources": [{"path": "parts/*.csv"}]}}, base_dir=tmp_path)
+    assert sorted(load_customer_table(cfg).frame["cid"]) == ["1", "2", "3", "4"]
+    PEOPLE.iloc[2:].drop(columns="visits").to_csv(tmp_path / "parts" / "b.csv", index=False)
+    with pytest.raises(DataError, match=r"b.csv has no column 'visits', which other files of the glob have"):
+        load_customer_table(cfg)

@@ -17,7 +17,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from winback.config import CSV_ENCODINGS, Config, SourceConfig, TableSourceConfig
-from winback.data.sources import connect, open_source
+from winback.data.sources import connect, files_lacking, open_source
 from winback.errors import DataError, closest, did_you_mean
 
 LABEL = "__winback_label__"  # the 0/1 outcome; a name no source uses, so a column called "label" is kept
@@ -64,8 +64,20 @@ def _open(con, src: TableSourceConfig, base: Path) -> ir.Table:
                         f"{', '.join(repr(e) for e in CSV_ENCODINGS if e)}, got '{src.encoding}'.")
     path = Path(src.path).expanduser()
     path = path if path.is_absolute() else base / path
-    return open_source(con, SourceConfig(path=str(path), delimiter=src.delimiter,
-                                         encoding=src.encoding), path)
+    source = SourceConfig(path=str(path), delimiter=src.delimiter, encoding=src.encoding)
+    table = open_source(con, source, path)
+    # files of a glob are combined by name: a column one file lacks would be empty (and then
+    # imputed) for all of its customers, so every file must hold every column
+    lacking = files_lacking(source, path, [c for c in table.columns if c != ROW])
+    if lacking:
+        file, columns = next(iter(lacking.items()))
+        raise DataError(
+            f"Table file '{src.path}': {file} has no column {', '.join(repr(c) for c in columns)}, "
+            f"which other files of the glob have; its customers would read as missing values "
+            f"there. Give every file the same columns, or list them as separate [[table.sources]] "
+            f"joined on the key."
+        )
+    return table
 
 
 def _typed(table: ir.Table, key: str, decimal: str, where: str, text_columns: frozenset[str] = frozenset()) -> ir.Table:
