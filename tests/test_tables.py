@@ -244,3 +244,10 @@ def test_a_table_glob_reads_every_file_and_each_must_hold_every_column(tmp_path)
     PEOPLE.iloc[2:].drop(columns="visits").to_csv(tmp_path / "parts" / "b.csv", index=False)
     with pytest.raises(DataError, match=r"b.csv has no column 'visits', which other files of the glob have"):
         load_customer_table(cfg)
+
+
+def test_a_float_key_in_parquet_reads_as_whole_ids(tmp_path):
+    PEOPLE.assign(cid=PEOPLE["cid"].astype(float)).to_parquet(tmp_path / "people.parquet")
+    cfg = config_from_dict({"table": {"key": "cid", "label": "churned", "positive": ["yes"], "negative": ["no"],
+                                      "sources": [{"path": "people.parquet"}]}}, base_dir=tmp_path)
+    assert load_customer_table(cfg).frame["cid"].tolist() == ["1", "2", "3", "4"]

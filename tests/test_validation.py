@@ -470,3 +470,12 @@ def test_selection_by_a_loss_picks_the_lowest():
     with pytest.raises(ConfigError, match="applies to event logs"):
         config_from_dict({"table": {"key": "id", "label": "y", "sources": [{"path": "t.csv"}]},
                           "train": {"selection_metric": "pr_auc"}})
+
+
+def test_ids_stored_as_floats_read_without_the_decimal(tmp_path):
+    """pandas writes an integer id column with a gap as float64; 4189.0 is customer 4189."""
+    rows = pd.DataFrame({"customer_id": [4189.0, 12.0, 7.5, np.nan], "amount": [1.0, 2.0, 3.0, 4.0],
+                         "event_time": ["2024-01-05", "2024-01-06", "2024-01-07", "2024-01-08"]})
+    rows.to_parquet(tmp_path / "events.parquet")
+    log = load_events(events_config(tmp_path / "events.parquet", drop_missing_customers=True))
+    assert sorted(log.table.execute()["customer_id"]) == ["12", "4189", "7.5"]

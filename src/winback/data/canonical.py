@@ -273,6 +273,8 @@ def _typed_columns(
             col = col.strip()
         if _integer_id(canonical, col):
             cols[canonical] = col.cast("int64")
+        elif canonical in ID_COLUMNS and col.type().is_floating():
+            cols[canonical] = float_id_text(col)
         elif target == "float64":
             if col.type().is_string():
                 cols[canonical] = (col.replace(",", ".") if decimal == "," else col).try_cast("float64")
@@ -308,6 +310,13 @@ def _typed_columns(
         else:
             out[canonical] = cols[canonical].cast(target)
     return out
+
+
+def float_id_text(col: ibis.Value) -> ibis.Value:
+    """Ids stored as floats (pandas turns an integer column with a gap into float64) as text
+    without the '.0': 4189.0 is customer 4189, as the store's other systems write it."""
+    whole = ibis.ifelse((col == col.floor()) & (col.abs() < 1e15), col, ibis.null("float64"))
+    return whole.cast("int64").cast("string").coalesce(col.cast("string"))
 
 
 def _integer_id(canonical: str, value: ibis.Value) -> bool:

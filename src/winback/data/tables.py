@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from winback.config import CSV_ENCODINGS, Config, SourceConfig, TableSourceConfig
+from winback.data.canonical import float_id_text
 from winback.data.sources import connect, files_lacking, open_source
 from winback.errors import DataError, closest, did_you_mean
 
@@ -198,7 +199,8 @@ def _prepare_source(con, src: TableSourceConfig, key: str, base: Path,
         if src.pivot_column:
             keep += [src.pivot_column, *src.pivot_values]
         table = table.select(*dict.fromkeys(keep))
-    table = table.mutate(**{key: table[key].cast("string").strip()})
+    ids = table[key]
+    table = table.mutate(**{key: float_id_text(ids) if ids.type().is_floating() else ids.cast("string").strip()})
     table = _fix_values(table, src.fixes, where)
     table = _typed(table, key, src.decimal, where, text_columns)
     if src.pivot_column:
