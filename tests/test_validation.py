@@ -228,8 +228,10 @@ def test_unknown_config_key_suggests(tmp_path):
 def test_unknown_section_and_types():
     with pytest.raises(ConfigError, match="Did you mean 'problem'"):
         config_from_dict({"problme": {}})
-    with pytest.raises(ConfigError, match="horizon_days.*must be int"):
+    with pytest.raises(ConfigError, match=r"'problem.horizon_days' must be a whole number \(no quotes\), got '90'"):
         config_from_dict({"problem": {"horizon_days": "90"}})
+    with pytest.raises(ConfigError, match="'train.refit' must be true or false, got 'yes'"):
+        config_from_dict({"train": {"refit": "yes"}})
     with pytest.raises(ConfigError, match="Did you mean 'repeat_purchase'"):
         config_from_dict({"problem": {"name": "repeat_purchases"}})
     with pytest.raises(ConfigError, match="not a canonical column"):

@@ -339,11 +339,14 @@ def _check_type(value: Any, hint: Any, key: str) -> Any:
     else:  # pragma: no cover - every field has one of the types above
         ok = True
     if not ok:
-        raise ConfigError(
-            f"'{key}' in winback.toml must be {getattr(hint, '__name__', str(hint))}, "
-            f"got {value!r}."
-        )
+        name = getattr(hint, "__name__", str(hint))
+        raise ConfigError(f"'{key}' must be {TYPE_WORDS.get(name, name)}, got {value!r}.")
     return value
+
+
+TYPE_WORDS = {"int": "a whole number (no quotes)", "float": "a number (no quotes)",
+              "str": "text in quotes", "bool": "true or false", "list": "a list [...]",
+              "dict": "a table { ... }"}
 
 
 def config_from_dict(data: dict[str, Any], base_dir: Path = Path(".")) -> Config:
