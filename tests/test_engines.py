@@ -195,6 +195,44 @@ def test_unix_timestamps_on_every_engine(tmp_path, spark, postgres_url):
                  connection={"url_env": "WINBACK_TEST_PG"}) == want
 
 
+def test_zone_names_on_every_engine(tmp_path, spark, postgres_url):
+    """timezone = "Europe/Berlin": local wall times, text or naive timestamps, become the same
+    UTC instants on DuckDB, Spark and PostgreSQL, daylight saving included (+1 h in January,
+    +2 h in July); BigQuery compiles TIMESTAMP(datetime, zone)."""
+    raw = pd.DataFrame({"user": ["a", "b", "c"], "spent": [1.0, 2.0, 3.0],
+                        "ts": ["2024-01-15 10:00:00", "2024-07-15 10:00:00", "2024-12-31 23:30:00"]})
+    raw.to_csv(tmp_path / "events.csv", index=False)
+    typed = raw.assign(ts=pd.to_datetime(raw["ts"]))
+    typed.to_parquet(tmp_path / "events.parquet")
+    ibis.connect(postgres_url).create_table("zoned_events", typed, overwrite=True)
+    mapping = {"customer_id": "user", "event_time": "ts", "amount": "spent"}
+
+    def times(path: str, **source) -> list:
+        doc = {"path": str(tmp_path / path), "layout": "events", "timezone": "Europe/Berlin",
+               "columns": mapping, **source}
+        con = ibis.pyspark.connect(spark) if source.get("backend") == "spark" else None
+        os.environ["WINBACK_TEST_PG"] = postgres_url
+        try:
+            log = load_events(config_from_dict({"source": doc}), con=con)
+        finally:
+            os.environ.pop("WINBACK_TEST_PG", None)
+        return sorted(pd.to_datetime(log.table.execute()["event_time"]).tolist())
+
+    want = [pd.Timestamp("2024-01-15 09:00"), pd.Timestamp("2024-07-15 08:00"),
+            pd.Timestamp("2024-12-31 22:30")]
+    assert times("events.csv") == want
+    assert times("events.parquet") == want
+    assert times("events.parquet", backend="spark") == want
+    assert times("events.csv", backend="spark") == want
+    assert times("events.parquet", backend="postgres", table="public.zoned_events",
+                 connection={"url_env": "WINBACK_TEST_PG"}) == want
+    from winback.data.canonical import _local_to_utc
+
+    ts = ibis.table({"ts": "timestamp"}, name="events").ts
+    sql = ibis.to_sql(_local_to_utc(ts, "Europe/Berlin", "bigquery").name("t"), dialect="bigquery")
+    assert "DATETIME(TIMESTAMP(" in sql.upper().replace("`", "") and "'Europe/Berlin'" in sql
+
+
 def _toml(doc: dict) -> str:
     lines = []
 

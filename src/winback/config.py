@@ -450,7 +450,10 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError(f"source.timezone = '{cfg.source.timezone}' does not apply to "
                           f"{cfg.source.time_format} timestamps: a count since 1970-01-01 UTC is "
                           f"an instant already. Remove source.timezone.")
+    from winback.data.canonical import zone_setting
     from winback.data.engines import check_engine_settings
+
+    zone_setting(cfg.source.timezone)  # a zone that is neither an offset nor a known name
 
     check_engine_settings(cfg)
     if cfg.engine.threads < 0:

@@ -51,6 +51,37 @@ def _timestamp_from_us(us: int) -> dtypes.Timestamp(scale=6):  # type: ignore[em
     """DuckDB's naive timestamp `us` microseconds after the epoch."""
 
 
+@ibis.udf.scalar.builtin(name="timezone")
+def _timezone(zone: str, ts: dt.datetime) -> dt.datetime:  # type: ignore[empty-body]
+    """DuckDB's and PostgreSQL's timezone(): a naive local time in `zone` to an instant, and an
+    instant to the naive wall time in `zone`."""
+
+
+@ibis.udf.scalar.builtin(name="to_utc_timestamp")
+def _spark_to_utc(ts: dt.datetime, zone: str) -> dt.datetime:  # type: ignore[empty-body]
+    """Spark's to_utc_timestamp: a naive local time in `zone` as naive UTC."""
+
+
+@ibis.udf.scalar.builtin(name="timestamp")
+def _bq_timestamp(ts: dt.datetime, zone: str) -> dt.datetime:  # type: ignore[empty-body]
+    """BigQuery's TIMESTAMP(datetime, zone): a civil time in `zone` as an instant."""
+
+
+@ibis.udf.scalar.builtin(name="datetime")
+def _bq_datetime(ts: dt.datetime, zone: str) -> dt.datetime:  # type: ignore[empty-body]
+    """BigQuery's DATETIME(timestamp, zone): an instant as the civil time in `zone`."""
+
+
+def _local_to_utc(ts: ibis.Value, zone: str, backend: str) -> ibis.Value:
+    """Naive wall times in the IANA `zone` (daylight saving included) as naive UTC, in each
+    engine's own zone database."""
+    if backend == "spark":
+        return _spark_to_utc(ts, zone)
+    if backend == "bigquery":
+        return _bq_datetime(_bq_timestamp(ts, zone), "UTC")
+    return _timezone("UTC", _timezone(zone, ts))  # DuckDB (ICU) and PostgreSQL
+
+
 @dataclass
 class EventLog:
     """Canonical events on an engine, with what is known about them.
@@ -115,7 +146,8 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
 
     def typed(t: ibis.Table) -> dict[str, ibis.Value]:
         return _typed_columns(t, mapping, layout, source.event_types, time_format, zone_offset,
-                              strip_text=is_csv, duckdb=embedded, decimal=source.decimal)
+                              strip_text=is_csv, duckdb=embedded, decimal=source.decimal,
+                              backend=source.backend)
 
     cols = typed(raw)
     no_customer = _validate(raw, cols, typed, mapping, name, drop_missing=source.drop_missing_customers,
@@ -216,16 +248,37 @@ def _fixed_offset(text: str) -> int | None:
     return seconds if m.group(1) == "+" else -seconds
 
 
-def _zone_offset_of(raw: ibis.Table, column: str, name: str, configured: str) -> int:
-    """Offset (s) to subtract to reach UTC; fails on mixed zones within the column."""
-    default = _fixed_offset(configured)
-    if default is None:
+def zone_setting(configured: str) -> int | str:
+    """source.timezone as a fixed offset in seconds ('UTC', '+02:00') or an IANA zone name
+    ('Europe/Berlin', whose offset changes with daylight saving)."""
+    offset = _fixed_offset(configured)
+    if offset is not None:
+        return offset
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(configured.strip())
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        from winback.errors import closest
+
+        near = closest(configured.strip(), sorted(zoneinfo.available_timezones()))
         raise ConfigError(
-            f"source.timezone = '{configured}' is not supported: use 'UTC' or a fixed offset such "
-            f"as '+02:00' (the zone of timestamps that carry none)."
-        )
-    if not raw[column].type().is_string():
-        return 0  # typed timestamps are instants already; the session zone is UTC
+            f"source.timezone = '{configured}' is not a time zone: use 'UTC', a fixed offset such "
+            f"as '+02:00', or a zone name such as 'Europe/Berlin' (the zone of timestamps that "
+            f"carry none).{f' Did you mean {near!r}?' if near else ''}"
+        ) from None
+    return configured.strip()
+
+
+def _zone_offset_of(raw: ibis.Table, column: str, name: str, configured: str) -> int | str:
+    """What to convert the column's times by to reach UTC: an offset in seconds, or a zone name
+    (see zone_setting); fails on mixed zones within the column."""
+    default = zone_setting(configured)
+    dtype = raw[column].type()
+    if dtype.is_timestamp() and not dtype.timezone:
+        return default  # a naive timestamp is a wall time, in the configured zone
+    if not dtype.is_string():
+        return 0  # timestamps with a zone are instants already; the session zone is UTC
     zones = (
         raw.select(zone=raw[column].re_extract(ZONE_PATTERN, 1).strip())
         .group_by("zone")
@@ -252,10 +305,11 @@ def _typed_columns(
     layout: Layout,
     event_types: dict[str, str],
     time_format: str,
-    zone_offset: int,
+    zone_offset: int | str,
     strip_text: bool = True,
     duckdb: bool = True,
     decimal: str = ".",
+    backend: str = "duckdb",
 ) -> dict[str, ibis.Value]:
     """Canonical columns as expressions over the raw table `t`.
 
@@ -282,7 +336,7 @@ def _typed_columns(
                 cols[canonical] = col.cast("float64")
         else:
             cols[canonical] = col if col.type().is_string() else col.cast("string")
-    cols["event_time"] = _parse_time(t[mapping["event_time"]], time_format, zone_offset, duckdb)
+    cols["event_time"] = _parse_time(t[mapping["event_time"]], time_format, zone_offset, duckdb, backend)
     if "quantity" not in cols:
         cols["quantity"] = ibis.literal(1.0)
     if "amount" not in cols:
@@ -339,7 +393,8 @@ def _unix_time(col: ibis.Value, time_format: str, duckdb: bool) -> ibis.Value:
     return ibis.literal(dt.datetime(1970, 1, 1)) + us.as_interval("us")
 
 
-def _parse_time(col: ibis.Value, time_format: str, zone_offset: int, duckdb: bool = True) -> ibis.Value:
+def _parse_time(col: ibis.Value, time_format: str, zone_offset: int | str, duckdb: bool = True,
+                backend: str = "duckdb") -> ibis.Value:
     dtype = col.type()
     if time_format in UNIX_TIME_FORMATS:
         parsed = _unix_time(col, time_format, duckdb)
@@ -357,7 +412,9 @@ def _parse_time(col: ibis.Value, time_format: str, zone_offset: int, duckdb: boo
             parsed = _try_strptime(text, time_format) if time_format else text.try_cast("timestamp")
         else:  # a warehouse's own parser (a bad value fails the query there)
             parsed = text.as_timestamp(time_format) if time_format else text.cast("timestamp")
-    if zone_offset:
+    if isinstance(zone_offset, str):
+        parsed = _local_to_utc(parsed, zone_offset, backend)
+    elif zone_offset:
         parsed = parsed - ibis.interval(seconds=zone_offset)
     return parsed.cast(dtypes.Timestamp(scale=6))
 
