@@ -481,3 +481,25 @@ def test_ids_stored_as_floats_read_without_the_decimal(tmp_path):
     rows.to_parquet(tmp_path / "events.parquet")
     log = load_events(events_config(tmp_path / "events.parquet", drop_missing_customers=True))
     assert sorted(log.table.execute()["customer_id"]) == ["12", "4189", "7.5"]
+
+
+def test_a_table_in_a_duckdb_file_reads_and_trains(tmp_path, orders):
+    """DuckDB file sources failed outright: ibis 12's list_tables calls a method DuckDB 2 removed.
+    Tables outside the main schema are named schema.table; a wrong name lists the tables."""
+    import duckdb
+
+    db = tmp_path / "shop's.duckdb"  # a quote in the path is escaped
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"CREATE TABLE events AS SELECT * FROM read_csv('{orders}', all_varchar = true)")
+        con.execute("CREATE SCHEMA sales")
+        con.execute("CREATE TABLE sales.orders AS SELECT * FROM events")
+    n = len(pd.read_csv(orders))
+    assert load_events(events_config(db, table="events")).summary["rows"] == n
+    assert load_events(events_config(db, table="sales.orders")).summary["rows"] == n
+    with pytest.raises(DataError, match=r"has no table 'orders'\. It is in another schema: "
+                                        r"table = 'sales.orders'\. Tables: events, sales.orders\."):
+        load_events(events_config(db, table="orders"))
+    with pytest.raises(DataError, match="has no table 'sales.ordrs'. Did you mean 'sales.orders'"):
+        load_events(events_config(db, table="sales.ordrs"))
+    with pytest.raises(ConfigError, match="source.table must name the table"):
+        load_events(events_config(db))

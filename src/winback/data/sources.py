@@ -154,6 +154,36 @@ def files_lacking(source: SourceConfig, path: Path, columns: list[str]) -> dict[
     return out
 
 
+def _duckdb_file_table(con: DuckDBBackend, source: SourceConfig, file: str) -> ibis.Table:
+    """`source.table` ('orders' or 'sales.orders') of a DuckDB database file, attached read-only.
+    Tables are listed from information_schema with DuckDB itself: ibis 12's list_tables calls a
+    method DuckDB 2 removed."""
+    if not source.table:
+        raise ConfigError("source.table must name the table to read from the DuckDB file "
+                          "('orders', or 'schema.orders' outside the main schema).")
+    quoted = file.replace("'", "''")
+    con.con.execute(f"ATTACH IF NOT EXISTS '{quoted}' AS winback_src (READ_ONLY)")
+    found = con.con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_catalog = 'winback_src' ORDER BY table_schema, table_name").fetchall()
+    names = {(f"{name}" if schema == "main" else f"{schema}.{name}"): (schema, name)
+             for schema, name in found}
+    schema, _, name = source.table.rpartition(".")
+    wanted = f"{schema}.{name}" if schema and schema != "main" else name
+    if wanted not in names:
+        from winback.errors import did_you_mean
+
+        elsewhere = [n for n in names if n.rpartition(".")[2] == name]
+        hint = (f" It is in another schema: table = '{elsewhere[0]}'." if elsewhere
+                else did_you_mean(wanted, list(names)))
+        raise DataError(
+            f"DuckDB file '{file}' has no table '{source.table}'.{hint} "
+            f"Tables: {', '.join(names) or 'none'}."
+        )
+    schema, name = names[wanted]
+    return con.table(name, database=("winback_src", schema))
+
+
 def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Table:
     """The raw table of `source` (not yet mapped), registered on `con`."""
     fmt = source.format or infer_format(str(path))
@@ -177,22 +207,15 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Ta
             return con.read_parquet(matches, **_by_name(matches))
         if fmt == "json":
             return _flat_json(con.read_json(matches, **_by_name(matches)))
-        if not source.table:
-            raise ConfigError("source.table must name the table to read from the DuckDB file.")
-        con.raw_sql(f"ATTACH '{matches[0]}' AS winback_src (READ_ONLY)")
-        tables = con.list_tables(database="winback_src")
-        if source.table not in tables:
-            from winback.errors import did_you_mean
-
-            raise DataError(
-                f"DuckDB file '{matches[0]}' has no table '{source.table}'."
-                f"{did_you_mean(source.table, tables)} Tables: {', '.join(tables) or 'none'}."
-            )
-        return con.table(source.table, database="winback_src")
+        return _duckdb_file_table(con, source, matches[0])
     except (ConfigError, DataError):
         raise
     except Exception as exc:  # duckdb raises its own exception types for corrupt files
         text = str(exc)
+        if fmt == "duckdb" and "lock" in text.lower():
+            raise DataError(f"'{path}' is open in another program that writes to it (DuckDB lets "
+                            f"one process write a file and then no other may read it): close that "
+                            f"program, or read a copy of the file.") from exc
         if "not utf-8 encoded" in text:
             raise DataError(f"'{path}' is not UTF-8 text. Set its encoding to 'latin-1' (most "
                             f"Windows and Excel exports) or 'utf-16' (source.encoding, or "
