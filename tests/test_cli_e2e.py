@@ -8,6 +8,9 @@ import pandas as pd
 import pytest
 
 from winback.cli import main
+from winback.datasets import dataset_dir
+
+CDNOW_CSV = dataset_dir("cdnow") / "cdnow_master.csv"
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +206,16 @@ def test_a_model_near_chance_is_called_weak(tmp_path, capsys):
     assert manifest["candidates"][manifest["best"]]["test"]["roc_auc"] < 0.6
     assert "little better than the 0.5 of chance" in capsys.readouterr().out.replace("\n", " ")
     assert "little better than the 0.5 of chance" in (tmp_path / "winback-out" / "report.html").read_text()
+
+
+def test_init_on_a_duckdb_file_names_its_only_table(tmp_path, monkeypatch, capsys):
+    import duckdb
+
+    monkeypatch.chdir(tmp_path)
+    with duckdb.connect("shop.duckdb") as con:
+        con.execute("CREATE SCHEMA sales")
+        con.execute(f"CREATE TABLE sales.orders AS SELECT * FROM read_csv('{CDNOW_CSV}', all_varchar = true)")
+    assert main(["init", "--layout", "cdnow", "--path", "shop.duckdb"]) == 0
+    assert "Set table = 'sales.orders' to read it" in " ".join(capsys.readouterr().out.split())
+    assert 'table = "sales.orders"' in (tmp_path / "winback.toml").read_text().splitlines()
+    assert main(["validate"]) == 0

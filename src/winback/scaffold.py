@@ -180,7 +180,8 @@ COLUMN_NAMES = {
 # settings a failed read names as its fix, applied by `init` and tried again
 FIXES = (("time_format", re.compile(r"source\.time_format = '([^']+)'")),
          ("decimal", re.compile(r"source\.decimal = '(,)'")),
-         ("encoding", re.compile(r"Set its encoding to '(latin-1)'")))
+         ("encoding", re.compile(r"Set its encoding to '(latin-1)'")),
+         ("table", re.compile(r"set source\.table = '([^']+)', its only table")))
 
 
 def guess_columns(path: str, base_dir: Path) -> tuple[dict[str, str], str]:

@@ -158,9 +158,6 @@ def _duckdb_file_table(con: DuckDBBackend, source: SourceConfig, file: str) -> i
     """`source.table` ('orders' or 'sales.orders') of a DuckDB database file, attached read-only.
     Tables are listed from information_schema with DuckDB itself: ibis 12's list_tables calls a
     method DuckDB 2 removed."""
-    if not source.table:
-        raise ConfigError("source.table must name the table to read from the DuckDB file "
-                          "('orders', or 'schema.orders' outside the main schema).")
     quoted = file.replace("'", "''")
     con.con.execute(f"ATTACH IF NOT EXISTS '{quoted}' AS winback_src (READ_ONLY)")
     found = con.con.execute(
@@ -168,6 +165,11 @@ def _duckdb_file_table(con: DuckDBBackend, source: SourceConfig, file: str) -> i
         "WHERE table_catalog = 'winback_src' ORDER BY table_schema, table_name").fetchall()
     names = {(f"{name}" if schema == "main" else f"{schema}.{name}"): (schema, name)
              for schema, name in found}
+    if not source.table:
+        which = (f"set source.table = '{next(iter(names))}', its only table" if len(names) == 1
+                 else f"its tables: {', '.join(names) or 'none'}")
+        raise ConfigError(f"source.table must name the table to read from the DuckDB file "
+                          f"'{file}' ('orders', or 'schema.orders' outside the main schema): {which}.")
     schema, _, name = source.table.rpartition(".")
     wanted = f"{schema}.{name}" if schema and schema != "main" else name
     if wanted not in names:
