@@ -234,3 +234,17 @@ def test_segments_quadrants_and_what_sets_the_focus_apart():
     assert [abs(d["effect"]) for d in s["distinguishing"]] == sorted(map(abs, effects.values()), reverse=True)
     with pytest.raises(ConfigError, match="Unknown segment 'vip'"):
         rule_from_config(SegmentConfig(names={"vip": "x"}), 0.5, values)
+
+
+def test_reasons_for_a_model_of_fewer_than_three_columns():
+    """A two-column table crashed `winback score` (IndexError); a column that moved nothing is
+    not given as a reason."""
+    from winback.tabular.explain import Explanation
+
+    values = pd.DataFrame({"visits": [0.4, 0.0], "plan": [-0.1, 0.2]})
+    rows = pd.DataFrame({"visits": [3.0, 5.0], "plan": ["gold", "basic"]})
+    reasons = top_reasons(Explanation(values, "test"), rows)
+    assert reasons["reason_1"].tolist() == ["visits = 3 (raises the probability)",
+                                            "plan = basic (raises the probability)"]
+    assert reasons["reason_2"].tolist() == ["plan = gold (lowers the probability)", None]
+    assert reasons["reason_3"].tolist() == [None, None]
