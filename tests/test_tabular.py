@@ -246,5 +246,5 @@ def test_reasons_for_a_model_of_fewer_than_three_columns():
     reasons = top_reasons(Explanation(values, "test"), rows)
     assert reasons["reason_1"].tolist() == ["visits = 3 (raises the probability)",
                                             "plan = basic (raises the probability)"]
-    assert reasons["reason_2"].tolist() == ["plan = gold (lowers the probability)", None]
-    assert reasons["reason_3"].tolist() == [None, None]
+    assert reasons["reason_2"].iloc[0] == "plan = gold (lowers the probability)"
+    assert reasons["reason_2"].isna().tolist() == [False, True] and reasons["reason_3"].isna().all()
