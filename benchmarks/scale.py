@@ -115,7 +115,7 @@ def size_folder(millions: int) -> Path:
         shutil.rmtree(folder)
     folder.mkdir()
     for p in parts:
-        (folder / p.name).symlink_to(p)
+        (folder / p.name).symlink_to(p.resolve())  # absolute: the cache may be reached by a link
     return folder
 
 
