@@ -503,3 +503,17 @@ def test_a_table_in_a_duckdb_file_reads_and_trains(tmp_path, orders):
         load_events(events_config(db, table="sales.ordrs"))
     with pytest.raises(ConfigError, match="source.table must name the table"):
         load_events(events_config(db))
+
+
+def test_infinite_and_nan_amounts_are_named_not_trained_on(tmp_path):
+    """'inf' and 'NaN' parse as floats: they passed validation and training then failed in
+    scikit-learn ('Input X contains NaN'). Now they are values that are not numbers."""
+    rows = pd.DataFrame({"customer_id": ["a", "b", "c"], "event_time": ["2024-01-05", "2024-01-06", "2024-01-07"],
+                         "amount": ["12.5", "inf", "NaN"]})
+    with pytest.raises(DataError, match=r"2 values in column 'amount' \(mapped to 'amount'\) are not numbers. "
+                                        r"First rows: row 2: amount='inf'; row 3: amount='NaN'"):
+        load_events(events_config(write_csv(tmp_path, rows)))
+    typed = rows.assign(amount=[12.5, float("inf"), 3.0])
+    typed.to_parquet(tmp_path / "events.parquet")
+    with pytest.raises(DataError, match="1 values in column 'amount'.*row 2: amount=inf"):
+        load_events(events_config(tmp_path / "events.parquet"))

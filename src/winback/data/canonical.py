@@ -331,9 +331,11 @@ def _typed_columns(
             cols[canonical] = float_id_text(col)
         elif target == "float64":
             if col.type().is_string():
-                cols[canonical] = (col.replace(",", ".") if decimal == "," else col).try_cast("float64")
+                number = (col.replace(",", ".") if decimal == "," else col).try_cast("float64")
             else:
-                cols[canonical] = col.cast("float64")
+                number = col.cast("float64")
+            # 'inf' and 'NaN' parse as floats but are no amount: unparsed, so validation names them
+            cols[canonical] = ibis.ifelse(number.isinf() | number.isnan(), ibis.null("float64"), number)
         else:
             cols[canonical] = col if col.type().is_string() else col.cast("string")
     cols["event_time"] = _parse_time(t[mapping["event_time"]], time_format, zone_offset, duckdb, backend)
