@@ -251,3 +251,21 @@ def test_a_float_key_in_parquet_reads_as_whole_ids(tmp_path):
     cfg = config_from_dict({"table": {"key": "cid", "label": "churned", "positive": ["yes"], "negative": ["no"],
                                       "sources": [{"path": "people.parquet"}]}}, base_dir=tmp_path)
     assert load_customer_table(cfg).frame["cid"].tolist() == ["1", "2", "3", "4"]
+
+
+def test_missing_marks_are_missing_and_infinite_values_are_named(tmp_path):
+    """NA / NaN / NULL / #N/A (R, pandas, Excel) are missing values to impute; 'inf' parsed as a
+    float and failed the models ('Input X contains NaN')."""
+    people = PEOPLE.assign(visits=["3", "NA", "#N/A", "8"], spend=["1.5", "NaN", "null", "2"])
+    table = load_customer_table(_project(tmp_path, {"people.csv": people}))
+    assert table.numeric == ["visits", "spend"]
+    assert table.frame["visits"].isna().tolist() == [False, True, True, False]
+    bad = pd.DataFrame({"cid": range(20), "churned": ["yes", "no"] * 10,
+                        "visits": [str(i) for i in range(19)] + ["inf"]})
+    with pytest.raises(DataError, match=r"column 'visits' holds numbers except in 1 row\(s\) \(customers 19\)"):
+        load_customer_table(_project(tmp_path, {"people.csv": bad}))
+    bad.assign(visits=[float(i) for i in range(19)] + [float("-inf")]).to_parquet(tmp_path / "people.parquet")
+    cfg = config_from_dict({"table": {"key": "cid", "label": "churned", "positive": ["yes"], "negative": ["no"],
+                                      "sources": [{"path": "people.parquet"}]}}, base_dir=tmp_path)
+    with pytest.raises(DataError, match="column 'visits' holds infinite values"):
+        load_customer_table(cfg)

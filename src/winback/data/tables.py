@@ -81,6 +81,22 @@ def _open(con, src: TableSourceConfig, base: Path) -> ir.Table:
     return table
 
 
+MISSING_MARKS = ("na", "n/a", "nan", "null", "none", "#n/a")
+
+
+def _refuse_infinite_numbers(table: ir.Table, key: str, where: str) -> None:
+    """A float column (Parquet, JSON) holding inf would reach the models as is and fail them."""
+    floats = [c for c in table.columns if c != key and table[c].type().is_floating()]
+    if not floats:
+        return
+    agg = table.aggregate(**{f"i{i}": table[c].isinf().sum() for i, c in enumerate(floats)}).execute().iloc[0]
+    for i, col in enumerate(floats):
+        if int(agg[f"i{i}"] or 0):
+            raise DataError(f"{where}: column '{col}' holds infinite values (customers "
+                            f"{_rows_where(table, table[col].isinf(), key)}). Fix them, or leave "
+                            f"them empty to be imputed.")
+
+
 def _typed(table: ir.Table, key: str, decimal: str, where: str, text_columns: frozenset[str] = frozenset()) -> ir.Table:
     """Cast text columns that hold numbers to float64 (all CSV columns arrive as text).
 
@@ -89,12 +105,18 @@ def _typed(table: ir.Table, key: str, decimal: str, where: str, text_columns: fr
     typo into a category. `text_columns` (table.categorical) stay text whatever they hold."""
     casts = {}
     counts = {}
+    texts = {}
+    _refuse_infinite_numbers(table, key, where)
     for col in table.columns:
         if col == key or col in text_columns or not table[col].type().is_string():
             continue
         text = table[col].strip()
-        text = ibis.ifelse(text == "", ibis.null("string"), text)
+        # empty and the usual missing-value marks (NA, NaN, NULL, #N/A as R, pandas and Excel
+        # write them) are missing values; 'inf' parses as a float but is no number
+        text = ibis.ifelse((text == "") | text.lower().isin(MISSING_MARKS), ibis.null("string"), text)
         number = (text.replace(",", ".") if decimal == "," else text).try_cast("float64")
+        number = ibis.ifelse(number.isinf(), ibis.null("float64"), number)
+        texts[col] = text
         casts[col] = number
         counts[col] = (text.count(), number.count())
     if not casts:
@@ -117,8 +139,7 @@ def _typed(table: ir.Table, key: str, decimal: str, where: str, text_columns: fr
         if filled and parsed == filled:
             numeric[col] = casts[col]
         elif filled and parsed >= 0.9 * filled:
-            bad = _rows_where(table, casts[col].isnull() & table[col].notnull()
-                              & (table[col].strip() != ""), key)
+            bad = _rows_where(table, casts[col].isnull() & texts[col].notnull(), key)
             raise DataError(
                 f"{where}: column '{col}' holds numbers except in {filled - parsed} row(s) "
                 f"(customers {bad}). Fix those values or list the column in table.categorical."
