@@ -159,9 +159,15 @@ def test_model_description(client, manifest):
     # sums of a few such amounts would overflow to infinity
     ({"customer_id": "a", "events": [{"event_time": "1997-03-01", "amount": 1e308}]},
      422, "invalid_request", "less than or equal to 1000000000000"),
+    # Python's JSON reader takes Infinity and NaN: Infinity was a server error (500)
+    ({"features": {"n_events": float("inf")}}, 422, "invalid_request", "finite number"),
+    ({"features": {"n_events": float("nan")}}, 422, "invalid_request", "finite number"),
+    ({"customer_id": "a", "events": [{"event_time": "1997-03-01", "amount": float("nan")}]},
+     422, "invalid_request", "finite number"),
 ])
 def test_bad_requests_get_structured_errors(client, body, status, code, words):
-    r = client.post("/v1/score", json=body)
+    # json.dumps writes Infinity and NaN as Python's reader (and some clients) do
+    r = client.post("/v1/score", content=json.dumps(body), headers={"content-type": "application/json"})
     assert r.status_code == status, r.text
     err = r.json()["error"]
     assert err["code"] == code and words in (err["message"] + json.dumps(err["details"]))

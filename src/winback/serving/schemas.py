@@ -7,8 +7,8 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictStr,
-                      WithJsonSchema, create_model, model_validator)
+from pydantic import (AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictBool,
+                      StrictStr, WithJsonSchema, create_model, model_validator)
 
 # numbers and flags are strict: lax parsing would take `false` for 0.0 or "yes" for true, which
 # the schema (and a careful client) say is wrong
@@ -32,6 +32,10 @@ Timestamp = Annotated[dt.datetime, BeforeValidator(_iso_text), WithJsonSchema(
 
 MAX_MONEY = 1e12  # per event; beyond it sums of a few events overflow to infinity
 
+# a strict float that is also finite: Python's JSON reader takes Infinity and NaN, which would
+# reach the model (a server error) or read as a value that is not missing
+Number = Annotated[float, Strict(), AllowInfNan(False)]
+
 
 class Event(BaseModel):
     """One event of a customer, in winback's canonical columns."""
@@ -42,10 +46,10 @@ class Event(BaseModel):
                                               "is UTC.")
     event_type: Literal["view", "cart", "remove_from_cart", "purchase", "return"] = Field(
         "purchase", description="What happened. Order tables have purchases only.")
-    amount: StrictFloat | None = Field(None, ge=-MAX_MONEY, le=MAX_MONEY, description=(
+    amount: Number | None = Field(None, ge=-MAX_MONEY, le=MAX_MONEY, description=(
         "Money of the event (order value or item price x quantity); purchases only count as "
         "spend and are never negative (a refund is a `return` event)."))
-    quantity: StrictFloat | None = Field(None, ge=-MAX_MONEY, le=MAX_MONEY, description="Units, when known.")
+    quantity: Number | None = Field(None, ge=-MAX_MONEY, le=MAX_MONEY, description="Units, when known.")
     order_id: str | None = Field(None, max_length=200, description="Order or invoice id.")
     session_id: str | None = Field(None, max_length=200, description="Visit / session id.")
     product_id: str | None = Field(None, max_length=200)
@@ -98,7 +102,7 @@ def request_models(columns: list[str], categorical: set[str], max_batch: int):
     fields = {}
     for i, c in enumerate(columns):
         kind = "text (a category)" if c in categorical else "number"
-        fields[f"f{i}"] = ((StrictStr if c in categorical else StrictFloat) | None,
+        fields[f"f{i}"] = ((StrictStr if c in categorical else Number) | None,
                            Field(None, alias=c, description=f"{kind}; null or left out = unknown"))
     features = create_model("Features", __config__=ConfigDict(extra="forbid", populate_by_name=False),
                             **fields)
@@ -157,7 +161,7 @@ class SessionEvent(BaseModel):
 
     event_type: Literal["view", "cart", "remove_from_cart", "purchase"]
     event_time: Timestamp = Field(description="ISO 8601; no zone means UTC.")
-    price: StrictFloat | None = Field(None, description="Price of the product the event is about.")
+    price: Number | None = Field(None, description="Price of the product the event is about.")
     brand: str | None = Field(None, max_length=200)
     category: str | None = Field(None, max_length=200)
 
