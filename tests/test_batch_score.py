@@ -126,6 +126,11 @@ def test_ready_features_must_be_numbers_and_one_row_per_customer(cdnow_bundle, t
     assert main(["score", "--bundle", str(cdnow_bundle), "--features", str(text), "-o", str(out), "-q"]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert f"features must be numbers (or null), but '{columns[0]}'" in err and "is not" in err
+    infinite = tmp_path / "infinite.parquet"  # scored with no probability, yet ranked and segmented
+    good.assign(**{columns[2]: [1.0, float("inf"), None]}).to_parquet(infinite, index=False)
+    assert main(["score", "--bundle", str(cdnow_bundle), "--features", str(infinite), "-o", str(out), "-q"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"infinite feature values for customer(s) 'b' in '{columns[2]}'" in err and not out.exists()
     good.to_parquet(tmp_path / "good.parquet", index=False)
     assert main(["score", "--bundle", str(cdnow_bundle), "--features", str(tmp_path / "good.parquet"),
                  "-o", str(out), "-q"]) == 0

@@ -302,6 +302,7 @@ def score_features_to(bundle_dir: Path, features: Path, output: str, table: str 
         spool = _Spool(tmp)
         for batch in _batches(dataset, list(dict.fromkeys(needed)), chunk_rows, features):
             frame = batch.to_pandas()
+            _refuse_infinite_features(frame, list(dict.fromkeys(needed[1:])), features)
             if bundle.model.name == "bgnbd" and "label_window_days" not in frame.columns:
                 frame["label_window_days"] = bundle.problem.horizon_days
             spool.add(bundle.scored(frame, gamma_gamma))
@@ -365,6 +366,17 @@ def _batches(dataset, columns: list[str], chunk_rows: int, features: Path) -> It
         except pa.ArrowInvalid as exc:
             raise DataError(f"'{features}': features must be numbers (or empty): {exc}") from exc
         yield batch
+
+
+def _refuse_infinite_features(frame: pd.DataFrame, columns: list[str], features: Path) -> None:
+    """An infinite feature gives no probability (NaN) yet a rank and a segment: an error instead."""
+    values = frame[columns].to_numpy(dtype=float)
+    rows, cols = np.nonzero(np.isinf(values))
+    if len(rows):
+        ids = ", ".join(repr(str(v)) for v in frame["customer_id"].iloc[np.unique(rows)[:5]])
+        names = ", ".join(f"'{columns[j]}'" for j in np.unique(cols)[:5])
+        raise DataError(f"'{features}': infinite feature values for customer(s) {ids} in {names}. "
+                        f"Features must be finite numbers, or null where unknown.")
 
 
 def _is_number_type(t: pa.DataType) -> bool:
