@@ -23,17 +23,22 @@ def test_cdnow_bundled_loads_with_its_config():
 def test_online_retail_returns_are_not_purchases(tmp_path):
     rows = [
         {"InvoiceNo": "536365", "StockCode": "85123A", "Quantity": 6, "InvoiceDate": "12/1/2010 8:26",
-         "UnitPrice": 2.55, "CustomerID": "17850"},
+         "UnitPrice": 2.55, "CustomerID": "17850.0"},
         {"InvoiceNo": "C536379", "StockCode": "D", "Quantity": -1, "InvoiceDate": "12/1/2010 9:41",
-         "UnitPrice": 27.5, "CustomerID": "14527"},
+         "UnitPrice": 27.5, "CustomerID": "14527.0"},
         {"InvoiceNo": "536380", "StockCode": "22", "Quantity": 2, "InvoiceDate": "12/1/2010 9:45",
          "UnitPrice": 1.0, "CustomerID": None},
+        # the export's 'Adjust bad debt' line: a negative price and no customer; dropped with the
+        # guests, it no longer stops the run as a negative purchase
+        {"InvoiceNo": "A563185", "StockCode": "B", "Quantity": 1, "InvoiceDate": "8/12/2011 14:50",
+         "UnitPrice": -11062.06, "CustomerID": None},
     ]
     cfg = config_from_dict({"source": {"path": str(write_csv(tmp_path, rows)), "layout": "online_retail",
                                        "drop_missing_customers": True}})
     log = load_events(cfg)
     got = log.table.order_by("event_time").execute()
     assert list(got.event_type) == ["purchase", "return"]
+    assert list(got.customer_id) == ["17850", "14527"]  # pandas' CSV wrote them 17850.0
     assert got.amount.tolist() == [6 * 2.55, -27.5]
     assert got.event_time.iloc[0] == pd.Timestamp("2010-12-01 08:26")
 

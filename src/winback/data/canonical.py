@@ -329,6 +329,11 @@ def _typed_columns(
             cols[canonical] = col.cast("int64")
         elif canonical in ID_COLUMNS and col.type().is_floating():
             cols[canonical] = float_id_text(col)
+        elif canonical == "customer_id" and col.type().is_string():
+            # the same ids written as text by a float column ('17850.0' in UCI Online Retail's
+            # CSV exports); the cheap suffix test spares the regex on other ids
+            whole = r"^(-?[0-9]+)\.0+$"  # re_extract, not a backreference: Spark writes those $1
+            cols[canonical] = ibis.ifelse(col.endswith(".0") & col.re_search(whole), col.re_extract(whole, 1), col)
         elif target == "float64":
             if col.type().is_string():
                 number = (col.replace(",", ".") if decimal == "," else col).try_cast("float64")
@@ -433,7 +438,10 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
         "last_event": cols["event_time"].max(),
     }
     if "amount" in mapping or "price" in mapping:  # otherwise amount is a NULL constant
-        checks["negative_purchase"] = ((cols["event_type"] == PURCHASE) & (cols["amount"] < 0)).sum()
+        # rows without a customer that are dropped anyway (UCI Online Retail's 'Adjust bad
+        # debt' lines) do not stop the run
+        kept = cols["customer_id"].notnull() if drop_missing else ibis.literal(True)
+        checks["negative_purchase"] = ((cols["event_type"] == PURCHASE) & (cols["amount"] < 0) & kept).sum()
     numeric = [c for c in ("amount", "quantity", "price") if c in mapping]
     for c in numeric:
         checks[f"bad_{c}"] = (raw[mapping[c]].notnull() & cols[c].isnull()).sum()
@@ -482,7 +490,8 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
     n = int(found.get("negative_purchase", 0))
     if n:
         shown = [mapping[c] for c in ("amount", "price", "quantity") if c in mapping]
-        fail(lambda tc, t: (tc["event_type"] == PURCHASE) & (tc["amount"] < 0),
+        fail(lambda tc, t: (tc["event_type"] == PURCHASE) & (tc["amount"] < 0)
+             & (tc["customer_id"].notnull() if drop_missing else ibis.literal(True)),
              f"{n:,} purchase rows have a negative amount",
              "Returns and cancellations are not purchases: map them to event type 'return' in "
              "[source.event_types], or remove them from the file.", shown)
