@@ -236,6 +236,34 @@ def test_zone_names_on_every_engine(tmp_path, spark, postgres_url):
     assert "DATETIME(TIMESTAMP(" in sql.upper().replace("`", "") and "'Europe/Berlin'" in sql
 
 
+def test_each_rows_own_offset_on_every_engine(tmp_path, spark, postgres_url):
+    """Times that carry offsets which change with daylight saving (+0100, +0200) are converted
+    row by row, to the same instants on DuckDB, Spark and PostgreSQL."""
+    raw = pd.DataFrame({"user": ["a", "b", "c"], "spent": [1.0, 2.0, 3.0],
+                        "ts": ["2024-01-15 10:00:00 +0100", "2024-07-15 10:00:00+02:00",
+                               "2024-07-15 03:30:00 -0530"]})
+    raw.to_csv(tmp_path / "events.csv", index=False)
+    ibis.connect(postgres_url).create_table("offset_events", raw, overwrite=True)
+    mapping = {"customer_id": "user", "event_time": "ts", "amount": "spent"}
+
+    def times(**source) -> list:
+        doc = {"path": str(tmp_path / "events.csv"), "layout": "events", "columns": mapping, **source}
+        con = ibis.pyspark.connect(spark) if source.get("backend") == "spark" else None
+        os.environ["WINBACK_TEST_PG"] = postgres_url
+        try:
+            log = load_events(config_from_dict({"source": doc}), con=con)
+        finally:
+            os.environ.pop("WINBACK_TEST_PG", None)
+        return sorted(pd.to_datetime(log.table.execute()["event_time"]).tolist())
+
+    want = [pd.Timestamp("2024-01-15 09:00"), pd.Timestamp("2024-07-15 08:00"),
+            pd.Timestamp("2024-07-15 09:00")]
+    assert times() == want
+    assert times(backend="spark") == want
+    assert times(backend="postgres", table="public.offset_events",
+                 connection={"url_env": "WINBACK_TEST_PG"}) == want
+
+
 def _toml(doc: dict) -> str:
     lines = []
 

@@ -270,33 +270,56 @@ def zone_setting(configured: str) -> int | str:
     return configured.strip()
 
 
+PER_ROW = "<each row's own offset>"  # no IANA zone has this name
+
+
 def _zone_offset_of(raw: ibis.Table, column: str, name: str, configured: str) -> int | str:
-    """What to convert the column's times by to reach UTC: an offset in seconds, or a zone name
-    (see zone_setting); fails on mixed zones within the column."""
+    """What to convert the column's times by to reach UTC: an offset in seconds, a zone name
+    (see zone_setting), or PER_ROW when every time carries its own offset (a shop's export
+    through daylight saving: +0100 in winter, +0200 in summer). A column where some times
+    carry an offset and others none is an error: the bare ones could be in any zone."""
     default = zone_setting(configured)
     dtype = raw[column].type()
     if dtype.is_timestamp() and not dtype.timezone:
         return default  # a naive timestamp is a wall time, in the configured zone
     if not dtype.is_string():
         return 0  # timestamps with a zone are instants already; the session zone is UTC
+    text = raw[column].strip()
     zones = (
-        raw.select(zone=raw[column].re_extract(ZONE_PATTERN, 1).strip())
+        raw.filter(text.notnull() & (text != ""))
+        .select(zone=text.re_extract(ZONE_PATTERN, 1).strip().fill_null(""))
         .group_by("zone")
         .aggregate(rows=ibis._.count())
-        .order_by(ibis.desc("rows"))
-        .limit(10)
+        .order_by([ibis.desc("rows"), "zone"])
         .execute()
     )
-    if len(zones) > 1:
-        parts = ", ".join(f"{r.rows:,} rows {('with ' + repr(r.zone)) if r.zone else 'without a zone'}"
-                          for r in zones.itertuples())
+    bare = zones[zones.zone == ""]
+    zoned = zones[zones.zone != ""]
+    if len(bare) and len(zoned):
+        shown = zoned.head(5)
+        parts = ", ".join([f"{int(bare.rows.sum()):,} rows without a zone"]
+                          + [f"{r.rows:,} rows with {r.zone!r}" for r in shown.itertuples()])
         raise DataError(
-            f"{name}, column '{column}': timestamps mix time zones ({parts}). Write all of them in "
-            f"one zone, or all with an explicit offset."
+            f"{name}, column '{column}': some timestamps carry a time zone and others none "
+            f"({parts}{', ...' if len(zoned) > len(shown) else ''}), so the bare ones could be in "
+            f"any zone. Write all of them with an offset, or none (then source.timezone says "
+            f"which zone they are in)."
         )
-    if len(zones) == 1 and zones.zone.iloc[0]:
-        return _fixed_offset(zones.zone.iloc[0]) or 0
+    offsets = {_fixed_offset(z) for z in zoned.zone}
+    if len(offsets) == 1:
+        return offsets.pop() or 0
+    if len(offsets) > 1:
+        return PER_ROW
     return default
+
+
+def _row_offset_seconds(text: ibis.Value) -> ibis.Value:
+    """Seconds east of UTC of each time's own offset ('+0100', '-05:30', 'Z', 'UTC' = 0), from
+    text alone so that every engine computes it the same way."""
+    zone = text.re_extract(ZONE_PATTERN, 1).strip()
+    digits = zone.re_replace(r"[^0-9]", "") + "0000"  # 'Z' and 'UTC' give '0000'
+    seconds = digits.substr(0, 2).cast("int64") * 3600 + digits.substr(2, 2).cast("int64") * 60
+    return ibis.ifelse(zone.startswith("-"), -seconds, seconds)
 
 
 def _typed_columns(
@@ -419,7 +442,9 @@ def _parse_time(col: ibis.Value, time_format: str, zone_offset: int | str, duckd
             parsed = _try_strptime(text, time_format) if time_format else text.try_cast("timestamp")
         else:  # a warehouse's own parser (a bad value fails the query there)
             parsed = text.as_timestamp(time_format) if time_format else text.cast("timestamp")
-    if isinstance(zone_offset, str):
+    if zone_offset == PER_ROW:
+        parsed = parsed - _row_offset_seconds(col.cast("string").strip()).as_interval("s")
+    elif isinstance(zone_offset, str):
         parsed = _local_to_utc(parsed, zone_offset, backend)
     elif zone_offset:
         parsed = parsed - ibis.interval(seconds=zone_offset)
