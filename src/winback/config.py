@@ -472,7 +472,7 @@ def validate_config(cfg: Config) -> None:
     if not 0 <= cfg.train.seed < 2**32:
         raise ConfigError(f"train.seed must be between 0 and 2**32 - 1, got {cfg.train.seed}.")
     _validate_selection_metric(cfg)
-    _validate_segment_keys(cfg.segments)
+    validate_segment_keys(cfg.segments)
 
 
 def _no_repeats(values: list, key: str) -> None:
@@ -497,14 +497,15 @@ def _validate_selection_metric(cfg: Config) -> None:
                           f"the setting.")
 
 
-def _validate_segment_keys(seg: "SegmentConfig") -> None:
+def validate_segment_keys(seg: "SegmentConfig") -> None:
+    """Segment names and actions are keyed by the four quadrants; another key would be ignored."""
     from winback.segments import SEGMENTS
 
     for where, mapping in (("names", seg.names), ("actions", seg.actions)):
         for key in mapping:
             if key not in SEGMENTS:
-                raise ConfigError(f"Unknown segment '{key}' in segments.{where}.{did_you_mean(key, SEGMENTS)} "
-                                  f"Segments are {', '.join(SEGMENTS)}.")
+                raise ConfigError(f"Unknown segment '{key}' in segments.{where}."
+                                  f"{did_you_mean(key, SEGMENTS)} Segments are {', '.join(SEGMENTS)}.")
 
 
 def _validate_threshold_rule(t: TrainConfig) -> None:

@@ -170,9 +170,10 @@ def _require_trained_columns(log: EventLog, bundle: _Bundle) -> None:
     if lacking:
         layout = bundle.manifest.get("source", {}).get("layout", "")
         raise DataError(
-            f"{log.source_name} has no column for {', '.join(lacking)}, which the log this model was trained on "
-            f"had{f' (layout {layout!r})' if layout else ''}: every feature built from them would "
-            f"read as no activity. Map them in [source.columns], or train a model on this source."
+            f"{log.source_name} has no column for {', '.join(lacking)}, which the log this model "
+            f"was trained on had{f' (layout {layout!r})' if layout else ''}: every feature built "
+            f"from them would read as no activity. Map them in [source.columns], or train a model "
+            f"on this source."
         )
 
 
@@ -347,11 +348,9 @@ def _ready_features(features: Path, columns: list[str]):
         fmt = ds.ParquetFileFormat()
     try:
         return ds.dataset(files, format=fmt)
-    except pa.ArrowInvalid as exc:
-        if "conversion error" in str(exc):
+    except (FileNotFoundError, pa.ArrowInvalid) as exc:
+        if "conversion error" in str(exc):  # the first CSV block is read to find the columns
             raise DataError(f"'{features}': features must be numbers (or empty): {exc}") from exc
-        raise DataError(f"Cannot read ready features from '{features}' (Parquet or CSV): {exc}") from exc
-    except FileNotFoundError as exc:
         raise DataError(f"Cannot read ready features from '{features}' (Parquet or CSV): {exc}") from exc
 
 

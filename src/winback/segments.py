@@ -107,12 +107,9 @@ class SegmentRule:
 def rule_from_config(cfg: SegmentConfig, risk_threshold: float, values: pd.Series,
                      value_name: str = "") -> SegmentRule:
     """Thresholds resolved on training rows: the model threshold and the median value."""
-    from winback.errors import ConfigError
+    from winback.config import validate_segment_keys
 
-    for key in list(cfg.names) + list(cfg.actions):
-        if key not in SEGMENTS:
-            raise ConfigError(f"Unknown segment '{key}' in [segments]; segments are "
-                              f"{', '.join(SEGMENTS)}.")
+    validate_segment_keys(cfg)  # a config built in code skips config_from_dict's checks
     return SegmentRule(
         risk_threshold=cfg.risk_threshold or float(risk_threshold),
         value_threshold=cfg.value_threshold or float(np.nanmedian(np.asarray(values, dtype=float))),

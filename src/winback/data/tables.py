@@ -89,7 +89,8 @@ def _refuse_infinite_numbers(table: ir.Table, key: str, where: str) -> None:
     floats = [c for c in table.columns if c != key and table[c].type().is_floating()]
     if not floats:
         return
-    agg = table.aggregate(**{f"i{i}": table[c].isinf().sum() for i, c in enumerate(floats)}).execute().iloc[0]
+    agg = table.aggregate(**{f"i{i}": table[c].isinf().sum()
+                             for i, c in enumerate(floats)}).execute().iloc[0]
     for i, col in enumerate(floats):
         if int(agg[f"i{i}"] or 0):
             raise DataError(f"{where}: column '{col}' holds infinite values (customers "
