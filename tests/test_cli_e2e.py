@@ -219,3 +219,30 @@ def test_init_on_a_duckdb_file_names_its_only_table(tmp_path, monkeypatch, capsy
     assert "Set table = 'sales.orders' to read it" in " ".join(capsys.readouterr().out.split())
     assert 'table = "sales.orders"' in (tmp_path / "winback.toml").read_text().splitlines()
     assert main(["validate"]) == 0
+
+
+def test_init_maps_a_ga4_export(tmp_path, monkeypatch, capsys):
+    """GA4's BigQuery export as JSON lines: user_pseudo_id, event_timestamp (microseconds),
+    event_name, nested ecommerce. Columns used to be guessed as event_time = event_date and
+    event_type = event_timestamp, with no customer id; begin_checkout was mapped to purchase."""
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(5)
+    names = ["page_view", "view_item", "add_to_cart", "begin_checkout", "purchase", "session_start"]
+    t0 = 1_704_067_200_000_000
+    with open("events.jsonl", "w") as f:
+        for i in range(6_000):
+            name = str(rng.choice(names, p=[0.4, 0.2, 0.15, 0.05, 0.1, 0.1]))
+            f.write(json.dumps({
+                "event_date": "20240101", "event_timestamp": int(t0 + rng.integers(0, 300 * 86_400_000_000)),
+                "event_name": name, "user_pseudo_id": f"{rng.integers(1, 500)}.17000", "ga_session_id": int(rng.integers(1, 40)),
+                "ecommerce": {"purchase_revenue": round(float(rng.uniform(5, 200)), 2) if name == "purchase" else None}}) + "\n")
+    assert main(["init", "--layout", "events", "--path", "events.jsonl"]) == 0
+    lines = (tmp_path / "winback.toml").read_text().splitlines()
+    for line in ('customer_id = "user_pseudo_id"', 'event_time = "event_timestamp"', 'event_type = "event_name"',
+                 'session_id = "ga_session_id"', 'amount = "ecommerce.purchase_revenue"', 'time_format = "unix_us"',
+                 '"page_view" = "view"', '"add_to_cart" = "cart"'):
+        assert line in lines, line
+    assert not any(line.startswith('"begin_checkout"') for line in lines)
+    assert main(["validate"]) == 0

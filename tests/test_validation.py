@@ -373,6 +373,11 @@ def test_unmapped_event_types_are_named_with_the_mapping_that_fixes_them(tmp_pat
                                   "order_cancelled": 1, "purchase": 1, "login": 1}) == {
         "View": "view", "AddToCart": "cart", "RemoveFromCart": "remove_from_cart",
         "Purchase": "purchase", "order_cancelled": "return"}
+    # GA4 and shop-platform names: a begun checkout is not a purchase (it was mapped to one)
+    assert suggested_event_types({"page_view": 1, "add_to_cart": 1, "begin_checkout": 1,
+                                  "add_payment_info": 1, "InitiateCheckout": 1, "session_start": 1,
+                                  "checkout_completed": 1}) == {
+        "page_view": "view", "add_to_cart": "cart", "checkout_completed": "purchase"}
     rng = np.random.default_rng(7)
     n = 6_000
     times = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 360 * 1440, n), unit="min")

@@ -165,18 +165,38 @@ def table_guess(path: str, base_dir: Path) -> dict:
                              + "".join(f"; {escape(n)}" for n in notes) + "."}
 
 
-# columns of an `events` source, by name, in the order they are claimed (a column serves once)
+# columns of an `events` source, by name: patterns in order of preference (an exact id before
+# any column that mentions it), canonical columns claimed in this order (a column serves once)
 COLUMN_NAMES = {
-    "customer_id": re.compile(r"^(customer|client|user|visitor|member|buyer|shopper|account|cust)"
-                              r"[ _-]?(id|no|number|key)?$|^(uid|cid)$", re.I),
-    "event_time": re.compile(r"(time|date|timestamp|^ts$|created|occurred|_at$)", re.I),
-    "event_type": re.compile(r"(event|type|action|kind|activity)", re.I),
-    "order_id": re.compile(r"(order|invoice|transaction|receipt)", re.I),
-    "session_id": re.compile(r"(session|visit)", re.I),
-    "product_id": re.compile(r"(product|item|sku|article)", re.I),
-    "amount": re.compile(r"(amount|revenue|value|total|spend|sales|price|sum)", re.I),
-    "quantity": re.compile(r"(qty|quantity|units)", re.I),
+    "customer_id": (r"^(customer|client|user|visitor|member|buyer|shopper|account|cust)"
+                    r"[ _-]?(id|no|number|key)?$|^(uid|cid)$",
+                    r"^(full[ _-]?visitor|user[ _-]?pseudo|client|visitor)[ _-]?id$",  # GA360, GA4
+                    r"^e-?mail$|customer[ _-]?e-?mail"),                                # shop exports
+    "event_time": (r"(timestamp|date[ _-]?time|^ts$|time|_at$|created|occurred)", r"date"),
+    "event_type": (r"^(event[ _-]?(type|name)|type|action|kind|activity)$",
+                   r"(event|type|action|kind|activity)"),
+    "order_id": (r"(order|invoice|transaction|receipt)[ _-]?(id|no|number)?$",
+                 r"(order|invoice|transaction|receipt)"),
+    "session_id": (r"(session|visit)[ _-]?(id|key)?$", r"(session|visit)"),
+    "product_id": (r"(product|item|sku|article)[ _-]?(id|no|code|number)?$|stock[ _-]?code",
+                   r"(product|item|sku|article)"),
+    "amount": (r"(amount|revenue|value|total|spend|sales|sum)", r"price"),
+    "quantity": (r"(qty|quantity|units)",),
 }
+# a column named like a time is only ever the event time (event_date is not the event type)
+TIME_LIKE = re.compile(r"(time|date|_at$|^ts$)", re.I)
+
+
+def _best_column(canonical: str, present: list[str], taken: set[str]) -> str | None:
+    for pattern in COLUMN_NAMES[canonical]:
+        rx = re.compile(pattern, re.I)
+        found = next((c for c in present if c not in taken and rx.search(c)
+                      and (canonical == "event_time" or not TIME_LIKE.search(c))), None)
+        if found:
+            return found
+    return None
+
+
 # settings a failed read names as its fix, applied by `init` and tried again
 FIXES = (("time_format", re.compile(r"source\.time_format = '([^']+)'")),
          ("decimal", re.compile(r"source\.decimal = '(,)'")),
@@ -195,11 +215,8 @@ def guess_columns(path: str, base_dir: Path) -> tuple[dict[str, str], str]:
         return {}, ""
     present = list(table.columns)
     columns: dict[str, str] = {}
-    for canonical, pattern in COLUMN_NAMES.items():
-        if canonical in present:
-            columns[canonical] = canonical
-            continue
-        found = next((c for c in present if c not in columns.values() and pattern.search(c)), None)
+    for canonical in COLUMN_NAMES:
+        found = canonical if canonical in present else _best_column(canonical, present, set(columns.values()))
         if found:
             columns[canonical] = found
     guessed = {k: v for k, v in columns.items() if k != v}

@@ -37,10 +37,15 @@ RETURN = "return"
 EVENT_TYPE_WORDS = {
     "remove_from_cart": ("remove",),
     "return": ("return", "refund", "cancel"),
-    "purchase": ("purchase", "order", "buy", "transaction", "checkout", "sale"),
+    # a checkout counts once completed (Shopify's checkout_completed), not when begun
+    "purchase": ("purchase", "order", "buy", "transaction", "checkoutcomplete", "completedcheckout",
+                 "sale"),
     "cart": ("cart", "basket"),
     "view": ("view", "visit", "detail", "impression"),
 }
+# steps on the way to a purchase (GA4's begin_checkout and add_payment_info, the pixel's
+# InitiateCheckout, session_start): mapped to nothing rather than counted as what they lead to
+STEP_WORDS = ("begin", "start", "initiat", "payment", "shipping")
 
 
 def suggested_event_types(counts: dict[str, int]) -> dict[str, str]:
@@ -51,6 +56,8 @@ def suggested_event_types(counts: dict[str, int]) -> dict[str, str]:
         if value is None or value in EVENT_TYPE_WORDS:
             continue
         plain = "".join(ch for ch in str(value).lower() if ch.isalpha())
+        if any(w in plain for w in STEP_WORDS):
+            continue
         for canonical, words in EVENT_TYPE_WORDS.items():
             if any(w in plain for w in words):
                 out[str(value)] = canonical
