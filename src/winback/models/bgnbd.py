@@ -29,16 +29,18 @@ PARAM_NAMES = ("r", "alpha", "a", "b")
 def negative_log_likelihood(log_params: np.ndarray, x: np.ndarray, t_x: np.ndarray,
                             T: np.ndarray) -> float:
     """Mean negative log-likelihood of BG/NBD (paper eq. 6), parameters on the log scale."""
-    r, alpha, a, b = np.exp(log_params)
-    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    term1 = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # the optimiser may step to parameters that under- or overflow (alpha = 0): the likelihood
+    # is then -inf or NaN, which it steps back from, not a warning for the user
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        r, alpha, a, b = np.exp(log_params)
+        common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+        term1 = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
         term2 = np.where(
             x > 0,
             betaln(a + 1, b + np.maximum(x, 1) - 1) - betaln(a, b) - (r + x) * np.log(alpha + t_x),
             -np.inf,
         )
-    ll = common + logsumexp(np.vstack([term1, term2]), axis=0)
+        ll = common + logsumexp(np.vstack([term1, term2]), axis=0)
     return float(-ll.mean())
 
 
