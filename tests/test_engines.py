@@ -166,6 +166,17 @@ def test_spark_reads_files_like_duckdb(synthetic, spark, capsys):
         assert on_spark.summary[key] == duck.summary[key], key
 
 
+def _canonical_on(source: dict, spark, postgres_url: str) -> pd.DataFrame:
+    """The canonical events of `source` on the engine it names (DuckDB when none); a PostgreSQL
+    source reads its URL from WINBACK_TEST_PG."""
+    con = ibis.pyspark.connect(spark) if source.get("backend") == "spark" else None
+    os.environ["WINBACK_TEST_PG"] = postgres_url
+    try:
+        return load_events(config_from_dict({"source": source}), con=con).table.execute()
+    finally:
+        os.environ.pop("WINBACK_TEST_PG", None)
+
+
 def test_unix_timestamps_on_every_engine(tmp_path, spark, postgres_url):
     """time_format = "unix_ms" gives the same instants on DuckDB, Spark and PostgreSQL (each
     compiles an epoch plus an interval of whole microseconds)."""
@@ -179,13 +190,7 @@ def test_unix_timestamps_on_every_engine(tmp_path, spark, postgres_url):
     def times(**source) -> list:
         doc = {"path": str(tmp_path / "events.parquet"), "layout": "events",
                "time_format": "unix_ms", "columns": mapping, **source}
-        con = ibis.pyspark.connect(spark) if source.get("backend") == "spark" else None
-        os.environ["WINBACK_TEST_PG"] = postgres_url
-        try:
-            log = load_events(config_from_dict({"source": doc}), con=con)
-        finally:
-            os.environ.pop("WINBACK_TEST_PG", None)
-        return sorted(pd.to_datetime(log.table.execute()["event_time"]).tolist())
+        return sorted(pd.to_datetime(_canonical_on(doc, spark, postgres_url)["event_time"]).tolist())
 
     want = [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-03-01 00:00:01.234"),
             pd.Timestamp("2024-04-10 00:00:00.007")]
@@ -211,13 +216,7 @@ def test_zone_names_on_every_engine(tmp_path, spark, postgres_url):
     def times(path: str, **source) -> list:
         doc = {"path": str(tmp_path / path), "layout": "events", "timezone": "Europe/Berlin",
                "columns": mapping, **source}
-        con = ibis.pyspark.connect(spark) if source.get("backend") == "spark" else None
-        os.environ["WINBACK_TEST_PG"] = postgres_url
-        try:
-            log = load_events(config_from_dict({"source": doc}), con=con)
-        finally:
-            os.environ.pop("WINBACK_TEST_PG", None)
-        out = log.table.execute()
+        out = _canonical_on(doc, spark, postgres_url)
         return sorted(zip(out["customer_id"], pd.to_datetime(out["event_time"])))
 
     # and ids written by a float column as text lose the '.0' on every engine
@@ -248,13 +247,7 @@ def test_each_rows_own_offset_on_every_engine(tmp_path, spark, postgres_url):
 
     def times(**source) -> list:
         doc = {"path": str(tmp_path / "events.csv"), "layout": "events", "columns": mapping, **source}
-        con = ibis.pyspark.connect(spark) if source.get("backend") == "spark" else None
-        os.environ["WINBACK_TEST_PG"] = postgres_url
-        try:
-            log = load_events(config_from_dict({"source": doc}), con=con)
-        finally:
-            os.environ.pop("WINBACK_TEST_PG", None)
-        return sorted(pd.to_datetime(log.table.execute()["event_time"]).tolist())
+        return sorted(pd.to_datetime(_canonical_on(doc, spark, postgres_url)["event_time"]).tolist())
 
     want = [pd.Timestamp("2024-01-15 09:00"), pd.Timestamp("2024-07-15 08:00"),
             pd.Timestamp("2024-07-15 09:00")]
