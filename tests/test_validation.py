@@ -538,3 +538,14 @@ def test_infinite_and_nan_amounts_are_named_not_trained_on(tmp_path):
     typed.to_parquet(tmp_path / "events.parquet")
     with pytest.raises(DataError, match="1 values in column 'amount'.*row 2: amount=inf"):
         load_events(events_config(tmp_path / "events.parquet"))
+
+
+def test_a_header_repeated_inside_the_file_is_named(tmp_path, orders):
+    """`cat a.csv b.csv` keeps b's header as a data row: named as joined exports, not as a
+    timestamp format to set."""
+    text = orders.read_text()
+    joined = tmp_path / "joined.csv"
+    joined.write_text(text + text)
+    with pytest.raises(DataError, match=r"row \d+: event_time='event_time'. Row \d+ repeats the header, so "
+                                        r"the file looks like several exports joined end to end"):
+        load_events(events_config(joined))

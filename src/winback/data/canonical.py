@@ -488,7 +488,13 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
             f"row {int(r['_row'])}: " + ", ".join(f"{c}={_plain(r[c])!r}" for c in columns)
             for _, r in rows.iterrows()
         )
-        fix = (hint and hint(rows[columns[0]].tolist())) or fix
+        repeated = rows.loc[rows[columns[0]].astype(str).str.strip() == columns[0], "_row"]
+        if len(repeated):  # exports joined end to end (cat a.csv b.csv): each brings its header
+            fix = (f"Row {int(repeated.iloc[0])} repeats the header, so the file looks like several "
+                   f"exports joined end to end: remove the repeated header lines, or keep the "
+                   f"exports as separate files and read them with a glob (path = \"exports/*.csv\").")
+        else:
+            fix = (hint and hint(rows[columns[0]].tolist())) or fix
         raise DataError(f"{name}: {what}. First rows: {shown}. {fix}")
 
     n = int(found["bad_time"])
