@@ -155,11 +155,10 @@ def test_each_time_with_its_own_offset_is_converted(tmp_path):
     rows = [{"customer_id": "a", "event_time": "2024-01-05 10:00:00 +0100", "amount": 1},
             {"customer_id": "b", "event_time": "2024-07-05 10:00:00 +0200", "amount": 1},
             {"customer_id": "c", "event_time": "2024-07-05T03:30:00-05:30", "amount": 1},
-            {"customer_id": "d", "event_time": "2024-07-06 10:00:00Z", "amount": 1},
-            {"customer_id": "e", "event_time": None, "amount": 1}]
-    log = load_events(events_config(write_csv(tmp_path, rows), drop_missing_customers=False))
+            {"customer_id": "d", "event_time": "2024-07-06 10:00:00Z", "amount": 1}]
+    log = load_events(events_config(write_csv(tmp_path, rows)))
     got = log.table.order_by("customer_id").execute()["event_time"].tolist()
-    assert got[:4] == [pd.Timestamp("2024-01-05 09:00"), pd.Timestamp("2024-07-05 08:00"),
+    assert got == [pd.Timestamp("2024-01-05 09:00"), pd.Timestamp("2024-07-05 08:00"),
                        pd.Timestamp("2024-07-05 09:00"), pd.Timestamp("2024-07-06 10:00")]
 
 
@@ -549,3 +548,11 @@ def test_a_header_repeated_inside_the_file_is_named(tmp_path, orders):
     with pytest.raises(DataError, match=r"row \d+: event_time='event_time'. Row \d+ repeats the header, so "
                                         r"the file looks like several exports joined end to end"):
         load_events(events_config(joined))
+
+
+def test_rows_without_a_time_are_named(tmp_path, orders):
+    """A total line at the end of an export (no time) was read as an event of customer 'Total'."""
+    rows = pd.concat([pd.read_csv(orders), pd.DataFrame({"customer_id": ["Total"], "amount": [999.0]})])
+    with pytest.raises(DataError, match=r"1 rows have no time in column 'event_time'. First rows: row \d+: "
+                                        r"event_time=\(empty\), customer_id='Total', amount='999.0'"):
+        load_events(events_config(write_csv(tmp_path, rows, "with_total.csv")))

@@ -460,6 +460,7 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
         "rows": raw.count(),
         "missing_customer": cols["customer_id"].isnull().sum(),
         "bad_time": (time_src.notnull() & cols["event_time"].isnull()).sum(),
+        "no_time": time_src.isnull().sum(),
         "last_event": cols["event_time"].max(),
     }
     if "amount" in mapping or "price" in mapping:  # otherwise amount is a NULL constant
@@ -485,7 +486,7 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
         rows = (numbered.filter(predicate(tc, numbered)).order_by("_row")
                 .select("_row", *columns).limit(EXAMPLES).execute())
         shown = "; ".join(
-            f"row {int(r['_row'])}: " + ", ".join(f"{c}={_plain(r[c])!r}" for c in columns)
+            f"row {int(r['_row'])}: " + ", ".join(f"{c}={_shown(r[c])}" for c in columns)
             for _, r in rows.iterrows()
         )
         repeated = rows.loc[rows[columns[0]].astype(str).str.strip() == columns[0], "_row"]
@@ -504,6 +505,13 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
              f"{n:,} values in column '{col}' are not timestamps",
              "Set source.time_format to their strptime format (e.g. '%d/%m/%Y %H:%M'), or fix "
              "the rows.", [col], hint=lambda values: _time_hint(values, time_format))
+    n = int(found["no_time"])
+    if n:
+        col = mapping["event_time"]
+        fail(lambda tc, t: t[col].isnull(), f"{n:,} rows have no time in column '{col}'",
+             "An event without a time cannot be placed before or after a cutoff: remove these rows "
+             "(a total or summary line at the end of an export?) or fill in their times.",
+             [col, *[mapping[c] for c in ("customer_id", "amount") if c in mapping]])
     for c in numeric:
         n = int(found[f"bad_{c}"])
         if n:
@@ -534,6 +542,13 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
              f"events are dated in the future (latest {last})",
              "Check the time zone (source.timezone) and the source of these rows.", [col])
     return int(found["missing_customer"])
+
+
+def _shown(value) -> str:
+    """A cell as an error message shows it: repr of its value, or (empty)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return "(empty)"
+    return repr(_plain(value))
 
 
 def _plain(value):
