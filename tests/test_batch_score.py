@@ -62,6 +62,10 @@ def test_duckdb_table_and_csv_hold_the_same_rows(cdnow_bundle, reference, tmp_pa
     csv = pd.read_csv(tmp_path / "s.csv", dtype={"customer_id": str})
     assert csv["customer_id"].tolist() == reference["customer_id"].tolist()
     assert list(csv.columns) == list(reference.columns)
+    assert main(["score", "--dataset", "cdnow", "--bundle", str(cdnow_bundle), "-o",
+                 str(tmp_path / "s.csv.gz"), "-q"]) == 0
+    gz = pd.read_csv(tmp_path / "s.csv.gz", dtype={"customer_id": str})  # gzipped CSV
+    pd.testing.assert_frame_equal(gz, csv)
 
 
 def test_postgres_table(cdnow_bundle, reference, postgres_url):

@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--bundle", required=True, help="bundle folder written by `winback train`")
     sp.add_argument("--cutoff", help="score at this date (default: the end of the data)")
     sp.add_argument("--output", "-o", default="scores.parquet",
-                    help="a .parquet or .csv file, a .duckdb file or a postgresql:// URL")
+                    help="a .parquet, .csv or .csv.gz file, a .duckdb file or a postgresql:// URL")
     sp.add_argument("--table", help="table name for a DuckDB or PostgreSQL output (default winback_scores)")
     sp.add_argument("--features", help="score a Parquet or CSV file (folder, glob) of ready features instead of the source")
     sp.add_argument("--no-reasons", action="store_true", help="customer tables: skip the per-customer SHAP reasons")

@@ -49,11 +49,13 @@ def output_kind(output: str) -> str:
     if lower.startswith(POSTGRES_PREFIXES):
         return "postgres"
     suffix = Path(output).suffix.lower()
+    if lower.endswith(".csv.gz"):
+        return "csv_gz"
     if suffix in DUCKDB_SUFFIXES:
         return "duckdb"
     if suffix in FILE_FORMATS:
         return FILE_FORMATS[suffix]
-    raise ConfigError(f"Cannot write scores to '{output}': name a .parquet or .csv file, a DuckDB "
+    raise ConfigError(f"Cannot write scores to '{output}': name a .parquet, .csv or .csv.gz file, a DuckDB "
                       f"file (.duckdb) or a PostgreSQL URL (postgresql://user@host:port/db), the "
                       f"last two with --table.")
 
@@ -62,8 +64,9 @@ def write_query(con: duckdb.DuckDBPyConnection, query: str, output: str,
                 table: str | None = None) -> str:
     """Write the rows of `query` (run on `con`) to `output`; returns a description of where."""
     kind = output_kind(output)
-    if kind in ("parquet", "csv"):
-        options = "FORMAT parquet" if kind == "parquet" else "FORMAT csv, HEADER true"
+    if kind in ("parquet", "csv", "csv_gz"):
+        options = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER true",
+                   "csv_gz": "FORMAT csv, HEADER true, COMPRESSION gzip"}[kind]
         return str(write_atomic_file(
             Path(output), lambda tmp: con.execute(f"COPY ({query}) TO '{_quote(tmp)}' ({options})")))
     name = _identifier(table or DEFAULT_TABLE)
