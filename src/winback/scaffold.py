@@ -26,6 +26,7 @@ layout = "{layout}"            # rees46 | cdnow | online_retail | ga_sessions | 
 backend = "duckdb"             # duckdb | spark | postgres | bigquery (then table = "..." and [source.connection])
 {extra}
 # time_format = "unix_ms"      # empty = the layout's (ISO 8601); a strptime format; iso; unix_s | unix_ms | unix_us
+# timezone = "Europe/Berlin"   # zone of times written without one: UTC (default), "+02:00" or a zone name
 # decimal = ","                # numbers written 12,50
 {columns}
 
