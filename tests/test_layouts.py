@@ -115,3 +115,15 @@ def test_json_lines_read_as_typed_flat_columns(tmp_path):
     from_json, from_parquet = canonical(tmp_path / "ga.jsonl"), canonical(tmp_path / "ga.parquet")
     assert len(from_json) == len(flat) and (from_json["event_type"] == "purchase").any()
     pd.testing.assert_frame_equal(from_json, from_parquet, check_dtype=False)
+
+
+def test_ga_visit_times_are_utc_whatever_the_configured_zone(tmp_path):
+    """GA's visitStartTime is seconds since 1970: the derived time must not move when a user sets
+    source.timezone (for, say, other wall-time columns of the export)."""
+    from winback.datasets import generate_ga_sessions
+
+    path = generate_ga_sessions(tmp_path / "ga.parquet", visitors=50, seed=2)
+    utc = load_events(config_from_dict({"source": {"path": str(path), "layout": "ga_sessions"}}))
+    berlin = load_events(config_from_dict({"source": {"path": str(path), "layout": "ga_sessions",
+                                                      "timezone": "Europe/Berlin"}}))
+    assert utc.start == berlin.start and utc.end == berlin.end

@@ -133,13 +133,18 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     else:
         raw = engine_table(con, cfg)
         name = f"{source.backend} " + (f"table {source.table}" if source.table else str(cfg.resolve(source.path)))
+    derived: set[str] = set()
     if layout.derive is not None:  # columns the layout computes from the raw ones (GA sessions)
         _require_raw(raw, layout.derive_needs, name, f"the {layout.name} layout")
-        raw = raw.mutate(**layout.derive(raw))
+        columns = layout.derive(raw)
+        derived = set(columns)
+        raw = raw.mutate(**columns)
     _check_columns(raw, mapping, source.passthrough, name)
     time_format = source.time_format or layout.time_format
     time_format = "" if time_format == ISO else time_format  # "iso" overrides a layout's format
-    zone_offset = (0 if time_format in UNIX_TIME_FORMATS  # a count since the epoch is UTC
+    # a count since the epoch is UTC, and so is a time the layout derives from one (GA's
+    # visitStartTime): source.timezone is for wall times only
+    zone_offset = (0 if time_format in UNIX_TIME_FORMATS or mapping["event_time"] in derived
                    else _zone_offset_of(raw, mapping["event_time"], name, source.timezone))
 
     is_csv = embedded and (source.format or infer_format(str(source.path))) == "csv"
