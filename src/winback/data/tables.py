@@ -84,30 +84,17 @@ def _open(con, src: TableSourceConfig, base: Path) -> ir.Table:
 MISSING_MARKS = ("na", "n/a", "nan", "null", "none", "#n/a")
 
 
-def _refuse_infinite_numbers(table: ir.Table, key: str, where: str) -> None:
-    """A float column (Parquet, JSON) holding inf would reach the models as is and fail them."""
-    floats = [c for c in table.columns if c != key and table[c].type().is_floating()]
-    if not floats:
-        return
-    agg = table.aggregate(**{f"i{i}": table[c].isinf().sum()
-                             for i, c in enumerate(floats)}).execute().iloc[0]
-    for i, col in enumerate(floats):
-        if int(agg[f"i{i}"] or 0):
-            raise DataError(f"{where}: column '{col}' holds infinite values (customers "
-                            f"{_rows_where(table, table[col].isinf(), key)}). Fix them, or leave "
-                            f"them empty to be imputed.")
-
-
 def _typed(table: ir.Table, key: str, decimal: str, where: str, text_columns: frozenset[str] = frozenset()) -> ir.Table:
     """Cast text columns that hold numbers to float64 (all CSV columns arrive as text).
 
     A column is numeric when every non-empty value parses as a number; a column where most but
     not all do is an error naming the rows, because silently treating it as text would turn a
-    typo into a category. `text_columns` (table.categorical) stay text whatever they hold."""
+    typo into a category. `text_columns` (table.categorical) stay text whatever they hold.
+    Float columns (Parquet, JSON) holding inf are an error too: they would fail the models."""
     casts = {}
     counts = {}
     texts = {}
-    _refuse_infinite_numbers(table, key, where)
+    floats = [c for c in table.columns if c != key and table[c].type().is_floating()]
     for col in table.columns:
         if col == key or col in text_columns or not table[col].type().is_string():
             continue
@@ -120,10 +107,18 @@ def _typed(table: ir.Table, key: str, decimal: str, where: str, text_columns: fr
         texts[col] = text
         casts[col] = number
         counts[col] = (text.count(), number.count())
-    if not casts:
+    if not casts and not floats:
         return table
+    # one pass over the table: parsed counts of the text columns, infinities of the float ones
     agg = table.aggregate(**{f"n{i}": c[0] for i, c in enumerate(counts.values())},
-                          **{f"k{i}": c[1] for i, c in enumerate(counts.values())}).execute().iloc[0]
+                          **{f"k{i}": c[1] for i, c in enumerate(counts.values())},
+                          **{f"i{i}": table[c].isinf().sum() for i, c in enumerate(floats)}
+                          ).execute().iloc[0]
+    for i, col in enumerate(floats):
+        if int(agg[f"i{i}"] or 0):
+            raise DataError(f"{where}: column '{col}' holds infinite values (customers "
+                            f"{_rows_where(table, table[col].isinf(), key)}). Fix them, or leave "
+                            f"them empty to be imputed.")
     numeric = {}
     unparsed = [col for i, col in enumerate(counts) if int(agg[f"k{i}"]) < int(agg[f"n{i}"])]
     commas = comma_decimal_columns(table, unparsed) if decimal == "." else {}
