@@ -469,10 +469,7 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
         "last_event": cols["event_time"].max(),
     }
     if "amount" in mapping or "price" in mapping:  # otherwise amount is a NULL constant
-        # rows without a customer that are dropped anyway (UCI Online Retail's 'Adjust bad
-        # debt' lines) do not stop the run
-        kept = cols["customer_id"].notnull() if drop_missing else ibis.literal(True)
-        checks["negative_purchase"] = ((cols["event_type"] == PURCHASE) & (cols["amount"] < 0) & kept).sum()
+        checks["negative_purchase"] = _negative_purchase(cols, drop_missing).sum()
     numeric = [c for c in ("amount", "quantity", "price") if c in mapping]
     for c in numeric:
         checks[f"bad_{c}"] = (raw[mapping[c]].notnull() & cols[c].isnull()).sum()
@@ -534,8 +531,7 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
     n = int(found.get("negative_purchase", 0))
     if n:
         shown = [mapping[c] for c in ("amount", "price", "quantity") if c in mapping]
-        fail(lambda tc, t: (tc["event_type"] == PURCHASE) & (tc["amount"] < 0)
-             & (tc["customer_id"].notnull() if drop_missing else ibis.literal(True)),
+        fail(lambda tc, t: _negative_purchase(tc, drop_missing),
              f"{n:,} purchase rows have a negative amount",
              "Returns and cancellations are not purchases: map them to event type 'return' in "
              "[source.event_types], or remove them from the file.", shown)
@@ -547,6 +543,13 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
              f"events are dated in the future (latest {last})",
              "Check the time zone (source.timezone) and the source of these rows.", [col])
     return int(found["missing_customer"])
+
+
+def _negative_purchase(cols: dict[str, ibis.Value], drop_missing: bool) -> ibis.Value:
+    """A purchase with a negative amount; rows without a customer that are dropped anyway (UCI
+    Online Retail's 'Adjust bad debt' lines) do not stop the run."""
+    negative = (cols["event_type"] == PURCHASE) & (cols["amount"] < 0)
+    return negative & cols["customer_id"].notnull() if drop_missing else negative
 
 
 def _shown(value) -> str:

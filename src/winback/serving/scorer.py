@@ -26,6 +26,7 @@ from winback.config import ProblemConfig
 from winback.data.layouts import CANONICAL_TYPES
 from winback.errors import WinbackError, did_you_mean
 from winback.evaluate import decile_of, decision_of
+from winback.serving.schemas import Event
 
 REASONS = 3
 
@@ -293,7 +294,7 @@ class CustomerScorer:
         out = []
         for cid, events in customers:
             if cid in by_id:
-                absent = [c for c in EVENT_FIELDS_FEATURES_READ
+                absent = [c for c in OPTIONAL_EVENT_FIELDS
                           if c in self.spec.available and all(e.get(c) is None for e in events)]
                 if absent:
                     by_id[cid].note = (f"the events carry no {', '.join(absent)}, which the model was "
@@ -335,10 +336,9 @@ class CustomerScorer:
         return {c: medians.get(c) for c in self.columns}
 
 
-# event fields the feature families read (price is carried, not read; event_type defaults to
-# purchase): a customer whose events omit one the training log had gets a note
-EVENT_FIELDS_FEATURES_READ = ("amount", "quantity", "order_id", "session_id", "product_id", "brand",
-                              "category")
+# the optional fields of a posted event (event_type defaults to purchase, so its absence cannot
+# be told): a customer whose events all omit one the training log had gets a note
+OPTIONAL_EVENT_FIELDS = tuple(f for f in Event.model_fields if f not in ("event_time", "event_type"))
 
 POPULATION_RULES = {
     "repeat_purchase": "no purchase before the cutoff",
