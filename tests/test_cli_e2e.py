@@ -183,6 +183,25 @@ def test_init_maps_a_log_with_its_own_names_and_formats(tmp_path, capsys, monkey
     assert manifest["data"]["event_types"]["purchase"] > 1000
 
 
+def test_init_reads_amounts_written_with_a_currency_and_thousands(tmp_path, capsys, monkeypatch):
+    """A shop export's '$2,080.25': init applies the currency sign and the separator the read
+    names, one after the other, and the amounts validate as the numbers meant."""
+    monkeypatch.chdir(tmp_path)
+    amounts = ["$2,080.25", "$177.46", "$1,108.57"] * 40
+    pd.DataFrame({"Customer ID": [f"C{i % 30}" for i in range(len(amounts))],
+                  "Created at": pd.date_range("2024-01-01", periods=len(amounts), freq="3D").strftime("%Y-%m-%d %H:%M:%S"),
+                  "Total": amounts}).to_csv("orders.csv", index=False)
+    assert main(["init", "--layout", "events", "--path", "orders.csv"]) == 0
+    assert "Set thousands = ',' and currency = '$' to read it." in " ".join(capsys.readouterr().out.split())
+    lines = (tmp_path / "winback.toml").read_text().splitlines()
+    assert 'thousands = ","' in lines and 'currency = "$"' in lines
+    from winback.config import load_config
+    from winback.data import load_events
+
+    log = load_events(load_config(tmp_path / "winback.toml"))
+    assert float(log.table.amount.sum().execute()) == pytest.approx(40 * (2080.25 + 177.46 + 1108.57))
+
+
 def test_a_model_near_chance_is_called_weak(tmp_path, capsys):
     """Purchases at random, one rate for everyone: whatever wins the leaderboard ranks near
     chance, and the console and the report say so rather than presenting it as a model."""

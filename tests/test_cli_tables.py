@@ -166,7 +166,18 @@ def test_init_table_writes_the_decimal_comma_it_finds(tmp_path, monkeypatch, cap
                                          encoding="utf-8")
     assert main(["init", "--table", "--path", "kunden.csv"]) == 0
     assert '\ndecimal = ","' in (tmp_path / "winback.toml").read_text()
-    assert "'umsatz' holds numbers with a decimal comma" in " ".join(capsys.readouterr().out.split())
+    assert "'umsatz' holds numbers written with a decimal comma: wrote decimal" in " ".join(capsys.readouterr().out.split())
+    assert main(["validate"]) == 0
+    assert "1 numeric and 0 categorical columns" in " ".join(capsys.readouterr().out.split())
+
+
+def test_init_table_writes_the_currency_and_separators_it_finds(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "clients.csv").write_text('client,revenue,left\n1,"1.234,50 €",oui\n2,"12,00 €",non\n'
+                                          '3,"7,25 €",non\n4,"2.000,00 €",oui\n', encoding="utf-8")
+    assert main(["init", "--table", "--path", "clients.csv"]) == 0
+    text = (tmp_path / "winback.toml").read_text()
+    assert '\ncurrency = "€"\nthousands = "."\ndecimal = ","' in text
     assert main(["validate"]) == 0
     assert "1 numeric and 0 categorical columns" in " ".join(capsys.readouterr().out.split())
 

@@ -257,6 +257,29 @@ def test_each_rows_own_offset_on_every_engine(tmp_path, spark, postgres_url):
                  connection={"url_env": "WINBACK_TEST_PG"}) == want
 
 
+def test_formatted_amounts_on_every_engine(tmp_path, spark, postgres_url):
+    """currency, thousands and decimal read '1.234,50 €' and "1'234.50" to the same numbers on
+    DuckDB, Spark and PostgreSQL (a regex for the grouping, replace and cast on each)."""
+    raw = pd.DataFrame({"user": ["a", "b", "c", "d"], "ts": ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"],
+                        "spent": ["1.234,50 €", "12,5 €", "€ 1.000.000", "7 €"],
+                        "swiss": ["CHF 1'234.50", "CHF 12.5", "CHF 1'000'000", "CHF 7"]})
+    raw.to_csv(tmp_path / "events.csv", index=False)
+    ibis.connect(postgres_url).create_table("formatted_events", raw, overwrite=True)
+
+    def amounts(column: str, settings: dict, **source) -> list:
+        doc = {"path": str(tmp_path / "events.csv"), "layout": "events", **settings,
+               "columns": {"customer_id": "user", "event_time": "ts", "amount": column}, **source}
+        return sorted(_canonical_on(doc, spark, postgres_url)["amount"].tolist())
+
+    want = [7.0, 12.5, 1234.5, 1e6]
+    for column, settings in (("spent", {"currency": "€", "thousands": ".", "decimal": ","}),
+                             ("swiss", {"currency": "CHF", "thousands": "'"})):
+        assert amounts(column, settings) == want
+        assert amounts(column, settings, backend="spark") == want
+        assert amounts(column, settings, backend="postgres", table="public.formatted_events",
+                       connection={"url_env": "WINBACK_TEST_PG"}) == want
+
+
 def _toml(doc: dict) -> str:
     lines = []
 

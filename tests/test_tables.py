@@ -105,9 +105,21 @@ def test_numbers_with_a_decimal_comma_name_the_setting(tmp_path):
     assert load_customer_table(comma).frame["spend"].tolist()[:2] == [12.5, 3.0]
     kept = load_customer_table(_project(tmp_path, {"people.csv": people}, categorical=["spend"]))
     assert kept.frame["spend"].iloc[0] == "12,5"
-    # thousands written 1,234.50 are not taken for decimal commas: they stay a plain text column
-    text = load_customer_table(_project(tmp_path, {"people.csv": PEOPLE.assign(spend=["1,234.50", "3", "4", "5"])}))
-    assert "spend" in text.categorical
+    # thousands written 1,234.50 are not taken for decimal commas, nor kept as a text column
+    people = PEOPLE.assign(spend=["1,234.50", "3", "$4", ""])
+    with pytest.raises(DataError, match=r"column 'spend' \('\$4', '1,234.50'\) holds numbers written with a "
+                                        r"currency sign \('\$'\) and with commas between thousands\. Set "
+                                        r"currency = \"\$\" and thousands = \",\""):
+        load_customer_table(_project(tmp_path, {"people.csv": people}))
+    dollars = _project(tmp_path, {"people.csv": people})
+    dollars.table.sources[0].currency, dollars.table.sources[0].thousands = "$", ","
+    assert load_customer_table(dollars).frame["spend"].tolist()[:3] == [1234.5, 3.0, 4.0]
+    # '1,500' alone reads two ways: both are named
+    with pytest.raises(DataError, match=r"reads? two ways: set decimal = \",\" or thousands = \",\""):
+        load_customer_table(_project(tmp_path, {"people.csv": PEOPLE.assign(spend=["1,500", "3", "4", "2,250"])}))
+    # amounts in two currencies are not one number column
+    with pytest.raises(DataError, match=r"mixes currency signs \(\$, €\)"):
+        load_customer_table(_project(tmp_path, {"people.csv": PEOPLE.assign(spend=["$1", "€3", "$4", "$2"])}))
 
 
 def test_duplicated_customers_are_an_error(tmp_path):

@@ -54,6 +54,8 @@ class SourceConfig:
     delimiter: str = ""
     encoding: str = ""  # CSV text encoding: utf-8 (default), latin-1 or utf-16
     decimal: str = "."  # "," for numbers written 12,50 (CSV)
+    thousands: str = ""  # "," for 1,234.50; "." for 1.234,50; " " or "'" (text numbers)
+    currency: str = ""  # a sign or code written with amounts ("$", "€", "EUR"), dropped
     time_format: str = ""  # strptime format; empty means ISO 8601; unix_s | unix_ms | unix_us
     timezone: str = "UTC"
     duplicates: str = "error"  # error | drop | keep
@@ -146,6 +148,8 @@ class TableSourceConfig:
     delimiter: str = ""
     encoding: str = ""  # utf-8 (default), latin-1 or utf-16
     decimal: str = "."
+    thousands: str = ""
+    currency: str = ""
     columns: list[str] = field(default_factory=list)  # keep only these (besides the key)
     rename: dict[str, str] = field(default_factory=dict)
     fixes: dict[str, dict] = field(default_factory=dict)
@@ -440,8 +444,11 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError(f"source.encoding '{cfg.source.encoding}' is not one winback reads: use "
                           f"{', '.join(repr(e) for e in CSV_ENCODINGS if e)} (or re-save the file "
                           f"as UTF-8).")
-    if cfg.source.decimal not in (".", ","):
-        raise ConfigError(f"source.decimal must be '.' or ',', got '{cfg.source.decimal}'.")
+    from winback.data.numbers import source_number_format  # winback.data imports this module
+
+    problem = source_number_format(cfg.source).problem()
+    if problem:
+        raise ConfigError(f"source.{problem}.")
     if cfg.source.time_format.startswith("unix") and cfg.source.time_format not in UNIX_TIME_FORMATS:
         raise ConfigError(f"source.time_format '{cfg.source.time_format}' is not a unix format."
                           f"{did_you_mean(cfg.source.time_format, UNIX_TIME_FORMATS)} Unix formats "

@@ -3,7 +3,8 @@
 Reading the source when it is there turns the template's placeholders into a config that
 validates and trains as written: the horizon fitted to the log's time span; for the `events`
 layout, columns mapped by name and look-alike event types by word; the settings a failed read
-names as its fix (a unix time format, a decimal comma, Latin-1, ISO dates); for customer
+names as its fix (a unix time format, a decimal comma, thousands separators, a currency sign,
+Latin-1, ISO dates); for customer
 tables, the key and the label with its values. Every guess comes back as a note to print.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from winback.config import ProblemConfig
+from winback.data.numbers import NumberFormat, described
 from winback.errors import WinbackError
 
 EVENT_TEMPLATE = """# winback project: see README.md for every key.
@@ -28,6 +30,8 @@ backend = "duckdb"             # duckdb | spark | postgres | bigquery (then tabl
 # time_format = "unix_ms"      # empty = the layout's (ISO 8601); a strptime format; iso; unix_s | unix_ms | unix_us
 # timezone = "Europe/Berlin"   # zone of times written without one: UTC (default), "+02:00" or a zone name
 # decimal = ","                # numbers written 12,50
+# thousands = ","              # numbers written 1,234.50 (with decimal = ",": thousands = "." for 1.234,50)
+# currency = "$"               # a sign or code written with the amounts ($12.50, 12,50 EUR)
 {columns}
 
 [problem]
@@ -63,7 +67,7 @@ key = {key}
 {values}
 
 [[table.sources]]
-path = {path}{decimal}
+path = {path}{numbers}
 # fixes = {{ "plan" = {{ "premuim" = "premium" }} }}
 
 # [[table.sources]]            # more tables, joined on the key; pivot long ones by period
@@ -153,14 +157,19 @@ def table_guess(path: str, base_dir: Path) -> dict:
                          f"negative if '{found[1]}' does")
     else:
         notes.append("no column has exactly two values: set table.label to the column to predict")
-    from winback.data.tables import comma_decimal_columns
+    from winback.data.tables import formatted_number_columns
 
-    commas = comma_decimal_columns(table, [c for c in cols if table[c].type().is_string() and c != guess["key"]])
-    if commas:
-        guess["decimal"] = ","
-        notes.append(f"{', '.join(repr(c) for c in commas)} {'holds' if len(commas) == 1 else 'hold'} "
-                     f"numbers with a decimal comma: wrote "
-                     f"decimal = \",\"")
+    formatted = formatted_number_columns(table, [c for c in cols if table[c].type().is_string()
+                                                 and c != guess["key"]])
+    formats = {inferred.fmt for inferred, _ in formatted.values()
+               if inferred.fmt is not None and inferred.other is None}
+    if len(formats) == 1:  # one way of writing numbers that reads them all: written for the user
+        fmt = formats.pop()
+        guess["numbers"] = fmt.changes(NumberFormat())
+        readable = [c for c, (inferred, _) in formatted.items() if inferred.fmt == fmt]
+        notes.append(f"{', '.join(repr(c) for c in readable)} {'holds' if len(readable) == 1 else 'hold'} "
+                     f"numbers written {described(fmt, NumberFormat())[0]}: wrote "
+                     + ", ".join(f'{k} = "{v}"' for k, v in guess["numbers"].items()))
     what = f"key = '{guess['key']}', label = '{guess['label']}'"
     return {**guess, "note": f"Read {escape(path)}: {escape(what)}"
                              + "".join(f"; {escape(n)}" for n in notes) + "."}
@@ -201,6 +210,8 @@ def _best_column(canonical: str, present: list[str], taken: set[str]) -> str | N
 # settings a failed read names as its fix, applied by `init` and tried again
 FIXES = (("time_format", re.compile(r"source\.time_format = '([^']+)'")),
          ("decimal", re.compile(r"source\.decimal = '(,)'")),
+         ("thousands", re.compile(r"source\.thousands = ['\"](.)['\"]")),
+         ("currency", re.compile(r"source\.currency = '([^']+)'")),
          ("encoding", re.compile(r"Set its encoding to '(latin-1)'")),
          ("table", re.compile(r"set source\.table = '([^']+)', its only table")))
 
@@ -280,7 +291,7 @@ def fit_source(path: str, layout: str, options: dict, base_dir: Path,
         from winback.data.layouts import suggested_event_types
 
         event_types = suggested_event_types(log.summary["event_types"])
-    applied = "".join(f" Set {k} = '{v}' to read it." for k, v in fixes.items())
+    applied = (" Set " + " and ".join(f"{k} = '{v}'" for k, v in fixes.items()) + " to read it.") if fixes else ""
     if event_types:
         applied += " Mapped event types: " + ", ".join(f"'{k}' -> {v}" for k, v in event_types.items()) + "."
     applied = escape(applied)
@@ -320,8 +331,8 @@ def table_scaffold(path: str, base_dir: Path) -> Scaffold:
                          _line(f"negative = {toml_list(guess['negative'])}", "its values that mean 0")])
               if guess["positive"] else
               _line("# positive = []", "the label is 0/1 (or true/false): no lists needed"))
-    decimal = ('\ndecimal = ","                  # numbers written 12,5' if guess.get("decimal") == "," else "")
-    text = TABLE_TEMPLATE.format(path=toml_str(path), key=toml_str(guess["key"]), values=values, decimal=decimal,
+    numbers = "".join(f"\n{k} = {toml_str(v)}" for k, v in guess.get("numbers", {}).items())
+    text = TABLE_TEMPLATE.format(path=toml_str(path), key=toml_str(guess["key"]), values=values, numbers=numbers,
                                  label_line=_line(f"label = {toml_str(guess['label'])}",
                                                   "the column to predict"))
     return Scaffold(text, [guess["note"]])

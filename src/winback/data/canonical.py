@@ -24,6 +24,7 @@ from ibis.backends.duckdb import Backend as DuckDBBackend
 from winback.config import UNIX_TIME_FORMATS, Config, SourceConfig
 from winback.data.layouts import CANONICAL_TYPES, ID_COLUMNS, LAYOUTS, PURCHASE, REQUIRED, Layout
 from winback.data.engines import connect_engine, engine_table
+from winback.data.numbers import NumberFormat, number_format_hint, source_number_format, text_number
 from winback.data.sources import connect, damaged_text, files_lacking, infer_format, is_read_failure, open_source
 from winback.errors import ConfigError, DataError, did_you_mean
 
@@ -148,15 +149,16 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
                    else _zone_offset_of(raw, mapping["event_time"], name, source.timezone))
 
     is_csv = embedded and (source.format or infer_format(str(source.path))) == "csv"
+    numbers = source_number_format(source)
 
     def typed(t: ibis.Table) -> dict[str, ibis.Value]:
         return _typed_columns(t, mapping, layout, source.event_types, time_format, zone_offset,
-                              strip_text=is_csv, duckdb=embedded, decimal=source.decimal,
+                              strip_text=is_csv, duckdb=embedded, numbers=numbers,
                               backend=source.backend)
 
     cols = typed(raw)
     no_customer = _validate(raw, cols, typed, mapping, name, drop_missing=source.drop_missing_customers,
-                            time_format=time_format)
+                            time_format=time_format, numbers=numbers)
     duplicates = _check_duplicates(raw, name, source.duplicates, con if embedded else None)
 
     canonical = raw.select(**cols, **{c: raw[c] for c in source.passthrough})
@@ -336,7 +338,7 @@ def _typed_columns(
     zone_offset: int | str,
     strip_text: bool = True,
     duckdb: bool = True,
-    decimal: str = ".",
+    numbers: NumberFormat = NumberFormat(),
     backend: str = "duckdb",
 ) -> dict[str, ibis.Value]:
     """Canonical columns as expressions over the raw table `t`.
@@ -344,7 +346,8 @@ def _typed_columns(
     `strip_text` trims surrounding whitespace from text values; it is on for CSV, where every
     column arrives as text typed by hand, and off for Parquet and DuckDB, whose strings are
     data as written (trimming 20 M strings per column costs seconds on every query).
-    `decimal` = "," reads numbers written with a decimal comma (12,50) in text columns.
+    `numbers` says how text columns write numbers (a decimal comma, thousands separators,
+    a currency sign: '$2,080.25').
     """
     cols: dict[str, ibis.Value] = {}
     for canonical, target in CANONICAL_TYPES.items():
@@ -364,11 +367,11 @@ def _typed_columns(
             cols[canonical] = ibis.ifelse(col.endswith(".0") & col.re_search(whole), col.re_extract(whole, 1), col)
         elif target == "float64":
             if col.type().is_string():
-                number = (col.replace(",", ".") if decimal == "," else col).try_cast("float64")
+                cols[canonical] = text_number(col, numbers)
             else:
                 number = col.cast("float64")
-            # 'inf' and 'NaN' parse as floats but are no amount: unparsed, so validation names them
-            cols[canonical] = ibis.ifelse(number.isinf() | number.isnan(), ibis.null("float64"), number)
+                # 'inf' and 'NaN' are no amount: unparsed, so validation names them
+                cols[canonical] = ibis.ifelse(number.isinf() | number.isnan(), ibis.null("float64"), number)
         else:
             cols[canonical] = col if col.type().is_string() else col.cast("string")
     cols["event_time"] = _parse_time(t[mapping["event_time"]], time_format, zone_offset, duckdb, backend)
@@ -457,7 +460,7 @@ def _parse_time(col: ibis.Value, time_format: str, zone_offset: int | str, duckd
 
 
 def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
-              time_format: str = "") -> int:
+              time_format: str = "", numbers: NumberFormat = NumberFormat()) -> int:
     """One aggregate pass over the typed log; each failed check raises with examples. Returns
     how many rows have no customer id (dropped when `drop_missing`)."""
     time_src = raw[mapping["event_time"]]
@@ -520,7 +523,8 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
             col = mapping[c]
             fail(lambda tc, t, col=col, c=c: t[col].notnull() & tc[c].isnull(),
                  f"{n:,} values in column '{col}' (mapped to '{c}') are not numbers",
-                 "Fix the values or map another column.", [col], hint=_number_hint)
+                 "Fix the values or map another column.", [col],
+                 hint=lambda values: number_format_hint(values, numbers))
     n = int(found["missing_customer"])
     if n and not drop_missing:
         col = mapping["customer_id"]
@@ -617,13 +621,6 @@ def _date_format_hint(values: list, time_format: str = "") -> str:
         return (f"These are dates written day first ({day_first!r}) or month first "
                 f"({month_first!r}); the first rows do not tell which. Set source.time_format to the "
                 f"one your system writes (a date with a day above 12 shows it).")
-    return ""
-
-
-def _number_hint(values: list) -> str:
-    """source.decimal, when the failed values are numbers written with a decimal comma."""
-    if _matching_all(values, r"-?\d+,\d+"):
-        return "These numbers use a decimal comma: set source.decimal = ','."
     return ""
 
 

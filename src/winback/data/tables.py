@@ -18,6 +18,7 @@ import pandas as pd
 
 from winback.config import CSV_ENCODINGS, Config, SourceConfig, TableSourceConfig
 from winback.data.canonical import float_id_text
+from winback.data.numbers import Inferred, NumberFormat, described, infer_number_format, source_number_format, text_number
 from winback.data.sources import connect, files_lacking, open_source
 from winback.errors import DataError, closest, did_you_mean
 
@@ -58,8 +59,9 @@ def _rows_where(table: ir.Table, predicate: ir.BooleanValue, key: str) -> str:
 
 
 def _open(con, src: TableSourceConfig, base: Path) -> ir.Table:
-    if src.decimal not in (".", ","):
-        raise DataError(f"{src.path}: decimal must be '.' or ',', got '{src.decimal}'.")
+    problem = source_number_format(src).problem()
+    if problem:
+        raise DataError(f"{src.path}: {problem}.")
     if src.encoding.lower() not in CSV_ENCODINGS:
         raise DataError(f"{src.path}: encoding must be one of "
                         f"{', '.join(repr(e) for e in CSV_ENCODINGS if e)}, got '{src.encoding}'.")
@@ -84,7 +86,8 @@ def _open(con, src: TableSourceConfig, base: Path) -> ir.Table:
 MISSING_MARKS = ("na", "n/a", "nan", "null", "none", "#n/a")
 
 
-def _typed(table: ir.Table, key: str, decimal: str, where: str, text_columns: frozenset[str] = frozenset()) -> ir.Table:
+def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
+           text_columns: frozenset[str] = frozenset()) -> ir.Table:
     """Cast text columns that hold numbers to float64 (all CSV columns arrive as text).
 
     A column is numeric when every non-empty value parses as a number; a column where most but
@@ -102,8 +105,7 @@ def _typed(table: ir.Table, key: str, decimal: str, where: str, text_columns: fr
         # empty and the usual missing-value marks (NA, NaN, NULL, #N/A as R, pandas and Excel
         # write them) are missing values; 'inf' parses as a float but is no number
         text = ibis.ifelse((text == "") | text.lower().isin(MISSING_MARKS), ibis.null("string"), text)
-        number = (text.replace(",", ".") if decimal == "," else text).try_cast("float64")
-        number = ibis.ifelse(number.isinf(), ibis.null("float64"), number)
+        number = text_number(text, fmt)
         texts[col] = text
         casts[col] = number
         counts[col] = (text.count(), number.count())
@@ -121,15 +123,9 @@ def _typed(table: ir.Table, key: str, decimal: str, where: str, text_columns: fr
                             f"them empty to be imputed.")
     numeric = {}
     unparsed = [col for i, col in enumerate(counts) if int(agg[f"k{i}"]) < int(agg[f"n{i}"])]
-    commas = comma_decimal_columns(table, unparsed) if decimal == "." else {}
-    if commas:
-        shown = "; ".join(f"'{c}' ({', '.join(repr(v) for v in examples)})" for c, examples in commas.items())
-        raise DataError(
-            f"{where}: {'column' if len(commas) == 1 else 'columns'} {shown} "
-            f"{'holds' if len(commas) == 1 else 'hold'} numbers written with a decimal comma. Set "
-            f"decimal = \",\" on this [[table.sources]] entry to read them as numbers (or list them in "
-            f"table.categorical to keep them as text)."
-        )
+    formatted = formatted_number_columns(table, unparsed, fmt)
+    if formatted:
+        raise _formatted_numbers_error(where, formatted, fmt)
     for i, col in enumerate(counts):
         filled, parsed = int(agg[f"n{i}"]), int(agg[f"k{i}"])
         if filled and parsed == filled:
@@ -143,24 +139,64 @@ def _typed(table: ir.Table, key: str, decimal: str, where: str, text_columns: fr
     return table.mutate(**numeric) if numeric else table
 
 
-def comma_decimal_columns(table: ir.Table, columns: list[str]) -> dict[str, list[str]]:
-    """Text columns among `columns` whose every non-empty value is a number once a comma is read
-    as the decimal mark, and some hold one ('12,5'): column -> a few such values. A table with
-    them is an export from a locale that writes numbers that way."""
-    pattern = r"^[+-]?[0-9]+,[0-9]+$"
+def formatted_number_columns(table: ir.Table, columns: list[str],
+                             fmt: NumberFormat = NumberFormat()) -> dict[str, tuple[Inferred, list[str]]]:
+    """Text columns among `columns` that hold numbers written another way than `fmt` says
+    ('$1,234.50', '12,5', '1.234,50 €'): column -> (what reads them, a few such values).
+
+    The convention is inferred from a sample of the values that do not read, then checked on
+    every value in one pass: a column counts only when one convention reads all of it, and both
+    are reported when two do and disagree ('1,234' alone is 1234 or 1.234)."""
     texts = {c: table[c].cast("string").strip() for c in columns}
-    texts = {c: ibis.ifelse(t == "", ibis.null("string"), t) for c, t in texts.items()}
-    if not texts:
+    texts = {c: ibis.ifelse((t == "") | t.lower().isin(MISSING_MARKS), ibis.null("string"), t)
+             for c, t in texts.items()}
+    found: dict[str, tuple[Inferred, list[str]]] = {}
+    for col, text in texts.items():
+        unread = (table.filter(text.notnull() & text_number(text, fmt).isnull())
+                  .select(v=text).distinct().order_by("v").limit(20).execute()["v"].tolist())
+        inferred = infer_number_format(unread, fmt)
+        if inferred.fmt is not None or inferred.currencies:
+            found[col] = (inferred, unread)
+    if not found:
         return {}
-    agg = table.aggregate(**{f"n{i}": t.count() for i, t in enumerate(texts.values())},
-                          **{f"k{i}": t.replace(",", ".").try_cast("float64").count()
-                             for i, t in enumerate(texts.values())},
-                          **{f"c{i}": t.re_search(pattern).sum().fill_null(0)
-                             for i, t in enumerate(texts.values())}
-                          ).execute().iloc[0]
-    found = [c for i, c in enumerate(texts) if int(agg[f"c{i}"]) and int(agg[f"k{i}"]) == int(agg[f"n{i}"])]
-    return {c: [str(v) for v in table.filter(texts[c].re_search(pattern)).select(v=texts[c])
-                .limit(3).execute()["v"]] for c in found}
+    checks = {}
+    for i, (col, (inferred, _)) in enumerate(found.items()):
+        checks[f"n{i}"] = texts[col].count()
+        for j, candidate in enumerate((inferred.fmt, inferred.other)):
+            if candidate is not None:
+                checks[f"k{i}_{j}"] = text_number(texts[col], candidate).count()
+    agg = table.aggregate(**checks).execute().iloc[0]
+    out = {}
+    for i, (col, (inferred, unread)) in enumerate(found.items()):
+        if inferred.currencies:
+            out[col] = (inferred, unread[:3])
+            continue
+        reading = [c for j, c in enumerate((inferred.fmt, inferred.other))
+                   if c is not None and int(agg[f"k{i}_{j}"]) == int(agg[f"n{i}"])]
+        if reading:
+            out[col] = (Inferred(reading[0], reading[1] if len(reading) > 1 else None), unread[:3])
+    return out
+
+
+def _formatted_numbers_error(where: str, found: dict[str, tuple[Inferred, list[str]]],
+                             fmt: NumberFormat) -> DataError:
+    """The error naming, per column, the settings of this [[table.sources]] entry that read it."""
+    parts = []
+    for col, (inferred, examples) in found.items():
+        shown = f"column '{col}' ({', '.join(repr(v) for v in examples)})"
+        if inferred.currencies:
+            parts.append(f"{shown} mixes currency signs ({', '.join(inferred.currencies)}): "
+                         f"convert its amounts to one currency")
+        elif inferred.other is not None:
+            parts.append(f"{shown} holds numbers that read two ways: set "
+                         + " or ".join(" and ".join(f'{k} = "{v}"' for k, v in f.changes(fmt).items())
+                                       for f in (inferred.fmt, inferred.other))
+                         + ", whichever your system writes")
+        else:
+            parts.append(f"{shown} holds numbers written {described(inferred.fmt, fmt)[0]}. Set "
+                         + " and ".join(f'{k} = "{v}"' for k, v in inferred.fmt.changes(fmt).items()))
+    return DataError(f"{where}: " + "; ".join(parts) + " on this [[table.sources]] entry to read them as "
+                     "numbers (or list them in table.categorical to keep them as text).")
 
 
 def _fix_values(table: ir.Table, fixes: dict[str, dict], where: str) -> ir.Table:
@@ -219,7 +255,7 @@ def _prepare_source(con, src: TableSourceConfig, key: str, base: Path,
     ids = table[key]
     table = table.mutate(**{key: float_id_text(ids) if ids.type().is_floating() else ids.cast("string").strip()})
     table = _fix_values(table, src.fixes, where)
-    table = _typed(table, key, src.decimal, where, text_columns)
+    table = _typed(table, key, source_number_format(src), where, text_columns)
     if src.pivot_column:
         return _pivot(table, src, key, where)
     dup = int(table.count().execute()) - int(table[key].nunique().execute())
