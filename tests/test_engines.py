@@ -280,6 +280,33 @@ def test_formatted_amounts_on_every_engine(tmp_path, spark, postgres_url):
                        connection={"url_env": "WINBACK_TEST_PG"}) == want
 
 
+@pytest.mark.parametrize("written, time_format", [
+    (["12/1/2010 8:26", "1/13/2011 14:05", "12/09/2011 09:07"], "%m/%d/%Y %H:%M"),  # UCI Online Retail
+    (["1/5/2024 2:30 PM", "12/1/2010 12:26 AM", "11/13/2011 11:59 pm"], "%m/%d/%Y %I:%M %p"),
+    (["Jan 5, 2024", "Dec 1, 2010", "Nov 13, 2011"], "%b %d, %Y"),
+    (["19970101", "19971231", "19980630"], "%Y%m%d"),  # CDNOW: fields that run on into each other
+    (["2024-01-05T10:00:00.5", "2010-12-01T00:26:00.25", "2011-11-13T23:59:59.123456"], "%Y-%m-%dT%H:%M:%S.%f"),
+    (["5 January 2024 14:30", "1 December 2010 00:26", "13 November 2011 23:59"], "%d %B %Y %H:%M"),
+])
+def test_strptime_formats_on_every_engine(tmp_path, spark, postgres_url, written, time_format):
+    """A strptime format reads the same times on DuckDB, Spark and PostgreSQL, days and hours
+    without a leading zero (as UCI Online Retail writes them), AM/PM and month names included."""
+    raw = pd.DataFrame({"user": ["a", "b", "c"], "spent": [1.0, 2.0, 3.0], "ts": written})
+    raw.to_csv(tmp_path / "events.csv", index=False)
+    ibis.connect(postgres_url).create_table("strptime_events", raw, overwrite=True)
+
+    def times(**source) -> list:
+        doc = {"path": str(tmp_path / "events.csv"), "layout": "events", "time_format": time_format,
+               "columns": {"customer_id": "user", "event_time": "ts", "amount": "spent"}, **source}
+        return pd.to_datetime(_canonical_on(doc, spark, postgres_url).sort_values("customer_id")["event_time"]).tolist()
+
+    want = [pd.Timestamp(dt.datetime.strptime(w.upper(), time_format)) for w in written]
+    assert times() == want
+    assert times(backend="spark") == want
+    assert times(backend="postgres", table="public.strptime_events",
+                 connection={"url_env": "WINBACK_TEST_PG"}) == want
+
+
 def _toml(doc: dict) -> str:
     lines = []
 

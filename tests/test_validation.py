@@ -84,6 +84,10 @@ def test_unix_timestamps_without_format_name_the_format(tmp_path, values, unit):
     (["25/01/2024 14:30", "6/2/2024 9:05"], "source.time_format = '%d/%m/%Y %H:%M'"),
     (["01.02.2024", "13.02.2024"], "source.time_format = '%d.%m.%Y'"),
     (["05/01/2024", "06/01/2024"], "day first ('%d/%m/%Y') or month first ('%m/%d/%Y')"),
+    (["1/13/2024 2:30 PM", "12/1/2010 8:26 AM"], "source.time_format = '%m/%d/%Y %I:%M %p'"),
+    (["Jan 5, 2024", "May 13, 2024"], "source.time_format = '%b %d, %Y'"),
+    (["5 January 2024 14:30", "13 May 2024 09:00"], "source.time_format = '%d %B %Y %H:%M'"),
+    (["2024-01-05 2:30:00 PM", "2024-01-05 11:00:00 AM"], "source.time_format = '%Y-%m-%d %I:%M:%S %p'"),
 ])
 def test_usual_date_formats_are_named(tmp_path, values, named):
     """Compact (CDNOW's 19970101) and day-month dates are named with the format that reads them;
@@ -102,6 +106,20 @@ def test_usual_date_formats_are_named(tmp_path, values, named):
         assert applied.group(1) == fmt
         log = load_events(events_config(write_csv(tmp_path, rows), time_format=fmt))
         assert log.start == min(dt.datetime.strptime(v, fmt) for v in values)
+
+
+def test_iso_times_with_text_after_them_are_not_misread(tmp_path):
+    """DuckDB's cast drops whatever follows an ISO time: '2:30:00 PM' read as 02:30 and a zone
+    abbreviation as UTC. Such times are named, with the format or the setting that reads them,
+    and with the format the afternoon is the afternoon."""
+    rows = pd.DataFrame({"customer_id": ["a", "b"], "amount": [1.0, 2.0],
+                         "event_time": ["2024-01-05 2:30:00 PM", "2024-01-06 10:00:00 CET"]})
+    with pytest.raises(DataError, match=r"row 1: event_time='2024-01-05 2:30:00 PM'; row 2: "):
+        load_events(events_config(write_csv(tmp_path, rows)))
+    with pytest.raises(DataError, match=r"end in a zone winback does not read \(CET\).*source.timezone"):
+        load_events(events_config(write_csv(tmp_path, rows.iloc[[1]])))
+    log = load_events(events_config(write_csv(tmp_path, rows.iloc[[0]]), time_format="%Y-%m-%d %I:%M:%S %p"))
+    assert log.start == dt.datetime(2024, 1, 5, 14, 30)
 
 
 def test_unix_format_config_errors(tmp_path):

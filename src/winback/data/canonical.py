@@ -42,6 +42,16 @@ def _try_strptime(text: str, fmt: str) -> dt.datetime:  # type: ignore[empty-bod
     """DuckDB's try_strptime: NULL instead of an error for text that does not match."""
 
 
+@ibis.udf.scalar.builtin(name="try_to_timestamp")
+def _spark_try_to_timestamp(text: str, fmt: str) -> dt.datetime:  # type: ignore[empty-body]
+    """Spark's try_to_timestamp with a Java pattern: NULL for text that does not match."""
+
+
+@ibis.udf.scalar.builtin(name="to_timestamp")
+def _pg_to_timestamp(text: str, fmt: str) -> dt.datetime:  # type: ignore[empty-body]
+    """PostgreSQL's to_timestamp with its own template (an instant in the session's zone)."""
+
+
 @ibis.udf.scalar.builtin(name="epoch_us")
 def _epoch_us(ts: dt.datetime) -> int:  # type: ignore[empty-body]
     """DuckDB's microseconds since the epoch of an instant."""
@@ -448,8 +458,15 @@ def _parse_time(col: ibis.Value, time_format: str, zone_offset: int | str, duckd
         text = col.cast("string").strip().re_replace(ZONE_PATTERN, "")
         if duckdb:
             parsed = _try_strptime(text, time_format) if time_format else text.try_cast("timestamp")
+        elif time_format and backend in ("spark", "postgres"):
+            parsed = _warehouse_strptime(text, time_format, backend)
         else:  # a warehouse's own parser (a bad value fails the query there)
             parsed = text.as_timestamp(time_format) if time_format else text.cast("timestamp")
+        if not time_format:
+            # ISO text ends in a digit once its zone is off. DuckDB's cast ignores whatever
+            # follows the time, so '2024-01-05 2:30:00 PM' read as 02:30 and '... CET' as UTC:
+            # such values are unread here, and validation names the format that reads them
+            parsed = ibis.ifelse(text.re_search(r"[0-9]$"), parsed, ibis.null(parsed.type()))
     if zone_offset == PER_ROW:
         parsed = parsed - _row_offset_seconds(col.cast("string").strip()).as_interval("s")
     elif isinstance(zone_offset, str):
@@ -457,6 +474,53 @@ def _parse_time(col: ibis.Value, time_format: str, zone_offset: int | str, duckd
     elif zone_offset:
         parsed = parsed - ibis.interval(seconds=zone_offset)
     return parsed.cast(dtypes.Timestamp(scale=6))
+
+
+# strptime directives in Spark's (Java) and PostgreSQL's words; Spark's single letters read one
+# or two digits, as DuckDB's and Python's %d do ('12/1/2010 8:26', UCI Online Retail's times)
+_SPARK_DIRECTIVES = {"Y": "yyyy", "y": "yy", "m": "M", "d": "d", "H": "H", "I": "h", "M": "m", "S": "s",
+                     "p": "a", "b": "MMM", "B": "MMMM", "a": "EEE", "A": "EEEE", "f": "SSSSSS", "j": "D"}
+_PG_DIRECTIVES = {"Y": "YYYY", "y": "YY", "m": "MM", "d": "DD", "H": "HH24", "I": "HH12", "M": "MI",
+                  "S": "SS", "p": "AM", "b": "Mon", "B": "Month", "a": "Dy", "A": "Day", "f": "US", "j": "DDD"}
+_NUMERIC_DIRECTIVES = frozenset("YymdHIMSfj")
+
+
+def warehouse_pattern(time_format: str, backend: str) -> str:
+    """`time_format` (strptime) as Spark's or PostgreSQL's own pattern, literal text quoted.
+    ibis's translation writes Spark's two-letter forms (dd, HH), which read only two digits,
+    so '12/1/2010 8:26' failed the query; and PostgreSQL's AM/PM as '%p'."""
+    parts = re.findall(r"%(.)|([^%]+)", time_format)
+    out = []
+    for i, (directive, literal) in enumerate(parts):
+        if literal:
+            if backend == "spark":
+                out.append(re.sub(r"[A-Za-z']+", lambda m: "'" + m.group().replace("'", "''") + "'", literal))
+            else:
+                out.append(re.sub(r"[A-Za-z]+", lambda m: f'"{m.group()}"', literal))
+            continue
+        table = _SPARK_DIRECTIVES if backend == "spark" else _PG_DIRECTIVES
+        if directive == "%":
+            out.append("%")
+            continue
+        if directive not in table:
+            raise ConfigError(f"source.time_format '{time_format}': %{directive} has no equivalent on "
+                              f"{backend}. Directives that work on every engine: "
+                              f"{' '.join('%' + d for d in table)}.")
+        pattern = table[directive]
+        neighbours = {parts[j][0] for j in (i - 1, i + 1) if 0 <= j < len(parts)}
+        if backend == "spark" and len(pattern) == 1 and neighbours & _NUMERIC_DIRECTIVES:
+            pattern *= 2  # digits that run into a neighbour's (19970101) need fixed widths
+        out.append(pattern)
+    return "".join(out)
+
+
+def _warehouse_strptime(text: ibis.StringValue, time_format: str, backend: str) -> ibis.Value:
+    pattern = warehouse_pattern(time_format, backend)
+    if backend == "spark":
+        return _spark_try_to_timestamp(text, pattern)
+    # the instant to_timestamp reads in the session's zone, as that zone's wall time again: the
+    # time as written, whatever the server's TimeZone (a bad value fails the query there)
+    return _pg_to_timestamp(text, pattern).cast(dtypes.Timestamp())
 
 
 def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
@@ -579,6 +643,13 @@ def _time_hint(values: list, time_format: str = "") -> str:
     if time_format and _matching_all(values, ISO_LIKE):
         return (f"These are ISO 8601 timestamps, which time_format '{time_format}' does not "
                 f"read: set source.time_format = 'iso'.")
+    zones = {m.group(1) for v in values if v is not None
+             for m in [re.fullmatch(r"\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s+([A-Za-z][\w/+-]*)",
+                                    str(v).strip())] if m and m.group(1).upper() not in ("AM", "PM")}
+    if zones:
+        return (f"These times end in a zone winback does not read ({', '.join(sorted(zones))}): export "
+                f"them in UTC or with an offset (+01:00), or without the zone and set source.timezone "
+                f"to the zone's name (such as 'Europe/Berlin', which follows daylight saving).")
     for unit, digits in (("unix_s", "9,10"), ("unix_ms", "12,13"), ("unix_us", "15,16")):
         if _matching_all(values, rf"\d{{{digits}}}(\.\d+)?"):
             return (f"These look like {UNIX_NAMES[unit]} since 1970-01-01 UTC: set "
@@ -590,30 +661,37 @@ def _time_hint(values: list, time_format: str = "") -> str:
 _DATE_FORMATS = tuple(
     date + clock
     for date in ("%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%m-%d-%Y", "%Y/%m/%d",
-                 "%d/%m/%y", "%m/%d/%y")
-    for clock in ("", " %H:%M", " %H:%M:%S")
+                 "%d/%m/%y", "%m/%d/%y", "%Y-%m-%d", "%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y",
+                 "%d-%b-%Y", "%d-%b-%y")
+    for clock in ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
 ) + ("%Y%m%d%H%M%S",)
 
 
 def _date_format_hint(values: list, time_format: str = "") -> str:
     """The strptime format that reads every failed value, among the usual non-ISO ones
-    (20240105, 05/01/2024 14:30, 05.01.2024). When day-first and month-first both read them
-    (no day above 12 among them), both are named and neither is set for the user."""
+    (20240105, 05/01/2024 14:30, 05.01.2024, 1/5/2024 2:30 PM, Jan 5, 2024). When day-first and
+    month-first both read them (no day above 12 among them), both are named and neither is set
+    for the user."""
     texts = [str(v).strip() for v in values if v is not None and str(v).strip()]
     if not texts:
         return ""
 
-    def reads_all(fmt: str) -> bool:
+    def read_all(fmt: str) -> tuple | None:
         try:
-            parsed = [dt.datetime.strptime(t, fmt) for t in texts]
+            parsed = tuple(dt.datetime.strptime(t, fmt) for t in texts)
         except ValueError:
-            return False
-        return all(1900 <= d.year <= 2100 for d in parsed)
+            return None
+        return parsed if all(1900 <= d.year <= 2100 for d in parsed) else None
 
     def swapped(fmt: str) -> str:
         return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
 
-    fits = [f for f in _DATE_FORMATS if f != time_format and reads_all(f)]
+    readings: dict[tuple, str] = {}  # the first format for each way of reading them ('May' is %b and %B)
+    for fmt in _DATE_FORMATS:
+        parsed = read_all(fmt) if fmt != time_format else None
+        if parsed is not None:
+            readings.setdefault(parsed, fmt)
+    fits = list(readings.values())
     if len(fits) == 1:
         return f"These look like dates written {fits[0]!r}: set source.time_format = '{fits[0]}'."
     if len(fits) == 2 and fits[1] == swapped(fits[0]):
