@@ -248,3 +248,19 @@ def test_reasons_for_a_model_of_fewer_than_three_columns():
                                             "plan = basic (raises the probability)"]
     assert reasons["reason_2"].iloc[0] == "plan = gold (lowers the probability)"
     assert reasons["reason_2"].isna().tolist() == [False, True] and reasons["reason_3"].isna().all()
+
+
+def test_report_plots_draw_dollar_signs_in_names_as_text():
+    """Column and segment names come from the user's data and config; matplotlib reads '$...$'
+    as TeX, which garbled 'avg $ per order ($)' and failed the report on 'rev $ #1 $'."""
+    import matplotlib.pyplot as plt
+
+    from winback.report import _importance_plot, _segment_plot, _shap_bar
+
+    names = {"rev $ #1 $": 0.5, "spend_$_vs_$_{2023}": 0.3, "avg $ per order ($)": 0.2}
+    assert _importance_plot(names, "lightgbm").startswith("data:image/png;base64,")
+    assert _shap_bar(names, "lightgbm").startswith("data:image/png;base64,")
+    keys = ["high_risk_low_value", "high_risk_high_value", "low_risk_low_value", "low_risk_high_value"]
+    sizes = [{"key": k, "name": f"{k} $ #1 $", "customers": 10, "share": 0.25} for k in keys]
+    assert _segment_plot({"segments": {"sizes": sizes}}).startswith("data:image/png;base64,")
+    assert plt.rcParams["text.parse_math"]  # the caller's matplotlib settings are left as they were

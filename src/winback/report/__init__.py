@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import io
 import textwrap
 from pathlib import Path
@@ -32,6 +33,17 @@ PROBLEM_QUESTIONS = {
 }
 
 
+def _plain_text(plot):
+    """Draw `plot` with names from the data as plain text. Matplotlib reads '$...$' as TeX
+    math: it garbled a column called 'avg $ per order ($)' and failed the whole report (after
+    training) on 'rev $ #1 $'."""
+    @functools.wraps(plot)
+    def drawn(*args, **kwargs):
+        with plt.rc_context({"text.parse_math": False}):
+            return plot(*args, **kwargs)
+    return drawn
+
+
 def _png(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -39,6 +51,7 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+@_plain_text
 def _curve_plot(curves: dict[str, dict], key: str, title: str, xlabel: str, ylabel: str,
                 diagonal: bool, best: str) -> str:
     fig, ax = plt.subplots(figsize=(4.6, 3.8))
@@ -54,6 +67,7 @@ def _curve_plot(curves: dict[str, dict], key: str, title: str, xlabel: str, ylab
     return _png(fig)
 
 
+@_plain_text
 def _importance_plot(importance: dict[str, float], best: str) -> str | None:
     if not importance:
         return None
@@ -129,6 +143,7 @@ TABLE_QUESTIONS = {
 SHAP_TOP = 12
 
 
+@_plain_text
 def _shap_bar(importance: dict[str, float], best: str) -> str:
     items = list(importance.items())[:SHAP_TOP][::-1]
     fig, ax = plt.subplots(figsize=(5.4, 0.34 * len(items) + 1.1))
@@ -138,6 +153,7 @@ def _shap_bar(importance: dict[str, float], best: str) -> str:
     return _png(fig)
 
 
+@_plain_text
 def _shap_swarm(explanation, sample, columns: list[str]) -> str:
     """A beeswarm: one dot per customer and column, x = SHAP value, colour = the column's value
     (rank within the sample, blue low to red high; grey for categories)."""
@@ -169,6 +185,7 @@ def _segment_context(manifest: dict[str, Any], population: str) -> dict[str, Any
             "one minus the probability of the outcome (the chance it does not happen)"}
 
 
+@_plain_text
 def _segment_plot(manifest: dict[str, Any]) -> str:
     seg = manifest["segments"]
     sizes = {s["key"]: s for s in seg["sizes"]}
