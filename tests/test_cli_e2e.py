@@ -202,6 +202,36 @@ def test_init_reads_amounts_written_with_a_currency_and_thousands(tmp_path, caps
     assert float(log.table.amount.sum().execute()) == pytest.approx(40 * (2080.25 + 177.46 + 1108.57))
 
 
+def test_init_writes_a_working_config_for_a_german_excel_export(tmp_path, capsys, monkeypatch):
+    """Windows-1252 text, German headers, 05.01.2024 14:30 dates and '1.234,50 €' amounts, as
+    Excel writes them in Germany: init maps the columns by their German names and applies the
+    encoding, date format, decimal comma, thousands point and currency the reads name."""
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(5)
+    amounts = rng.uniform(3, 3000, 600).round(2)
+    written = [f"{a:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".") + " €" for a in amounts]
+    times = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 500 * 1440, 600), unit="min")
+    pd.DataFrame({"Kundennummer": [f"K{i}" for i in rng.integers(0, 80, 600)],
+                  "Bestelldatum": times.strftime("%d.%m.%Y %H:%M"), "Umsatz": written,
+                  "Menge": rng.integers(1, 5, 600)}).to_csv("bestellungen.csv", sep=";", index=False,
+                                                            encoding="cp1252")
+    assert main(["init", "--path", "bestellungen.csv"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("customer_id = 'Kundennummer', event_time = 'Bestelldatum', amount = 'Umsatz', "
+            "quantity = 'Menge'") in out
+    lines = (tmp_path / "winback.toml").read_text().splitlines()
+    for line in ('encoding = "cp1252"', 'time_format = "%d.%m.%Y %H:%M"', 'decimal = ","',
+                 'thousands = "."', 'currency = "€"'):
+        assert line in lines, line
+    from winback.config import load_config
+    from winback.data import load_events
+
+    log = load_events(load_config(tmp_path / "winback.toml"))
+    assert float(log.table.amount.sum().execute()) == pytest.approx(amounts.sum())
+
+
 def test_a_model_near_chance_is_called_weak(tmp_path, capsys):
     """Purchases at random, one rate for everyone: whatever wins the leaderboard ranks near
     chance, and the console and the report say so rather than presenting it as a model."""

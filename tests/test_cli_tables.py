@@ -179,6 +179,12 @@ def test_init_table_writes_the_currency_and_separators_it_finds(tmp_path, monkey
     text = (tmp_path / "winback.toml").read_text()
     assert '\ncurrency = "€"\nthousands = "."\ndecimal = ","' in text
     assert main(["validate"]) == 0
+    # the same export from Excel on Windows: not UTF-8, so the encoding is written as well
+    (tmp_path / "clients.csv").write_bytes((tmp_path / "clients.csv").read_text().encode("cp1252"))
+    assert main(["init", "--table", "--path", "clients.csv", "--force"]) == 0
+    text = (tmp_path / "winback.toml").read_text()
+    assert '\nencoding = "cp1252"\ncurrency = "€"\nthousands = "."\ndecimal = ","' in text
+    assert main(["validate"]) == 0
     assert "1 numeric and 0 categorical columns" in " ".join(capsys.readouterr().out.split())
 
 

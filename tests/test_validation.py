@@ -510,13 +510,51 @@ def test_latin1_csv_and_a_config_with_a_bom(tmp_path):
         load_events(events_config(path))
     log = load_events(events_config(path, encoding="latin-1", passthrough=["note"]))
     assert sorted(log.table.execute()["note"]) == ["café £", "crème"]
-    with pytest.raises(ConfigError, match="source.encoding 'cp1251'"):
-        events_config(path, encoding="cp1251")
+    with pytest.raises(ConfigError, match="source.encoding 'cp-9999' is not one Python knows"):
+        events_config(path, encoding="cp-9999")
     config = tmp_path / "winback.toml"
     config.write_bytes('[source]\npath = "events.csv"\nencoding = "latin-1"\n'
                        '[source.columns]\ncustomer_id = "customer_id"\nevent_time = "event_time"\n'
                        .encode("utf-8-sig"))
     assert load_config(config).source.encoding == "latin-1"
+
+
+@pytest.mark.parametrize("encoding, note, named", [
+    ("cp1252", "€ 12 – “sale”", "'cp1252'"),  # Windows: €, dashes and curly quotes are bytes Latin-1 leaves unused
+    ("cp1251", "Москва", "'latin-1'"),  # Cyrillic Windows: the hint cannot tell it from Latin-1
+    ("shift_jis", "東京", "'cp1252'"),  # its lead bytes look like Windows-1252's: the hint names others too
+    ("utf-16", "café", None),  # DuckDB reads UTF-16 itself
+])
+def test_csv_in_any_encoding_python_knows(tmp_path, encoding, note, named):
+    """Encodings DuckDB lacks are read through a UTF-8 copy, gzipped files too; the error for a
+    file that is not UTF-8 names 'cp1252' when it holds Windows-1252's own characters."""
+    import gzip
+
+    rows = pd.DataFrame({"customer_id": ["a", "b"], "event_time": ["2024-01-05", "2024-01-06"],
+                         "amount": [1.0, 2.0], "note": [note, "x"]})
+    path = tmp_path / "events.csv"
+    rows.to_csv(path, index=False, encoding=encoding)
+    if named:
+        with pytest.raises(DataError, match=f"is not UTF-8 text. Set its encoding to {named}"):
+            load_events(events_config(path))
+    log = load_events(events_config(path, encoding=encoding, passthrough=["note"]))
+    assert sorted(log.table.execute()["note"]) == sorted([note, "x"])
+    zipped = tmp_path / "events.csv.gz"
+    zipped.write_bytes(gzip.compress(path.read_bytes()))
+    log = load_events(events_config(zipped, encoding=encoding, passthrough=["note"]))
+    assert sorted(log.table.execute()["note"]) == sorted([note, "x"])
+
+
+def test_windows_text_read_as_latin1_names_cp1252(tmp_path):
+    rows = pd.DataFrame({"customer_id": ["a"], "event_time": ["2024-01-05"], "amount": [1.0], "note": ["€"]})
+    path = tmp_path / "events.csv"
+    rows.to_csv(path, index=False, encoding="cp1252")
+    with pytest.raises(DataError, match="is not Latin-1 text.*Set its encoding to 'cp1252'"):
+        load_events(events_config(path, encoding="latin-1"))
+    path.write_bytes(path.read_bytes().replace("€".encode("cp1252"), b"\x81"))  # a byte cp1252 leaves undefined
+    with pytest.raises(DataError, match="is not cp1252 text: byte") as e:
+        load_events(events_config(path, encoding="cp1252"))
+    assert "b'\\x81' at offset 52" in str(e.value)
 
 
 def test_qualifying_events_the_log_lacks_are_named(tmp_path):

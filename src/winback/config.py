@@ -30,7 +30,6 @@ IMBALANCE = ("auto", "none", "class_weight", "undersample", "smote")
 ACTIVITY_MEASURES = ("events", "orders", "spend")
 FILTER_OPS = (">", ">=", "<", "<=", "==", "!=")
 DUPLICATE_POLICIES = ("error", "drop", "keep")
-CSV_ENCODINGS = ("", "utf-8", "latin-1", "utf-16")  # what DuckDB reads without an extension
 # source.time_format values for numbers since 1970-01-01 UTC, and microseconds per unit
 UNIX_TIME_FORMATS = {"unix_s": 1_000_000, "unix_ms": 1_000, "unix_us": 1}
 
@@ -52,7 +51,7 @@ class SourceConfig:
     connection: dict[str, str] = field(default_factory=dict)  # the backend's settings
     layout: str = "events"  # rees46 | cdnow | online_retail | ga_sessions | events
     delimiter: str = ""
-    encoding: str = ""  # CSV text encoding: utf-8 (default), latin-1 or utf-16
+    encoding: str = ""  # CSV text: utf-8 (default), latin-1, cp1252 (Windows), utf-16, or any Python codec
     decimal: str = "."  # "," for numbers written 12,50 (CSV)
     thousands: str = ""  # "," for 1,234.50; "." for 1.234,50; " " or "'" (text numbers)
     currency: str = ""  # a sign or code written with amounts ("$", "€", "EUR"), dropped
@@ -146,7 +145,7 @@ class TableSourceConfig:
     path: str = ""
     key: str = ""  # default: table.key
     delimiter: str = ""
-    encoding: str = ""  # utf-8 (default), latin-1 or utf-16
+    encoding: str = ""  # utf-8 (default), latin-1, cp1252, utf-16, or any Python codec
     decimal: str = "."
     thousands: str = ""
     currency: str = ""
@@ -440,11 +439,11 @@ def validate_config(cfg: Config) -> None:
             f"source.duplicates must be one of {', '.join(DUPLICATE_POLICIES)}, "
             f"got '{cfg.source.duplicates}'."
         )
-    if cfg.source.encoding.lower() not in CSV_ENCODINGS:
-        raise ConfigError(f"source.encoding '{cfg.source.encoding}' is not one winback reads: use "
-                          f"{', '.join(repr(e) for e in CSV_ENCODINGS if e)} (or re-save the file "
-                          f"as UTF-8).")
     from winback.data.numbers import source_number_format  # winback.data imports this module
+    from winback.data.sources import encoding_problem
+
+    if encoding_problem(cfg.source.encoding):
+        raise ConfigError(f"source.{encoding_problem(cfg.source.encoding)}.")
 
     problem = source_number_format(cfg.source).problem()
     if problem:

@@ -67,7 +67,7 @@ key = {key}
 {values}
 
 [[table.sources]]
-path = {path}{numbers}
+path = {path}{settings}
 # fixes = {{ "plan" = {{ "premuim" = "premium" }} }}
 
 # [[table.sources]]            # more tables, joined on the key; pivot long ones by period
@@ -105,14 +105,23 @@ def toml_list(values: list[str]) -> str:
     return "[" + ", ".join(toml_str(v) for v in values) + "]"
 
 
-def _raw_table(path: str, base_dir: Path):
-    """The source as read (no mapping), or None while no file matches `path` yet; a file that
-    cannot be read raises its DataError."""
+def _raw_table(path: str, base_dir: Path) -> tuple:
+    """(the source as read, no mapping; the encoding that read it, '' for UTF-8), or (None, '')
+    while no file matches `path` yet. A file that is not UTF-8 is read again in the encoding
+    its error names; a file that cannot be read raises its DataError."""
     from winback.config import SourceConfig
     from winback.data.sources import connect, matching_files, open_source
 
     full = Path(path) if Path(path).is_absolute() else base_dir / path
-    return open_source(connect(), SourceConfig(path=str(full)), full) if matching_files(full) else None
+    if not matching_files(full):
+        return None, ""
+    try:
+        return open_source(connect(), SourceConfig(path=str(full)), full), ""
+    except WinbackError as exc:
+        named = ENCODING_FIX.search(str(exc))
+        if not named:
+            raise
+        return open_source(connect(), SourceConfig(path=str(full), encoding=named.group(1)), full), named.group(1)
 
 
 def table_guess(path: str, base_dir: Path) -> dict:
@@ -122,7 +131,7 @@ def table_guess(path: str, base_dir: Path) -> dict:
     the rarer as 1, with a note to check it."""
     guess = {"key": "customer_id", "label": "label_column", "positive": ["1"], "negative": ["0"]}
     try:
-        table = _raw_table(path, base_dir)
+        table, encoding = _raw_table(path, base_dir)
         if table is None:
             return {**guess, "note": f"[yellow]{escape(path)} does not exist yet[/]: set table.key "
                                      f"and table.label by hand."}
@@ -139,6 +148,9 @@ def table_guess(path: str, base_dir: Path) -> dict:
     binary = [c for i, c in enumerate(cols) if int(stats[f"n{i}"]) == 2 and c not in keys[:1]]
     labels = sorted(binary, key=lambda c: not LABEL_NAMES.search(c))
     notes = []
+    if encoding:
+        guess["source_settings"] = {"encoding": encoding}
+        notes.append(f"it is not UTF-8: wrote encoding = \"{encoding}\"")
     if keys:
         guess["key"] = keys[0]
     else:
@@ -165,11 +177,11 @@ def table_guess(path: str, base_dir: Path) -> dict:
                if inferred.fmt is not None and inferred.other is None}
     if len(formats) == 1:  # one way of writing numbers that reads them all: written for the user
         fmt = formats.pop()
-        guess["numbers"] = fmt.changes(NumberFormat())
+        guess["source_settings"] = {**guess.get("source_settings", {}), **fmt.changes(NumberFormat())}
         readable = [c for c, (inferred, _) in formatted.items() if inferred.fmt == fmt]
         notes.append(f"{', '.join(repr(c) for c in readable)} {'holds' if len(readable) == 1 else 'hold'} "
                      f"numbers written {described(fmt, NumberFormat())[0]}: wrote "
-                     + ", ".join(f'{k} = "{v}"' for k, v in guess["numbers"].items()))
+                     + ", ".join(f'{k} = "{v}"' for k, v in fmt.changes(NumberFormat()).items()))
     what = f"key = '{guess['key']}', label = '{guess['label']}'"
     return {**guess, "note": f"Read {escape(path)}: {escape(what)}"
                              + "".join(f"; {escape(n)}" for n in notes) + "."}
@@ -177,24 +189,28 @@ def table_guess(path: str, base_dir: Path) -> dict:
 
 # columns of an `events` source, by name: patterns in order of preference (an exact id before
 # any column that mentions it), canonical columns claimed in this order (a column serves once)
-COLUMN_NAMES = {
-    "customer_id": (r"^(customer|client|user|visitor|member|buyer|shopper|account|cust)"
-                    r"[ _-]?(id|no|number|key)?$|^(uid|cid)$",
+COLUMN_NAMES = {  # English first, then the usual German, French, Spanish, Italian and Dutch words
+    "customer_id": (r"^(customer|client|user|visitor|member|buyer|shopper|account|cust|kunden?|klant|cliente)"
+                    r"[ _-]?(id|no|nr|number|nummer|numero|key)?$|^(uid|cid)$",
                     r"^(full[ _-]?visitor|user[ _-]?pseudo|client|visitor)[ _-]?id$",  # GA360, GA4
                     r"^e-?mail$|customer[ _-]?e-?mail"),                                # shop exports
-    "event_time": (r"(timestamp|date[ _-]?time|^ts$|time|_at$|created|occurred)", r"date"),
+    "event_time": (r"(timestamp|date[ _-]?time|^ts$|time|_at$|created|occurred|zeitpunkt|zeitstempel)",
+                   r"(date|datum|fecha)"),
     "event_type": (r"^(event[ _-]?(type|name)|type|action|kind|activity)$",
                    r"(event|type|action|kind|activity)"),
-    "order_id": (r"(order|invoice|transaction|receipt)[ _-]?(id|no|number)?$",
-                 r"(order|invoice|transaction|receipt)"),
-    "session_id": (r"(session|visit)[ _-]?(id|key)?$", r"(session|visit)"),
-    "product_id": (r"(product|item|sku|article)[ _-]?(id|no|code|number)?$|stock[ _-]?code",
-                   r"(product|item|sku|article)"),
-    "amount": (r"(amount|revenue|value|total|spend|sales|sum)", r"price"),
-    "quantity": (r"(qty|quantity|units)",),
+    "order_id": (r"(order|invoice|transaction|receipt|bestellung|bestell|rechnung|commande|facture|pedido|"
+                 r"factura|ordine|bestelling)[ _-]?(id|no|nr|number|nummer|numero)?$",
+                 r"(order|invoice|transaction|receipt|bestell|rechnung|commande|pedido|ordine)"),
+    "session_id": (r"(session|visit|sitzung)[ _-]?(id|key)?$", r"(session|visit)"),
+    "product_id": (r"(product|item|sku|article|artikel|produkt|produit|producto|prodotto)"
+                   r"[ _-]?(id|no|nr|code|number|nummer)?$|stock[ _-]?code",
+                   r"(product|item|sku|article|artikel|produkt|produit|producto|prodotto)"),
+    "amount": (r"(amount|revenue|value|total|spend|sales|sum|umsatz|betrag|gesamt|montant|importe|monto|"
+               r"importo|bedrag)", r"(price|preis|prix|precio|prezzo|prijs)"),
+    "quantity": (r"(qty|quantity|units|menge|anzahl|quantit|cantidad|aantal)",),
 }
 # a column named like a time is only ever the event time (event_date is not the event type)
-TIME_LIKE = re.compile(r"(time|date|_at$|^ts$)", re.I)
+TIME_LIKE = re.compile(r"(time|date|_at$|^ts$|datum|zeit|fecha)", re.I)
 
 
 def _best_column(canonical: str, present: list[str], taken: set[str]) -> str | None:
@@ -207,12 +223,13 @@ def _best_column(canonical: str, present: list[str], taken: set[str]) -> str | N
     return None
 
 
+ENCODING_FIX = re.compile(r"Set its encoding to '(latin-1|cp1252)'")
 # settings a failed read names as its fix, applied by `init` and tried again
 FIXES = (("time_format", re.compile(r"source\.time_format = '([^']+)'")),
          ("decimal", re.compile(r"source\.decimal = '(,)'")),
          ("thousands", re.compile(r"source\.thousands = ['\"](.)['\"]")),
          ("currency", re.compile(r"source\.currency = '([^']+)'")),
-         ("encoding", re.compile(r"Set its encoding to '(latin-1)'")),
+         ("encoding", ENCODING_FIX),
          ("table", re.compile(r"set source\.table = '([^']+)', its only table")))
 
 
@@ -220,7 +237,7 @@ def guess_columns(path: str, base_dir: Path) -> tuple[dict[str, str], str]:
     """[source.columns] for an `events` source whose columns are not named canonically
     (cust, ts, revenue), matched by name; ({}, note) when the file cannot be read yet."""
     try:
-        table = _raw_table(path, base_dir)
+        table, _ = _raw_table(path, base_dir)  # fit_source names the encoding it needs
     except WinbackError:
         return {}, ""  # fit_source says why
     if table is None:
@@ -331,8 +348,8 @@ def table_scaffold(path: str, base_dir: Path) -> Scaffold:
                          _line(f"negative = {toml_list(guess['negative'])}", "its values that mean 0")])
               if guess["positive"] else
               _line("# positive = []", "the label is 0/1 (or true/false): no lists needed"))
-    numbers = "".join(f"\n{k} = {toml_str(v)}" for k, v in guess.get("numbers", {}).items())
-    text = TABLE_TEMPLATE.format(path=toml_str(path), key=toml_str(guess["key"]), values=values, numbers=numbers,
+    settings = "".join(f"\n{k} = {toml_str(v)}" for k, v in guess.get("source_settings", {}).items())
+    text = TABLE_TEMPLATE.format(path=toml_str(path), key=toml_str(guess["key"]), values=values, settings=settings,
                                  label_line=_line(f"label = {toml_str(guess['label'])}",
                                                   "the column to predict"))
     return Scaffold(text, [guess["note"]])

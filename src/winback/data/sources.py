@@ -10,7 +10,13 @@ dotted columns (`totals.visits`), as the flattened exports that the layouts map 
 
 from __future__ import annotations
 
+import atexit
+import codecs
 import glob
+import gzip
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import ibis
@@ -21,6 +27,10 @@ from winback.config import SourceConfig
 from winback.errors import ConfigError, DataError
 
 FORMATS = ("csv", "parquet", "json", "duckdb")
+# encodings DuckDB reads itself, by Python's name for them; any other that Python knows (cp1252,
+# iso8859-15, shift_jis, ...) is decoded by winback into a UTF-8 copy that DuckDB reads
+DUCKDB_ENCODINGS = {"utf-8": "utf-8", "iso8859-1": "latin-1", "utf-16": "utf-16"}
+SNIFF_BYTES = 4 << 20
 NESTING = 3  # levels of nested JSON objects flattened into dotted columns
 
 
@@ -186,6 +196,60 @@ def _duckdb_file_table(con: DuckDBBackend, source: SourceConfig, file: str) -> i
     return con.table(name, database=("winback_src", schema))
 
 
+def encoding_problem(encoding: str) -> str:
+    """Why `encoding` cannot be read, or ''."""
+    if not encoding:
+        return ""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        return (f"encoding '{encoding}' is not one Python knows: use 'utf-8', 'latin-1', 'cp1252' "
+                f"(Windows), 'utf-16', or another name from Python's codecs (or re-save the file "
+                f"as UTF-8)")
+    return ""
+
+
+_COPIES: dict[tuple, str] = {}
+
+
+def _utf8_copy(file: str, encoding: str) -> str:
+    """A UTF-8 copy of the text `file` in `encoding`, for encodings DuckDB does not read: made
+    once per process and file version, in a temporary folder removed at exit."""
+    stat = os.stat(file)
+    key = (os.path.abspath(file), stat.st_mtime_ns, stat.st_size, codecs.lookup(encoding).name)
+    if key in _COPIES and os.path.exists(_COPIES[key]):
+        return _COPIES[key]
+    if not _COPIES:
+        folder = tempfile.mkdtemp(prefix="winback-utf8-")
+        atexit.register(shutil.rmtree, folder, True)
+        _COPIES[("folder",)] = folder
+    name = Path(file).name.removesuffix(".gz")
+    target = os.path.join(_COPIES[("folder",)], f"{len(_COPIES)}-{name}")
+    opener = gzip.open if file.endswith(".gz") else open
+    try:
+        with opener(file, "rt", encoding=encoding, newline="") as src, \
+                open(target, "w", encoding="utf-8", newline="") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"'{file}' is not {encoding} text: byte {exc.object[exc.start:exc.start + 1]!r} "
+                        f"at offset {exc.start:,} of a block has no meaning there. Check "
+                        f"source.encoding, or re-save the file as UTF-8.") from exc
+    _COPIES[key] = target
+    return target
+
+
+def _has_windows_bytes(files: list[str]) -> bool:
+    """Whether the start of the first file has bytes 0x80-0x9F, which Windows-1252 uses for €,
+    curly quotes and dashes and Latin-1 leaves to control codes nobody writes."""
+    try:
+        opener = gzip.open if files[0].endswith(".gz") else open
+        with opener(files[0], "rb") as f:
+            head = f.read(SNIFF_BYTES)
+    except OSError:
+        return False
+    return any(0x80 <= b <= 0x9F for b in head)
+
+
 def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Table:
     """The raw table of `source` (not yet mapped), registered on `con`."""
     fmt = source.format or infer_format(str(path))
@@ -203,7 +267,11 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Ta
             if source.delimiter:
                 kwargs["delim"] = source.delimiter
             if source.encoding:
-                kwargs["encoding"] = source.encoding.lower()
+                native = DUCKDB_ENCODINGS.get(codecs.lookup(source.encoding).name)
+                if native:
+                    kwargs["encoding"] = native
+                else:
+                    matches = [_utf8_copy(m, source.encoding) for m in matches]
             return con.read_csv(matches, **kwargs, **_by_name(matches))
         if fmt == "parquet":
             return con.read_parquet(matches, **_by_name(matches))
@@ -219,8 +287,18 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Ta
                             f"one process write a file and then no other may read it): close that "
                             f"program, or read a copy of the file.") from exc
         if "not utf-8 encoded" in text:
-            raise DataError(f"'{path}' is not UTF-8 text. Set its encoding to 'latin-1' (most "
-                            f"Windows and Excel exports) or 'utf-16' (source.encoding, or "
-                            f"encoding in its [[table.sources]] entry), or re-save it as "
-                            f"UTF-8.") from exc
+            windows = _has_windows_bytes(matches)
+            raise DataError(f"'{path}' is not UTF-8 text. Set its encoding to "
+                            + ("'cp1252' (Windows and Excel exports: it has characters such as € "
+                               "or curly quotes where Latin-1 has none)" if windows else
+                               "'latin-1' (most Windows and Excel exports), or 'cp1252' if it "
+                               "shows € or curly quotes")
+                            + " (source.encoding, or encoding in its [[table.sources]] entry), or "
+                            "the one your system writes, which can be any Python knows ('cp1251' "
+                            "for Cyrillic Windows, 'shift_jis', 'utf-16'); or re-save it as "
+                            "UTF-8.") from exc
+        if "not latin-1 encoded" in text:
+            raise DataError(f"'{path}' is not Latin-1 text: it has bytes Latin-1 leaves unused, "
+                            f"where Windows-1252 writes €, curly quotes and dashes. Set its "
+                            f"encoding to 'cp1252'.") from exc
         raise DataError(f"Cannot read '{path}' as {fmt}: {damaged_text(exc)}") from exc

@@ -16,10 +16,10 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from winback.config import CSV_ENCODINGS, Config, SourceConfig, TableSourceConfig
+from winback.config import Config, SourceConfig, TableSourceConfig
 from winback.data.canonical import float_id_text
 from winback.data.numbers import Inferred, NumberFormat, described, infer_number_format, source_number_format, text_number
-from winback.data.sources import connect, files_lacking, open_source
+from winback.data.sources import connect, encoding_problem, files_lacking, open_source
 from winback.errors import DataError, closest, did_you_mean
 
 LABEL = "__winback_label__"  # the 0/1 outcome; a name no source uses, so a column called "label" is kept
@@ -62,9 +62,8 @@ def _open(con, src: TableSourceConfig, base: Path) -> ir.Table:
     problem = source_number_format(src).problem()
     if problem:
         raise DataError(f"{src.path}: {problem}.")
-    if src.encoding.lower() not in CSV_ENCODINGS:
-        raise DataError(f"{src.path}: encoding must be one of "
-                        f"{', '.join(repr(e) for e in CSV_ENCODINGS if e)}, got '{src.encoding}'.")
+    if encoding_problem(src.encoding):
+        raise DataError(f"{src.path}: {encoding_problem(src.encoding)}.")
     path = Path(src.path).expanduser()
     path = path if path.is_absolute() else base / path
     source = SourceConfig(path=str(path), delimiter=src.delimiter, encoding=src.encoding)
