@@ -650,6 +650,10 @@ def _time_hint(values: list, time_format: str = "") -> str:
         return (f"These times end in a zone winback does not read ({', '.join(sorted(zones))}): export "
                 f"them in UTC or with an offset (+01:00), or without the zone and set source.timezone "
                 f"to the zone's name (such as 'Europe/Berlin', which follows daylight saving).")
+    if _matching_all(values, r"[2-7]\d{4}(\.\d+)?"):
+        return ("These look like spreadsheet serial dates (days since 1899-12-30, as Excel stores "
+                "them, 45296.5 = 2024-01-05 12:00): format the column as a date and time in the "
+                "spreadsheet (yyyy-mm-dd hh:mm:ss) before exporting it.")
     for unit, digits in (("unix_s", "9,10"), ("unix_ms", "12,13"), ("unix_us", "15,16")):
         if _matching_all(values, rf"\d{{{digits}}}(\.\d+)?"):
             return (f"These look like {UNIX_NAMES[unit]} since 1970-01-01 UTC: set "
