@@ -293,7 +293,35 @@ def test_negative_purchase_amounts(tmp_path):
     with pytest.raises(DataError) as e:
         load_events(events_config(write_csv(tmp_path, rows)))
     assert "1 purchase rows have a negative amount" in str(e.value)
-    assert "row 2" in str(e.value) and "'return'" in str(e.value)
+    assert "row 2" in str(e.value) and "source.negative_amounts = 'return'" in str(e.value)
+    # an order table has no event type to map: the fix is a setting, not [source.event_types]
+    assert "[source.event_types]" not in str(e.value)
+
+
+def test_refunds_in_an_order_table_read_as_returns_or_are_dropped(tmp_path):
+    """Refunds written as negative totals in an order table: negative_amounts = "return" makes
+    them return events (counted in n_returns, never in spend or labels); "drop" leaves them
+    out and says how many. A log with event types names their mapping as another fix."""
+    from winback.features import FeatureSpec, build_features
+
+    rows = [{"customer_id": "a", "event_time": "2024-01-01", "amount": 10},
+            {"customer_id": "a", "event_time": "2024-01-03", "amount": -4},
+            {"customer_id": "b", "event_time": "2024-01-02", "amount": 7},
+            {"customer_id": "b", "event_time": "2024-01-04", "amount": None}]
+    path = write_csv(tmp_path, rows)
+    log = load_events(events_config(path, negative_amounts="return"))
+    assert log.summary["event_types"] == {"purchase": 3, "return": 1}
+    spec = FeatureSpec(available=tuple(log.available), bgnbd=False)
+    f = build_features(log.table, dt.datetime(2024, 2, 1), spec).execute().set_index("customer_id")
+    assert (f.loc["a", "spend"], f.loc["a", "n_returns"], f.loc["a", "n_orders"]) == (10.0, 1, 1)
+    log = load_events(events_config(path, negative_amounts="drop"))
+    assert log.summary["rows"] == 3 and log.summary["dropped_negative_amounts"] == 1  # the empty amount stays
+    with pytest.raises(ConfigError, match="Did you mean 'return'"):
+        events_config(path, negative_amounts="returns")
+    typed = [{**r, "kind": "purchase"} for r in rows]
+    with pytest.raises(DataError, match=r"or map their event type to 'return' in \[source.event_types\]"):
+        load_events(events_config(write_csv(tmp_path, typed), columns={
+            "customer_id": "customer_id", "event_time": "event_time", "amount": "amount", "event_type": "kind"}))
 
 
 def test_non_numeric_amount(tmp_path):

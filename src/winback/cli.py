@@ -113,7 +113,9 @@ def cmd_validate(args) -> int:
                   + ", ".join(f"{k} {v:,}" for k, v in s["event_types"].items())
                   + f"; {s['duplicate_rows']:,} duplicated rows (policy {s['duplicates_policy']})"
                   + (f"; {s['dropped_without_customer']:,} rows without a customer id dropped"
-                     if s.get("dropped_without_customer") else "") + ".")
+                     if s.get("dropped_without_customer") else "")
+                  + (f"; {s['dropped_negative_amounts']:,} purchases with a negative amount dropped"
+                     if s.get("dropped_negative_amounts") else "") + ".")
     if s["event_types_advice"]:
         console.print("[yellow]note:[/] features and labels read winback's event types (view, cart, "
                       "remove_from_cart, purchase, return); these look like them but are not "

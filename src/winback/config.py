@@ -30,6 +30,7 @@ IMBALANCE = ("auto", "none", "class_weight", "undersample", "smote")
 ACTIVITY_MEASURES = ("events", "orders", "spend")
 FILTER_OPS = (">", ">=", "<", "<=", "==", "!=")
 DUPLICATE_POLICIES = ("error", "drop", "keep")
+NEGATIVE_AMOUNT_POLICIES = ("error", "return", "drop")
 # source.time_format values for numbers since 1970-01-01 UTC, and microseconds per unit
 UNIX_TIME_FORMATS = {"unix_s": 1_000_000, "unix_ms": 1_000, "unix_us": 1}
 
@@ -59,6 +60,7 @@ class SourceConfig:
     timezone: str = "UTC"
     duplicates: str = "error"  # error | drop | keep
     drop_missing_customers: bool = False
+    negative_amounts: str = "error"  # purchases with a negative amount: error | return | drop
     columns: dict[str, str] = field(default_factory=dict)
     event_types: dict[str, str] = field(default_factory=dict)  # source value -> canonical
     passthrough: list[str] = field(default_factory=list)
@@ -433,6 +435,11 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError(
             f"train.validation_share ({v}) and train.early_stopping_share ({e}) must each be "
             f"between 0 and 1 and together below 0.8, so that most customers are left to train on."
+        )
+    if cfg.source.negative_amounts not in NEGATIVE_AMOUNT_POLICIES:
+        raise ConfigError(
+            f"source.negative_amounts must be one of {', '.join(NEGATIVE_AMOUNT_POLICIES)}, got "
+            f"'{cfg.source.negative_amounts}'.{did_you_mean(cfg.source.negative_amounts, NEGATIVE_AMOUNT_POLICIES)}"
         )
     if cfg.source.duplicates not in DUPLICATE_POLICIES:
         raise ConfigError(

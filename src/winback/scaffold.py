@@ -230,6 +230,7 @@ FIXES = (("time_format", re.compile(r"source\.time_format = '([^']+)'")),
          ("thousands", re.compile(r"source\.thousands = ['\"](.)['\"]")),
          ("currency", re.compile(r"source\.currency = '([^']+)'")),
          ("encoding", ENCODING_FIX),
+         ("negative_amounts", re.compile(r"source\.negative_amounts = '(return)'")),
          ("table", re.compile(r"set source\.table = '([^']+)', its only table")))
 
 

@@ -22,7 +22,7 @@ import ibis.expr.datatypes as dtypes
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from winback.config import UNIX_TIME_FORMATS, Config, SourceConfig
-from winback.data.layouts import CANONICAL_TYPES, ID_COLUMNS, LAYOUTS, PURCHASE, REQUIRED, Layout
+from winback.data.layouts import CANONICAL_TYPES, ID_COLUMNS, LAYOUTS, PURCHASE, REQUIRED, RETURN, Layout
 from winback.data.engines import connect_engine, engine_table
 from winback.data.numbers import NumberFormat, number_format_hint, source_number_format, text_number
 from winback.data.sources import connect, damaged_text, files_lacking, infer_format, is_read_failure, open_source
@@ -164,16 +164,19 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     def typed(t: ibis.Table) -> dict[str, ibis.Value]:
         return _typed_columns(t, mapping, layout, source.event_types, time_format, zone_offset,
                               strip_text=is_csv, duckdb=embedded, numbers=numbers,
-                              backend=source.backend)
+                              backend=source.backend, negative_amounts=source.negative_amounts)
 
     cols = typed(raw)
-    no_customer = _validate(raw, cols, typed, mapping, name, drop_missing=source.drop_missing_customers,
-                            time_format=time_format, numbers=numbers)
+    no_customer, negative = _validate(raw, cols, typed, mapping, name, drop_missing=source.drop_missing_customers,
+                                      time_format=time_format, numbers=numbers,
+                                      negative_amounts=source.negative_amounts)
     duplicates = _check_duplicates(raw, name, source.duplicates, con if embedded else None)
 
     canonical = raw.select(**cols, **{c: raw[c] for c in source.passthrough})
     if source.drop_missing_customers:
         canonical = canonical.filter(canonical.customer_id.notnull())
+    if source.negative_amounts == "drop" and negative:
+        canonical = canonical.filter(~_negative_purchase(canonical, False).fill_null(False))
     if source.duplicates == "drop":
         canonical = canonical.distinct()
     if materialize and is_csv:
@@ -188,6 +191,7 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     summary = _summarize(canonical, name)
     summary["duplicate_rows"] = duplicates
     summary["dropped_without_customer"] = no_customer if source.drop_missing_customers else 0
+    summary["dropped_negative_amounts"] = negative if source.negative_amounts == "drop" else 0
     summary["duplicates_policy"] = source.duplicates
     return EventLog(con, canonical, frozenset(available), name, summary)
 
@@ -350,6 +354,7 @@ def _typed_columns(
     duckdb: bool = True,
     numbers: NumberFormat = NumberFormat(),
     backend: str = "duckdb",
+    negative_amounts: str = "error",
 ) -> dict[str, ibis.Value]:
     """Canonical columns as expressions over the raw table `t`.
 
@@ -357,7 +362,8 @@ def _typed_columns(
     column arrives as text typed by hand, and off for Parquet and DuckDB, whose strings are
     data as written (trimming 20 M strings per column costs seconds on every query).
     `numbers` says how text columns write numbers (a decimal comma, thousands separators,
-    a currency sign: '$2,080.25').
+    a currency sign: '$2,080.25'). `negative_amounts` = "return" reads purchases with a negative
+    amount (refunds in an order table) as returns.
     """
     cols: dict[str, ibis.Value] = {}
     for canonical, target in CANONICAL_TYPES.items():
@@ -398,6 +404,9 @@ def _typed_columns(
             cols["event_type"] = ibis.cases(*branches, else_=cols["event_type"])
     else:
         cols["event_type"] = ibis.literal(PURCHASE)  # an order table: every row is a purchase
+    if negative_amounts == "return":
+        refund = ((cols["event_type"] == PURCHASE) & (cols["amount"] < 0)).fill_null(False)
+        cols["event_type"] = ibis.ifelse(refund, ibis.literal(RETURN), cols["event_type"])
     if "order_id" not in cols:
         day = cols["event_time"].truncate("D").cast("string")
         per_day = cols["customer_id"].cast("string").concat("|", day)
@@ -524,9 +533,11 @@ def _warehouse_strptime(text: ibis.StringValue, time_format: str, backend: str) 
 
 
 def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
-              time_format: str = "", numbers: NumberFormat = NumberFormat()) -> int:
+              time_format: str = "", numbers: NumberFormat = NumberFormat(),
+              negative_amounts: str = "error") -> tuple[int, int]:
     """One aggregate pass over the typed log; each failed check raises with examples. Returns
-    how many rows have no customer id (dropped when `drop_missing`)."""
+    how many rows have no customer id (dropped when `drop_missing`) and how many purchases a
+    negative amount (dropped when `negative_amounts` = "drop")."""
     time_src = raw[mapping["event_time"]]
     checks: dict[str, ibis.Value] = {
         "rows": raw.count(),
@@ -596,13 +607,16 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
              f"{n:,} rows have no customer id in column '{col}'",
              "Set source.drop_missing_customers = true to drop them (guest checkouts), or fill "
              "them.", [col])
-    n = int(found.get("negative_purchase", 0))
-    if n:
+    negative = int(found.get("negative_purchase", 0))
+    if negative and negative_amounts == "error":
         shown = [mapping[c] for c in ("amount", "price", "quantity") if c in mapping]
+        by_type = (" or map their event type to 'return' in [source.event_types]," if "event_type" in mapping
+                   else "")
         fail(lambda tc, t: _negative_purchase(tc, drop_missing),
-             f"{n:,} purchase rows have a negative amount",
-             "Returns and cancellations are not purchases: map them to event type 'return' in "
-             "[source.event_types], or remove them from the file.", shown)
+             f"{negative:,} purchase rows have a negative amount",
+             f"Returns, refunds and cancellations are not purchases: set source.negative_amounts = "
+             f"'return' to read them as returns (they count in n_returns and return_share),{by_type} "
+             f"or set it to 'drop' to leave them out.", shown)
     last = found["last_event"]
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     if last is not None and last.to_pydatetime() > now + FUTURE_TOLERANCE:
@@ -610,7 +624,7 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
         fail(lambda tc, t: tc["event_time"] > now + FUTURE_TOLERANCE,
              f"events are dated in the future (latest {last})",
              "Check the time zone (source.timezone) and the source of these rows.", [col])
-    return int(found["missing_customer"])
+    return int(found["missing_customer"]), negative
 
 
 def _negative_purchase(cols: dict[str, ibis.Value], drop_missing: bool) -> ibis.Value:
