@@ -615,12 +615,45 @@ def test_passthrough_cannot_reuse_a_canonical_name(tmp_path, orders):
         load_events(events_config(orders, passthrough=["customer_id"]))
     rows = pd.read_csv(orders).assign(brand="acme")
     path = write_csv(tmp_path, rows, "with_brand.csv")
+    with pytest.raises(ConfigError, match="lists 'brand', but it is carried already, as winback's 'brand'"):
+        load_events(events_config(path, passthrough=["brand"]))
+    unmapped = {"customer_id": "customer_id", "event_time": "event_time", "amount": "amount", "brand": ""}
     with pytest.raises(ConfigError, match="lists 'brand', but winback's own 'brand' column has that name.*"
                                           r"map it in \[source.columns\]"):
-        load_events(events_config(path, passthrough=["brand"]))
-    log = load_events(events_config(path, columns={"customer_id": "customer_id", "event_time": "event_time",
-                                                   "amount": "amount", "brand": "brand"}))
-    assert set(log.table.execute()["brand"]) == {"acme"}
+        load_events(events_config(path, passthrough=["brand"], columns=unmapped))
+    # a column named as a canonical one is read as that with the events layout, unless unmapped
+    assert set(load_events(events_config(path)).table.execute()["brand"]) == {"acme"}
+    assert load_events(events_config(path, columns=unmapped)).table.execute()["brand"].isna().all()
+
+
+def test_columns_named_as_winbacks_own_are_read(tmp_path):
+    """A log whose header uses winback's names (amount, event_type, order_id) needs no
+    [source.columns]: those columns used to be left unread, and amounts were silently missing.
+    A column already read for another canonical one is not read twice."""
+    rows = pd.DataFrame({"customer_id": ["a", "a", "b"], "event_time": ["2024-01-01", "2024-01-02", "2024-01-03"],
+                         "event_type": ["view", "purchase", "purchase"], "amount": [0.0, 12.5, 3.0],
+                         "order_id": ["o1", "o1", "o2"]})
+    log = load_events(config_from_dict({"source": {"path": str(write_csv(tmp_path, rows))}}))
+    assert {"amount", "event_type", "order_id"} <= log.available
+    assert log.summary["event_types"] == {"purchase": 2, "view": 1}
+    events = log.table.execute()
+    assert events.amount.sum() == 15.5 and sorted(events.order_id) == ["o1", "o1", "o2"]
+    log = load_events(config_from_dict({"source": {"path": str(write_csv(tmp_path, rows)),
+                                                   "columns": {"session_id": "order_id"}}}))
+    assert "session_id" in log.available and "order_id" in log.available  # derived, not read twice
+    assert log.table.execute().order_id.isna().sum() == 1  # orders from sessions: the view has none
+
+
+def test_blank_and_missing_marks_are_no_customer(tmp_path):
+    """' ', 'NULL', 'n/a', 'nan' (str() of a pandas NaN) as customer ids are missing ids, not
+    one customer who gathers every guest's events."""
+    rows = pd.DataFrame({"customer_id": ["a", " ", "NULL", "n/a", "nan", "None", "b"],
+                         "event_time": [f"2024-01-0{d}" for d in range(1, 8)], "amount": range(1, 8)})
+    path = write_csv(tmp_path, rows)
+    with pytest.raises(DataError, match="5 rows have no customer id.*row 2: customer_id=' '; row 3: customer_id='NULL'"):
+        load_events(events_config(path))
+    log = load_events(events_config(path, drop_missing_customers=True))
+    assert sorted(log.table.execute().customer_id) == ["a", "b"] and log.summary["dropped_without_customer"] == 5
 
 
 @pytest.mark.parametrize("section, values, message", [

@@ -29,6 +29,10 @@ from winback.data.sources import connect, damaged_text, files_lacking, infer_for
 from winback.errors import ConfigError, DataError, did_you_mean
 
 CANONICAL_COLUMNS = tuple(CANONICAL_TYPES)
+# the usual marks of a missing value, as R, pandas and Excel write them
+MISSING_MARKS = ("na", "n/a", "nan", "null", "none", "#n/a")
+MISSING_IDS = ("", *sorted({v for m in MISSING_MARKS for v in (m, m.upper(), m.title(), m.capitalize())}),
+               "NaN")
 ZONE_PATTERN = r"(\s*(?:UTC|GMT|Z|[+-]\d{2}:?\d{2}))$"
 FUTURE_TOLERANCE = dt.timedelta(days=1)
 ISO = "iso"
@@ -139,11 +143,17 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
         path = cfg.resolve(source.path)
         raw = open_source(con, source, path)
         name = str(path) + (f" (table {source.table})" if source.table else "")
-        _check_every_file(source, path, mapping, [c for c in (*mapping.values(), *layout.derive_needs)
-                                                  if c in raw.columns])
     else:
         raw = engine_table(con, cfg)
         name = f"{source.backend} " + (f"table {source.table}" if source.table else str(cfg.resolve(source.path)))
+    if layout.name == "events":
+        # a column named as winback's own (amount, event_type, order_id) is read as that, unless
+        # [source.columns] maps it elsewhere or unmaps it with ""; it used to be left unread
+        mapping.update({c: c for c in CANONICAL_TYPES if c in raw.columns and c not in mapping
+                        and c not in mapping.values() and source.columns.get(c) != ""})
+    if embedded:
+        _check_every_file(source, path, mapping, [c for c in (*mapping.values(), *layout.derive_needs)
+                                                  if c in raw.columns])
     derived: set[str] = set()
     if layout.derive is not None:  # columns the layout computes from the raw ones (GA sessions)
         _require_raw(raw, layout.derive_needs, name, f"the {layout.name} layout")
@@ -380,7 +390,10 @@ def _typed_columns(
             # the same ids written as text by a float column ('17850.0' in UCI Online Retail's
             # CSV exports); the cheap suffix test spares the regex on other ids
             whole = r"^(-?[0-9]+)\.0+$"  # re_extract, not a backreference: Spark writes those $1
-            cols[canonical] = ibis.ifelse(col.endswith(".0") & col.re_search(whole), col.re_extract(whole, 1), col)
+            col = ibis.ifelse(col.endswith(".0") & col.re_search(whole), col.re_extract(whole, 1), col)
+            # a blank id or a missing-value mark ('NULL', 'nan' from str() of a pandas NaN) is
+            # no customer: without this, one 'customer' gathered every guest's events
+            cols[canonical] = ibis.ifelse(col.isin(MISSING_IDS), ibis.null("string"), col)
         elif target == "float64":
             if col.type().is_string():
                 cols[canonical] = text_number(col, numbers)

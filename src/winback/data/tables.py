@@ -17,7 +17,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from winback.config import Config, SourceConfig, TableSourceConfig
-from winback.data.canonical import float_id_text
+from winback.data.canonical import MISSING_MARKS, float_id_text
 from winback.data.numbers import Inferred, NumberFormat, described, infer_number_format, source_number_format, text_number
 from winback.data.sources import connect, encoding_problem, files_lacking, open_source
 from winback.errors import DataError, closest, did_you_mean
@@ -80,9 +80,6 @@ def _open(con, src: TableSourceConfig, base: Path) -> ir.Table:
             f"joined on the key."
         )
     return table
-
-
-MISSING_MARKS = ("na", "n/a", "nan", "null", "none", "#n/a")
 
 
 def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
