@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+import pytest
 
 from winback.config import config_from_dict
 from winback.data import load_events
@@ -127,3 +128,22 @@ def test_ga_visit_times_are_utc_whatever_the_configured_zone(tmp_path):
     berlin = load_events(config_from_dict({"source": {"path": str(path), "layout": "ga_sessions",
                                                       "timezone": "Europe/Berlin"}}))
     assert utc.start == berlin.start and utc.end == berlin.end
+
+
+@pytest.mark.parametrize("header, want", [
+    (["Order Number", "Order Date", "Customer User", "Order Total"],  # WooCommerce
+     {"customer_id": "Customer User", "event_time": "Order Date", "order_id": "Order Number", "amount": "Order Total"}),
+    (["Kundennummer", "Bestelldatum", "Umsatz", "Menge", "Artikelnummer"],  # a German shop system
+     {"customer_id": "Kundennummer", "event_time": "Bestelldatum", "amount": "Umsatz", "quantity": "Menge",
+      "product_id": "Artikelnummer"}),
+    (["id_cliente", "fecha_pedido", "importe", "cantidad"],
+     {"customer_id": "id_cliente", "event_time": "fecha_pedido", "amount": "importe", "quantity": "cantidad"}),
+    (["client", "date", "montant", "quantité", "commande"],
+     {"customer_id": "client", "event_time": "date", "amount": "montant", "quantity": "quantité", "order_id": "commande"}),
+])
+def test_init_maps_shop_headers_by_name(tmp_path, header, want):
+    from winback.scaffold import guess_columns
+
+    pd.DataFrame([["1"] * len(header)], columns=header).to_csv(tmp_path / "export.csv", index=False)
+    columns, _ = guess_columns("export.csv", tmp_path)
+    assert {k: v for k, v in columns.items() if k in want} == want

@@ -644,6 +644,30 @@ def test_columns_named_as_winbacks_own_are_read(tmp_path):
     assert log.table.execute().order_id.isna().sum() == 1  # orders from sessions: the view has none
 
 
+def test_one_id_for_every_guest_is_named_and_can_be_read_as_missing(tmp_path):
+    """WooCommerce writes guests as customer 0: validate names an id holding a share of the
+    events no shopper does; missing_customer_ids reads it as no customer, on text and integer
+    ids alike."""
+    from winback.project import Project
+
+    rng = np.random.default_rng(6)
+    n = 3000
+    ids = np.where(rng.random(n) < 0.3, 0, rng.integers(1, 400, n))
+    rows = pd.DataFrame({"customer_id": ids, "amount": rng.uniform(5, 200, n).round(2),
+                         "event_time": (pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D"))})
+    for path in (write_csv(tmp_path, rows), tmp_path / "events.parquet"):
+        rows.to_parquet(tmp_path / "events.parquet")
+        summary = Project(events_config(path)).validate()
+        note = summary["dominant_customer"]
+        assert note.startswith(("customer '0' has ", "customer 0 has ")) and "missing_customer_ids" in note
+        with pytest.raises(DataError, match="rows have no customer id"):
+            load_events(events_config(path, missing_customer_ids=["0"]))
+        log = load_events(events_config(path, missing_customer_ids=["0"], drop_missing_customers=True))
+        assert log.summary["dropped_without_customer"] == int((ids == 0).sum())
+        assert Project(events_config(path, missing_customer_ids=["0"], drop_missing_customers=True)
+                       ).validate()["dominant_customer"] == ""
+
+
 def test_blank_and_missing_marks_are_no_customer(tmp_path):
     """' ', 'NULL', 'n/a', 'nan' (str() of a pandas NaN) as customer ids are missing ids, not
     one customer who gathers every guest's events."""

@@ -60,6 +60,7 @@ class SourceConfig:
     timezone: str = "UTC"
     duplicates: str = "error"  # error | drop | keep
     drop_missing_customers: bool = False
+    missing_customer_ids: list[str] = field(default_factory=list)  # ids meaning "no customer" (guests as 0)
     negative_amounts: str = "error"  # purchases with a negative amount: error | return | drop
     columns: dict[str, str] = field(default_factory=dict)
     event_types: dict[str, str] = field(default_factory=dict)  # source value -> canonical

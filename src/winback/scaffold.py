@@ -191,7 +191,8 @@ def table_guess(path: str, base_dir: Path) -> dict:
 # any column that mentions it), canonical columns claimed in this order (a column serves once)
 COLUMN_NAMES = {  # English first, then the usual German, French, Spanish, Italian and Dutch words
     "customer_id": (r"^(customer|client|user|visitor|member|buyer|shopper|account|cust|kunden?|klant|cliente)"
-                    r"[ _-]?(id|no|nr|number|nummer|numero|key)?$|^(uid|cid)$",
+                    r"[ _-]?(id|no|nr|number|nummer|numero|key)?$|^(uid|cid)$|^customer[ _-]?user([ _-]?id)?$"
+                    r"|^(id|num|numero|nr)[ _-]?(customer|client|cliente|kunde|klant)$",
                     r"^(full[ _-]?visitor|user[ _-]?pseudo|client|visitor)[ _-]?id$",  # GA360, GA4
                     r"^e-?mail$|customer[ _-]?e-?mail"),                                # shop exports
     "event_time": (r"(timestamp|date[ _-]?time|^ts$|time|_at$|created|occurred|zeitpunkt|zeitstempel)",

@@ -174,7 +174,8 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     def typed(t: ibis.Table) -> dict[str, ibis.Value]:
         return _typed_columns(t, mapping, layout, source.event_types, time_format, zone_offset,
                               strip_text=is_csv, duckdb=embedded, numbers=numbers,
-                              backend=source.backend, negative_amounts=source.negative_amounts)
+                              backend=source.backend, negative_amounts=source.negative_amounts,
+                              missing_ids=tuple(source.missing_customer_ids))
 
     cols = typed(raw)
     no_customer, negative = _validate(raw, cols, typed, mapping, name, drop_missing=source.drop_missing_customers,
@@ -365,6 +366,7 @@ def _typed_columns(
     numbers: NumberFormat = NumberFormat(),
     backend: str = "duckdb",
     negative_amounts: str = "error",
+    missing_ids: tuple[str, ...] = (),
 ) -> dict[str, ibis.Value]:
     """Canonical columns as expressions over the raw table `t`.
 
@@ -373,7 +375,8 @@ def _typed_columns(
     data as written (trimming 20 M strings per column costs seconds on every query).
     `numbers` says how text columns write numbers (a decimal comma, thousands separators,
     a currency sign: '$2,080.25'). `negative_amounts` = "return" reads purchases with a negative
-    amount (refunds in an order table) as returns.
+    amount (refunds in an order table) as returns. `missing_ids` are customer ids that mean
+    no customer (a shop that writes every guest as customer 0).
     """
     cols: dict[str, ibis.Value] = {}
     for canonical, target in CANONICAL_TYPES.items():
@@ -403,6 +406,8 @@ def _typed_columns(
                 cols[canonical] = ibis.ifelse(number.isinf() | number.isnan(), ibis.null("float64"), number)
         else:
             cols[canonical] = col if col.type().is_string() else col.cast("string")
+    if missing_ids:
+        cols["customer_id"] = _without_ids(cols["customer_id"], missing_ids)
     cols["event_time"] = _parse_time(t[mapping["event_time"]], time_format, zone_offset, duckdb, backend)
     if "quantity" not in cols:
         cols["quantity"] = ibis.literal(1.0)
@@ -434,6 +439,35 @@ def _typed_columns(
         else:
             out[canonical] = cols[canonical].cast(target)
     return out
+
+
+def _without_ids(col: ibis.Value, ids: tuple[str, ...]) -> ibis.Value:
+    """`col` with `ids` (as written in the config) read as missing, on integer or text ids."""
+    if col.type().is_integer():
+        ids = tuple(int(i) for i in ids if re.fullmatch(r"-?[0-9]+", i.strip()))
+        if not ids:
+            return col
+    return ibis.ifelse(col.isin(ids), ibis.null(col.type()), col)
+
+
+def dominant_customer(events: ibis.Table, summary: dict[str, Any]) -> str:
+    """A note when one customer id holds a share of the events no shopper does: a shop that
+    writes every guest as one id (WooCommerce's 0, a till's 'WALKIN') turns all its guests into
+    a single customer with years of purchases, and the model learns from that."""
+    rows, customers = summary["rows"], summary["customers"]
+    if customers < 20:
+        return ""
+    top = (events.group_by("customer_id").aggregate(n=events.count())
+           .order_by(ibis.desc("n")).limit(1).execute())
+    n = int(top["n"].iloc[0])
+    if n < 0.05 * rows or n < 50 * rows / customers:
+        return ""
+    who = _plain(top["customer_id"].iloc[0])
+    return (f"customer {who!r} has {n:,} of the {rows:,} events ({100 * n / rows:.0f} %), "
+            f"{n / (rows / customers):,.0f} times the average customer's. If it stands for guests or "
+            f"walk-in sales rather than one shopper, list it in source.missing_customer_ids "
+            f"(with drop_missing_customers = true), so that its events are not read as one "
+            f"customer's history.")
 
 
 def float_id_text(col: ibis.Value) -> ibis.Value:
