@@ -287,3 +287,33 @@ def test_missing_marks_are_missing_and_infinite_values_are_named(tmp_path):
                                       "sources": [{"path": "people.parquet"}]}}, base_dir=tmp_path)
     with pytest.raises(DataError, match="column 'visits' holds infinite values"):
         load_customer_table(cfg)
+
+
+def test_dates_percentages_and_identifiers_in_a_crm_export(tmp_path):
+    """A CRM export: ISO dates become days before the table's date (as_of, or the latest date
+    in them), '12%' is 0.12, and an email column, different for every customer, is left out
+    unless listed in table.categorical. A typed Parquet date column reads like ISO text."""
+    n = 40
+    people = pd.DataFrame({"cid": range(n), "churned": ["yes", "no"] * (n // 2),
+                           "email": [f"u{i}@shop.com" for i in range(n)],
+                           "signup": [f"2024-01-{1 + i % 28:02d}" for i in range(n)],
+                           "last_order": [f"2024-06-{1 + i % 30:02d} 10:30:00" for i in range(n)],
+                           "discount": [f"{i % 20} %" if i % 2 else f"{i % 20}%" for i in range(n)]})
+    table = load_customer_table(_project(tmp_path, {"people.csv": people}))
+    f = table.frame.set_index("cid")
+    assert "email" not in f.columns and any("left out 'email'" in note for note in table.notes)
+    assert "days before 2024-06-30" in " ".join(table.notes)  # the latest date in them
+    assert f.loc["0", "days_since_signup"] == 181.4375 and f.loc["1", "days_since_last_order"] == 28.0
+    assert f.loc["3", "discount"] == pytest.approx(0.03) and "discount" in table.numeric
+    assert {"days_since_signup", "days_since_last_order"} <= set(table.numeric)
+    cfg = _project(tmp_path, {"people.csv": people}, as_of="2024-07-31", categorical=["email"])
+    f = load_customer_table(cfg).frame.set_index("cid")
+    assert f.loc["0", "days_since_signup"] == 212.0 and f.loc["7", "email"] == "u7@shop.com"
+    typed = people.assign(signup=pd.to_datetime(people.signup).dt.date)
+    typed.to_parquet(tmp_path / "people.parquet")
+    spec = {"key": "cid", "label": "churned", "positive": ["yes"], "negative": ["no"], "sources": [{"path": "people.parquet"}]}
+    f = load_customer_table(config_from_dict({"table": spec}, base_dir=tmp_path)).frame.set_index("cid")
+    assert f.loc["0", "days_since_signup"] == 181.4375
+    # a text column where only some values are dates stays text, as before
+    mixed = people.assign(signup=["2024-01-01"] * (n - 1) + ["soon"])
+    assert "signup" in load_customer_table(_project(tmp_path, {"people.csv": mixed})).categorical

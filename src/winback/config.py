@@ -177,7 +177,9 @@ class TableConfig:
     The label column's values map to 1 (`positive`) and 0 (`negative`; empty means every other
     value). With neither list the label must already be 0/1 (or true/false). Text columns are
     categorical, numbers numeric; `categorical` forces a column to be categorical. Missing
-    numbers take the training median plus a missing indicator.
+    numbers take the training median plus a missing indicator. Date columns become
+    `days_since_<column>`: days before `as_of` (empty: the latest date in the table's date
+    columns), since a date as text would be a category of its own for nearly every customer.
     """
 
     key: str = "customer_id"
@@ -187,6 +189,7 @@ class TableConfig:
     categorical: list[str] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
     missing_indicators: bool = True
+    as_of: str = ""  # the date the table describes; date columns become days before it
     sources: list[TableSourceConfig] = field(default_factory=list)
     filters: list[TableFilterConfig] = field(default_factory=list)
 

@@ -25,6 +25,9 @@ from winback.errors import DataError, closest, did_you_mean
 LABEL = "__winback_label__"  # the 0/1 outcome; a name no source uses, so a column called "label" is kept
 ROW = "__winback_row__"  # the first table's row order, kept so seeded splits follow the file
 MAX_ROWS_SHOWN = 5
+# ISO 8601 dates and times, ending in a digit (DuckDB's cast ignores text after the time)
+ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?$"
+IDENTIFIER_MIN_ROWS = 20  # below this, a column of distinct texts may just be a small table
 
 
 @dataclass
@@ -93,6 +96,7 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
     casts = {}
     counts = {}
     texts = {}
+    alternatives = {}
     floats = [c for c in table.columns if c != key and table[c].type().is_floating()]
     for col in table.columns:
         if col == key or col in text_columns or not table[col].type().is_string():
@@ -102,14 +106,21 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
         # write them) are missing values; 'inf' parses as a float but is no number
         text = ibis.ifelse((text == "") | text.lower().isin(MISSING_MARKS), ibis.null("string"), text)
         number = text_number(text, fmt)
+        # '12%' is 0.12; ISO dates ('2024-01-05', '2024-01-05 10:00') become timestamps, which
+        # load_customer_table turns into days before the table's date
+        percent = ibis.ifelse(text.endswith("%"), text_number(text.re_replace(r"\s*%$", ""), fmt) / 100, number)
+        date = ibis.ifelse(text.re_search(ISO_DATE), text.try_cast("timestamp"), ibis.null("timestamp"))
         texts[col] = text
         casts[col] = number
-        counts[col] = (text.count(), number.count())
+        alternatives[col] = (percent, date)
+        counts[col] = (text.count(), number.count(), percent.count(), date.count())
     if not casts and not floats:
         return table
     # one pass over the table: parsed counts of the text columns, infinities of the float ones
     agg = table.aggregate(**{f"n{i}": c[0] for i, c in enumerate(counts.values())},
                           **{f"k{i}": c[1] for i, c in enumerate(counts.values())},
+                          **{f"p{i}": c[2] for i, c in enumerate(counts.values())},
+                          **{f"d{i}": c[3] for i, c in enumerate(counts.values())},
                           **{f"i{i}": table[c].isinf().sum() for i, c in enumerate(floats)}
                           ).execute().iloc[0]
     for i, col in enumerate(floats):
@@ -118,6 +129,15 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
                             f"{_rows_where(table, table[col].isinf(), key)}). Fix them, or leave "
                             f"them empty to be imputed.")
     numeric = {}
+    for i, col in enumerate(counts):  # all percentages, or all dates: read as such
+        filled = int(agg[f"n{i}"])
+        if filled and int(agg[f"k{i}"]) < filled:
+            if int(agg[f"p{i}"]) == filled:
+                casts[col] = alternatives[col][0]
+                agg[f"k{i}"] = filled
+            elif int(agg[f"d{i}"]) == filled:
+                casts[col] = alternatives[col][1]
+                agg[f"k{i}"] = filled
     unparsed = [col for i, col in enumerate(counts) if int(agg[f"k{i}"]) < int(agg[f"n{i}"])]
     formatted = formatted_number_columns(table, unparsed, fmt)
     if formatted:
@@ -380,6 +400,16 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
         frame = frame.drop(columns=empty)
         feats = [c for c in feats if c not in empty]
         notes.append(f"left out {', '.join(repr(c) for c in empty)}: empty in every row")
+    frame, feats = _dates_as_days(frame, feats, tab, notes)
+    if with_labels:
+        ids = [c for c in feats if c not in tab.categorical and _identifier_like(frame[c])]
+        if ids:
+            frame = frame.drop(columns=ids)
+            feats = [c for c in feats if c not in ids]
+            notes.append(f"left out {', '.join(repr(c) for c in ids)}: a different text for every "
+                         f"customer, like an id or an email, which no model can learn from (list "
+                         f"{'it' if len(ids) == 1 else 'them'} in table.categorical to keep "
+                         f"{'it' if len(ids) == 1 else 'them'})")
     categorical = [c for c in feats if c in tab.categorical or not pd.api.types.is_numeric_dtype(frame[c])]
     numeric = [c for c in feats if c not in categorical]
     for c in categorical:
@@ -389,6 +419,54 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
     digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return CustomerTable(frame.reset_index(drop=True), key, numeric, categorical,
                          digest.hexdigest()[:16], notes)
+
+
+def _dates_as_days(frame: pd.DataFrame, feats: list[str], tab, notes: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Date columns as `days_since_<column>`, days before `table.as_of` (or the latest date in
+    them): how long ago a customer signed up or last ordered is what a model can use, and a
+    date kept as text would be a category of its own for nearly every customer."""
+    dates = [c for c in feats if c not in tab.categorical and (
+        pd.api.types.is_datetime64_any_dtype(frame[c]) or _is_date_objects(frame[c]))]
+    if not dates:
+        return frame, feats
+    values = {c: pd.to_datetime(frame[c], utc=True).dt.tz_localize(None) for c in dates}
+    if tab.as_of:
+        from winback.config import parse_date
+
+        as_of, said = pd.Timestamp(parse_date(tab.as_of, "table.as_of")), "table.as_of"
+    else:
+        as_of = max(v.max() for v in values.values())
+        said = "the latest date in them; set table.as_of to the date the table describes"
+    if pd.isna(as_of):
+        return frame, feats
+    renamed = {c: f"days_since_{c}" for c in dates}
+    clash = [n for n in renamed.values() if n in frame.columns]
+    if clash:
+        raise DataError(f"The joined customer table has a column '{clash[0]}' already; rename it, "
+                        f"since its date column is read into a column of that name.")
+    for c in dates:
+        frame[c] = (as_of - values[c]).dt.total_seconds() / 86400
+    frame = frame.rename(columns=renamed)
+    notes.append(f"read {', '.join(repr(c) for c in dates)} as days before {as_of:%Y-%m-%d} ({said}): "
+                 f"{', '.join(renamed.values())}")
+    return frame, [renamed.get(c, c) for c in feats]
+
+
+def _is_date_objects(values: pd.Series) -> bool:
+    """A column of datetime.date objects (what a Parquet DATE column reads as)."""
+    import datetime as dt
+
+    present = values.dropna()
+    return values.dtype == object and len(present) > 0 and all(isinstance(v, dt.date) for v in present.head(100))
+
+
+def _identifier_like(values: pd.Series) -> bool:
+    """Text that differs for every customer (an email, a phone number, a name): nothing in it
+    generalises to another customer."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+        return False
+    present = values.dropna()
+    return len(present) >= IDENTIFIER_MIN_ROWS and present.nunique() == len(present) >= 0.9 * len(values)
 
 
 def _require_categorical(frame: pd.DataFrame, categorical: list[str]) -> None:
