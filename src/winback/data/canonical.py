@@ -393,10 +393,14 @@ def _typed_columns(
             # the same ids written as text by a float column ('17850.0' in UCI Online Retail's
             # CSV exports); the cheap suffix test spares the regex on other ids
             whole = r"^(-?[0-9]+)\.0+$"  # re_extract, not a backreference: Spark writes those $1
-            col = ibis.ifelse(col.endswith(".0") & col.re_search(whole), col.re_extract(whole, 1), col)
-            # a blank id or a missing-value mark ('NULL', 'nan' from str() of a pandas NaN) is
-            # no customer: without this, one 'customer' gathered every guest's events
-            cols[canonical] = ibis.ifelse(col.isin(MISSING_IDS), ibis.null("string"), col)
+            # and a blank id or a missing-value mark ('NULL', 'nan' from str() of a pandas NaN)
+            # is no customer: without this, one 'customer' gathered every guest's events. One
+            # CASE, since nesting them repeats the inner one in SQL, and the length test first:
+            # the list alone added 0.9 s to reading 5 M rows of email ids
+            missing = (col.length() <= max(map(len, MISSING_IDS))) & col.isin(MISSING_IDS)
+            cols[canonical] = ibis.cases((missing, ibis.null("string")),
+                                         (col.endswith(".0") & col.re_search(whole), col.re_extract(whole, 1)),
+                                         else_=col)
         elif target == "float64":
             if col.type().is_string():
                 cols[canonical] = text_number(col, numbers)
