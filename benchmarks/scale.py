@@ -53,7 +53,7 @@ t0 = time.perf_counter()
 con = connect_duckdb(EngineConfig(memory_limit="{memory}", temp_directory="{spill}"))
 raw = con.read_parquet("{files}")
 m = C._mapping(LAYOUTS["rees46"], {{}})
-events = raw.select(**C._typed_columns(raw, m, LAYOUTS["rees46"], {{}}, "", 0, strip_text=False))
+events = raw.select(**C._typed_columns(raw, m, LAYOUTS["rees46"], {{}}, "", 0))
 spec = FeatureSpec(available=tuple(sorted(set(m) | {{"quantity", "order_id", "amount"}})), bgnbd=False)
 out = build_features(events, dt.datetime.fromisoformat("{cutoff}"), spec).to_pyarrow()
 seconds = time.perf_counter() - t0
@@ -74,7 +74,7 @@ session.sparkContext.setLogLevel("ERROR")
 con = ibis.pyspark.connect(session)
 raw = con.read_parquet("{files}")
 m = C._mapping(LAYOUTS["rees46"], {{}})
-events = raw.select(**C._typed_columns(raw, m, LAYOUTS["rees46"], {{}}, "", 0, strip_text=False,
+events = raw.select(**C._typed_columns(raw, m, LAYOUTS["rees46"], {{}}, "", 0,
                                         duckdb=False))
 spec = FeatureSpec(available=tuple(sorted(set(m) | {{"quantity", "order_id", "amount"}})), bgnbd=False)
 out = build_features(events, dt.datetime.fromisoformat("{cutoff}"), spec).to_pyarrow()

@@ -674,7 +674,7 @@ def test_blank_and_missing_marks_are_no_customer(tmp_path):
     rows = pd.DataFrame({"customer_id": ["a", " ", "NULL", "n/a", "nan", "None", "b"],
                          "event_time": [f"2024-01-0{d}" for d in range(1, 8)], "amount": range(1, 8)})
     path = write_csv(tmp_path, rows)
-    with pytest.raises(DataError, match="5 rows have no customer id.*row 2: customer_id=' '; row 3: customer_id='NULL'"):
+    with pytest.raises(DataError, match="5 rows have no customer id.*row 2: customer_id=''; row 3: customer_id='NULL'"):
         load_events(events_config(path))
     log = load_events(events_config(path, drop_missing_customers=True))
     assert sorted(log.table.execute().customer_id) == ["a", "b"] and log.summary["dropped_without_customer"] == 5
