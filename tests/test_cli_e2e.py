@@ -94,8 +94,11 @@ def test_init_fits_the_horizon_to_a_short_log(tmp_path, capsys):
 
     generate_rees46(tmp_path / "events.parquet", rows=20_000, days=150)
     cfg_path = tmp_path / "winback.toml"
-    assert main(["init", "--layout", "rees46", "--path", "events.parquet", "--config", str(cfg_path)]) == 0
-    assert "too short for a 90-day horizon" in capsys.readouterr().out
+    # no --layout: the REES46 columns are recognised
+    assert main(["init", "--path", "events.parquet", "--config", str(cfg_path)]) == 0
+    out = capsys.readouterr().out
+    assert "too short for a 90-day horizon" in out and "Recognised the rees46 layout" in out
+    assert tomllib.loads(cfg_path.read_text())["source"]["layout"] == "rees46"
     problem = tomllib.loads(cfg_path.read_text())["problem"]
     assert (problem["horizon_days"], problem["cutoff_step_days"]) == (30, 14)
     cfg = load_config(cfg_path)

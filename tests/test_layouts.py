@@ -147,3 +147,41 @@ def test_init_maps_shop_headers_by_name(tmp_path, header, want):
     pd.DataFrame([["1"] * len(header)], columns=header).to_csv(tmp_path / "export.csv", index=False)
     columns, _ = guess_columns("export.csv", tmp_path)
     assert {k: v for k, v in columns.items() if k in want} == want
+
+
+def test_online_retail_ii_reads_with_the_online_retail_layout(tmp_path):
+    """UCI's Online Retail II names three columns otherwise ('Invoice', 'Price', 'Customer ID')
+    and, converted from its spreadsheet, writes ISO times: the layout reads it with
+    time_format = "iso", cancellations as returns and float ids without the '.0'."""
+    from winback.config import config_from_dict
+    from winback.data import load_events
+
+    (tmp_path / "online_retail_II.csv").write_text(
+        "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
+        "489434,85048,LIGHT,12,2009-12-01 07:45:00,6.95,13085.0,United Kingdom\n"
+        "C489449,22087,PAPER,-12,2009-12-01 10:33:00,0.85,16321.0,Australia\n"
+        "489435,22350,CAT,12,2010-12-01 07:46:00,2.55,13085.0,United Kingdom\n"
+        "489436,22350,CAT,1,2010-12-05 07:46:00,2.55,,United Kingdom\n")
+    cfg = config_from_dict({"source": {"path": str(tmp_path / "online_retail_II.csv"), "layout": "online_retail",
+                                       "time_format": "iso", "drop_missing_customers": True}})
+    events = load_events(cfg).table.execute().sort_values("event_time")
+    assert events.customer_id.tolist() == ["13085", "16321", "13085"]
+    assert events.event_type.tolist() == ["purchase", "return", "purchase"]
+    assert events.amount.tolist() == pytest.approx([12 * 6.95, -12 * 0.85, 12 * 2.55])
+
+
+@pytest.mark.parametrize("header, layout", [
+    ("event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session", "rees46"),
+    ("customer_id,date,number_of_cds,dollar_value", "cdnow"),
+    ("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country", "online_retail"),
+    ("Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country", "online_retail"),
+    ("customer_id,date,amount", None),
+])
+def test_init_recognises_a_ready_layout_by_its_columns(tmp_path, header, layout):
+    from winback.data.layouts import detect_layout
+    from winback.scaffold import guess_layout
+
+    assert detect_layout(header.split(",")) == layout
+    (tmp_path / "export.csv").write_text(header + "\n")
+    name, note = guess_layout("export.csv", tmp_path)
+    assert name == (layout or "events") and (f"Recognised the {layout} layout" in note if layout else note == "")

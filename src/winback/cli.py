@@ -83,12 +83,19 @@ def cmd_init(args) -> int:
         next_step = ("Check table.key, table.label and its values, then `winback validate` and "
                      "`winback train`.")
     else:
-        if args.layout not in LAYOUTS:
+        layout, recognised = args.layout, ""
+        if layout is None:
+            from winback.scaffold import guess_layout
+
+            layout, recognised = guess_layout(args.path, target.parent)
+        if layout not in LAYOUTS:
             from winback.errors import did_you_mean
 
-            raise WinbackError(f"Unknown layout '{args.layout}'.{did_you_mean(args.layout, LAYOUTS)} "
+            raise WinbackError(f"Unknown layout '{layout}'.{did_you_mean(layout, LAYOUTS)} "
                                f"Known layouts: {', '.join(LAYOUTS)}.")
-        scaffold = event_scaffold(args.path, args.layout, target.parent, status=console.status)
+        scaffold = event_scaffold(args.path, layout, target.parent, status=console.status)
+        if recognised:
+            scaffold.notes.insert(0, recognised)
         next_step = "Next: `winback validate` then `winback train`."
     target.write_text(scaffold.text)
     for note in scaffold.notes:
@@ -293,7 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--quiet", "-q", action="store_true", help="no progress output")
 
     sp = sub.add_parser("init", help="write a winback.toml for a layout")
-    sp.add_argument("--layout", default="events")
+    sp.add_argument("--layout", default=None,
+                    help="rees46, cdnow, online_retail, ga_sessions or events (default: recognised "
+                         "by the source's columns, else events)")
     sp.add_argument("--path", default="data/events.csv", help="source file or glob")
     sp.add_argument("--table", action="store_true", help="a customer-table project instead of an event log")
     sp.add_argument("--config", "-c", default="winback.toml")

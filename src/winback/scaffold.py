@@ -235,6 +235,23 @@ FIXES = (("time_format", re.compile(r"source\.time_format = '([^']+)'")),
          ("table", re.compile(r"set source\.table = '([^']+)', its only table")))
 
 
+def guess_layout(path: str, base_dir: Path) -> tuple[str, str]:
+    """The layout whose columns the source has (REES46, CDNOW, UCI Online Retail in either
+    version, GA sessions) and a note saying so; `events` when none matches or the source
+    cannot be read yet."""
+    from winback.data.layouts import detect_layout
+
+    try:
+        table, _ = _raw_table(path, base_dir)
+    except WinbackError:
+        return "events", ""
+    found = detect_layout(list(table.columns)) if table is not None else None
+    if found is None:
+        return "events", ""
+    return found, (f"Recognised the {found} layout by its columns (--layout events maps them by "
+                   f"name instead).")
+
+
 def guess_columns(path: str, base_dir: Path) -> tuple[dict[str, str], str]:
     """[source.columns] for an `events` source whose columns are not named canonically
     (cust, ts, revenue), matched by name; ({}, note) when the file cannot be read yet."""

@@ -147,6 +147,9 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     else:
         raw = engine_table(con, cfg)
         name = f"{source.backend} " + (f"table {source.table}" if source.table else str(cfg.resolve(source.path)))
+    # a version of the source that names a column otherwise (Online Retail II's 'Customer ID')
+    mapping.update({k: v for k, v in layout.columns_in(list(raw.columns)).items()
+                    if k in mapping and k not in source.columns})
     if layout.name == "events":
         # a column named as winback's own (amount, event_type, order_id) is read as that, unless
         # [source.columns] maps it elsewhere or unmaps it with ""; it used to be left unread

@@ -93,6 +93,21 @@ class Layout:
     # revenue in micros to money), and the raw columns they read
     derive: Callable[[ibis.Table], dict[str, ibis.Value]] | None = None
     derive_needs: tuple[str, ...] = ()
+    # other names a column has in some versions of the source (UCI's Online Retail II writes
+    # 'Customer ID', 'Invoice' and 'Price'): used when the usual one is absent
+    alternatives: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def columns_in(self, present: list[str]) -> dict[str, str]:
+        """The layout's mapping, with each column absent from `present` read under an
+        alternative name that is there."""
+        return {k: (v if v in present else next((a for a in self.alternatives.get(k, ()) if a in present), v))
+                for k, v in self.columns.items()}
+
+    def matches(self, present: list[str]) -> bool:
+        """Whether a source with these columns is in this layout: every column it maps (under
+        some name) and every raw column it derives from."""
+        return all(v in present for v in self.columns_in(present).values()) and all(
+            c in present for c in self.derive_needs)
 
 
 def _online_retail_event_type(cols: dict[str, ibis.Value]) -> ibis.Value:
@@ -166,6 +181,7 @@ LAYOUTS: dict[str, Layout] = {
         },
         time_format="%m/%d/%Y %H:%M",
         event_type_rule=_online_retail_event_type,
+        alternatives={"customer_id": ("Customer ID",), "order_id": ("Invoice",), "price": ("Price",)},
         # guest checkouts have no CustomerID and cannot be attributed to anyone
         init_options={"drop_missing_customers": True},
     ),
@@ -191,3 +207,12 @@ LAYOUTS: dict[str, Layout] = {
         columns={"customer_id": "customer_id", "event_time": "event_time"},
     ),
 }
+
+
+def detect_layout(present: list[str]) -> str | None:
+    """The ready layout a source's columns match (GA and invoice lines before the plainer
+    ones), or None: then the `events` layout maps them by name."""
+    for name in ("ga_sessions", "online_retail", "rees46", "cdnow"):
+        if LAYOUTS[name].matches(present):
+            return name
+    return None
