@@ -235,6 +235,38 @@ def test_init_writes_a_working_config_for_a_german_excel_export(tmp_path, capsys
     assert float(log.table.amount.sum().execute()) == pytest.approx(amounts.sum())
 
 
+def test_init_writes_a_working_config_for_a_segment_export(tmp_path, capsys, monkeypatch):
+    """A Segment (or RudderStack) track export as JSON lines: the event name is `event`, not
+    `type` (track / page), revenue and order ids nest under properties, anonymous events have
+    no userId. init maps them, maps 'Product Added' and 'Order Completed' to cart and purchase,
+    and drops the anonymous rows, saying so."""
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(1)
+    with open("segment.jsonl", "w") as out:
+        for i in range(3000):
+            name = str(rng.choice(["Product Viewed", "Product Added", "Order Completed", "Checkout Started"],
+                                  p=[0.6, 0.2, 0.1, 0.1]))
+            record = {"type": "track", "event": name, "anonymousId": f"a{i}",
+                      "userId": f"u{rng.integers(0, 300)}" if rng.random() > 0.1 else None,
+                      "timestamp": (pd.Timestamp("2023-01-01") + pd.Timedelta(seconds=int(rng.integers(0, 400 * 86400)))
+                                    ).isoformat() + "Z", "properties": {"product_id": f"p{rng.integers(0, 50)}"}}
+            if name == "Order Completed":
+                record["properties"].update(order_id=f"o{i}", revenue=float(rng.uniform(5, 300)))
+            out.write(json.dumps(record) + "\n")
+    assert main(["init", "--path", "segment.jsonl"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Set drop_missing_customers = true to read it" in out
+    lines = (tmp_path / "winback.toml").read_text().splitlines()
+    for line in ('customer_id = "userId"', 'event_type = "event"', 'amount = "properties.revenue"',
+                 'order_id = "properties.order_id"', "drop_missing_customers = true",
+                 '"Product Added" = "cart"', '"Order Completed" = "purchase"'):
+        assert line in lines, line
+    assert main(["validate"]) == 0
+    assert "rows without a customer id dropped" in capsys.readouterr().out
+
+
 def test_a_model_near_chance_is_called_weak(tmp_path, capsys):
     """Purchases at random, one rate for everyone: whatever wins the leaderboard ranks near
     chance, and the console and the report say so rather than presenting it as a model."""

@@ -197,7 +197,8 @@ COLUMN_NAMES = {  # English first, then the usual German, French, Spanish, Itali
                     r"^e-?mail$|customer[ _-]?e-?mail"),                                # shop exports
     "event_time": (r"(timestamp|date[ _-]?time|^ts$|time|_at$|created|occurred|zeitpunkt|zeitstempel)",
                    r"(date|datum|fecha)"),
-    "event_type": (r"^(event[ _-]?(type|name)|type|action|kind|activity)$",
+    # the event's own name before a column of call kinds (Segment's type = track | page)
+    "event_type": (r"^event([ _-]?(type|name))?$", r"^(type|action|kind|activity)$",
                    r"(event|type|action|kind|activity)"),
     "order_id": (r"(order|invoice|transaction|receipt|bestellung|bestell|rechnung|commande|facture|pedido|"
                  r"factura|ordine|bestelling)[ _-]?(id|no|nr|number|nummer|numero)?$",
@@ -232,6 +233,7 @@ FIXES = (("time_format", re.compile(r"source\.time_format = '([^']+)'")),
          ("currency", re.compile(r"source\.currency = '([^']+)'")),
          ("encoding", ENCODING_FIX),
          ("negative_amounts", re.compile(r"source\.negative_amounts = '(return)'")),
+         ("drop_missing_customers", re.compile(r"Set source\.drop_missing_customers = (true)")),
          ("table", re.compile(r"set source\.table = '([^']+)', its only table")))
 
 
@@ -296,7 +298,7 @@ def fit_source(path: str, layout: str, options: dict, base_dir: Path,
     from winback.labels import suggest_cutoffs
 
     default = ProblemConfig()
-    fixes: dict[str, str] = {}
+    fixes: dict[str, str | bool] = {}
 
     def config():
         source = {"path": path, "layout": layout, **options, **fixes}
@@ -321,13 +323,14 @@ def fit_source(path: str, layout: str, options: dict, base_dir: Path,
                                           f"layout[/] ({escape(str(e))}) The defaults are written. Fix "
                                           f"the source or \\[source.columns], then run `winback "
                                           f"validate`.", fixes)
-            fixes[fix[0]] = fix[1]
+            fixes[fix[0]] = True if fix[1] == "true" else fix[1]
     event_types = {}
     if "event_type" in log.available:
         from winback.data.layouts import suggested_event_types
 
         event_types = suggested_event_types(log.summary["event_types"])
-    applied = (" Set " + " and ".join(f"{k} = '{v}'" for k, v in fixes.items()) + " to read it.") if fixes else ""
+    applied = (" Set " + " and ".join(f"{k} = " + ("true" if v is True else f"'{v}'") for k, v in fixes.items())
+               + " to read it.") if fixes else ""
     if event_types:
         applied += " Mapped event types: " + ", ".join(f"'{k}' -> {v}" for k, v in event_types.items()) + "."
     applied = escape(applied)

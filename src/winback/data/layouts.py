@@ -40,7 +40,7 @@ EVENT_TYPE_WORDS = {
     # a checkout counts once completed (Shopify's checkout_completed), not when begun
     "purchase": ("purchase", "order", "buy", "transaction", "checkoutcomplete", "completedcheckout",
                  "sale"),
-    "cart": ("cart", "basket"),
+    "cart": ("cart", "basket", "productadded", "itemadded"),  # Segment's "Product Added"
     "view": ("view", "visit", "detail", "impression"),
 }
 # steps on the way to a purchase (GA4's begin_checkout and add_payment_info, the pixel's
