@@ -138,6 +138,11 @@ def test_ga_visit_times_are_utc_whatever_the_configured_zone(tmp_path):
       "product_id": "Artikelnummer"}),
     (["id_cliente", "fecha_pedido", "importe", "cantidad"],
      {"customer_id": "id_cliente", "event_time": "fecha_pedido", "amount": "importe", "quantity": "cantidad"}),
+    (["event", "properties.time", "properties.distinct_id", "properties.amount"],  # Mixpanel
+     {"customer_id": "properties.distinct_id", "event_time": "properties.time", "event_type": "event",
+      "amount": "properties.amount"}),
+    (["type", "event", "userId", "timestamp", "properties.revenue"],  # Segment: type is track | page
+     {"customer_id": "userId", "event_time": "timestamp", "event_type": "event", "amount": "properties.revenue"}),
     (["client", "date", "montant", "quantité", "commande"],
      {"customer_id": "client", "event_time": "date", "amount": "montant", "quantity": "quantité", "order_id": "commande"}),
 ])

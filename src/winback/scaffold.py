@@ -194,6 +194,7 @@ COLUMN_NAMES = {  # English first, then the usual German, French, Spanish, Itali
                     r"[ _-]?(id|no|nr|number|nummer|numero|key)?$|^(uid|cid)$|^customer[ _-]?user([ _-]?id)?$"
                     r"|^(id|num|numero|nr)[ _-]?(customer|client|cliente|kunde|klant)$",
                     r"^(full[ _-]?visitor|user[ _-]?pseudo|client|visitor)[ _-]?id$",  # GA360, GA4
+                    r"(^|\.)distinct[ _-]?id$",                                         # Mixpanel
                     r"^e-?mail$|customer[ _-]?e-?mail"),                                # shop exports
     "event_time": (r"(timestamp|date[ _-]?time|^ts$|time|_at$|created|occurred|zeitpunkt|zeitstempel)",
                    r"(date|datum|fecha)"),
