@@ -150,6 +150,7 @@ def test_decimal_comma(tmp_path):
     (["1\u202f234,50", "12,5", "1 000 000"], {"thousands": " ", "decimal": ","}, [12.5, 1234.5, 1e6]),
     (["CHF 1'234.50", "CHF 80.00", "CHF 5"], {"currency": "CHF", "thousands": "'"}, [5.0, 80.0, 1234.5]),
     (["USD 1,234.50", "USD 7"], {"currency": "USD", "thousands": ","}, [7.0, 1234.5]),
+    (["1 234,50 kr", "99,00 kr"], {"currency": "kr", "thousands": " ", "decimal": ","}, [99.0, 1234.5]),
 ])
 def test_amounts_as_shops_format_them(tmp_path, written, settings, want):
     """'$2,080.25', '1.234,50 €', "CHF 1'234.50": the error names the settings that read them

@@ -382,8 +382,10 @@ def _typed_columns(
 ) -> dict[str, ibis.Value]:
     """Canonical columns as expressions over the raw table `t` (whose CSV text load_events
     has trimmed; Parquet and DuckDB strings are data as written, and trimming 20 M of them
-    per column would cost seconds on every query). `numbers` says how text columns write numbers (a decimal comma, thousands separators,
-    a currency sign: '$2,080.25'). `negative_amounts` = "return" reads purchases with a negative
+    per column would cost seconds on every query).
+
+    `numbers` says how text columns write numbers (a decimal comma, thousands separators, a
+    currency sign: '$2,080.25'). `negative_amounts` = "return" reads purchases with a negative
     amount (refunds in an order table) as returns. `missing_ids` are customer ids that mean
     no customer (a shop that writes every guest as customer 0). `zoned` = False says that
     no time text carries a zone to strip (a regex per row spared).
@@ -546,7 +548,7 @@ def _parse_time(col: ibis.Value, time_format: str, zone_offset: int | str, duckd
             # such values are unread here, and validation names the format that reads them
             parsed = ibis.ifelse(text.re_search(r"[0-9]$"), parsed, ibis.null(parsed.type()))
     if zone_offset == PER_ROW:
-        parsed = parsed - _row_offset_seconds(col.cast("string").strip()).as_interval("s")
+        parsed = parsed - _row_offset_seconds(_trimmed(col.cast("string"))).as_interval("s")
     elif isinstance(zone_offset, str):
         parsed = _local_to_utc(parsed, zone_offset, backend)
     elif zone_offset:

@@ -113,10 +113,16 @@ _CONVENTIONS = ((".", ""), (",", ""), (".", ","), (",", "."), (".", " "), (",", 
 _AFFIXES = re.compile(r"^[+-]?\s*([^\d\s+\-.,']*)\s*(.*?)\s*([^\d\s.,']*)$")
 
 
+# currencies written in letters rather than a sign: Nordic, Polish, Czech, Hungarian,
+# Romanian kronor to lei, rupees, rand, ringgit
+_LETTER_CURRENCIES = frozenset({"kr", "zł", "Kč", "Ft", "lei", "Rs", "R", "RM"})
+
+
 def _is_currency(text: str) -> bool:
-    """A currency sign ($, €, R$, US$) or an ISO code (EUR), not a unit such as 'pcs'."""
+    """A currency sign ($, €, R$, US$), an ISO code (EUR) or one written in letters (kr), not
+    a unit such as 'pcs'."""
     return (any(unicodedata.category(ch) == "Sc" for ch in text) and len(text) <= 4) or bool(
-        re.fullmatch(r"[A-Z]{3}", text))
+        re.fullmatch(r"[A-Z]{3}", text)) or text in _LETTER_CURRENCIES
 
 
 def infer_number_format(values: list, current: NumberFormat = NumberFormat()) -> Inferred:

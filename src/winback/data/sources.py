@@ -209,7 +209,8 @@ def encoding_problem(encoding: str) -> str:
     return ""
 
 
-_COPIES: dict[tuple, str] = {}
+_COPIES: dict[tuple, str] = {}  # (file, version, encoding) -> its UTF-8 copy
+_COPY_FOLDER: list[str] = []  # made on first use, removed at exit
 
 
 def _utf8_copy(file: str, encoding: str) -> str:
@@ -219,12 +220,11 @@ def _utf8_copy(file: str, encoding: str) -> str:
     key = (os.path.abspath(file), stat.st_mtime_ns, stat.st_size, codecs.lookup(encoding).name)
     if key in _COPIES and os.path.exists(_COPIES[key]):
         return _COPIES[key]
-    if not _COPIES:
-        folder = tempfile.mkdtemp(prefix="winback-utf8-")
-        atexit.register(shutil.rmtree, folder, True)
-        _COPIES[("folder",)] = folder
+    if not _COPY_FOLDER:
+        _COPY_FOLDER.append(tempfile.mkdtemp(prefix="winback-utf8-"))
+        atexit.register(shutil.rmtree, _COPY_FOLDER[0], True)
     name = Path(file).name.removesuffix(".gz")
-    target = os.path.join(_COPIES[("folder",)], f"{len(_COPIES)}-{name}")
+    target = os.path.join(_COPY_FOLDER[0], f"{len(_COPIES)}-{name}")
     opener = gzip.open if file.endswith(".gz") else open
     try:
         with opener(file, "rt", encoding=encoding, newline="") as src, \
