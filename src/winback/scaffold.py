@@ -1,11 +1,12 @@
 """`winback init`: a winback.toml written from what the source shows.
 
 Reading the source when it is there turns the template's placeholders into a config that
-validates and trains as written: the horizon fitted to the log's time span; for the `events`
-layout, columns mapped by name and look-alike event types by word; the settings a failed read
-names as its fix (a unix time format, a decimal comma, thousands separators, a currency sign,
-Latin-1, ISO dates); for customer
-tables, the key and the label with its values. Every guess comes back as a note to print.
+validates and trains as written: the layout its columns match; the horizon fitted to the log's
+time span; for the `events` layout, columns mapped by name and look-alike event types by word;
+the settings a failed read names as its fix (a unix time or date format, a decimal comma,
+thousands separators, a currency sign, an encoding, ISO dates, refunds as returns, dropping rows
+without a customer); for customer tables, the key, the label with its values, the encoding and
+how numbers are written. Every guess comes back as a note to print.
 """
 
 from __future__ import annotations
