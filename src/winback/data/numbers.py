@@ -5,8 +5,8 @@ separator and a currency sign. None of them is guessed while reading, because a 
 is ambiguous ('1,234' is 1234 in one locale and 1.234 in another) and a wrong guess is a
 silent factor of 1000. Instead, values that do not read are matched against the usual
 conventions here (`infer_number_format`), and the error that stops the read names the
-settings that read them, which `winback init` applies. The same rules are written twice, as
-an Ibis expression that every engine runs (`text_number`) and in Python for those few failed
+settings that read them, which `winback init` applies. The same steps (`NumberFormat.plain`)
+run as an Ibis expression on every engine (`text_number`) and in Python on those few failed
 values (`NumberFormat.read`); a test holds the two to the same results.
 """
 
@@ -54,19 +54,23 @@ class NumberFormat:
         sep, mark = (m.replace(".", r"\.") for m in (self.thousands, self.decimal))
         return rf"^[+-]?[0-9]{{1,3}}({sep}[0-9]{{3}})+({mark}[0-9]*)?$"
 
-    def read(self, text: str) -> float | None:
-        """The number `text` holds under this format, or None: `text_number` in Python."""
-        s = text.strip()
+    def plain(self, s, ungroup):
+        """`s` written as a plain number: the steps `read` (on a str) and `text_number` (on an
+        Ibis string) share, since str and Ibis strings have the same replace and strip.
+        `ungroup` drops the thousands separators from a well-formed grouping only."""
         if self.currency:
             s = s.replace(self.currency, "").strip()
         if self.thousands:
             if self.thousands == " ":
                 for space in _SPACES:
                     s = s.replace(space, " ")
-            if re.search(self._grouped(), s):
-                s = s.replace(self.thousands, "")
-        if self.decimal == ",":
-            s = s.replace(",", ".")
+            s = ungroup(s)
+        return s.replace(",", ".") if self.decimal == "," else s
+
+    def read(self, text: str) -> float | None:
+        """The number `text` holds under this format, or None: `text_number` in Python."""
+        grouped = self._grouped()
+        s = self.plain(text.strip(), lambda s: s.replace(self.thousands, "") if re.search(grouped, s) else s)
         return float(s) if _PLAIN.fullmatch(s) else None
 
     def changes(self, since: NumberFormat) -> dict[str, str]:
@@ -83,17 +87,9 @@ def source_number_format(source) -> NumberFormat:
 def text_number(text: ibis.StringValue, fmt: NumberFormat) -> ibis.FloatingValue:
     """`text` as a float64 under `fmt`, NULL where it holds no number. 'inf' and 'NaN' parse
     as floats but are no amount, so they are NULL too and validation names them."""
-    s = text
-    if fmt.currency:
-        s = s.replace(fmt.currency, "").strip()
-    if fmt.thousands:
-        if fmt.thousands == " ":
-            for space in _SPACES:
-                s = s.replace(space, " ")
-        # only a well-formed grouping loses its separators: '1,2,3' stays unread, not 123
-        s = ibis.ifelse(s.re_search(fmt._grouped()), s.replace(fmt.thousands, ""), s)
-    if fmt.decimal == ",":
-        s = s.replace(",", ".")
+    # only a well-formed grouping loses its separators: '1,2,3' stays unread, not 123
+    grouped = fmt._grouped()
+    s = fmt.plain(text, lambda s: ibis.ifelse(s.re_search(grouped), s.replace(fmt.thousands, ""), s))
     number = s.try_cast("float64")
     return ibis.ifelse(number.isinf() | number.isnan(), ibis.null("float64"), number)
 
