@@ -267,6 +267,25 @@ def test_init_writes_a_working_config_for_a_segment_export(tmp_path, capsys, mon
     assert "rows without a customer id dropped" in capsys.readouterr().out
 
 
+def test_train_warns_of_one_id_holding_every_guest(tmp_path, capsys, monkeypatch):
+    """Users often train without `winback validate`: train says so too when one id (here a
+    shop's guest 0) holds a third of the events."""
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(6)
+    n = 4000
+    pd.DataFrame({"customer_id": np.where(rng.random(n) < 0.35, 0, rng.integers(1, 600, n)),
+                  "event_time": (pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 540 * 1440, n), unit="min")
+                                 ).strftime("%Y-%m-%d %H:%M"),
+                  "amount": rng.uniform(5, 200, n).round(2)}).to_csv("orders.csv", index=False)
+    assert main(["init", "--path", "orders.csv"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--no-track"]) == 0
+    err = " ".join(capsys.readouterr().err.split())  # progress and warnings go to stderr
+    assert "customer '0' has" in err and "missing_customer_ids" in err
+
+
 def test_a_model_near_chance_is_called_weak(tmp_path, capsys):
     """Purchases at random, one rate for everyone: whatever wins the leaderboard ranks near
     chance, and the console and the report say so rather than presenting it as a model."""

@@ -29,7 +29,7 @@ from rich.markup import escape
 from winback import __version__
 from winback.bundle import save_bundle
 from winback.config import SELECTION_METRICS, Config
-from winback.data.canonical import EventLog, load_events
+from winback.data.canonical import EventLog, dominant_customer, load_events
 from winback.errors import ConfigError, DataError, LabelError
 from winback.evaluate import (choose_threshold, curves, decile_edges, decile_table, metrics,
                                decision_entry, threshold_on, threshold_rule_text)
@@ -210,6 +210,9 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
     if log is None:
         with steps.step(f"Reading and validating {cfg.source.path}"):
             log = load_events(cfg)
+    crowded = dominant_customer(log.table, log.summary)  # 0.13 s on 20 M events
+    if crowded:
+        steps.note(f"[yellow]warning:[/] {escape(crowded)}")
     check_log_fits_problem(cfg.problem, log)
     if (cfg.problem.name == "activity_decline" and cfg.problem.decline_measure == "spend"
             and "amount" not in log.available):
