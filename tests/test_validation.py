@@ -669,6 +669,28 @@ def test_one_id_for_every_guest_is_named_and_can_be_read_as_missing(tmp_path):
                        ).validate()["dominant_customer"] == ""
 
 
+def test_a_folder_of_parts_is_a_source(tmp_path):
+    """A dataset Spark or pandas wrote in parts (events/month=2024-01/part-0.parquet, with
+    _SUCCESS and .crc files beside them) reads from its folder; a folder mixing formats or
+    holding none is named as such."""
+    folder = tmp_path / "events"
+    for month in ("2024-01", "2024-02"):
+        (folder / f"month={month}").mkdir(parents=True)
+        pd.DataFrame({"customer_id": ["a", "b"], "event_time": pd.to_datetime([f"{month}-03", f"{month}-09"]),
+                      "amount": [1.0, 2.0]}).to_parquet(folder / f"month={month}" / "part-0.parquet")
+    (folder / "_SUCCESS").write_text("")
+    (folder / "month=2024-01" / ".part-0.parquet.crc").write_bytes(b"\x00")
+    for path in (folder, str(folder) + "/"):
+        log = load_events(events_config(path))
+        assert log.summary["rows"] == 4 and log.summary["customers"] == 2
+    write_csv(folder, [{"customer_id": "c", "event_time": "2024-03-01", "amount": 1.0}], "extra.csv")
+    with pytest.raises(ConfigError, match=r"several formats \(csv, parquet\)"):
+        load_events(events_config(folder))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="holds no CSV, Parquet or JSON files"):
+        load_events(events_config(tmp_path / "empty"))
+
+
 def test_blank_and_missing_marks_are_no_customer(tmp_path):
     """' ', 'NULL', 'n/a', 'nan' (str() of a pandas NaN) as customer ids are missing ids, not
     one customer who gathers every guest's events."""

@@ -25,7 +25,7 @@ from winback.config import UNIX_TIME_FORMATS, Config, SourceConfig
 from winback.data.layouts import CANONICAL_TYPES, ID_COLUMNS, LAYOUTS, PURCHASE, REQUIRED, RETURN, Layout
 from winback.data.engines import connect_engine, engine_table
 from winback.data.numbers import NumberFormat, number_format_hint, source_number_format, text_number
-from winback.data.sources import connect, damaged_text, files_lacking, infer_format, is_read_failure, open_source
+from winback.data.sources import connect, damaged_text, files_lacking, is_read_failure, open_source, source_format
 from winback.errors import ConfigError, DataError, did_you_mean
 
 CANONICAL_COLUMNS = tuple(CANONICAL_TYPES)
@@ -172,7 +172,7 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     zone_offset, zoned = ((0, False) if time_format in UNIX_TIME_FORMATS or mapping["event_time"] in derived
                           else _zone_offset_of(raw, mapping["event_time"], name, source.timezone))
 
-    is_csv = embedded and (source.format or infer_format(str(source.path))) == "csv"
+    is_csv = embedded and source_format(source, cfg.resolve(source.path)) == "csv"
     numbers = source_number_format(source)
     unstripped = raw
     if is_csv:

@@ -80,10 +80,47 @@ def infer_format(path: str) -> str:
 
 
 def matching_files(path: Path) -> list[str]:
-    """The files a source path names: a glob's matches, or the path itself when it exists."""
+    """The files a source path names: a glob's matches, the data files anywhere under a folder
+    (a dataset Spark or pandas wrote in parts, `month=2024-01/part-0.parquet`), or the path
+    itself when it exists."""
     if any(ch in str(path) for ch in "*?["):
         return sorted(glob.glob(str(path)))
+    if path.is_dir():
+        return _data_files_in(path)
     return [str(path)] if path.exists() else []
+
+
+def _data_files_in(folder: Path) -> list[str]:
+    """Files under `folder` in a format winback reads, leaving out the markers and checksums
+    that writers put beside the data (Spark's _SUCCESS and .crc files, hidden files)."""
+    found = []
+    for file in sorted(folder.rglob("*")):
+        parts = file.relative_to(folder).parts
+        if not file.is_file() or any(p.startswith((".", "_")) for p in parts):
+            continue
+        try:
+            infer_format(file.name)
+        except ConfigError:
+            continue
+        found.append(str(file))
+    return found
+
+
+def source_format(source: SourceConfig, path: Path) -> str:
+    """source.format, or the format the path's extension names; for a folder, the one format
+    of the data files in it."""
+    if source.format:
+        return source.format
+    if path.is_dir() and not any(ch in str(path) for ch in "*?["):
+        formats = sorted({infer_format(f) for f in _data_files_in(path)})
+        if len(formats) > 1:
+            raise ConfigError(f"Folder '{path}' holds files in several formats ({', '.join(formats)}): "
+                              f"point source.path at a glob of one kind (\"{path}/**/*.parquet\").")
+        if formats:
+            return formats[0]
+        raise DataError(f"Folder '{path}' holds no CSV, Parquet or JSON files (searched in its "
+                        f"subfolders too).")
+    return infer_format(str(path))
 
 
 DAMAGED = ("The file may be damaged or cut short (an interrupted copy or download), or not in the "
@@ -143,7 +180,7 @@ def files_lacking(source: SourceConfig, path: Path, columns: list[str]) -> dict[
     matches = matching_files(path)
     if len(matches) < 2 or not columns:
         return {}
-    fmt = source.format or infer_format(str(path))
+    fmt = source_format(source, path)
     if fmt == "duckdb":
         return {}
     con = None if fmt == "parquet" else connect()  # Parquet names come from the footers alone
@@ -252,7 +289,7 @@ def _has_windows_bytes(files: list[str]) -> bool:
 
 def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Table:
     """The raw table of `source` (not yet mapped), registered on `con`."""
-    fmt = source.format or infer_format(str(path))
+    fmt = source_format(source, path)
     if fmt not in FORMATS:
         raise ConfigError(f"source.format '{fmt}' is not one of {', '.join(FORMATS)}.")
     matches = matching_files(path)
