@@ -181,6 +181,8 @@ def test_online_retail_ii_reads_with_the_online_retail_layout(tmp_path):
     ("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country", "online_retail"),
     ("Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country", "online_retail"),
     ("customer_id,date,amount", None),
+    ("fullVisitorId,visitId,visitNumber,visitStartTime,date,totals.visits,totals.transactions,"
+     "totals.transactionRevenue,device.deviceCategory", "ga_sessions"),
 ])
 def test_init_recognises_a_ready_layout_by_its_columns(tmp_path, header, layout):
     from winback.data.layouts import detect_layout

@@ -104,10 +104,12 @@ class Layout:
                 for k, v in self.columns.items()}
 
     def matches(self, present: list[str]) -> bool:
-        """Whether a source with these columns is in this layout: every column it maps (under
-        some name) and every raw column it derives from."""
-        return all(v in present for v in self.columns_in(present).values()) and all(
-            c in present for c in self.derive_needs)
+        """Whether a source with these columns is in this layout: every raw column it derives
+        from, and every other column it maps (under some name)."""
+        derived = set(self.derive(ibis.table({c: "string" for c in present}))) if self.derive and all(
+            c in present for c in self.derive_needs) else set()
+        return all(c in present for c in self.derive_needs) and all(
+            v in present or v in derived for v in self.columns_in(present).values())
 
 
 def _online_retail_event_type(cols: dict[str, ibis.Value]) -> ibis.Value:
