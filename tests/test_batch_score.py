@@ -68,6 +68,20 @@ def test_duckdb_table_and_csv_hold_the_same_rows(cdnow_bundle, reference, tmp_pa
     pd.testing.assert_frame_equal(gz, csv)
 
 
+def test_scores_to_standard_output_for_a_pipe(cdnow_bundle, reference, tmp_path, capsys):
+    """`-o -` writes the CSV alone on standard output (`winback score ... -o - | head`); the
+    progress and the summary go to standard error."""
+    import io
+
+    capsys.readouterr()
+    assert main(["score", "--dataset", "cdnow", "--bundle", str(cdnow_bundle), "-o", "-"]) == 0
+    captured = capsys.readouterr()
+    piped = pd.read_csv(io.StringIO(captured.out), dtype={"customer_id": str})
+    assert piped["customer_id"].tolist() == reference["customer_id"].tolist()
+    assert piped["probability"].to_numpy() == pytest.approx(reference["probability"].to_numpy(), abs=1e-9)
+    assert "Scored 23,570 customers" in captured.err and "standard output" in captured.err
+
+
 def test_postgres_table(cdnow_bundle, reference, postgres_url):
     for _ in range(2):
         assert main(["score", "--dataset", "cdnow", "--bundle", str(cdnow_bundle), "-o",

@@ -192,17 +192,19 @@ def cmd_score(args) -> int:
     from winback.progress import Steps
     from winback.project import CUSTOMER_TABLE, NEXT_EVENT, Project
     from winback.score import score_features_to
-    from winback.sinks import describe_output
+    from winback.sinks import STDOUT, describe_output
 
     where = describe_output(args.output, args.table)  # a bad destination fails before any work
     steps = Steps(quiet=args.quiet)
+    # with the scores on standard output, the summary goes to standard error: a pipe gets CSV only
+    say = err.print if args.output == STDOUT else console.print
     if args.features:
         if args.cutoff:
             raise WinbackError("--cutoff applies to event logs; ready features are scored as they are.")
         with steps.step(f"Scoring ready features from {args.features}") as show:
             where, rows = score_features_to(Path(args.bundle), Path(args.features), args.output,
                                             args.table, progress=show)
-        console.print(f"Scored {rows:,} customers: {where}")
+        say(f"Scored {rows:,} customers: {where}")
         return 0
     project = Project(_config(args))
     what = {CUSTOMER_TABLE: "Scoring customers" + ("" if args.no_reasons else " and explaining each score"),
@@ -211,13 +213,13 @@ def cmd_score(args) -> int:
         written = project.score_to(args.output, table=args.table, bundle=args.bundle,
                                    cutoff=args.cutoff, reasons=not args.no_reasons, progress=show)
     if project.kind == NEXT_EVENT:
-        console.print(f"Scored {written.rows:,} live sessions "
+        say(f"Scored {written.rows:,} live sessions "
                       f"({int(written.frame['churn_alert'].sum()):,} flagged as unlikely to buy): "
                       f"{written.where}")
     elif written.cutoff is not None:
-        console.print(f"Scored {written.rows:,} customers at {moment_text(written.cutoff)}: {written.where}")
+        say(f"Scored {written.rows:,} customers at {moment_text(written.cutoff)}: {written.where}")
     else:
-        console.print(f"Scored {written.rows:,} customers: {written.where}")
+        say(f"Scored {written.rows:,} customers: {written.where}")
     return 0
 
 
@@ -322,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--bundle", required=True, help="bundle folder written by `winback train`")
     sp.add_argument("--cutoff", help="score at this date (default: the end of the data)")
     sp.add_argument("--output", "-o", default="scores.parquet",
-                    help="a .parquet, .csv or .csv.gz file, a .duckdb file or a postgresql:// URL")
+                    help="a .parquet, .csv or .csv.gz file, a .duckdb file, a postgresql:// URL, or - for CSV on standard output")
     sp.add_argument("--table", help="table name for a DuckDB or PostgreSQL output (default winback_scores)")
     sp.add_argument("--features", help="score a Parquet or CSV file (folder, glob) of ready features instead of the source")
     sp.add_argument("--no-reasons", action="store_true", help="customer tables: skip the per-customer SHAP reasons")

@@ -37,6 +37,8 @@ def _identifier(name: str) -> str:
 def describe_output(output: str, table: str | None = None) -> str:
     """What `output` means, for messages; also checks it before any work is done."""
     kind = output_kind(output)
+    if kind == "stdout":
+        return "standard output"
     if kind in ("duckdb", "postgres"):
         name = _identifier(table or DEFAULT_TABLE)
         shown = re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", output)  # never print a password
@@ -44,7 +46,13 @@ def describe_output(output: str, table: str | None = None) -> str:
     return output
 
 
+STDOUT = "-"  # CSV on standard output, for a pipe (`winback score ... -o - | head`)
+STDOUT_BATCH_ROWS = 65_536
+
+
 def output_kind(output: str) -> str:
+    if output == STDOUT:
+        return "stdout"
     lower = output.lower()
     if lower.startswith(POSTGRES_PREFIXES):
         return "postgres"
@@ -57,13 +65,16 @@ def output_kind(output: str) -> str:
         return FILE_FORMATS[suffix]
     raise ConfigError(f"Cannot write scores to '{output}': name a .parquet, .csv or .csv.gz file, a DuckDB "
                       f"file (.duckdb) or a PostgreSQL URL (postgresql://user@host:port/db), the "
-                      f"last two with --table.")
+                      f"last two with --table; or '-' for CSV on standard output.")
 
 
 def write_query(con: duckdb.DuckDBPyConnection, query: str, output: str,
                 table: str | None = None) -> str:
     """Write the rows of `query` (run on `con`) to `output`; returns a description of where."""
     kind = output_kind(output)
+    if kind == "stdout":
+        _write_stdout(con, query)
+        return "standard output"
     if kind in ("parquet", "csv", "csv_gz"):
         options = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER true",
                    "csv_gz": "FORMAT csv, HEADER true, COMPRESSION gzip"}[kind]
@@ -81,6 +92,26 @@ def write_query(con: duckdb.DuckDBPyConnection, query: str, output: str,
         return describe_output(output, name)
     _write_postgres(con, query, output, name)
     return describe_output(output, name)
+
+
+def _write_stdout(con: duckdb.DuckDBPyConnection, query: str) -> None:
+    """The rows as CSV on standard output, streamed in batches; the run's messages go to
+    standard error (see cli.cmd_score), so a pipe gets the CSV alone."""
+    import sys
+
+    import pyarrow.csv as pacsv
+
+    reader = con.sql(query).to_arrow_reader(STDOUT_BATCH_ROWS)
+    out = sys.stdout.buffer
+    try:
+        with pacsv.CSVWriter(out, reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+        out.flush()
+    except BrokenPipeError:  # the reader stopped early (`| head`): what it took is what it wanted
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
 
 
 def _quote(text: str) -> str:
