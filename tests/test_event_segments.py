@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from winback.datasets import cdnow_config
@@ -41,3 +43,18 @@ def test_a_misnamed_value_column_fails_before_fitting(tmp_path):
     with pytest.raises(ConfigError, match="'spnd' is not a feature.*Did you mean 'spend'"):
         train(cfg, steps=Steps(quiet=True))
     assert not (tmp_path / "bundle").exists()
+
+
+def test_value_falls_back_to_past_spend_when_the_prediction_tells_no_one_apart():
+    """When BG/NBD diverges or predicts the same for everyone, predicted spend is one number
+    and every customer would be 'high value': the value axis is then the spend over the
+    longest window, named as such in the rule."""
+    from winback.segments import event_value
+
+    frame = pd.DataFrame({"bgnbd_expected_purchases": [0.0, 0.0, 0.0, np.nan],
+                          "n_orders": [1, 2, 3, 4], "avg_order_value": [10.0, 20.0, 30.0, 40.0],
+                          "spend_30d": [0.0, 5.0, 0.0, 1.0], "spend_180d": [10.0, 40.0, 90.0, 160.0]})
+    value, name = event_value(frame)
+    assert name == "spend_180d" and value.tolist() == [10.0, 40.0, 90.0, 160.0]
+    frame["bgnbd_expected_purchases"] = [0.5, 1.0, 1.5, 2.0]  # a prediction that differs: kept
+    assert event_value(frame)[1] != "spend_180d"

@@ -63,16 +63,34 @@ def event_value(frame: pd.DataFrame, value_column: str = "",
         raise ConfigError("Segments need a value: set segments.value_column to a feature such as "
                           "'spend', or keep features.bgnbd = true for predicted spend.")
     expected = np.nan_to_num(frame["bgnbd_expected_purchases"].to_numpy(dtype=float))
-    if "avg_order_value" not in frame.columns:
-        return expected, PREDICTED_ORDERS
-    from winback.models.gamma_gamma import GammaGamma
+    predicted, name = expected, PREDICTED_ORDERS
+    if "avg_order_value" in frame.columns:
+        from winback.models.gamma_gamma import GammaGamma
 
-    orders = frame["n_orders"].to_numpy(dtype=float)
-    aov = frame["avg_order_value"].to_numpy(dtype=float)
-    gg = gamma_gamma if gamma_gamma is not None else GammaGamma.fit_or_none(orders, aov)
-    if gg is None:
-        return expected, PREDICTED_ORDERS
-    return expected * gg.conditional_expected_order_value(orders, aov), PREDICTED_SPEND
+        orders = frame["n_orders"].to_numpy(dtype=float)
+        aov = frame["avg_order_value"].to_numpy(dtype=float)
+        gg = gamma_gamma if gamma_gamma is not None else GammaGamma.fit_or_none(orders, aov)
+        if gg is not None:
+            predicted, name = expected * gg.conditional_expected_order_value(orders, aov), PREDICTED_SPEND
+    if gamma_gamma is None and len(predicted) > 1 and np.ptp(predicted) <= 1e-9:
+        # the same prediction for everyone (BG/NBD could not tell these customers apart, or
+        # diverged): every customer would be 'high value' and the matrix would say nothing
+        past = realized_value_column(frame)
+        if past:
+            return frame[past].to_numpy(dtype=float), past
+    return predicted, name
+
+
+def realized_value_column(frame: pd.DataFrame) -> str:
+    """The spend over the longest window the features have (spend_180d), else all spend, else
+    the order count: the value axis when no prediction tells customers apart."""
+    windows = sorted((int(c[len("spend_"):-1]) for c in frame.columns
+                      if c.startswith("spend_") and c.endswith("d") and c[len("spend_"):-1].isdigit()),
+                     reverse=True)
+    for column in [f"spend_{w}d" for w in windows] + ["spend", "n_orders"]:
+        if column in frame.columns and np.ptp(frame[column].fillna(0).to_numpy(dtype=float)) > 0:
+            return column
+    return ""
 
 
 def segment_value(rule: "SegmentRule", column, gamma_gamma=None) -> np.ndarray:
