@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from winback.config import config_from_dict
+from winback.config import config_from_dict, validate_config
 from winback.data.tables import LABEL, load_customer_table
 from winback.datasets import dataset_config
 from winback.errors import ConfigError, DataError
@@ -314,6 +314,8 @@ def test_dates_percentages_and_identifiers_in_a_crm_export(tmp_path):
     spec = {"key": "cid", "label": "churned", "positive": ["yes"], "negative": ["no"], "sources": [{"path": "people.parquet"}]}
     f = load_customer_table(config_from_dict({"table": spec}, base_dir=tmp_path)).frame.set_index("cid")
     assert f.loc["0", "days_since_signup"] == 181.4375
+    with pytest.raises(ConfigError, match="table.as_of = '31/07/2024' is not a date"):
+        validate_config(_project(tmp_path, {"people.csv": people}, as_of="31/07/2024"))
     # a text column where only some values are dates stays text, as before
     mixed = people.assign(signup=["2024-01-01"] * (n - 1) + ["soon"])
     assert "signup" in load_customer_table(_project(tmp_path, {"people.csv": mixed})).categorical

@@ -571,6 +571,8 @@ def _validate_table_settings(cfg: Config) -> None:
     if tab.negative and not tab.positive:
         raise ConfigError(f"table.positive must list the value(s) of '{tab.label}' that mean 1 "
                           f"when table.negative is set.")
+    if tab.as_of:
+        parse_date(tab.as_of, "table.as_of")  # checked now, not only once a date column needs it
     for i, src in enumerate(tab.sources):
         if not src.path:
             raise ConfigError(f"table.sources[{i}].path is empty.")
