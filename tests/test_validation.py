@@ -691,6 +691,22 @@ def test_a_folder_of_parts_is_a_source(tmp_path):
         load_events(events_config(tmp_path / "empty"))
 
 
+def test_emails_typed_in_two_cases_are_named_and_can_be_one_customer(tmp_path):
+    """John@x.com one day and john@x.com the next: validate names such ids, and
+    lowercase_customer_ids = true reads each pair as one customer."""
+    from winback.project import Project
+
+    rows = pd.DataFrame({"customer_id": ["John@x.com", "john@x.com", "mary@y.com", "Mary@Y.com", "bob@z.com"],
+                         "event_time": ["2024-01-01", "2024-02-01", "2024-01-03", "2024-03-01", "2024-01-04"],
+                         "amount": [5.0, 6.0, 7.0, 2.0, 1.0]})
+    path = write_csv(tmp_path, rows)
+    note = Project(events_config(path)).validate()["case_twins"]
+    assert note.startswith("2 customer id(s) differ from another only in letter case (e.g. 'John@x.com' and "
+                           "'john@x.com')") and "lowercase_customer_ids = true" in note
+    summary = Project(events_config(path, lowercase_customer_ids=True)).validate()
+    assert summary["customers"] == 3 and summary["case_twins"] == ""
+
+
 def test_blank_and_missing_marks_are_no_customer(tmp_path):
     """' ', 'NULL', 'n/a', 'nan' (str() of a pandas NaN) as customer ids are missing ids, not
     one customer who gathers every guest's events."""

@@ -123,8 +123,9 @@ def cmd_validate(args) -> int:
                      if s.get("dropped_without_customer") else "")
                   + (f"; {s['dropped_negative_amounts']:,} purchases with a negative amount dropped"
                      if s.get("dropped_negative_amounts") else "") + ".")
-    if s.get("dominant_customer"):
-        console.print("[yellow]note:[/] " + escape(s["dominant_customer"]))
+    for note in (s.get("dominant_customer"), s.get("case_twins")):
+        if note:
+            console.print("[yellow]note:[/] " + escape(note))
     if s["event_types_advice"]:
         console.print("[yellow]note:[/] features and labels read winback's event types (view, cart, "
                       "remove_from_cart, purchase, return); these look like them but are not "

@@ -61,6 +61,7 @@ class SourceConfig:
     duplicates: str = "error"  # error | drop | keep
     drop_missing_customers: bool = False
     missing_customer_ids: list[str] = field(default_factory=list)  # ids meaning "no customer" (guests as 0)
+    lowercase_customer_ids: bool = False  # John@x.com and john@x.com are one customer (emails as ids)
     negative_amounts: str = "error"  # purchases with a negative amount: error | return | drop
     columns: dict[str, str] = field(default_factory=dict)
     event_types: dict[str, str] = field(default_factory=dict)  # source value -> canonical

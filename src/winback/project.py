@@ -80,13 +80,14 @@ class Project:
                     "categorical": list(table.categorical),
                     "positive_rate": float(table.frame[LABEL].mean()) if labelled else None,
                     "notes": list(table.notes)}
-        from winback.data.canonical import dominant_customer, load_events
+        from winback.data.canonical import case_twins, dominant_customer, load_events
         from winback.data.layouts import event_types_advice
 
         log = load_events(self.config, materialize=False)  # read once; no copy to keep
         advice = event_types_advice(log.summary["event_types"]) if "event_type" in log.available else ""
         return {**log.summary, "source": log.source_name, "event_types_advice": advice,
-                "dominant_customer": dominant_customer(log.table, log.summary)}
+                "dominant_customer": dominant_customer(log.table, log.summary),
+                "case_twins": case_twins(log.table)}
 
     def train(self, *, steps: Steps | None = None, report: bool = True):
         """Train, compare and write the bundle (and report) under output.dir. Returns the

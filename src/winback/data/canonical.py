@@ -186,7 +186,8 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
         return _typed_columns(t, mapping, layout, source.event_types, time_format, zone_offset,
                               duckdb=embedded, numbers=numbers, zoned=zoned,
                               backend=source.backend, negative_amounts=source.negative_amounts,
-                              missing_ids=tuple(source.missing_customer_ids))
+                              missing_ids=tuple(source.missing_customer_ids),
+                              lowercase_ids=source.lowercase_customer_ids)
 
     cols = typed(raw)
     no_customer, negative = _validate(raw, cols, typed, mapping, name, drop_missing=source.drop_missing_customers,
@@ -379,6 +380,7 @@ def _typed_columns(
     negative_amounts: str = "error",
     missing_ids: tuple[str, ...] = (),
     zoned: bool = True,
+    lowercase_ids: bool = False,
 ) -> dict[str, ibis.Value]:
     """Canonical columns as expressions over the raw table `t` (whose CSV text load_events
     has trimmed; Parquet and DuckDB strings are data as written, and trimming 20 M of them
@@ -388,7 +390,8 @@ def _typed_columns(
     currency sign: '$2,080.25'). `negative_amounts` = "return" reads purchases with a negative
     amount (refunds in an order table) as returns. `missing_ids` are customer ids that mean
     no customer (a shop that writes every guest as customer 0). `zoned` = False says that
-    no time text carries a zone to strip (a regex per row spared).
+    no time text carries a zone to strip (a regex per row spared). `lowercase_ids` reads text
+    customer ids in lower case (emails typed John@x.com one day and john@x.com the next).
     """
     cols: dict[str, ibis.Value] = {}
     for canonical, target in CANONICAL_TYPES.items():
@@ -420,6 +423,8 @@ def _typed_columns(
                 cols[canonical] = ibis.ifelse(number.isinf() | number.isnan(), ibis.null("float64"), number)
         else:
             cols[canonical] = col if col.type().is_string() else col.cast("string")
+    if lowercase_ids and cols["customer_id"].type().is_string():
+        cols["customer_id"] = cols["customer_id"].lower()
     if missing_ids:
         cols["customer_id"] = _without_ids(cols["customer_id"], missing_ids)
     cols["event_time"] = _parse_time(t[mapping["event_time"]], time_format, zone_offset, duckdb, backend, zoned)
@@ -491,6 +496,24 @@ def dominant_customer(events: ibis.Table, summary: dict[str, Any]) -> str:
             f"walk-in sales rather than one shopper, list it in source.missing_customer_ids "
             f"(with drop_missing_customers = true), so that its events are not read as one "
             f"customer's history.")
+
+
+def case_twins(events: ibis.Table) -> str:
+    """A note when text customer ids differ from another only in letter case: an email typed
+    John@x.com one day and john@x.com the next splits one shopper's history in two."""
+    if not events.customer_id.type().is_string():
+        return ""
+    ids = events.select(c=events.customer_id).distinct()
+    ids = ids.filter(ids.c.notnull())
+    twins = (ids.group_by(low=ids.c.lower()).aggregate(n=ibis._.count(), a=ids.c.min(), b=ids.c.max())
+             .filter(ibis._.n > 1))
+    groups = int(twins.count().execute())
+    if not groups:
+        return ""
+    example = twins.order_by("low").limit(1).execute().iloc[0]
+    return (f"{groups:,} customer id(s) differ from another only in letter case (e.g. {example['a']!r} "
+            f"and {example['b']!r}): if each pair is one shopper, set source.lowercase_customer_ids = "
+            f"true, or their histories are read as two customers'.")
 
 
 def float_id_text(col: ibis.Value) -> ibis.Value:
