@@ -300,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
         if dataset:
             sp.add_argument("--dataset", choices=list(DATASETS), help="use a bundled dataset and its ready config")
         sp.add_argument("--out", help="output folder (overrides output.dir)")
-        sp.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+        sp.add_argument("--quiet", "-q", action="store_true", help="no progress output (warnings still print, on standard error)")
 
     sp = sub.add_parser("init", help="write a winback.toml for a layout")
     sp.add_argument("--layout", default=None,

@@ -27,5 +27,6 @@ class Steps:
         self.console.print(f"[green]✓[/] {message} [dim]({time.perf_counter() - start:.1f}s)[/]")
 
     def note(self, message: str) -> None:
-        if not self.quiet:
-            self.console.print(message)
+        """A warning the run carries on after (a candidate left out, a suspicious customer id):
+        printed even when quiet, which silences progress only."""
+        self.console.print(message)
