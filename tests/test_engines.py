@@ -177,6 +177,14 @@ def _canonical_on(source: dict, spark, postgres_url: str) -> pd.DataFrame:
         os.environ.pop("WINBACK_TEST_PG", None)
 
 
+def _same_on_every_engine(read, want, table: str) -> None:
+    """`read(**source)` gives `want` on DuckDB (the file), Spark (the file) and PostgreSQL
+    (`table`, created from the same rows, at the URL in WINBACK_TEST_PG)."""
+    assert read() == want
+    assert read(backend="spark") == want
+    assert read(backend="postgres", table=f"public.{table}", connection={"url_env": "WINBACK_TEST_PG"}) == want
+
+
 def test_unix_timestamps_on_every_engine(tmp_path, spark, postgres_url):
     """time_format = "unix_ms" gives the same instants on DuckDB, Spark and PostgreSQL (each
     compiles an epoch plus an interval of whole microseconds)."""
@@ -194,10 +202,7 @@ def test_unix_timestamps_on_every_engine(tmp_path, spark, postgres_url):
 
     want = [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-03-01 00:00:01.234"),
             pd.Timestamp("2024-04-10 00:00:00.007")]
-    assert times() == want
-    assert times(backend="spark") == want
-    assert times(backend="postgres", table="public.unix_events",
-                 connection={"url_env": "WINBACK_TEST_PG"}) == want
+    _same_on_every_engine(times, want, "unix_events")
 
 
 def test_zone_names_on_every_engine(tmp_path, spark, postgres_url):
@@ -251,10 +256,7 @@ def test_each_rows_own_offset_on_every_engine(tmp_path, spark, postgres_url):
 
     want = [pd.Timestamp("2024-01-15 09:00"), pd.Timestamp("2024-07-15 08:00"),
             pd.Timestamp("2024-07-15 09:00")]
-    assert times() == want
-    assert times(backend="spark") == want
-    assert times(backend="postgres", table="public.offset_events",
-                 connection={"url_env": "WINBACK_TEST_PG"}) == want
+    _same_on_every_engine(times, want, "offset_events")
 
 
 def test_formatted_amounts_on_every_engine(tmp_path, spark, postgres_url):
@@ -274,10 +276,7 @@ def test_formatted_amounts_on_every_engine(tmp_path, spark, postgres_url):
     want = [7.0, 12.5, 1234.5, 1e6]
     for column, settings in (("spent", {"currency": "€", "thousands": ".", "decimal": ","}),
                              ("swiss", {"currency": "CHF", "thousands": "'"})):
-        assert amounts(column, settings) == want
-        assert amounts(column, settings, backend="spark") == want
-        assert amounts(column, settings, backend="postgres", table="public.formatted_events",
-                       connection={"url_env": "WINBACK_TEST_PG"}) == want
+        _same_on_every_engine(lambda c=column, s=settings, **source: amounts(c, s, **source), want, "formatted_events")
 
 
 @pytest.mark.parametrize("written, time_format", [
@@ -301,10 +300,7 @@ def test_strptime_formats_on_every_engine(tmp_path, spark, postgres_url, written
         return pd.to_datetime(_canonical_on(doc, spark, postgres_url).sort_values("customer_id")["event_time"]).tolist()
 
     want = [pd.Timestamp(dt.datetime.strptime(w.upper(), time_format)) for w in written]
-    assert times() == want
-    assert times(backend="spark") == want
-    assert times(backend="postgres", table="public.strptime_events",
-                 connection={"url_env": "WINBACK_TEST_PG"}) == want
+    _same_on_every_engine(times, want, "strptime_events")
 
 
 def _toml(doc: dict) -> str:
