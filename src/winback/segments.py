@@ -72,7 +72,7 @@ def event_value(frame: pd.DataFrame, value_column: str = "",
         gg = gamma_gamma if gamma_gamma is not None else GammaGamma.fit_or_none(orders, aov)
         if gg is not None:
             predicted, name = expected * gg.conditional_expected_order_value(orders, aov), PREDICTED_SPEND
-    if gamma_gamma is None and len(predicted) > 1 and np.ptp(predicted) <= 1e-9:
+    if len(predicted) > 1 and np.ptp(predicted) <= 1e-9:
         # the same prediction for everyone (BG/NBD could not tell these customers apart, or
         # diverged): every customer would be 'high value' and the matrix would say nothing
         past = realized_value_column(frame)
