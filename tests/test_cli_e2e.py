@@ -286,6 +286,80 @@ def test_train_warns_of_one_id_holding_every_guest(tmp_path, capsys, monkeypatch
     assert "customer '0' has" in err and "missing_customer_ids" in err and "✓" not in err
 
 
+def _woocommerce_export(path: str, seed: int = 4) -> pd.DataFrame:
+    """An order export as WooCommerce plugins write it: one row per order, whatever its status."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n = 4000
+    statuses = ["Completed", "Processing", "Failed", "Cancelled", "Pending payment", "Refunded"]
+    frame = pd.DataFrame({
+        "Order Number": np.arange(1000, 1000 + n),
+        "Order Status": rng.choice(statuses, n, p=[0.62, 0.1, 0.1, 0.08, 0.05, 0.05]),
+        "Order Date": (pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 540 * 1440, n), unit="min")
+                       ).strftime("%Y-%m-%d %H:%M"),
+        "Customer User ID": rng.integers(1, 500, n),
+        "Order Total Amount": rng.uniform(5, 200, n).round(2),
+        "Item Count": rng.integers(1, 5, n)})
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def test_init_counts_only_the_orders_a_status_calls_sales(tmp_path, capsys, monkeypatch):
+    """A WooCommerce export holds failed, cancelled and pending orders too: every row used to be
+    read as a purchase (and 'Item Count' as the product). init now reads the event type from
+    'Order Status': paid ones are purchases, refunds returns, the rest events of their customer."""
+    monkeypatch.chdir(tmp_path)
+    frame = _woocommerce_export("orders.csv")
+    assert main(["init", "--path", "orders.csv"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Orders are sales by their 'Order Status'" in out
+    lines = (tmp_path / "winback.toml").read_text().splitlines()
+    for line in ('event_type = "Order Status"', 'quantity = "Item Count"', '"Completed" = "purchase"',
+                 '"Processing" = "purchase"', '"Refunded" = "return"'):
+        assert line in lines, line
+    assert not any(line.startswith(("product_id", '"Failed"', '"Cancelled"')) for line in lines)
+    assert main(["validate"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    sales = int(frame["Order Status"].isin(["Completed", "Processing"]).sum())
+    assert f"event types purchase {sales:,}" in out and "note:" not in out
+    assert main(["train", "--no-track", "-q"]) == 0
+
+
+def test_init_recognises_a_shopify_export_and_maps_no_status_again(tmp_path, capsys, monkeypatch):
+    """The shopify layout reads its statuses itself: init must not map its 'cancelled' orders to
+    returns as it would an event log's 'Order Cancelled'."""
+    from test_layouts import SHOPIFY
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "orders_export.csv").write_text(SHOPIFY)
+    assert main(["init", "--path", "orders_export.csv"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Recognised the shopify layout" in out and "'cancelled'" in out and "'pending'" in out and "are no sale" in out
+    text = (tmp_path / "winback.toml").read_text()
+    assert 'layout = "shopify"' in text and "[source.event_types]" not in text
+    assert main(["validate"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert all(f"{kind}," in out or f"{kind};" in out for kind in ("purchase 2", "cancelled 1", "return 1", "pending 1"))
+
+
+def test_validate_and_train_name_a_status_column_left_unread(tmp_path, capsys, monkeypatch):
+    """A config written by hand (or by an older init) reads every order as a purchase: validate
+    and train name the status column, the share it calls no sale, and the mapping to add."""
+    monkeypatch.chdir(tmp_path)
+    frame = _woocommerce_export("orders.csv")
+    (tmp_path / "winback.toml").write_text(
+        '[source]\npath = "orders.csv"\n[source.columns]\ncustomer_id = "Customer User ID"\n'
+        'event_time = "Order Date"\namount = "Order Total Amount"\n')
+    assert main(["validate"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    unread = int((~frame["Order Status"].isin(["Completed", "Processing"])).sum())
+    assert f"column 'Order Status' says {unread:,} of them" in out
+    assert 'event_type = "Order Status" [source.event_types] "Completed" = "purchase"' in out
+    assert main(["train", "--no-track", "-q"]) == 0
+    assert "column 'Order Status' says" in " ".join(capsys.readouterr().err.split())
+
+
 def test_a_model_near_chance_is_called_weak(tmp_path, capsys):
     """Purchases at random, one rate for everyone: whatever wins the leaderboard ranks near
     chance, and the console and the report say so rather than presenting it as a model."""

@@ -259,6 +259,24 @@ def test_each_rows_own_offset_on_every_engine(tmp_path, spark, postgres_url):
     _same_on_every_engine(times, want, "offset_events")
 
 
+def test_shopify_orders_export_on_every_engine(tmp_path, spark, postgres_url):
+    """The Shopify layout's window over each order (its status, email and time are written on
+    its first line only) gives the same line-item events on DuckDB, Spark and PostgreSQL."""
+    import io
+
+    from test_layouts import SHOPIFY, SHOPIFY_EVENTS, shopify_events
+
+    (tmp_path / "orders_export.csv").write_text(SHOPIFY)
+    ibis.connect(postgres_url).create_table("shopify_orders", pd.read_csv(io.StringIO(SHOPIFY)), overwrite=True)
+
+    def events(**source) -> list:
+        doc = {"path": str(tmp_path / "orders_export.csv"), "layout": "shopify", "drop_missing_customers": True,
+               **source}
+        return shopify_events(_canonical_on(doc, spark, postgres_url))
+
+    _same_on_every_engine(events, SHOPIFY_EVENTS, "shopify_orders")
+
+
 def test_formatted_amounts_on_every_engine(tmp_path, spark, postgres_url):
     """currency, thousands and decimal read '1.234,50 €' and "1'234.50" to the same numbers on
     DuckDB, Spark and PostgreSQL (a regex for the grouping, replace and cast on each)."""

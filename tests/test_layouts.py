@@ -145,6 +145,9 @@ def test_ga_visit_times_are_utc_whatever_the_configured_zone(tmp_path):
      {"customer_id": "userId", "event_time": "timestamp", "event_type": "event", "amount": "properties.revenue"}),
     (["client", "date", "montant", "quantité", "commande"],
      {"customer_id": "client", "event_time": "date", "amount": "montant", "quantity": "quantité", "order_id": "commande"}),
+    # an item count is a quantity, not a product; a customer's type (new / returning) is no event type
+    (["Order #", "Date", "Customer ID", "Customer type", "Item Count", "Net Sales"],
+     {"customer_id": "Customer ID", "event_time": "Date", "quantity": "Item Count", "amount": "Net Sales"}),
 ])
 def test_init_maps_shop_headers_by_name(tmp_path, header, want):
     from winback.scaffold import guess_columns
@@ -152,6 +155,85 @@ def test_init_maps_shop_headers_by_name(tmp_path, header, want):
     pd.DataFrame([["1"] * len(header)], columns=header).to_csv(tmp_path / "export.csv", index=False)
     columns, _ = guess_columns("export.csv", tmp_path)
     assert {k: v for k, v in columns.items() if k in want} == want
+    assert "Item Count" not in (columns.get("product_id"), columns.get("order_id"))
+    assert columns.get("event_type") != "Customer type"
+
+
+@pytest.mark.parametrize("status, kind", [
+    ("Completed", "purchase"), ("Processing", "purchase"), ("paid", "purchase"), ("succeeded", "purchase"),
+    ("partially_refunded", "purchase"), ("Teilweise erstattet", "purchase"), ("In Bearbeitung", "purchase"),
+    ("Payée", "purchase"), ("Refunded", "return"), ("Rückerstattet", "return"), ("Remboursée", "return"),
+    ("Pending payment", "other"), ("On hold", "other"), ("Cancelled", "other"), ("Failed", "other"),
+    ("voided", "other"), ("Unpaid", "other"), ("Incomplete", "other"), ("Storniert", "other"),
+    ("Zahlung ausstehend", "other"), ("checkout-draft", "other"), ("New", None),
+])
+def test_order_statuses_read_as_sales_refunds_or_no_sale(status, kind):
+    """A failed, pending or cancelled order is no sale, and its words are tested before those of
+    paid ones ('Pending payment' holds 'pay', 'Unpaid' holds 'paid'); a partial refund is
+    still the order it was."""
+    from winback.data.layouts import order_status_kind
+
+    assert order_status_kind(status) == kind
+
+
+@pytest.mark.parametrize("column, status", [
+    ("Order Status", True), ("Financial Status", True), ("payment_status", True), ("Statut", True),
+    ("Bestellstatus", True), ("State", True), ("Fulfillment Status", False), ("Billing State", False),
+    ("Customer Status", False), ("Shipping Province", False), ("Estado/Provincia de facturación", False),
+])
+def test_status_columns_are_told_by_name(column, status):
+    from winback.data.layouts import is_status_column
+
+    assert is_status_column(column) is status
+
+
+def test_a_column_of_us_states_is_no_order_status():
+    from winback.data.layouts import order_statuses
+
+    assert order_statuses({"CA": 5, "NY": 2, "TX": 1}) == ({}, [])
+    assert order_statuses({"Completed": 5, "Failed": 2, "Refunded": 1, "purchase": 3}) == (
+        {"Completed": "purchase", "Refunded": "return"}, ["Failed"])
+
+
+SHOPIFY = (
+    "Name,Email,Financial Status,Paid at,Fulfillment Status,Currency,Subtotal,Total,Created at,"
+    "Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Cancelled at,Id\n"
+    "#1001,ann@x.com,paid,2024-01-05 10:00:00 +0100,fulfilled,EUR,50.00,55.00,2024-01-05 10:00:00 +0100,"
+    "2,Mug,20.00,MUG-1,,11\n"
+    "#1001,ann@x.com,,,,,,,,1,Card,10.00,,,\n"  # the order's second line: its fields left blank
+    "#1002,bob@x.com,refunded,2024-02-01 09:00:00 +0100,fulfilled,EUR,30.00,35.00,2024-02-01 09:00:00 +0100,"
+    "1,Bowl,30.00,BOWL-1,,12\n"
+    "#1003,ann@x.com,voided,,unfulfilled,EUR,20.00,25.00,2024-03-01 12:00:00 +0100,1,Mug,20.00,MUG-1,"
+    "2024-03-01 13:00:00 +0100,13\n"
+    "#1004,cy@x.com,pending,,unfulfilled,EUR,20.00,25.00,2024-07-01 12:00:00 +0200,1,Mug,20.00,MUG-1,,14\n"
+    "#1005,,paid,2024-07-02 12:00:00 +0200,fulfilled,EUR,5.00,5.00,2024-07-02 12:00:00 +0200,1,Pin,5.00,PIN,,15\n")
+SHOPIFY_EVENTS = [  # customer, UTC time, type, order, product, amount
+    ("ann@x.com", "2024-01-05 09:00", "purchase", "#1001", "Card", 10.0),
+    ("ann@x.com", "2024-01-05 09:00", "purchase", "#1001", "MUG-1", 40.0),
+    ("bob@x.com", "2024-02-01 08:00", "return", "#1002", "BOWL-1", 30.0),
+    ("ann@x.com", "2024-03-01 11:00", "cancelled", "#1003", "MUG-1", 20.0),
+    ("cy@x.com", "2024-07-01 10:00", "pending", "#1004", "MUG-1", 20.0),
+]
+
+
+def shopify_events(events: pd.DataFrame) -> list:
+    events = events.sort_values(["event_time", "product_id"], key=lambda c: c.astype(str))
+    return [(c, f"{pd.Timestamp(t):%Y-%m-%d %H:%M}", k, o, p, a) for c, t, k, o, p, a in zip(
+        events.customer_id, events.event_time, events.event_type, events.order_id, events.product_id,
+        events.amount)]
+
+
+def test_shopify_orders_export_reads_line_items_with_their_orders_fields(tmp_path):
+    """Shopify writes an order's status, email and time on its first line only: every line item
+    takes them from its order, so a two-line paid order is two purchases of one order; a refunded
+    order is a return, a voided (cancelled) or pending one no sale; a line without a SKU is its
+    product's name, and a point-of-sale order without an email is dropped."""
+    (tmp_path / "orders_export.csv").write_text(SHOPIFY)
+    cfg = config_from_dict({"source": {"path": str(tmp_path / "orders_export.csv"), "layout": "shopify",
+                                       "drop_missing_customers": True}})
+    log = load_events(cfg)
+    assert shopify_events(log.table.execute()) == SHOPIFY_EVENTS
+    assert log.summary["dropped_without_customer"] == 1
 
 
 def test_online_retail_ii_reads_with_the_online_retail_layout(tmp_path):
@@ -183,6 +265,7 @@ def test_online_retail_ii_reads_with_the_online_retail_layout(tmp_path):
     ("customer_id,date,amount", None),
     ("fullVisitorId,visitId,visitNumber,visitStartTime,date,totals.visits,totals.transactions,"
      "totals.transactionRevenue,device.deviceCategory", "ga_sessions"),
+    (SHOPIFY.splitlines()[0], "shopify"),
 ])
 def test_init_recognises_a_ready_layout_by_its_columns(tmp_path, header, layout):
     from winback.data.layouts import detect_layout

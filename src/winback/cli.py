@@ -123,7 +123,7 @@ def cmd_validate(args) -> int:
                      if s.get("dropped_without_customer") else "")
                   + (f"; {s['dropped_negative_amounts']:,} purchases with a negative amount dropped"
                      if s.get("dropped_negative_amounts") else "") + ".")
-    for note in (s.get("dominant_customer"), s.get("case_twins")):
+    for note in (s.get("unread_statuses"), s.get("dominant_customer"), s.get("case_twins")):
         if note:
             console.print("[yellow]note:[/] " + escape(note))
     if s["event_types_advice"]:
@@ -304,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("init", help="write a winback.toml for a layout")
     sp.add_argument("--layout", default=None,
-                    help="rees46, cdnow, online_retail, ga_sessions or events (default: recognised "
+                    help="rees46, cdnow, online_retail, ga_sessions, shopify or events (default: recognised "
                          "by the source's columns, else events)")
     sp.add_argument("--path", default="data/events.csv", help="source file or glob")
     sp.add_argument("--table", action="store_true", help="a customer-table project instead of an event log")

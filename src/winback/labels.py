@@ -240,7 +240,7 @@ def check_log_fits_problem(p: ProblemConfig, log) -> None:
         _check_qualifying_events(p.qualifying_events, types, log.source_name)
     if not counts_purchases or "event_type" not in log.available or types.get(PURCHASE):
         return
-    advice = event_types_advice(types)
+    advice = event_types_advice(types, log.summary.get("event_type_column", ""))
     found = ", ".join(f"'{k}'" for k in list(types)[:8])
     raise ConfigError(
         f"No event in {log.source_name} has event type '{PURCHASE}', which problem '{p.name}' "

@@ -84,7 +84,8 @@ class Project:
         from winback.data.layouts import event_types_advice
 
         log = load_events(self.config, materialize=False)  # read once; no copy to keep
-        advice = event_types_advice(log.summary["event_types"]) if "event_type" in log.available else ""
+        advice = (event_types_advice(log.summary["event_types"], log.summary["event_type_column"])
+                  if "event_type" in log.available else "")
         return {**log.summary, "source": log.source_name, "event_types_advice": advice,
                 "dominant_customer": dominant_customer(log.table, log.summary),
                 "case_twins": case_twins(log.table)}

@@ -25,7 +25,7 @@ from winback.errors import WinbackError
 EVENT_TEMPLATE = """# winback project: see README.md for every key.
 [source]
 path = {path}
-layout = "{layout}"            # rees46 | cdnow | online_retail | ga_sessions | events
+layout = "{layout}"            # rees46 | cdnow | online_retail | ga_sessions | shopify | events
 backend = "duckdb"             # duckdb | spark | postgres | bigquery (then table = "..." and [source.connection])
 {extra}
 # time_format = "unix_ms"      # empty = the layout's (ISO 8601); a strptime format; iso; unix_s | unix_ms | unix_us
@@ -211,19 +211,54 @@ COLUMN_NAMES = {  # English first, then the usual German, French, Spanish, Itali
                    r"(product|item|sku|article|artikel|produkt|produit|producto|prodotto)"),
     "amount": (r"(amount|revenue|value|total|spend|sales|sum|umsatz|betrag|gesamt|montant|importe|monto|"
                r"importo|bedrag)", r"(price|preis|prix|precio|prezzo|prijs)"),
-    "quantity": (r"(qty|quantity|units|menge|anzahl|quantit|cantidad|aantal)",),
+    "quantity": (r"(qty|quantity|units|menge|anzahl|quantit|cantidad|aantal)",
+                 r"(items?|articles?|artikel|products?)[ _-]?(count|sold)|^count$"),
 }
 # a column named like a time is only ever the event time (event_date is not the event type)
 TIME_LIKE = re.compile(r"(time|date|_at$|^ts$|datum|zeit|fecha)", re.I)
+# a count of items is a quantity, never an id ('Item Count' is not a product)
+COUNT_LIKE = re.compile(r"(count|anzahl|aantal|number[ _-]?of|num[ _-]?items|^n[ _-]?items$)", re.I)
+# the type of something other than the event ('Customer type': new or returning)
+OTHER_TYPE = re.compile(r"(customer|client|user|member|account|payment|device|browser|traffic|source|"
+                        r"medium|channel|shipping|delivery|product|item|price|tax|discount|coupon)", re.I)
+
+
+def _fits(canonical: str, column: str, loose: bool) -> bool:
+    """Whether a column a name pattern found can hold `canonical`: a time only the event time,
+    a count only a quantity, and a loosely named type only the event's."""
+    if canonical != "event_time" and TIME_LIKE.search(column):
+        return False
+    if canonical != "quantity" and COUNT_LIKE.search(column):
+        return False
+    return not (canonical == "event_type" and loose and OTHER_TYPE.search(column))
 
 
 def _best_column(canonical: str, present: list[str], taken: set[str]) -> str | None:
-    for pattern in COLUMN_NAMES[canonical]:
+    patterns = COLUMN_NAMES[canonical]
+    for i, pattern in enumerate(patterns):
         rx = re.compile(pattern, re.I)
-        found = next((c for c in present if c not in taken and rx.search(c)
-                      and (canonical == "event_time" or not TIME_LIKE.search(c))), None)
+        loose = i == len(patterns) - 1 and len(patterns) > 1
+        found = next((c for c in present if c not in taken and rx.search(c) and _fits(canonical, c, loose)),
+                     None)
         if found:
             return found
+    return None
+
+
+def _status_column(table, present: list[str], taken: set[str]) -> str | None:
+    """The column of order statuses (WooCommerce's 'Order Status', Stripe's 'Status') whose
+    values read as such, to take the event type from in an order table; None if there is none."""
+    import ibis
+
+    from winback.data.layouts import is_status_column, order_statuses
+
+    for column in (c for c in present if c not in taken and is_status_column(c)):
+        if not table[column].type().is_string():
+            continue
+        top = table[column].value_counts().order_by(ibis.desc(f"{column}_count")).limit(100).execute()
+        counts = {v: int(n) for v, n in zip(top[column], top[f"{column}_count"]) if v is not None}
+        if order_statuses(counts)[0] or "purchase" in counts:
+            return column
     return None
 
 
@@ -271,11 +306,16 @@ def guess_columns(path: str, base_dir: Path) -> tuple[dict[str, str], str]:
         found = canonical if canonical in present else _best_column(canonical, present, set(columns.values()))
         if found:
             columns[canonical] = found
+    status = None if "event_type" in columns else _status_column(table, present, set(columns.values()))
+    if status:
+        columns["event_type"] = status  # an order table's statuses say which rows are sales
     guessed = {k: v for k, v in columns.items() if k != v}
     if not guessed:
         return {}, ""
     return columns, ("Mapped columns by name: " + escape(", ".join(f"{k} = '{v}'" for k, v in guessed.items()))
-                     + " (check them in \\[source.columns]).")
+                     + " (check them in \\[source.columns])."
+                     + (f" Orders are sales by their {escape(repr(status))}: see \\[source.event_types]."
+                        if status else ""))
 
 
 @dataclass
@@ -288,6 +328,7 @@ class SourceFit:
     note: str
     settings: dict[str, str] = field(default_factory=dict)
     event_types: dict[str, str] = field(default_factory=dict)
+    no_sale: list[str] = field(default_factory=list)  # order statuses left as events, not purchases
 
 
 def fit_source(path: str, layout: str, options: dict, base_dir: Path,
@@ -326,15 +367,21 @@ def fit_source(path: str, layout: str, options: dict, base_dir: Path,
                                           f"the source or \\[source.columns], then run `winback "
                                           f"validate`.", fixes)
             fixes[fix[0]] = True if fix[1] == "true" else fix[1]
-    event_types = {}
+    event_types, no_sale = {}, []
     if "event_type" in log.available:
-        from winback.data.layouts import suggested_event_types
+        from winback.data.layouts import is_status_column, order_statuses, suggested_event_types
 
-        event_types = suggested_event_types(log.summary["event_types"])
+        if is_status_column(log.summary["event_type_column"]):
+            event_types, no_sale = order_statuses(log.summary["event_types"])
+        else:
+            event_types = suggested_event_types(log.summary["event_types"])
     applied = (" Set " + " and ".join(f"{k} = " + ("true" if v is True else f"'{v}'") for k, v in fixes.items())
                + " to read it.") if fixes else ""
     if event_types:
         applied += " Mapped event types: " + ", ".join(f"'{k}' -> {v}" for k, v in event_types.items()) + "."
+    if no_sale:
+        applied += (" Orders " + ", ".join(f"'{k}'" for k in no_sale) + " are no sale: they stay events "
+                    "of their customer, never purchases.")
     applied = escape(applied)
     span = f"{log.start:%Y-%m-%d} to {log.end:%Y-%m-%d}"
     problem = suggest_cutoffs(log.start, log.end, default.train_cutoffs)
@@ -342,7 +389,7 @@ def fit_source(path: str, layout: str, options: dict, base_dir: Path,
         note = (f"[yellow]The log spans only {span}[/]: too short for {default.train_cutoffs} "
                 f"cutoffs even with a 7-day horizon. The defaults are written; `winback train` "
                 f"needs more data.{applied}")
-        return SourceFit(default, note, fixes, event_types)
+        return SourceFit(default, note, fixes, event_types, no_sale)
     if problem.horizon_days == default.horizon_days:
         note = f"The log spans {span}: a {problem.horizon_days}-day horizon fits.{applied}"
     else:
@@ -350,7 +397,7 @@ def fit_source(path: str, layout: str, options: dict, base_dir: Path,
                 f"{default.train_cutoffs} cutoffs: wrote horizon_days = {problem.horizon_days}, "
                 f"cutoff_step_days = {problem.cutoff_step_days}, min_history_days = "
                 f"{problem.min_history_days}.{applied}")
-    return SourceFit(problem, note, fixes, event_types)
+    return SourceFit(problem, note, fixes, event_types, no_sale)
 
 
 @dataclass
@@ -399,6 +446,9 @@ def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext) -
     if fit.event_types:
         mapping += ("\n[source.event_types]          # your event type = winback's\n"
                     + "\n".join(f"{toml_str(k)} = {toml_str(v)}" for k, v in fit.event_types.items()))
+    if fit.no_sale:
+        mapping += ("\n# no sale, kept as events of their customer (never purchases): "
+                    + ", ".join(fit.no_sale))
     text = EVENT_TEMPLATE.format(path=toml_str(path), layout=layout, extra=extra, columns=mapping,
                                  horizon=fit.problem.horizon_days, step=fit.problem.cutoff_step_days,
                                  history=fit.problem.min_history_days)

@@ -211,8 +211,9 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
         with steps.step(f"Reading and validating {cfg.source.path}"):
             log = load_events(cfg)
     crowded = dominant_customer(log.table, log.summary)  # 0.13 s on 20 M events
-    if crowded:
-        steps.note(f"[yellow]warning:[/] {escape(crowded)}")
+    for warning in (log.summary.get("unread_statuses"), crowded):
+        if warning:
+            steps.note(f"[yellow]warning:[/] {escape(warning)}")
     check_log_fits_problem(cfg.problem, log)
     if (cfg.problem.name == "activity_decline" and cfg.problem.decline_measure == "spend"
             and "amount" not in log.available):

@@ -167,9 +167,11 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     _check_columns(raw, mapping, source.passthrough, name)
     time_format = source.time_format or layout.time_format
     time_format = "" if time_format == ISO else time_format  # "iso" overrides a layout's format
-    # a count since the epoch is UTC, and so is a time the layout derives from one (GA's
-    # visitStartTime): source.timezone is for wall times only
-    zone_offset, zoned = ((0, False) if time_format in UNIX_TIME_FORMATS or mapping["event_time"] in derived
+
+    # a count since the epoch is UTC, and so is a timestamp the layout derives from one (GA's
+    # visitStartTime); text a layout derives (Shopify's order time) is read as written
+    epoch = mapping["event_time"] in derived and not raw[mapping["event_time"]].type().is_string()
+    zone_offset, zoned = ((0, False) if time_format in UNIX_TIME_FORMATS or epoch
                           else _zone_offset_of(raw, mapping["event_time"], name, source.timezone))
 
     is_csv = embedded and source_format(source, cfg.resolve(source.path)) == "csv"
@@ -216,6 +218,9 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     summary["dropped_without_customer"] = no_customer if source.drop_missing_customers else 0
     summary["dropped_negative_amounts"] = negative if source.negative_amounts == "drop" else 0
     summary["duplicates_policy"] = source.duplicates
+    summary["event_type_column"] = "" if layout.event_type_rule else mapping.get("event_type", "")
+    summary["unread_statuses"] = (unread_statuses(raw, mapping, summary["rows"])
+                                  if "event_type" not in mapping and layout.event_type_rule is None else "")
     return EventLog(con, canonical, frozenset(available), name, summary)
 
 
@@ -496,6 +501,36 @@ def dominant_customer(events: ibis.Table, summary: dict[str, Any]) -> str:
             f"walk-in sales rather than one shopper, list it in source.missing_customer_ids "
             f"(with drop_missing_customers = true), so that its events are not read as one "
             f"customer's history.")
+
+
+def unread_statuses(raw: ibis.Table, mapping: dict[str, str], rows: int) -> str:
+    """A note when an order table is read as all purchases although a column of order statuses
+    it leaves unread says some orders are no sale (Failed, Cancelled, Pending payment) or
+    were refunded: a hand-written config, or one from before `init` read statuses, counts
+    them as purchases."""
+    from winback.data.layouts import PURCHASE, is_status_column, order_statuses
+
+    for column in (c for c in raw.columns if c not in mapping.values() and is_status_column(c)):
+        if not raw[column].type().is_string():
+            continue
+        top = (raw.group_by(s=raw[column]).aggregate(n=raw.count())
+               .order_by(ibis.desc("n")).limit(100).execute())
+        counts = {str(v).strip(): int(n) for v, n in zip(top["s"], top["n"]) if v is not None}
+        sales, others = order_statuses(counts)
+        if not sales and PURCHASE not in counts:
+            continue
+        refunds = [k for k, v in sales.items() if v == RETURN]
+        named = others + refunds
+        unread = sum(counts[k] for k in named)
+        if not named or unread < 0.005 * rows:
+            continue
+        block = "\n".join([f'event_type = "{column}"', "[source.event_types]",
+                           *(f'"{k}" = "{v}"' for k, v in sales.items())])
+        return (f"every row is read as a purchase, yet column {column!r} says {unread:,} of them "
+                f"({100 * unread / max(rows, 1):.1f} %) are " + ", ".join(repr(k) for k in named[:6])
+                + ". To count only sales (refunds as returns; other statuses stay events, never "
+                f"purchases), add under [source.columns]:\n{block}")
+    return ""
 
 
 def case_twins(events: ibis.Table) -> str:

@@ -6,6 +6,8 @@ and how event types are derived. Users override any of it in ``[source.columns]`
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -65,9 +67,78 @@ def suggested_event_types(counts: dict[str, int]) -> dict[str, str]:
     return out
 
 
-def event_types_advice(counts: dict[str, int]) -> str:
-    """A [source.event_types] block mapping look-alike types, or "" when there is none."""
-    found = suggested_event_types(counts)
+# A column of order statuses (WooCommerce's Order Status, Shopify's Financial Status, Stripe's
+# Status) says which rows of an order table are purchases. Words in English, German, French,
+# Spanish, Italian and Dutch, without accents; the first group that matches wins, so a status
+# that is not a sale ("Pending payment", "unpaid", "Failed") is caught before the words of paid
+# ones, and a partial refund is still the order it was.
+NOT_A_SALE = "other"
+ORDER_STATUS_WORDS = (
+    (NOT_A_SALE, ("pend", "hold", "unpaid", "notpaid", "cancel", "fail", "void", "draft", "declin",
+                  "expir", "abandon", "trash", "storn", "annul", "anul", "rechaz", "attente",
+                  "attesa", "wacht", "offen", "ausstehend", "nonpag", "impay", "nietbetaald", "incomplet")),
+    (PURCHASE, ("partial", "teilweise", "partiel", "parcial", "parzial", "gedeelte")),
+    (RETURN, ("refund", "return", "erstatt", "retour", "rembours", "reembols", "devuel", "devolu",
+              "rimbors", "terugbetaal")),
+    (PURCHASE, ("complet", "process", "paid", "ship", "deliver", "fulfil", "succe", "captur",
+                "closed", "authori", "settled", "abgeschlossen", "bezahlt", "versand", "versendet",
+                "geliefert", "erledigt", "bearbeitung", "termin", "paye", "expedi", "livr", "encours",
+                "pagad", "pagat", "enviad", "entregad", "procesa", "spedit", "consegn", "lavorazione",
+                "evas", "voltooid", "betaald", "verzonden", "geleverd", "verwerking")),
+)
+# column names of order statuses; a fulfilment or shipping status says nothing of payment, and
+# an address's state or province nothing of the order
+STATUS_COLUMN = re.compile(r"status|statut|estado|stato\b|zustand|^(order[ _-]?|payment[ _-]?)?state$", re.I)
+NOT_PAYMENT_STATUS = re.compile(r"(fulfil|ship|deliver|versand|liefer|livraison|envio|spedizion|"
+                                r"verzend|return|refund|risk|customer|account|email|newsletter|"
+                                r"subscri|market|billing|address|provinc|region|country|pais|city)", re.I)
+
+
+def _plain_word(value: object) -> str:
+    """Letters only, lower case, accents dropped: 'Payée' and 'payee' match the same word."""
+    text = unicodedata.normalize("NFKD", str(value)).lower()
+    return "".join(ch for ch in text if ch.isalpha() and not unicodedata.combining(ch))
+
+
+def order_status_kind(value: object) -> str | None:
+    """'purchase', 'return' or NOT_A_SALE for an order status, None for a word it knows not."""
+    plain = _plain_word(value)
+    for kind, words in ORDER_STATUS_WORDS:
+        if any(w in plain for w in words):
+            return kind
+    return None
+
+
+def is_status_column(name: str) -> bool:
+    """Whether a column's name says it holds order or payment statuses."""
+    return bool(STATUS_COLUMN.search(name.strip())) and not NOT_PAYMENT_STATUS.search(name)
+
+
+def order_statuses(counts: dict[str, int]) -> tuple[dict[str, str], list[str]]:
+    """[source.event_types] for a column of order statuses ({"Completed": "purchase",
+    "Refunded": "return"}) and the statuses read as no sale, which keep their own name: events
+    of the customer, never purchases. ({}, []) when no status reads as a purchase: then the
+    column is no order status."""
+    mapping: dict[str, str] = {}
+    others: list[str] = []
+    for value in counts:
+        if value is None or value in (PURCHASE, RETURN):  # winback's own already
+            continue
+        kind = order_status_kind(value)
+        if kind == NOT_A_SALE or kind is None:
+            others.append(str(value))
+        elif str(value) != kind:
+            mapping[str(value)] = kind
+    if PURCHASE not in mapping.values() and PURCHASE not in counts:
+        return {}, []
+    return mapping, others
+
+
+def event_types_advice(counts: dict[str, int], column: str = "") -> str:
+    """A [source.event_types] block mapping look-alike types, or "" when there is none; when
+    the event type comes from a `column` of order statuses, the statuses that are sales and
+    refunds (a cancelled order is no sale there, not a return)."""
+    found = order_statuses(counts)[0] if is_status_column(column) else suggested_event_types(counts)
     if not found:
         return ""
     lines = "\n".join(f'"{k}" = "{v}"' for k, v in found.items())
@@ -141,6 +212,35 @@ def _ga_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
     }
 
 
+# Shopify's orders export: one row per line item, with the order's own fields (financial
+# status, email, time, totals) written on its first line only
+SHOPIFY_NEEDS = ("Name", "Email", "Financial Status", "Created at", "Lineitem quantity", "Lineitem price")
+SHOPIFY_SALES = ("paid", "partially_paid", "partially_refunded", "authorized")
+
+
+def _shopify_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
+    """Each line item with its order's customer, time and status: a line of a paid order is a
+    purchase, of a refunded one a return; a cancelled, voided, pending or expired order's lines
+    are events of their customer and no sale. A line without a SKU is its product's name."""
+    order = ibis.window(group_by=raw["Name"])
+
+    def of_order(column: str) -> ibis.Value:
+        text = raw[column].cast("string").strip().nullif("")
+        return text.coalesce(text.max().over(order))
+
+    status = of_order("Financial Status").lower()
+    cancelled = (of_order("Cancelled at").notnull() if "Cancelled at" in raw.columns
+                 else ibis.literal(False))
+    kind = ibis.cases((status == "refunded", RETURN), (cancelled, "cancelled"),
+                      (status.isin(SHOPIFY_SALES), PURCHASE), else_=status.fill_null("unknown"))
+    name = raw["Lineitem name"].cast("string").strip().nullif("") if "Lineitem name" in raw.columns else None
+    product = (raw["Lineitem sku"].cast("string").strip().nullif("") if "Lineitem sku" in raw.columns
+               else ibis.null("string"))
+    return {"Email (order)": of_order("Email"), "Created at (order)": of_order("Created at"),
+            "Financial Status (order)": kind,
+            "Lineitem (product)": product.coalesce(name) if name is not None else product}
+
+
 LAYOUTS: dict[str, Layout] = {
     "rees46": Layout(
         name="rees46",
@@ -203,6 +303,25 @@ LAYOUTS: dict[str, Layout] = {
         derive=_ga_columns,
         derive_needs=GA_NEEDS,
     ),
+    "shopify": Layout(
+        name="shopify",
+        description="Shopify orders export (Name, Email, Financial Status, Created at, Lineitem "
+        "quantity / price / sku): one purchase per line item of a paid order; refunded orders are "
+        "returns; cancelled, voided and pending ones no sale",
+        columns={
+            "customer_id": "Email (order)",
+            "event_time": "Created at (order)",
+            "event_type": "Financial Status (order)",
+            "order_id": "Name",
+            "product_id": "Lineitem (product)",
+            "quantity": "Lineitem quantity",
+            "price": "Lineitem price",
+        },
+        derive=_shopify_columns,
+        derive_needs=SHOPIFY_NEEDS,
+        # point-of-sale orders without an email belong to no one the shop can reach
+        init_options={"drop_missing_customers": True},
+    ),
     "events": Layout(
         name="events",
         description="Any log: map the columns yourself in [source.columns]",
@@ -214,7 +333,7 @@ LAYOUTS: dict[str, Layout] = {
 def detect_layout(present: list[str]) -> str | None:
     """The ready layout a source's columns match (GA and invoice lines before the plainer
     ones), or None: then the `events` layout maps them by name."""
-    for name in ("ga_sessions", "online_retail", "rees46", "cdnow"):
+    for name in ("ga_sessions", "shopify", "online_retail", "rees46", "cdnow"):
         if LAYOUTS[name].matches(present):
             return name
     return None
