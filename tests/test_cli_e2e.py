@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -358,6 +359,40 @@ def test_validate_and_train_name_a_status_column_left_unread(tmp_path, capsys, m
     assert 'event_type = "Order Status" [source.event_types] "Completed" = "purchase"' in out
     assert main(["train", "--no-track", "-q"]) == 0
     assert "column 'Order Status' says" in " ".join(capsys.readouterr().err.split())
+
+
+def test_amounts_in_several_currencies_are_named(tmp_path, capsys, monkeypatch):
+    """A Stripe payments export: amounts in usd, eur and jpy (a yen charge is 150 dollar
+    charges' spend if summed as one) beside 'Converted Amount' in the account's currency. init
+    maps the converted one and the Status; a config that sums 'Amount' is told what to map."""
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(8)
+    n = 3000
+    currency = rng.choice(["usd", "eur", "jpy"], n, p=[0.6, 0.3, 0.1])
+    converted = rng.uniform(10, 200, n).round(2)
+    pd.DataFrame({"id": [f"ch_{i}" for i in range(n)],
+                  "Created (UTC)": (pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 540 * 1440, n), unit="min")
+                                    ).strftime("%Y-%m-%d %H:%M:%S"),
+                  "Amount": np.where(currency == "jpy", converted * 150, converted).round(2),
+                  "Currency": currency, "Converted Amount": converted, "Customer ID": rng.integers(1, 400, n),
+                  "Status": rng.choice(["Paid", "Failed", "Refunded"], n, p=[0.85, 0.1, 0.05])}
+                 ).to_csv("unified_payments.csv", index=False)
+    assert main(["init", "--path", "unified_payments.csv"]) == 0
+    lines = (tmp_path / "winback.toml").read_text().splitlines()
+    assert 'amount = "Converted Amount"' in lines and 'event_type = "Status"' in lines
+    capsys.readouterr()
+    assert main(["validate"]) == 0
+    assert "note:" not in capsys.readouterr().out
+    (tmp_path / "summed.toml").write_text(
+        '[source]\npath = "unified_payments.csv"\n[source.columns]\ncustomer_id = "Customer ID"\n'
+        'event_time = "Created (UTC)"\namount = "Amount"\nevent_type = "Status"\n'
+        '[source.event_types]\n"Paid" = "purchase"\n"Refunded" = "return"\n')
+    assert main(["validate", "-c", "summed.toml"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert re.search(r"come in 3 currencies by column 'Currency' \(USD \d+ %, EUR \d+ %, JPY \d+ %\)", out)
+    assert "map amount to 'Converted Amount'" in out
 
 
 def test_a_model_near_chance_is_called_weak(tmp_path, capsys):

@@ -123,7 +123,8 @@ def cmd_validate(args) -> int:
                      if s.get("dropped_without_customer") else "")
                   + (f"; {s['dropped_negative_amounts']:,} purchases with a negative amount dropped"
                      if s.get("dropped_negative_amounts") else "") + ".")
-    for note in (s.get("unread_statuses"), s.get("dominant_customer"), s.get("case_twins")):
+    for note in (s.get("unread_statuses"), s.get("mixed_currencies"), s.get("dominant_customer"),
+                 s.get("case_twins")):
         if note:
             console.print("[yellow]note:[/] " + escape(note))
     if s["event_types_advice"]:

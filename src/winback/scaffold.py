@@ -302,8 +302,14 @@ def guess_columns(path: str, base_dir: Path) -> tuple[dict[str, str], str]:
         return {}, ""
     present = list(table.columns)
     columns: dict[str, str] = {}
+    from winback.data.canonical import CONVERTED_AMOUNT
+
+    # an export in several currencies writes the amount in the account's currency beside them
+    converted = next((c for c in present if CONVERTED_AMOUNT.search(c)), None)
     for canonical in COLUMN_NAMES:
         found = canonical if canonical in present else _best_column(canonical, present, set(columns.values()))
+        if canonical == "amount" and "amount" not in present and converted:
+            found = converted
         if found:
             columns[canonical] = found
     status = None if "event_type" in columns else _status_column(table, present, set(columns.values()))

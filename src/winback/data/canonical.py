@@ -221,6 +221,8 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     summary["event_type_column"] = "" if layout.event_type_rule else mapping.get("event_type", "")
     summary["unread_statuses"] = (unread_statuses(raw, mapping, summary["rows"])
                                   if "event_type" not in mapping and layout.event_type_rule is None else "")
+    summary["mixed_currencies"] = (mixed_currencies(raw, mapping)
+                                   if "amount" in mapping or "price" in mapping else "")
     return EventLog(con, canonical, frozenset(available), name, summary)
 
 
@@ -530,6 +532,39 @@ def unread_statuses(raw: ibis.Table, mapping: dict[str, str], rows: int) -> str:
                 f"({100 * unread / max(rows, 1):.1f} %) are " + ", ".join(repr(k) for k in named[:6])
                 + ". To count only sales (refunds as returns; other statuses stay events, never "
                 f"purchases), add under [source.columns]:\n{block}")
+    return ""
+
+
+CURRENCY_COLUMN = re.compile(r"^(currency|curr|ccy|w(ä|ae)hrung|devise|moneda|divisa|valuta|munt)"
+                             r"([ _-]?(code|iso))?$|^(order|payment|transaction)[ _-]?currency$", re.I)
+# the amount in the account's one currency (Stripe's 'Converted Amount', Magento's 'base_grand_total')
+CONVERTED_AMOUNT = re.compile(r"(convert\w*|base|settle\w*|reporting|account|home)[ _-]?"
+                              r"(amount|total|grand[ _-]?total|revenue|value)", re.I)
+
+
+def mixed_currencies(raw: ibis.Table, mapping: dict[str, str]) -> str:
+    """A note when the amounts come in several currencies (a Stripe or marketplace export with
+    a Currency column of usd, eur and jpy): they are summed as one, so a yen order counts 150
+    dollar orders' spend. Names the column in one currency when the export has one."""
+    read = mapping.get("amount") or mapping.get("price")
+    if CONVERTED_AMOUNT.search(read):
+        return ""
+    for column in (c for c in raw.columns if c not in mapping.values() and CURRENCY_COLUMN.search(c.strip())):
+        if not raw[column].type().is_string():
+            continue
+        code = raw[column].strip().upper().nullif("")
+        top = (raw.group_by(c=code).aggregate(n=raw.count()).filter(ibis._.c.notnull())
+               .order_by(ibis.desc("n")).limit(20).execute())
+        total = int(top["n"].sum())
+        shares = [(str(c), int(n)) for c, n in zip(top["c"], top["n"]) if n >= 0.005 * total]
+        if len(shares) < 2:
+            continue
+        converted = next((c for c in raw.columns if CONVERTED_AMOUNT.search(c) and c not in mapping.values()), None)
+        fix = (f"map amount to {converted!r}, which looks like the amounts in one currency" if converted else
+               "convert the amounts to one currency before training, or train one config per currency")
+        return (f"the amounts ({read!r}) come in {len(shares)} currencies by column {column!r} ("
+                + ", ".join(f"{c} {100 * n / total:.0f} %" for c, n in shares[:5])
+                + f") and are summed as if one: {fix}.")
     return ""
 
 
