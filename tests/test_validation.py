@@ -280,9 +280,9 @@ def test_missing_file(tmp_path):
         load_events(events_config(tmp_path / "nope.csv"))
 
 
-def test_a_spreadsheet_is_named_with_how_to_read_it(tmp_path):
+def test_a_damaged_spreadsheet_or_an_unknown_format_is_named(tmp_path):
     (tmp_path / "orders.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
-    with pytest.raises(ConfigError, match=r"spreadsheet workbook.*save the sheet as CSV"):
+    with pytest.raises(DataError, match=r"as a spreadsheet workbook.*damaged, password-protected"):
         load_events(events_config(tmp_path / "orders.xlsx"))
     with pytest.raises(ConfigError, match="Cannot tell the format of .*orders.xml"):
         load_events(events_config(tmp_path / "orders.xml"))

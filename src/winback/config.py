@@ -46,7 +46,8 @@ class SourceConfig:
     """
 
     path: str = ""
-    format: str = ""  # csv | parquet | json | duckdb; inferred from the extension when empty
+    format: str = ""  # csv | parquet | json | duckdb | excel; inferred from the extension when empty
+    sheet: str = ""  # the sheet of a workbook (.xlsx, .xls, .ods); empty = its first
     table: str = ""  # a table in a DuckDB file, or on the backend (schema.table allowed)
     backend: str = "duckdb"  # duckdb | spark | postgres | bigquery: where features run
     connection: dict[str, str] = field(default_factory=dict)  # the backend's settings
@@ -148,6 +149,7 @@ class TableSourceConfig:
 
     path: str = ""
     key: str = ""  # default: table.key
+    sheet: str = ""  # the sheet of a workbook (.xlsx, .xls, .ods); empty = its first
     delimiter: str = ""
     encoding: str = ""  # utf-8 (default), latin-1, cp1252, utf-16, or any Python codec
     decimal: str = "."

@@ -28,6 +28,7 @@ path = {path}
 layout = "{layout}"            # rees46 | cdnow | online_retail | ga_sessions | shopify | events
 backend = "duckdb"             # duckdb | spark | postgres | bigquery (then table = "..." and [source.connection])
 {extra}
+# sheet = "Orders"             # a workbook's sheet (.xlsx, .xls, .ods): empty = its first
 # time_format = "unix_ms"      # empty = the layout's (ISO 8601); a strptime format; iso; unix_s | unix_ms | unix_us
 # timezone = "Europe/Berlin"   # zone of times written without one: UTC (default), "+02:00" or a zone name
 # decimal = ","                # numbers written 12,50
@@ -429,7 +430,8 @@ def table_scaffold(path: str, base_dir: Path) -> Scaffold:
     text = TABLE_TEMPLATE.format(path=toml_str(path), key=toml_str(guess["key"]), values=values, settings=settings,
                                  label_line=_line(f"label = {toml_str(guess['label'])}",
                                                   "the column to predict"))
-    return Scaffold(text, [guess["note"]])
+    return Scaffold(text, [n for n in (_sheets(path, base_dir, "its [[table.sources]] entry"), guess["note"])
+                           if n])
 
 
 def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext) -> Scaffold:
@@ -458,4 +460,18 @@ def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext) -
     text = EVENT_TEMPLATE.format(path=toml_str(path), layout=layout, extra=extra, columns=mapping,
                                  horizon=fit.problem.horizon_days, step=fit.problem.cutoff_step_days,
                                  history=fit.problem.min_history_days)
-    return Scaffold(text, [n for n in (note, fit.note) if n])
+    return Scaffold(text, [n for n in (_sheets(path, base_dir), note, fit.note) if n])
+
+
+def _sheets(path: str, base_dir: Path, where: str = "[source]") -> str:
+    """Which sheet of a workbook with several is read, for init to say."""
+    from winback.data.workbooks import is_workbook, sheet_note
+
+    full = Path(path).expanduser()
+    full = full if full.is_absolute() else base_dir / full
+    if not is_workbook(path) or not full.is_file():
+        return ""
+    try:
+        return escape(sheet_note(str(full), where))
+    except WinbackError:
+        return ""  # reading the source says what is wrong with it

@@ -16,6 +16,7 @@ from typing import Any
 import ibis
 
 from winback.config import Config, EngineConfig
+from winback.data.workbooks import is_workbook
 from winback.errors import ConfigError, DataError, did_you_mean
 
 BACKENDS = ("duckdb", "spark", "postgres", "bigquery")
@@ -120,7 +121,11 @@ def engine_table(con, cfg: Config) -> ibis.Table:
     s = cfg.source
     if s.backend == "spark" and not s.table:
         path = str(cfg.resolve(s.path))
-        fmt = s.format or ("csv" if path.lower().endswith(".csv") else "parquet")
+        fmt = s.format or ("csv" if path.lower().endswith(".csv") else
+                           "excel" if is_workbook(path) else "parquet")
+        if fmt == "excel":
+            raise ConfigError(f"'{s.path}' is a spreadsheet workbook, which winback reads on DuckDB "
+                              f"(backend = \"duckdb\"); for Spark, save its sheet as CSV or Parquet.")
         return con.read_csv(path, header=True) if fmt == "csv" else con.read_parquet(path)
     database, _, name = s.table.rpartition(".")
     try:

@@ -25,8 +25,9 @@ from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from winback.config import SourceConfig
 from winback.errors import ConfigError, DataError
+from winback.data.workbooks import is_workbook, sheet_copy
 
-FORMATS = ("csv", "parquet", "json", "duckdb")
+FORMATS = ("csv", "parquet", "json", "duckdb", "excel")
 # encodings DuckDB reads itself, by Python's name for them; any other that Python knows (cp1252,
 # iso8859-15, shift_jis, ...) is decoded by winback into a UTF-8 copy that DuckDB reads
 DUCKDB_ENCODINGS = {"utf-8": "utf-8", "iso8859-1": "latin-1", "utf-16": "utf-16"}
@@ -67,12 +68,8 @@ def infer_format(path: str) -> str:
                         (".duckdb", "duckdb"), (".db", "duckdb")):
         if name.endswith(suffix):
             return fmt
-    if name.endswith((".xlsx", ".xlsm", ".xls", ".ods")):
-        raise ConfigError(
-            f"'{path}' is a spreadsheet workbook, which winback does not read directly: save the "
-            f"sheet as CSV (Excel: File > Save As > 'CSV UTF-8') and point source.path (or the "
-            f"table's path) at that file."
-        )
+    if is_workbook(name):
+        return "excel"
     raise ConfigError(
         f"Cannot tell the format of '{path}' from its extension; set source.format to one of "
         f"{', '.join(FORMATS)}."
@@ -250,6 +247,15 @@ _COPIES: dict[tuple, str] = {}  # (file, version, encoding) -> its UTF-8 copy
 _COPY_FOLDER: list[str] = []  # made on first use, removed at exit
 
 
+def copy_folder() -> str:
+    """The temporary folder of this process's readable copies (UTF-8 text, workbook sheets),
+    made on first use and removed at exit."""
+    if not _COPY_FOLDER:
+        _COPY_FOLDER.append(tempfile.mkdtemp(prefix="winback-copies-"))
+        atexit.register(shutil.rmtree, _COPY_FOLDER[0], True)
+    return _COPY_FOLDER[0]
+
+
 def _utf8_copy(file: str, encoding: str) -> str:
     """A UTF-8 copy of the text `file` in `encoding`, for encodings DuckDB does not read: made
     once per process and file version, in a temporary folder removed at exit."""
@@ -257,11 +263,8 @@ def _utf8_copy(file: str, encoding: str) -> str:
     key = (os.path.abspath(file), stat.st_mtime_ns, stat.st_size, codecs.lookup(encoding).name)
     if key in _COPIES and os.path.exists(_COPIES[key]):
         return _COPIES[key]
-    if not _COPY_FOLDER:
-        _COPY_FOLDER.append(tempfile.mkdtemp(prefix="winback-utf8-"))
-        atexit.register(shutil.rmtree, _COPY_FOLDER[0], True)
     name = Path(file).name.removesuffix(".gz")
-    target = os.path.join(_COPY_FOLDER[0], f"{len(_COPIES)}-{name}")
+    target = os.path.join(copy_folder(), f"{len(_COPIES)}-{name}")
     opener = gzip.open if file.endswith(".gz") else open
     try:
         with opener(file, "rt", encoding=encoding, newline="") as src, \
@@ -314,6 +317,9 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Ta
             return con.read_parquet(matches, **_by_name(matches))
         if fmt == "json":
             return _flat_json(con.read_json(matches, **_by_name(matches)))
+        if fmt == "excel":
+            copies = [sheet_copy(m, source.sheet) for m in matches]
+            return con.read_parquet(copies, **_by_name(copies))
         return _duckdb_file_table(con, source, matches[0])
     except (ConfigError, DataError):
         raise

@@ -69,7 +69,7 @@ def _open(con, src: TableSourceConfig, base: Path) -> ir.Table:
         raise DataError(f"{src.path}: {encoding_problem(src.encoding)}.")
     path = Path(src.path).expanduser()
     path = path if path.is_absolute() else base / path
-    source = SourceConfig(path=str(path), delimiter=src.delimiter, encoding=src.encoding)
+    source = SourceConfig(path=str(path), delimiter=src.delimiter, encoding=src.encoding, sheet=src.sheet)
     table = open_source(con, source, path)
     # files of a glob are combined by name: a column one file lacks would be empty (and then
     # imputed) for all of its customers, so every file must hold every column

@@ -1,0 +1,158 @@
+"""Spreadsheet workbooks (.xlsx, .xlsm, .xls, .ods) as sources.
+
+Shops export orders and customer lists as Excel files more often than as anything else, and
+saving each as CSV by hand loses what the cells say: a date cell is an instant, not text in
+the reader's locale, and a number cell needs no decimal setting. A sheet is read once (with
+calamine, a Rust reader) into a typed Parquet copy in a temporary folder, which DuckDB then
+reads like any Parquet source: date cells become timestamps (wall times, read in
+source.timezone), number cells numbers (whole ones integers, so ids stay ids), and a column
+whose cells mix kinds becomes text, trimmed as CSV text is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from winback.errors import ConfigError, DataError, did_you_mean
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+_COPIES: dict[tuple, str] = {}
+MAX_EXACT = 2 ** 53  # whole numbers a float cell holds exactly
+
+
+def is_workbook(path: str) -> bool:
+    return path.lower().endswith(WORKBOOK_SUFFIXES)
+
+
+def _open(file: str):
+    try:
+        from python_calamine import CalamineWorkbook
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise ConfigError("Reading spreadsheet workbooks needs python-calamine: pip install "
+                          "python-calamine") from exc
+    try:
+        return CalamineWorkbook.from_path(file)
+    except Exception as exc:  # calamine raises its own types for damaged or encrypted files
+        raise DataError(f"Cannot read '{file}' as a spreadsheet workbook: {str(exc).splitlines()[0]}. "
+                        f"The file may be damaged, password-protected or not a workbook; open it "
+                        f"in your spreadsheet program and save it again (or as CSV).") from exc
+
+
+def sheet_names(file: str) -> list[str]:
+    """The worksheets of `file` (charts and hidden sheets left out), in workbook order."""
+    book = _open(file)
+    try:
+        return [m.name for m in book.sheets_metadata
+                if str(m.typ).endswith("WorkSheet") and str(m.visible).endswith("Visible")] or book.sheet_names
+    finally:
+        book.close()
+
+
+def chosen_sheet(file: str, sheet: str) -> str:
+    """`sheet`, checked against the workbook's, or its first worksheet when empty."""
+    names = sheet_names(file)
+    if not sheet:
+        if not names:
+            raise DataError(f"'{file}' holds no worksheet.")
+        return names[0]
+    if sheet not in names:
+        raise ConfigError(f"'{file}' has no sheet '{sheet}' (source.sheet, or sheet in its "
+                          f"[[table.sources]] entry).{did_you_mean(sheet, names)} Its sheets: "
+                          f"{', '.join(names)}.")
+    return sheet
+
+
+def sheet_note(file: str, where: str) -> str:
+    """A line for `init` when the workbook has several sheets: that the first is read, and
+    where (`where`) to name another."""
+    names = sheet_names(file)
+    if len(names) < 2:
+        return ""
+    return (f"Read sheet '{names[0]}' of {len(names)} ({', '.join(names)}); set sheet = \"...\" in "
+            f"{where} to read another.")
+
+
+def sheet_copy(file: str, sheet: str) -> str:
+    """A typed Parquet copy of one sheet of `file`: made once per process, file version and
+    sheet, in a temporary folder removed at exit."""
+    from winback.data.sources import copy_folder
+
+    stat = os.stat(file)
+    name = chosen_sheet(file, sheet)
+    key = (os.path.abspath(file), stat.st_mtime_ns, stat.st_size, name)
+    if key in _COPIES and os.path.exists(_COPIES[key]):
+        return _COPIES[key]
+    frame = sheet_frame(file, name)
+    target = os.path.join(copy_folder(), f"{len(_COPIES)}-{Path(file).stem}.parquet")
+    frame.to_parquet(target, index=False)
+    _COPIES[key] = target
+    return target
+
+
+def sheet_frame(file: str, sheet: str):
+    """The sheet as a typed DataFrame: its first non-empty row is the header."""
+    import pandas as pd
+
+    book = _open(file)
+    try:
+        rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=True)
+    finally:
+        book.close()
+    rows = [r for r in rows if any(not _empty(v) for v in r)]
+    if not rows:
+        raise DataError(f"Sheet '{sheet}' of '{file}' is empty.")
+    header, body = _header(rows[0]), rows[1:]
+    return pd.DataFrame({name: _typed([r[i] if i < len(r) else "" for r in body])
+                         for i, name in enumerate(header)}, index=range(len(body)))
+
+
+def _empty(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _header(cells: list) -> list[str]:
+    """Column names as written, trimmed; a blank one is `column_<n>`, and a repeated one gets
+    `_1`, `_2` as DuckDB names repeated CSV headers."""
+    names: list[str] = []
+    for i, cell in enumerate(cells):
+        name = _text(cell) if not _empty(cell) else f"column_{i + 1}"
+        base, k = name, 0
+        while name in names:
+            k += 1
+            name = f"{base}_{k}"
+        names.append(name)
+    return names
+
+
+def _text(value) -> str:
+    """A cell as the text a CSV export of it would hold: whole numbers without '.0', times in
+    ISO 8601."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < MAX_EXACT:
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _typed(values: list):
+    """One column's cells as the narrowest type that holds them all."""
+    import pandas as pd
+
+    present = [v for v in values if not _empty(v)]
+    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        if all(float(v).is_integer() and abs(v) < MAX_EXACT for v in present):
+            return pd.array([None if _empty(v) else int(v) for v in values], dtype="Int64")
+        return pd.array([None if _empty(v) else float(v) for v in values], dtype="Float64")
+    if present and all(isinstance(v, dt.date) and not isinstance(v, dt.time) for v in present):
+        return pd.to_datetime(pd.Series([None if _empty(v) else dt.datetime.combine(v, dt.time()) if
+                                         not isinstance(v, dt.datetime) else v for v in values],
+                                        dtype="object")).astype("datetime64[us]")
+    if present and all(isinstance(v, bool) for v in present):
+        return pd.array([None if _empty(v) else v for v in values], dtype="boolean")
+    return pd.array([None if _empty(v) else _text(v) for v in values], dtype="string")

@@ -1,0 +1,124 @@
+"""Spreadsheet workbooks as sources: typed cells, sheets, customer tables, clear errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from winback.cli import main
+from winback.config import config_from_dict
+from winback.data import load_events
+from winback.errors import ConfigError, DataError
+
+openpyxl = pytest.importorskip("openpyxl")
+
+
+def write_workbook(path, sheets: dict[str, list[list]]) -> None:
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+
+
+ORDERS = [
+    ["Order ID", "Customer ID", "Order Date", "Total", "Note", "", "Total"],
+    [1001, 17850, dt.datetime(2024, 1, 5, 10, 30), 12.5, " gift ", "a", 1],
+    [1002, 17851, dt.datetime(2024, 1, 6), 7, None, 5, 2],
+    [1003, None, dt.datetime(2024, 2, 7, 23, 59, 59), 0.25, "ok", dt.datetime(2024, 1, 1), 3],
+]
+
+
+def test_a_sheet_reads_with_the_types_its_cells_have(tmp_path):
+    """Number cells are numbers (whole ones integers: ids stay ids, not 17850.0), date cells
+    timestamps, a column of mixed cells text as a CSV export writes it, trimmed; a blank header
+    is column_<n> and a repeated one gets _1."""
+    from winback.data.workbooks import sheet_frame
+
+    write_workbook(tmp_path / "orders.xlsx", {"Orders": ORDERS})
+    frame = sheet_frame(str(tmp_path / "orders.xlsx"), "Orders")
+    assert list(frame.columns) == ["Order ID", "Customer ID", "Order Date", "Total", "Note", "column_6", "Total_1"]
+    assert str(frame["Customer ID"].dtype) == "Int64" and frame["Customer ID"].tolist()[:2] == [17850, 17851]
+    assert frame["Customer ID"].isna().tolist() == [False, False, True]
+    assert frame["Order Date"].tolist() == [pd.Timestamp("2024-01-05 10:30"), pd.Timestamp("2024-01-06"),
+                                            pd.Timestamp("2024-02-07 23:59:59")]
+    assert frame["Total"].tolist() == [12.5, 7.0, 0.25]
+    assert frame["Note"].tolist()[0] == "gift" and pd.isna(frame["Note"].tolist()[1])
+    assert frame["column_6"].tolist() == ["a", "5", "2024-01-01"]
+
+
+def test_an_order_workbook_trains_like_a_csv_export(tmp_path, capsys, monkeypatch):
+    """init on a workbook with two sheets says which it reads, maps the German headers and
+    statuses, and validate reads its date cells as times, without a time_format."""
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(5)
+    n = 2500
+    rows = [["Bestellnummer", "Kundennummer", "Bestelldatum", "Umsatz", "Status"]] + [
+        [1000 + i, int(rng.integers(1, 400)),
+         dt.datetime(2023, 1, 1) + dt.timedelta(minutes=int(rng.integers(0, 540 * 1440))),
+         round(float(rng.uniform(5, 300)), 2), str(rng.choice(["Abgeschlossen", "Storniert"], p=[0.9, 0.1]))]
+        for i in range(n)]
+    write_workbook(tmp_path / "bestellungen.xlsx", {"Bestellungen": rows, "Notizen": [["Notiz"], ["x"]]})
+    assert main(["init", "--path", "bestellungen.xlsx"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Read sheet 'Bestellungen' of 2 (Bestellungen, Notizen)" in out
+    lines = (tmp_path / "winback.toml").read_text().splitlines()
+    for line in ('customer_id = "Kundennummer"', 'event_time = "Bestelldatum"', 'event_type = "Status"',
+                 '"Abgeschlossen" = "purchase"'):
+        assert line in lines, line
+    assert not any(line.startswith("time_format") for line in lines)
+    assert main(["validate"]) == 0
+    sales = sum(r[4] == "Abgeschlossen" for r in rows[1:])
+    assert f"{n:,} events of" in " ".join(capsys.readouterr().out.split())
+    log = load_events(config_from_dict({"source": {
+        "path": str(tmp_path / "bestellungen.xlsx"), "event_types": {"Abgeschlossen": "purchase"},
+        "columns": {"customer_id": "Kundennummer", "event_time": "Bestelldatum", "event_type": "Status"}}}))
+    assert log.summary["event_types"]["purchase"] == sales
+    assert log.start == min(r[2] for r in rows[1:])
+
+
+def test_sheets_are_named_and_checked(tmp_path):
+    write_workbook(tmp_path / "shop.xlsx", {"Notes": [["text"], ["hello"]], "Orders": ORDERS})
+    source = {"path": str(tmp_path / "shop.xlsx"), "columns": {"customer_id": "Customer ID",
+                                                               "event_time": "Order Date", "amount": "Total"},
+              "drop_missing_customers": True}
+    log = load_events(config_from_dict({"source": {**source, "sheet": "Orders"}}))
+    assert sorted(log.table.execute()["customer_id"]) == [17850, 17851]  # integer ids stay integers
+    with pytest.raises(ConfigError, match=r"no sheet 'Order'.*'Orders'.*Its sheets: Notes, Orders"):
+        load_events(config_from_dict({"source": {**source, "sheet": "Order"}}))
+    with pytest.raises(DataError, match="no column 'Customer ID'"):  # the first sheet is read by default
+        load_events(config_from_dict({"source": source}))
+
+
+def test_a_damaged_workbook_or_one_on_spark_is_named(tmp_path):
+    (tmp_path / "broken.xlsx").write_bytes(b"this is no zip archive")
+    cfg = config_from_dict({"source": {"path": str(tmp_path / "broken.xlsx")}})
+    with pytest.raises(DataError, match="Cannot read .* as a spreadsheet workbook.*save it again"):
+        load_events(cfg)
+    from winback.data.engines import engine_table
+
+    cfg = config_from_dict({"source": {"path": str(tmp_path / "orders.xlsx"), "backend": "spark"}})
+    with pytest.raises(ConfigError, match="spreadsheet workbook, which winback reads on DuckDB"):
+        engine_table(None, cfg)
+
+
+def test_a_customer_table_reads_from_a_workbook_sheet(tmp_path):
+    """A CRM's customer list saved from Excel: the sheet is named in [[table.sources]]."""
+    from winback.data.tables import LABEL, load_customer_table
+
+    rows = [["Kunde", "Umsatz", "Plan", "Churn"]] + [[i, 10.0 * i, "basic" if i % 2 else "pro", "ja" if i % 3 else "nein"]
+                                                     for i in range(1, 61)]
+    write_workbook(tmp_path / "crm.xlsx", {"Info": [["about"]], "Kunden": rows})
+    cfg = config_from_dict({"problem": {"name": "repeat_purchase"},
+                            "table": {"key": "Kunde", "label": "Churn", "positive": ["ja"], "negative": ["nein"],
+                                      "sources": [{"path": "crm.xlsx", "sheet": "Kunden"}]}},
+                           base_dir=tmp_path)
+    table = load_customer_table(cfg)
+    assert len(table.frame) == 60 and "Umsatz" in table.numeric and "Plan" in table.categorical
+    assert table.frame[LABEL].sum() == 40
