@@ -76,15 +76,19 @@ NOT_A_SALE = "other"
 ORDER_STATUS_WORDS = (
     (NOT_A_SALE, ("pend", "hold", "unpaid", "notpaid", "cancel", "fail", "void", "draft", "declin",
                   "expir", "abandon", "trash", "storn", "annul", "anul", "rechaz", "attente",
-                  "attesa", "wacht", "offen", "ausstehend", "nonpag", "impay", "nietbetaald", "incomplet")),
+                  "attesa", "wacht", "offen", "ausstehend", "nonpag", "impay", "nietbetaald",
+                  "incomplet", "uncaptur", "awaitingpay", "awaitingcheck", "awaitingbank",
+                  "awaitingcash", "error", "disput", "fraud", "block", "verification", "quot")),
     (PURCHASE, ("partial", "teilweise", "partiel", "parcial", "parzial", "gedeelte")),
+    # Magento closes an order by refunding it in full
     (RETURN, ("refund", "return", "erstatt", "retour", "rembours", "reembols", "devuel", "devolu",
-              "rimbors", "terugbetaal")),
+              "rimbors", "terugbetaal", "closed")),
     (PURCHASE, ("complet", "process", "paid", "ship", "deliver", "fulfil", "succe", "captur",
-                "closed", "authori", "settled", "abgeschlossen", "bezahlt", "versand", "versendet",
-                "geliefert", "erledigt", "bearbeitung", "termin", "paye", "expedi", "livr", "encours",
-                "pagad", "pagat", "enviad", "entregad", "procesa", "spedit", "consegn", "lavorazione",
-                "evas", "voltooid", "betaald", "verzonden", "geleverd", "verwerking")),
+                "accept", "authori", "settled", "pickup", "salesorder", "abgeschlossen", "bezahlt",
+                "versand", "versendet", "geliefert", "erledigt", "bearbeitung", "termin", "paye",
+                "expedi", "livr", "encours", "pagad", "pagat", "enviad", "entregad", "procesa",
+                "spedit", "consegn", "lavorazione", "evas", "voltooid", "betaald", "verzonden",
+                "geleverd", "verwerking")),
 )
 # column names of order statuses; a fulfilment or shipping status says nothing of payment, and
 # an address's state or province nothing of the order
