@@ -148,6 +148,17 @@ def test_ga_visit_times_are_utc_whatever_the_configured_zone(tmp_path):
     # an item count is a quantity, not a product; a customer's type (new / returning) is no event type
     (["Order #", "Date", "Customer ID", "Customer type", "Item Count", "Net Sales"],
      {"customer_id": "Customer ID", "event_time": "Date", "quantity": "Item Count", "amount": "Net Sales"}),
+    # Etsy's sold orders: the order's type (online / in person) is no event type
+    (["Sale Date", "Order ID", "Buyer User ID", "Number of Items", "Currency", "Order Value", "Order Type",
+      "Payment Type"],
+     {"customer_id": "Buyer User ID", "event_time": "Sale Date", "order_id": "Order ID",
+      "quantity": "Number of Items", "amount": "Order Value"}),
+    # Magento's sales_order: the order number is increment_id, not order_currency_code; the
+    # amount the one in the base currency
+    (["entity_id", "increment_id", "customer_email", "created_at", "order_currency_code", "grand_total",
+      "base_grand_total"],
+     {"order_id": "increment_id", "customer_id": "customer_email", "event_time": "created_at",
+      "amount": "base_grand_total"}),
 ])
 def test_init_maps_shop_headers_by_name(tmp_path, header, want):
     from winback.scaffold import guess_columns
@@ -156,7 +167,7 @@ def test_init_maps_shop_headers_by_name(tmp_path, header, want):
     columns, _ = guess_columns("export.csv", tmp_path)
     assert {k: v for k, v in columns.items() if k in want} == want
     assert "Item Count" not in (columns.get("product_id"), columns.get("order_id"))
-    assert columns.get("event_type") != "Customer type"
+    assert columns.get("event_type") not in ("Customer type", "Order Type", "Payment Type")
 
 
 @pytest.mark.parametrize("status, kind", [
@@ -190,6 +201,21 @@ def test_status_columns_are_told_by_name(column, status):
     from winback.data.layouts import is_status_column
 
     assert is_status_column(column) is status
+
+
+def test_init_reads_the_status_beside_a_coarser_state(tmp_path):
+    """Magento writes 'state' and 'status'; the status is read, and a column of US states named
+    'State' is none."""
+    from winback.scaffold import guess_columns
+
+    pd.DataFrame({"increment_id": ["1", "2", "3"], "customer_id": ["a", "b", "a"],
+                  "created_at": ["2024-01-01", "2024-01-02", "2024-01-03"],
+                  "state": ["complete", "processing", "canceled"], "status": ["complete", "shipped", "canceled"],
+                  "base_grand_total": [1.0, 2.0, 3.0]}).to_csv(tmp_path / "sales_order.csv", index=False)
+    assert guess_columns("sales_order.csv", tmp_path)[0]["event_type"] == "status"
+    pd.DataFrame({"customer_id": ["a", "b"], "created_at": ["2024-01-01", "2024-01-02"], "State": ["CA", "NY"]}
+                 ).to_csv(tmp_path / "us.csv", index=False)
+    assert "event_type" not in guess_columns("us.csv", tmp_path)[0]
 
 
 def test_a_column_of_us_states_is_no_order_status():

@@ -505,6 +505,10 @@ def test_unmapped_event_types_are_named_with_the_mapping_that_fixes_them(tmp_pat
                                   "add_payment_info": 1, "InitiateCheckout": 1, "session_start": 1,
                                   "checkout_completed": 1}) == {
         "page_view": "view", "add_to_cart": "cart", "checkout_completed": "purchase"}
+    # payments exports (Square's Payment and Refund, Stripe's charge); what failed is no sale
+    assert suggested_event_types({"Payment": 1, "Refund": 1, "charge": 1, "payout": 1, "Payment Failed": 1,
+                                  "Order Failed": 1, "charge.dispute.chargeback": 1, "payment_info_entered": 1}) == {
+        "Payment": "purchase", "Refund": "return", "charge": "purchase", "charge.dispute.chargeback": "return"}
     rng = np.random.default_rng(7)
     n = 6_000
     times = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 360 * 1440, n), unit="min")

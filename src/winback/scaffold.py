@@ -193,7 +193,7 @@ def table_guess(path: str, base_dir: Path) -> dict:
 # any column that mentions it), canonical columns claimed in this order (a column serves once)
 COLUMN_NAMES = {  # English first, then the usual German, French, Spanish, Italian and Dutch words
     "customer_id": (r"^(customer|client|user|visitor|member|buyer|shopper|account|cust|kunden?|klant|cliente)"
-                    r"[ _-]?(id|no|nr|number|nummer|numero|key)?$|^(uid|cid)$|^customer[ _-]?user([ _-]?id)?$"
+                    r"([ _-]?user)?[ _-]?(id|no|nr|number|nummer|numero|key)?$|^(uid|cid)$|^customer[ _-]?user([ _-]?id)?$"
                     r"|^(id|num|numero|nr)[ _-]?(customer|client|cliente|kunde|klant)$",
                     r"^(full[ _-]?visitor|user[ _-]?pseudo|client|visitor)[ _-]?id$",  # GA360, GA4
                     r"(^|\.)distinct[ _-]?id$",                                         # Mixpanel
@@ -204,7 +204,7 @@ COLUMN_NAMES = {  # English first, then the usual German, French, Spanish, Itali
     "event_type": (r"^event([ _-]?(type|name))?$", r"^(type|action|kind|activity)$",
                    r"(event|type|action|kind|activity)"),
     "order_id": (r"(order|invoice|transaction|receipt|bestellung|bestell|rechnung|commande|facture|pedido|"
-                 r"factura|ordine|bestelling)[ _-]?(id|no|nr|number|nummer|numero)?$",
+                 r"factura|ordine|bestelling)[ _-]?(id|no|nr|number|nummer|numero)?$|^increment[ _-]?id$",
                  r"(order|invoice|transaction|receipt|bestell|rechnung|commande|pedido|ordine)"),
     "session_id": (r"(session|visit|sitzung)[ _-]?(id|key)?$", r"(session|visit)"),
     "product_id": (r"(product|item|sku|article|artikel|produkt|produit|producto|prodotto)"
@@ -213,15 +213,21 @@ COLUMN_NAMES = {  # English first, then the usual German, French, Spanish, Itali
     "amount": (r"(amount|revenue|value|total|spend|sales|sum|umsatz|betrag|gesamt|montant|importe|monto|"
                r"importo|bedrag)", r"(price|preis|prix|precio|prezzo|prijs)"),
     "quantity": (r"(qty|quantity|units|menge|anzahl|quantit|cantidad|aantal)",
-                 r"(items?|articles?|artikel|products?)[ _-]?(count|sold)|^count$"),
+                 r"(items?|articles?|artikel|products?)[ _-]?(count|sold)|^count$"
+                 r"|number[ _-]?of[ _-]?(items|units|articles|products)"),
 }
 # a column named like a time is only ever the event time (event_date is not the event type)
 TIME_LIKE = re.compile(r"(time|date|_at$|^ts$|datum|zeit|fecha)", re.I)
 # a count of items is a quantity, never an id ('Item Count' is not a product)
 COUNT_LIKE = re.compile(r"(count|anzahl|aantal|number[ _-]?of|num[ _-]?items|^n[ _-]?items$)", re.I)
+# what an id is not, however loosely its name matches ('order_currency_code', 'Order Status')
+NOT_AN_ID = re.compile(r"(currenc|status|state|type|total|amount|qty|quantity|price|tax|discount|"
+                       r"note|comment|count)", re.I)
+ID_COLUMNS = ("customer_id", "order_id", "session_id", "product_id")
 # the type of something other than the event ('Customer type': new or returning)
-OTHER_TYPE = re.compile(r"(customer|client|user|member|account|payment|device|browser|traffic|source|"
-                        r"medium|channel|shipping|delivery|product|item|price|tax|discount|coupon)", re.I)
+OTHER_TYPE = re.compile(r"(customer|client|user|member|account|payment|order|sale|transaction|device|"
+                        r"browser|traffic|source|medium|channel|shipping|delivery|product|item|price|"
+                        r"tax|discount|coupon)", re.I)
 
 
 def _fits(canonical: str, column: str, loose: bool) -> bool:
@@ -230,6 +236,8 @@ def _fits(canonical: str, column: str, loose: bool) -> bool:
     if canonical != "event_time" and TIME_LIKE.search(column):
         return False
     if canonical != "quantity" and COUNT_LIKE.search(column):
+        return False
+    if canonical in ID_COLUMNS and loose and NOT_AN_ID.search(column):
         return False
     return not (canonical == "event_type" and loose and OTHER_TYPE.search(column))
 
@@ -253,7 +261,9 @@ def _status_column(table, present: list[str], taken: set[str]) -> str | None:
 
     from winback.data.layouts import is_status_column, order_statuses
 
-    for column in (c for c in present if c not in taken and is_status_column(c)):
+    candidates = [c for c in present if c not in taken and is_status_column(c)]
+    # Magento writes a coarse 'state' beside the 'status' shops set: the status says more
+    for column in sorted(candidates, key=lambda c: "stat" not in c.lower() or "state" in c.lower()):
         if not table[column].type().is_string():
             continue
         top = table[column].value_counts().order_by(ibis.desc(f"{column}_count")).limit(100).execute()

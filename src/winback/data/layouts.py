@@ -38,16 +38,20 @@ RETURN = "return"
 # first match wins, so "remove" comes before "cart" (RemoveFromCart is not an add)
 EVENT_TYPE_WORDS = {
     "remove_from_cart": ("remove",),
-    "return": ("return", "refund", "cancel"),
-    # a checkout counts once completed (Shopify's checkout_completed), not when begun
+    "return": ("return", "refund", "cancel", "chargeback"),
+    # a checkout counts once completed (Shopify's checkout_completed), not when begun; a
+    # payment or charge in a payments export (Square's Payment, Stripe's charge) is a sale
     "purchase": ("purchase", "order", "buy", "transaction", "checkoutcomplete", "completedcheckout",
-                 "sale"),
+                 "sale", "payment", "charge"),
     "cart": ("cart", "basket", "productadded", "itemadded"),  # Segment's "Product Added"
     "view": ("view", "visit", "detail", "impression"),
 }
 # steps on the way to a purchase (GA4's begin_checkout and add_payment_info, the pixel's
 # InitiateCheckout, session_start): mapped to nothing rather than counted as what they lead to
-STEP_WORDS = ("begin", "start", "initiat", "payment", "shipping")
+STEP_WORDS = ("begin", "start", "initiat", "paymentinfo", "addpayment", "paymentmethod",
+              "paymentdetail", "shipping")
+# what did not happen: a failed payment or declined order is no purchase
+UNDONE_WORDS = ("fail", "declin", "error", "void", "abandon", "expire")
 
 
 def suggested_event_types(counts: dict[str, int]) -> dict[str, str]:
@@ -58,7 +62,7 @@ def suggested_event_types(counts: dict[str, int]) -> dict[str, str]:
         if value is None or value in EVENT_TYPE_WORDS:
             continue
         plain = "".join(ch for ch in str(value).lower() if ch.isalpha())
-        if any(w in plain for w in STEP_WORDS):
+        if any(w in plain for w in STEP_WORDS + UNDONE_WORDS):
             continue
         for canonical, words in EVENT_TYPE_WORDS.items():
             if any(w in plain for w in words):
