@@ -277,6 +277,26 @@ def test_shopify_orders_export_on_every_engine(tmp_path, spark, postgres_url):
     _same_on_every_engine(events, SHOPIFY_EVENTS, "shopify_orders")
 
 
+def test_spark_reads_csv_with_the_sources_delimiter_and_encoding(tmp_path, spark):
+    """A German export (semicolons, Latin-1, decimal commas) reads on Spark as on DuckDB; an
+    encoding Spark's reader lacks, or a JSON or workbook path, is named with what to do."""
+    (tmp_path / "export.csv").write_bytes("kunde;zeit;betrag\nJosé;2024-01-05 10:00:00;5,5\n"
+                                          "Zoë;2024-01-06 11:30:00;6\n".encode("latin-1"))
+    source = {"path": str(tmp_path / "export.csv"), "delimiter": ";", "encoding": "latin-1", "decimal": ",",
+              "columns": {"customer_id": "kunde", "event_time": "zeit", "amount": "betrag"}}
+
+    def rows(**more) -> list:
+        out = _canonical_on({**source, **more}, spark, "")
+        return sorted(zip(out["customer_id"], out["amount"]))
+
+    assert rows() == rows(backend="spark") == [("José", 5.5), ("Zoë", 6.0)]
+    for more, words in (({"encoding": "cp1252"}, "Spark reads CSV text in UTF-8, ISO-8859-1"),
+                        ({"path": str(tmp_path / "events.jsonl")}, "is JSON; on Spark winback reads CSV and Parquet"),
+                        ({"path": str(tmp_path / "orders.xlsx")}, "spreadsheet workbook, which winback reads on DuckDB")):
+        with pytest.raises(ConfigError, match=words):
+            _canonical_on({**source, **more, "backend": "spark"}, spark, "")
+
+
 def test_formatted_amounts_on_every_engine(tmp_path, spark, postgres_url):
     """currency, thousands and decimal read '1.234,50 €' and "1'234.50" to the same numbers on
     DuckDB, Spark and PostgreSQL (a regex for the grouping, replace and cast on each)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -115,18 +116,55 @@ def spark_session(settings: dict[str, Any]):
     return builder.getOrCreate()
 
 
+# the Python names of the encodings Spark's CSV reader takes, and its own names for them
+SPARK_CHARSETS = {"utf-8": "utf-8", "iso8859-1": "iso-8859-1", "ascii": "us-ascii", "utf-16": "utf-16",
+                  "utf-16-be": "utf-16be", "utf-16-le": "utf-16le", "utf-32": "utf-32"}
+
+
+def _spark_files(con, cfg: Config) -> ibis.Table:
+    """The files at source.path on Spark: CSV (with the source's delimiter and encoding) or
+    Parquet. A file that names neither (a folder, Spark's own output) is read as Parquet."""
+    import codecs
+
+    from winback.data.sources import infer_format
+
+    s = cfg.source
+    path = str(cfg.resolve(s.path))
+    if s.format:
+        fmt = s.format
+    else:
+        try:
+            fmt = "parquet" if Path(path).is_dir() else infer_format(path)
+        except ConfigError:
+            fmt = "parquet"
+    if is_workbook(path) or fmt == "excel":
+        raise ConfigError(f"'{s.path}' is a spreadsheet workbook, which winback reads on DuckDB "
+                          f"(backend = \"duckdb\"); for Spark, save its sheet as CSV or Parquet.")
+    if fmt not in ("csv", "parquet"):
+        raise ConfigError(f"'{s.path}' is {fmt.upper()}; on Spark winback reads CSV and Parquet files "
+                          f"(or a table: source.table). Convert it, or read it on DuckDB "
+                          f"(backend = \"duckdb\").")
+    if fmt == "parquet":
+        return con.read_parquet(path)
+    options: dict[str, object] = {"header": True}
+    if s.delimiter:
+        options["sep"] = s.delimiter
+    if s.encoding:
+        name = codecs.lookup(s.encoding).name
+        if name not in SPARK_CHARSETS:
+            raise ConfigError(f"Spark reads CSV text in UTF-8, ISO-8859-1 (latin-1), UTF-16 or UTF-32, "
+                              f"not source.encoding = '{s.encoding}': re-save '{s.path}' as UTF-8, or "
+                              f"read it on DuckDB (backend = \"duckdb\"), which takes any encoding.")
+        options["encoding"] = SPARK_CHARSETS[name]
+    return con.read_csv(path, **options)
+
+
 def engine_table(con, cfg: Config) -> ibis.Table:
     """The raw events table on a warehouse engine: `source.table` (schema.table allowed), or on
     Spark the files at `source.path`."""
     s = cfg.source
     if s.backend == "spark" and not s.table:
-        path = str(cfg.resolve(s.path))
-        fmt = s.format or ("csv" if path.lower().endswith(".csv") else
-                           "excel" if is_workbook(path) else "parquet")
-        if fmt == "excel":
-            raise ConfigError(f"'{s.path}' is a spreadsheet workbook, which winback reads on DuckDB "
-                              f"(backend = \"duckdb\"); for Spark, save its sheet as CSV or Parquet.")
-        return con.read_csv(path, header=True) if fmt == "csv" else con.read_parquet(path)
+        return _spark_files(con, cfg)
     database, _, name = s.table.rpartition(".")
     try:
         return con.table(name, database=database or None)
