@@ -297,6 +297,45 @@ def test_spark_reads_csv_with_the_sources_delimiter_and_encoding(tmp_path, spark
             _canonical_on({**source, **more, "backend": "spark"}, spark, "")
 
 
+def test_hour_and_weekday_features_read_the_shops_clock_on_every_engine(spark, postgres_url):
+    """features.timezone: a purchase at 02:00 UTC on a Saturday is Friday 21:00 in New York
+    (an evening on a weekday) and Saturday 12:00 in Brisbane (+10:00); the hour and weekday
+    features say so on DuckDB, Spark and PostgreSQL, daylight saving included (New York is
+    UTC-5 in January, UTC-4 in July), and BigQuery compiles DATETIME(TIMESTAMP(t, 'UTC'), zone)."""
+    import dataclasses
+
+    utc = ["2024-01-06 02:00:00", "2024-07-06 03:30:00", "2024-07-08 14:00:00"]  # Sat, Sat, Mon (UTC)
+    events = pd.DataFrame({"customer_id": ["a", "a", "a"], "event_time": pd.to_datetime(utc),
+                           "event_type": ["purchase"] * 3, "amount": [1.0, 2.0, 3.0], "quantity": [1.0] * 3,
+                           "price": [1.0, 2.0, 3.0], "order_id": ["o1", "o2", "o3"],
+                           **{c: pd.Series([None] * 3, dtype="string")
+                              for c in ("session_id", "product_id", "brand", "category")}})
+    spec = FeatureSpec(windows_days=(30,), available=("customer_id", "event_time", "event_type", "amount"),
+                       bgnbd=False)
+    cols = ["weekend_share", "hour_night_share", "hour_morning_share", "hour_afternoon_share",
+            "hour_evening_share"]
+    want = {  # (weekend, night, morning, afternoon, evening) of the three purchases
+        "UTC": [2 / 3, 2 / 3, 0, 1 / 3, 0],  # Sat 02:00, Sat 03:30, Mon 14:00
+        "America/New_York": [0, 0, 1 / 3, 0, 2 / 3],  # Fri 21:00, Fri 23:30, Mon 10:00
+        "+10:00": [2 / 3, 1 / 3, 0, 2 / 3, 0]}  # Sat 12:00, Sat 13:30, Tue 00:00
+    when = dt.datetime(2024, 8, 1)
+    spark.createDataFrame(events).createOrReplaceTempView("clock_events")
+    ibis.connect(postgres_url).create_table("clock_events", events, overwrite=True)
+    tables = {"duckdb": ibis.duckdb.connect().create_table("clock_events", events),
+              "spark": ibis.pyspark.connect(spark).table("clock_events"),
+              "postgres": ibis.connect(postgres_url).table("clock_events")}
+    for zone, shares in want.items():
+        for engine, table in tables.items():
+            got = build_features(table, when, dataclasses.replace(spec, timezone=zone)).execute()
+            assert got[cols].iloc[0].tolist() == pytest.approx(shares), (zone, engine)
+    from winback.data.layouts import CANONICAL_TYPES
+
+    unbound = ibis.table(CANONICAL_TYPES, name="events")
+    sql = ibis.to_sql(build_features(unbound, when, dataclasses.replace(spec, timezone="America/New_York"),
+                                     backend="bigquery"), dialect="bigquery")
+    assert "DATETIME(TIMESTAMP(" in sql.upper().replace("`", "") and "'America/New_York'" in sql
+
+
 def test_formatted_amounts_on_every_engine(tmp_path, spark, postgres_url):
     """currency, thousands and decimal read '1.234,50 €' and "1'234.50" to the same numbers on
     DuckDB, Spark and PostgreSQL (a regex for the grouping, replace and cast on each)."""

@@ -821,3 +821,23 @@ def test_rows_without_a_time_are_named(tmp_path, orders):
     with pytest.raises(DataError, match=r"1 rows have no time in column 'event_time'. First rows: row \d+: "
                                         r"event_time=\(empty\), customer_id='Total', amount='999.0'"):
         load_events(events_config(write_csv(tmp_path, rows, "with_total.csv")))
+
+
+def test_the_shops_clock_defaults_to_the_source_zone_and_is_checked(tmp_path):
+    """Hour and weekday features read features.timezone, or else source.timezone (the zone the
+    shop's times were written in); a bundle keeps it, so scoring reads the same clock, and a
+    bundle from before the setting reads UTC."""
+    from winback.config import config_from_dict
+    from winback.features import FeatureSpec
+
+    cfg = config_from_dict({"source": {"path": "x.csv", "timezone": "Europe/Berlin"}})
+    assert cfg.features.clock(cfg.source.timezone) == "Europe/Berlin"
+    cfg = config_from_dict({"source": {"path": "x.csv"}, "features": {"timezone": "America/New_York"}})
+    assert cfg.features.clock(cfg.source.timezone) == "America/New_York"
+    with pytest.raises(ConfigError, match=r"features.timezone = 'America/NewYork' is not a time zone.*"
+                                          r"the shop's clock.*America/New_York"):
+        config_from_dict({"source": {"path": "x.csv"}, "features": {"timezone": "America/NewYork"}})
+    spec = FeatureSpec(timezone="Australia/Sydney")
+    assert FeatureSpec.from_dict(spec.to_dict()).timezone == "Australia/Sydney"
+    old = {k: v for k, v in spec.to_dict().items() if k != "timezone"}
+    assert FeatureSpec.from_dict(old).timezone == "UTC"

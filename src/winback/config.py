@@ -104,6 +104,12 @@ class FeatureConfig:
     # months of monthly features (seq_m{k}_*) for the lstm / gru candidates; 0 = none, or 12
     # when a sequence candidate is chosen
     sequence_months: int = 0
+    # the shop's clock for hour and weekday features ("America/New_York", "+10:00"); empty =
+    # source.timezone. Events are stored in UTC; an evening in New York is a night in UTC
+    timezone: str = ""
+
+    def clock(self, source_timezone: str) -> str:
+        return self.timezone.strip() or source_timezone
 
 
 @dataclass
@@ -474,6 +480,8 @@ def validate_config(cfg: Config) -> None:
     from winback.data.engines import check_engine_settings
 
     zone_setting(cfg.source.timezone)  # a zone that is neither an offset nor a known name
+    if cfg.features.timezone.strip():
+        zone_setting(cfg.features.timezone, "features.timezone")
 
     check_engine_settings(cfg)
     if cfg.engine.threads < 0:

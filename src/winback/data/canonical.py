@@ -78,6 +78,11 @@ def _spark_to_utc(ts: dt.datetime, zone: str) -> dt.datetime:  # type: ignore[em
     """Spark's to_utc_timestamp: a naive local time in `zone` as naive UTC."""
 
 
+@ibis.udf.scalar.builtin(name="from_utc_timestamp")
+def _spark_from_utc(ts: dt.datetime, zone: str) -> dt.datetime:  # type: ignore[empty-body]
+    """Spark's from_utc_timestamp: naive UTC as the naive wall time in `zone`."""
+
+
 @ibis.udf.scalar.builtin(name="timestamp")
 def _bq_timestamp(ts: dt.datetime, zone: str) -> dt.datetime:  # type: ignore[empty-body]
     """BigQuery's TIMESTAMP(datetime, zone): a civil time in `zone` as an instant."""
@@ -96,6 +101,18 @@ def _local_to_utc(ts: ibis.Value, zone: str, backend: str) -> ibis.Value:
     if backend == "bigquery":
         return _bq_datetime(_bq_timestamp(ts, zone), "UTC")
     return _timezone("UTC", _timezone(zone, ts))  # DuckDB (ICU) and PostgreSQL
+
+
+def utc_to_local(ts: ibis.Value, zone: int | str, backend: str) -> ibis.Value:
+    """Naive UTC times as the wall clock of `zone` (a fixed offset in seconds, or an IANA name
+    whose offset follows daylight saving), in each engine's own zone database."""
+    if isinstance(zone, int):
+        return ts + ibis.interval(seconds=zone) if zone else ts
+    if backend in ("spark", "pyspark"):
+        return _spark_from_utc(ts, zone)
+    if backend == "bigquery":
+        return _bq_datetime(_bq_timestamp(ts, "UTC"), zone)
+    return _timezone(zone, _timezone("UTC", ts))  # DuckDB (ICU) and PostgreSQL
 
 
 @dataclass
@@ -299,9 +316,9 @@ def _fixed_offset(text: str) -> int | None:
     return seconds if m.group(1) == "+" else -seconds
 
 
-def zone_setting(configured: str) -> int | str:
-    """source.timezone as a fixed offset in seconds ('UTC', '+02:00') or an IANA zone name
-    ('Europe/Berlin', whose offset changes with daylight saving)."""
+def zone_setting(configured: str, key: str = "source.timezone") -> int | str:
+    """A zone setting (`key`) as a fixed offset in seconds ('UTC', '+02:00') or an IANA zone
+    name ('Europe/Berlin', whose offset changes with daylight saving)."""
     offset = _fixed_offset(configured)
     if offset is not None:
         return offset
@@ -313,10 +330,12 @@ def zone_setting(configured: str) -> int | str:
         from winback.errors import closest
 
         near = closest(configured.strip(), sorted(zoneinfo.available_timezones()))
+        meaning = ("the zone of timestamps that carry none" if key == "source.timezone" else
+                   "the shop's clock, which hour and weekday features read")
         raise ConfigError(
-            f"source.timezone = '{configured}' is not a time zone: use 'UTC', a fixed offset such "
-            f"as '+02:00', or a zone name such as 'Europe/Berlin' (the zone of timestamps that "
-            f"carry none).{f' Did you mean {near!r}?' if near else ''}"
+            f"{key} = '{configured}' is not a time zone: use 'UTC', a fixed offset such "
+            f"as '+02:00', or a zone name such as 'Europe/Berlin' ({meaning})."
+            f"{f' Did you mean {near!r}?' if near else ''}"
         ) from None
     return configured.strip()
 

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 
 import ibis
+from ibis.common.exceptions import IbisError
 
 from winback.features.activity import activity_features
 from winback.features.context import FeatureContext
@@ -28,6 +29,7 @@ class FeatureSpec:
     available: tuple[str, ...] = ("customer_id", "event_time", "event_type", "amount")
     bgnbd: bool = True
     sequence_months: int = 0  # monthly seq_m{k}_* columns for sequence models; 0 = none
+    timezone: str = "UTC"  # the clock of hour and weekday features (features.timezone)
     columns: tuple[str, ...] = field(default=())  # filled after the first build
 
     def to_dict(self) -> dict:
@@ -46,10 +48,22 @@ class FeatureSpec:
         return cls.from_dict(d), columns
 
 
-def build_features(events: ibis.Table, cutoff: dt.datetime, spec: FeatureSpec) -> ibis.Table:
-    """One row per customer with any event before `cutoff`; keyed by customer_id."""
+def _engine_of(events: ibis.Table) -> str:
+    try:
+        return events._find_backend().name
+    except IbisError:
+        return "duckdb"
+
+
+def build_features(events: ibis.Table, cutoff: dt.datetime, spec: FeatureSpec,
+                   backend: str | None = None) -> ibis.Table:
+    """One row per customer with any event before `cutoff`; keyed by customer_id. `backend`
+    names the engine the SQL is for when `events` is bound to none (compiling for BigQuery)."""
+    from winback.data.canonical import zone_setting
+
     ctx = FeatureContext(cutoff=cutoff, windows_days=spec.windows_days,
-                         trend_window_days=spec.trend_window_days, available=frozenset(spec.available))
+                         trend_window_days=spec.trend_window_days, available=frozenset(spec.available),
+                         timezone=zone_setting(spec.timezone), backend=backend or _engine_of(events))
     history = events.filter(events.event_time < cutoff)
     table = activity_features(history, ctx)
     parts = [family(history, ctx) for family in (interpurchase_features, session_features)]

@@ -84,9 +84,10 @@ def activity_features(history: ibis.Table, ctx: FeatureContext) -> ibis.Table:
     if ctx.has("event_type"):
         for et in FUNNEL_TYPES:
             aggs[f"n_{et}"] = h.count(where=h.event_type == et)
-    dow = h.event_time.day_of_week.index()  # Monday = 0
+    local = ctx.local(h.event_time)
+    dow = local.day_of_week.index()  # Monday = 0
     aggs["weekend_share"] = share(dow >= 5)
-    hour = h.event_time.hour()
+    hour = local.hour()
     for name, (lo, hi) in HOUR_BINS.items():
         aggs[f"hour_{name}_share"] = share((hour >= lo) & (hour < hi))
     for col, name in (("product_id", "products"), ("brand", "brands"), ("category", "categories")):

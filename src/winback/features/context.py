@@ -28,6 +28,17 @@ class FeatureContext:
     windows_days: tuple[int, ...]
     trend_window_days: int
     available: frozenset[str]
+    # the clock hour and weekday features read: a fixed offset in seconds or a zone name, and
+    # the engine whose zone database converts to it
+    timezone: int | str = 0
+    backend: str = "duckdb"
+
+    def local(self, ts: ibis.Value) -> ibis.Value:
+        """`ts` (naive UTC) on the shop's clock: an evening purchase in New York is 23:00 UTC
+        or later, and a Sunday one in Sydney a Saturday in UTC."""
+        from winback.data.canonical import utc_to_local
+
+        return utc_to_local(ts, self.timezone, self.backend)
 
     @property
     def cutoff_epoch(self) -> float:
