@@ -244,9 +244,18 @@ def _shopify_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
     name = raw["Lineitem name"].cast("string").strip().nullif("") if "Lineitem name" in raw.columns else None
     product = (raw["Lineitem sku"].cast("string").strip().nullif("") if "Lineitem sku" in raw.columns
                else ibis.null("string"))
+    paid = _number(raw["Lineitem quantity"]) * _number(raw["Lineitem price"])
+    if "Lineitem discount" in raw.columns:  # the discount on the line, as an amount
+        paid = paid - _number(raw["Lineitem discount"]).fill_null(0)
     return {"Email (order)": of_order("Email"), "Created at (order)": of_order("Created at"),
             "Financial Status (order)": kind,
-            "Lineitem (product)": product.coalesce(name) if name is not None else product}
+            "Lineitem (product)": product.coalesce(name) if name is not None else product,
+            "Lineitem amount": paid}
+
+
+def _number(col: ibis.Value) -> ibis.Value:
+    """A Shopify number column (typed by Parquet or a warehouse, or CSV text) as float64."""
+    return col.cast("string").strip().nullif("").try_cast("float64") if col.type().is_string() else col.cast("float64")
 
 
 LAYOUTS: dict[str, Layout] = {
@@ -324,6 +333,7 @@ LAYOUTS: dict[str, Layout] = {
             "product_id": "Lineitem (product)",
             "quantity": "Lineitem quantity",
             "price": "Lineitem price",
+            "amount": "Lineitem amount",
         },
         derive=_shopify_columns,
         derive_needs=SHOPIFY_NEEDS,
