@@ -1,6 +1,8 @@
 """Scale: the full feature set at one cutoff from REES46-layout logs of 20 M, 100 M and 300 M
-events on this machine, DuckDB bounded to 6 GB (spilling to disk beyond), plus the 20 M case on
-PySpark local mode in the same run (issue #6 acceptance).
+events on this machine, DuckDB bounded to 6 GB (spilling to disk beyond), in one pass over
+every file and, since the parts hold disjoint users, file by file as with
+source.partitioned_by_customer = true; plus the 20 M case on PySpark local mode in the same run
+(issue #6 acceptance).
 
     python benchmarks/scale.py [--sizes 20,100,300] [--memory-limit 6GB] [--no-spark]
 
@@ -23,6 +25,7 @@ from pathlib import Path
 from _common import CACHE, print_table, write_result
 
 PART_ROWS = 10_000_000
+BY_FILE_ENGINE = "duckdb, file by file"
 SCALE = CACHE / "scale"
 CUTOFF = "2020-10-01"
 DAYS = 395  # 13 months, as seed 000's GA export
@@ -59,6 +62,33 @@ out = build_features(events, dt.datetime.fromisoformat("{cutoff}"), spec).to_pya
 seconds = time.perf_counter() - t0
 print(json.dumps({{"seconds": seconds, "customers": out.num_rows, "columns": out.num_columns,
                   "peak_rss_mb": _peak[0] / 2**20}}))
+"""
+
+# source.partitioned_by_customer: the parts hold disjoint users, so features are built file by
+# file (features_of / score's path) and stacked, with the check that no customer is in two files
+BY_FILE = MONITOR + """
+import datetime as dt, glob
+import pyarrow as pa
+from winback.config import EngineConfig
+from winback.data.engines import connect_duckdb
+from winback.data.layouts import LAYOUTS
+from winback.data import canonical as C
+from winback.features import FeatureSpec
+from winback.frame import check_one_file_per_customer, feature_tables
+t0 = time.perf_counter()
+con = connect_duckdb(EngineConfig(memory_limit="{memory}", temp_directory="{spill}"))
+m = C._mapping(LAYOUTS["rees46"], {{}})
+parts = []
+for f in sorted(glob.glob("{files}")):
+    raw = con.read_parquet(f)
+    parts.append(raw.select(**C._typed_columns(raw, m, LAYOUTS["rees46"], {{}}, "", 0)))
+log = C.EventLog(con, parts[0], frozenset(m), "scale", {{}}, tuple(parts))
+spec = FeatureSpec(available=tuple(sorted(set(m) | {{"quantity", "order_id", "amount"}})), bgnbd=False)
+tables = [t.to_pyarrow() for t in feature_tables(log, dt.datetime.fromisoformat("{cutoff}"), spec)]
+check_one_file_per_customer(pa.chunked_array([t.column("customer_id") for t in tables]).to_pandas(), "scale")
+seconds = time.perf_counter() - t0
+print(json.dumps({{"seconds": seconds, "customers": sum(t.num_rows for t in tables),
+                  "columns": tables[0].num_columns, "peak_rss_mb": _peak[0] / 2**20}}))
 """
 
 SPARK = MONITOR + """
@@ -147,6 +177,11 @@ def main() -> None:
                               cutoff=CUTOFF))
         runs.append({"events": events, "engine": "duckdb", "memory_limit": a.memory_limit,
                      "parquet_bytes": disk, **r, "events_per_s": events / r["seconds"]})
+        print(f"[{millions} M events] DuckDB, file by file (partitioned_by_customer) ...", flush=True)
+        r = run(BY_FILE.format(memory=a.memory_limit, spill=spill, files=f"{folder}/*.parquet",
+                               cutoff=CUTOFF))
+        runs.append({"events": events, "engine": BY_FILE_ENGINE, "memory_limit": a.memory_limit,
+                     "parquet_bytes": disk, **r, "events_per_s": events / r["seconds"]})
         if millions == 20 and not a.no_spark:
             print("[20 M events] PySpark local[2] ...", flush=True)
             r = run(SPARK.format(spill=spill, files=f"{folder}/*.parquet", cutoff=CUTOFF))
@@ -158,14 +193,25 @@ def main() -> None:
         r["seconds_per_100M_events"] = r["seconds"] / r["events"] * 1e8
     spark = next((r for r in runs if r["engine"].startswith("pyspark")), None)
     duck20 = next((r for r in runs if r["engine"] == "duckdb" and r["events"] == 20_000_000), None)
+    by_file = next((r for r in runs if r["engine"] == BY_FILE_ENGINE), None)
+
+    def growth(engine: str, first: dict) -> dict:
+        """Seconds per event at each size over those at the smallest: 1.0 is linear."""
+        return {f"{r['events'] // 10**6}M": r["seconds"] / first["seconds"] * first["events"] / r["events"]
+                for r in runs if r["engine"] == engine}
+
     payload = {"runs": runs, "cutoff": CUTOFF, "days": DAYS,
                "spark_over_duckdb_20M": (spark["seconds"] / duck20["seconds"]) if spark and duck20 else None,
-               "growth": {f"{r['events'] // 10**6}M": r["seconds"] / base["seconds"] * base["events"] / r["events"]
-                          for r in runs if r["engine"] == "duckdb"}}
+               "growth": growth("duckdb", base),
+               "growth_file_by_file": growth(BY_FILE_ENGINE, by_file) if by_file else None}
     print_table(["events", "engine", "seconds", "peak RSS MB", "events/s", "customers", "s per 100 M"],
                 [[f"{r['events']:,}", r["engine"], f"{r['seconds']:.1f}", f"{r['peak_rss_mb']:,.0f}",
                   f"{r['events_per_s']:,.0f}", f"{r['customers']:,}", f"{r['seconds_per_100M_events']:.1f}"]
                  for r in runs])
+    for key, name in (("growth", "one pass"), ("growth_file_by_file", "file by file")):
+        if payload[key]:
+            print(f"time per event relative to the smallest size ({name}): "
+                  + ", ".join(f"{k} {v:.2f}x" for k, v in payload[key].items()))
     if payload["spark_over_duckdb_20M"]:
         print(f"PySpark / DuckDB at 20 M events: {payload['spark_over_duckdb_20M']:.1f}x the time")
     print(f"wrote {write_result('scale', payload)}")

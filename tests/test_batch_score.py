@@ -47,6 +47,31 @@ def test_small_chunks_give_the_same_scores(cdnow_bundle, log, reference, tmp_pat
     assert streamed.groupby("decile").size().between(2_356, 2_358).all()
 
 
+def test_files_partitioned_by_customer_score_as_one_log(cdnow_bundle, reference, tmp_path):
+    """CDNOW split into three CSV files by customer: scored file by file with
+    source.partitioned_by_customer, the scores are those of the whole log; a customer in two
+    files stops the run before anything is written."""
+    import dataclasses
+
+    from winback.datasets import cdnow_path
+
+    lines = cdnow_path("master").read_text().splitlines()
+    folder = tmp_path / "orders"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"part-{i}.csv").write_text("\n".join(
+            [lines[0]] + [line for line in lines[1:] if int(line.split(",")[0]) % 3 == i]) + "\n")
+    cfg = cdnow_config()
+    cfg = dataclasses.replace(cfg, source=dataclasses.replace(cfg.source, path=str(folder),
+                                                              partitioned_by_customer=True))
+    where, rows, _ = score_to(cfg, cdnow_bundle, str(tmp_path / "s.parquet"), chunk_rows=5_000)
+    pd.testing.assert_frame_equal(pd.read_parquet(where), reference, check_exact=False, rtol=1e-6)
+    (folder / "part-3.csv").write_text("\n".join(lines[:3]) + "\n")  # two customers again
+    with pytest.raises(DataError, match="has events in more than one file"):
+        score_to(cfg, cdnow_bundle, str(tmp_path / "t.parquet"), chunk_rows=5_000)
+    assert not (tmp_path / "t.parquet").exists()
+
+
 def test_duckdb_table_and_csv_hold_the_same_rows(cdnow_bundle, reference, tmp_path):
     db = tmp_path / "warehouse.duckdb"
     for _ in range(2):  # the second run replaces the table whole

@@ -181,3 +181,37 @@ def test_events_at_or_after_the_cutoff_change_no_feature(past, future, changed_f
     base = features(before)
     pd.testing.assert_frame_equal(base, features(before + after + at_cut))
     pd.testing.assert_frame_equal(base, features(before + other))
+
+
+def test_features_file_by_file_match_one_pass_when_files_hold_whole_customers(tmp_path):
+    """source.partitioned_by_customer: features built per file and stacked equal those of one
+    pass over every file (each customer's events are in one file); a customer found in two
+    files is an error naming them, in training and in scoring."""
+    import shutil
+
+    from winback.config import config_from_dict
+    from winback.data import load_events
+    from winback.datasets import generate_rees46
+    from winback.errors import DataError
+    from winback.frame import features_of
+
+    folder = tmp_path / "events"
+    folder.mkdir()
+    for i in range(3):
+        generate_rees46(folder / f"part-{i}.parquet", rows=15_000, seed=20 + i, days=90,
+                        first_user=i * 1_000_000 + 1, first_session=i * 1_000_000_000 + 1)
+    source = {"path": str(folder), "layout": "rees46"}
+    whole = load_events(config_from_dict({"source": source}))
+    parted = load_events(config_from_dict({"source": {**source, "partitioned_by_customer": True}}))
+    assert len(parted.parts) == 3 and parted.fingerprint == whole.fingerprint
+    when = whole.end - dt.timedelta(days=20)
+    spec = FeatureSpec(windows_days=(7, 30), available=tuple(sorted(whole.available)), bgnbd=False)
+    want = features_of(whole, when, spec).sort_values("customer_id").reset_index(drop=True)
+    got = features_of(parted, when, spec).sort_values("customer_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9)
+
+    shutil.copy(folder / "part-0.parquet", folder / "part-3.parquet")  # every customer of part 0 twice
+    parted = load_events(config_from_dict({"source": {**source, "partitioned_by_customer": True,
+                                                      "duplicates": "keep"}}))
+    with pytest.raises(DataError, match=r"has events in more than one file.*partitioned_by_customer"):
+        features_of(parted, when, spec)

@@ -64,6 +64,9 @@ class SourceConfig:
     missing_customer_ids: list[str] = field(default_factory=list)  # ids meaning "no customer" (guests as 0)
     lowercase_customer_ids: bool = False  # John@x.com and john@x.com are one customer (emails as ids)
     negative_amounts: str = "error"  # purchases with a negative amount: error | return | drop
+    # each file holds every event of its customers (written partitioned or bucketed by a hash of
+    # the customer id): features are built file by file, in memory each file needs
+    partitioned_by_customer: bool = False
     columns: dict[str, str] = field(default_factory=dict)
     event_types: dict[str, str] = field(default_factory=dict)  # source value -> canonical
     passthrough: list[str] = field(default_factory=list)
@@ -480,6 +483,10 @@ def validate_config(cfg: Config) -> None:
     from winback.data.engines import check_engine_settings
 
     zone_setting(cfg.source.timezone)  # a zone that is neither an offset nor a known name
+    if cfg.source.partitioned_by_customer and (cfg.source.backend != "duckdb" or cfg.source.table):
+        raise ConfigError("source.partitioned_by_customer = true reads files one at a time on DuckDB; "
+                          "a table, or a Spark, PostgreSQL or BigQuery source, is spread by the "
+                          "engine itself. Remove the setting.")
     if cfg.features.timezone.strip():
         zone_setting(cfg.features.timezone, "features.timezone")
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import ibis
 import numpy as np
 import pandas as pd
 
 from winback.config import ProblemConfig
 from winback.data.canonical import EventLog
+from winback.errors import DataError
 from winback.features import FeatureSpec, build_features
 from winback.features.monthly import PREFIX as MONTHLY_PREFIX
 from winback.labels import Cutoff, check_labels, label_table, population_table
@@ -53,13 +55,42 @@ def add_bgnbd_features(frame: pd.DataFrame, model: BGNBD | None) -> pd.DataFrame
     return out
 
 
+def feature_tables(log: EventLog, when: dt.datetime, spec: FeatureSpec) -> list[ibis.Table]:
+    """The feature expressions of the log: one, or one per file when the source is partitioned
+    by customer (a customer's features read that customer's events only, so each file's are
+    exact, and a file needs a file's memory where the whole log would spill)."""
+    return [build_features(t, when, spec) for t in (log.parts or (log.table,))]
+
+
+def features_of(log: EventLog, when: dt.datetime, spec: FeatureSpec) -> pd.DataFrame:
+    """One row per customer with history before `when`, file by file when partitioned."""
+    frames = [t.execute() for t in feature_tables(log, when, spec)]
+    feats = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if log.parts:
+        check_one_file_per_customer(feats["customer_id"], log.source_name)
+    return feats
+
+
+def check_one_file_per_customer(ids, source_name: str) -> None:
+    """A customer found in two files breaks source.partitioned_by_customer: each file's
+    features would hold part of the customer's history."""
+    ids = pd.Series(ids)
+    twice = ids[ids.duplicated()]
+    if len(twice):
+        raise DataError(
+            f"{source_name}: customer {twice.iloc[0]!r} (and {len(twice) - 1:,} more) has events in "
+            f"more than one file, so source.partitioned_by_customer = true would split their "
+            f"histories. Write the files partitioned by customer (e.g. Spark's "
+            f"repartition(n, 'customer_id')), or remove the setting.")
+
+
 def build_frame(log: EventLog, cutoff: Cutoff, problem: ProblemConfig, spec: FeatureSpec,
                 with_labels: bool = True, bgnbd: BGNBD | None = None,
                 fitted: dict | None = None) -> pd.DataFrame:
     """One row per customer in the population at the cutoff. Labels only when asked; BG/NBD
     features from `bgnbd` when given, else from a fit on this cutoff's buyers, which is put in
     `fitted["bgnbd"]` when a dict is passed (training keeps the test cutoff's fit for serving)."""
-    feats = build_features(log.table, cutoff.time, spec).execute()
+    feats = features_of(log, cutoff.time, spec)
     if with_labels:
         pop = label_table(log.table, cutoff, problem).execute()
         check_labels(pop, cutoff, problem)

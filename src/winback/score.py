@@ -28,8 +28,8 @@ from winback.data.canonical import EventLog, load_events
 from winback.data.sources import arrow_batches
 from winback.errors import ConfigError, DataError
 from winback.evaluate import decision_of, flag_sql
-from winback.features import FeatureSpec, build_features
-from winback.frame import finish_frame, fit_population_bgnbd, score_cutoff
+from winback.features import FeatureSpec
+from winback.frame import check_one_file_per_customer, feature_tables, finish_frame, fit_population_bgnbd, score_cutoff
 from winback.labels import observed_end, population_table
 from winback.models.bgnbd import BGNBD
 from winback.models.gamma_gamma import GammaGamma
@@ -198,12 +198,19 @@ def _scoring_time(log: EventLog, cutoff: str | None) -> dt.datetime:
 
 def _feature_batches(log: EventLog, bundle: _Bundle, when: dt.datetime,
                      chunk_rows: int) -> Iterator[pa.RecordBatch]:
-    """Every customer with history before `when`, flagged when in the problem's population."""
-    feats = build_features(log.table, when, bundle.spec)
-    pop = population_table(log.table, when, bundle.problem).mutate(
-        **{IN_POPULATION: ibis.literal(True)})
-    joined = feats.left_join(pop, "customer_id").drop("customer_id_right")
-    return arrow_batches(log.con, joined, chunk_rows)
+    """Every customer with history before `when`, flagged when in the problem's population;
+    file by file when the source is partitioned by customer (each file's population is its
+    customers')."""
+    ids = []
+    for table, feats in zip(log.parts or (log.table,), feature_tables(log, when, bundle.spec)):
+        pop = population_table(table, when, bundle.problem).mutate(**{IN_POPULATION: ibis.literal(True)})
+        joined = feats.left_join(pop, "customer_id").drop("customer_id_right")
+        for batch in arrow_batches(log.con, joined, chunk_rows):
+            if log.parts:
+                ids.append(batch.column("customer_id"))
+            yield batch
+    if ids:
+        check_one_file_per_customer(pa.chunked_array(ids).to_pandas(), log.source_name)
 
 
 def score_to(cfg: Config, bundle_dir: Path, output: str, table: str | None = None,

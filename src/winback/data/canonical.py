@@ -25,7 +25,8 @@ from winback.config import UNIX_TIME_FORMATS, Config, SourceConfig
 from winback.data.layouts import CANONICAL_TYPES, ID_COLUMNS, LAYOUTS, PURCHASE, REQUIRED, RETURN, Layout
 from winback.data.engines import connect_engine, engine_table
 from winback.data.numbers import NumberFormat, number_format_hint, source_number_format, text_number
-from winback.data.sources import connect, damaged_text, files_lacking, is_read_failure, open_source, source_format
+from winback.data.sources import (connect, damaged_text, files_lacking, is_read_failure, matching_files, open_source,
+                                  source_format)
 from winback.errors import ConfigError, DataError, did_you_mean
 
 CANONICAL_COLUMNS = tuple(CANONICAL_TYPES)
@@ -129,6 +130,9 @@ class EventLog:
     available: frozenset[str]
     source_name: str
     summary: dict[str, Any] = field(default_factory=dict)
+    # with source.partitioned_by_customer, the same canonical events file by file: features,
+    # which read one customer at a time, are built per file and stacked (see frame.features_of)
+    parts: tuple[ibis.Table, ...] = ()
 
     @property
     def start(self) -> dt.datetime:
@@ -214,13 +218,31 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
                                       negative_amounts=source.negative_amounts)
     duplicates = _check_duplicates(unstripped, name, source.duplicates, con if embedded else None)
 
-    canonical = raw.select(**cols, **{c: raw[c] for c in source.passthrough})
-    if source.drop_missing_customers:
-        canonical = canonical.filter(canonical.customer_id.notnull())
-    if source.negative_amounts == "drop" and negative:
-        canonical = canonical.filter(~_negative_purchase(canonical, False).fill_null(False))
-    if source.duplicates == "drop":
-        canonical = canonical.distinct()
+    def finished(r: ibis.Table, typed_cols: dict[str, ibis.Value]) -> ibis.Table:
+        out = r.select(**typed_cols, **{c: r[c] for c in source.passthrough})
+        if source.drop_missing_customers:
+            out = out.filter(out.customer_id.notnull())
+        if source.negative_amounts == "drop" and negative:
+            out = out.filter(~_negative_purchase(out, False).fill_null(False))
+        if source.duplicates == "drop":
+            out = out.distinct()
+        return out
+
+    canonical = finished(raw, cols)
+    parts: tuple[ibis.Table, ...] = ()
+    if source.partitioned_by_customer and embedded:
+        def prepared(r: ibis.Table) -> ibis.Table:  # as `raw` was: derived columns, trimmed text
+            if layout.derive is not None:
+                r = r.mutate(**layout.derive(r))
+            if is_csv:
+                r = r.mutate(**{c: _trimmed(r[c]) for c in dict.fromkeys(mapping.values())
+                                if r[c].type().is_string()})
+            return r
+
+        schema = canonical.schema()
+        parts = tuple(finished(r, typed(r)).cast(schema) for r in
+                      (prepared(open_source(con, source, Path(f))) for f in matching_files(path)))
+        materialize = False  # each cutoff reads the files, one at a time
     if materialize and is_csv:
         # CSV text is parsed and typed once into a copy that every cutoff reads. Parquet and
         # DuckDB tables are read again instead, as a warehouse reads its own: on 20 M REES46
@@ -240,7 +262,7 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
                                   if "event_type" not in mapping and layout.event_type_rule is None else "")
     summary["mixed_currencies"] = (mixed_currencies(raw, mapping)
                                    if "amount" in mapping or "price" in mapping else "")
-    return EventLog(con, canonical, frozenset(available), name, summary)
+    return EventLog(con, canonical, frozenset(available), name, summary, parts)
 
 
 def _mapping(layout: Layout, overrides: dict[str, str]) -> dict[str, str]:
