@@ -148,6 +148,9 @@ def test_ga_visit_times_are_utc_whatever_the_configured_zone(tmp_path):
     # an item count is a quantity, not a product; a customer's type (new / returning) is no event type
     (["Order #", "Date", "Customer ID", "Customer type", "Item Count", "Net Sales"],
      {"customer_id": "Customer ID", "event_time": "Date", "quantity": "Item Count", "amount": "Net Sales"}),
+    # 'Account' holds the letters of 'count': it is an id still
+    (["Account ID", "Created", "Revenue", "ItemCount"],
+     {"customer_id": "Account ID", "event_time": "Created", "amount": "Revenue"}),
     # Etsy's sold orders: the order's type (online / in person) is no event type
     (["Sale Date", "Order ID", "Buyer User ID", "Number of Items", "Currency", "Order Value", "Order Type",
       "Payment Type"],

@@ -219,10 +219,12 @@ COLUMN_NAMES = {  # English first, then the usual German, French, Spanish, Itali
 # a column named like a time is only ever the event time (event_date is not the event type)
 TIME_LIKE = re.compile(r"(time|date|_at$|^ts$|datum|zeit|fecha)", re.I)
 # a count of items is a quantity, never an id ('Item Count' is not a product)
-COUNT_LIKE = re.compile(r"(count|anzahl|aantal|number[ _-]?of|num[ _-]?items|^n[ _-]?items$)", re.I)
+# ('Account ID', 'Discount' and 'Country' hold the letters of 'count' and are no counts)
+COUNT = r"(((?<![a-z])|items?|products?|orders?|lines?|articles?)count(s|er)?(?![a-z]))"
+COUNT_LIKE = re.compile(COUNT + r"|anzahl|aantal|number[ _-]?of|num[ _-]?items|^n[ _-]?items$", re.I)
 # what an id is not, however loosely its name matches ('order_currency_code', 'Order Status')
 NOT_AN_ID = re.compile(r"(currenc|status|state|type|total|amount|qty|quantity|price|tax|discount|"
-                       r"note|comment|count)", re.I)
+                       r"note|comment)|" + COUNT, re.I)
 ID_COLUMNS = ("customer_id", "order_id", "session_id", "product_id")
 # the type of something other than the event ('Customer type': new or returning)
 OTHER_TYPE = re.compile(r"(customer|client|user|member|account|payment|order|sale|transaction|device|"
