@@ -30,6 +30,7 @@ IMBALANCE = ("auto", "none", "class_weight", "undersample", "smote")
 ACTIVITY_MEASURES = ("events", "orders", "spend")
 FILTER_OPS = (">", ">=", "<", "<=", "==", "!=")
 DUPLICATE_POLICIES = ("error", "drop", "keep")
+THRESHOLD_RULES = ("f1", "recall", "contacts", "profit")  # how train.threshold is chosen
 NEGATIVE_AMOUNT_POLICIES = ("error", "return", "drop")
 # source.time_format values for numbers since 1970-01-01 UTC, and microseconds per unit
 UNIX_TIME_FORMATS = {"unix_s": 1_000_000, "unix_ms": 1_000, "unix_us": 1}
@@ -544,8 +545,6 @@ def validate_segment_keys(seg: "SegmentConfig") -> None:
 
 
 def _validate_threshold_rule(t: TrainConfig) -> None:
-    from winback.evaluate import THRESHOLD_RULES
-
     if t.threshold_rule not in THRESHOLD_RULES:
         raise ConfigError(f"train.threshold_rule must be one of {', '.join(THRESHOLD_RULES)}, got "
                           f"'{t.threshold_rule}'.{did_you_mean(t.threshold_rule, THRESHOLD_RULES)}")

@@ -40,9 +40,6 @@ def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
     return float(thresholds[int(np.argmax(f1[:-1]))]) if len(thresholds) else 0.5
 
 
-THRESHOLD_RULES = ("f1", "recall", "contacts", "profit")
-
-
 def _cuts(p: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Every place a threshold can cut the scores, best first, keeping ties whole: the score
     at the cut, how many customers it flags and (given outcomes `y`) how many positives."""
