@@ -395,6 +395,42 @@ def test_amounts_in_several_currencies_are_named(tmp_path, capsys, monkeypatch):
     assert "map amount to 'Converted Amount'" in out
 
 
+def test_init_reads_a_date_and_a_time_of_day_in_two_columns(tmp_path, capsys, monkeypatch):
+    """A till export (Square) writes Date and Time apart: 'Time' used to be guessed as the event
+    time and fail to read. init now reads the date with its time of day, and the format, the
+    dollar signs and the Payment / Refund types that go with them."""
+    import dataclasses
+
+    import numpy as np
+
+    from winback.config import load_config
+    from winback.data import load_events
+    from winback.errors import DataError
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(12)
+    n = 3000
+    when = pd.Timestamp("2023-01-01 08:00") + pd.to_timedelta(rng.integers(0, 540 * 1440, n), unit="min")
+    frame = pd.DataFrame({"Date": when.strftime("%m/%d/%Y"), "Time": when.strftime("%H:%M:%S"),
+                          "Gross Sales": [f"${v:.2f}" for v in rng.uniform(4, 60, n)],
+                          "Customer ID": [f"C{i:04d}" for i in rng.integers(0, 300, n)],
+                          "Event Type": rng.choice(["Payment", "Refund"], n, p=[0.95, 0.05])})
+    frame.to_csv("transactions.csv", index=False)
+    assert main(["init", "--path", "transactions.csv"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "time_of_day = 'Time' reads them together" in out
+    lines = (tmp_path / "winback.toml").read_text().splitlines()
+    for line in ('time_of_day = "Time"', 'time_format = "%m/%d/%Y %H:%M:%S"', 'currency = "$"',
+                 'event_time = "Date"', '"Payment" = "purchase"', '"Refund" = "return"'):
+        assert line in lines, line
+    cfg = load_config(tmp_path / "winback.toml")
+    log = load_events(cfg)
+    assert (log.start, log.end) == (when.min(), when.max())
+    cfg = dataclasses.replace(cfg, source=dataclasses.replace(cfg.source, time_of_day="Hour"))
+    with pytest.raises(DataError, match="no column 'Hour', which source.time_of_day"):
+        load_events(cfg)
+
+
 def test_a_model_near_chance_is_called_weak(tmp_path, capsys):
     """Purchases at random, one rate for everyone: whatever wins the leaderboard ranks near
     chance, and the console and the report say so rather than presenting it as a model."""

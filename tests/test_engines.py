@@ -336,6 +336,24 @@ def test_hour_and_weekday_features_read_the_shops_clock_on_every_engine(spark, p
     assert "DATETIME(TIMESTAMP(" in sql.upper().replace("`", "") and "'America/New_York'" in sql
 
 
+def test_a_date_and_its_time_of_day_in_two_columns_on_every_engine(tmp_path, spark, postgres_url):
+    """source.time_of_day: Square's Date and Time columns read together as one time, with the
+    time_format of the joined text, on DuckDB, Spark and PostgreSQL."""
+    raw = pd.DataFrame({"user": ["a", "b", "c"], "Date": ["01/05/2024", "12/31/2023", "07/04/2024"],
+                        "Time": ["14:30:00", "23:59:59", "00:00:00"], "spent": [1.0, 2.0, 3.0]})
+    raw.to_csv(tmp_path / "events.csv", index=False)
+    ibis.connect(postgres_url).create_table("clock_columns", raw, overwrite=True)
+
+    def times(**source) -> list:
+        doc = {"path": str(tmp_path / "events.csv"), "layout": "events", "time_of_day": "Time",
+               "time_format": "%m/%d/%Y %H:%M:%S", "columns": {"customer_id": "user", "event_time": "Date",
+                                                               "amount": "spent"}, **source}
+        return sorted(pd.to_datetime(_canonical_on(doc, spark, postgres_url)["event_time"]).tolist())
+
+    want = [pd.Timestamp("2023-12-31 23:59:59"), pd.Timestamp("2024-01-05 14:30"), pd.Timestamp("2024-07-04")]
+    _same_on_every_engine(times, want, "clock_columns")
+
+
 def test_formatted_amounts_on_every_engine(tmp_path, spark, postgres_url):
     """currency, thousands and decimal read '1.234,50 €' and "1'234.50" to the same numbers on
     DuckDB, Spark and PostgreSQL (a regex for the grouping, replace and cast on each)."""

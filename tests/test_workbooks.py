@@ -122,3 +122,16 @@ def test_a_customer_table_reads_from_a_workbook_sheet(tmp_path):
     table = load_customer_table(cfg)
     assert len(table.frame) == 60 and "Umsatz" in table.numeric and "Plan" in table.categorical
     assert table.frame[LABEL].sum() == 40
+
+
+def test_date_and_time_cells_in_two_columns_read_together(tmp_path):
+    """A till's workbook: date cells in 'Datum', time cells in 'Uhrzeit' (source.time_of_day)."""
+    rows = [["Kunde", "Datum", "Uhrzeit", "Betrag"],
+            ["a", dt.datetime(2024, 1, 5), dt.time(14, 30), 10.0],
+            ["b", dt.datetime(2024, 7, 1), dt.time(9, 5, 7), 20.0]]
+    write_workbook(tmp_path / "kasse.xlsx", {"Kasse": rows})
+    log = load_events(config_from_dict({"source": {
+        "path": str(tmp_path / "kasse.xlsx"), "time_of_day": "Uhrzeit", "timezone": "Europe/Berlin",
+        "columns": {"customer_id": "Kunde", "event_time": "Datum", "amount": "Betrag"}}}))
+    times = sorted(log.table.execute()["event_time"])
+    assert times == [pd.Timestamp("2024-01-05 13:30"), pd.Timestamp("2024-07-01 07:05:07")]

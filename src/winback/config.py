@@ -59,6 +59,9 @@ class SourceConfig:
     thousands: str = ""  # "," for 1,234.50; "." for 1.234,50; " " or "'" (text numbers)
     currency: str = ""  # a sign or code written with amounts ("$", "€", "EUR"), dropped
     time_format: str = ""  # strptime format; empty means ISO 8601; unix_s | unix_ms | unix_us
+    # a column with the time of day when the date is in event_time's own column (Square's and
+    # many tills' Date + Time): read as "<date> <time>", which time_format then describes
+    time_of_day: str = ""
     timezone: str = "UTC"
     duplicates: str = "error"  # error | drop | keep
     drop_missing_customers: bool = False
@@ -476,6 +479,9 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError(f"source.time_format '{cfg.source.time_format}' is not a unix format."
                           f"{did_you_mean(cfg.source.time_format, UNIX_TIME_FORMATS)} Unix formats "
                           f"are {', '.join(UNIX_TIME_FORMATS)}.")
+    if cfg.source.time_of_day and cfg.source.time_format in UNIX_TIME_FORMATS:
+        raise ConfigError(f"source.time_of_day joins a date and a time of day written as text; "
+                          f"{cfg.source.time_format} times are whole instants already. Remove one.")
     if cfg.source.time_format in UNIX_TIME_FORMATS and cfg.source.timezone.upper() != "UTC":
         raise ConfigError(f"source.timezone = '{cfg.source.timezone}' does not apply to "
                           f"{cfg.source.time_format} timestamps: a count since 1970-01-01 UTC is "

@@ -304,9 +304,35 @@ def guess_layout(path: str, base_dir: Path) -> tuple[str, str]:
                    f"name instead).")
 
 
-def guess_columns(path: str, base_dir: Path) -> tuple[dict[str, str], str]:
+# a column holding only the time of day, beside a date column (Square's Date and Time)
+TIME_OF_DAY_NAME = re.compile(r"^(order[ _-]?|transaction[ _-]?|sale[ _-]?)?(time|uhrzeit|heure|hora|ora|tijd|"
+                              r"time[ _-]of[ _-]day)$", re.I)
+DATE_NAME = re.compile(r"(date|datum|fecha|^data$)", re.I)
+CLOCK_VALUE = re.compile(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(\s?[ap]\.?m\.?)?", re.I)
+
+
+def _time_of_day(table, present: list[str], columns: dict[str, str]) -> str | None:
+    """The time-of-day column when the event time was guessed as one beside a date column: the
+    date then is the event time, and the two are read together (source.time_of_day)."""
+    clock = columns.get("event_time", "")
+    if not TIME_OF_DAY_NAME.match(clock.strip()):
+        return None
+    date = next((c for c in present if DATE_NAME.search(c) and c not in columns.values()), None)
+    if date is None:
+        return None
+    import ibis
+
+    values = table.select(v=table[clock].cast("string")).filter(ibis._.v.notnull()).limit(50).execute()["v"]
+    if not len(values) or not all(CLOCK_VALUE.fullmatch(str(v).strip()) for v in values):
+        return None
+    columns["event_time"] = date
+    return clock
+
+
+def guess_columns(path: str, base_dir: Path, settings: dict | None = None) -> tuple[dict[str, str], str]:
     """[source.columns] for an `events` source whose columns are not named canonically
-    (cust, ts, revenue), matched by name; ({}, note) when the file cannot be read yet."""
+    (cust, ts, revenue), matched by name; ({}, note) when the file cannot be read yet. Source
+    settings the columns need (time_of_day) are put in `settings` when given."""
     try:
         table, _ = _raw_table(path, base_dir)  # fit_source names the encoding it needs
     except WinbackError:
@@ -328,13 +354,18 @@ def guess_columns(path: str, base_dir: Path) -> tuple[dict[str, str], str]:
     status = None if "event_type" in columns else _status_column(table, present, set(columns.values()))
     if status:
         columns["event_type"] = status  # an order table's statuses say which rows are sales
+    clock = _time_of_day(table, present, columns)
+    if clock and settings is not None:
+        settings["time_of_day"] = clock
     guessed = {k: v for k, v in columns.items() if k != v}
     if not guessed:
         return {}, ""
     return columns, ("Mapped columns by name: " + escape(", ".join(f"{k} = '{v}'" for k, v in guessed.items()))
                      + " (check them in \\[source.columns])."
                      + (f" Orders are sales by their {escape(repr(status))}: see \\[source.event_types]."
-                        if status else ""))
+                        if status else "")
+                     + (f" The date and the time of day are in two columns: time_of_day = "
+                        f"{escape(repr(clock))} reads them together." if clock else ""))
 
 
 @dataclass
@@ -452,7 +483,7 @@ def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext) -
     from winback.data.layouts import LAYOUTS
 
     options = dict(LAYOUTS[layout].init_options)
-    columns, note = guess_columns(path, base_dir) if layout == "events" else ({}, "")
+    columns, note = guess_columns(path, base_dir, options) if layout == "events" else ({}, "")
     fit = fit_source(path, layout, options, base_dir, columns, status)
     options.update(fit.settings)
     extra = "\n".join(f"{k} = {str(v).lower() if isinstance(v, bool) else toml_str(str(v))}"

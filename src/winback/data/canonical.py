@@ -177,14 +177,26 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
         mapping.update({c: c for c in CANONICAL_TYPES if c in raw.columns and c not in mapping
                         and c not in mapping.values() and source.columns.get(c) != ""})
     if embedded:
-        _check_every_file(source, path, mapping, [c for c in (*mapping.values(), *layout.derive_needs)
-                                                  if c in raw.columns])
-    derived: set[str] = set()
-    if layout.derive is not None:  # columns the layout computes from the raw ones (GA sessions)
+        _check_every_file(source, path, mapping, [c for c in (*mapping.values(), *layout.derive_needs,
+                                                               source.time_of_day) if c in raw.columns])
+    if layout.derive is not None:
         _require_raw(raw, layout.derive_needs, name, f"the {layout.name} layout")
-        columns = layout.derive(raw)
-        derived = set(columns)
-        raw = raw.mutate(**columns)
+    date_column = mapping.get("event_time", "")
+    if source.time_of_day:
+        _require_raw(raw, (date_column, source.time_of_day), name, "source.time_of_day (with event_time)")
+        mapping["event_time"] = f"{date_column} + {source.time_of_day}"
+
+    def derived_columns(r: ibis.Table) -> dict[str, ibis.Value]:
+        """Columns computed from the raw ones: the layout's (GA sessions, Shopify orders) and a
+        date joined to its time of day."""
+        columns = dict(layout.derive(r)) if layout.derive is not None else {}
+        if source.time_of_day:
+            columns[mapping["event_time"]] = _date_and_time(r[date_column], r[source.time_of_day])
+        return columns
+
+    extra = derived_columns(raw)
+    derived = set(extra)
+    raw = raw.mutate(**extra) if extra else raw
     _check_columns(raw, mapping, source.passthrough, name)
     time_format = source.time_format or layout.time_format
     time_format = "" if time_format == ISO else time_format  # "iso" overrides a layout's format
@@ -232,8 +244,8 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     parts: tuple[ibis.Table, ...] = ()
     if source.partitioned_by_customer and embedded:
         def prepared(r: ibis.Table) -> ibis.Table:  # as `raw` was: derived columns, trimmed text
-            if layout.derive is not None:
-                r = r.mutate(**layout.derive(r))
+            if extra:
+                r = r.mutate(**derived_columns(r))
             if is_csv:
                 r = r.mutate(**{c: _trimmed(r[c]) for c in dict.fromkeys(mapping.values())
                                 if r[c].type().is_string()})
@@ -290,6 +302,15 @@ def _check_every_file(source: SourceConfig, path: Path, mapping: dict[str, str],
             f"would read as empty values. Fix or leave out those files, or map only columns every "
             f"file has{unmap}."
         )
+
+
+def _date_and_time(date: ibis.Value, time: ibis.Value) -> ibis.Value:
+    """'<date> <time>' from a date column and a time-of-day column, as text whatever their
+    types (a spreadsheet's date cells are timestamps at midnight). Where the time is blank the
+    date alone: midnight for an ISO date, and a row a time_format names as unread otherwise."""
+    day = date.date().cast("string") if date.type().is_timestamp() else date.cast("string").strip()
+    clock = time.time().cast("string") if time.type().is_timestamp() else time.cast("string").strip()
+    return ibis.ifelse(clock.isnull() | (clock == ""), day, day.concat(" ", clock))
 
 
 def _require_raw(raw: ibis.Table, needed: tuple[str, ...], name: str, who: str) -> None:

@@ -146,7 +146,9 @@ def _spark_files(con, cfg: Config) -> ibis.Table:
                           f"(backend = \"duckdb\").")
     if fmt == "parquet":
         return con.read_parquet(path)
-    options: dict[str, object] = {"header": True}
+    # text, as DuckDB reads CSV: winback decides how each value parses (Spark's own guess reads
+    # a time of day as an interval and ids with leading zeros as numbers)
+    options: dict[str, object] = {"header": True, "inferSchema": False}
     if s.delimiter:
         options["sep"] = s.delimiter
     if s.encoding:
