@@ -80,11 +80,10 @@ def sheet_copy(file: str, sheet: str) -> str:
     from winback.data.sources import copy_folder
 
     stat = os.stat(file)
-    name = chosen_sheet(file, sheet)
-    key = (os.path.abspath(file), stat.st_mtime_ns, stat.st_size, name)
+    key = (os.path.abspath(file), stat.st_mtime_ns, stat.st_size, sheet)  # "" is the first sheet
     if key in _COPIES and os.path.exists(_COPIES[key]):
         return _COPIES[key]
-    frame = sheet_frame(file, name)
+    frame = sheet_frame(file, chosen_sheet(file, sheet))
     target = os.path.join(copy_folder(), f"{len(_COPIES)}-{Path(file).stem}.parquet")
     frame.to_parquet(target, index=False)
     _COPIES[key] = target
