@@ -148,6 +148,11 @@ def test_ga_visit_times_are_utc_whatever_the_configured_zone(tmp_path):
     # an item count is a quantity, not a product; a customer's type (new / returning) is no event type
     (["Order #", "Date", "Customer ID", "Customer type", "Item Count", "Net Sales"],
      {"customer_id": "Customer ID", "event_time": "Date", "quantity": "Item Count", "amount": "Net Sales"}),
+    # a shipping, tax or discount amount is not what the order was worth
+    (["Order Number", "Order Date", "Customer User ID", "Order Shipping Amount", "Order Tax Amount",
+      "Discount Amount", "Order Total Amount"],
+     {"order_id": "Order Number", "event_time": "Order Date", "customer_id": "Customer User ID",
+      "amount": "Order Total Amount"}),
     # 'Account' holds the letters of 'count': it is an id still
     (["Account ID", "Created", "Revenue", "ItemCount"],
      {"customer_id": "Account ID", "event_time": "Created", "amount": "Revenue"}),

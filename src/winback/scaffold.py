@@ -226,6 +226,10 @@ COUNT_LIKE = re.compile(COUNT + r"|anzahl|aantal|number[ _-]?of|num[ _-]?items|^
 NOT_AN_ID = re.compile(r"(currenc|status|state|type|total|amount|qty|quantity|price|tax|discount|"
                        r"note|comment)|" + COUNT, re.I)
 ID_COLUMNS = ("customer_id", "order_id", "session_id", "product_id")
+# amounts that are not what the customer spent on the order ('Shipping Amount', 'Tax Total',
+# 'Discount Amount', 'Amount Refunded', a tip or a fee)
+NOT_SPEND = re.compile(r"(tax|vat|mwst|steuer|shipping|versand|discount|rabatt|coupon|refund|tip\b|"
+                       r"fee|balance|outstanding)", re.I)
 # the type of something other than the event ('Customer type': new or returning)
 OTHER_TYPE = re.compile(r"(customer|client|user|member|account|payment|order|sale|transaction|device|"
                         r"browser|traffic|source|medium|channel|shipping|delivery|product|item|price|"
@@ -240,6 +244,8 @@ def _fits(canonical: str, column: str, loose: bool) -> bool:
     if canonical != "quantity" and COUNT_LIKE.search(column):
         return False
     if canonical in ID_COLUMNS and loose and NOT_AN_ID.search(column):
+        return False
+    if canonical == "amount" and NOT_SPEND.search(column):
         return False
     return not (canonical == "event_type" and loose and OTHER_TYPE.search(column))
 
