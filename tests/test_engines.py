@@ -300,16 +300,17 @@ def test_spark_reads_csv_with_the_sources_delimiter_and_encoding(tmp_path, spark
 def test_hour_and_weekday_features_read_the_shops_clock_on_every_engine(spark, postgres_url):
     """features.timezone: a purchase at 02:00 UTC on a Saturday is Friday 21:00 in New York
     (an evening on a weekday) and Saturday 12:00 in Brisbane (+10:00); the hour and weekday
-    features say so on DuckDB, Spark and PostgreSQL, daylight saving included (New York is
-    UTC-5 in January, UTC-4 in July), and BigQuery compiles DATETIME(TIMESTAMP(t, 'UTC'), zone)."""
+    features, and the next-event samples, say so on DuckDB, Spark and PostgreSQL, daylight
+    saving included (New York is UTC-5 in January, UTC-4 in July), and BigQuery compiles
+    DATETIME(TIMESTAMP(t, 'UTC'), zone)."""
     import dataclasses
 
     utc = ["2024-01-06 02:00:00", "2024-07-06 03:30:00", "2024-07-08 14:00:00"]  # Sat, Sat, Mon (UTC)
     events = pd.DataFrame({"customer_id": ["a", "a", "a"], "event_time": pd.to_datetime(utc),
                            "event_type": ["purchase"] * 3, "amount": [1.0, 2.0, 3.0], "quantity": [1.0] * 3,
                            "price": [1.0, 2.0, 3.0], "order_id": ["o1", "o2", "o3"],
-                           **{c: pd.Series([None] * 3, dtype="string")
-                              for c in ("session_id", "product_id", "brand", "category")}})
+                           "session_id": ["s1", "s2", "s3"],
+                           **{c: pd.Series([None] * 3, dtype="string") for c in ("product_id", "brand", "category")}})
     spec = FeatureSpec(windows_days=(30,), available=("customer_id", "event_time", "event_type", "amount"),
                        bgnbd=False)
     cols = ["weekend_share", "hour_night_share", "hour_morning_share", "hour_afternoon_share",
@@ -328,6 +329,10 @@ def test_hour_and_weekday_features_read_the_shops_clock_on_every_engine(spark, p
         for engine, table in tables.items():
             got = build_features(table, when, dataclasses.replace(spec, timezone=zone)).execute()
             assert got[cols].iloc[0].tolist() == pytest.approx(shares), (zone, engine)
+    # the next-event model's session samples read the same clock
+    for engine, table in tables.items():
+        samples = samples_table(table, 2, timezone="America/New_York").execute().sort_values("session_id")
+        assert list(zip(samples.weekday, samples.hour)) == [(4, 21), (4, 23), (0, 10)], engine
     from winback.data.layouts import CANONICAL_TYPES
 
     unbound = ibis.table(CANONICAL_TYPES, name="events")

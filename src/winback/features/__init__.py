@@ -48,7 +48,8 @@ class FeatureSpec:
         return cls.from_dict(d), columns
 
 
-def _engine_of(events: ibis.Table) -> str:
+def engine_of(events: ibis.Table) -> str:
+    """The engine a table is bound to, or DuckDB's SQL for an unbound one."""
     try:
         return events._find_backend().name
     except IbisError:
@@ -63,7 +64,7 @@ def build_features(events: ibis.Table, cutoff: dt.datetime, spec: FeatureSpec,
 
     ctx = FeatureContext(cutoff=cutoff, windows_days=spec.windows_days,
                          trend_window_days=spec.trend_window_days, available=frozenset(spec.available),
-                         timezone=zone_setting(spec.timezone), backend=backend or _engine_of(events))
+                         timezone=zone_setting(spec.timezone), backend=backend or engine_of(events))
     history = events.filter(events.event_time < cutoff)
     table = activity_features(history, ctx)
     parts = [family(history, ctx) for family in (interpurchase_features, session_features)]

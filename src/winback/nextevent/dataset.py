@@ -24,8 +24,12 @@ PAD = 0  # type code of a missing earlier event; real types are 1..4
 
 
 def samples_table(events: ir.Table, k: int, start: dt.datetime | None = None,
-                  end: dt.datetime | None = None) -> ir.Table:
-    """One row per event of a session with an id, for events in [start, end)."""
+                  end: dt.datetime | None = None, timezone: str = "UTC") -> ir.Table:
+    """One row per event of a session with an id, for events in [start, end); hour, weekday
+    and month on the clock of `timezone` (the shop's: features.timezone or source.timezone)."""
+    from winback.data.canonical import utc_to_local, zone_setting
+    from winback.features import engine_of
+
     e = events.filter(events.session_id.notnull() & events.event_type.isin(EVENT_TYPES))
     w = ibis.window(group_by="session_id", order_by=["event_time", "event_type"])
     code = e.event_type.cases(*((t, i + 1) for i, t in enumerate(EVENT_TYPES)), else_=PAD)
@@ -42,13 +46,14 @@ def samples_table(events: ir.Table, k: int, start: dt.datetime | None = None,
             if col in e.columns:
                 v = e[col].cast("string")
                 cols[f"{col}_{lag}"] = (v if lag == 0 else v.lag(lag).over(w)).fill_null("")
+    local = utc_to_local(e.event_time, zone_setting(timezone), engine_of(events))
     nxt = e.event_type.lead(1).over(w)
     later = ibis.window(group_by="session_id", order_by=["event_time", "event_type"], rows=(1, None))
     cols.update(
         purchase_later=(e.event_type == "purchase").any().over(later).fill_null(False).ifelse(1, 0).cast("int8"),
         customer_id=e.customer_id.cast("string"),
-        hour=e.event_time.hour(), weekday=e.event_time.day_of_week.index(),
-        month=e.event_time.month(), position=ibis.row_number().over(w) + 1,
+        hour=local.hour(), weekday=local.day_of_week.index(),
+        month=local.month(), position=ibis.row_number().over(w) + 1,
         target=nxt.fill_null("end"), session_id=e.session_id, event_time=e.event_time,
     )
     out = e.select(**cols)

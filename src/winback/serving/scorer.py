@@ -381,7 +381,7 @@ class NextEventScorer:
         })
         with self._scratch.connection() as con:
             table = con.create_table("session_events", frame, temp=True, overwrite=True)
-            samples = samples_table(table, self.k).execute()
+            samples = samples_table(table, self.k, timezone=self.manifest.get("timezone", "UTC")).execute()
         last = samples.sort_values("position").tail(1)
         s = to_samples(last.assign(target="end", purchase_later=0), self.k,
                        Vocabulary(self.manifest["vocabulary"]))
