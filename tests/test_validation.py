@@ -509,6 +509,16 @@ def test_unmapped_event_types_are_named_with_the_mapping_that_fixes_them(tmp_pat
     assert suggested_event_types({"Payment": 1, "Refund": 1, "charge": 1, "payout": 1, "Payment Failed": 1,
                                   "Order Failed": 1, "charge.dispute.chargeback": 1, "payment_info_entered": 1}) == {
         "Payment": "purchase", "Refund": "return", "charge": "purchase", "charge.dispute.chargeback": "return"}
+    # Klaviyo writes each order as Placed Order, one Ordered Product per line and a Fulfilled
+    # Order later: only the first is the purchase (all three were, counting an order 3 times)
+    assert suggested_event_types({"Viewed Product": 1, "Added to Cart": 1, "Started Checkout": 1,
+                                  "Placed Order": 1, "Ordered Product": 1, "Fulfilled Order": 1,
+                                  "Cancelled Order": 1, "Refunded Order": 1, "Opened Email": 1}) == {
+        "Viewed Product": "view", "Added to Cart": "cart", "Placed Order": "purchase",
+        "Cancelled Order": "return", "Refunded Order": "return"}
+    # a log whose only purchase event is per product keeps it
+    assert suggested_event_types({"Product Viewed": 1, "Product Purchased": 1}) == {
+        "Product Viewed": "view", "Product Purchased": "purchase"}
     rng = np.random.default_rng(7)
     n = 6_000
     times = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 360 * 1440, n), unit="min")

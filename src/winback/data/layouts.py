@@ -52,6 +52,12 @@ STEP_WORDS = ("begin", "start", "initiat", "paymentinfo", "addpayment", "payment
               "paymentdetail", "shipping")
 # what did not happen: a failed payment or declined order is no purchase
 UNDONE_WORDS = ("fail", "declin", "error", "void", "abandon", "expire")
+# what happens to an order after it is placed (Klaviyo's Fulfilled Order, Shipped Order):
+# the same purchase again, so counting it would count the order twice
+AFTER_WORDS = ("fulfil", "ship", "deliver", "dispatch")
+# a purchase event per line item (Klaviyo's Ordered Product, Segment's Product Purchased)
+# beside one per order: the order's is the purchase
+LINE_WORDS = ("product", "item", "line", "sku")
 
 
 def suggested_event_types(counts: dict[str, int]) -> dict[str, str]:
@@ -62,12 +68,17 @@ def suggested_event_types(counts: dict[str, int]) -> dict[str, str]:
         if value is None or value in EVENT_TYPE_WORDS:
             continue
         plain = "".join(ch for ch in str(value).lower() if ch.isalpha())
-        if any(w in plain for w in STEP_WORDS + UNDONE_WORDS):
+        if any(w in plain for w in STEP_WORDS + UNDONE_WORDS + AFTER_WORDS):
             continue
         for canonical, words in EVENT_TYPE_WORDS.items():
             if any(w in plain for w in words):
                 out[str(value)] = canonical
                 break
+    purchases = [v for v, c in out.items() if c == PURCHASE]
+    lines = [v for v in purchases if any(w in _plain_word(v) for w in LINE_WORDS)]
+    if lines and (len(lines) < len(purchases) or PURCHASE in counts):
+        for v in lines:  # one purchase per order, not one more per line item
+            del out[v]
     return out
 
 
