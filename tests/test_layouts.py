@@ -153,6 +153,9 @@ def test_ga_visit_times_are_utc_whatever_the_configured_zone(tmp_path):
       "Discount Amount", "Order Total Amount"],
      {"order_id": "Order Number", "event_time": "Order Date", "customer_id": "Customer User ID",
       "amount": "Order Total Amount"}),
+    # 'Coffee' holds the letters of 'fee', 'Private' those of 'vat': sales still
+    (["Customer", "Date", "Private Sales", "Coffee Sales"],
+     {"customer_id": "Customer", "event_time": "Date", "amount": "Private Sales"}),
     # 'Account' holds the letters of 'count': it is an id still
     (["Account ID", "Created", "Revenue", "ItemCount"],
      {"customer_id": "Account ID", "event_time": "Created", "amount": "Revenue"}),

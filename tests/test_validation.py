@@ -516,6 +516,9 @@ def test_unmapped_event_types_are_named_with_the_mapping_that_fixes_them(tmp_pat
                                   "Cancelled Order": 1, "Refunded Order": 1, "Opened Email": 1}) == {
         "Viewed Product": "view", "Added to Cart": "cart", "Placed Order": "purchase",
         "Cancelled Order": "return", "Refunded Order": "return"}
+    # a membership is bought, and an online purchase is an order
+    assert suggested_event_types({"Membership Purchased": 1, "Online Purchase": 1, "Order Shipped": 1}) == {
+        "Membership Purchased": "purchase", "Online Purchase": "purchase"}
     # a log whose only purchase event is per product keeps it
     assert suggested_event_types({"Product Viewed": 1, "Product Purchased": 1}) == {
         "Product Viewed": "view", "Product Purchased": "purchase"}

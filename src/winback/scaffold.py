@@ -228,8 +228,8 @@ NOT_AN_ID = re.compile(r"(currenc|status|state|type|total|amount|qty|quantity|pr
 ID_COLUMNS = ("customer_id", "order_id", "session_id", "product_id")
 # amounts that are not what the customer spent on the order ('Shipping Amount', 'Tax Total',
 # 'Discount Amount', 'Amount Refunded', a tip or a fee)
-NOT_SPEND = re.compile(r"(tax|vat|mwst|steuer|shipping|versand|discount|rabatt|coupon|refund|tip\b|"
-                       r"fee|balance|outstanding)", re.I)
+NOT_SPEND = re.compile(r"(tax|(?<![a-z])vat(?![a-z])|mwst|steuer|shipping|versand|discount|rabatt|coupon|"
+                       r"refund|(?<![a-z])(tips?|fees?)(?![a-z])|balance|outstanding)", re.I)
 # the type of something other than the event ('Customer type': new or returning)
 OTHER_TYPE = re.compile(r"(customer|client|user|member|account|payment|order|sale|transaction|device|"
                         r"browser|traffic|source|medium|channel|shipping|delivery|product|item|price|"

@@ -54,10 +54,10 @@ STEP_WORDS = ("begin", "start", "initiat", "paymentinfo", "addpayment", "payment
 UNDONE_WORDS = ("fail", "declin", "error", "void", "abandon", "expire")
 # what happens to an order after it is placed (Klaviyo's Fulfilled Order, Shipped Order):
 # the same purchase again, so counting it would count the order twice
-AFTER_WORDS = ("fulfil", "ship", "deliver", "dispatch")
+AFTER_WORDS = ("fulfil", "shipped", "shipment", "deliver", "dispatch")  # not "ship": membership
 # a purchase event per line item (Klaviyo's Ordered Product, Segment's Product Purchased)
 # beside one per order: the order's is the purchase
-LINE_WORDS = ("product", "item", "line", "sku")
+LINE_WORDS = ("product", "item", "lineitem", "sku")  # not "line": an Online Purchase is an order
 
 
 def suggested_event_types(counts: dict[str, int]) -> dict[str, str]:
