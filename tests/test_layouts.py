@@ -193,6 +193,7 @@ def test_init_maps_shop_headers_by_name(tmp_path, header, want):
     ("On backorder (not paid)", "other"), ("On backorder (paid)", "purchase"), ("Awaiting Payment", "other"),
     ("Awaiting Fulfillment", "purchase"), ("Awaiting Shipment", "purchase"), ("Disputed", "other"),
     ("closed", "return"), ("holded", "other"), ("payment_review", None), ("Uncaptured", "other"),
+    ("Terminée", "purchase"), ("Terminated", None), ("Suspended", "other"),
 ])
 def test_order_statuses_read_as_sales_refunds_or_no_sale(status, kind):
     """A failed, pending or cancelled order is no sale, and its words are tested before those of

@@ -100,7 +100,7 @@ ORDER_STATUS_WORDS = (
               "rimbors", "terugbetaal", "closed")),
     (PURCHASE, ("complet", "process", "paid", "ship", "deliver", "fulfil", "succe", "captur",
                 "accept", "authori", "settled", "pickup", "salesorder", "abgeschlossen", "bezahlt",
-                "versand", "versendet", "geliefert", "erledigt", "bearbeitung", "termin", "paye",
+                "versand", "versendet", "geliefert", "erledigt", "bearbeitung", "termine", "paye",
                 "expedi", "livr", "encours", "pagad", "pagat", "enviad", "entregad", "procesa",
                 "spedit", "consegn", "lavorazione", "evas", "voltooid", "betaald", "verzonden",
                 "geleverd", "verwerking")),
