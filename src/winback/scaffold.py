@@ -265,20 +265,13 @@ def _best_column(canonical: str, present: list[str], taken: set[str]) -> str | N
 def _status_column(table, present: list[str], taken: set[str]) -> str | None:
     """The column of order statuses (WooCommerce's 'Order Status', Stripe's 'Status') whose
     values read as such, to take the event type from in an order table; None if there is none."""
-    import ibis
-
-    from winback.data.layouts import is_status_column, order_statuses
+    from winback.data.canonical import status_counts
+    from winback.data.layouts import is_status_column
 
     candidates = [c for c in present if c not in taken and is_status_column(c)]
     # Magento writes a coarse 'state' beside the 'status' shops set: the status says more
-    for column in sorted(candidates, key=lambda c: "stat" not in c.lower() or "state" in c.lower()):
-        if not table[column].type().is_string():
-            continue
-        top = table[column].value_counts().order_by(ibis.desc(f"{column}_count")).limit(100).execute()
-        counts = {v: int(n) for v, n in zip(top[column], top[f"{column}_count"]) if v is not None}
-        if order_statuses(counts)[0] or "purchase" in counts:
-            return column
-    return None
+    ranked = sorted(candidates, key=lambda c: "stat" not in c.lower() or "state" in c.lower())
+    return next((c for c in ranked if status_counts(table, c) is not None), None)
 
 
 ENCODING_FIX = re.compile(r"Set its encoding to '(latin-1|cp1252)'")

@@ -567,22 +567,31 @@ def dominant_customer(events: ibis.Table, summary: dict[str, Any]) -> str:
             f"customer's history.")
 
 
+def status_counts(table: ibis.Table, column: str) -> dict[str, int] | None:
+    """Rows per value of the 100 commonest values of a text column, when they read as order
+    statuses (some are sales); None when they do not (a column of US states named 'State')."""
+    from winback.data.layouts import order_statuses
+
+    if not table[column].type().is_string():
+        return None
+    top = (table.group_by(s=table[column]).aggregate(n=table.count())
+           .order_by(ibis.desc("n")).limit(100).execute())
+    counts = {str(v).strip(): int(n) for v, n in zip(top["s"], top["n"]) if v is not None}
+    return counts if order_statuses(counts)[0] or PURCHASE in counts else None
+
+
 def unread_statuses(raw: ibis.Table, mapping: dict[str, str], rows: int) -> str:
     """A note when an order table is read as all purchases although a column of order statuses
     it leaves unread says some orders are no sale (Failed, Cancelled, Pending payment) or
     were refunded: a hand-written config, or one from before `init` read statuses, counts
     them as purchases."""
-    from winback.data.layouts import PURCHASE, is_status_column, order_statuses
+    from winback.data.layouts import is_status_column, order_statuses
 
     for column in (c for c in raw.columns if c not in mapping.values() and is_status_column(c)):
-        if not raw[column].type().is_string():
+        counts = status_counts(raw, column)
+        if counts is None:
             continue
-        top = (raw.group_by(s=raw[column]).aggregate(n=raw.count())
-               .order_by(ibis.desc("n")).limit(100).execute())
-        counts = {str(v).strip(): int(n) for v, n in zip(top["s"], top["n"]) if v is not None}
         sales, others = order_statuses(counts)
-        if not sales and PURCHASE not in counts:
-            continue
         refunds = [k for k, v in sales.items() if v == RETURN]
         named = others + refunds
         unread = sum(counts[k] for k in named)
