@@ -431,6 +431,50 @@ def test_init_reads_a_date_and_a_time_of_day_in_two_columns(tmp_path, capsys, mo
         load_events(cfg)
 
 
+def test_init_reads_the_zone_a_till_export_names_and_its_net_sales(tmp_path, capsys, monkeypatch):
+    """Square writes each payment's zone in Rails' words ('Pacific Time (US & Canada)') and its
+    sales before and after discounts. init used to leave the times in UTC, eight hours off
+    (hour features on the wrong clock, cutoffs cutting days in the wrong place), and to take
+    Gross Sales, discounts included, for what customers spent."""
+    import numpy as np
+
+    from winback.config import load_config
+    from winback.data import load_events
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(21)
+    n = 2000
+    when = (pd.Timestamp("2023-01-01 08:00") + pd.to_timedelta(rng.integers(0, 400, n), unit="D")
+            + pd.to_timedelta(rng.integers(0, 12 * 60, n), unit="min"))  # opening hours, 8 to 20
+    gross = rng.uniform(4, 60, n).round(2)
+    discount = np.where(rng.random(n) < 0.3, (gross * 0.2).round(2), 0.0)
+    frame = pd.DataFrame({"Date": when.strftime("%Y-%m-%d"), "Time": when.strftime("%H:%M:%S"),
+                          "Time Zone": "Pacific Time (US & Canada)",
+                          "Gross Sales": gross, "Discounts": -discount, "Net Sales": gross - discount,
+                          "Customer ID": [f"C{i:04d}" for i in rng.integers(0, 300, n)]})
+    frame.to_csv("transactions.csv", index=False)
+    assert main(["init", "--path", "transactions.csv"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Times are in 'Pacific Time (US & Canada)' by its 'Time Zone' column" in out
+    lines = (tmp_path / "winback.toml").read_text().splitlines()
+    for line in ('timezone = "America/Los_Angeles"', 'amount = "Net Sales"'):
+        assert line in lines, line
+    log = load_events(load_config(tmp_path / "winback.toml"))
+    utc = when.tz_localize("America/Los_Angeles").tz_convert("UTC").tz_localize(None)
+    assert (log.start, log.end) == (utc.min(), utc.max())
+    spent = log.table.amount.sum().execute()
+    assert spent == pytest.approx((gross - discount).sum(), rel=1e-9)
+
+    # a chain's export in two zones: no one zone is written, and init says why
+    frame["Time Zone"] = np.where(rng.random(n) < 0.6, "Eastern Time (US & Canada)", "London")
+    frame.to_csv("chain.csv", index=False)
+    assert main(["init", "--path", "chain.csv", "--config", "chain.toml", "--force"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert re.search(r"'Time Zone' column holds several zones \('Eastern Time \(US & Canada\)' "
+                     r"\([\d,]+ rows\), 'London' \([\d,]+ rows\)\)", out)
+    assert "timezone =" not in (tmp_path / "chain.toml").read_text().replace("# timezone =", "")
+
+
 def test_a_model_near_chance_is_called_weak(tmp_path, capsys):
     """Purchases at random, one rate for everyone: whatever wins the leaderboard ranks near
     chance, and the console and the report say so rather than presenting it as a model."""

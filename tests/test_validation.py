@@ -854,3 +854,30 @@ def test_the_shops_clock_defaults_to_the_source_zone_and_is_checked(tmp_path):
     assert FeatureSpec.from_dict(spec.to_dict()).timezone == "Australia/Sydney"
     old = {k: v for k, v in spec.to_dict().items() if k != "timezone"}
     assert FeatureSpec.from_dict(old).timezone == "UTC"
+
+
+def test_zone_names_from_shop_exports_read_as_the_zones_they_mean(tmp_path):
+    """Square (Rails) and Windows tools name zones in their own words; source.timezone and
+    features.timezone take them as written, and the times are read in the IANA zone they mean
+    (daylight saving included). A name that means no zone is still an error."""
+    from winback.config import config_from_dict
+    from winback.data.canonical import zone_setting
+    from winback.data.zones import iana_zone
+
+    assert iana_zone("Pacific Time (US & Canada)") == "America/Los_Angeles"
+    assert iana_zone("(UTC-05:00) Eastern Time (US & Canada)") == "America/New_York"
+    assert iana_zone("W. Europe Standard Time") == "Europe/Berlin"
+    assert iana_zone("London") == "Europe/London" and iana_zone("Kuala Lumpur") == "Asia/Kuala_Lumpur"
+    assert iana_zone("Beijing") == "Asia/Shanghai" and iana_zone("Europe/Paris") == "Europe/Paris"
+    assert iana_zone("Pacific") is None and iana_zone("Mars/Olympus") is None and iana_zone("") is None
+    assert zone_setting("UTC") == 0 and zone_setting("Coordinated Universal Time") == 0
+    assert zone_setting("Central Time (US & Canada)") == "America/Chicago"
+    with pytest.raises(ConfigError, match=r"'Eastern Time \(US and Canada\)' is not a time zone.*Did you mean 'Eastern Time \(US & Canada\)'"):
+        config_from_dict({"source": {"path": "x.csv", "timezone": "Eastern Time (US and Canada)"}})
+
+    rows = [{"customer_id": "a", "event_time": "2024-01-15 09:00:00", "amount": "1"},   # PST, UTC-8
+            {"customer_id": "a", "event_time": "2024-07-15 09:00:00", "amount": "1"}]   # PDT, UTC-7
+    path = write_csv(tmp_path, rows, "till.csv")
+    log = load_events(events_config(path, timezone="Pacific Time (US & Canada)"))
+    times = sorted(log.table.event_time.execute())
+    assert times == [pd.Timestamp("2024-01-15 17:00"), pd.Timestamp("2024-07-15 16:00")]

@@ -328,6 +328,43 @@ def _time_of_day(table, present: list[str], columns: dict[str, str]) -> str | No
     return clock
 
 
+# a column naming the zone of the export's times (Square's 'Time Zone')
+TIME_ZONE_NAME = re.compile(r"^(time[ _-]?zone|tz|zeitzone|fuseau[ _-]horaire|zona[ _-]horaria|fuso[ _-]orario|"
+                            r"tijdzone)$", re.I)
+# the sales net of discounts, before tax and tips (Square's 'Net Sales' beside 'Gross Sales')
+NET_SALES = re.compile(r"^net[ _-]?(sales|revenue)$", re.I)
+
+
+def _zone_of_times(table, present: list[str]) -> tuple[str | None, str]:
+    """The IANA zone every row's time is in, by a time-zone column (Square writes Rails' names,
+    'Pacific Time (US & Canada)'), and a note; (None, note) when the rows are in several zones
+    or it names no zone, (None, '') when there is no such column."""
+    import ibis
+
+    from winback.data.zones import iana_zone
+
+    column = next((c for c in present if TIME_ZONE_NAME.match(c.strip())), None)
+    if column is None:
+        return None, ""
+    counts = (table.select(z=table[column].cast("string").strip()).filter(ibis._.z.notnull() & (ibis._.z != ""))
+              .group_by("z").aggregate(n=ibis._.count()).order_by(ibis.desc("n")).limit(20).execute())
+    if counts.empty:
+        return None, ""
+    zones = {z: iana_zone(z) for z in counts.z}
+    found = {zones[z] for z in counts.z}
+    if len(found) == 1 and None not in found:
+        zone = found.pop()
+        return zone, (f"Times are in {', '.join(repr(z) for z in counts.z)} by its {column!r} column: "
+                      f"wrote timezone = {zone!r}.")
+    shown = ", ".join(f"{z!r} ({n:,} rows)" for z, n in zip(counts.z, counts.n))
+    if None in found:
+        return None, (f"Its {column!r} column names zones that are not known ({shown}): set "
+                      f"source.timezone to the zone of its times, such as 'America/New_York'.")
+    return None, (f"Its {column!r} column holds several zones ({shown}), and source.timezone reads "
+                  f"every time in one: split the file by zone, with one source.timezone each, or the "
+                  f"times of the other zones are off by the hours between them.")
+
+
 def guess_columns(path: str, base_dir: Path, settings: dict | None = None) -> tuple[dict[str, str], str]:
     """[source.columns] for an `events` source whose columns are not named canonically
     (cust, ts, revenue), matched by name; ({}, note) when the file cannot be read yet. Source
@@ -344,10 +381,11 @@ def guess_columns(path: str, base_dir: Path, settings: dict | None = None) -> tu
 
     # an export in several currencies writes the amount in the account's currency beside them
     converted = next((c for c in present if CONVERTED_AMOUNT.search(c)), None)
+    net = next((c for c in present if NET_SALES.match(c.strip())), None)
     for canonical in COLUMN_NAMES:
         found = canonical if canonical in present else _best_column(canonical, present, set(columns.values()))
-        if canonical == "amount" and "amount" not in present and converted:
-            found = converted
+        if canonical == "amount" and "amount" not in present and (converted or net):
+            found = converted or net
         if found:
             columns[canonical] = found
     status = None if "event_type" in columns else _status_column(table, present, set(columns.values()))
@@ -356,15 +394,20 @@ def guess_columns(path: str, base_dir: Path, settings: dict | None = None) -> tu
     clock = _time_of_day(table, present, columns)
     if clock and settings is not None:
         settings["time_of_day"] = clock
+    zone, zone_note = _zone_of_times(table, present)
+    if zone and settings is not None:
+        settings["timezone"] = zone
+    zone_note = escape(zone_note)
     guessed = {k: v for k, v in columns.items() if k != v}
     if not guessed:
-        return {}, ""
+        return {}, zone_note
     return columns, ("Mapped columns by name: " + escape(", ".join(f"{k} = '{v}'" for k, v in guessed.items()))
                      + " (check them in \\[source.columns])."
                      + (f" Orders are sales by their {escape(repr(status))}: see \\[source.event_types]."
                         if status else "")
                      + (f" The date and the time of day are in two columns: time_of_day = "
-                        f"{escape(repr(clock))} reads them together." if clock else ""))
+                        f"{escape(repr(clock))} reads them together." if clock else "")
+                     + (f" {zone_note}" if zone_note else ""))
 
 
 @dataclass

@@ -361,23 +361,33 @@ def _fixed_offset(text: str) -> int | None:
 
 def zone_setting(configured: str, key: str = "source.timezone") -> int | str:
     """A zone setting (`key`) as a fixed offset in seconds ('UTC', '+02:00') or an IANA zone
-    name ('Europe/Berlin', whose offset changes with daylight saving)."""
+    name ('Europe/Berlin', whose offset changes with daylight saving). A shop export's own name
+    for its zone ('Pacific Time (US & Canada)', 'W. Europe Standard Time') reads as the IANA
+    zone it means."""
     offset = _fixed_offset(configured)
     if offset is not None:
         return offset
     import zoneinfo
 
+    from winback.data.zones import iana_zone
+
+    named = iana_zone(configured)
+    if named is not None:
+        return 0 if named == "UTC" else named
     try:
         zoneinfo.ZoneInfo(configured.strip())
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         from winback.errors import closest
 
-        near = closest(configured.strip(), sorted(zoneinfo.available_timezones()))
+        from winback.data.zones import ALIASES
+
+        near = closest(configured.strip(), sorted(zoneinfo.available_timezones()) + list(ALIASES))
         meaning = ("the zone of timestamps that carry none" if key == "source.timezone" else
                    "the shop's clock, which hour and weekday features read")
         raise ConfigError(
             f"{key} = '{configured}' is not a time zone: use 'UTC', a fixed offset such "
-            f"as '+02:00', or a zone name such as 'Europe/Berlin' ({meaning})."
+            f"as '+02:00', or a zone name such as 'Europe/Berlin' or 'Pacific Time (US & Canada)' "
+            f"({meaning})."
             f"{f' Did you mean {near!r}?' if near else ''}"
         ) from None
     return configured.strip()

@@ -1,0 +1,134 @@
+"""Time zone names as shop exports write them, read as IANA zones.
+
+Square, Shopify and other Rails-built tools name a zone the way Rails' ActiveSupport does
+('Pacific Time (US & Canada)', 'London', 'Beijing'), and Windows-built ones ('W. Europe
+Standard Time'). Every engine's zone database knows only IANA names ('America/Los_Angeles'),
+so a shop's own zone is read through this table before it reaches one.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# names that are not the last part of the IANA zone they mean (a city name that is, such as
+# 'London' or 'Kuala Lumpur', is found in the zone database itself); link names that every
+# engine's database knows (Europe/Kiev rather than the newer Europe/Kyiv)
+ALIASES = {
+    # Rails (ActiveSupport::TimeZone)
+    "International Date Line West": "Etc/GMT+12",
+    "Midway Island": "Pacific/Midway",
+    "American Samoa": "Pacific/Pago_Pago",
+    "Hawaii": "Pacific/Honolulu",
+    "Alaska": "America/Juneau",
+    "Pacific Time (US & Canada)": "America/Los_Angeles",
+    "Mountain Time (US & Canada)": "America/Denver",
+    "Central Time (US & Canada)": "America/Chicago",
+    "Eastern Time (US & Canada)": "America/New_York",
+    "Arizona": "America/Phoenix",
+    "Indiana (East)": "America/Indiana/Indianapolis",
+    "Saskatchewan": "America/Regina",
+    "Guadalajara": "America/Mexico_City",
+    "Central America": "America/Guatemala",
+    "Quito": "America/Guayaquil",
+    "Atlantic Time (Canada)": "America/Halifax",
+    "Newfoundland": "America/St_Johns",
+    "Brasilia": "America/Sao_Paulo",
+    "Georgetown": "America/Guyana",
+    "Greenland": "America/Godthab",
+    "Mid-Atlantic": "Atlantic/South_Georgia",
+    "Cape Verde Is.": "Atlantic/Cape_Verde",
+    "Edinburgh": "Europe/London",
+    "West Central Africa": "Africa/Algiers",
+    "Bern": "Europe/Zurich",
+    "Kyiv": "Europe/Kiev",
+    "Pretoria": "Africa/Johannesburg",
+    "St. Petersburg": "Europe/Moscow",
+    "Abu Dhabi": "Asia/Dubai",
+    "Ekaterinburg": "Asia/Yekaterinburg",
+    "Islamabad": "Asia/Karachi",
+    "Chennai": "Asia/Kolkata",
+    "Mumbai": "Asia/Kolkata",
+    "New Delhi": "Asia/Kolkata",
+    "Sri Jayawardenepura": "Asia/Colombo",
+    "Astana": "Asia/Almaty",
+    "Hanoi": "Asia/Ho_Chi_Minh",
+    "Beijing": "Asia/Shanghai",
+    "Osaka": "Asia/Tokyo",
+    "Sapporo": "Asia/Tokyo",
+    "Canberra": "Australia/Sydney",
+    "Wellington": "Pacific/Auckland",
+    "Solomon Is.": "Pacific/Guadalcanal",
+    "New Caledonia": "Pacific/Noumea",
+    "Marshall Is.": "Pacific/Majuro",
+    "Nuku'alofa": "Pacific/Tongatapu",
+    "Tokelau Is.": "Pacific/Fakaofo",
+    "Chatham Is.": "Pacific/Chatham",
+    "Samoa": "Pacific/Apia",
+    # Windows
+    "Hawaiian Standard Time": "Pacific/Honolulu",
+    "Alaskan Standard Time": "America/Anchorage",
+    "Pacific Standard Time": "America/Los_Angeles",
+    "US Mountain Standard Time": "America/Phoenix",
+    "Mountain Standard Time": "America/Denver",
+    "Central Standard Time": "America/Chicago",
+    "Eastern Standard Time": "America/New_York",
+    "Atlantic Standard Time": "America/Halifax",
+    "E. South America Standard Time": "America/Sao_Paulo",
+    "GMT Standard Time": "Europe/London",
+    "W. Europe Standard Time": "Europe/Berlin",
+    "Romance Standard Time": "Europe/Paris",
+    "Central Europe Standard Time": "Europe/Budapest",
+    "Central European Standard Time": "Europe/Warsaw",
+    "E. Europe Standard Time": "Europe/Chisinau",
+    "FLE Standard Time": "Europe/Kiev",
+    "GTB Standard Time": "Europe/Bucharest",
+    "Russian Standard Time": "Europe/Moscow",
+    "India Standard Time": "Asia/Kolkata",
+    "China Standard Time": "Asia/Shanghai",
+    "Tokyo Standard Time": "Asia/Tokyo",
+    "Korea Standard Time": "Asia/Seoul",
+    "Singapore Standard Time": "Asia/Singapore",
+    "AUS Eastern Standard Time": "Australia/Sydney",
+    "E. Australia Standard Time": "Australia/Brisbane",
+    "W. Australia Standard Time": "Australia/Perth",
+    "New Zealand Standard Time": "Pacific/Auckland",
+}
+AREAS = ("Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian",
+         "Pacific")
+_BY_NAME = {name.lower(): zone for name, zone in ALIASES.items()}
+# Windows writes a zone as '(UTC-08:00) Pacific Time (US & Canada)'
+OFFSET_PREFIX = re.compile(r"^\((utc|gmt)\s*([+-]\d{1,2}:\d{2})?\)\s*", re.I)
+
+
+@lru_cache(maxsize=1)
+def _by_city() -> dict[str, str]:
+    """The IANA zones by their last part ('london' -> Europe/London), one zone per city."""
+    import zoneinfo
+
+    found: dict[str, str] = {}
+    for zone in sorted(zoneinfo.available_timezones(), key=lambda z: (len(z), z)):
+        if zone.split("/")[0] in AREAS:
+            found.setdefault(zone.rsplit("/", 1)[-1].replace("_", " ").lower(), zone)
+    return found
+
+
+@lru_cache(maxsize=512)
+def iana_zone(name: str) -> str | None:
+    """The IANA zone a shop's zone name means: an IANA name itself, a Rails or Windows name,
+    or a city with its own zone ('London'); None when it names none of these."""
+    import zoneinfo
+
+    text = str(name).strip()
+    if not text:
+        return None
+    if "/" in text or text.upper() in ("UTC", "GMT"):
+        try:
+            zoneinfo.ZoneInfo(text)
+            return text
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return None
+    key = OFFSET_PREFIX.sub("", text).strip().lower()
+    if key in ("utc", "gmt", "coordinated universal time"):
+        return "UTC"
+    return _BY_NAME.get(key) or _by_city().get(key)
