@@ -240,22 +240,30 @@ def test_a_column_of_us_states_is_no_order_status():
 
 SHOPIFY = (
     "Name,Email,Financial Status,Paid at,Fulfillment Status,Currency,Subtotal,Total,Created at,"
-    "Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Cancelled at,Id,Lineitem discount\n"
+    "Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Cancelled at,Id,Lineitem discount,"
+    "Refunded Amount\n"
     "#1001,ann@x.com,paid,2024-01-05 10:00:00 +0100,fulfilled,EUR,45.00,50.00,2024-01-05 10:00:00 +0100,"
-    "2,Mug,20.00,MUG-1,,11,5.00\n"
-    "#1001,ann@x.com,,,,,,,,1,Card,10.00,,,,0\n"  # the order's second line: its fields left blank
+    "2,Mug,20.00,MUG-1,,11,5.00,0.00\n"
+    "#1001,ann@x.com,,,,,,,,1,Card,10.00,,,,0,\n"  # the order's second line: its fields left blank
     "#1002,bob@x.com,refunded,2024-02-01 09:00:00 +0100,fulfilled,EUR,30.00,35.00,2024-02-01 09:00:00 +0100,"
-    "1,Bowl,30.00,BOWL-1,,12,0\n"
+    "1,Bowl,30.00,BOWL-1,,12,0,35.00\n"
     "#1003,ann@x.com,voided,,unfulfilled,EUR,20.00,25.00,2024-03-01 12:00:00 +0100,1,Mug,20.00,MUG-1,"
-    "2024-03-01 13:00:00 +0100,13,0\n"
-    "#1004,cy@x.com,pending,,unfulfilled,EUR,20.00,25.00,2024-07-01 12:00:00 +0200,1,Mug,20.00,MUG-1,,14,0\n"
-    "#1005,,paid,2024-07-02 12:00:00 +0200,fulfilled,EUR,5.00,5.00,2024-07-02 12:00:00 +0200,1,Pin,5.00,PIN,,15,0\n")
+    "2024-03-01 13:00:00 +0100,13,0,0.00\n"
+    "#1004,cy@x.com,pending,,unfulfilled,EUR,20.00,25.00,2024-07-01 12:00:00 +0200,1,Mug,20.00,MUG-1,,14,0,0.00\n"
+    "#1005,,paid,2024-07-02 12:00:00 +0200,fulfilled,EUR,5.00,5.00,2024-07-02 12:00:00 +0200,1,Pin,5.00,PIN,,15,0,"
+    "0.00\n"
+    # 10.00 of a 50.00 order refunded: each line keeps four fifths of its amount
+    "#1006,dee@x.com,partially_refunded,2024-08-01 12:00:00 +0200,fulfilled,EUR,50.00,50.00,"
+    "2024-08-01 12:00:00 +0200,2,Mug,20.00,MUG-1,,16,0,10.00\n"
+    "#1006,,,,,,,,,1,Pin,10.00,PIN,,,0,\n")
 SHOPIFY_EVENTS = [  # customer, UTC time, type, order, product, amount (quantity x price - discount)
     ("ann@x.com", "2024-01-05 09:00", "purchase", "#1001", "Card", 10.0),
     ("ann@x.com", "2024-01-05 09:00", "purchase", "#1001", "MUG-1", 35.0),
     ("bob@x.com", "2024-02-01 08:00", "return", "#1002", "BOWL-1", 30.0),
     ("ann@x.com", "2024-03-01 11:00", "cancelled", "#1003", "MUG-1", 20.0),
     ("cy@x.com", "2024-07-01 10:00", "pending", "#1004", "MUG-1", 20.0),
+    ("dee@x.com", "2024-08-01 10:00", "purchase", "#1006", "MUG-1", 32.0),
+    ("dee@x.com", "2024-08-01 10:00", "purchase", "#1006", "PIN", 8.0),
 ]
 
 
@@ -269,8 +277,8 @@ def shopify_events(events: pd.DataFrame) -> list:
 def test_shopify_orders_export_reads_line_items_with_their_orders_fields(tmp_path):
     """Shopify writes an order's status, email and time on its first line only: every line item
     takes them from its order, so a two-line paid order is two purchases of one order (each
-    line's amount net of its discount); a refunded
-    order is a return, a voided (cancelled) or pending one no sale; a line without a SKU is its
+    line's amount net of its discount); a partially refunded order's lines keep their share of
+    what was not refunded; a refunded order is a return, a voided (cancelled) or pending one no sale; a line without a SKU is its
     product's name, and a point-of-sale order without an email is dropped."""
     (tmp_path / "orders_export.csv").write_text(SHOPIFY)
     cfg = config_from_dict({"source": {"path": str(tmp_path / "orders_export.csv"), "layout": "shopify",

@@ -239,7 +239,8 @@ SHOPIFY_SALES = ("paid", "partially_paid", "partially_refunded", "authorized")
 
 def _shopify_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
     """Each line item with its order's customer, time and status: a line of a paid order is a
-    purchase, of a refunded one a return; a cancelled, voided, pending or expired order's lines
+    purchase (of a partially refunded one, less its share of the refund), of a refunded one a
+    return; a cancelled, voided, pending or expired order's lines
     are events of their customer and no sale. A line without a SKU is its product's name."""
     order = ibis.window(group_by=raw["Name"])
 
@@ -258,6 +259,15 @@ def _shopify_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
     paid = _number(raw["Lineitem quantity"]) * _number(raw["Lineitem price"])
     if "Lineitem discount" in raw.columns:  # the discount on the line, as an amount
         paid = paid - _number(raw["Lineitem discount"]).fill_null(0)
+    if "Refunded Amount" in raw.columns:
+        # a partially refunded order (a line sent back, a goodwill refund) is still a sale, of
+        # what was kept: each line keeps its share of the order's lines less the refund
+        # (refunded shipping or tax, not in the lines, is taken from them too, down to 0)
+        refunded = of_order("Refunded Amount").try_cast("float64").fill_null(0)
+        lines = paid.sum().over(order)
+        kept = ibis.ifelse((kind == PURCHASE) & (refunded > 0) & (lines > 0),
+                           ibis.greatest(1 - refunded / lines, 0), 1)
+        paid = paid * kept
     return {"Email (order)": of_order("Email"), "Created at (order)": of_order("Created at"),
             "Financial Status (order)": kind,
             "Lineitem (product)": product.coalesce(name) if name is not None else product,
