@@ -465,14 +465,19 @@ def test_init_reads_the_zone_a_till_export_names_and_its_net_sales(tmp_path, cap
     spent = log.table.amount.sum().execute()
     assert spent == pytest.approx((gross - discount).sum(), rel=1e-9)
 
-    # a chain's export in two zones: no one zone is written, and init says why
+    # a chain's export in two zones: each row is read in its own
     frame["Time Zone"] = np.where(rng.random(n) < 0.6, "Eastern Time (US & Canada)", "London")
     frame.to_csv("chain.csv", index=False)
     assert main(["init", "--path", "chain.csv", "--config", "chain.toml", "--force"]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert re.search(r"'Time Zone' column holds several zones \('Eastern Time \(US & Canada\)' "
-                     r"\([\d,]+ rows\), 'London' \([\d,]+ rows\)\)", out)
-    assert "timezone =" not in (tmp_path / "chain.toml").read_text().replace("# timezone =", "")
+    assert re.search(r"Times are in several zones by its 'Time Zone' column \('Eastern Time \(US & "
+                     r"Canada\)' \([\d,]+ rows\), 'London' \([\d,]+ rows\)\): wrote timezone_column", out)
+    assert 'timezone_column = "Time Zone"' in (tmp_path / "chain.toml").read_text().splitlines()
+    events = load_events(load_config(tmp_path / "chain.toml")).table.execute()
+    zones = frame["Time Zone"].map({"London": "Europe/London", "Eastern Time (US & Canada)": "America/New_York"})
+    expected = sorted(pd.Timestamp(f"{d} {t}").tz_localize(z).tz_convert("UTC").tz_localize(None)
+                      for d, t, z in zip(frame.Date, frame.Time, zones))
+    assert sorted(events.event_time) == expected
 
 
 def test_a_model_near_chance_is_called_weak(tmp_path, capsys):

@@ -359,6 +359,31 @@ def test_a_date_and_its_time_of_day_in_two_columns_on_every_engine(tmp_path, spa
     _same_on_every_engine(times, want, "clock_columns")
 
 
+def test_each_rows_own_zone_from_a_column_on_every_engine(tmp_path, spark, postgres_url):
+    """source.timezone_column: a chain's tills in several zones, each row read in the zone its
+    column names (Rails' names, IANA names, offsets; blank rows in source.timezone), daylight
+    saving included, to the same instants on DuckDB, Spark and PostgreSQL."""
+    raw = pd.DataFrame({"user": list("abcde"),
+                        "ts": ["2024-01-05 10:00:00", "2024-07-05 10:00:00", "2024-07-05 10:00:00",
+                               "2024-07-05 10:00:00", "2024-07-05 10:00:00"],
+                        "zone": ["Eastern Time (US & Canada)", "Eastern Time (US & Canada)", "Europe/Berlin",
+                                 " +05:30", ""],
+                        "spent": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    raw.to_csv(tmp_path / "events.csv", index=False)
+    ibis.connect(postgres_url).create_table("zone_column", raw, overwrite=True)
+
+    def times(**source) -> list:
+        doc = {"path": str(tmp_path / "events.csv"), "layout": "events", "timezone_column": "zone",
+               "timezone": "Pacific Time (US & Canada)",
+               "columns": {"customer_id": "user", "event_time": "ts", "amount": "spent"}, **source}
+        out = _canonical_on(doc, spark, postgres_url).sort_values("customer_id")
+        return pd.to_datetime(out["event_time"]).tolist()
+
+    want = [pd.Timestamp(t) for t in ("2024-01-05 15:00", "2024-07-05 14:00", "2024-07-05 08:00",
+                                      "2024-07-05 04:30", "2024-07-05 17:00")]
+    _same_on_every_engine(times, want, "zone_column")
+
+
 def test_formatted_amounts_on_every_engine(tmp_path, spark, postgres_url):
     """currency, thousands and decimal read '1.234,50 €' and "1'234.50" to the same numbers on
     DuckDB, Spark and PostgreSQL (a regex for the grouping, replace and cast on each)."""

@@ -881,3 +881,20 @@ def test_zone_names_from_shop_exports_read_as_the_zones_they_mean(tmp_path):
     log = load_events(events_config(path, timezone="Pacific Time (US & Canada)"))
     times = sorted(log.table.event_time.execute())
     assert times == [pd.Timestamp("2024-01-15 17:00"), pd.Timestamp("2024-07-15 16:00")]
+
+
+def test_a_time_zone_column_names_zones_or_is_an_error(tmp_path):
+    """source.timezone_column: a value that names no zone is named with its rows (its times
+    would be hours off), as is a column that is not there; unix times need no zone."""
+    from winback.config import config_from_dict
+
+    rows = [{"customer_id": "a", "event_time": "2024-01-15 09:00:00", "amount": "1", "tz": "Mars Time"},
+            {"customer_id": "b", "event_time": "2024-01-15 09:00:00", "amount": "1", "tz": "London"}]
+    path = write_csv(tmp_path, rows, "till.csv")
+    with pytest.raises(DataError, match=r"column 'tz' \(source.timezone_column\): 1 value names no time "
+                                        r"zone: 'Mars Time' \(1 rows\)"):
+        load_events(events_config(path, timezone_column="tz"))
+    with pytest.raises(DataError, match=r"no column 'zone'.*source.timezone_column"):
+        load_events(events_config(path, timezone_column="zone"))
+    with pytest.raises(ConfigError, match="source.timezone_column does not apply to unix_s"):
+        config_from_dict({"source": {"path": "x.csv", "time_format": "unix_s", "timezone_column": "tz"}})

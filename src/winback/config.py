@@ -63,6 +63,9 @@ class SourceConfig:
     # many tills' Date + Time): read as "<date> <time>", which time_format then describes
     time_of_day: str = ""
     timezone: str = "UTC"
+    # a column naming each row's zone (a chain's tills in several zones: Square's 'Time Zone');
+    # its blank rows are read in `timezone`
+    timezone_column: str = ""
     duplicates: str = "error"  # error | drop | keep
     drop_missing_customers: bool = False
     missing_customer_ids: list[str] = field(default_factory=list)  # ids meaning "no customer" (guests as 0)
@@ -482,6 +485,9 @@ def validate_config(cfg: Config) -> None:
     if cfg.source.time_of_day and cfg.source.time_format in UNIX_TIME_FORMATS:
         raise ConfigError(f"source.time_of_day joins a date and a time of day written as text; "
                           f"{cfg.source.time_format} times are whole instants already. Remove one.")
+    if cfg.source.time_format in UNIX_TIME_FORMATS and cfg.source.timezone_column:
+        raise ConfigError(f"source.timezone_column does not apply to {cfg.source.time_format} "
+                          f"timestamps: a count since 1970-01-01 UTC is an instant already. Remove it.")
     if cfg.source.time_format in UNIX_TIME_FORMATS and cfg.source.timezone.upper() != "UTC":
         raise ConfigError(f"source.timezone = '{cfg.source.timezone}' does not apply to "
                           f"{cfg.source.time_format} timestamps: a count since 1970-01-01 UTC is "

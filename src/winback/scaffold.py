@@ -335,34 +335,34 @@ TIME_ZONE_NAME = re.compile(r"^(time[ _-]?zone|tz|zeitzone|fuseau[ _-]horaire|zo
 NET_SALES = re.compile(r"^net[ _-]?(sales|revenue)$", re.I)
 
 
-def _zone_of_times(table, present: list[str]) -> tuple[str | None, str]:
-    """The IANA zone every row's time is in, by a time-zone column (Square writes Rails' names,
-    'Pacific Time (US & Canada)'), and a note; (None, note) when the rows are in several zones
-    or it names no zone, (None, '') when there is no such column."""
+def _zone_of_times(table, present: list[str]) -> tuple[dict[str, str], str]:
+    """The zone settings a time-zone column calls for (Square writes Rails' names, 'Pacific Time
+    (US & Canada)'): `timezone` when every row is in one zone, `timezone_column` when the rows
+    are in several; and a note. ({}, note) when it names no zone, ({}, '') without such a column."""
     import ibis
 
     from winback.data.zones import iana_zone
 
     column = next((c for c in present if TIME_ZONE_NAME.match(c.strip())), None)
     if column is None:
-        return None, ""
+        return {}, ""
     counts = (table.select(z=table[column].cast("string").strip()).filter(ibis._.z.notnull() & (ibis._.z != ""))
               .group_by("z").aggregate(n=ibis._.count()).order_by(ibis.desc("n")).limit(20).execute())
     if counts.empty:
-        return None, ""
-    zones = {z: iana_zone(z) for z in counts.z}
-    found = {zones[z] for z in counts.z}
+        return {}, ""
+    found = {iana_zone(z) for z in counts.z}
     if len(found) == 1 and None not in found:
         zone = found.pop()
-        return zone, (f"Times are in {', '.join(repr(z) for z in counts.z)} by its {column!r} column: "
-                      f"wrote timezone = {zone!r}.")
+        return {"timezone": zone}, (f"Times are in {', '.join(repr(z) for z in counts.z)} by its "
+                                    f"{column!r} column: wrote timezone = {zone!r}.")
     shown = ", ".join(f"{z!r} ({n:,} rows)" for z, n in zip(counts.z, counts.n))
     if None in found:
-        return None, (f"Its {column!r} column names zones that are not known ({shown}): set "
-                      f"source.timezone to the zone of its times, such as 'America/New_York'.")
-    return None, (f"Its {column!r} column holds several zones ({shown}), and source.timezone reads "
-                  f"every time in one: split the file by zone, with one source.timezone each, or the "
-                  f"times of the other zones are off by the hours between them.")
+        return {}, (f"Its {column!r} column names zones that are not known ({shown}): set "
+                    f"source.timezone to the zone of its times, such as 'America/New_York'.")
+    return {"timezone_column": column}, (
+        f"Times are in several zones by its {column!r} column ({shown}): wrote timezone_column = "
+        f"{column!r}, which reads each row in its own. Hour and weekday features read one clock: "
+        f"set features.timezone to the shop's main zone.")
 
 
 def guess_columns(path: str, base_dir: Path, settings: dict | None = None) -> tuple[dict[str, str], str]:
@@ -395,8 +395,8 @@ def guess_columns(path: str, base_dir: Path, settings: dict | None = None) -> tu
     if clock and settings is not None:
         settings["time_of_day"] = clock
     zone, zone_note = _zone_of_times(table, present)
-    if zone and settings is not None:
-        settings["timezone"] = zone
+    if settings is not None:
+        settings.update(zone)
     zone_note = escape(zone_note)
     guessed = {k: v for k, v in columns.items() if k != v}
     if not guessed:

@@ -178,7 +178,8 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
                         and c not in mapping.values() and source.columns.get(c) != ""})
     if embedded:
         _check_every_file(source, path, mapping, [c for c in (*mapping.values(), *layout.derive_needs,
-                                                               source.time_of_day) if c in raw.columns])
+                                                               source.time_of_day, source.timezone_column)
+                                                  if c in raw.columns])
     if layout.derive is not None:
         _require_raw(raw, layout.derive_needs, name, f"the {layout.name} layout")
     date_column = mapping.get("event_time", "")
@@ -206,6 +207,10 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     epoch = mapping["event_time"] in derived and not raw[mapping["event_time"]].type().is_string()
     zone_offset, zoned = ((0, False) if time_format in UNIX_TIME_FORMATS or epoch
                           else _zone_offset_of(raw, mapping["event_time"], name, source.timezone))
+    if source.timezone_column:
+        _require_raw(raw, (source.timezone_column,), name, "source.timezone_column")
+        if not zoned:  # times that carry their own offset are instants already
+            zone_offset = _row_zones(raw, source.timezone_column, name, zone_offset)
 
     is_csv = embedded and source_format(source, cfg.resolve(source.path)) == "csv"
     numbers = source_number_format(source)
@@ -437,6 +442,52 @@ def _zone_offset_of(raw: ibis.Table, column: str, name: str, configured: str) ->
     return default, False
 
 
+@dataclass(frozen=True)
+class RowZones:
+    """Each row's zone read off a column (source.timezone_column): its values with the zone
+    each names (an offset in seconds or an IANA name), and the zone of rows that name none."""
+
+    column: str
+    zones: tuple[tuple[str, int | str], ...]
+    default: int | str
+
+    def to_utc(self, parsed: ibis.Value, t: ibis.Table, backend: str) -> ibis.Value:
+        named = t[self.column].cast("string").strip()
+        return ibis.cases(*((named == value, _wall_to_utc(parsed, zone, backend)) for value, zone in self.zones),
+                          else_=_wall_to_utc(parsed, self.default, backend)).cast(dtypes.Timestamp(scale=6))
+
+
+def _wall_to_utc(parsed: ibis.Value, zone: int | str, backend: str) -> ibis.Value:
+    if isinstance(zone, str):
+        return _local_to_utc(parsed, zone, backend)
+    return parsed - ibis.interval(seconds=zone) if zone else parsed
+
+
+def _row_zones(raw: ibis.Table, column: str, name: str, default: int | str) -> RowZones:
+    """The zones a time-zone column names, as the engine converts them; a value that names no
+    zone is an error that lists such values with their rows, rather than times hours off."""
+    from winback.data.zones import iana_zone
+
+    counts = (raw.select(z=raw[column].cast("string").strip()).filter(ibis._.z.notnull() & (ibis._.z != ""))
+              .group_by("z").aggregate(rows=ibis._.count()).order_by(ibis.desc("rows")).execute())
+    zones, unknown = [], []
+    for value, rows in zip(counts.z, counts.rows):
+        offset = _fixed_offset(value)
+        zone = offset if offset is not None else iana_zone(value)
+        if zone is None:
+            unknown.append(f"{value!r} ({int(rows):,} rows)")
+        else:
+            zones.append((value, 0 if zone == "UTC" else zone))
+    if unknown:
+        raise DataError(
+            f"{name}, column '{column}' (source.timezone_column): {len(unknown)} "
+            f"value{'s name' if len(unknown) > 1 else ' names'} no time zone: {', '.join(unknown[:5])}"
+            f"{', ...' if len(unknown) > 5 else ''}. Write zones as 'America/New_York', "
+            f"'Pacific Time (US & Canada)' or '+02:00'."
+        )
+    return RowZones(column, tuple(zones), default)
+
+
 def _row_offset_seconds(text: ibis.Value) -> ibis.Value:
     """Seconds east of UTC of each time's own offset ('+0100', '-05:30', 'Z', 'UTC' = 0), from
     text alone so that every engine computes it the same way."""
@@ -452,7 +503,7 @@ def _typed_columns(
     layout: Layout,
     event_types: dict[str, str],
     time_format: str,
-    zone_offset: int | str,
+    zone_offset: "int | str | RowZones",
     duckdb: bool = True,
     numbers: NumberFormat = NumberFormat(),
     backend: str = "duckdb",
@@ -506,7 +557,12 @@ def _typed_columns(
         cols["customer_id"] = cols["customer_id"].lower()
     if missing_ids:
         cols["customer_id"] = _without_ids(cols["customer_id"], missing_ids)
-    cols["event_time"] = _parse_time(t[mapping["event_time"]], time_format, zone_offset, duckdb, backend, zoned)
+    if isinstance(zone_offset, RowZones):
+        cols["event_time"] = zone_offset.to_utc(_parse_time(t[mapping["event_time"]], time_format, 0, duckdb,
+                                                            backend, zoned), t, backend)
+    else:
+        cols["event_time"] = _parse_time(t[mapping["event_time"]], time_format, zone_offset, duckdb, backend,
+                                         zoned)
     if "quantity" not in cols:
         cols["quantity"] = ibis.literal(1.0)
     if "amount" not in cols:
