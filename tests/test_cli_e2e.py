@@ -471,8 +471,10 @@ def test_init_reads_the_zone_a_till_export_names_and_its_net_sales(tmp_path, cap
     assert main(["init", "--path", "chain.csv", "--config", "chain.toml", "--force"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert re.search(r"Times are in several zones by its 'Time Zone' column \('Eastern Time \(US & "
-                     r"Canada\)' \([\d,]+ rows\), 'London' \([\d,]+ rows\)\): wrote timezone_column", out)
-    assert 'timezone_column = "Time Zone"' in (tmp_path / "chain.toml").read_text().splitlines()
+                     r"Canada\)' \([\d,]+ rows\), 'London' \([\d,]+ rows\)\): wrote timezone_column = 'Time Zone', "
+                     r".* and timezone = 'America/New_York', the most common", out)
+    lines = (tmp_path / "chain.toml").read_text().splitlines()
+    assert 'timezone_column = "Time Zone"' in lines and 'timezone = "America/New_York"' in lines
     events = load_events(load_config(tmp_path / "chain.toml")).table.execute()
     zones = frame["Time Zone"].map({"London": "Europe/London", "Eastern Time (US & Canada)": "America/New_York"})
     expected = sorted(pd.Timestamp(f"{d} {t}").tz_localize(z).tz_convert("UTC").tz_localize(None)

@@ -359,10 +359,11 @@ def _zone_of_times(table, present: list[str]) -> tuple[dict[str, str], str]:
     if None in found:
         return {}, (f"Its {column!r} column names zones that are not known ({shown}): set "
                     f"source.timezone to the zone of its times, such as 'America/New_York'.")
-    return {"timezone_column": column}, (
+    main = iana_zone(counts.z.iloc[0])
+    return {"timezone_column": column, "timezone": main}, (
         f"Times are in several zones by its {column!r} column ({shown}): wrote timezone_column = "
-        f"{column!r}, which reads each row in its own. Hour and weekday features read one clock: "
-        f"set features.timezone to the shop's main zone.")
+        f"{column!r}, which reads each row in its own, and timezone = {main!r}, the most common: "
+        f"the clock of hour and weekday features, and the zone of rows that name none.")
 
 
 def guess_columns(path: str, base_dir: Path, settings: dict | None = None) -> tuple[dict[str, str], str]:
