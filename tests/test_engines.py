@@ -19,7 +19,7 @@ from winback.config import ProblemConfig, config_from_dict
 from winback.data.canonical import load_events
 from winback.data.engines import connect_duckdb
 from winback.datasets import cdnow_config, generate_rees46
-from winback.errors import ConfigError
+from winback.errors import ConfigError, DataError
 from winback.features import FeatureSpec, build_features
 from winback.labels import Cutoff, label_table
 from winback.nextevent.dataset import samples_table
@@ -295,6 +295,28 @@ def test_spark_reads_csv_with_the_sources_delimiter_and_encoding(tmp_path, spark
                         ({"path": str(tmp_path / "orders.xlsx")}, "spreadsheet workbook, which winback reads on DuckDB")):
         with pytest.raises(ConfigError, match=words):
             _canonical_on({**source, **more, "backend": "spark"}, spark, "")
+
+
+def test_spark_reads_a_glob_of_csv_files_by_column_name(tmp_path, spark):
+    """Spark reads every CSV of a glob by the first file's header, by position: a month whose
+    export moved its columns read gross amounts as net ones (or failed on a customer as a time).
+    Files are read by header and combined by name, as on DuckDB; a mapped column some file
+    lacks is an error naming it, on both."""
+    (tmp_path / "jan.csv").write_text("customer_id,event_time,net,gross\na,2024-01-01 10:00:00,5,6\n")
+    (tmp_path / "feb.csv").write_text("gross,net,event_time,customer_id,note\n8,7,2024-02-01 10:00:00,b,x\n")
+    source = {"path": str(tmp_path / "*.csv"), "layout": "events",
+              "columns": {"customer_id": "customer_id", "event_time": "event_time", "amount": "net"}}
+
+    def rows(**more) -> list:
+        out = _canonical_on({**source, **more}, spark, "")
+        return sorted(zip(out["customer_id"], out["amount"], pd.to_datetime(out["event_time"])))
+
+    want = [("a", 5.0, pd.Timestamp("2024-01-01 10:00")), ("b", 7.0, pd.Timestamp("2024-02-01 10:00"))]
+    assert rows() == rows(backend="spark") == want
+    (tmp_path / "mar.csv").write_text("customer_id,event_time,gross\nc,2024-03-01 10:00:00,9\n")
+    for backend in ("duckdb", "spark"):
+        with pytest.raises(DataError, match=r"1 file\(s\) of .* lack column\(s\).*mar.csv lacks 'net'"):
+            _canonical_on({**source, "backend": backend}, spark, "")
 
 
 def test_hour_and_weekday_features_read_the_shops_clock_on_every_engine(spark, postgres_url):

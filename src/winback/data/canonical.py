@@ -167,7 +167,8 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
         name = str(path) + (f" (table {source.table})" if source.table else "")
     else:
         raw = engine_table(con, cfg)
-        name = f"{source.backend} " + (f"table {source.table}" if source.table else str(cfg.resolve(source.path)))
+        path = cfg.resolve(source.path) if source.path else Path()
+        name = f"{source.backend} " + (f"table {source.table}" if source.table else str(path))
     # a version of the source that names a column otherwise (Online Retail II's 'Customer ID')
     mapping.update({k: v for k, v in layout.columns_in(list(raw.columns)).items()
                     if k in mapping and k not in source.columns})
@@ -176,7 +177,7 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
         # [source.columns] maps it elsewhere or unmaps it with ""; it used to be left unread
         mapping.update({c: c for c in CANONICAL_TYPES if c in raw.columns and c not in mapping
                         and c not in mapping.values() and source.columns.get(c) != ""})
-    if embedded:
+    if embedded or (source.backend == "spark" and not source.table):
         _check_every_file(source, path, mapping, [c for c in (*mapping.values(), *layout.derive_needs,
                                                                source.time_of_day, source.timezone_column)
                                                   if c in raw.columns])

@@ -158,7 +158,39 @@ def _spark_files(con, cfg: Config) -> ibis.Table:
                               f"not source.encoding = '{s.encoding}': re-save '{s.path}' as UTF-8, or "
                               f"read it on DuckDB (backend = \"duckdb\"), which takes any encoding.")
         options["encoding"] = SPARK_CHARSETS[name]
-    return con.read_csv(path, **options)
+    groups = _files_by_header(path, s.delimiter or ",", s.encoding or "utf-8")
+    if len(groups) <= 1:
+        return con.read_csv(path, **options)
+    # Spark reads every file of a glob by the first one's header, by position: monthly exports
+    # whose columns moved would mix them silently. Files are read by header and combined by
+    # name, as on DuckDB (a column some files lack is empty in theirs)
+    names = list(dict.fromkeys(c for header in groups for c in header))
+    parts = []
+    for header, files in groups.items():
+        t = con.read_csv(files, **options)
+        parts.append(t.select(*(t[c] if c in header else ibis.null("string").name(c) for c in names)))
+    return ibis.union(*parts, distinct=False)
+
+
+def _files_by_header(path: str, delimiter: str, encoding: str) -> dict[tuple[str, ...], list[str]]:
+    """The local CSV files at `path` grouped by their header row; {} for a path Spark resolves
+    itself (hdfs://, s3://)."""
+    import csv
+    import gzip
+
+    from winback.data.sources import matching_files
+
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for file in matching_files(Path(path)):
+        opener = gzip.open if file.endswith(".gz") else open
+        try:
+            with opener(file, "rt", encoding="utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding,
+                        newline="") as f:
+                header = tuple(c.strip() for c in next(csv.reader(f, delimiter=delimiter), []))
+        except (OSError, UnicodeDecodeError, csv.Error):
+            continue  # Spark says what is wrong with the file when it reads it
+        groups.setdefault(header, []).append(file)
+    return groups
 
 
 def engine_table(con, cfg: Config) -> ibis.Table:
