@@ -522,6 +522,19 @@ def test_unmapped_event_types_are_named_with_the_mapping_that_fixes_them(tmp_pat
     # a log whose only purchase event is per product keeps it
     assert suggested_event_types({"Product Viewed": 1, "Product Purchased": 1}) == {
         "Product Viewed": "view", "Product Purchased": "purchase"}
+    # a European shop's own words (accents or not); a German cart, 'Einkaufswagen', holds 'Kauf'
+    assert suggested_event_types({"Vue produit": 1, "Ajouté au panier": 1, "Supprimé du panier": 1, "Achat": 1,
+                                  "Commande annulée": 1, "Paiement refusé": 1}) == {
+        "Vue produit": "view", "Ajouté au panier": "cart", "Supprimé du panier": "remove_from_cart",
+        "Achat": "purchase", "Commande annulée": "return"}
+    assert suggested_event_types({"Ansicht": 1, "In den Einkaufswagen": 1, "Aus dem Warenkorb entfernt": 1,
+                                  "Kauf": 1, "Rückgabe": 1, "Zahlung fehlgeschlagen": 1}) == {
+        "Ansicht": "view", "In den Einkaufswagen": "cart", "Aus dem Warenkorb entfernt": "remove_from_cart",
+        "Kauf": "purchase", "Rückgabe": "return"}
+    assert suggested_event_types({"Vista de producto": 1, "Añadido al carrito": 1, "Compra": 1, "Devolución": 1,
+                                  "Acquisto": 1, "Aankoop": 1, "Toegevoegd aan winkelwagen": 1}) == {
+        "Vista de producto": "view", "Añadido al carrito": "cart", "Compra": "purchase", "Devolución": "return",
+        "Acquisto": "purchase", "Aankoop": "purchase", "Toegevoegd aan winkelwagen": "cart"}
     rng = np.random.default_rng(7)
     n = 6_000
     times = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 360 * 1440, n), unit="min")

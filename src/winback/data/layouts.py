@@ -36,22 +36,29 @@ PURCHASE = "purchase"
 RETURN = "return"
 # the event types features and labels read, and words that name them in other logs; the
 # first match wins, so "remove" comes before "cart" (RemoveFromCart is not an add)
-EVENT_TYPE_WORDS = {
-    "remove_from_cart": ("remove",),
-    "return": ("return", "refund", "cancel", "chargeback"),
+EVENT_TYPE_WORDS = {  # English, then German, French, Spanish, Italian and Dutch, without accents
+    "remove_from_cart": ("remove", "entfern", "supprim", "retir", "elimin", "rimoss", "rimoz", "verwijder"),
+    "return": ("return", "refund", "cancel", "chargeback", "ruckgabe", "rucksend", "erstatt", "storn",
+               "retour", "rembours", "annul", "devol", "devuel", "reembols", "rimbors", "restituz", "terugbetaal"),
+    # before the purchase words: a German cart is an 'Einkaufswagen', which holds 'Kauf'
+    "cart": ("cart", "basket", "productadded", "itemadded",  # Segment's "Product Added"
+             "warenkorb", "einkaufswagen", "panier", "carrito", "carrello", "winkelwagen", "winkelmand"),
     # a checkout counts once completed (Shopify's checkout_completed), not when begun; a
     # payment or charge in a payments export (Square's Payment, Stripe's charge) is a sale
     "purchase": ("purchase", "order", "buy", "transaction", "checkoutcomplete", "completedcheckout",
-                 "sale", "payment", "charge"),
-    "cart": ("cart", "basket", "productadded", "itemadded"),  # Segment's "Product Added"
-    "view": ("view", "visit", "detail", "impression"),
+                 "sale", "payment", "charge", "kauf", "bestell", "zahlung", "achat", "commande",
+                 "paiement", "compra", "pedido", "pago", "acquist", "ordine", "pagament", "aankoop",
+                 "betaling"),
+    "view": ("view", "visit", "detail", "impression", "ansicht", "angesehen", "aufgerufen", "vue",
+             "consult", "vista", "visto", "visualizz", "bekeken", "weergave"),
 }
 # steps on the way to a purchase (GA4's begin_checkout and add_payment_info, the pixel's
 # InitiateCheckout, session_start): mapped to nothing rather than counted as what they lead to
 STEP_WORDS = ("begin", "start", "initiat", "paymentinfo", "addpayment", "paymentmethod",
               "paymentdetail", "shipping")
 # what did not happen: a failed payment or declined order is no purchase
-UNDONE_WORDS = ("fail", "declin", "error", "void", "abandon", "expire")
+UNDONE_WORDS = ("fail", "declin", "error", "void", "abandon", "expire", "fehlgeschlagen", "abgelehnt",
+                "echou", "refuse", "fallid", "rechaz", "fallit", "rifiut", "mislukt", "geweigerd")
 # what happens to an order after it is placed (Klaviyo's Fulfilled Order, Shipped Order):
 # the same purchase again, so counting it would count the order twice
 AFTER_WORDS = ("fulfil", "shipped", "shipment", "deliver", "dispatch")  # not "ship": membership
@@ -67,7 +74,7 @@ def suggested_event_types(counts: dict[str, int]) -> dict[str, str]:
     for value in counts:
         if value is None or value in EVENT_TYPE_WORDS:
             continue
-        plain = "".join(ch for ch in str(value).lower() if ch.isalpha())
+        plain = _plain_word(value)
         if any(w in plain for w in STEP_WORDS + UNDONE_WORDS + AFTER_WORDS):
             continue
         for canonical, words in EVENT_TYPE_WORDS.items():
