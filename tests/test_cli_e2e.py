@@ -341,7 +341,7 @@ def test_init_recognises_a_shopify_export_and_maps_no_status_again(tmp_path, cap
     assert 'layout = "shopify"' in text and "[source.event_types]" not in text
     assert main(["validate"]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert all(f"{kind}," in out or f"{kind};" in out for kind in ("purchase 2", "cancelled 1", "return 1", "pending 1"))
+    assert all(f"{kind}," in out or f"{kind};" in out for kind in ("purchase 4", "cancelled 1", "return 1", "pending 1"))
 
 
 def test_validate_and_train_name_a_status_column_left_unread(tmp_path, capsys, monkeypatch):
@@ -480,6 +480,35 @@ def test_init_reads_the_zone_a_till_export_names_and_its_net_sales(tmp_path, cap
     expected = sorted(pd.Timestamp(f"{d} {t}").tz_localize(z).tz_convert("UTC").tz_localize(None)
                       for d, t, z in zip(frame.Date, frame.Time, zones))
     assert sorted(events.event_time) == expected
+
+
+def test_init_reads_an_ebay_orders_report(tmp_path, capsys, monkeypatch):
+    """eBay's orders report: the buyer is 'Buyer Username' (no customer column was found),
+    'Sales Record Number' is no amount (it was taken for one: 'sales'), and dates are written
+    'Jan-05-24'."""
+    from winback.config import load_config
+    from winback.data import load_events
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ebay.csv").write_text(
+        "Sales Record Number,Order Number,Buyer Username,Buyer Name,Buyer Email,Item Number,Item Title,"
+        "Quantity,Sold For,Shipping And Handling,eBay Collected Tax,Total Price,Sale Date,Paid On Date\n"
+        "1001,12-34567-89012,jdoe77,John Doe,jdoe@example.com,123456789012,Lamp,1,$45.00,$8.00,$3.60,$56.60,"
+        "Jan-05-24,Jan-05-24\n"
+        "1002,12-34567-89013,asmith,Ann Smith,ann@example.com,123456789013,Clock,2,$30.00,$5.00,$4.80,$69.80,"
+        "Feb-11-24,Feb-11-24\n"
+        "1003,12-34567-89014,jdoe77,John Doe,jdoe@example.com,123456789014,Bell,1,$12.00,$4.00,$0.96,$16.96,"
+        "Mar-02-24,Mar-02-24\n")
+    assert main(["init", "--path", "ebay.csv"]) == 0
+    lines = (tmp_path / "winback.toml").read_text().splitlines()
+    for line in ('customer_id = "Buyer Username"', 'amount = "Total Price"', 'event_time = "Sale Date"',
+                 'time_format = "%b-%d-%y"', 'currency = "$"'):
+        assert line in lines, line
+    events = load_events(load_config(tmp_path / "winback.toml")).table.execute().sort_values("event_time")
+    assert events.customer_id.tolist() == ["jdoe77", "asmith", "jdoe77"]
+    assert events.amount.tolist() == [56.6, 69.8, 16.96]
+    assert events.event_time.tolist() == [pd.Timestamp("2024-01-05"), pd.Timestamp("2024-02-11"),
+                                          pd.Timestamp("2024-03-02")]
 
 
 def test_a_model_near_chance_is_called_weak(tmp_path, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
@@ -911,3 +912,37 @@ def test_a_time_zone_column_names_zones_or_is_an_error(tmp_path):
         load_events(events_config(path, timezone_column="zone"))
     with pytest.raises(ConfigError, match="source.timezone_column does not apply to unix_s"):
         config_from_dict({"source": {"path": "x.csv", "time_format": "unix_s", "timezone_column": "tz"}})
+
+
+def test_an_orders_total_written_on_each_of_its_lines_is_named(tmp_path, capsys, monkeypatch):
+    """A line-item export that writes the order's total on every line (WooCommerce's 'Order
+    Total Amount'): summed per line, each order's spend counted once per line. validate says
+    so; mapped to the line's price instead, it does not."""
+    from winback.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(3)
+    prices = {"MUG": 20.0, "BOWL": 30.0, "CARD": 5.0, "PIN": 3.0}
+    rows = []
+    for order in range(120):
+        customer = f"c{rng.integers(0, 40)}@x.com"
+        when = pd.Timestamp("2024-01-01") + pd.Timedelta(minutes=int(rng.integers(0, 300 * 1440)))
+        items = rng.choice(list(prices), int(rng.integers(1, 4)), replace=False)
+        total = sum(prices[i] for i in items) + 5.0
+        rows += [{"Order ID": 1000 + order, "Order Date": f"{when:%Y-%m-%d %H:%M}", "Billing Email": customer,
+                  "SKU": i, "Item Cost": prices[i], "Order Total Amount": total} for i in items]
+    pd.DataFrame(rows).to_csv("lines.csv", index=False)
+    mapping = ('[source]\npath = "lines.csv"\n[source.columns]\ncustomer_id = "Billing Email"\n'
+               'event_time = "Order Date"\norder_id = "Order ID"\nproduct_id = "SKU"\n')
+    (tmp_path / "winback.toml").write_text(mapping + 'amount = "Order Total Amount"\n')
+    assert main(["validate"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert re.search(r"amount 'Order Total Amount' is the same on every line of (\d+) of the \1 orders with "
+                     r"several products \(100 %\)", out)
+    (tmp_path / "winback.toml").write_text(mapping + 'price = "Item Cost"\n')
+    assert main(["validate"]) == 0
+    assert "same on every line" not in capsys.readouterr().out
+    # init, which maps the order total by its name, says so before the first train
+    assert main(["init", "--path", "lines.csv", "--config", "guessed.toml"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "amount = 'Order Total Amount'" in out and "Check the amount: amount 'Order Total Amount' is the same" in out

@@ -80,7 +80,7 @@ class Project:
                     "categorical": list(table.categorical),
                     "positive_rate": float(table.frame[LABEL].mean()) if labelled else None,
                     "notes": list(table.notes)}
-        from winback.data.canonical import case_twins, dominant_customer, load_events
+        from winback.data.canonical import case_twins, dominant_customer, load_events, repeated_order_amounts
         from winback.data.layouts import event_types_advice
 
         log = load_events(self.config, materialize=False)  # read once; no copy to keep
@@ -88,6 +88,7 @@ class Project:
                   if "event_type" in log.available else "")
         return {**log.summary, "source": log.source_name, "event_types_advice": advice,
                 "dominant_customer": dominant_customer(log.table, log.summary),
+                "repeated_order_amounts": repeated_order_amounts(log.table, log.summary),
                 "case_twins": case_twins(log.table)}
 
     def train(self, *, steps: Steps | None = None, report: bool = True):

@@ -197,7 +197,8 @@ COLUMN_NAMES = {  # English first, then the usual German, French, Spanish, Itali
                     r"|^(id|num|numero|nr)[ _-]?(customer|client|cliente|kunde|klant)$",
                     r"^(full[ _-]?visitor|user[ _-]?pseudo|client|visitor)[ _-]?id$",  # GA360, GA4
                     r"(^|\.)distinct[ _-]?id$",                                         # Mixpanel
-                    r"^e-?mail$|customer[ _-]?e-?mail"),                                # shop exports
+                    r"^e-?mail([ _-]?address)?$|(customer|client|buyer|billing|purchaser|shopper)[ _-]?e-?mail"
+                    r"|^(customer|client|buyer|member|shopper)[ _-]?(user[ _-]?name|login|handle)$"),  # shop exports
     "event_time": (r"(timestamp|date[ _-]?time|^ts$|time|_at$|created|occurred|zeitpunkt|zeitstempel)",
                    r"(date|datum|fecha)"),
     # the event's own name before a column of call kinds (Segment's type = track | page)
@@ -226,6 +227,8 @@ COUNT_LIKE = re.compile(COUNT + r"|anzahl|aantal|number[ _-]?of|num[ _-]?items|^
 NOT_AN_ID = re.compile(r"(currenc|status|state|type|total|amount|qty|quantity|price|tax|discount|"
                        r"note|comment)|" + COUNT, re.I)
 ID_COLUMNS = ("customer_id", "order_id", "session_id", "product_id")
+# what names a number that is not an amount ('Sales Record Number', 'Receipt No')
+NUMBERING = re.compile(r"(number|nummer|numero|record|(?<![a-z])(id|no|nr)(?![a-z]))", re.I)
 # amounts that are not what the customer spent on the order ('Shipping Amount', 'Tax Total',
 # 'Discount Amount', 'Amount Refunded', a tip or a fee)
 NOT_SPEND = re.compile(r"(tax|(?<![a-z])vat(?![a-z])|mwst|steuer|shipping|versand|discount|rabatt|coupon|"
@@ -245,7 +248,7 @@ def _fits(canonical: str, column: str, loose: bool) -> bool:
         return False
     if canonical in ID_COLUMNS and loose and NOT_AN_ID.search(column):
         return False
-    if canonical == "amount" and NOT_SPEND.search(column):
+    if canonical == "amount" and (NOT_SPEND.search(column) or NUMBERING.search(column)):
         return False
     return not (canonical == "event_type" and loose and OTHER_TYPE.search(column))
 
@@ -475,6 +478,11 @@ def fit_source(path: str, layout: str, options: dict, base_dir: Path,
     if no_sale:
         applied += (" Orders " + ", ".join(f"'{k}'" for k in no_sale) + " are no sale: they stay events "
                     "of their customer, never purchases.")
+    from winback.data.canonical import repeated_order_amounts
+
+    repeated = repeated_order_amounts(log.table, log.summary)
+    if repeated:  # an order's total on each of its lines: say so before the first train
+        applied += f" Check the amount: {repeated}"
     applied = escape(applied)
     span = f"{log.start:%Y-%m-%d} to {log.end:%Y-%m-%d}"
     problem = suggest_cutoffs(log.start, log.end, default.train_cutoffs)

@@ -276,6 +276,9 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     summary["dropped_negative_amounts"] = negative if source.negative_amounts == "drop" else 0
     summary["duplicates_policy"] = source.duplicates
     summary["event_type_column"] = "" if layout.event_type_rule else mapping.get("event_type", "")
+    # the amount column of a hand-mapped log, which may hold an order's total on each line
+    summary["order_amount_column"] = (mapping["amount"] if layout.name == "events" and "amount" in mapping
+                                      and "order_id" in mapping else "")
     summary["unread_statuses"] = (unread_statuses(raw, mapping, summary["rows"])
                                   if "event_type" not in mapping and layout.event_type_rule is None else "")
     summary["mixed_currencies"] = (mixed_currencies(raw, mapping)
@@ -634,6 +637,31 @@ def dominant_customer(events: ibis.Table, summary: dict[str, Any]) -> str:
             f"customer's history.")
 
 
+def repeated_order_amounts(events: ibis.Table, summary: dict[str, Any]) -> str:
+    """A note when the mapped amount is the same on every line of most orders with several
+    lines of different products: an export with one row per line item that writes the order's
+    total (WooCommerce's 'Order Total Amount') on each of them, so spend counts every order
+    once per line."""
+    column = summary.get("order_amount_column", "")
+    if not column:
+        return ""
+    lines = events.filter((events.event_type == PURCHASE) & events.order_id.notnull())
+    by_order = lines.group_by(["customer_id", "order_id"]).aggregate(
+        n=lines.count(), amounts=lines.amount.nunique(), products=lines.product_id.nunique())
+    # lines of different products; without products, any order of several lines
+    several = by_order.filter((by_order.n > 1) & ((by_order.products > 1) | (by_order.products == 0)))
+    stats = several.aggregate(orders=several.count(),
+                              repeated=several.count(where=several.amounts == 1)).execute()
+    orders, repeated = int(stats["orders"].iloc[0]), int(stats["repeated"].iloc[0])
+    if orders < 20 or repeated < 0.5 * orders:
+        return ""
+    return (f"amount {column!r} is the same on every line of {repeated:,} of the {orders:,} orders "
+            f"with several products ({100 * repeated / orders:.0f} %): it looks like the order's "
+            f"total written on each of its lines, and each order's spend would count once per line. "
+            f"Map amount to the line's own amount, or price to its unit price (amount is then price "
+            f"x quantity).")
+
+
 def status_counts(table: ibis.Table, column: str) -> dict[str, int] | None:
     """Rows per value of the 100 commonest values of a text column, when they read as order
     statuses (some are sales); None when they do not (a column of US states named 'State')."""
@@ -982,7 +1010,7 @@ _DATE_FORMATS = tuple(
     date + clock
     for date in ("%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%m-%d-%Y", "%Y/%m/%d",
                  "%d/%m/%y", "%m/%d/%y", "%Y-%m-%d", "%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y",
-                 "%d-%b-%Y", "%d-%b-%y")
+                 "%d-%b-%Y", "%d-%b-%y", "%b-%d-%Y", "%b-%d-%y")  # eBay's Sale Date: Jan-05-24
     for clock in ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
 ) + ("%Y%m%d%H%M%S",)
 
