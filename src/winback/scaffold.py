@@ -228,7 +228,7 @@ NOT_AN_ID = re.compile(r"(currenc|status|state|type|total|amount|qty|quantity|pr
                        r"note|comment)|" + COUNT, re.I)
 ID_COLUMNS = ("customer_id", "order_id", "session_id", "product_id")
 # what names a number that is not an amount ('Sales Record Number', 'Receipt No')
-NUMBERING = re.compile(r"(number|nummer|numero|record|(?<![a-z])(id|no|nr)(?![a-z]))", re.I)
+NUMBERING = re.compile(r"(number|nummer|numero|record|(?<![a-z])(id|no|nr)\.?$)", re.I)
 # amounts that are not what the customer spent on the order ('Shipping Amount', 'Tax Total',
 # 'Discount Amount', 'Amount Refunded', a tip or a fee)
 NOT_SPEND = re.compile(r"(tax|(?<![a-z])vat(?![a-z])|mwst|steuer|shipping|versand|discount|rabatt|coupon|"
