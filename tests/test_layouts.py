@@ -170,6 +170,14 @@ def test_ga_visit_times_are_utc_whatever_the_configured_zone(tmp_path):
       "base_grand_total"],
      {"order_id": "increment_id", "customer_id": "customer_email", "event_time": "created_at",
       "amount": "base_grand_total"}),
+    # BigCommerce writes each total with and without tax: the amount is one (before tax), and
+    # a total quantity is no amount
+    (["Order ID", "Customer ID", "Customer Email", "Order Date", "Subtotal (inc tax)", "Subtotal (ex tax)",
+      "Tax Total", "Shipping Cost (inc tax)", "Order Total (inc tax)", "Order Total (ex tax)", "Total Quantity"],
+     {"order_id": "Order ID", "customer_id": "Customer ID", "event_time": "Order Date",
+      "amount": "Subtotal (ex tax)", "quantity": "Total Quantity"}),
+    (["Receipt No", "Buyer Email", "Date", "Total Quantity", "Total incl. VAT"],
+     {"customer_id": "Buyer Email", "event_time": "Date", "amount": "Total incl. VAT", "quantity": "Total Quantity"}),
 ])
 def test_init_maps_shop_headers_by_name(tmp_path, header, want):
     from winback.scaffold import guess_columns

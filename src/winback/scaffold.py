@@ -227,12 +227,18 @@ COUNT_LIKE = re.compile(COUNT + r"|anzahl|aantal|number[ _-]?of|num[ _-]?items|^
 NOT_AN_ID = re.compile(r"(currenc|status|state|type|total|amount|qty|quantity|price|tax|discount|"
                        r"note|comment)|" + COUNT, re.I)
 ID_COLUMNS = ("customer_id", "order_id", "session_id", "product_id")
-# what names a number that is not an amount ('Sales Record Number', 'Receipt No')
-NUMBERING = re.compile(r"(number|nummer|numero|record|(?<![a-z])(id|no|nr)\.?$)", re.I)
+# what names a number that is not an amount ('Sales Record Number', 'Receipt No', 'Total Quantity')
+NUMBERING = re.compile(r"(number|nummer|numero|record|(?<![a-z])(id|no|nr)\.?$|qty|quantit|menge|anzahl|"
+                       r"cantidad|aantal)", re.I)
 # amounts that are not what the customer spent on the order ('Shipping Amount', 'Tax Total',
 # 'Discount Amount', 'Amount Refunded', a tip or a fee)
 NOT_SPEND = re.compile(r"(tax|(?<![a-z])vat(?![a-z])|mwst|steuer|shipping|versand|discount|rabatt|coupon|"
                        r"refund|(?<![a-z])(tips?|fees?)(?![a-z])|balance|outstanding)", re.I)
+# an amount said to be with or without tax ('Order Total (ex tax)', 'Subtotal incl. VAT') is
+# still the amount; one without tax is preferred
+TAX_QUALIFIER = re.compile(r"\(?\s*(inc|incl|including|ex|exc|excl|excluding|plus|without|before|pre|after)"
+                           r"\.?[ _-]*(tax|taxes|vat|gst|mwst|ust)\s*\)?", re.I)
+WITHOUT_TAX = re.compile(r"(ex|exc|excl|excluding|without|before|pre)\.?[ _-]*(tax|taxes|vat|gst|mwst|ust)", re.I)
 # the type of something other than the event ('Customer type': new or returning)
 OTHER_TYPE = re.compile(r"(customer|client|user|member|account|payment|order|sale|transaction|device|"
                         r"browser|traffic|source|medium|channel|shipping|delivery|product|item|price|"
@@ -248,13 +254,15 @@ def _fits(canonical: str, column: str, loose: bool) -> bool:
         return False
     if canonical in ID_COLUMNS and loose and NOT_AN_ID.search(column):
         return False
-    if canonical == "amount" and (NOT_SPEND.search(column) or NUMBERING.search(column)):
+    if canonical == "amount" and (NOT_SPEND.search(TAX_QUALIFIER.sub(" ", column)) or NUMBERING.search(column)):
         return False
     return not (canonical == "event_type" and loose and OTHER_TYPE.search(column))
 
 
 def _best_column(canonical: str, present: list[str], taken: set[str]) -> str | None:
     patterns = COLUMN_NAMES[canonical]
+    if canonical == "amount":  # spend before tax where the export writes both
+        present = sorted(present, key=lambda c: not WITHOUT_TAX.search(c))
     for i, pattern in enumerate(patterns):
         rx = re.compile(pattern, re.I)
         loose = i == len(patterns) - 1 and len(patterns) > 1
