@@ -481,6 +481,12 @@ def test_init_reads_the_zone_a_till_export_names_and_its_net_sales(tmp_path, cap
                       for d, t, z in zip(frame.Date, frame.Time, zones))
     assert sorted(events.event_time) == expected
 
+    # a zone column of offsets is read as such
+    frame["Time Zone"] = "+02:00"
+    frame.to_csv("offsets.csv", index=False)
+    assert main(["init", "--path", "offsets.csv", "--config", "offsets.toml", "--force"]) == 0
+    assert 'timezone = "+02:00"' in (tmp_path / "offsets.toml").read_text().splitlines()
+
 
 def test_init_reads_an_ebay_orders_report(tmp_path, capsys, monkeypatch):
     """eBay's orders report: the buyer is 'Buyer Username' (no customer column was found),

@@ -352,7 +352,11 @@ def _zone_of_times(table, present: list[str]) -> tuple[dict[str, str], str]:
     are in several; and a note. ({}, note) when it names no zone, ({}, '') without such a column."""
     import ibis
 
+    from winback.data.canonical import fixed_offset
     from winback.data.zones import iana_zone
+
+    def zone_of(value: str) -> str | None:  # a zone name, or an offset such as '+02:00' as written
+        return iana_zone(value) or (value.strip() if fixed_offset(value) is not None else None)
 
     column = next((c for c in present if TIME_ZONE_NAME.match(c.strip())), None)
     if column is None:
@@ -361,7 +365,7 @@ def _zone_of_times(table, present: list[str]) -> tuple[dict[str, str], str]:
               .group_by("z").aggregate(n=ibis._.count()).order_by(ibis.desc("n")).limit(20).execute())
     if counts.empty:
         return {}, ""
-    found = {iana_zone(z) for z in counts.z}
+    found = {zone_of(z) for z in counts.z}
     if len(found) == 1 and None not in found:
         zone = found.pop()
         return {"timezone": zone}, (f"Times are in {', '.join(repr(z) for z in counts.z)} by its "
@@ -370,7 +374,7 @@ def _zone_of_times(table, present: list[str]) -> tuple[dict[str, str], str]:
     if None in found:
         return {}, (f"Its {column!r} column names zones that are not known ({shown}): set "
                     f"source.timezone to the zone of its times, such as 'America/New_York'.")
-    main = iana_zone(counts.z.iloc[0])
+    main = zone_of(counts.z.iloc[0])
     return {"timezone_column": column, "timezone": main}, (
         f"Times are in several zones by its {column!r} column ({shown}): wrote timezone_column = "
         f"{column!r}, which reads each row in its own, and timezone = {main!r}, the most common: "

@@ -356,7 +356,7 @@ def _check_columns(raw: ibis.Table, mapping: dict[str, str], passthrough: list[s
             )
 
 
-def _fixed_offset(text: str) -> int | None:
+def fixed_offset(text: str) -> int | None:
     """Seconds east of UTC for 'UTC', 'Z', 'GMT', '+02:00', '-0530'; None when not a zone."""
     text = text.strip()
     if text in ("", "UTC", "GMT", "Z"):
@@ -373,7 +373,7 @@ def zone_setting(configured: str, key: str = "source.timezone") -> int | str:
     name ('Europe/Berlin', whose offset changes with daylight saving). A shop export's own name
     for its zone ('Pacific Time (US & Canada)', 'W. Europe Standard Time') reads as the IANA
     zone it means."""
-    offset = _fixed_offset(configured)
+    offset = fixed_offset(configured)
     if offset is not None:
         return offset
     import zoneinfo
@@ -438,7 +438,7 @@ def _zone_offset_of(raw: ibis.Table, column: str, name: str, configured: str) ->
             f"any zone. Write all of them with an offset, or none (then source.timezone says "
             f"which zone they are in)."
         )
-    offsets = {_fixed_offset(z) for z in zoned.zone}
+    offsets = {fixed_offset(z) for z in zoned.zone}
     if len(offsets) == 1:
         return offsets.pop() or 0, True
     if len(offsets) > 1:
@@ -476,7 +476,7 @@ def _row_zones(raw: ibis.Table, column: str, name: str, default: int | str) -> R
               .group_by("z").aggregate(rows=ibis._.count()).order_by(ibis.desc("rows")).execute())
     zones, unknown = [], []
     for value, rows in zip(counts.z, counts.rows):
-        offset = _fixed_offset(value)
+        offset = fixed_offset(value)
         zone = offset if offset is not None else iana_zone(value)
         if zone is None:
             unknown.append(f"{value!r} ({int(rows):,} rows)")
