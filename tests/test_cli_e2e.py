@@ -487,6 +487,17 @@ def test_init_reads_the_zone_a_till_export_names_and_its_net_sales(tmp_path, cap
     assert main(["init", "--path", "offsets.csv", "--config", "offsets.toml", "--force"]) == 0
     assert 'timezone = "+02:00"' in (tmp_path / "offsets.toml").read_text().splitlines()
 
+    # PayPal labels each time PST or PDT: each row is read at its exact offset, and the shop's
+    # clock is Los Angeles through winter and summer
+    local = pd.to_datetime(frame.Date + " " + frame.Time).dt.tz_localize("America/Los_Angeles")
+    frame["Time Zone"] = [t.tzname() for t in local]
+    frame.to_csv("paypal.csv", index=False)
+    assert main(["init", "--path", "paypal.csv", "--config", "paypal.toml", "--force"]) == 0
+    lines = (tmp_path / "paypal.toml").read_text().splitlines()
+    assert 'timezone_column = "Time Zone"' in lines and 'timezone = "America/Los_Angeles"' in lines
+    events = load_events(load_config(tmp_path / "paypal.toml")).table.execute()
+    assert sorted(events.event_time) == sorted(local.dt.tz_convert("UTC").dt.tz_localize(None))
+
 
 def test_init_reads_an_ebay_orders_report(tmp_path, capsys, monkeypatch):
     """eBay's orders report: the buyer is 'Buyer Username' (no customer column was found),

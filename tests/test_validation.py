@@ -886,6 +886,9 @@ def test_zone_names_from_shop_exports_read_as_the_zones_they_mean(tmp_path):
     assert iana_zone("Pacific") is None and iana_zone("Mars/Olympus") is None and iana_zone("") is None
     assert zone_setting("UTC") == 0 and zone_setting("Coordinated Universal Time") == 0
     assert zone_setting("Central Time (US & Canada)") == "America/Chicago"
+    # an abbreviation is the offset it names; one that is an IANA zone of its own stays that
+    assert zone_setting("PDT") == -7 * 3600 and zone_setting("aest") == 10 * 3600
+    assert zone_setting("EST") == "EST" and zone_setting("CET") == "CET"
     with pytest.raises(ConfigError, match=r"'Eastern Time \(US and Canada\)' is not a time zone.*Did you mean 'Eastern Time \(US & Canada\)'"):
         config_from_dict({"source": {"path": "x.csv", "timezone": "Eastern Time (US and Canada)"}})
 

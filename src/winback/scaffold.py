@@ -353,10 +353,11 @@ def _zone_of_times(table, present: list[str]) -> tuple[dict[str, str], str]:
     import ibis
 
     from winback.data.canonical import fixed_offset
-    from winback.data.zones import iana_zone
+    from winback.data.zones import abbreviation_offset, clock_zone, iana_zone
 
-    def zone_of(value: str) -> str | None:  # a zone name, or an offset such as '+02:00' as written
-        return iana_zone(value) or (value.strip() if fixed_offset(value) is not None else None)
+    def zone_of(value: str) -> str | None:  # a zone name, or an offset ('+02:00', 'PDT') as written
+        exact = fixed_offset(value) is not None or abbreviation_offset(value) is not None
+        return iana_zone(value) or (value.strip() if exact else None)
 
     column = next((c for c in present if TIME_ZONE_NAME.match(c.strip())), None)
     if column is None:
@@ -374,7 +375,7 @@ def _zone_of_times(table, present: list[str]) -> tuple[dict[str, str], str]:
     if None in found:
         return {}, (f"Its {column!r} column names zones that are not known ({shown}): set "
                     f"source.timezone to the zone of its times, such as 'America/New_York'.")
-    main = zone_of(counts.z.iloc[0])
+    main = clock_zone(counts.z.iloc[0]) or zone_of(counts.z.iloc[0])  # PDT's clock: Los Angeles
     return {"timezone_column": column, "timezone": main}, (
         f"Times are in several zones by its {column!r} column ({shown}): wrote timezone_column = "
         f"{column!r}, which reads each row in its own, and timezone = {main!r}, the most common: "

@@ -373,12 +373,14 @@ def zone_setting(configured: str, key: str = "source.timezone") -> int | str:
     name ('Europe/Berlin', whose offset changes with daylight saving). A shop export's own name
     for its zone ('Pacific Time (US & Canada)', 'W. Europe Standard Time') reads as the IANA
     zone it means."""
+    from winback.data.zones import abbreviation_offset, iana_zone
+
     offset = fixed_offset(configured)
+    if offset is None:
+        offset = abbreviation_offset(configured)  # 'PST' is -08:00 whatever the date
     if offset is not None:
         return offset
     import zoneinfo
-
-    from winback.data.zones import iana_zone
 
     named = iana_zone(configured)
     if named is not None:
@@ -470,13 +472,14 @@ def _wall_to_utc(parsed: ibis.Value, zone: int | str, backend: str) -> ibis.Valu
 def _row_zones(raw: ibis.Table, column: str, name: str, default: int | str) -> RowZones:
     """The zones a time-zone column names, as the engine converts them; a value that names no
     zone is an error that lists such values with their rows, rather than times hours off."""
-    from winback.data.zones import iana_zone
+    from winback.data.zones import abbreviation_offset, iana_zone
 
     counts = (raw.select(z=raw[column].cast("string").strip()).filter(ibis._.z.notnull() & (ibis._.z != ""))
               .group_by("z").aggregate(rows=ibis._.count()).order_by(ibis.desc("rows")).execute())
     zones, unknown = [], []
     for value, rows in zip(counts.z, counts.rows):
         offset = fixed_offset(value)
+        offset = abbreviation_offset(value) if offset is None else offset
         zone = offset if offset is not None else iana_zone(value)
         if zone is None:
             unknown.append(f"{value!r} ({int(rows):,} rows)")
@@ -487,7 +490,7 @@ def _row_zones(raw: ibis.Table, column: str, name: str, default: int | str) -> R
             f"{name}, column '{column}' (source.timezone_column): {len(unknown)} "
             f"value{'s name' if len(unknown) > 1 else ' names'} no time zone: {', '.join(unknown[:5])}"
             f"{', ...' if len(unknown) > 5 else ''}. Write zones as 'America/New_York', "
-            f"'Pacific Time (US & Canada)' or '+02:00'."
+            f"'Pacific Time (US & Canada)', 'PDT' or '+02:00'."
         )
     return RowZones(column, tuple(zones), default)
 

@@ -94,6 +94,28 @@ ALIASES = {
     "W. Australia Standard Time": "Australia/Perth",
     "New Zealand Standard Time": "Pacific/Auckland",
 }
+# abbreviations a time is labelled with ('PST' in winter, 'PDT' in summer, as PayPal writes them),
+# each an exact offset in seconds, and the zone whose clock it belongs to. Those that are IANA
+# names of their own (EST, MST, HST, CET, EET, WET) are read as such; IST, which means India,
+# Ireland or Israel, is not read at all
+ABBREVIATIONS = {
+    "PST": (-8 * 3600, "America/Los_Angeles"), "PDT": (-7 * 3600, "America/Los_Angeles"),
+    "MDT": (-6 * 3600, "America/Denver"),
+    "CST": (-6 * 3600, "America/Chicago"), "CDT": (-5 * 3600, "America/Chicago"),
+    "EDT": (-4 * 3600, "America/New_York"),
+    "AKST": (-9 * 3600, "America/Anchorage"), "AKDT": (-8 * 3600, "America/Anchorage"),
+    "AST": (-4 * 3600, "America/Halifax"), "ADT": (-3 * 3600, "America/Halifax"),
+    "NST": (-12600, "America/St_Johns"), "NDT": (-9000, "America/St_Johns"),
+    "BST": (3600, "Europe/London"), "WEST": (3600, "Europe/Lisbon"),
+    "CEST": (2 * 3600, "Europe/Berlin"), "EEST": (3 * 3600, "Europe/Helsinki"),
+    "MSK": (3 * 3600, "Europe/Moscow"), "SAST": (2 * 3600, "Africa/Johannesburg"),
+    "SGT": (8 * 3600, "Asia/Singapore"), "HKT": (8 * 3600, "Asia/Hong_Kong"),
+    "JST": (9 * 3600, "Asia/Tokyo"), "KST": (9 * 3600, "Asia/Seoul"),
+    "AWST": (8 * 3600, "Australia/Perth"), "ACST": (34200, "Australia/Adelaide"),
+    "ACDT": (37800, "Australia/Adelaide"), "AEST": (10 * 3600, "Australia/Sydney"),
+    "AEDT": (11 * 3600, "Australia/Sydney"), "NZST": (12 * 3600, "Pacific/Auckland"),
+    "NZDT": (13 * 3600, "Pacific/Auckland"),
+}
 AREAS = ("Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian",
          "Pacific")
 _BY_NAME = {name.lower(): zone for name, zone in ALIASES.items()}
@@ -132,3 +154,16 @@ def iana_zone(name: str) -> str | None:
     if key in ("utc", "gmt", "coordinated universal time"):
         return "UTC"
     return _BY_NAME.get(key) or _by_city().get(key)
+
+
+def abbreviation_offset(name: str) -> int | None:
+    """Seconds east of UTC of a zone abbreviation such as 'PDT'; None for any other name."""
+    found = ABBREVIATIONS.get(str(name).strip().upper())
+    return found[0] if found else None
+
+
+def clock_zone(name: str) -> str | None:
+    """The zone a shop's clock follows, for a name of it: the IANA zone of an abbreviation
+    ('PDT' -> America/Los_Angeles, through winter and summer) or of any other name."""
+    found = ABBREVIATIONS.get(str(name).strip().upper())
+    return found[1] if found else iana_zone(name)
