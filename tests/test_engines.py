@@ -241,11 +241,13 @@ def test_zone_names_on_every_engine(tmp_path, spark, postgres_url):
 
 
 def test_each_rows_own_offset_on_every_engine(tmp_path, spark, postgres_url):
-    """Times that carry offsets which change with daylight saving (+0100, +0200) are converted
-    row by row, to the same instants on DuckDB, Spark and PostgreSQL."""
-    raw = pd.DataFrame({"user": ["a", "b", "c"], "spent": [1.0, 2.0, 3.0],
+    """Times that carry offsets which change with daylight saving (+0100, +0200, or PST and
+    PDT as PayPal writes them) are converted row by row, to the same instants on DuckDB, Spark
+    and PostgreSQL."""
+    raw = pd.DataFrame({"user": ["a", "b", "c", "d", "e"], "spent": [1.0, 2.0, 3.0, 4.0, 5.0],
                         "ts": ["2024-01-15 10:00:00 +0100", "2024-07-15 10:00:00+02:00",
-                               "2024-07-15 03:30:00 -0530"]})
+                               "2024-07-15 03:30:00 -0530", "2024-01-15 01:00:00 PST",
+                               "2024-07-15 02:00:00 PDT"]})
     raw.to_csv(tmp_path / "events.csv", index=False)
     ibis.connect(postgres_url).create_table("offset_events", raw, overwrite=True)
     mapping = {"customer_id": "user", "event_time": "ts", "amount": "spent"}
@@ -254,8 +256,8 @@ def test_each_rows_own_offset_on_every_engine(tmp_path, spark, postgres_url):
         doc = {"path": str(tmp_path / "events.csv"), "layout": "events", "columns": mapping, **source}
         return sorted(pd.to_datetime(_canonical_on(doc, spark, postgres_url)["event_time"]).tolist())
 
-    want = [pd.Timestamp("2024-01-15 09:00"), pd.Timestamp("2024-07-15 08:00"),
-            pd.Timestamp("2024-07-15 09:00")]
+    want = [pd.Timestamp("2024-01-15 09:00"), pd.Timestamp("2024-01-15 09:00"), pd.Timestamp("2024-07-15 08:00"),
+            pd.Timestamp("2024-07-15 09:00"), pd.Timestamp("2024-07-15 09:00")]
     _same_on_every_engine(times, want, "offset_events")
 
 

@@ -27,6 +27,7 @@ from winback.data.engines import connect_engine, engine_table
 from winback.data.numbers import NumberFormat, number_format_hint, source_number_format, text_number
 from winback.data.sources import (connect, damaged_text, files_lacking, is_read_failure, matching_files, open_source,
                                   source_format)
+from winback.data.zones import SUFFIX_OFFSETS
 from winback.errors import ConfigError, DataError, did_you_mean
 
 CANONICAL_COLUMNS = tuple(CANONICAL_TYPES)
@@ -34,11 +35,14 @@ CANONICAL_COLUMNS = tuple(CANONICAL_TYPES)
 MISSING_MARKS = ("na", "n/a", "nan", "null", "none", "#n/a")
 MISSING_IDS = ("", *sorted({v for m in MISSING_MARKS for v in (m, m.upper(), m.title(), m.capitalize())}),
                "NaN")
-ZONE_PATTERN = r"(\s*(?:UTC|GMT|Z|[+-]\d{2}:?\d{2}))$"
+# a time's own zone at its end: UTC, an offset, or an abbreviation that names one ('PST')
+_SUFFIXES = "|".join(sorted(SUFFIX_OFFSETS, key=len, reverse=True))
+ZONE_PATTERN = r"(\s*(?:UTC|GMT|Z|" + _SUFFIXES + r"|[+-]\d{2}:?\d{2}))$"
 ZONE_CHARS = 8  # the longest zone ZONE_PATTERN reads ('+01:00') with room for a space before it
 FUTURE_TOLERANCE = dt.timedelta(days=1)
 ISO = "iso"
-ISO_LIKE = r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(UTC|GMT|Z|[+-]\d{2}:?\d{2})?"
+ISO_LIKE = (r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(UTC|GMT|Z|" + _SUFFIXES
+            + r"|[+-]\d{2}:?\d{2})?")
 UNIX_NAMES = {"unix_s": "seconds", "unix_ms": "milliseconds", "unix_us": "microseconds"}
 EXAMPLES = 5
 
@@ -440,7 +444,7 @@ def _zone_offset_of(raw: ibis.Table, column: str, name: str, configured: str) ->
             f"any zone. Write all of them with an offset, or none (then source.timezone says "
             f"which zone they are in)."
         )
-    offsets = {fixed_offset(z) for z in zoned.zone}
+    offsets = {fixed_offset(z) if fixed_offset(z) is not None else SUFFIX_OFFSETS[z] for z in zoned.zone}
     if len(offsets) == 1:
         return offsets.pop() or 0, True
     if len(offsets) > 1:
@@ -501,7 +505,8 @@ def _row_offset_seconds(text: ibis.Value) -> ibis.Value:
     zone = text.re_extract(ZONE_PATTERN, 1).strip()
     digits = zone.re_replace(r"[^0-9]", "") + "0000"  # 'Z' and 'UTC' give '0000'
     seconds = digits.substr(0, 2).cast("int64") * 3600 + digits.substr(2, 2).cast("int64") * 60
-    return ibis.ifelse(zone.startswith("-"), -seconds, seconds)
+    offset = ibis.ifelse(zone.startswith("-"), -seconds, seconds)
+    return ibis.cases(*((zone == name, seconds) for name, seconds in SUFFIX_OFFSETS.items()), else_=offset)
 
 
 def _typed_columns(

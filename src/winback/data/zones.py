@@ -116,6 +116,11 @@ ABBREVIATIONS = {
     "AEDT": (11 * 3600, "Australia/Sydney"), "NZST": (12 * 3600, "Pacific/Auckland"),
     "NZDT": (13 * 3600, "Pacific/Auckland"),
 }
+# an abbreviation written after a time ('2024-01-05 10:00:00 PST') is that exact offset; here EST,
+# MST, HST, CET, EET and WET too, which as settings are IANA zones of their own
+SUFFIX_OFFSETS = {**{name: offset for name, (offset, _) in ABBREVIATIONS.items()},
+                  "EST": -5 * 3600, "MST": -7 * 3600, "HST": -10 * 3600, "CET": 3600, "EET": 2 * 3600,
+                  "WET": 0}
 AREAS = ("Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian",
          "Pacific")
 _BY_NAME = {name.lower(): zone for name, zone in ALIASES.items()}
