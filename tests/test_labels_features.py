@@ -227,9 +227,12 @@ def test_distinct_products_count_the_same_for_integer_and_text_ids():
             ev("a", 4, "view", product=None), ev("b", 5, "view", product=None),
             ev("c", 6, product=3), ev("c", 7, product=3)]
     table = events_from_frame(pd.DataFrame(rows).astype({"product_id": "string"})).table
-    counted = {}
+    counted, monthly = {}, {}
     for ids, events in (("string", table), ("Int64", table.mutate(product_id=table.product_id.cast("int64")))):
-        out = build_features(events, CUT, SPEC).execute()
-        counted[ids] = dict(zip(out.customer_id, out.distinct_products))
+        out = build_features(events, CUT, SPEC).execute().set_index("customer_id").sort_index()
+        counted[ids] = out.distinct_products.to_dict()
+        monthly[ids] = out.filter(regex=r"^seq_m\d+_products$")  # the sequence features' products per month
     assert "LIST_UNIQUE" in ibis.to_sql(build_features(events, CUT, SPEC), dialect="duckdb")
     assert counted["Int64"] == counted["string"] == {"a": 2, "b": 0, "c": 1}
+    assert monthly["string"].shape[1] == 3 and monthly["string"].to_numpy().sum() == 3
+    pd.testing.assert_frame_equal(monthly["Int64"], monthly["string"], check_dtype=False)

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import ibis
+import ibis.expr.datatypes as dtypes
 
 SECONDS_PER_DAY = 86400
 
@@ -20,6 +21,22 @@ def per(value: ibis.Value, divisor: int) -> ibis.Value:
 def share(condition: ibis.Value) -> ibis.Value:
     """Share of rows where `condition` holds (PostgreSQL cannot cast booleans to numbers)."""
     return condition.ifelse(1, 0).cast("float64").mean()
+
+
+@ibis.udf.scalar.builtin(name="list_unique")
+def _list_unique(values: dtypes.Array[dtypes.int64]) -> dtypes.int64:
+    """DuckDB's count of a list's distinct values."""
+
+
+def distinct_count(col: ibis.Value, ctx: "FeatureContext") -> ibis.Value:
+    """Distinct values per customer. COUNT(DISTINCT) builds a hash table of (customer, value)
+    pairs, as large as the log when customers seldom view a product twice (12 M pairs in 16 M
+    events); on DuckDB an integer column's values are gathered per customer and counted
+    instead, which took about 10 % off featurising 20 M and 300 M events and used less memory
+    at 20 M. Same counts (benchmarks/featurize.py compares them with pandas' nunique)."""
+    if ctx.backend == "duckdb" and col.type().is_integer():
+        return _list_unique(col.cast("int64").collect()).fill_null(0)
+    return col.nunique()
 
 
 @dataclass(frozen=True)

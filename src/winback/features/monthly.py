@@ -15,7 +15,7 @@ import ibis
 
 from winback.data.layouts import PURCHASE
 from winback.features.activity import FUNNEL_TYPES
-from winback.features.context import FeatureContext
+from winback.features.context import FeatureContext, distinct_count
 
 MONTH_DAYS = 30
 PREFIX = "seq_m"
@@ -56,7 +56,7 @@ def monthly_features(history: ibis.Table, ctx: FeatureContext, months: int) -> i
     if "sessions" in names:
         per["sessions"] = h.session_id.nunique()
     if "products" in names:
-        per["products"] = h.product_id.nunique()
+        per["products"] = distinct_count(h.product_id, ctx)
     monthly = h.group_by(["customer_id", "_month"]).aggregate(**per)
     wide = {f"{PREFIX}{k}_{name}": monthly[name].max(where=monthly._month == k).fill_null(0)
             for k in range(months) for name in names}
