@@ -160,6 +160,30 @@ def test_init_table_reads_a_0_1_label_and_says_what_it_guessed(tmp_path, monkeyp
     assert main(["validate"]) == 0
 
 
+def test_init_table_reads_a_churn_label_as_a_loss_and_finds_the_value_column(tmp_path, monkeypatch, capsys):
+    """A telecom's churn table: 'Churn' = Yes is the bad outcome, so the segments' risk is its
+    probability (activity_decline; with repeat_purchase the 'slipping away' segments held the
+    customers least likely to leave), and the first numeric column named as a value is the
+    value axis: a text one ('Value Tier') is not, and blanks in a numeric one are missing values."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(4)
+    n = 400
+    tenure = rng.integers(0, 72, n)
+    pd.DataFrame({"customerID": [f"{i:04d}-X" for i in range(n)], "tenure": tenure,
+                  "Value Tier": rng.choice(["Gold", "Silver"], n),
+                  "TotalCharges": [" " if t == 0 else f"{t * 50.0:.2f}" for t in tenure],
+                  "MonthlyCharges": rng.uniform(18, 118, n).round(2),
+                  "Churn": np.where(rng.random(n) < 0.3, "Yes", "No")}).to_csv("telco.csv", index=False)
+    assert main(["init", "--table", "--path", "telco.csv"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "'Churn' names a loss: wrote problem.name = \"activity_decline\"" in out
+    assert "'TotalCharges' is the value axis" in out
+    lines = [line.split("#")[0].strip() for line in (tmp_path / "winback.toml").read_text().splitlines()]
+    assert 'name = "activity_decline"' in lines and 'value_column = "TotalCharges"' in lines
+    assert 'positive = ["Yes"]' in lines
+    assert main(["validate"]) == 0
+
+
 def test_init_table_writes_the_decimal_comma_it_finds(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "kunden.csv").write_text("kunde;umsatz;churn\n1;12,5;ja\n2;3,0;nein\n3;7,25;nein\n4;1;ja\n",

@@ -61,7 +61,7 @@ dir = "winback-out"
 
 TABLE_TEMPLATE = """# winback project on customer tables: see README.md, "Customer tables".
 [problem]
-name = "repeat_purchase"       # what the label means: repeat_purchase | activity_decline | ...
+{problem_line}
 
 [table]
 key = {key}
@@ -83,7 +83,7 @@ path = {path}{settings}
 # value = 0
 
 [segments]
-value_column = ""              # a profit or revenue column for risk x value segments
+{value_line}
 
 [train]
 trials = 15                    # Optuna trials per candidate
@@ -94,6 +94,14 @@ dir = "winback-out"
 """
 
 
+# a label that names a loss (churned, cancelled, left): its 1 is the bad outcome, so the risk of
+# the segments is its probability (activity_decline), not one minus it
+LOSS_NAMES = re.compile(r"(churn|attrition|cancel|(?<![a-z])left(?![a-z])|exited|lapse|declin|decreas|"
+                        r"lost|inactiv|unsubscri|defect|leav|abwander|gekundigt|gekuendigt|resili|baja|abbandon)",
+                        re.I)
+# a numeric column of what a customer is worth, for the value axis of the segments
+VALUE_NAMES = re.compile(r"(revenue|profit|spend|charges|sales|value|clv|ltv|umsatz|gewinn|ausgaben|"
+                         r"chiffre|ingreso|ricav)", re.I)
 KEY_NAMES = re.compile(r"(^id$|_id$|^id_|customer|client|user|member|^cid$)", re.I)
 LABEL_NAMES = re.compile(r"(label|target|churn|^y$|class|outcome|bought|purchas|again|activ|"
                          r"response|decrease|retain|return|convert)", re.I)
@@ -171,12 +179,18 @@ def table_guess(path: str, base_dir: Path) -> dict:
                          f"negative if '{found[1]}' does")
     else:
         notes.append("no column has exactly two values: set table.label to the column to predict")
+    if labels and LOSS_NAMES.search(guess["label"]):
+        guess["problem"] = "activity_decline"
+        notes.append(f"'{guess['label']}' names a loss: wrote problem.name = \"activity_decline\", so a "
+                     f"customer's risk in the segments is the probability of it (with repeat_purchase it "
+                     f"would be one minus that)")
     from winback.data.tables import formatted_number_columns
 
     formatted = formatted_number_columns(table, [c for c in cols if table[c].type().is_string()
                                                  and c != guess["key"]])
     formats = {inferred.fmt for inferred, _ in formatted.values()
                if inferred.fmt is not None and inferred.other is None}
+    readable: list[str] = []  # text columns of numbers in the format written for the user
     if len(formats) == 1:  # one way of writing numbers that reads them all: written for the user
         fmt = formats.pop()
         guess["source_settings"] = {**guess.get("source_settings", {}), **fmt.changes(NumberFormat())}
@@ -184,6 +198,17 @@ def table_guess(path: str, base_dir: Path) -> dict:
         notes.append(f"{', '.join(repr(c) for c in readable)} {'holds' if len(readable) == 1 else 'hold'} "
                      f"numbers written {described(fmt, NumberFormat())[0]}: wrote "
                      + ", ".join(f'{k} = "{v}"' for k, v in fmt.changes(NumberFormat()).items()))
+    named = [c for c in cols if c not in (guess["key"], guess["label"]) and VALUE_NAMES.search(c)]
+    if named:  # CSV is read as text: a value column is one whose every written value is a number
+        text = {c: table[c].cast("string").strip() for c in named}
+        bad = table.aggregate(**{f"b{i}": (text[c].notnull() & (text[c] != "")
+                                           & text[c].try_cast("float64").isnull()).sum()
+                                 for i, c in enumerate(named)}).execute().iloc[0]
+        named = [c for i, c in enumerate(named) if not int(bad[f"b{i}"]) or c in readable]
+    value = named[0] if named else ""
+    if value:
+        guess["value_column"] = value
+        notes.append(f"'{value}' is the value axis of the risk x value segments (segments.value_column)")
     what = f"key = '{guess['key']}', label = '{guess['label']}'"
     return {**guess, "note": f"Read {escape(path)}: {escape(what)}"
                              + "".join(f"; {escape(n)}" for n in notes) + "."}
@@ -534,9 +559,15 @@ def table_scaffold(path: str, base_dir: Path) -> Scaffold:
               if guess["positive"] else
               _line("# positive = []", "the label is 0/1 (or true/false): no lists needed"))
     settings = "".join(f"\n{k} = {toml_str(v)}" for k, v in guess.get("source_settings", {}).items())
+    problem = guess.get("problem", "repeat_purchase")
     text = TABLE_TEMPLATE.format(path=toml_str(path), key=toml_str(guess["key"]), values=values, settings=settings,
                                  label_line=_line(f"label = {toml_str(guess['label'])}",
-                                                  "the column to predict"))
+                                                  "the column to predict"),
+                                 problem_line=_line(f"name = {toml_str(problem)}",
+                                                    "what the label means: repeat_purchase | activity_decline "
+                                                    "(1 = a loss: risk is its probability)"),
+                                 value_line=_line(f"value_column = {toml_str(guess.get('value_column', ''))}",
+                                                  "a profit or revenue column for risk x value segments"))
     return Scaffold(text, [n for n in (_sheets(path, base_dir, "its [[table.sources]] entry"), guess["note"])
                            if n])
 
