@@ -367,9 +367,10 @@ def test_hour_and_weekday_features_read_the_shops_clock_on_every_engine(spark, p
 
 def test_a_date_and_its_time_of_day_in_two_columns_on_every_engine(tmp_path, spark, postgres_url):
     """source.time_of_day: Square's Date and Time columns read together as one time, with the
-    time_format of the joined text, on DuckDB, Spark and PostgreSQL."""
-    raw = pd.DataFrame({"user": ["a", "b", "c"], "Date": ["01/05/2024", "12/31/2023", "07/04/2024"],
-                        "Time": ["14:30:00", "23:59:59", "00:00:00"], "spent": [1.0, 2.0, 3.0]})
+    time_format of the joined text, on DuckDB, Spark and PostgreSQL; a blank time is midnight
+    (it left the row unread)."""
+    raw = pd.DataFrame({"user": ["a", "b", "c", "d"], "Date": ["01/05/2024", "12/31/2023", "07/04/2024", "08/01/2024"],
+                        "Time": ["14:30:00", "23:59:59", "00:00:00", ""], "spent": [1.0, 2.0, 3.0, 4.0]})
     raw.to_csv(tmp_path / "events.csv", index=False)
     ibis.connect(postgres_url).create_table("clock_columns", raw, overwrite=True)
 
@@ -379,7 +380,8 @@ def test_a_date_and_its_time_of_day_in_two_columns_on_every_engine(tmp_path, spa
                                                                "amount": "spent"}, **source}
         return sorted(pd.to_datetime(_canonical_on(doc, spark, postgres_url)["event_time"]).tolist())
 
-    want = [pd.Timestamp("2023-12-31 23:59:59"), pd.Timestamp("2024-01-05 14:30"), pd.Timestamp("2024-07-04")]
+    want = [pd.Timestamp("2023-12-31 23:59:59"), pd.Timestamp("2024-01-05 14:30"), pd.Timestamp("2024-07-04"),
+            pd.Timestamp("2024-08-01")]
     _same_on_every_engine(times, want, "clock_columns")
 
 

@@ -952,3 +952,17 @@ def test_an_orders_total_written_on_each_of_its_lines_is_named(tmp_path, capsys,
     assert main(["init", "--path", "lines.csv", "--config", "guessed.toml"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "amount = 'Order Total Amount'" in out and "Check the amount: amount 'Order Total Amount' is the same" in out
+
+
+def test_a_blank_time_of_day_is_midnight_as_the_format_writes_it(tmp_path):
+    """With source.time_of_day, a row whose time is blank reads as its date at midnight, written
+    the way the time_format writes times (it used to be unread under a time_format)."""
+    from winback.data.canonical import _midnight
+
+    assert [_midnight(f) for f in ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M %p", "%d.%m.%Y %H:%M", "", "%Y%m%d")] == [
+        "00:00:00", "12:00 AM", "00:00", "", ""]
+    rows = pd.DataFrame({"customer_id": ["a", "b"], "amount": [1.0, 2.0], "Date": ["1/5/2024", "1/6/2024"],
+                         "Time": ["2:30 PM", None]})
+    log = load_events(events_config(write_csv(tmp_path, rows), time_of_day="Time", time_format="%m/%d/%Y %I:%M %p",
+                                    columns={"customer_id": "customer_id", "event_time": "Date", "amount": "amount"}))
+    assert sorted(log.table.event_time.execute()) == [pd.Timestamp("2024-01-05 14:30"), pd.Timestamp("2024-01-06")]

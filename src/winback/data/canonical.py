@@ -197,7 +197,8 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
         date joined to its time of day."""
         columns = dict(layout.derive(r)) if layout.derive is not None else {}
         if source.time_of_day:
-            columns[mapping["event_time"]] = _date_and_time(r[date_column], r[source.time_of_day])
+            columns[mapping["event_time"]] = _date_and_time(
+                r[date_column], r[source.time_of_day], _midnight(source.time_format or layout.time_format))
         return columns
 
     extra = derived_columns(raw)
@@ -317,13 +318,25 @@ def _check_every_file(source: SourceConfig, path: Path, mapping: dict[str, str],
         )
 
 
-def _date_and_time(date: ibis.Value, time: ibis.Value) -> ibis.Value:
+# where a strptime format's time of day starts ('%m/%d/%Y %I:%M %p' -> ' %I:%M %p')
+_CLOCK_PART = re.compile(r"[ T]?%[HIMSpfXTR].*$")
+
+
+def _midnight(time_format: str) -> str:
+    """Midnight as the time part of `time_format` writes it ('00:00:00', '12:00 AM'), for a
+    date whose time of day is blank; '' for ISO text, where the date alone is midnight."""
+    clock = _CLOCK_PART.search(time_format) if time_format and time_format not in UNIX_TIME_FORMATS else None
+    return dt.datetime(2000, 1, 1).strftime(clock.group(0)).strip() if clock else ""
+
+
+def _date_and_time(date: ibis.Value, time: ibis.Value, midnight: str = "") -> ibis.Value:
     """'<date> <time>' from a date column and a time-of-day column, as text whatever their
-    types (a spreadsheet's date cells are timestamps at midnight). Where the time is blank the
-    date alone: midnight for an ISO date, and a row a time_format names as unread otherwise."""
+    types (a spreadsheet's date cells are timestamps at midnight). Where the time is blank,
+    the date at `midnight` (as the time_format writes it), or alone for an ISO date."""
     day = date.date().cast("string") if date.type().is_timestamp() else date.cast("string").strip()
     clock = time.time().cast("string") if time.type().is_timestamp() else time.cast("string").strip()
-    return ibis.ifelse(clock.isnull() | (clock == ""), day, day.concat(" ", clock))
+    blank = day.concat(" ", midnight) if midnight else day
+    return ibis.ifelse(clock.isnull() | (clock == ""), blank, day.concat(" ", clock))
 
 
 def _require_raw(raw: ibis.Table, needed: tuple[str, ...], name: str, who: str) -> None:
