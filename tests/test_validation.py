@@ -916,6 +916,12 @@ def test_a_time_zone_column_names_zones_or_is_an_error(tmp_path):
         load_events(events_config(path, timezone_column="tz"))
     with pytest.raises(DataError, match=r"no column 'zone'.*source.timezone_column"):
         load_events(events_config(path, timezone_column="zone"))
+    # a zone column names zones as source.timezone does: EST and CET are zones (they were not)
+    rows[0]["tz"] = "EST"
+    rows[1]["tz"] = "CET"
+    log = load_events(events_config(write_csv(tmp_path, rows, "till.csv"), timezone_column="tz"))
+    assert sorted(log.table.event_time.execute()) == [pd.Timestamp("2024-01-15 08:00"),
+                                                      pd.Timestamp("2024-01-15 14:00")]
     with pytest.raises(ConfigError, match="source.timezone_column does not apply to unix_s"):
         config_from_dict({"source": {"path": "x.csv", "time_format": "unix_s", "timezone_column": "tz"}})
 

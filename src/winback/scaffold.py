@@ -375,32 +375,29 @@ def _zone_of_times(table, present: list[str]) -> tuple[dict[str, str], str]:
     """The zone settings a time-zone column calls for (Square writes Rails' names, 'Pacific Time
     (US & Canada)'): `timezone` when every row is in one zone, `timezone_column` when the rows
     are in several; and a note. ({}, note) when it names no zone, ({}, '') without such a column."""
-    import ibis
+    from winback.data.canonical import zone_values
+    from winback.data.zones import clock_zone, zone_of
 
-    from winback.data.canonical import fixed_offset
-    from winback.data.zones import abbreviation_offset, clock_zone, iana_zone
-
-    def zone_of(value: str) -> str | None:  # a zone name, or an offset ('+02:00', 'PDT') as written
-        exact = fixed_offset(value) is not None or abbreviation_offset(value) is not None
-        return iana_zone(value) or (value.strip() if exact else None)
+    def setting(value: str) -> str | None:  # a zone's IANA name, or an offset ('+02:00', 'PDT') as written
+        zone = zone_of(value)
+        return value.strip() if isinstance(zone, int) else zone
 
     column = next((c for c in present if TIME_ZONE_NAME.match(c.strip())), None)
     if column is None:
         return {}, ""
-    counts = (table.select(z=table[column].cast("string").strip()).filter(ibis._.z.notnull() & (ibis._.z != ""))
-              .group_by("z").aggregate(n=ibis._.count()).order_by(ibis.desc("n")).limit(20).execute())
+    counts = zone_values(table, column).head(20)
     if counts.empty:
         return {}, ""
-    found = {zone_of(z) for z in counts.z}
+    found = {setting(z) for z in counts.z}
     if len(found) == 1 and None not in found:
         zone = found.pop()
         return {"timezone": zone}, (f"Times are in {', '.join(repr(z) for z in counts.z)} by its "
                                     f"{column!r} column: wrote timezone = {zone!r}.")
-    shown = ", ".join(f"{z!r} ({n:,} rows)" for z, n in zip(counts.z, counts.n))
+    shown = ", ".join(f"{z!r} ({n:,} rows)" for z, n in zip(counts.z, counts.rows))
     if None in found:
         return {}, (f"Its {column!r} column names zones that are not known ({shown}): set "
                     f"source.timezone to the zone of its times, such as 'America/New_York'.")
-    main = clock_zone(counts.z.iloc[0]) or zone_of(counts.z.iloc[0])  # PDT's clock: Los Angeles
+    main = clock_zone(counts.z.iloc[0]) or setting(counts.z.iloc[0])  # PDT's clock: Los Angeles
     return {"timezone_column": column, "timezone": main}, (
         f"Times are in several zones by its {column!r} column ({shown}): wrote timezone_column = "
         f"{column!r}, which reads each row in its own, and timezone = {main!r}, the most common: "

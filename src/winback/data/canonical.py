@@ -27,7 +27,7 @@ from winback.data.engines import connect_engine, engine_table
 from winback.data.numbers import NumberFormat, number_format_hint, source_number_format, text_number
 from winback.data.sources import (connect, damaged_text, files_lacking, is_read_failure, matching_files, open_source,
                                   source_format)
-from winback.data.zones import SUFFIX_OFFSETS
+from winback.data.zones import SUFFIX_OFFSETS, fixed_offset, zone_of
 from winback.errors import ConfigError, DataError, did_you_mean
 
 CANONICAL_COLUMNS = tuple(CANONICAL_TYPES)
@@ -187,6 +187,8 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
                                                   if c in raw.columns])
     if layout.derive is not None:
         _require_raw(raw, layout.derive_needs, name, f"the {layout.name} layout")
+    time_format = source.time_format or layout.time_format
+    time_format = "" if time_format == ISO else time_format  # "iso" overrides a layout's format
     date_column = mapping.get("event_time", "")
     if source.time_of_day:
         _require_raw(raw, (date_column, source.time_of_day), name, "source.time_of_day (with event_time)")
@@ -198,15 +200,13 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
         columns = dict(layout.derive(r)) if layout.derive is not None else {}
         if source.time_of_day:
             columns[mapping["event_time"]] = _date_and_time(
-                r[date_column], r[source.time_of_day], _midnight(source.time_format or layout.time_format))
+                r[date_column], r[source.time_of_day], _midnight(time_format))
         return columns
 
     extra = derived_columns(raw)
     derived = set(extra)
     raw = raw.mutate(**extra) if extra else raw
     _check_columns(raw, mapping, source.passthrough, name)
-    time_format = source.time_format or layout.time_format
-    time_format = "" if time_format == ISO else time_format  # "iso" overrides a layout's format
 
     # a count since the epoch is UTC, and so is a timestamp the layout derives from one (GA's
     # visitStartTime); text a layout derives (Shopify's order time) is read as written
@@ -325,7 +325,7 @@ _CLOCK_PART = re.compile(r"[ T]?%[HIMSpfXTR].*$")
 def _midnight(time_format: str) -> str:
     """Midnight as the time part of `time_format` writes it ('00:00:00', '12:00 AM'), for a
     date whose time of day is blank; '' for ISO text, where the date alone is midnight."""
-    clock = _CLOCK_PART.search(time_format) if time_format and time_format not in UNIX_TIME_FORMATS else None
+    clock = _CLOCK_PART.search(time_format) if time_format not in UNIX_TIME_FORMATS else None
     return dt.datetime(2000, 1, 1).strftime(clock.group(0)).strip() if clock else ""
 
 
@@ -373,41 +373,17 @@ def _check_columns(raw: ibis.Table, mapping: dict[str, str], passthrough: list[s
             )
 
 
-def fixed_offset(text: str) -> int | None:
-    """Seconds east of UTC for 'UTC', 'Z', 'GMT', '+02:00', '-0530'; None when not a zone."""
-    text = text.strip()
-    if text in ("", "UTC", "GMT", "Z"):
-        return 0
-    m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", text)
-    if not m:
-        return None
-    seconds = int(m.group(2)) * 3600 + int(m.group(3)) * 60
-    return seconds if m.group(1) == "+" else -seconds
-
-
 def zone_setting(configured: str, key: str = "source.timezone") -> int | str:
     """A zone setting (`key`) as a fixed offset in seconds ('UTC', '+02:00') or an IANA zone
     name ('Europe/Berlin', whose offset changes with daylight saving). A shop export's own name
     for its zone ('Pacific Time (US & Canada)', 'W. Europe Standard Time') reads as the IANA
     zone it means."""
-    from winback.data.zones import abbreviation_offset, iana_zone
-
-    offset = fixed_offset(configured)
-    if offset is None:
-        offset = abbreviation_offset(configured)  # 'PST' is -08:00 whatever the date
-    if offset is not None:
-        return offset
-    import zoneinfo
-
-    named = iana_zone(configured)
-    if named is not None:
-        return 0 if named == "UTC" else named
-    try:
-        zoneinfo.ZoneInfo(configured.strip())
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        from winback.errors import closest
+    zone = zone_of(configured)
+    if zone is None:
+        import zoneinfo
 
         from winback.data.zones import ALIASES
+        from winback.errors import closest
 
         near = closest(configured.strip(), sorted(zoneinfo.available_timezones()) + list(ALIASES))
         meaning = ("the zone of timestamps that carry none" if key == "source.timezone" else
@@ -418,7 +394,7 @@ def zone_setting(configured: str, key: str = "source.timezone") -> int | str:
             f"({meaning})."
             f"{f' Did you mean {near!r}?' if near else ''}"
         ) from None
-    return configured.strip()
+    return 0 if zone == "UTC" else zone
 
 
 PER_ROW = "<each row's own offset>"  # no IANA zone has this name
@@ -457,7 +433,7 @@ def _zone_offset_of(raw: ibis.Table, column: str, name: str, configured: str) ->
             f"any zone. Write all of them with an offset, or none (then source.timezone says "
             f"which zone they are in)."
         )
-    offsets = {fixed_offset(z) if fixed_offset(z) is not None else SUFFIX_OFFSETS[z] for z in zoned.zone}
+    offsets = {SUFFIX_OFFSETS[z] if z in SUFFIX_OFFSETS else fixed_offset(z) for z in zoned.zone}
     if len(offsets) == 1:
         return offsets.pop() or 0, True
     if len(offsets) > 1:
@@ -489,15 +465,10 @@ def _wall_to_utc(parsed: ibis.Value, zone: int | str, backend: str) -> ibis.Valu
 def _row_zones(raw: ibis.Table, column: str, name: str, default: int | str) -> RowZones:
     """The zones a time-zone column names, as the engine converts them; a value that names no
     zone is an error that lists such values with their rows, rather than times hours off."""
-    from winback.data.zones import abbreviation_offset, iana_zone
-
-    counts = (raw.select(z=raw[column].cast("string").strip()).filter(ibis._.z.notnull() & (ibis._.z != ""))
-              .group_by("z").aggregate(rows=ibis._.count()).order_by(ibis.desc("rows")).execute())
+    counts = zone_values(raw, column)
     zones, unknown = [], []
     for value, rows in zip(counts.z, counts.rows):
-        offset = fixed_offset(value)
-        offset = abbreviation_offset(value) if offset is None else offset
-        zone = offset if offset is not None else iana_zone(value)
+        zone = zone_of(value)
         if zone is None:
             unknown.append(f"{value!r} ({int(rows):,} rows)")
         else:
@@ -510,6 +481,14 @@ def _row_zones(raw: ibis.Table, column: str, name: str, default: int | str) -> R
             f"'Pacific Time (US & Canada)', 'PDT' or '+02:00'."
         )
     return RowZones(column, tuple(zones), default)
+
+
+def zone_values(table: ibis.Table, column: str) -> pd.DataFrame:
+    """The zones a time-zone column names (`z`, trimmed, blanks left out) with their `rows`,
+    the commonest first."""
+    named = table.select(z=table[column].cast("string").strip())
+    return (named.filter(named.z.notnull() & (named.z != "")).group_by("z").aggregate(rows=ibis._.count())
+            .order_by([ibis.desc("rows"), "z"]).execute())
 
 
 def _row_offset_seconds(text: ibis.Value) -> ibis.Value:

@@ -128,6 +128,40 @@ _BY_NAME = {name.lower(): zone for name, zone in ALIASES.items()}
 OFFSET_PREFIX = re.compile(r"^\((utc|gmt)\s*([+-]\d{1,2}:\d{2})?\)\s*", re.I)
 
 
+def fixed_offset(text: str) -> int | None:
+    """Seconds east of UTC for 'UTC', 'Z', 'GMT', '+02:00', '-0530'; None when not a zone."""
+    text = text.strip()
+    if text in ("", "UTC", "GMT", "Z"):
+        return 0
+    m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", text)
+    if not m:
+        return None
+    seconds = int(m.group(2)) * 3600 + int(m.group(3)) * 60
+    return seconds if m.group(1) == "+" else -seconds
+
+
+def zone_of(name: str) -> int | str | None:
+    """What a zone as written means, for source.timezone, features.timezone and a time-zone
+    column alike: seconds east of UTC for an offset or an abbreviation ('+02:00', 'PST' is
+    -08:00 whatever the date), the IANA zone of any other name (see iana_zone; 'EST' and 'CET'
+    are IANA zones of their own), or None when it names no zone."""
+    import zoneinfo
+
+    offset = fixed_offset(name)
+    if offset is None:
+        offset = abbreviation_offset(name)
+    if offset is not None:
+        return offset
+    named = iana_zone(name)
+    if named is not None:
+        return named
+    try:
+        zoneinfo.ZoneInfo(str(name).strip())
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+    return str(name).strip()
+
+
 @lru_cache(maxsize=1)
 def _by_city() -> dict[str, str]:
     """The IANA zones by their last part ('london' -> Europe/London), one zone per city."""
