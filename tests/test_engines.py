@@ -410,6 +410,52 @@ def test_each_rows_own_zone_from_a_column_on_every_engine(tmp_path, spark, postg
     _same_on_every_engine(times, want, "zone_column")
 
 
+def test_hour_features_read_each_rows_own_clock_on_every_engine(tmp_path, spark, postgres_url):
+    """With source.timezone_column, hour and weekday features read each event's wall time in
+    its own zone (a Berlin till's Saturday 21:00 is an evening on a weekend), kept as the
+    canonical local_time, on DuckDB, Spark and PostgreSQL; features.timezone puts them back on
+    one clock, as do bundles made before (no row_clock in their spec)."""
+    import dataclasses
+
+    raw = pd.DataFrame({"user": ["a"] * 3,
+                        "ts": ["2024-01-05 10:00:00", "2024-07-06 21:00:00", "2024-07-08 03:00:00"],
+                        "zone": ["Eastern Time (US & Canada)", "Europe/Berlin", "+05:30"],
+                        "spent": [1.0, 2.0, 3.0]})
+    raw.to_csv(tmp_path / "tills.csv", index=False)
+    ibis.connect(postgres_url).create_table("tills", raw, overwrite=True)
+    doc = {"path": str(tmp_path / "tills.csv"), "layout": "events", "timezone_column": "zone",
+           "timezone": "Pacific Time (US & Canada)",
+           "columns": {"customer_id": "user", "event_time": "ts", "amount": "spent"}}
+    cols = ["weekend_share", "hour_night_share", "hour_morning_share", "hour_afternoon_share",
+            "hour_evening_share"]
+    own = [1 / 3, 1 / 3, 1 / 3, 0, 1 / 3]  # Fri 10:00, Sat 21:00, Mon 03:00 as each till saw them
+    pacific = [2 / 3, 0, 1 / 3, 2 / 3, 0]  # Fri 07:00, Sat 12:00, Sun 14:30 in Los Angeles
+    when = dt.datetime(2024, 8, 1)
+    os.environ["WINBACK_TEST_PG"] = postgres_url
+    try:
+        for backend in ("duckdb", "spark", "postgres"):
+            source = {**doc, "backend": backend} if backend == "spark" else doc
+            if backend == "postgres":
+                source = {**doc, "backend": "postgres", "table": "public.tills",
+                          "connection": {"url_env": "WINBACK_TEST_PG"}}
+            cfg = config_from_dict({"source": source})
+            con = ibis.pyspark.connect(spark) if backend == "spark" else None
+            log = load_events(cfg, con=con)
+            walls = sorted(pd.to_datetime(log.table.execute()["local_time"]).tolist())
+            assert walls == [pd.Timestamp(t) for t in raw.ts], backend
+            assert cfg.features.row_clock(cfg.source)
+            spec = FeatureSpec(windows_days=(30,), available=tuple(sorted(log.available)), bgnbd=False,
+                               timezone=cfg.features.clock(cfg.source.timezone), row_clock=True)
+            got = build_features(log.table, when, spec).execute()
+            assert got[cols].iloc[0].tolist() == pytest.approx(own), backend
+            got = build_features(log.table, when, dataclasses.replace(spec, row_clock=False)).execute()
+            assert got[cols].iloc[0].tolist() == pytest.approx(pacific), backend
+    finally:
+        os.environ.pop("WINBACK_TEST_PG", None)
+    cfg = config_from_dict({"source": doc, "features": {"timezone": "America/Los_Angeles"}})
+    assert not cfg.features.row_clock(cfg.source)
+
+
 def test_formatted_amounts_on_every_engine(tmp_path, spark, postgres_url):
     """currency, thousands and decimal read '1.234,50 €' and "1'234.50" to the same numbers on
     DuckDB, Spark and PostgreSQL (a regex for the grouping, replace and cast on each)."""

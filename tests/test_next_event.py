@@ -43,6 +43,20 @@ def test_samples_hold_the_last_k_events_and_the_next_one():
     assert f[f.session_id == "s2"].target.tolist() == ["cart", "remove_from_cart", "end"]
 
 
+def test_samples_read_each_events_own_clock_where_the_log_carries_it():
+    """With row_clock, the hour and weekday are each event's wall time (local_time, from a
+    source whose rows name their zones); without it, or where an event has none, the shop's."""
+    frame = pd.DataFrame(ROWS)
+    frame["local_time"] = frame.event_time + pd.Timedelta(hours=9)  # a Tokyo till: 05:00 on Tuesday
+    frame.loc[frame.session_id == "s2", "local_time"] = pd.NaT
+    log = events_from_frame(frame)
+    f = samples_table(log.table, 3, row_clock=True).execute()
+    by_session = f.groupby("session_id")[["hour", "weekday"]].agg(set)
+    assert by_session.loc["s1"].tolist() == [{5}, {1}] and by_session.loc["s2"].tolist() == [{20}, {0}]
+    shop = samples_table(log.table, 3, timezone="+01:00").execute()
+    assert set(shop.hour) == {21} and set(shop.weekday) == {0}
+
+
 def test_samples_are_selected_by_the_time_of_their_own_event():
     late = _frame(start=T0 + dt.timedelta(seconds=60))
     assert sorted(late.position.tolist()) == [2, 3, 4]  # s2's cart and removal, s1's purchase

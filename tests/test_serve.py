@@ -101,6 +101,32 @@ def test_raw_events_score_like_batch_scoring(client, test_cutoff_rows):
     assert r.json()["note"].startswith("the events carry no quantity, order_id, which the model was trained with")
 
 
+def test_posted_times_give_their_own_clock_to_a_row_clock_bundle(cdnow_bundle):
+    """A bundle trained with each row's own clock (source.timezone_column) reads a posted
+    time's offset as its wall clock: Sunday 22:00-05:00 is a weekend evening there, where a
+    bundle on the UTC clock sees a Monday night (03:00); a time without a zone is on the
+    bundle's clock either way."""
+    import dataclasses
+    import datetime as dt
+
+    from winback.serving.scorer import CustomerScorer
+
+    scorer = CustomerScorer(cdnow_bundle)
+    events = [{"event_time": dt.datetime(1997, 3, 2, 22, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+               "event_type": "purchase", "amount": 10.0},
+              {"event_time": dt.datetime(1997, 3, 4, 7, 0), "event_type": "purchase", "amount": 5.0}]
+    when = dt.datetime(1997, 6, 1)
+    shares = ["weekend_share", "hour_night_share", "hour_morning_share", "hour_evening_share"]
+    utc, _ = scorer.features_from_events([("c1", events)], when)
+    assert utc[shares].iloc[0].tolist() == pytest.approx([0, 0.5, 0.5, 0])  # Mon 03:00, Tue 07:00
+    scorer.spec = dataclasses.replace(scorer.spec, row_clock=True)
+    own, _ = scorer.features_from_events([("c1", events)], when)
+    assert own[shares].iloc[0].tolist() == pytest.approx([0.5, 0, 0.5, 0.5])  # Sun 22:00, Tue 07:00
+    naive = [{**e, "event_time": e["event_time"].replace(tzinfo=None)} for e in events]
+    own, _ = scorer.features_from_events([("c1", naive)], when)  # no zone: the bundle's clock (UTC)
+    assert own[shares].iloc[0].tolist() == pytest.approx([0.5, 0, 0.5, 0.5])  # Sun 22:00 UTC, Tue 07:00
+
+
 def test_reasons_are_the_linear_contributions(client, manifest, test_cutoff_rows):
     _, _, _, frame = test_cutoff_rows
     feats = _features(frame, manifest["feature_spec"]["columns"], 3)

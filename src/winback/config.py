@@ -121,6 +121,11 @@ class FeatureConfig:
     def clock(self, source_timezone: str) -> str:
         return self.timezone.strip() or source_timezone
 
+    def row_clock(self, source: "SourceConfig") -> bool:
+        """Hour and weekday on each event's own clock: the source names each row's zone
+        (source.timezone_column) and no one clock is set here."""
+        return bool(source.timezone_column.strip()) and not self.timezone.strip()
+
 
 @dataclass
 class TrainConfig:

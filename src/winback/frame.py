@@ -20,10 +20,10 @@ ID_COLUMNS = ("customer_id", "label", "cutoff", "label_window_days")
 
 
 def feature_spec_for(log: EventLog, windows_days, trend_window_days: int, bgnbd: bool,
-                     sequence_months: int = 0, timezone: str = "UTC") -> FeatureSpec:
+                     sequence_months: int = 0, timezone: str = "UTC", row_clock: bool = False) -> FeatureSpec:
     return FeatureSpec(windows_days=tuple(windows_days), trend_window_days=trend_window_days,
                        available=tuple(sorted(log.available)), bgnbd=bgnbd,
-                       sequence_months=sequence_months, timezone=timezone)
+                       sequence_months=sequence_months, timezone=timezone, row_clock=row_clock)
 
 
 def fit_population_bgnbd(features: pd.DataFrame) -> BGNBD | None:

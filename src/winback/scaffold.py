@@ -400,8 +400,9 @@ def _zone_of_times(table, present: list[str]) -> tuple[dict[str, str], str]:
     main = clock_zone(counts.z.iloc[0]) or setting(counts.z.iloc[0])  # PDT's clock: Los Angeles
     return {"timezone_column": column, "timezone": main}, (
         f"Times are in several zones by its {column!r} column ({shown}): wrote timezone_column = "
-        f"{column!r}, which reads each row in its own, and timezone = {main!r}, the most common: "
-        f"the clock of hour and weekday features, and the zone of rows that name none.")
+        f"{column!r}, which reads each row in its own (hour and weekday features read each "
+        f"row's own clock too), and timezone = {main!r}, the most common: the zone of rows that "
+        f"name none.")
 
 
 def guess_columns(path: str, base_dir: Path, settings: dict | None = None) -> tuple[dict[str, str], str]:

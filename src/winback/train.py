@@ -222,7 +222,8 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
                           "amount or price column; map one or use 'orders' or 'events'.")
     plan = plan_cutoffs(cfg.problem, log.start, log.end)
     spec = feature_spec_for(log, cfg.features.windows_days, cfg.features.trend_window_days,
-                            cfg.features.bgnbd, cfg.sequence_months, cfg.features.clock(cfg.source.timezone))
+                            cfg.features.bgnbd, cfg.sequence_months, cfg.features.clock(cfg.source.timezone),
+                            cfg.features.row_clock(cfg.source))
     frames: dict[str, pd.DataFrame] = {}
     fitted: dict = {}
     with steps.step(f"Labels and features at {len(plan.all)} cutoffs") as show:

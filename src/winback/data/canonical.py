@@ -22,7 +22,8 @@ import ibis.expr.datatypes as dtypes
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from winback.config import UNIX_TIME_FORMATS, Config, SourceConfig
-from winback.data.layouts import CANONICAL_TYPES, ID_COLUMNS, LAYOUTS, PURCHASE, REQUIRED, RETURN, Layout
+from winback.data.layouts import (CANONICAL_TYPES, ID_COLUMNS, LAYOUTS, LOCAL_TIME, PURCHASE, REQUIRED, RETURN,
+                                  Layout)
 from winback.data.engines import connect_engine, engine_table
 from winback.data.numbers import NumberFormat, number_format_hint, source_number_format, text_number
 from winback.data.sources import (connect, damaged_text, files_lacking, is_read_failure, matching_files, open_source,
@@ -118,6 +119,16 @@ def utc_to_local(ts: ibis.Value, zone: int | str, backend: str) -> ibis.Value:
     if backend == "bigquery":
         return _bq_datetime(_bq_timestamp(ts, "UTC"), zone)
     return _timezone(zone, _timezone("UTC", ts))  # DuckDB (ICU) and PostgreSQL
+
+
+def local_clock(events: ibis.Table, zone: int | str, backend: str, row_clock: bool = False) -> ibis.Value:
+    """The events' wall times: each one's own (`local_time`) when `row_clock` is set and the
+    events carry it (a source whose rows name their zones), else event_time on `zone`'s clock.
+    Events without their own (a service's posted times that name no zone) read `zone`'s."""
+    shop = utc_to_local(events.event_time, zone, backend)
+    if row_clock and LOCAL_TIME in events.columns:
+        return events[LOCAL_TIME].cast(dtypes.Timestamp(scale=6)).coalesce(shop)
+    return shop
 
 
 @dataclass
@@ -217,6 +228,11 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
         _require_raw(raw, (source.timezone_column,), name, "source.timezone_column")
         if not zoned:  # times that carry their own offset are instants already
             zone_offset = _row_zones(raw, source.timezone_column, name, zone_offset)
+            if LOCAL_TIME in source.passthrough:
+                raise ConfigError(
+                    f"source.passthrough lists '{LOCAL_TIME}', the name winback gives each event's "
+                    f"wall time in the zone source.timezone_column names; rename that column in "
+                    f"the source or leave it out of passthrough.")
 
     is_csv = embedded and source_format(source, cfg.resolve(source.path)) == "csv"
     numbers = source_number_format(source)
@@ -561,9 +577,10 @@ def _typed_columns(
         cols["customer_id"] = cols["customer_id"].lower()
     if missing_ids:
         cols["customer_id"] = _without_ids(cols["customer_id"], missing_ids)
+    wall = None
     if isinstance(zone_offset, RowZones):
-        cols["event_time"] = zone_offset.to_utc(_parse_time(t[mapping["event_time"]], time_format, 0, duckdb,
-                                                            backend, zoned), t, backend)
+        wall = _parse_time(t[mapping["event_time"]], time_format, 0, duckdb, backend, zoned)
+        cols["event_time"] = zone_offset.to_utc(wall, t, backend)
     else:
         cols["event_time"] = _parse_time(t[mapping["event_time"]], time_format, zone_offset, duckdb, backend,
                                          zoned)
@@ -596,6 +613,8 @@ def _typed_columns(
             out[canonical] = cols[canonical]
         else:
             out[canonical] = cols[canonical].cast(target)
+    if wall is not None:
+        out[LOCAL_TIME] = wall
     return out
 
 

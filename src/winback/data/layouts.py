@@ -31,6 +31,9 @@ CANONICAL_TYPES: dict[str, str] = {
     "category": "string",
 }
 ID_COLUMNS = ("customer_id", "order_id", "session_id", "product_id")
+# each event's wall time in its own zone, kept beside the UTC event_time when a column names
+# each row's zone (source.timezone_column): the hour and weekday a chain's till saw
+LOCAL_TIME = "local_time"
 REQUIRED = ("customer_id", "event_time")
 PURCHASE = "purchase"
 RETURN = "return"

@@ -30,6 +30,9 @@ class FeatureSpec:
     bgnbd: bool = True
     sequence_months: int = 0  # monthly seq_m{k}_* columns for sequence models; 0 = none
     timezone: str = "UTC"  # the clock of hour and weekday features (features.timezone)
+    # hour and weekday on each event's own clock where the source names each row's zone
+    # (source.timezone_column); `timezone` is then the clock of events that carry none
+    row_clock: bool = False
     columns: tuple[str, ...] = field(default=())  # filled after the first build
 
     def to_dict(self) -> dict:
@@ -64,7 +67,8 @@ def build_features(events: ibis.Table, cutoff: dt.datetime, spec: FeatureSpec,
 
     ctx = FeatureContext(cutoff=cutoff, windows_days=spec.windows_days,
                          trend_window_days=spec.trend_window_days, available=frozenset(spec.available),
-                         timezone=zone_setting(spec.timezone), backend=backend or engine_of(events))
+                         timezone=zone_setting(spec.timezone), backend=backend or engine_of(events),
+                         row_clock=spec.row_clock)
     history = events.filter(events.event_time < cutoff)
     table = activity_features(history, ctx)
     parts = [family(history, ctx) for family in (interpurchase_features, session_features)]

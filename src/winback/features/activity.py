@@ -84,7 +84,7 @@ def activity_features(history: ibis.Table, ctx: FeatureContext) -> ibis.Table:
     if ctx.has("event_type"):
         for et in FUNNEL_TYPES:
             aggs[f"n_{et}"] = h.count(where=h.event_type == et)
-    local = ctx.local(h.event_time)
+    local = ctx.local(h)
     dow = local.day_of_week.index()  # Monday = 0
     aggs["weekend_share"] = share(dow >= 5)
     hour = local.hour()

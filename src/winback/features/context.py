@@ -49,13 +49,16 @@ class FeatureContext:
     # the engine whose zone database converts to it
     timezone: int | str = 0
     backend: str = "duckdb"
+    # read each event's own wall time (the canonical local_time of a source whose rows name
+    # their zones) where the events carry one, rather than `timezone`'s clock
+    row_clock: bool = False
 
-    def local(self, ts: ibis.Value) -> ibis.Value:
-        """`ts` (naive UTC) on the shop's clock: an evening purchase in New York is 23:00 UTC
+    def local(self, events: ibis.Table) -> ibis.Value:
+        """The events' times on the shop's clock: an evening purchase in New York is 23:00 UTC
         or later, and a Sunday one in Sydney a Saturday in UTC."""
-        from winback.data.canonical import utc_to_local
+        from winback.data.canonical import local_clock
 
-        return utc_to_local(ts, self.timezone, self.backend)
+        return local_clock(events, self.timezone, self.backend, self.row_clock)
 
     @property
     def cutoff_epoch(self) -> float:

@@ -24,10 +24,11 @@ PAD = 0  # type code of a missing earlier event; real types are 1..4
 
 
 def samples_table(events: ir.Table, k: int, start: dt.datetime | None = None,
-                  end: dt.datetime | None = None, timezone: str = "UTC") -> ir.Table:
+                  end: dt.datetime | None = None, timezone: str = "UTC", row_clock: bool = False) -> ir.Table:
     """One row per event of a session with an id, for events in [start, end); hour, weekday
-    and month on the clock of `timezone` (the shop's: features.timezone or source.timezone)."""
-    from winback.data.canonical import utc_to_local, zone_setting
+    and month on the clock of `timezone` (the shop's: features.timezone or source.timezone),
+    or on each event's own (`row_clock`, where the source names each row's zone)."""
+    from winback.data.canonical import local_clock, zone_setting
     from winback.features import engine_of
 
     e = events.filter(events.session_id.notnull() & events.event_type.isin(EVENT_TYPES))
@@ -46,7 +47,7 @@ def samples_table(events: ir.Table, k: int, start: dt.datetime | None = None,
             if col in e.columns:
                 v = e[col].cast("string")
                 cols[f"{col}_{lag}"] = (v if lag == 0 else v.lag(lag).over(w)).fill_null("")
-    local = utc_to_local(e.event_time, zone_setting(timezone), engine_of(events))
+    local = local_clock(e, zone_setting(timezone), engine_of(events), row_clock)
     nxt = e.event_type.lead(1).over(w)
     later = ibis.window(group_by="session_id", order_by=["event_time", "event_type"], rows=(1, None))
     cols.update(

@@ -58,9 +58,10 @@ def train_next_event(cfg: Config, *, steps: Steps | None = None, log: EventLog |
                         f"to {log.end:%Y-%m-%d}); set problem.test_cutoff or a shorter horizon_days.")
     k = p.sequence_length
     clock = cfg.features.clock(cfg.source.timezone)  # the hour and weekday the shop sees
+    row_clock = cfg.features.row_clock(cfg.source)  # or each event's own, where rows name zones
     with steps.step(f"Session samples (last {k} events) before and after {cutoff:%Y-%m-%d}"):
-        train_frame = samples_table(log.table, k, end=cutoff, timezone=clock).execute()
-        test_frame = samples_table(log.table, k, start=cutoff, timezone=clock).execute()
+        train_frame = samples_table(log.table, k, end=cutoff, timezone=clock, row_clock=row_clock).execute()
+        test_frame = samples_table(log.table, k, start=cutoff, timezone=clock, row_clock=row_clock).execute()
     if len(train_frame) < 100 or len(test_frame) < 10:
         raise DataError(f"Too few session events: {len(train_frame):,} before and {len(test_frame):,} "
                         f"after the test cutoff {cutoff:%Y-%m-%d}.")
@@ -100,7 +101,7 @@ def train_next_event(cfg: Config, *, steps: Steps | None = None, log: EventLog |
         "winback_version": __version__, "kind": "next_event",
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "problem": vars(p).copy(), "source": dict(vars(cfg.source)), "fingerprint": log.fingerprint,
-        "test_cutoff": cutoff.isoformat(), "classes": list(CLASSES), "k": k, "timezone": clock,
+        "test_cutoff": cutoff.isoformat(), "classes": list(CLASSES), "k": k, "timezone": clock, "row_clock": row_clock,
         "vocabulary": vocab.values, "best": best,
         "selection": "lowest log loss on held-out sessions before the test cutoff",
         "samples": {"train": len(train), "valid": len(valid), "test": len(test)},
@@ -153,7 +154,8 @@ def score_next_event(cfg: Config, bundle_dir: Path, cutoff: str | None = None,
     # "now" is just after the last event: sessions are minutes long, a day boundary is too coarse
     when = parse_date(cutoff, "--cutoff") if cutoff else log.end + dt.timedelta(seconds=1)
     k = int(manifest["k"])
-    frame = samples_table(log.table, k, end=when, timezone=manifest.get("timezone", "UTC")).execute()
+    frame = samples_table(log.table, k, end=when, timezone=manifest.get("timezone", "UTC"),
+                          row_clock=bool(manifest.get("row_clock", False))).execute()
     timeout = dt.timedelta(minutes=int(manifest["problem"]["session_timeout_minutes"]))
     frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True).dt.tz_localize(None)
     live = frame[frame["event_time"] >= when - timeout]

@@ -23,7 +23,7 @@ import pandas as pd
 
 from winback.bundle import load_bundle, read_manifest
 from winback.config import ProblemConfig
-from winback.data.layouts import CANONICAL_TYPES
+from winback.data.layouts import CANONICAL_TYPES, LOCAL_TIME
 from winback.errors import WinbackError, did_you_mean
 from winback.evaluate import decile_of, decision_of
 from winback.serving.schemas import Event
@@ -81,6 +81,12 @@ def _utc_naive(t: dt.datetime) -> dt.datetime:
         return t.astimezone(dt.timezone.utc).replace(tzinfo=None) if t.tzinfo else t
     except OverflowError:  # year 1 or 9999 moved across midnight by its offset
         raise RequestError(f"{t.isoformat()} is outside the range of dates winback handles.") from None
+
+
+def _wall_time(t: dt.datetime) -> dt.datetime | None:
+    """A posted time's wall clock as written, when it names its zone: the hour and weekday a
+    bundle whose hour features read each event's own clock (features' row_clock) sees."""
+    return t.replace(tzinfo=None) if t.tzinfo else None
 
 
 def _shown(value: Any) -> Any:
@@ -260,8 +266,12 @@ class CustomerScorer:
         for cid, events in customers:
             for e in events:
                 rows.append({**{c: e.get(c) for c in CANONICAL_TYPES}, "customer_id": cid,
-                             "event_time": _utc_naive(e["event_time"])})
-        frame = pd.DataFrame(rows, columns=list(CANONICAL_TYPES))
+                             "event_time": _utc_naive(e["event_time"]), LOCAL_TIME: _wall_time(e["event_time"])})
+        frame = pd.DataFrame(rows, columns=[*CANONICAL_TYPES, LOCAL_TIME])
+        if not self.spec.row_clock or frame[LOCAL_TIME].isna().all():
+            frame = frame.drop(columns=LOCAL_TIME)  # every event on the shop's one clock
+        else:
+            frame[LOCAL_TIME] = pd.to_datetime(frame[LOCAL_TIME]).astype("datetime64[us]")
         for c, t in CANONICAL_TYPES.items():
             if t == "string":
                 frame[c] = frame[c].astype("string")
@@ -379,9 +389,14 @@ class NextEventScorer:
             "brand": pd.array([e.get("brand") for e in events], dtype="string"),
             "category": pd.array([e.get("category") for e in events], dtype="string"),
         })
+        row_clock = bool(self.manifest.get("row_clock", False))
+        walls = [_wall_time(e["event_time"]) for e in events]
+        if row_clock and any(w is not None for w in walls):
+            frame[LOCAL_TIME] = pd.to_datetime(walls).astype("datetime64[us]")
         with self._scratch.connection() as con:
             table = con.create_table("session_events", frame, temp=True, overwrite=True)
-            samples = samples_table(table, self.k, timezone=self.manifest.get("timezone", "UTC")).execute()
+            samples = samples_table(table, self.k, timezone=self.manifest.get("timezone", "UTC"),
+                                    row_clock=row_clock).execute()
         last = samples.sort_values("position").tail(1)
         s = to_samples(last.assign(target="end", purchase_later=0), self.k,
                        Vocabulary(self.manifest["vocabulary"]))
