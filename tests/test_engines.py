@@ -321,6 +321,28 @@ def test_spark_reads_a_glob_of_csv_files_by_column_name(tmp_path, spark):
             _canonical_on({**source, "backend": backend}, spark, "")
 
 
+def test_a_header_that_repeats_a_name_reads_alike_on_duckdb_and_spark(tmp_path, spark):
+    """Two 'Date' columns: DuckDB names the second 'Date_1'; Spark named them 'Date1' and
+    'Date3' (by position), so a config mapping 'Date' failed there. Both engines now read
+    'Date' as the first and 'Date_1' as the second, alone or in a glob with other headers, and
+    both name the differing repeat in the summary."""
+    (tmp_path / "a.csv").write_text("Customer,Date,Amount,Date\na,2024-01-01,5,2024-01-04\n")
+    (tmp_path / "b.csv").write_text("Date,Customer,Amount,Date\n2024-02-01,b,6,2024-02-09\n")
+    for path, want_first, want_second in (
+            ("a.csv", ["2024-01-01"], ["2024-01-04"]),
+            ("*.csv", ["2024-01-01", "2024-02-01"], ["2024-01-04", "2024-02-09"])):
+        for which, want in (("Date", want_first), ("Date_1", want_second)):
+            source = {"path": str(tmp_path / path), "layout": "events",
+                      "columns": {"customer_id": "Customer", "event_time": which, "amount": "Amount"}}
+            for backend in ("duckdb", "spark"):
+                got = _canonical_on({**source, "backend": backend}, spark, "")
+                assert sorted(pd.to_datetime(got["event_time"]).dt.strftime("%Y-%m-%d")) == want, (path, which, backend)
+    source = {"path": str(tmp_path / "a.csv"), "layout": "events", "backend": "spark",
+              "columns": {"customer_id": "Customer", "event_time": "Date", "amount": "Amount"}}
+    log = load_events(config_from_dict({"source": source}), con=ibis.pyspark.connect(spark))
+    assert "the columns named 'Date' (the next is 'Date_1')" in log.summary["repeated_columns"]
+
+
 def test_hour_and_weekday_features_read_the_shops_clock_on_every_engine(spark, postgres_url):
     """features.timezone: a purchase at 02:00 UTC on a Saturday is Friday 21:00 in New York
     (an evening on a weekday) and Saturday 12:00 in Brisbane (+10:00); the hour and weekday

@@ -972,3 +972,33 @@ def test_a_blank_time_of_day_is_midnight_as_the_format_writes_it(tmp_path):
     log = load_events(events_config(write_csv(tmp_path, rows), time_of_day="Time", time_format="%m/%d/%Y %I:%M %p",
                                     columns={"customer_id": "customer_id", "event_time": "Date", "amount": "amount"}))
     assert sorted(log.table.event_time.execute()) == [pd.Timestamp("2024-01-05 14:30"), pd.Timestamp("2024-01-06")]
+
+
+def test_a_name_written_twice_in_the_header_is_named_when_its_columns_differ(tmp_path, capsys):
+    """A sheet with two 'Date' columns (order date, ship date): the mapping reads the first,
+    DuckDB names the second 'Date_1'; validate and train say so when they differ (comma or
+    semicolon files), not when they repeat the same values, and 'Date_1' reads the second."""
+    from winback.cli import main
+
+    columns = {"customer_id": "Customer", "event_time": "Date", "amount": "Amount"}
+    rows = ["a,2024-01-01,5,2024-01-04", "b,2024-01-02,6,2024-01-02", "a,2024-02-01,7,2024-02-03"]
+    for sep in (",", ";"):
+        path = tmp_path / f"orders{len(sep)}{ord(sep)}.csv"
+        path.write_text("\n".join(r.replace(",", sep) for r in ["Customer,Date,Amount,Date", *rows]) + "\n")
+        log = load_events(events_config(path, columns=columns))
+        note = log.summary["repeated_columns"]
+        assert re.search(r"event_time reads the first of the columns named 'Date' \(the next is 'Date_1'\), and "
+                         r"they differ in 2 of 3 rows.*map that name in \[source.columns\]", note), note
+    shipped = load_events(events_config(path, columns={**columns, "event_time": "Date_1"}))
+    assert shipped.summary["repeated_columns"] == ""  # the repeat, mapped by its own name
+    assert shipped.end == dt.datetime(2024, 2, 3)
+    same = tmp_path / "same.csv"
+    same.write_text("Customer,Date,Amount,Date\n" + "\n".join(r.rsplit(",", 1)[0] + "," + r.split(",")[1]
+                                                              for r in rows) + "\n")
+    assert load_events(events_config(same, columns=columns)).summary["repeated_columns"] == ""
+    (tmp_path / "winback.toml").write_text(
+        f'[source]\npath = "{path.name}"\nlayout = "events"\n[source.columns]\ncustomer_id = "Customer"\n'
+        f'event_time = "Date"\namount = "Amount"\n')
+    assert main(["validate", "--config", str(tmp_path / "winback.toml")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "note: " in out and "has columns named alike in its header" in out

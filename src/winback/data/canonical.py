@@ -27,7 +27,7 @@ from winback.data.layouts import (CANONICAL_TYPES, ID_COLUMNS, LAYOUTS, LOCAL_TI
 from winback.data.engines import connect_engine, engine_table
 from winback.data.numbers import NumberFormat, number_format_hint, source_number_format, text_number
 from winback.data.sources import (connect, damaged_text, files_lacking, is_read_failure, matching_files, open_source,
-                                  source_format)
+                                  repeated_header_names, source_format)
 from winback.data.zones import SUFFIX_OFFSETS, fixed_offset, zone_of
 from winback.errors import ConfigError, DataError, did_you_mean
 
@@ -304,6 +304,9 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
                                   if "event_type" not in mapping and layout.event_type_rule is None else "")
     summary["mixed_currencies"] = (mixed_currencies(raw, mapping)
                                    if "amount" in mapping or "price" in mapping else "")
+    local_files = (embedded or source.backend == "spark") and source.path and not source.table
+    repeated = repeated_header_names(source, path, len(unstripped.columns) - len(derived)) if local_files else []
+    summary["repeated_columns"] = repeated_columns(unstripped, mapping, repeated, name) if repeated else ""
     return EventLog(con, canonical, frozenset(available), name, summary, parts)
 
 
@@ -751,6 +754,38 @@ def mixed_currencies(raw: ibis.Table, mapping: dict[str, str]) -> str:
                 + ", ".join(f"{c} {100 * n / total:.0f} %" for c, n in shares[:5])
                 + f") and are summed as if one: {fix}.")
     return ""
+
+
+def repeated_columns(raw: ibis.Table, mapping: dict[str, str], repeated: list[str], name: str) -> str:
+    """A note when a mapped column's name is written more than once in the header (a sheet
+    with two 'Date' columns, an order date and a ship date) and the columns differ: DuckDB
+    names them 'Date', 'Date_1', ..., and the mapping reads the first only. Columns that repeat
+    the same values (an export that writes 'Email' twice) are no news."""
+    pairs = []
+    for canonical, column in mapping.items():
+        if column not in repeated:
+            continue
+        k = 1
+        while f"{column}_{k}" in raw.columns:
+            pairs.append((canonical, column, f"{column}_{k}"))
+            k += 1
+    if not pairs:
+        return ""
+
+    def text(c: str) -> ibis.Value:
+        return raw[c].cast("string").strip().fill_null("")
+
+    differ = raw.aggregate(**{f"d{i}": (text(a) != text(b)).sum() for i, (_, a, b) in enumerate(pairs)},
+                           rows=raw.count()).execute().iloc[0]
+    notes = [f"{canonical} reads the first of the columns named {a!r} (the next is {b!r}), and "
+             f"they differ in {int(differ[f'd{i}']):,} of {int(differ['rows']):,} rows"
+             for i, (canonical, a, b) in enumerate(pairs) if differ[f"d{i}"]]
+    if not notes:
+        return ""
+    other = pairs[0][2]
+    return (f"{name} has columns named alike in its header: " + "; ".join(notes)
+            + f". winback reads each repeat under its own name ({other!r}): map that name in "
+            f"[source.columns] to read it instead, or rename the columns in the file.")
 
 
 def case_twins(events: ibis.Table) -> str:

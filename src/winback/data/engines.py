@@ -160,36 +160,38 @@ def _spark_files(con, cfg: Config) -> ibis.Table:
         options["encoding"] = SPARK_CHARSETS[name]
     groups = _files_by_header(path, s.delimiter or ",", s.encoding or "utf-8")
     if len(groups) <= 1:
-        return con.read_csv(path, **options)
+        return _named_as_duckdb(con.read_csv(path, **options), next(iter(groups), ()))
     # Spark reads every file of a glob by the first one's header, by position: monthly exports
     # whose columns moved would mix them silently. Files are read by header and combined by
     # name, as on DuckDB (a column some files lack is empty in theirs)
-    names = list(dict.fromkeys(c for header in groups for c in header))
-    parts = []
-    for header, files in groups.items():
-        t = con.read_csv(files, **options)
-        parts.append(t.select(*(t[c] if c in header else ibis.null("string").name(c) for c in names)))
-    return ibis.union(*parts, distinct=False)
+    parts = [_named_as_duckdb(con.read_csv(files, **options), header) for header, files in groups.items()]
+    names = list(dict.fromkeys(c for t in parts for c in t.columns))
+    return ibis.union(*(t.select(*(t[c] if c in t.columns else ibis.null("string").name(c) for c in names))
+                        for t in parts), distinct=False)
+
+
+def _named_as_duckdb(t: ibis.Table, header: tuple[str, ...]) -> ibis.Table:
+    """A CSV read by Spark with a header that repeats a name ('Date' twice), its columns
+    named as DuckDB names them ('Date', 'Date_1'), so one config reads both engines alike;
+    Spark's own names ('Date1', 'Date3', by position) matched no mapping."""
+    from winback.data.workbooks import unique_names
+
+    names = unique_names(list(header))
+    if len(set(header)) == len(header) or len(names) != len(t.columns):
+        return t
+    return t.rename(dict(zip(names, t.columns)))
 
 
 def _files_by_header(path: str, delimiter: str, encoding: str) -> dict[tuple[str, ...], list[str]]:
     """The local CSV files at `path` grouped by their header row; {} for a path Spark resolves
     itself (hdfs://, s3://)."""
-    import csv
-    import gzip
-
-    from winback.data.sources import matching_files
+    from winback.data.sources import header_row, matching_files
 
     groups: dict[tuple[str, ...], list[str]] = {}
     for file in matching_files(Path(path)):
-        opener = gzip.open if file.endswith(".gz") else open
-        try:
-            with opener(file, "rt", encoding="utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding,
-                        newline="") as f:
-                header = tuple(c.strip() for c in next(csv.reader(f, delimiter=delimiter), []))
-        except (OSError, UnicodeDecodeError, csv.Error):
-            continue  # Spark says what is wrong with the file when it reads it
-        groups.setdefault(header, []).append(file)
+        header = header_row(file, delimiter, encoding)
+        if header is not None:  # else Spark says what is wrong with the file when it reads it
+            groups.setdefault(tuple(header), []).append(file)
     return groups
 
 

@@ -290,6 +290,36 @@ def _has_windows_bytes(files: list[str]) -> bool:
     return any(0x80 <= b <= 0x9F for b in head)
 
 
+def header_row(file: str, delimiter: str, encoding: str) -> list[str] | None:
+    """The first row of a local CSV file (gzipped or not), each name trimmed; None when it
+    cannot be read as `encoding` text."""
+    import csv
+
+    opener = gzip.open if file.endswith(".gz") else open
+    try:
+        with opener(file, "rt", encoding="utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding,
+                    newline="") as f:
+            return [c.strip() for c in next(csv.reader(f, delimiter=delimiter), [])]
+    except (OSError, UnicodeDecodeError, LookupError, csv.Error):
+        return None
+
+
+def repeated_header_names(source: SourceConfig, path: Path, width: int) -> list[str]:
+    """Names a CSV source's header writes more than once (its first file's, read with the
+    delimiter that gives the `width` columns DuckDB found), which DuckDB reads as 'Date',
+    'Date_1', ...: a mapping that names 'Date' reads the first of them only."""
+    from collections import Counter
+
+    files = matching_files(path)
+    if not files or source_format(source, path) != "csv":
+        return []
+    for delimiter in ([source.delimiter] if source.delimiter else [",", ";", "\t", "|"]):
+        row = header_row(files[0], delimiter, source.encoding or "utf-8")
+        if row is not None and len(row) == width:
+            return [name for name, n in Counter(row).items() if n > 1 and name]
+    return []
+
+
 def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Table:
     """The raw table of `source` (not yet mapped), registered on `con`."""
     fmt = source_format(source, path)

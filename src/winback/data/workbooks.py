@@ -114,9 +114,14 @@ def _empty(value) -> bool:
 def _header(cells: list) -> list[str]:
     """Column names as written, trimmed; a blank one is `column_<n>`, and a repeated one gets
     `_1`, `_2` as DuckDB names repeated CSV headers."""
+    return unique_names([_text(cell) if not _empty(cell) else f"column_{i + 1}" for i, cell in enumerate(cells)])
+
+
+def unique_names(header: list[str]) -> list[str]:
+    """A header's names with a repeated one as `<name>_1`, `<name>_2`, ..., as DuckDB reads
+    repeated CSV headers (and winback a workbook's, and Spark's CSV)."""
     names: list[str] = []
-    for i, cell in enumerate(cells):
-        name = _text(cell) if not _empty(cell) else f"column_{i + 1}"
+    for name in header:
         base, k = name, 0
         while name in names:
             k += 1
