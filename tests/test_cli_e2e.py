@@ -327,6 +327,27 @@ def test_init_counts_only_the_orders_a_status_calls_sales(tmp_path, capsys, monk
     assert main(["train", "--no-track", "-q"]) == 0
 
 
+def test_init_recognises_a_paypal_activity_download(tmp_path, capsys, monkeypatch):
+    """init on PayPal's Download.CSV: the paypal layout (payers and payees as customers, the
+    account's own movements dropped), its TimeZone column of PST and PDT as each row's zone,
+    and the thousands separator of its amounts; validate then reads it as written."""
+    from test_layouts import PAYPAL
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Download.CSV").write_text(PAYPAL)
+    assert main(["init", "--path", "Download.CSV"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Recognised the paypal layout" in out and "wrote timezone_column = 'TimeZone'" in out
+    lines = (tmp_path / "winback.toml").read_text().splitlines()
+    assert any(line.startswith('layout = "paypal" ') for line in lines)
+    for line in ('timezone_column = "TimeZone"', 'timezone = "America/Los_Angeles"', 'thousands = ","',
+                 "drop_missing_customers = true"):
+        assert line in lines, line
+    assert main(["validate"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "5 events of 3 customers" in out and "4 rows without a customer id dropped" in out
+
+
 def test_init_recognises_a_shopify_export_and_maps_no_status_again(tmp_path, capsys, monkeypatch):
     """The shopify layout reads its statuses itself: init must not map its 'cancelled' orders to
     returns as it would an event log's 'Order Cancelled'."""

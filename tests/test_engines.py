@@ -279,6 +279,25 @@ def test_shopify_orders_export_on_every_engine(tmp_path, spark, postgres_url):
     _same_on_every_engine(events, SHOPIFY_EVENTS, "shopify_orders")
 
 
+def test_paypal_activity_download_on_every_engine(tmp_path, spark, postgres_url):
+    """The PayPal layout's customer (payer in, payee out), event type and joined date and time
+    are the same on DuckDB, Spark and PostgreSQL."""
+    import io
+
+    from test_layouts import PAYPAL, PAYPAL_EVENTS, paypal_events
+
+    (tmp_path / "Download.CSV").write_text(PAYPAL)
+    ibis.connect(postgres_url).create_table("paypal_activity", pd.read_csv(io.StringIO(PAYPAL), dtype=str),
+                                            overwrite=True)
+
+    def events(**source) -> list:
+        doc = {"path": str(tmp_path / "Download.CSV"), "layout": "paypal", "drop_missing_customers": True,
+               "thousands": ",", "timezone_column": "TimeZone", "timezone": "America/Los_Angeles", **source}
+        return paypal_events(_canonical_on(doc, spark, postgres_url))
+
+    _same_on_every_engine(events, PAYPAL_EVENTS, "paypal_activity")
+
+
 def test_spark_reads_csv_with_the_sources_delimiter_and_encoding(tmp_path, spark):
     """A German export (semicolons, Latin-1, decimal commas) reads on Spark as on DuckDB; an
     encoding Spark's reader lacks, or a JSON or workbook path, is named with what to do."""

@@ -296,6 +296,61 @@ def test_shopify_orders_export_reads_line_items_with_their_orders_fields(tmp_pat
     assert log.summary["dropped_without_customer"] == 1
 
 
+PAYPAL_HEADER = ('"Date","Time","TimeZone","Name","Type","Status","Currency","Gross","Fee","Net",'
+                 '"From Email Address","To Email Address","Transaction ID","Item Title","Balance Impact"')
+PAYPAL = PAYPAL_HEADER + "\n" + "\n".join([
+    '"01/05/2024","10:00:00","PST","Ann Lee","Express Checkout Payment","Completed","USD","1,250.00","-36.55",'
+    '"1,213.45","Ann@x.com","shop@me.com","1A","Lamp","Credit"',
+    '"01/08/2024","09:30:00","PST","Ann Lee","Payment Refund","Completed","USD","-50.00","1.45","-48.55",'
+    '"shop@me.com","ann@x.com","2B","","Debit"',
+    '"03/01/2024","12:00:00","PST","Bob Roe","Website Payment","Pending","USD","20.00","-0.88","19.12",'
+    '"bob@x.com","shop@me.com","3C","Mug","Credit"',
+    '"07/01/2024","08:15:00","PDT","Bob Roe","Website Payment","Completed","USD","20.00","-0.88","19.12",'
+    '"bob@x.com","shop@me.com","4D","Mug","Credit"',
+    '"07/02/2024","11:00:00","PDT","","General Withdrawal","Completed","USD","-1,000.00","0.00","-1,000.00",'
+    '"shop@me.com","","5E","","Debit"',
+    '"07/03/2024","11:00:00","PDT","Box Co","Express Checkout Payment","Completed","USD","-80.00","0.00",'
+    '"-80.00","shop@me.com","sales@boxco.com","6F","Boxes","Debit"',  # the shop buying boxes
+    '"07/04/2024","13:00:00","PDT","Cy Doe","General Authorization","Pending","USD","30.00","0.00","30.00",'
+    '"cy@x.com","shop@me.com","7G","","Memo"',
+    '"07/05/2024","14:00:00","PDT","","Hold on Balance for Dispute Investigation","Completed","USD","-20.00",'
+    '"0.00","-20.00","shop@me.com","","8H","","Debit"',
+    '"07/06/2024","10:00:00","PDT","Dee Fox","Subscription Payment","Completed","USD","9.99","-0.59","9.40",'
+    '"dee@x.com","shop@me.com","9I","Club","Credit"',
+]) + "\n"
+PAYPAL_EVENTS = [  # customer, UTC time, type, order, amount
+    ("ann@x.com", "2024-01-05 18:00", "purchase", "1A", 1250.0),
+    ("ann@x.com", "2024-01-08 17:30", "return", "2B", -50.0),
+    ("bob@x.com", "2024-03-01 20:00", "pending", "3C", 20.0),
+    ("bob@x.com", "2024-07-01 15:15", "purchase", "4D", 20.0),
+    ("dee@x.com", "2024-07-06 17:00", "purchase", "9I", 9.99),
+]
+
+
+def paypal_events(events: pd.DataFrame) -> list:
+    events = events.sort_values("event_time")
+    return [(c, f"{pd.Timestamp(t):%Y-%m-%d %H:%M}", k, o, a) for c, t, k, o, a in zip(
+        events.customer_id, events.event_time, events.event_type, events.order_id, events.amount)]
+
+
+def test_paypal_activity_download_reads_customers_payments_and_refunds(tmp_path):
+    """PayPal's activity download holds every movement of the account: a completed payment in
+    is a purchase of its payer (its e-mail in lower case), a refund out a return of its payee
+    (the From Email Address of a refund is the shop's own), a pending payment an event of its
+    payer and no sale; withdrawals, holds, authorisations and the shop's own payments to a
+    supplier belong to no customer and are dropped. Each row is read in its TimeZone (PST,
+    PDT), and its hour features on that clock."""
+    (tmp_path / "Download.CSV").write_text(PAYPAL)
+    cfg = config_from_dict({"source": {"path": str(tmp_path / "Download.CSV"), "layout": "paypal",
+                                       "drop_missing_customers": True, "thousands": ",",
+                                       "timezone_column": "TimeZone", "timezone": "America/Los_Angeles"}})
+    log = load_events(cfg)
+    events = log.table.execute()
+    assert paypal_events(events) == PAYPAL_EVENTS
+    assert log.summary["dropped_without_customer"] == 4
+    assert sorted(pd.to_datetime(events.local_time).dt.hour) == [8, 9, 10, 10, 12]
+
+
 def test_online_retail_ii_reads_with_the_online_retail_layout(tmp_path):
     """UCI's Online Retail II names three columns otherwise ('Invoice', 'Price', 'Customer ID')
     and, converted from its spreadsheet, writes ISO times: the layout reads it with
@@ -326,6 +381,7 @@ def test_online_retail_ii_reads_with_the_online_retail_layout(tmp_path):
     ("fullVisitorId,visitId,visitNumber,visitStartTime,date,totals.visits,totals.transactions,"
      "totals.transactionRevenue,device.deviceCategory", "ga_sessions"),
     (SHOPIFY.splitlines()[0], "shopify"),
+    (PAYPAL_HEADER.replace('"', ""), "paypal"),
 ])
 def test_init_recognises_a_ready_layout_by_its_columns(tmp_path, header, layout):
     from winback.data.layouts import detect_layout

@@ -52,7 +52,7 @@ class SourceConfig:
     table: str = ""  # a table in a DuckDB file, or on the backend (schema.table allowed)
     backend: str = "duckdb"  # duckdb | spark | postgres | bigquery: where features run
     connection: dict[str, str] = field(default_factory=dict)  # the backend's settings
-    layout: str = "events"  # rees46 | cdnow | online_retail | ga_sessions | shopify | events
+    layout: str = "events"  # rees46 | cdnow | online_retail | ga_sessions | shopify | paypal | events
     delimiter: str = ""
     encoding: str = ""  # CSV text: utf-8 (default), latin-1, cp1252 (Windows), utf-16, or any Python codec
     decimal: str = "."  # "," for numbers written 12,50 (CSV)

@@ -25,7 +25,7 @@ from winback.errors import WinbackError
 EVENT_TEMPLATE = """# winback project: see README.md for every key.
 [source]
 path = {path}
-layout = "{layout}"            # rees46 | cdnow | online_retail | ga_sessions | shopify | events
+layout = "{layout}"            # rees46 | cdnow | online_retail | ga_sessions | shopify | paypal | events
 backend = "duckdb"             # duckdb | spark | postgres | bigquery (then table = "..." and [source.connection])
 {extra}
 # sheet = "Orders"             # a workbook's sheet (.xlsx, .xls, .ods): empty = its first
@@ -576,7 +576,8 @@ def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext) -
     from winback.data.layouts import LAYOUTS
 
     options = dict(LAYOUTS[layout].init_options)
-    columns, note = guess_columns(path, base_dir, options) if layout == "events" else ({}, "")
+    columns, note = guess_columns(path, base_dir, options) if layout == "events" else ({}, _layout_zone(
+        path, base_dir, options))
     fit = fit_source(path, layout, options, base_dir, columns, status)
     options.update(fit.settings)
     extra = "\n".join(f"{k} = {str(v).lower() if isinstance(v, bool) else toml_str(str(v))}"
@@ -597,6 +598,20 @@ def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext) -
                                  horizon=fit.problem.horizon_days, step=fit.problem.cutoff_step_days,
                                  history=fit.problem.min_history_days)
     return Scaffold(text, [n for n in (_sheets(path, base_dir), note, fit.note) if n])
+
+
+def _layout_zone(path: str, base_dir: Path, options: dict) -> str:
+    """The zone settings of a ready layout's source that names its zones in a column (PayPal's
+    TimeZone: PST and PDT), put in `options`; the note saying so."""
+    try:
+        table, _ = _raw_table(path, base_dir)
+    except WinbackError:
+        return ""  # fit_source says why
+    if table is None:
+        return ""
+    zone, note = _zone_of_times(table, list(table.columns))
+    options.update(zone)
+    return escape(note)
 
 
 def _sheets(path: str, base_dir: Path, where: str = "[source]") -> str:

@@ -284,6 +284,48 @@ def _shopify_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
             "Lineitem amount": paid}
 
 
+# PayPal's activity download (Download.CSV): every movement of the account, the shop's own
+# (withdrawals, currency conversions, holds, its own purchases from suppliers) among its
+# customers' payments and refunds. The customer is the other side: the payer of money coming
+# in, the payee of a refund going out (whose From Email Address is the shop's own).
+PAYPAL_NEEDS = ("Date", "Time", "Type", "Status", "Gross", "From Email Address", "To Email Address",
+                "Transaction ID")
+# money in from a customer: checkout, website, mobile, subscription, invoice, eBay payments
+PAYPAL_SALE = r"payment|checkout|donation|subscription|invoice"
+# money out to a customer: refunds and chargebacks
+PAYPAL_RETURN = r"refund|chargeback|^payment reversal$"
+# the account's own movements: a hold or its reversal, an authorisation before the capture
+# (whose payment is a row of its own), withdrawals, conversions, fees, deposits
+PAYPAL_NOT_CUSTOMER = r"hold|authori[sz]ation|withdraw|transfer|conversion|fee|deposit|bank|balance|release|cancel"
+# a payment that went through; one later refunded or reversed was still made (its refund or
+# chargeback is a row of its own)
+PAYPAL_DONE = ("completed", "cleared", "refunded", "partially refunded", "reversed")
+
+
+def _paypal_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
+    """Each customer's payments (purchases once completed; pending or denied ones events of
+    their customer and no sale) and refunds (returns), at the date and time as written; the
+    account's other movements belong to no customer, and init drops them
+    (drop_missing_customers)."""
+    kind = raw["Type"].cast("string").strip().lower()
+    status = raw["Status"].cast("string").strip().lower()
+    gross = raw["Gross"].cast("string").strip()
+    out = gross.startswith("-") | gross.startswith("(")
+    mine = kind.re_search(PAYPAL_NOT_CUSTOMER)
+    sale = ~out & kind.re_search(PAYPAL_SALE) & ~mine
+    refund = out & kind.re_search(PAYPAL_RETURN) & ~mine
+
+    def email(column: str) -> ibis.Value:
+        return raw[column].cast("string").strip().lower().nullif("")
+
+    event = ibis.cases((refund, ibis.literal(RETURN)), (sale & status.isin(PAYPAL_DONE), ibis.literal(PURCHASE)),
+                       (sale, status.nullif("").fill_null("unknown")), else_=ibis.null("string"))
+    customer = ibis.cases((refund, email("To Email Address")), (sale, email("From Email Address")),
+                          else_=ibis.null("string"))
+    when = raw["Date"].cast("string").strip().concat(" ", raw["Time"].cast("string").strip())
+    return {"Customer (PayPal)": customer, "Type (PayPal)": event, "Date Time (PayPal)": when}
+
+
 def _number(col: ibis.Value) -> ibis.Value:
     """A Shopify number column (typed by Parquet or a warehouse, or CSV text) as float64."""
     return col.cast("string").strip().nullif("").try_cast("float64") if col.type().is_string() else col.cast("float64")
@@ -371,6 +413,24 @@ LAYOUTS: dict[str, Layout] = {
         # point-of-sale orders without an email belong to no one the shop can reach
         init_options={"drop_missing_customers": True},
     ),
+    "paypal": Layout(
+        name="paypal",
+        description="PayPal activity download (Date, Time, TimeZone, Type, Status, Gross, From / "
+        "To Email Address, Transaction ID): completed payments in are purchases of their payer, "
+        "refunds and chargebacks out returns of their payee; withdrawals, conversions, holds and "
+        "the shop's own payments belong to no customer",
+        columns={
+            "customer_id": "Customer (PayPal)",
+            "event_time": "Date Time (PayPal)",
+            "event_type": "Type (PayPal)",
+            "amount": "Gross",
+            "order_id": "Transaction ID",
+        },
+        time_format="%m/%d/%Y %H:%M:%S",
+        derive=_paypal_columns,
+        derive_needs=PAYPAL_NEEDS,
+        init_options={"drop_missing_customers": True},
+    ),
     "events": Layout(
         name="events",
         description="Any log: map the columns yourself in [source.columns]",
@@ -382,7 +442,7 @@ LAYOUTS: dict[str, Layout] = {
 def detect_layout(present: list[str]) -> str | None:
     """The ready layout a source's columns match (GA and invoice lines before the plainer
     ones), or None: then the `events` layout maps them by name."""
-    for name in ("ga_sessions", "shopify", "online_retail", "rees46", "cdnow"):
+    for name in ("ga_sessions", "shopify", "paypal", "online_retail", "rees46", "cdnow"):
         if LAYOUTS[name].matches(present):
             return name
     return None
