@@ -362,6 +362,23 @@ def test_a_header_that_repeats_a_name_reads_alike_on_duckdb_and_spark(tmp_path, 
     assert "the columns named 'Date' (the next is 'Date_1')" in log.summary["repeated_columns"]
 
 
+def test_title_lines_above_a_csv_header_on_spark(tmp_path, spark):
+    """Spark's CSV reader cannot skip lines: a report with title lines is an error that says
+    to delete them or read it on DuckDB (it named Spark's _c1, _c2 columns missing), and
+    skip_rows on Spark is a config error rather than lines silently read."""
+    from test_validation import REPORT_ROWS
+
+    (tmp_path / "report.csv").write_text("Sales report,,,\n" + "\n".join(REPORT_ROWS) + "\n")
+    source = {"path": str(tmp_path / "report.csv"), "layout": "events", "backend": "spark",
+              "columns": {"customer_id": "Customer Email", "event_time": "Order Date", "amount": "Total"}}
+    with pytest.raises(DataError, match=r"starts with 1 line\(s\) above its header \('Sales report'\).*Spark's "
+                                        r"CSV reader cannot skip them.*backend = \"duckdb\"\) with skip_rows = 1"):
+        _canonical_on(source, spark, "")
+    with pytest.raises(ConfigError, match=r"skip_rows = 1: Spark's CSV reader cannot skip lines"):
+        _canonical_on({**source, "skip_rows": 1}, spark, "")
+    assert len(_canonical_on({**source, "backend": "duckdb", "skip_rows": 1}, spark, "")) == 3
+
+
 def test_hour_and_weekday_features_read_the_shops_clock_on_every_engine(spark, postgres_url):
     """features.timezone: a purchase at 02:00 UTC on a Saturday is Friday 21:00 in New York
     (an evening on a weekday) and Saturday 12:00 in Brisbane (+10:00); the hour and weekday

@@ -1002,3 +1002,55 @@ def test_a_name_written_twice_in_the_header_is_named_when_its_columns_differ(tmp
     assert main(["validate", "--config", str(tmp_path / "winback.toml")]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "note: " in out and "has columns named alike in its header" in out
+
+
+REPORT_ROWS = ["Order ID,Customer Email,Order Date,Total", "O1,a@x.com,2024-01-05 10:00,12.50",
+               "O2,b@x.com,2024-02-01 09:00,7.25", "O3,a@x.com,2024-03-01 12:00,1.00"]
+
+
+def test_title_lines_above_a_csv_header_are_named_and_skipped(tmp_path, capsys, monkeypatch):
+    """A till's report starts with its title ('Sales report,,,' as a spreadsheet saves it): it
+    was read as the header (columns 'Sales report', column1, ...). The error names the lines
+    and skip_rows; skip_rows reads from the header; init writes it. A table whose header
+    leaves names blank above rows of numbers is no report title."""
+    from winback.cli import main
+
+    path = tmp_path / "report.csv"
+    path.write_text("Sales report,,,\nStore: Main,,,\n,,,\n" + "\n".join(REPORT_ROWS) + "\n")
+    columns = {"customer_id": "Customer Email", "event_time": "Order Date", "amount": "Total", "order_id": "Order ID"}
+    with pytest.raises(DataError, match=r"starts with 3 line\(s\) above its header \('Sales report', 'Store: "
+                                         r"Main'\): its header is line 4 \(the columns read now are 'Sales report', "
+                                         r"'column1'.*Set source.skip_rows = 3"):
+        load_events(events_config(path, columns=columns))
+    log = load_events(events_config(path, columns=columns, skip_rows=3))
+    assert log.summary["rows"] == 3 and log.table.amount.sum().execute() == pytest.approx(20.75)
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "--path", "report.csv"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "3 title line(s) stand above its header: wrote skip_rows = 3" in out
+    assert "skip_rows = 3" in (tmp_path / "winback.toml").read_text().splitlines()
+    assert main(["validate"]) == 0
+    assert "3 events of 2 customers" in " ".join(capsys.readouterr().out.split())
+
+    numbers = tmp_path / "numbers.csv"  # blank names over numbers: a table, read as written
+    numbers.write_text("customer_id,,,\n1,2,3,4\n2,3,4,5\n")
+    from winback.data.sources import title_lines
+
+    assert title_lines(events_config(numbers).source, numbers, ["customer_id", "column1", "column2", "column3"]) is None
+
+
+def test_title_lines_above_a_customer_tables_header(tmp_path, capsys, monkeypatch):
+    """init --table and [[table.sources]] read a customer table below its title lines too."""
+    from winback.cli import main
+
+    (tmp_path / "customers.csv").write_text(
+        "Customer export,,\nGenerated 2024-05-01,,\ncustomer_id,spend,churned\n"
+        + "\n".join(f"c{i},{i * 1.5},{'yes' if i % 3 == 0 else 'no'}" for i in range(60)) + "\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "--table", "--path", "customers.csv"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "2 title line(s) stand above its header: wrote skip_rows = 2" in out
+    text = (tmp_path / "winback.toml").read_text()
+    assert "skip_rows = 2" in text.splitlines() and 'key = "customer_id"' in text and 'label = "churned"' in text
+    assert main(["validate"]) == 0

@@ -135,3 +135,23 @@ def test_date_and_time_cells_in_two_columns_read_together(tmp_path):
         "columns": {"customer_id": "Kunde", "event_time": "Datum", "amount": "Betrag"}}}))
     times = sorted(log.table.execute()["event_time"])
     assert times == [pd.Timestamp("2024-01-05 13:30"), pd.Timestamp("2024-07-01 07:05:07")]
+
+
+def test_a_sheet_with_a_title_above_its_header(tmp_path, capsys, monkeypatch):
+    """A report sheet with its title and period in the first rows (one cell each, an empty
+    row after): the error names them and skip_rows (non-empty rows above the header); init
+    writes it, and the sheet reads from its header."""
+    rows = [["Sales report"], ["Period: 2024"], [], *ORDERS]
+    write_workbook(tmp_path / "report.xlsx", {"Orders": rows})
+    columns = {"customer_id": "Customer ID", "event_time": "Order Date", "amount": "Total", "order_id": "Order ID"}
+    doc = {"path": str(tmp_path / "report.xlsx"), "layout": "events", "columns": columns,
+           "drop_missing_customers": True}
+    with pytest.raises(DataError, match=r"starts with 2 line\(s\) above its header \('Sales report', 'Period: "
+                                         r"2024'\): its header is non-empty row 3.*Set source.skip_rows = 2"):
+        load_events(config_from_dict({"source": doc}))
+    log = load_events(config_from_dict({"source": {**doc, "skip_rows": 2}}))
+    assert log.summary["rows"] == 2 and sorted(log.table.customer_id.execute()) == [17850, 17851]
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "--path", "report.xlsx"]) == 0
+    assert "wrote skip_rows = 2" in " ".join(capsys.readouterr().out.split())
+    assert "skip_rows = 2" in (tmp_path / "winback.toml").read_text().splitlines()

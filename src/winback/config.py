@@ -54,6 +54,9 @@ class SourceConfig:
     connection: dict[str, str] = field(default_factory=dict)  # the backend's settings
     layout: str = "events"  # rees46 | cdnow | online_retail | ga_sessions | shopify | paypal | events
     delimiter: str = ""
+    # lines above the header (a report's title, its date range), skipped: CSV lines, or the
+    # non-empty rows of a workbook's sheet
+    skip_rows: int = 0
     encoding: str = ""  # CSV text: utf-8 (default), latin-1, cp1252 (Windows), utf-16, or any Python codec
     decimal: str = "."  # "," for numbers written 12,50 (CSV)
     thousands: str = ""  # "," for 1,234.50; "." for 1.234,50; " " or "'" (text numbers)
@@ -172,6 +175,7 @@ class TableSourceConfig:
     key: str = ""  # default: table.key
     sheet: str = ""  # the sheet of a workbook (.xlsx, .xls, .ods); empty = its first
     delimiter: str = ""
+    skip_rows: int = 0  # title lines above the header (non-empty rows in a workbook)
     encoding: str = ""  # utf-8 (default), latin-1, cp1252, utf-16, or any Python codec
     decimal: str = "."
     thousands: str = ""

@@ -116,22 +116,36 @@ def toml_list(values: list[str]) -> str:
 
 
 def _raw_table(path: str, base_dir: Path) -> tuple:
-    """(the source as read, no mapping; the encoding that read it, '' for UTF-8), or (None, '')
-    while no file matches `path` yet. A file that is not UTF-8 is read again in the encoding
-    its error names; a file that cannot be read raises its DataError."""
+    """(the source as read, no mapping; the source settings that read it: `encoding` when it
+    is not UTF-8, `skip_rows` when title lines stand above its header), or (None, {}) while no
+    file matches `path` yet. A file that is not UTF-8 is read again in the encoding its error
+    names; a file that cannot be read raises its DataError."""
     from winback.config import SourceConfig
-    from winback.data.sources import connect, matching_files, open_source
+    from winback.data.sources import connect, matching_files, open_source, title_lines
 
     full = Path(path) if Path(path).is_absolute() else base_dir / path
     if not matching_files(full):
-        return None, ""
+        return None, {}
+    settings: dict = {}
     try:
-        return open_source(connect(), SourceConfig(path=str(full)), full), ""
+        table = open_source(connect(), SourceConfig(path=str(full)), full)
     except WinbackError as exc:
         named = ENCODING_FIX.search(str(exc))
         if not named:
             raise
-        return open_source(connect(), SourceConfig(path=str(full), encoding=named.group(1)), full), named.group(1)
+        settings["encoding"] = named.group(1)
+        table = open_source(connect(), SourceConfig(path=str(full), **settings), full)
+    titled = title_lines(SourceConfig(path=str(full), **settings), full, list(table.columns))
+    if titled:
+        settings["skip_rows"] = titled[0]
+        table = open_source(connect(), SourceConfig(path=str(full), **settings), full)
+    return table, settings
+
+
+def _skip_note(settings: dict) -> str:
+    """init's line on title lines it skips."""
+    k = settings.get("skip_rows")
+    return f"{k} title line(s) stand above its header: wrote skip_rows = {k}." if k else ""
 
 
 def table_guess(path: str, base_dir: Path) -> dict:
@@ -141,7 +155,8 @@ def table_guess(path: str, base_dir: Path) -> dict:
     the rarer as 1, with a note to check it."""
     guess = {"key": "customer_id", "label": "label_column", "positive": ["1"], "negative": ["0"]}
     try:
-        table, encoding = _raw_table(path, base_dir)
+        table, read_settings = _raw_table(path, base_dir)
+        encoding = read_settings.get("encoding", "")
         if table is None:
             return {**guess, "note": f"[yellow]{escape(path)} does not exist yet[/]: set table.key "
                                      f"and table.label by hand."}
@@ -158,9 +173,13 @@ def table_guess(path: str, base_dir: Path) -> dict:
     binary = [c for i, c in enumerate(cols) if int(stats[f"n{i}"]) == 2 and c not in keys[:1]]
     labels = sorted(binary, key=lambda c: not LABEL_NAMES.search(c))
     notes = []
+    if read_settings:
+        guess["source_settings"] = read_settings
     if encoding:
-        guess["source_settings"] = {"encoding": encoding}
         notes.append(f"it is not UTF-8: wrote encoding = \"{encoding}\"")
+    if read_settings.get("skip_rows"):
+        notes.append(f"{read_settings['skip_rows']} title line(s) stand above its header: wrote skip_rows = "
+                     f"{read_settings['skip_rows']}")
     if keys:
         guess["key"] = keys[0]
     else:
@@ -410,11 +429,14 @@ def guess_columns(path: str, base_dir: Path, settings: dict | None = None) -> tu
     (cust, ts, revenue), matched by name; ({}, note) when the file cannot be read yet. Source
     settings the columns need (time_of_day) are put in `settings` when given."""
     try:
-        table, _ = _raw_table(path, base_dir)  # fit_source names the encoding it needs
+        table, read_settings = _raw_table(path, base_dir)  # fit_source names the encoding it needs
     except WinbackError:
         return {}, ""  # fit_source says why
     if table is None:
         return {}, ""
+    skipped = _skip_note(read_settings)
+    if skipped and settings is not None:
+        settings["skip_rows"] = read_settings["skip_rows"]
     present = list(table.columns)
     columns: dict[str, str] = {}
     from winback.data.canonical import CONVERTED_AMOUNT
@@ -438,6 +460,7 @@ def guess_columns(path: str, base_dir: Path, settings: dict | None = None) -> tu
     if settings is not None:
         settings.update(zone)
     zone_note = escape(zone_note)
+    zone_note = " ".join(n for n in (skipped, zone_note) if n)
     guessed = {k: v for k, v in columns.items() if k != v}
     if not guessed:
         return {}, zone_note
@@ -556,7 +579,8 @@ def table_scaffold(path: str, base_dir: Path) -> Scaffold:
                          _line(f"negative = {toml_list(guess['negative'])}", "its values that mean 0")])
               if guess["positive"] else
               _line("# positive = []", "the label is 0/1 (or true/false): no lists needed"))
-    settings = "".join(f"\n{k} = {toml_str(v)}" for k, v in guess.get("source_settings", {}).items())
+    settings = "".join(f"\n{k} = {v if isinstance(v, int) else toml_str(v)}"
+                       for k, v in guess.get("source_settings", {}).items())
     problem = guess.get("problem", "repeat_purchase")
     text = TABLE_TEMPLATE.format(path=toml_str(path), key=toml_str(guess["key"]), values=values, settings=settings,
                                  label_line=_line(f"label = {toml_str(guess['label'])}",
@@ -580,8 +604,8 @@ def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext) -
         path, base_dir, options))
     fit = fit_source(path, layout, options, base_dir, columns, status)
     options.update(fit.settings)
-    extra = "\n".join(f"{k} = {str(v).lower() if isinstance(v, bool) else toml_str(str(v))}"
-                      for k, v in options.items())
+    extra = "\n".join(f"{k} = " + (str(v).lower() if isinstance(v, bool) else str(v) if isinstance(v, int)
+                                   else toml_str(str(v))) for k, v in options.items())
     if columns:
         mapping = ("[source.columns]             # canonical name = \"column in your file\"\n"
                    + "\n".join(f"{k} = {toml_str(v)}" for k, v in columns.items()))
@@ -604,14 +628,16 @@ def _layout_zone(path: str, base_dir: Path, options: dict) -> str:
     """The zone settings of a ready layout's source that names its zones in a column (PayPal's
     TimeZone: PST and PDT), put in `options`; the note saying so."""
     try:
-        table, _ = _raw_table(path, base_dir)
+        table, read_settings = _raw_table(path, base_dir)
     except WinbackError:
         return ""  # fit_source says why
     if table is None:
         return ""
+    if read_settings.get("skip_rows"):
+        options["skip_rows"] = read_settings["skip_rows"]
     zone, note = _zone_of_times(table, list(table.columns))
     options.update(zone)
-    return escape(note)
+    return escape(" ".join(n for n in (_skip_note(read_settings), note) if n))
 
 
 def _sheets(path: str, base_dir: Path, where: str = "[source]") -> str:

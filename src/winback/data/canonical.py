@@ -26,8 +26,8 @@ from winback.data.layouts import (CANONICAL_TYPES, ID_COLUMNS, LAYOUTS, LOCAL_TI
                                   Layout)
 from winback.data.engines import connect_engine, engine_table
 from winback.data.numbers import NumberFormat, number_format_hint, source_number_format, text_number
-from winback.data.sources import (connect, damaged_text, files_lacking, is_read_failure, matching_files, open_source,
-                                  repeated_header_names, source_format)
+from winback.data.sources import (check_title_lines, connect, damaged_text, files_lacking, is_read_failure,
+                                  matching_files, open_source, repeated_header_names, source_format)
 from winback.data.zones import SUFFIX_OFFSETS, fixed_offset, zone_of
 from winback.errors import ConfigError, DataError, did_you_mean
 
@@ -184,6 +184,8 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
         raw = engine_table(con, cfg)
         path = cfg.resolve(source.path) if source.path else Path()
         name = f"{source.backend} " + (f"table {source.table}" if source.table else str(path))
+    if source.path and not source.table and (embedded or source.backend == "spark") and not source.skip_rows:
+        check_title_lines(source, path, raw, name)
     # a version of the source that names a column otherwise (Online Retail II's 'Customer ID')
     mapping.update({k: v for k, v in layout.columns_in(list(raw.columns)).items()
                     if k in mapping and k not in source.columns})

@@ -146,6 +146,10 @@ def _spark_files(con, cfg: Config) -> ibis.Table:
                           f"(backend = \"duckdb\").")
     if fmt == "parquet":
         return con.read_parquet(path)
+    if s.skip_rows:
+        raise ConfigError(f"source.skip_rows = {s.skip_rows}: Spark's CSV reader cannot skip lines above "
+                          f"the header. Delete them from '{s.path}', or read it on DuckDB "
+                          f"(backend = \"duckdb\").")
     # text, as DuckDB reads CSV: winback decides how each value parses (Spark's own guess reads
     # a time of day as an interval and ids with leading zeros as numbers)
     options: dict[str, object] = {"header": True, "inferSchema": False}
@@ -176,9 +180,11 @@ def _named_as_duckdb(t: ibis.Table, header: tuple[str, ...]) -> ibis.Table:
     Spark's own names ('Date1', 'Date3', by position) matched no mapping."""
     from winback.data.workbooks import unique_names
 
-    names = unique_names(list(header))
-    if len(set(header)) == len(header) or len(names) != len(t.columns):
+    written = [h for h in header if h]
+    if len(set(written)) == len(written) or len(header) != len(t.columns):
         return t
+    # a blank name keeps Spark's own (_c3), as DuckDB gives one its own (column3)
+    names = unique_names([h or c for h, c in zip(header, t.columns)])
     return t.rename(dict(zip(names, t.columns)))
 
 

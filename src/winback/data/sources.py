@@ -15,6 +15,7 @@ import codecs
 import glob
 import gzip
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -320,6 +321,93 @@ def repeated_header_names(source: SourceConfig, path: Path, width: int) -> list[
     return []
 
 
+# names an engine gives header cells that are blank: DuckDB's column1, a workbook's column_2,
+# Spark's _c1; most of a header so named is a report's title line read as the header
+_UNNAMED = re.compile(r"^(column_?\d+|_c\d+)$")
+# a cell that is a value rather than a column's name: a number, an amount, a date
+_VALUE_CELL = re.compile(r"^[-+(]?[$€£¥]?\s*[\d.,' ]*\d[\d.,' ]*\s*[$€£¥%)]?$|^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+TITLE_SCAN_ROWS = 50
+
+
+def looks_titled(columns: list[str]) -> bool:
+    """Whether a source's header looks like a title line (a report's 'Sales report,,,'): its
+    first name written, most of the others blank."""
+    unnamed = sum(bool(_UNNAMED.match(c)) for c in columns)
+    return len(columns) >= 2 and not _UNNAMED.match(columns[0]) and unnamed >= len(columns) / 2
+
+
+def header_line(rows: list[list[str]]) -> int | None:
+    """The index of the header among a file's first rows: the first row that fills most of
+    the widest row's cells (at least two) with names, none a number or date; None when that
+    row holds values (a table whose header leaves names blank) or no row is that wide."""
+    filled = [sum(bool(str(c).strip()) for c in row) for row in rows[:TITLE_SCAN_ROWS]]
+    if not filled:
+        return None
+    wide = max(2, 0.8 * max(filled))
+    for i, (row, n) in enumerate(zip(rows, filled)):
+        if n >= wide:
+            cells = [str(c).strip() for c in row if str(c).strip()]
+            return None if any(_VALUE_CELL.match(c) for c in cells) else i
+    return None
+
+
+def title_lines(source: SourceConfig, path: Path, columns: list[str]) -> tuple[int, list[str]] | None:
+    """(the lines above the header, their text) of a CSV or workbook source whose header as
+    read (`columns`) looks like a report's title line; None otherwise. For a workbook, the
+    non-empty rows above it (its reader leaves out empty ones)."""
+    import csv
+    import itertools
+
+    if not looks_titled(columns):
+        return None
+    files = matching_files(path)
+    if not files:
+        return None
+    fmt = source_format(source, path)
+    rows: list[list[str]] = []
+    if fmt == "excel":
+        from winback.data.workbooks import chosen_sheet, sheet_rows
+
+        rows = [["" if v is None else str(v) for v in r]
+                for r in sheet_rows(files[0], chosen_sheet(files[0], source.sheet))[:TITLE_SCAN_ROWS]]
+    elif fmt == "csv":
+        encoding = source.encoding or "utf-8"
+        for delimiter in ([source.delimiter] if source.delimiter else [",", ";", "\t", "|"]):
+            opener = gzip.open if files[0].endswith(".gz") else open
+            try:
+                with opener(files[0], "rt", newline="",
+                            encoding="utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding) as f:
+                    rows = list(itertools.islice(csv.reader(f, delimiter=delimiter), TITLE_SCAN_ROWS))
+            except (OSError, UnicodeDecodeError, LookupError, csv.Error):
+                return None
+            if rows and len(rows[0]) == len(columns):
+                break
+        else:
+            return None
+    k = header_line(rows)
+    if not k:
+        return None
+    return k, [" ".join(c.strip() for c in row if c.strip()) for row in rows[:k] if any(c.strip() for c in row)]
+
+
+def check_title_lines(source: SourceConfig, path: Path, raw: ibis.Table, name: str,
+                      setting: str = "source.skip_rows") -> None:
+    """A report export with title lines above its header ('Sales report', 'Store: Main') is
+    read with the first of them as the header: an error that says which line is the header
+    and how many to skip, rather than 'no column customer_id' among column1, column2, ..."""
+    found = title_lines(source, path, list(raw.columns))
+    if found is None:
+        return
+    k, titles = found
+    shown = ", ".join(repr(t) for t in titles[:3]) + (", ..." if len(titles) > 3 else "")
+    fix = (f"Set {setting} = {k} to read from its header." if source.backend != "spark" else
+           "Spark's CSV reader cannot skip them: delete them from the file, or read it on DuckDB "
+           f"(backend = \"duckdb\") with skip_rows = {k}.")
+    raise DataError(f"{name} starts with {k} line(s) above its header ({shown}): its header is "
+                    f"{'non-empty row' if source_format(source, path) == 'excel' else 'line'} {k + 1} "
+                    f"(the columns read now are {', '.join(repr(c) for c in list(raw.columns)[:4])}, ...). {fix}")
+
+
 def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Table:
     """The raw table of `source` (not yet mapped), registered on `con`."""
     fmt = source_format(source, path)
@@ -334,6 +422,8 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Ta
     try:
         if fmt == "csv":
             kwargs = {"all_varchar": True, "header": True}
+            if source.skip_rows:
+                kwargs["skip"] = source.skip_rows
             if source.delimiter:
                 kwargs["delim"] = source.delimiter
             if source.encoding:
@@ -348,7 +438,7 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Ta
         if fmt == "json":
             return _flat_json(con.read_json(matches, **_by_name(matches)))
         if fmt == "excel":
-            copies = [sheet_copy(m, source.sheet) for m in matches]
+            copies = [sheet_copy(m, source.sheet, source.skip_rows) for m in matches]
             return con.read_parquet(copies, **_by_name(copies))
         return _duckdb_file_table(con, source, matches[0])
     except (ConfigError, DataError):

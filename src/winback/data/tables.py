@@ -19,7 +19,7 @@ import pandas as pd
 from winback.config import Config, SourceConfig, TableSourceConfig
 from winback.data.canonical import MISSING_MARKS, float_id_text
 from winback.data.numbers import Inferred, NumberFormat, described, infer_number_format, source_number_format, text_number
-from winback.data.sources import connect, encoding_problem, files_lacking, open_source
+from winback.data.sources import check_title_lines, connect, encoding_problem, files_lacking, open_source
 from winback.errors import DataError, closest, did_you_mean
 
 LABEL = "__winback_label__"  # the 0/1 outcome; a name no source uses, so a column called "label" is kept
@@ -69,8 +69,11 @@ def _open(con, src: TableSourceConfig, base: Path) -> ir.Table:
         raise DataError(f"{src.path}: {encoding_problem(src.encoding)}.")
     path = Path(src.path).expanduser()
     path = path if path.is_absolute() else base / path
-    source = SourceConfig(path=str(path), delimiter=src.delimiter, encoding=src.encoding, sheet=src.sheet)
+    source = SourceConfig(path=str(path), delimiter=src.delimiter, encoding=src.encoding, sheet=src.sheet,
+                          skip_rows=src.skip_rows)
     table = open_source(con, source, path)
+    if not src.skip_rows:
+        check_title_lines(source, path, table, f"Table file '{src.path}'", "skip_rows in its [[table.sources]] entry")
     # files of a glob are combined by name: a column one file lacks would be empty (and then
     # imputed) for all of its customers, so every file must hold every column
     lacking = files_lacking(source, path, [c for c in table.columns if c != ROW])

@@ -74,34 +74,41 @@ def sheet_note(file: str, where: str) -> str:
             f"{where} to read another.")
 
 
-def sheet_copy(file: str, sheet: str) -> str:
-    """A typed Parquet copy of one sheet of `file`: made once per process, file version and
-    sheet, in a temporary folder removed at exit."""
+def sheet_copy(file: str, sheet: str, skip_rows: int = 0) -> str:
+    """A typed Parquet copy of one sheet of `file`: made once per process, file version, sheet
+    and rows skipped, in a temporary folder removed at exit."""
     from winback.data.sources import copy_folder
 
     stat = os.stat(file)
-    key = (os.path.abspath(file), stat.st_mtime_ns, stat.st_size, sheet)  # "" is the first sheet
+    key = (os.path.abspath(file), stat.st_mtime_ns, stat.st_size, sheet, skip_rows)  # "" is the first sheet
     if key in _COPIES and os.path.exists(_COPIES[key]):
         return _COPIES[key]
-    frame = sheet_frame(file, chosen_sheet(file, sheet))
+    frame = sheet_frame(file, chosen_sheet(file, sheet), skip_rows)
     target = os.path.join(copy_folder(), f"{len(_COPIES)}-{Path(file).stem}.parquet")
     frame.to_parquet(target, index=False)
     _COPIES[key] = target
     return target
 
 
-def sheet_frame(file: str, sheet: str):
-    """The sheet as a typed DataFrame: its first non-empty row is the header."""
-    import pandas as pd
-
+def sheet_rows(file: str, sheet: str) -> list[list]:
+    """The sheet's non-empty rows, as calamine reads its cells."""
     book = _open(file)
     try:
         rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=True)
     finally:
         book.close()
-    rows = [r for r in rows if any(not _empty(v) for v in r)]
+    return [r for r in rows if any(not _empty(v) for v in r)]
+
+
+def sheet_frame(file: str, sheet: str, skip_rows: int = 0):
+    """The sheet as a typed DataFrame: its first non-empty row after `skip_rows` non-empty
+    ones (a report's title rows) is the header."""
+    import pandas as pd
+
+    rows = sheet_rows(file, sheet)[skip_rows:]
     if not rows:
-        raise DataError(f"Sheet '{sheet}' of '{file}' is empty.")
+        raise DataError(f"Sheet '{sheet}' of '{file}' is empty" + (f" below its first {skip_rows} rows "
+                                                                   f"(source.skip_rows)." if skip_rows else "."))
     header, body = _header(rows[0]), rows[1:]
     return pd.DataFrame({name: _typed([r[i] if i < len(r) else "" for r in body])
                          for i, name in enumerate(header)}, index=range(len(body)))
