@@ -291,34 +291,49 @@ def _has_windows_bytes(files: list[str]) -> bool:
     return any(0x80 <= b <= 0x9F for b in head)
 
 
-def header_row(file: str, delimiter: str, encoding: str) -> list[str] | None:
-    """The first row of a local CSV file (gzipped or not), each name trimmed; None when it
+def csv_rows(file: str, delimiter: str, encoding: str, count: int = 1) -> list[list[str]] | None:
+    """The first `count` rows of a local CSV file (gzipped or not), as written; None when it
     cannot be read as `encoding` text."""
     import csv
+    import itertools
 
     opener = gzip.open if file.endswith(".gz") else open
     try:
         with opener(file, "rt", encoding="utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding,
                     newline="") as f:
-            return [c.strip() for c in next(csv.reader(f, delimiter=delimiter), [])]
+            return list(itertools.islice(csv.reader(f, delimiter=delimiter), count))
     except (OSError, UnicodeDecodeError, LookupError, csv.Error):
         return None
 
 
-def repeated_header_names(source: SourceConfig, path: Path, width: int) -> list[str]:
-    """Names a CSV source's header writes more than once (its first file's, read with the
-    delimiter that gives the `width` columns DuckDB found), which DuckDB reads as 'Date',
-    'Date_1', ...: a mapping that names 'Date' reads the first of them only."""
-    from collections import Counter
+def header_row(file: str, delimiter: str, encoding: str) -> list[str] | None:
+    """The first row of a local CSV file, each name trimmed; None when it cannot be read."""
+    rows = csv_rows(file, delimiter, encoding)
+    return None if rows is None else [c.strip() for c in (rows[0] if rows else [])]
 
+
+def _first_rows(source: SourceConfig, path: Path, width: int, count: int) -> list[list[str]]:
+    """The first rows of a CSV source's first file, split by its delimiter, or by the first of
+    the usual ones that gives the `width` columns DuckDB found (DuckDB guesses it); [] when
+    none does or the file cannot be read."""
     files = matching_files(path)
     if not files or source_format(source, path) != "csv":
         return []
     for delimiter in ([source.delimiter] if source.delimiter else [",", ";", "\t", "|"]):
-        row = header_row(files[0], delimiter, source.encoding or "utf-8")
-        if row is not None and len(row) == width:
-            return [name for name, n in Counter(row).items() if n > 1 and name]
+        rows = csv_rows(files[0], delimiter, source.encoding or "utf-8", count)
+        if rows and len(rows[0]) == width:
+            return rows
     return []
+
+
+def repeated_header_names(source: SourceConfig, path: Path, width: int) -> list[str]:
+    """Names a CSV source's header writes more than once, which DuckDB reads as 'Date',
+    'Date_1', ...: a mapping that names 'Date' reads the first of them only."""
+    from collections import Counter
+
+    rows = _first_rows(source, path, width, 1)
+    header = [c.strip() for c in rows[0]] if rows else []
+    return [name for name, n in Counter(header).items() if n > 1 and name]
 
 
 # names an engine gives header cells that are blank: DuckDB's column1, a workbook's column_2,
@@ -355,35 +370,16 @@ def title_lines(source: SourceConfig, path: Path, columns: list[str]) -> tuple[i
     """(the lines above the header, their text) of a CSV or workbook source whose header as
     read (`columns`) looks like a report's title line; None otherwise. For a workbook, the
     non-empty rows above it (its reader leaves out empty ones)."""
-    import csv
-    import itertools
-
     if not looks_titled(columns):
         return None
-    files = matching_files(path)
-    if not files:
-        return None
-    fmt = source_format(source, path)
-    rows: list[list[str]] = []
-    if fmt == "excel":
+    if source_format(source, path) == "excel":
         from winback.data.workbooks import chosen_sheet, sheet_rows
 
+        files = matching_files(path)
         rows = [["" if v is None else str(v) for v in r]
                 for r in sheet_rows(files[0], chosen_sheet(files[0], source.sheet))[:TITLE_SCAN_ROWS]]
-    elif fmt == "csv":
-        encoding = source.encoding or "utf-8"
-        for delimiter in ([source.delimiter] if source.delimiter else [",", ";", "\t", "|"]):
-            opener = gzip.open if files[0].endswith(".gz") else open
-            try:
-                with opener(files[0], "rt", newline="",
-                            encoding="utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding) as f:
-                    rows = list(itertools.islice(csv.reader(f, delimiter=delimiter), TITLE_SCAN_ROWS))
-            except (OSError, UnicodeDecodeError, LookupError, csv.Error):
-                return None
-            if rows and len(rows[0]) == len(columns):
-                break
-        else:
-            return None
+    else:
+        rows = _first_rows(source, path, len(columns), TITLE_SCAN_ROWS)
     k = header_line(rows)
     if not k:
         return None
