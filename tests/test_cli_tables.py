@@ -163,8 +163,10 @@ def test_init_table_reads_a_0_1_label_and_says_what_it_guessed(tmp_path, monkeyp
 def test_init_table_reads_a_churn_label_as_a_loss_and_finds_the_value_column(tmp_path, monkeypatch, capsys):
     """A telecom's churn table: 'Churn' = Yes is the bad outcome, so the segments' risk is its
     probability (activity_decline; with repeat_purchase the 'slipping away' segments held the
-    customers least likely to leave), and the first numeric column named as a value is the
-    value axis: a text one ('Value Tier') is not, and blanks in a numeric one are missing values."""
+    customers least likely to leave), and a numeric column named as a value is the value axis,
+    one per period ('MonthlyCharges', what a lost customer takes away) before a total to date
+    ('TotalCharges', which mostly counts tenure): a text one ('Value Tier') is none, and blanks
+    in a numeric one are missing values."""
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(4)
     n = 400
@@ -177,9 +179,10 @@ def test_init_table_reads_a_churn_label_as_a_loss_and_finds_the_value_column(tmp
     assert main(["init", "--table", "--path", "telco.csv"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "'Churn' names a loss: wrote problem.name = \"activity_decline\"" in out
-    assert "'TotalCharges' is the value axis" in out
+    assert "'MonthlyCharges' is the value axis of the risk x value segments (segments.value_column; also " \
+           "a value: 'TotalCharges')" in out
     lines = [line.split("#")[0].strip() for line in (tmp_path / "winback.toml").read_text().splitlines()]
-    assert 'name = "activity_decline"' in lines and 'value_column = "TotalCharges"' in lines
+    assert 'name = "activity_decline"' in lines and 'value_column = "MonthlyCharges"' in lines
     assert 'positive = ["Yes"]' in lines
     assert main(["validate"]) == 0
 

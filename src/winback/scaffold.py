@@ -102,6 +102,10 @@ LOSS_NAMES = re.compile(r"(churn|attrition|cancel|(?<![a-z])left(?![a-z])|exited
 # a numeric column of what a customer is worth, for the value axis of the segments
 VALUE_NAMES = re.compile(r"(revenue|profit|spend|charges|sales|value|clv|ltv|umsatz|gewinn|ausgaben|"
                          r"chiffre|ingreso|ricav)", re.I)
+# a value per period (MonthlyCharges, MRR, annual fee) is what a lost customer takes away; a
+# total to date (TotalCharges) mostly counts tenure, and long-standing customers leave least
+RECURRING_VALUE = re.compile(r"(monthly|per[ _-]?month|mrr|arr|recurring|annual|yearly|per[ _-]?year|"
+                             r"monat|mensuel|mensual|mensile)", re.I)
 KEY_NAMES = re.compile(r"(^id$|_id$|^id_|customer|client|user|member|^cid$)", re.I)
 LABEL_NAMES = re.compile(r"(label|target|churn|^y$|class|outcome|bought|purchas|again|activ|"
                          r"response|decrease|retain|return|convert)", re.I)
@@ -224,10 +228,13 @@ def table_guess(path: str, base_dir: Path) -> dict:
                                            & text[c].try_cast("float64").isnull()).sum()
                                  for i, c in enumerate(named)}).execute().iloc[0]
         named = [c for i, c in enumerate(named) if not int(bad[f"b{i}"]) or c in readable]
+    named.sort(key=lambda c: not RECURRING_VALUE.search(c))  # stable: file order otherwise
     value = named[0] if named else ""
     if value:
         guess["value_column"] = value
-        notes.append(f"'{value}' is the value axis of the risk x value segments (segments.value_column)")
+        others = [c for c in named if c != value]
+        notes.append(f"'{value}' is the value axis of the risk x value segments (segments.value_column"
+                     + (f"; also a value: {', '.join(repr(c) for c in others[:3])}" if others else "") + ")")
     what = f"key = '{guess['key']}', label = '{guess['label']}'"
     return {**guess, "note": f"Read {escape(path)}: {escape(what)}"
                              + "".join(f"; {escape(n)}" for n in notes) + "."}
