@@ -327,6 +327,25 @@ def test_init_counts_only_the_orders_a_status_calls_sales(tmp_path, capsys, monk
     assert main(["train", "--no-track", "-q"]) == 0
 
 
+def test_init_recognises_a_ga4_export_and_maps_no_event_type_further(tmp_path, capsys, monkeypatch):
+    """init on GA4's JSON lines: the ga4 layout, its pings without a visitor dropped, and no
+    [source.event_types] (page_view is no product view); validate advises no mapping either."""
+    import json
+
+    from test_layouts import ga4_rows
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "events_20240105.jsonl").write_text("\n".join(json.dumps(r) for r in ga4_rows()) + "\n")
+    assert main(["init", "--path", "events_20240105.jsonl"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Recognised the ga4 layout" in out
+    text = (tmp_path / "winback.toml").read_text()
+    assert "drop_missing_customers = true" in text.splitlines() and "[source.event_types]" not in text
+    assert main(["validate"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "6 events of 2 customers" in out and "page_view 2" not in out and "note:" not in out
+
+
 def test_init_recognises_a_paypal_activity_download(tmp_path, capsys, monkeypatch):
     """init on PayPal's Download.CSV: the paypal layout (payers and payees as customers, the
     account's own movements dropped), its TimeZone column of PST and PDT as each row's zone,

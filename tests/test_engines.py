@@ -298,6 +298,27 @@ def test_paypal_activity_download_on_every_engine(tmp_path, spark, postgres_url)
     _same_on_every_engine(events, PAYPAL_EVENTS, "paypal_activity")
 
 
+def test_ga4_export_on_duckdb_and_spark_and_compiled_for_bigquery(tmp_path, spark):
+    """The GA4 layout's list filter (the session parameter), nested fields and item reads give
+    the same events from nested Parquet on DuckDB and Spark, and compile for BigQuery, where
+    GA4 exports live (events_* tables)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from test_layouts import GA4_EVENTS, ga4_events, ga4_rows
+    from winback.data.layouts import LAYOUTS
+
+    table = pa.Table.from_pylist(ga4_rows())
+    pq.write_table(table, tmp_path / "events.parquet")
+    for backend in ("duckdb", "spark"):
+        doc = {"path": str(tmp_path / "events.parquet"), "layout": "ga4", "drop_missing_customers": True,
+               "backend": backend}
+        assert ga4_events(_canonical_on(doc, spark, "")) == GA4_EVENTS, backend
+    unbound = ibis.table(ibis.Schema.from_pyarrow(table.schema), name="events_20240105")
+    sql = ibis.to_sql(unbound.mutate(**LAYOUTS["ga4"].derive(unbound)), dialect="bigquery")
+    assert "UNNEST" in sql.upper() and "ga_session_id" in sql
+
+
 def test_spark_reads_csv_with_the_sources_delimiter_and_encoding(tmp_path, spark):
     """A German export (semicolons, Latin-1, decimal commas) reads on Spark as on DuckDB; an
     encoding Spark's reader lacks, or a JSON or workbook path, is named with what to do."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -351,6 +352,74 @@ def test_paypal_activity_download_reads_customers_payments_and_refunds(tmp_path)
     assert sorted(pd.to_datetime(events.local_time).dt.hour) == [8, 9, 10, 10, 12]
 
 
+def ga4_rows() -> list[dict]:
+    """A GA4 export's events of two visitors: a session with an item view, a cart add of two
+    items and a purchase; a page view; a refund; a consent-mode ping with no visitor id."""
+    def event(second, name, visitor, session, ecommerce=None, items=()):
+        return {"event_date": "20240105", "event_timestamp": 1704448800_000000 + second * 1_000_000 + 123,
+                "event_name": name, "user_pseudo_id": visitor, "user_id": None,
+                "event_params": [{"key": "page_location", "value": {"string_value": "https://shop/p", "int_value": None}},
+                                 {"key": "ga_session_id", "value": {"string_value": None, "int_value": session}}],
+                "ecommerce": ecommerce or {"transaction_id": None, "purchase_revenue": None, "refund_value": None},
+                "items": [{"item_id": i, "item_brand": b, "item_category": "Mugs"} for i, b in items]}
+
+    return [event(0, "session_start", "111.1", 1704448800),
+            event(5, "view_item", "111.1", 1704448800, items=[("SKU1", "Acme")]),
+            event(9, "add_to_cart", "111.1", 1704448800, items=[("SKU1", "Acme"), ("SKU2", "Acme")]),
+            event(30, "purchase", "111.1", 1704448800,
+                  {"transaction_id": "T1", "purchase_revenue": 42.5, "refund_value": None},
+                  items=[("SKU1", "Acme"), ("SKU2", "Acme")]),
+            event(3600, "page_view", "222.2", 1704452400),
+            event(7200, "refund", "111.1", 1704456000, {"transaction_id": "T1", "purchase_revenue": None,
+                                                         "refund_value": 42.5}),
+            event(7300, "page_view", None, 1704456100)]
+
+
+GA4_EVENTS = [  # customer, UTC time, type, session, order, product, brand, amount
+    ("111.1", "2024-01-05 10:00:00", "session_start", "111.1-1704448800", None, None, None, None),
+    ("111.1", "2024-01-05 10:00:05", "view", "111.1-1704448800", None, "SKU1", "Acme", None),
+    ("111.1", "2024-01-05 10:00:09", "cart", "111.1-1704448800", None, None, None, None),
+    ("111.1", "2024-01-05 10:00:30", "purchase", "111.1-1704448800", "T1", None, None, 42.5),
+    ("222.2", "2024-01-05 11:00:00", "page_view", "222.2-1704452400", None, None, None, None),
+    ("111.1", "2024-01-05 12:00:00", "return", "111.1-1704456000", "T1", None, None, 42.5),
+]
+
+
+def ga4_events(events: pd.DataFrame) -> list:
+    events = events.sort_values("event_time")
+
+    def value(v):
+        return None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else v
+
+    return [tuple(value(v) for v in (c, f"{pd.Timestamp(t):%Y-%m-%d %H:%M:%S}", k, s, o, p, b, a))
+            for c, t, k, s, o, p, b, a in zip(events.customer_id, events.event_time, events.event_type,
+                                              events.session_id, events.order_id, events.product_id,
+                                              events.brand, events.amount)]
+
+
+def test_ga4_export_reads_as_json_lines_and_nested_parquet(tmp_path):
+    """GA4's BigQuery export, as JSON lines (nested fields flattened) or Parquet (structs and
+    lists as such): every event of its visitor (user_pseudo_id), GA4's e-commerce events as
+    winback's types (page_view stays itself), the session from the ga_session_id parameter,
+    revenue and transaction of purchases and refunds, and the item of an event about one item;
+    a ping without a visitor id is dropped."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = ga4_rows()
+    (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "events.parquet")
+    for name in ("events.jsonl", "events.parquet"):
+        cfg = config_from_dict({"source": {"path": str(tmp_path / name), "layout": "ga4",
+                                           "drop_missing_customers": True}})
+        log = load_events(cfg)
+        assert ga4_events(log.table.execute()) == GA4_EVENTS, name
+        assert log.summary["dropped_without_customer"] == 1
+        assert {"session_id", "product_id", "brand", "category", "amount"} <= log.available
+
+
 def test_online_retail_ii_reads_with_the_online_retail_layout(tmp_path):
     """UCI's Online Retail II names three columns otherwise ('Invoice', 'Price', 'Customer ID')
     and, converted from its spreadsheet, writes ISO times: the layout reads it with
@@ -382,6 +451,7 @@ def test_online_retail_ii_reads_with_the_online_retail_layout(tmp_path):
      "totals.transactionRevenue,device.deviceCategory", "ga_sessions"),
     (SHOPIFY.splitlines()[0], "shopify"),
     (PAYPAL_HEADER.replace('"', ""), "paypal"),
+    ("event_date,event_timestamp,event_name,event_params,user_pseudo_id,user_id,ecommerce,items", "ga4"),
 ])
 def test_init_recognises_a_ready_layout_by_its_columns(tmp_path, header, layout):
     from winback.data.layouts import detect_layout

@@ -81,11 +81,12 @@ class Project:
                     "positive_rate": float(table.frame[LABEL].mean()) if labelled else None,
                     "notes": list(table.notes)}
         from winback.data.canonical import case_twins, dominant_customer, load_events, repeated_order_amounts
-        from winback.data.layouts import event_types_advice
+        from winback.data.layouts import LAYOUTS, event_types_advice
 
         log = load_events(self.config, materialize=False)  # read once; no copy to keep
         advice = (event_types_advice(log.summary["event_types"], log.summary["event_type_column"])
-                  if "event_type" in log.available else "")
+                  if "event_type" in log.available and not LAYOUTS[self.config.source.layout].names_event_types
+                  else "")
         return {**log.summary, "source": log.source_name, "event_types_advice": advice,
                 "dominant_customer": dominant_customer(log.table, log.summary),
                 "repeated_order_amounts": repeated_order_amounts(log.table, log.summary),

@@ -25,7 +25,7 @@ from winback.errors import WinbackError
 EVENT_TEMPLATE = """# winback project: see README.md for every key.
 [source]
 path = {path}
-layout = "{layout}"            # rees46 | cdnow | online_retail | ga_sessions | shopify | paypal | events
+layout = "{layout}"            # rees46 | cdnow | online_retail | ga_sessions | ga4 | shopify | paypal | events
 backend = "duckdb"             # duckdb | spark | postgres | bigquery (then table = "..." and [source.connection])
 {extra}
 # sheet = "Orders"             # a workbook's sheet (.xlsx, .xls, .ods): empty = its first
@@ -531,11 +531,11 @@ def fit_source(path: str, layout: str, options: dict, base_dir: Path,
             fixes[fix[0]] = True if fix[1] == "true" else fix[1]
     event_types, no_sale = {}, []
     if "event_type" in log.available:
-        from winback.data.layouts import is_status_column, order_statuses, suggested_event_types
+        from winback.data.layouts import LAYOUTS, is_status_column, order_statuses, suggested_event_types
 
         if is_status_column(log.summary["event_type_column"]):
             event_types, no_sale = order_statuses(log.summary["event_types"])
-        else:
+        elif not LAYOUTS[layout].names_event_types:
             event_types = suggested_event_types(log.summary["event_types"])
     applied = (" Set " + " and ".join(f"{k} = " + ("true" if v is True else f"'{v}'") for k, v in fixes.items())
                + " to read it.") if fixes else ""

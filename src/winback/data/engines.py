@@ -60,6 +60,9 @@ def connect_duckdb(engine: EngineConfig | None = None):
     engine = engine or EngineConfig()
     con = ibis.duckdb.connect()
     con.raw_sql("SET TimeZone = 'UTC'")
+    # ibis 12 (through sqlglot < 30.11, pinned) writes a list's lambda as `p -> ...`, which
+    # DuckDB 2.0 reads only so (GA4's event_params, filtered for the session's parameter)
+    con.raw_sql("SET lambda_syntax = 'ENABLE_SINGLE_ARROW'")
     spill = engine.temp_directory or os.path.join(tempfile.gettempdir(), "winback-spill")
     con.raw_sql(f"SET temp_directory = '{_plain(spill, 'engine.temp_directory')}'")
     if engine.memory_limit:

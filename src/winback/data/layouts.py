@@ -197,6 +197,12 @@ class Layout:
     # 'Customer ID', 'Invoice' and 'Price'): used when the usual one is absent
     alternatives: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
+    @property
+    def names_event_types(self) -> bool:
+        """Whether the layout derives winback's event types itself (GA4's view_item is a view,
+        its page_view is not): init and validate suggest no mapping of look-alike names."""
+        return self.derive is not None and "event_type" in self.columns
+
     def columns_in(self, present: list[str]) -> dict[str, str]:
         """The layout's mapping, with each column absent from `present` read under an
         alternative name that is there."""
@@ -239,6 +245,57 @@ def _ga_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
                                    / 1_000_000, ibis.null("float64")),
         "_ga_orders": orders.cast("float64"),
     }
+
+
+# Google Analytics 4's BigQuery export (events_YYYYMMDD tables, or their JSON lines or Parquet
+# copies): one row per event, its parameters as a list of key/value pairs and its e-commerce
+# fields and items nested (flattened to 'ecommerce.purchase_revenue' from JSON lines)
+GA4_NEEDS = ("event_timestamp", "event_name", "user_pseudo_id", "event_params")
+# GA4's recommended e-commerce events as winback's; every other event (page_view,
+# session_start, begin_checkout, scroll) keeps its name: activity of the visitor, no sale
+GA4_EVENT_TYPES = {"view_item": "view", "add_to_cart": "cart", "remove_from_cart": "remove_from_cart",
+                   "purchase": PURCHASE, "refund": RETURN}
+
+
+def _nested(raw: ibis.Table, parent: str, field: str, dtype: str) -> ibis.Value:
+    """A nested field (`ecommerce.purchase_revenue`): its flattened column (JSON lines), the
+    field of its struct column (BigQuery, Parquet), or null when the export has neither."""
+    flat = f"{parent}.{field}"
+    if flat in raw.columns:
+        return raw[flat].cast(dtype)
+    if parent in raw.columns and raw[parent].type().is_struct() and field in raw[parent].type().names:
+        return raw[parent][field].cast(dtype)
+    return ibis.null(dtype)
+
+
+def _ga4_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
+    """Each GA4 event of its visitor (user_pseudo_id, the device's id: user_id is set only
+    once a visitor logs in, so events before and after would be two customers): the
+    e-commerce events as winback's types, purchases with their revenue and transaction, the
+    session as the visitor's ga_session_id parameter, and the product, brand and category of
+    an event about one item (an item view, a cart add)."""
+    name = raw["event_name"].cast("string")
+    kind = name.cases(*GA4_EVENT_TYPES.items(), else_=name)
+    params = raw["event_params"]
+    if params.type().is_array():
+        session = params.filter(lambda p: p.key == "ga_session_id")[0]
+        session_id = session.value.int_value.cast("string").coalesce(session.value.string_value)
+    else:  # parameters the export wrote as text: no session to read
+        session_id = ibis.null("string")
+    revenue = ibis.cases((kind == PURCHASE, _nested(raw, "ecommerce", "purchase_revenue", "float64")),
+                         (kind == RETURN, _nested(raw, "ecommerce", "refund_value", "float64")),
+                         else_=ibis.null("float64"))
+    out = {"_ga4_type": kind, "_ga4_revenue": revenue,
+           "_ga4_session": raw["user_pseudo_id"].cast("string").concat("-", session_id),
+           "_ga4_order": _nested(raw, "ecommerce", "transaction_id", "string")}
+    items = raw["items"] if "items" in raw.columns and raw["items"].type().is_array() else None
+    fields = items.type().value_type.names if items is not None and items.type().value_type.is_struct() else ()
+    for column, name in (("_ga4_product", "item_id"), ("_ga4_brand", "item_brand"),
+                         ("_ga4_category", "item_category")):
+        one = items.length() == 1 if name in fields else None  # a basket's first item is not the event's
+        out[column] = (ibis.ifelse(one, items[0][name].cast("string").nullif(""), ibis.null("string"))
+                       if one is not None else ibis.null("string"))
+    return out
 
 
 # Shopify's orders export: one row per line item, with the order's own fields (financial
@@ -393,6 +450,28 @@ LAYOUTS: dict[str, Layout] = {
         derive=_ga_columns,
         derive_needs=GA_NEEDS,
     ),
+    "ga4": Layout(
+        name="ga4",
+        description="Google Analytics 4 BigQuery export (event_timestamp, event_name, user_pseudo_id, "
+        "event_params, ecommerce, items): every event of a visitor; view_item, add_to_cart, "
+        "remove_from_cart, purchase and refund as winback's types",
+        columns={
+            "customer_id": "user_pseudo_id",
+            "event_time": "event_timestamp",
+            "event_type": "_ga4_type",
+            "amount": "_ga4_revenue",
+            "order_id": "_ga4_order",
+            "session_id": "_ga4_session",
+            "product_id": "_ga4_product",
+            "brand": "_ga4_brand",
+            "category": "_ga4_category",
+        },
+        time_format="unix_us",
+        derive=_ga4_columns,
+        derive_needs=GA4_NEEDS,
+        # cookieless pings (consent mode) carry no visitor id
+        init_options={"drop_missing_customers": True},
+    ),
     "shopify": Layout(
         name="shopify",
         description="Shopify orders export (Name, Email, Financial Status, Created at, Lineitem "
@@ -442,7 +521,7 @@ LAYOUTS: dict[str, Layout] = {
 def detect_layout(present: list[str]) -> str | None:
     """The ready layout a source's columns match (GA and invoice lines before the plainer
     ones), or None: then the `events` layout maps them by name."""
-    for name in ("ga_sessions", "shopify", "paypal", "online_retail", "rees46", "cdnow"):
+    for name in ("ga_sessions", "ga4", "shopify", "paypal", "online_retail", "rees46", "cdnow"):
         if LAYOUTS[name].matches(present):
             return name
     return None
