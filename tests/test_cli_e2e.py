@@ -364,7 +364,7 @@ def test_init_recognises_a_paypal_activity_download(tmp_path, capsys, monkeypatc
         assert line in lines, line
     assert main(["validate"]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert "5 events of 3 customers" in out and "4 rows without a customer id dropped" in out
+    assert "5 events of 3 customers" in out and "5 rows without a customer id dropped" in out
 
 
 def test_init_recognises_a_shopify_export_and_maps_no_status_again(tmp_path, capsys, monkeypatch):

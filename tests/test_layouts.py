@@ -318,6 +318,8 @@ PAYPAL = PAYPAL_HEADER + "\n" + "\n".join([
     '"0.00","-20.00","shop@me.com","","8H","","Debit"',
     '"07/06/2024","10:00:00","PDT","Dee Fox","Subscription Payment","Completed","USD","9.99","-0.59","9.40",'
     '"dee@x.com","shop@me.com","9I","Club","Credit"',
+    '"07/07/2024","10:00:00","PDT","Box Co","Payment Refund","Completed","USD","80.00","0.00","80.00",'
+    '"sales@boxco.com","shop@me.com","10J","","Credit"',  # the supplier refunding the shop
 ]) + "\n"
 PAYPAL_EVENTS = [  # customer, UTC time, type, order, amount
     ("ann@x.com", "2024-01-05 18:00", "purchase", "1A", 1250.0),
@@ -348,7 +350,7 @@ def test_paypal_activity_download_reads_customers_payments_and_refunds(tmp_path)
     log = load_events(cfg)
     events = log.table.execute()
     assert paypal_events(events) == PAYPAL_EVENTS
-    assert log.summary["dropped_without_customer"] == 4
+    assert log.summary["dropped_without_customer"] == 5
     assert sorted(pd.to_datetime(events.local_time).dt.hour) == [8, 9, 10, 10, 12]
 
 

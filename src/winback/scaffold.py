@@ -104,8 +104,8 @@ VALUE_NAMES = re.compile(r"(revenue|profit|spend|charges|sales|value|clv|ltv|ums
                          r"chiffre|ingreso|ricav)", re.I)
 # a value per period (MonthlyCharges, MRR, annual fee) is what a lost customer takes away; a
 # total to date (TotalCharges) mostly counts tenure, and long-standing customers leave least
-RECURRING_VALUE = re.compile(r"(monthly|per[ _-]?month|mrr|arr|recurring|annual|yearly|per[ _-]?year|"
-                             r"monat|mensuel|mensual|mensile)", re.I)
+RECURRING_VALUE = re.compile(r"(monthly|per[ _-]?month|(?<![a-z])(mrr|arr)(?![a-z])|recurring|annual|yearly|"
+                             r"per[ _-]?year|monat|mensuel|mensual|mensile)", re.I)
 KEY_NAMES = re.compile(r"(^id$|_id$|^id_|customer|client|user|member|^cid$)", re.I)
 LABEL_NAMES = re.compile(r"(label|target|churn|^y$|class|outcome|bought|purchas|again|activ|"
                          r"response|decrease|retain|return|convert)", re.I)

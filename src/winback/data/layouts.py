@@ -369,8 +369,10 @@ def _paypal_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
     gross = raw["Gross"].cast("string").strip()
     out = gross.startswith("-") | gross.startswith("(")
     mine = kind.re_search(PAYPAL_NOT_CUSTOMER)
-    sale = ~out & kind.re_search(PAYPAL_SALE) & ~mine
-    refund = out & kind.re_search(PAYPAL_RETURN) & ~mine
+    refunding = kind.re_search(PAYPAL_RETURN)
+    # a refund coming in (from a supplier the shop bought from) is no sale of anyone's
+    sale = ~out & kind.re_search(PAYPAL_SALE) & ~refunding & ~mine
+    refund = out & refunding & ~mine
 
     def email(column: str) -> ibis.Value:
         return raw[column].cast("string").strip().lower().nullif("")
