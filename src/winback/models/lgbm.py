@@ -49,8 +49,10 @@ class LightGBMModel(Candidate):
         return self._train(X, y, max(1, round(rounds * len(X) / max(self.fit_rows_, 1))))
 
     def _train(self, X, y, rounds: int, X_valid=None, y_valid=None) -> "LightGBMModel":
+        # row-wise histograms always: LightGBM otherwise picks row- or column-wise by timing
+        # both, so a busy machine could change the sums' order and the model
         params = {**DEFAULT_PARAMS, **(self.params or {}), "seed": self.seed,
-                  "deterministic": True}
+                  "deterministic": True, "force_row_wise": True}
         train = lgb.Dataset(X.to_numpy(dtype=float), label=np.asarray(y), feature_name=list(X.columns),
                             free_raw_data=True)
         callbacks, valid_sets = [], []

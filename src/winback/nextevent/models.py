@@ -100,7 +100,8 @@ class _NGramBooster:
         import lightgbm as lgb
 
         params = {**self.objective, "learning_rate": 0.1, "num_leaves": 31, "min_data_in_leaf": 50,
-                  "verbose": -1, "seed": self.seed, "num_threads": 2, "deterministic": True}
+                  "verbose": -1, "seed": self.seed, "num_threads": 2, "deterministic": True,
+                  "force_row_wise": True}  # not chosen by timing: the same model every run
         data = self._dataset(train)
         sets, callbacks = [], []
         if valid is not None:
