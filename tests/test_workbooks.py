@@ -155,3 +155,13 @@ def test_a_sheet_with_a_title_above_its_header(tmp_path, capsys, monkeypatch):
     assert main(["init", "--path", "report.xlsx"]) == 0
     assert "wrote skip_rows = 2" in " ".join(capsys.readouterr().out.split())
     assert "skip_rows = 2" in (tmp_path / "winback.toml").read_text().splitlines()
+
+
+def test_a_sheet_header_that_repeats_a_mapped_name_is_named(tmp_path):
+    """ORDERS' header holds 'Total' twice (an amount, then a count): mapping 'Total' reads the
+    first, and the summary says the next, 'Total_1', holds other values."""
+    write_workbook(tmp_path / "orders.xlsx", {"Orders": ORDERS})
+    doc = {"path": str(tmp_path / "orders.xlsx"), "layout": "events", "drop_missing_customers": True,
+           "columns": {"customer_id": "Customer ID", "event_time": "Order Date", "amount": "Total"}}
+    note = load_events(config_from_dict({"source": doc})).summary["repeated_columns"]
+    assert "amount reads the first of the columns named 'Total' (the next is 'Total_1'), and they differ in 3 of 3" in note

@@ -327,12 +327,20 @@ def _first_rows(source: SourceConfig, path: Path, width: int, count: int) -> lis
 
 
 def repeated_header_names(source: SourceConfig, path: Path, width: int) -> list[str]:
-    """Names a CSV source's header writes more than once, which DuckDB reads as 'Date',
-    'Date_1', ...: a mapping that names 'Date' reads the first of them only."""
+    """Names a CSV's or a sheet's header writes more than once, which DuckDB (and winback's
+    sheet reader) read as 'Date', 'Date_1', ...: a mapping that names 'Date' reads the first
+    of them only."""
     from collections import Counter
 
-    rows = _first_rows(source, path, width, 1)
-    header = [c.strip() for c in rows[0]] if rows else []
+    if source_format(source, path) == "excel":
+        from winback.data.workbooks import chosen_sheet, sheet_rows
+
+        files = matching_files(path)
+        rows = sheet_rows(files[0], chosen_sheet(files[0], source.sheet))[source.skip_rows:][:1] if files else []
+        header = ["" if c is None else str(c).strip() for c in rows[0]] if rows else []
+    else:
+        rows = _first_rows(source, path, width, 1)
+        header = [c.strip() for c in rows[0]] if rows else []
     return [name for name, n in Counter(header).items() if n > 1 and name]
 
 
