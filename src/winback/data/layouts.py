@@ -290,10 +290,11 @@ def _ga4_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
            "_ga4_order": _nested(raw, "ecommerce", "transaction_id", "string")}
     items = raw["items"] if "items" in raw.columns and raw["items"].type().is_array() else None
     fields = items.type().value_type.names if items is not None and items.type().value_type.is_struct() else ()
-    for column, name in (("_ga4_product", "item_id"), ("_ga4_brand", "item_brand"),
-                         ("_ga4_category", "item_category")):
-        one = items.length() == 1 if name in fields else None  # a basket's first item is not the event's
-        out[column] = (ibis.ifelse(one, items[0][name].cast("string").nullif(""), ibis.null("string"))
+    for column, item_field in (("_ga4_product", "item_id"), ("_ga4_brand", "item_brand"),
+                               ("_ga4_category", "item_category")):
+        # an event about one item only: a basket's first item is not the event's
+        one = items.length() == 1 if item_field in fields else None
+        out[column] = (ibis.ifelse(one, items[0][item_field].cast("string").nullif(""), ibis.null("string"))
                        if one is not None else ibis.null("string"))
     return out
 
