@@ -343,7 +343,7 @@ def test_init_recognises_a_ga4_export_and_maps_no_event_type_further(tmp_path, c
     assert "drop_missing_customers = true" in text.splitlines() and "[source.event_types]" not in text
     assert main(["validate"]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert "6 events of 2 customers" in out and "page_view 2" not in out and "note:" not in out
+    assert "7 events of 2 customers" in out and "page_view 2" not in out and "note:" not in out
 
 
 def test_init_recognises_a_paypal_activity_download(tmp_path, capsys, monkeypatch):

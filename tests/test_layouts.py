@@ -374,7 +374,9 @@ def ga4_rows() -> list[dict]:
             event(3600, "page_view", "222.2", 1704452400),
             event(7200, "refund", "111.1", 1704456000, {"transaction_id": "T1", "purchase_revenue": None,
                                                          "refund_value": 42.5}),
-            event(7300, "page_view", None, 1704456100)]
+            event(7300, "page_view", None, 1704456100),
+            event(7400, "purchase", "222.2", 1704452400,  # GA4 recorded no transaction id
+                  {"transaction_id": "(not set)", "purchase_revenue": 10.0, "refund_value": None})]
 
 
 GA4_EVENTS = [  # customer, UTC time, type, session, order, product, brand, amount
@@ -384,6 +386,7 @@ GA4_EVENTS = [  # customer, UTC time, type, session, order, product, brand, amou
     ("111.1", "2024-01-05 10:00:30", "purchase", "111.1-1704448800", "T1", None, None, 42.5),
     ("222.2", "2024-01-05 11:00:00", "page_view", "222.2-1704452400", None, None, None, None),
     ("111.1", "2024-01-05 12:00:00", "return", "111.1-1704456000", "T1", None, None, 42.5),
+    ("222.2", "2024-01-05 12:03:20", "purchase", "222.2-1704452400", "222.2@1704456200000123", None, None, 10.0),
 ]
 
 
@@ -403,8 +406,9 @@ def test_ga4_export_reads_as_json_lines_and_nested_parquet(tmp_path):
     """GA4's BigQuery export, as JSON lines (nested fields flattened) or Parquet (structs and
     lists as such): every event of its visitor (user_pseudo_id), GA4's e-commerce events as
     winback's types (page_view stays itself), the session from the ga_session_id parameter,
-    revenue and transaction of purchases and refunds, and the item of an event about one item;
-    a ping without a visitor id is dropped."""
+    revenue and transaction of purchases and refunds (a purchase without one, '(not set)', an
+    order of its own), and the item of an event about one item; a ping without a visitor id is
+    dropped."""
     import json
 
     import pyarrow as pa

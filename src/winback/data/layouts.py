@@ -285,9 +285,14 @@ def _ga4_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
     revenue = ibis.cases((kind == PURCHASE, _nested(raw, "ecommerce", "purchase_revenue", "float64")),
                          (kind == RETURN, _nested(raw, "ecommerce", "refund_value", "float64")),
                          else_=ibis.null("float64"))
+    visitor = raw["user_pseudo_id"].cast("string")
+    # a purchase whose transaction GA4 did not record ('(not set)', common in its exports) is
+    # an order of its own: one shared id counted all of a visitor's such purchases as one
+    order = _nested(raw, "ecommerce", "transaction_id", "string").strip().nullif("").nullif("(not set)")
+    own = visitor.concat("@", raw["event_timestamp"].cast("string"))
     out = {"_ga4_type": kind, "_ga4_revenue": revenue,
-           "_ga4_session": raw["user_pseudo_id"].cast("string").concat("-", session_id),
-           "_ga4_order": _nested(raw, "ecommerce", "transaction_id", "string")}
+           "_ga4_session": visitor.concat("-", session_id),
+           "_ga4_order": ibis.ifelse(kind.isin([PURCHASE, RETURN]), order.coalesce(own), order)}
     items = raw["items"] if "items" in raw.columns and raw["items"].type().is_array() else None
     fields = items.type().value_type.names if items is not None and items.type().value_type.is_struct() else ()
     for column, item_field in (("_ga4_product", "item_id"), ("_ga4_brand", "item_brand"),
