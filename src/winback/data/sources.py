@@ -333,11 +333,10 @@ def repeated_header_names(source: SourceConfig, path: Path, width: int) -> list[
     from collections import Counter
 
     if source_format(source, path) == "excel":
-        from winback.data.workbooks import chosen_sheet, sheet_rows
+        from winback.data.workbooks import sheet_header
 
         files = matching_files(path)
-        rows = sheet_rows(files[0], chosen_sheet(files[0], source.sheet))[source.skip_rows:][:1] if files else []
-        header = ["" if c is None else str(c).strip() for c in rows[0]] if rows else []
+        header = sheet_header(files[0], source.sheet, source.skip_rows) if files else []
     else:
         rows = _first_rows(source, path, width, 1)
         header = [c.strip() for c in rows[0]] if rows else []

@@ -19,6 +19,7 @@ from winback.errors import ConfigError, DataError, did_you_mean
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 _COPIES: dict[tuple, str] = {}
+_HEADERS: dict[str, list[str]] = {}  # a copy's header as the sheet writes it, repeats and blanks kept
 MAX_EXACT = 2 ** 53  # whole numbers a float cell holds exactly
 
 
@@ -87,7 +88,14 @@ def sheet_copy(file: str, sheet: str, skip_rows: int = 0) -> str:
     target = os.path.join(copy_folder(), f"{len(_COPIES)}-{Path(file).stem}.parquet")
     frame.to_parquet(target, index=False)
     _COPIES[key] = target
+    _HEADERS[target] = frame.attrs["written_header"]
     return target
+
+
+def sheet_header(file: str, sheet: str, skip_rows: int = 0) -> list[str]:
+    """The sheet's header as written (a name twice stays twice; a blank one is ''), kept from
+    its copy rather than read again: the copy holds the names made unique."""
+    return _HEADERS[sheet_copy(file, sheet, skip_rows)]
 
 
 def sheet_rows(file: str, sheet: str) -> list[list]:
@@ -110,8 +118,10 @@ def sheet_frame(file: str, sheet: str, skip_rows: int = 0):
         raise DataError(f"Sheet '{sheet}' of '{file}' is empty" + (f" below its first {skip_rows} rows "
                                                                    f"(source.skip_rows)." if skip_rows else "."))
     header, body = _header(rows[0]), rows[1:]
-    return pd.DataFrame({name: _typed([r[i] if i < len(r) else "" for r in body])
-                         for i, name in enumerate(header)}, index=range(len(body)))
+    frame = pd.DataFrame({name: _typed([r[i] if i < len(r) else "" for r in body])
+                          for i, name in enumerate(header)}, index=range(len(body)))
+    frame.attrs["written_header"] = ["" if _empty(cell) else _text(cell) for cell in rows[0]]
+    return frame
 
 
 def _empty(value) -> bool:
