@@ -83,10 +83,13 @@ def _utc_naive(t: dt.datetime) -> dt.datetime:
         raise RequestError(f"{t.isoformat()} is outside the range of dates winback handles.") from None
 
 
-def _wall_time(t: dt.datetime) -> dt.datetime | None:
-    """A posted time's wall clock as written, when it names its zone: the hour and weekday a
-    bundle whose hour features read each event's own clock (features' row_clock) sees."""
-    return t.replace(tzinfo=None) if t.tzinfo else None
+def _add_wall_times(frame: pd.DataFrame, times: Sequence[dt.datetime], row_clock: bool) -> None:
+    """For a bundle whose hour features read each event's own clock (row_clock): the posted
+    times' wall clocks as written, where they name their zone, as `local_time`; times without
+    one (and every time for other bundles) are on the bundle's clock."""
+    walls = [t.replace(tzinfo=None) if t.tzinfo else None for t in times]
+    if row_clock and any(w is not None for w in walls):
+        frame[LOCAL_TIME] = pd.to_datetime(walls).astype("datetime64[us]")
 
 
 def _shown(value: Any) -> Any:
@@ -266,12 +269,9 @@ class CustomerScorer:
         for cid, events in customers:
             for e in events:
                 rows.append({**{c: e.get(c) for c in CANONICAL_TYPES}, "customer_id": cid,
-                             "event_time": _utc_naive(e["event_time"]), LOCAL_TIME: _wall_time(e["event_time"])})
-        frame = pd.DataFrame(rows, columns=[*CANONICAL_TYPES, LOCAL_TIME])
-        if not self.spec.row_clock or frame[LOCAL_TIME].isna().all():
-            frame = frame.drop(columns=LOCAL_TIME)  # every event on the shop's one clock
-        else:
-            frame[LOCAL_TIME] = pd.to_datetime(frame[LOCAL_TIME]).astype("datetime64[us]")
+                             "event_time": _utc_naive(e["event_time"])})
+        frame = pd.DataFrame(rows, columns=list(CANONICAL_TYPES))
+        _add_wall_times(frame, [e["event_time"] for _, events in customers for e in events], self.spec.row_clock)
         for c, t in CANONICAL_TYPES.items():
             if t == "string":
                 frame[c] = frame[c].astype("string")
@@ -390,9 +390,7 @@ class NextEventScorer:
             "category": pd.array([e.get("category") for e in events], dtype="string"),
         })
         row_clock = bool(self.manifest.get("row_clock", False))
-        walls = [_wall_time(e["event_time"]) for e in events]
-        if row_clock and any(w is not None for w in walls):
-            frame[LOCAL_TIME] = pd.to_datetime(walls).astype("datetime64[us]")
+        _add_wall_times(frame, [e["event_time"] for e in events], row_clock)
         with self._scratch.connection() as con:
             table = con.create_table("session_events", frame, temp=True, overwrite=True)
             samples = samples_table(table, self.k, timezone=self.manifest.get("timezone", "UTC"),
