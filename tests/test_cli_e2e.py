@@ -346,6 +346,27 @@ def test_init_recognises_a_ga4_export_and_maps_no_event_type_further(tmp_path, c
     assert "7 events of 2 customers" in out and "page_view 2" not in out and "note:" not in out
 
 
+def test_init_recognises_a_stripe_payments_export(tmp_path, capsys, monkeypatch):
+    """init on Stripe's unified_payments.csv: the stripe layout (the payment's id as the order,
+    where the events layout took the mostly empty Invoice ID), the thousands separator of its
+    amounts and guests without an e-mail dropped; validate reads refunds as returns."""
+    from test_layouts import STRIPE
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "unified_payments.csv").write_text(STRIPE)
+    assert main(["init", "--path", "unified_payments.csv"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Recognised the stripe layout" in out
+    lines = (tmp_path / "winback.toml").read_text().splitlines()
+    assert any(line.startswith('layout = "stripe" ') for line in lines)
+    for line in ('thousands = ","', "drop_missing_customers = true"):
+        assert line in lines, line
+    assert main(["validate"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "11 events of 4 customers" in out and "purchase 6" in out and "return 3" in out, out
+    assert "note:" not in out
+
+
 def test_init_recognises_a_paypal_activity_download(tmp_path, capsys, monkeypatch):
     """init on PayPal's Download.CSV: the paypal layout (payers and payees as customers, the
     account's own movements dropped), its TimeZone column of PST and PDT as each row's zone,

@@ -664,3 +664,37 @@ def test_ga_sessions_train_like_event_logs(problem, tmp_path):
     m = json.loads((tmp_path / "out" / "bundle" / "manifest.json").read_text())
     assert m["data"]["event_types"].keys() == {"view", "purchase"}
     assert m["candidates"][m["best"]]["test"]["roc_auc"] > 0.75
+
+
+def test_stripe_payments_export_on_every_engine(tmp_path, spark, postgres_url):
+    """The Stripe layout's extra rows (a refund and a lost dispute on their own dates), its
+    customer (e-mail, else the Stripe customer) and amounts are the same on DuckDB, Spark and
+    PostgreSQL."""
+    from test_layouts import STRIPE, STRIPE_EVENTS, paypal_events
+
+    (tmp_path / "unified_payments.csv").write_text(STRIPE)
+    import psycopg  # ibis' insert cannot bind names such as 'Created date (UTC)': COPY the file
+
+    with psycopg.connect(postgres_url) as pg:
+        pg.execute("DROP TABLE IF EXISTS stripe_payments")
+        pg.execute("CREATE TABLE stripe_payments (" + ", ".join(f'"{c}" text' for c in STRIPE.splitlines()[0].split(","))
+                   + ")")
+        with pg.cursor().copy("COPY stripe_payments FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+            copy.write(STRIPE)
+
+    def events(**source) -> list:
+        doc = {"path": str(tmp_path / "unified_payments.csv"), "layout": "stripe", "drop_missing_customers": True,
+               "thousands": ",", **source}
+        return paypal_events(_canonical_on(doc, spark, postgres_url))
+
+    _same_on_every_engine(events, STRIPE_EVENTS, "stripe_payments")
+
+
+def test_spark_trims_blanks_and_keeps_the_letters_v_and_f(tmp_path, spark):
+    """ibis wrote strip() for Spark with '\\v' and '\\f' escapes that Spark reads as the letters
+    v and f, so 'false' came back 'alse' and 'Dev' 'De'; winback compiles it to trim blanks."""
+    import winback.data.engines  # noqa: F401 (compiles strip() for Spark)
+
+    (tmp_path / "values.csv").write_text('x\n" false "\nDev\nf\nfive\t\n')
+    t = ibis.pyspark.connect(spark).read_csv(str(tmp_path / "values.csv"), header=True)
+    assert sorted(t.select(y=t.x.strip()).execute().y) == ["Dev", "f", "false", "five"]

@@ -10,6 +10,7 @@ import pytest
 
 from winback.config import config_from_dict
 from winback.data import load_events
+from winback.errors import DataError
 from winback.datasets import cdnow_config, generate_rees46
 
 from conftest import write_csv
@@ -354,6 +355,96 @@ def test_paypal_activity_download_reads_customers_payments_and_refunds(tmp_path)
     assert sorted(pd.to_datetime(events.local_time).dt.hour) == [8, 9, 10, 10, 12]
 
 
+STRIPE_HEADER = ("ID,Created date (UTC),Amount,Amount Refunded,Currency,Captured,Converted Amount,"
+                 "Converted Amount Refunded,Converted Currency,Decline Reason,Description,Fee,Refunded date (UTC),"
+                 "Status,Customer ID,Customer Description,Customer Email,Invoice ID,Disputed Amount,"
+                 "Dispute Status,Dispute Date (UTC)")
+STRIPE = STRIPE_HEADER + "\n" + "\n".join([
+    # paid in euros: spend is what reached the account, in dollars
+    'ch_1,2024-01-05 10:00:00,"1,150.00",0.00,eur,true,"1,250.00",0.00,usd,,Lamp,36.55,,Paid,cus_A,,Ann@X.com,,,,',
+    # refunded in part ten days later: the payment, and a return of 20 dollars on the refund's day
+    "ch_2,2024-02-01 09:00:00,60.00,20.00,usd,true,60.00,20.00,usd,,Mug,2.04,2024-02-11 12:00:00,Paid,cus_A,,ann@x.com,,,,",
+    # a second Stripe customer of the same person (Checkout made a new one), refunded in full
+    "ch_3,2024-03-01 08:00:00,30.00,30.00,usd,true,30.00,30.00,usd,,Cap,1.17,2024-03-02 08:00:00,Refunded,cus_B,,ann@x.com,,,,",
+    "ch_4,2024-03-05 08:00:00,45.00,0.00,usd,false,45.00,0.00,usd,insufficient_funds,Cap,0.00,,Failed,cus_C,,bob@x.com,,,,",
+    # authorised and never captured: no sale
+    "ch_5,2024-03-06 08:00:00,45.00,0.00,usd,false,45.00,0.00,usd,,Cap,0.00,,Paid,cus_C,,bob@x.com,,,,",
+    # a guest with an e-mail but no Stripe customer
+    "ch_6,2024-04-01 18:30:00,12.50,0.00,usd,true,12.50,0.00,usd,,Pin,0.66,,Paid,,,Cy@x.com,,,,",
+    # nobody: no customer, no e-mail
+    "ch_7,2024-04-02 18:30:00,12.50,0.00,usd,true,12.50,0.00,usd,,Pin,0.66,,Paid,,,,,,,",
+    # a dispute lost a month later: the money went back then
+    "ch_8,2024-05-01 07:00:00,80.00,0.00,usd,true,80.00,0.00,usd,,Bag,2.62,,Paid,cus_D,,dee@x.com,,80.00,lost,2024-06-01 07:00:00",
+    # a dispute won: the sale stands
+    "ch_9,2024-05-02 07:00:00,70.00,0.00,usd,true,70.00,0.00,usd,,Bag,2.33,,Paid,cus_D,,dee@x.com,,70.00,won,2024-06-02 07:00:00",
+]) + "\n"
+STRIPE_EVENTS = [  # customer, UTC time, type, order, amount
+    ("ann@x.com", "2024-01-05 10:00", "purchase", "ch_1", 1250.0),
+    ("ann@x.com", "2024-02-01 09:00", "purchase", "ch_2", 60.0),
+    ("ann@x.com", "2024-02-11 12:00", "return", "ch_2", -20.0),
+    ("ann@x.com", "2024-03-01 08:00", "purchase", "ch_3", 30.0),
+    ("ann@x.com", "2024-03-02 08:00", "return", "ch_3", -30.0),
+    ("bob@x.com", "2024-03-05 08:00", "failed", "ch_4", 45.0),
+    ("bob@x.com", "2024-03-06 08:00", "uncaptured", "ch_5", 45.0),
+    ("cy@x.com", "2024-04-01 18:30", "purchase", "ch_6", 12.5),
+    ("dee@x.com", "2024-05-01 07:00", "purchase", "ch_8", 80.0),
+    ("dee@x.com", "2024-05-02 07:00", "purchase", "ch_9", 70.0),
+    ("dee@x.com", "2024-06-01 07:00", "return", "ch_8", -80.0),
+]
+
+
+def test_stripe_payments_export_dates_refunds_and_disputes_when_they_happened(tmp_path):
+    """Stripe's payments export writes, on a payment's row, what was later refunded of it and
+    when, and whether a dispute was lost: a paid, captured payment is a purchase at its own
+    time, of its Converted Amount (the account's currency), and its refund or lost dispute a
+    return on that later date. Features at a cutoff in between see the purchase and not the
+    refund. Failed and uncaptured payments are events of their customer and no sale; the
+    customer is the e-mail in lower case (one person may have two Stripe customers), else the
+    Stripe customer; a payment of neither is dropped."""
+    (tmp_path / "unified_payments.csv").write_text(STRIPE)
+    cfg = config_from_dict({"source": {"path": str(tmp_path / "unified_payments.csv"), "layout": "stripe",
+                                       "drop_missing_customers": True, "thousands": ","}})
+    log = load_events(cfg)
+    events = log.table.execute()
+    assert paypal_events(events) == STRIPE_EVENTS
+    assert log.summary["dropped_without_customer"] == 1
+    assert log.summary["mixed_currencies"] == ""  # eur and usd payments, read in usd
+
+    from winback.features import FeatureSpec, build_features
+
+    spec = FeatureSpec(available=tuple(log.available), bgnbd=False)
+    before_refund = build_features(log.table, dt.datetime(2024, 2, 5), spec).execute().set_index("customer_id")
+    assert before_refund.loc["ann@x.com", ["n_orders", "n_returns", "spend"]].tolist() == [2, 0, 1310.0]
+    after = build_features(log.table, dt.datetime(2024, 2, 12), spec).execute().set_index("customer_id")
+    assert after.loc["ann@x.com", ["n_orders", "n_returns"]].tolist() == [2, 1]
+
+    # a refund date that is no time is named by the row of the file that holds it
+    (tmp_path / "unified_payments.csv").write_text(STRIPE.replace("2024-02-11 12:00:00", "11/02/2024 noon"))
+    with pytest.raises(DataError, match=r"1 values in column 'Created, Refunded or Dispute date \(Stripe\)' "
+                                        r"are not timestamps\. First rows: row 2: .*='11/02/2024 noon'"):
+        load_events(cfg)
+
+
+def test_stripe_older_export_without_refund_dates_keeps_each_payment(tmp_path):
+    """An older export ('id', 'Created (UTC)', no refund date): a refunded payment is still the
+    purchase it was, since the day of its refund is unknown; a source without the payment time
+    under either name is refused with the names to export."""
+    old = ("id,Created (UTC),Amount,Amount Refunded,Currency,Status,Customer ID,Customer Email\n"
+           "ch_1,2019-08-20 10:20:30,10.00,10.00,usd,Refunded,cus_A,a@x.com\n"
+           "ch_2,2019-09-20 10:20:30,15.00,0.00,eur,Paid,cus_A,a@x.com\n")
+    (tmp_path / "payments.csv").write_text(old)
+    cfg = config_from_dict({"source": {"path": str(tmp_path / "payments.csv"), "layout": "stripe"}})
+    log = load_events(cfg)
+    assert paypal_events(log.table.execute()) == [
+        ("a@x.com", "2019-08-20 10:20", "purchase", "ch_1", 10.0),
+        ("a@x.com", "2019-09-20 10:20", "purchase", "ch_2", 15.0)]
+    # no converted amounts to read: dollars and euros are summed as one, and validate says so
+    assert "come in 2 currencies by column 'Currency'" in log.summary["mixed_currencies"]
+    (tmp_path / "payments.csv").write_text(old.replace("Created (UTC)", "Created"))
+    with pytest.raises(DataError, match=r"'Created date \(UTC\)'"):
+        load_events(cfg)
+
+
 def ga4_rows() -> list[dict]:
     """A GA4 export's events of two visitors: a session with an item view, a cart add of two
     items and a purchase; a page view; a refund; a consent-mode ping with no visitor id."""
@@ -457,6 +548,8 @@ def test_online_retail_ii_reads_with_the_online_retail_layout(tmp_path):
      "totals.transactionRevenue,device.deviceCategory", "ga_sessions"),
     (SHOPIFY.splitlines()[0], "shopify"),
     (PAYPAL_HEADER.replace('"', ""), "paypal"),
+    (STRIPE_HEADER, "stripe"),
+    ("id,Created (UTC),Amount,Amount Refunded,Currency,Status,Customer ID,Customer Email", "stripe"),
     ("event_date,event_timestamp,event_name,event_params,user_pseudo_id,user_id,ecommerce,items", "ga4"),
 ])
 def test_init_recognises_a_ready_layout_by_its_columns(tmp_path, header, layout):

@@ -52,7 +52,7 @@ class SourceConfig:
     table: str = ""  # a table in a DuckDB file, or on the backend (schema.table allowed)
     backend: str = "duckdb"  # duckdb | spark | postgres | bigquery: where features run
     connection: dict[str, str] = field(default_factory=dict)  # the backend's settings
-    layout: str = "events"  # rees46 | cdnow | online_retail | ga_sessions | ga4 | shopify | paypal | events
+    layout: str = "events"  # rees46 | cdnow | online_retail | ga_sessions | ga4 | shopify | paypal | stripe | events
     delimiter: str = ""
     # lines above the header (a report's title, its date range), skipped: CSV lines, or the
     # non-empty rows of a workbook's sheet

@@ -25,7 +25,7 @@ from winback.errors import WinbackError
 EVENT_TEMPLATE = """# winback project: see README.md for every key.
 [source]
 path = {path}
-layout = "{layout}"            # rees46 | cdnow | online_retail | ga_sessions | ga4 | shopify | paypal | events
+layout = "{layout}"            # rees46 | cdnow | online_retail | ga_sessions | ga4 | shopify | paypal | stripe | events
 backend = "duckdb"             # duckdb | spark | postgres | bigquery (then table = "..." and [source.connection])
 {extra}
 # sheet = "Orders"             # a workbook's sheet (.xlsx, .xls, .ods): empty = its first

@@ -23,7 +23,7 @@ from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from winback.config import UNIX_TIME_FORMATS, Config, SourceConfig
 from winback.data.layouts import (CANONICAL_TYPES, ID_COLUMNS, LAYOUTS, LOCAL_TIME, PURCHASE, REQUIRED, RETURN,
-                                  Layout)
+                                  SOURCE_ROW, Layout)
 from winback.data.engines import connect_engine, engine_table
 from winback.data.numbers import NumberFormat, number_format_hint, source_number_format, text_number
 from winback.data.sources import (check_title_lines, connect, damaged_text, files_lacking, is_read_failure,
@@ -216,8 +216,10 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
                 r[date_column], r[source.time_of_day], _midnight(time_format))
         return columns
 
+    if layout.expand is not None:  # rows holding two events (a payment and its later refund)
+        raw = layout.expand(raw)
     extra = derived_columns(raw)
-    derived = set(extra)
+    derived = set(extra) | set(layout.expand_columns)
     raw = raw.mutate(**extra) if extra else raw
     _check_columns(raw, mapping, source.passthrough, name)
 
@@ -257,7 +259,9 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     no_customer, negative = _validate(raw, cols, typed, mapping, name, drop_missing=source.drop_missing_customers,
                                       time_format=time_format, numbers=numbers,
                                       negative_amounts=source.negative_amounts)
-    duplicates = _check_duplicates(unstripped, name, source.duplicates, con if embedded else None)
+    # rows a layout made from one (a payment and its refund) differ in its own columns
+    duplicates = _check_duplicates(unstripped.drop(SOURCE_ROW) if SOURCE_ROW in unstripped.columns else unstripped,
+                                   name, source.duplicates, con if embedded else None)
 
     def finished(r: ibis.Table, typed_cols: dict[str, ibis.Value]) -> ibis.Table:
         out = r.select(**typed_cols, **{c: r[c] for c in source.passthrough})
@@ -273,6 +277,8 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     parts: tuple[ibis.Table, ...] = ()
     if source.partitioned_by_customer and embedded:
         def prepared(r: ibis.Table) -> ibis.Table:  # as `raw` was: derived columns, trimmed text
+            if layout.expand is not None:
+                r = layout.expand(r)
             if extra:
                 r = r.mutate(**derived_columns(r))
             if is_csv:
@@ -304,8 +310,10 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
                                       and "order_id" in mapping else "")
     summary["unread_statuses"] = (unread_statuses(raw, mapping, summary["rows"])
                                   if "event_type" not in mapping and layout.event_type_rule is None else "")
-    summary["mixed_currencies"] = (mixed_currencies(raw, mapping)
-                                   if "amount" in mapping or "price" in mapping else "")
+    # a layout that picks the amount says its currency's column: none when that is one currency
+    currency = layout.currency_column(list(raw.columns)) if layout.currency_column else None
+    summary["mixed_currencies"] = (mixed_currencies(raw, mapping, currency or "")
+                                   if ("amount" in mapping or "price" in mapping) and currency != "" else "")
     local_files = (embedded or source.backend == "spark") and source.path and not source.table
     repeated = repeated_header_names(source, path, len(unstripped.columns) - len(derived)) if local_files else []
     summary["repeated_columns"] = repeated_columns(unstripped, mapping, repeated, name) if repeated else ""
@@ -732,14 +740,18 @@ CONVERTED_AMOUNT = re.compile(r"(convert\w*|base|settle\w*|reporting|account|hom
                               r"(amount|total|grand[ _-]?total|revenue|value)", re.I)
 
 
-def mixed_currencies(raw: ibis.Table, mapping: dict[str, str]) -> str:
-    """A note when the amounts come in several currencies (a Stripe or marketplace export with
-    a Currency column of usd, eur and jpy): they are summed as one, so a yen order counts 150
-    dollar orders' spend. Names the column in one currency when the export has one."""
+def mixed_currencies(raw: ibis.Table, mapping: dict[str, str], currency: str = "") -> str:
+    """A note when the amounts come in several currencies (a marketplace export with a
+    Currency column of usd, eur and jpy): they are summed as one, so a yen order counts 150
+    dollar orders' spend. Names the column in one currency when the export has one. `currency`
+    is the column of the amounts' currency where a layout says which (Stripe's amounts are
+    in its Converted Currency when the export has them)."""
     read = mapping.get("amount") or mapping.get("price")
-    if CONVERTED_AMOUNT.search(read):
+    if CONVERTED_AMOUNT.search(read) and not currency:
         return ""
-    for column in (c for c in raw.columns if c not in mapping.values() and CURRENCY_COLUMN.search(c.strip())):
+    columns = [currency] if currency else [c for c in raw.columns if c not in mapping.values()
+                                           and CURRENCY_COLUMN.search(c.strip())]
+    for column in columns:
         if not raw[column].type().is_string():
             continue
         code = raw[column].strip().upper().nullif("")
@@ -947,7 +959,7 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
         raise DataError(f"{name} has no rows. Check source.path (and the glob, if any).")
 
     def fail(predicate, what: str, fix: str, columns: list[str], hint=None) -> None:
-        numbered = raw.mutate(_row=ibis.row_number() + 1)
+        numbered = raw.mutate(_row=raw[SOURCE_ROW] if SOURCE_ROW in raw.columns else ibis.row_number() + 1)
         tc = typed(numbered)
         rows = (numbered.filter(predicate(tc, numbered)).order_by("_row")
                 .select("_row", *columns).limit(EXAMPLES).execute())

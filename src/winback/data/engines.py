@@ -20,6 +20,23 @@ from winback.config import Config, EngineConfig
 from winback.data.workbooks import is_workbook
 from winback.errors import ConfigError, DataError, did_you_mean
 
+
+
+def _spark_trim_fix() -> None:
+    """ibis writes `strip()` for Spark as TRIM(' \\t\\n\\r\\v\\f' FROM x), and Spark's SQL reads
+    the escapes it does not know, \\v and \\f, as the letters v and f: a Stripe export's
+    Captured 'false' became 'alse', a customer 'Dev' 'De'. Spark trims the blanks its
+    literals can write instead (a vertical tab or form feed at either end of a value stays)."""
+    from ibis.backends.sql.compilers.pyspark import PySparkCompiler
+
+    def visit_Strip(self, op, *, arg):  # noqa: N802 (ibis' visitor name)
+        return self.f.trim(arg, " \t\n\r")
+
+    PySparkCompiler.visit_Strip = visit_Strip
+
+
+_spark_trim_fix()
+
 BACKENDS = ("duckdb", "spark", "postgres", "bigquery")
 CONNECTION_KEYS = {
     "duckdb": (),

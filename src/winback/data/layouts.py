@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import ibis
 
+from winback.errors import DataError, WinbackError
+
 # canonical column -> ibis type; every canonical table has exactly these columns (plus
 # passthrough attributes), with nulls where the source has no such information. Identifier
 # columns (ID_COLUMNS) that are integers in the source stay int64: ids are only compared, and
@@ -34,6 +36,9 @@ ID_COLUMNS = ("customer_id", "order_id", "session_id", "product_id")
 # each event's wall time in its own zone, kept beside the UTC event_time when a column names
 # each row's zone (source.timezone_column): the hour and weekday a chain's till saw
 LOCAL_TIME = "local_time"
+# the source's row (1 = the first after the header) of a row a layout's `expand` made, which
+# errors about its values name
+SOURCE_ROW = "_source_row"
 REQUIRED = ("customer_id", "event_time")
 PURCHASE = "purchase"
 RETURN = "return"
@@ -196,6 +201,16 @@ class Layout:
     # other names a column has in some versions of the source (UCI's Online Retail II writes
     # 'Customer ID', 'Invoice' and 'Price'): used when the usual one is absent
     alternatives: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # rows that hold more than one event become one row each, before `derive` (a Stripe
+    # payment refunded later: the payment, and its refund on the day it was made); the extra
+    # rows carry the columns named in `expand_columns`, which `derive` reads, and SOURCE_ROW,
+    # the row of the source each came from
+    expand: Callable[[ibis.Table], ibis.Table] | None = None
+    expand_columns: tuple[str, ...] = ()
+    # the column naming the currency of the amounts, of a source with these columns, where
+    # the layout picks the amount among several (Stripe: Converted Amount, in Converted
+    # Currency, or else Amount in Currency)
+    currency_column: Callable[[list[str]], str] | None = None
 
     @property
     def names_event_types(self) -> bool:
@@ -212,8 +227,12 @@ class Layout:
     def matches(self, present: list[str]) -> bool:
         """Whether a source with these columns is in this layout: every raw column it derives
         from, and every other column it maps (under some name)."""
-        derived = set(self.derive(ibis.table({c: "string" for c in present}))) if self.derive and all(
-            c in present for c in self.derive_needs) else set()
+        derived: set[str] = set()
+        if self.derive and all(c in present for c in self.derive_needs):
+            try:
+                derived = set(self.derive(ibis.table({c: "string" for c in present})))
+            except WinbackError:  # a column it reads is not there under any of its names
+                return False
         return all(c in present for c in self.derive_needs) and all(
             v in present or v in derived for v in self.columns_in(present).values())
 
@@ -391,6 +410,98 @@ def _paypal_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
     return {"Customer (PayPal)": customer, "Type (PayPal)": event, "Date Time (PayPal)": when}
 
 
+# Stripe's payments export (Payments > Export, unified_payments.csv): one row per payment
+# attempt, with what was refunded of it, when, and any dispute
+STRIPE_NEEDS = ("Amount", "Amount Refunded", "Status", "Customer ID")
+STRIPE_CREATED = ("Created date (UTC)", "Created (UTC)")  # older exports write the second
+STRIPE_REFUNDED = ("Refunded date (UTC)", "Refunded (UTC)")
+STRIPE_DISPUTED = ("Dispute Date (UTC)",)
+STRIPE_PART = "_stripe_part"  # payment | refund | chargeback (expand_columns)
+STRIPE_TIME = "Created, Refunded or Dispute date (Stripe)"  # named so in errors about its values
+STRIPE_AMOUNT = "Amount, Amount Refunded or Disputed Amount (Stripe)"
+# a payment that went through: a refund or a dispute later is an event of its own
+STRIPE_PAID = ("paid", "succeeded", "refunded", "partially refunded", "disputed")
+
+
+def _first_of(raw: ibis.Table, names: tuple[str, ...]) -> str | None:
+    """The first of `names` the source has, in any letter case (newer exports write 'ID')."""
+    by_case = {c.lower(): c for c in raw.columns}
+    return next((by_case[n.lower()] for n in names if n.lower() in by_case), None)
+
+
+def _text(col: ibis.Value) -> ibis.Value:
+    """A column as trimmed text, null when empty (a typed warehouse column as its text)."""
+    return col.cast("string").strip().nullif("")
+
+
+def _stripe_rows(raw: ibis.Table) -> ibis.Table:
+    """Each payment, plus a row for its refund on the refund's date and one for a lost dispute
+    on the dispute's date. Dating them as the payment (as the payment's own row says, once
+    refunded) would let features at a cutoff between the two see a refund yet to come."""
+    raw = raw.mutate(**{SOURCE_ROW: ibis.row_number() + 1})  # errors name the file's rows
+    parts = [raw.mutate(**{STRIPE_PART: ibis.literal("payment")})]
+    refunded_at = _first_of(raw, STRIPE_REFUNDED)
+    if refunded_at is not None:
+        parts.append(raw.filter(_text(raw[refunded_at]).notnull())
+                     .mutate(**{STRIPE_PART: ibis.literal("refund")}))
+    disputed_at = _first_of(raw, STRIPE_DISPUTED)
+    dispute = _first_of(raw, ("Dispute Status",))
+    if disputed_at is not None and dispute is not None:
+        lost = _text(raw[dispute]).lower() == "lost"
+        parts.append(raw.filter(lost & _text(raw[disputed_at]).notnull())
+                     .mutate(**{STRIPE_PART: ibis.literal("chargeback")}))
+    return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+
+
+def _stripe_currency(columns: list[str]) -> str:
+    """The column of the currency of the amounts the stripe layout reads: the account's when
+    the export has the converted amounts ("" when it does not say it: one currency still)."""
+    by_case = {c.lower(): c for c in columns}
+    if "converted amount" in by_case:
+        return by_case.get("converted currency", "")
+    return by_case.get("currency", "")
+
+
+def _stripe_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
+    """A paid and captured payment is a purchase of its customer at its creation time, of its
+    amount in the account's currency (Converted Amount); a refund or a lost dispute is a return
+    of what went back, at its own date; a failed, canceled, blocked or uncaptured payment is an
+    event of its customer and no sale. The customer is the e-mail (one person who checked out
+    twice may have two Stripe customers), else the Stripe customer id."""
+    created = _first_of(raw, STRIPE_CREATED)
+    if created is None:
+        raise DataError("the stripe layout reads each payment's time from 'Created date (UTC)' ('Created "
+                        "(UTC)' in older exports), and the source has neither: export the payments "
+                        "with that column.")
+    part = raw[STRIPE_PART] if STRIPE_PART in raw.columns else ibis.literal("payment")
+    status = _text(raw["Status"]).lower()
+    captured = (_text(raw[_first_of(raw, ("Captured",))]).lower() != "false").fill_null(True) \
+        if _first_of(raw, ("Captured",)) else ibis.literal(True)
+    paid = status.isin(STRIPE_PAID)
+    kind = ibis.cases((part != "payment", ibis.literal(RETURN)), (paid & captured, ibis.literal(PURCHASE)),
+                      (paid, ibis.literal("uncaptured")), else_=status.fill_null("unknown"))
+
+    def column(names: tuple[str, ...]) -> ibis.Value:
+        found = _first_of(raw, names)
+        return _text(raw[found]) if found is not None else ibis.null("string")
+
+    def negative(text: ibis.Value) -> ibis.Value:  # money going back, as PayPal's refunds are
+        return ibis.ifelse(text.startswith("-"), text.substr(1), ibis.literal("-").concat(text))
+
+    amount = column(("Converted Amount",)).coalesce(column(("Amount",)))
+    refunded = column(("Converted Amount Refunded",)).coalesce(column(("Amount Refunded",)))
+    # a dispute is in the payment's own currency: the whole payment, in the account's, when it
+    # was for all of it (as most are)
+    disputed = ibis.ifelse(column(("Disputed Amount",)) == column(("Amount",)), amount,
+                           column(("Disputed Amount",)))
+    when = ibis.cases((part == "refund", column(STRIPE_REFUNDED)), (part == "chargeback", column(STRIPE_DISPUTED)),
+                      else_=_text(raw[created]))
+    customer = column(("Customer Email",)).lower().coalesce(column(("Customer ID",)))
+    return {"Customer (Stripe)": customer, "Status (Stripe)": kind, STRIPE_TIME: when,
+            STRIPE_AMOUNT: ibis.cases((part == "refund", negative(refunded)),
+                                          (part == "chargeback", negative(disputed)), else_=amount)}
+
+
 def _number(col: ibis.Value) -> ibis.Value:
     """A Shopify number column (typed by Parquet or a warehouse, or CSV text) as float64."""
     return col.cast("string").strip().nullif("").try_cast("float64") if col.type().is_string() else col.cast("float64")
@@ -518,6 +629,28 @@ LAYOUTS: dict[str, Layout] = {
         derive_needs=PAYPAL_NEEDS,
         init_options={"drop_missing_customers": True},
     ),
+    "stripe": Layout(
+        name="stripe",
+        description="Stripe payments export (Created date (UTC), Amount, Amount Refunded, Status, "
+        "Customer ID / Email, Captured, Converted Amount, Refunded date (UTC)): paid payments are "
+        "purchases, their refunds and lost disputes returns on their own dates; failed, canceled "
+        "and uncaptured payments no sale",
+        columns={
+            "customer_id": "Customer (Stripe)",
+            "event_time": STRIPE_TIME,
+            "event_type": "Status (Stripe)",
+            "amount": STRIPE_AMOUNT,
+            "order_id": "id",
+        },
+        alternatives={"order_id": ("ID",)},
+        derive=_stripe_columns,
+        derive_needs=STRIPE_NEEDS,
+        expand=_stripe_rows,
+        expand_columns=(STRIPE_PART, SOURCE_ROW),
+        currency_column=_stripe_currency,
+        # a payment of no Stripe customer and no e-mail (a guest's) belongs to no one
+        init_options={"drop_missing_customers": True},
+    ),
     "events": Layout(
         name="events",
         description="Any log: map the columns yourself in [source.columns]",
@@ -529,7 +662,7 @@ LAYOUTS: dict[str, Layout] = {
 def detect_layout(present: list[str]) -> str | None:
     """The ready layout a source's columns match (GA and invoice lines before the plainer
     ones), or None: then the `events` layout maps them by name."""
-    for name in ("ga_sessions", "ga4", "shopify", "paypal", "online_retail", "rees46", "cdnow"):
+    for name in ("ga_sessions", "ga4", "shopify", "paypal", "stripe", "online_retail", "rees46", "cdnow"):
         if LAYOUTS[name].matches(present):
             return name
     return None
