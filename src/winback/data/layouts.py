@@ -413,14 +413,14 @@ def _paypal_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
 # Stripe's payments export (Payments > Export, unified_payments.csv): one row per payment
 # attempt, with what was refunded of it, when, and any dispute
 STRIPE_NEEDS = ("Amount", "Amount Refunded", "Status", "Customer ID")
-STRIPE_CREATED = ("Created date (UTC)", "Created (UTC)")  # older exports write the second
-STRIPE_REFUNDED = ("Refunded date (UTC)", "Refunded (UTC)")
+STRIPE_CREATED = ("Created date (UTC)", "Created (UTC)", "Created date")  # older exports: the others
+STRIPE_REFUNDED = ("Refunded date (UTC)", "Refunded (UTC)", "Refunded date")
 STRIPE_DISPUTED = ("Dispute Date (UTC)",)
 STRIPE_PART = "_stripe_part"  # payment | refund | chargeback (expand_columns)
 STRIPE_TIME = "Created, Refunded or Dispute date (Stripe)"  # named so in errors about its values
 STRIPE_AMOUNT = "Amount, Amount Refunded or Disputed Amount (Stripe)"
 # a payment that went through: a refund or a dispute later is an event of its own
-STRIPE_PAID = ("paid", "succeeded", "refunded", "partially refunded", "disputed")
+STRIPE_PAID = ("paid", "succeeded", "captured", "refunded", "partially refunded", "disputed")
 
 
 def _first_of(raw: ibis.Table, names: tuple[str, ...]) -> str | None:
@@ -471,12 +471,13 @@ def _stripe_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
     created = _first_of(raw, STRIPE_CREATED)
     if created is None:
         raise DataError("the stripe layout reads each payment's time from 'Created date (UTC)' ('Created "
-                        "(UTC)' in older exports), and the source has neither: export the payments "
-                        "with that column.")
+                        "(UTC)' or 'Created date' in older exports), and the source has none of them: "
+                        "export the payments with that column.")
     part = raw[STRIPE_PART] if STRIPE_PART in raw.columns else ibis.literal("payment")
     status = _text(raw["Status"]).lower()
-    captured = (_text(raw[_first_of(raw, ("Captured",))]).lower() != "false").fill_null(True) \
-        if _first_of(raw, ("Captured",)) else ibis.literal(True)
+    captured_column = _first_of(raw, ("Captured",))  # an export without it: every payment was
+    captured = (ibis.literal(True) if captured_column is None
+                else (_text(raw[captured_column]).lower() != "false").fill_null(True))
     paid = status.isin(STRIPE_PAID)
     kind = ibis.cases((part != "payment", ibis.literal(RETURN)), (paid & captured, ibis.literal(PURCHASE)),
                       (paid, ibis.literal("uncaptured")), else_=status.fill_null("unknown"))
@@ -497,9 +498,9 @@ def _stripe_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
     when = ibis.cases((part == "refund", column(STRIPE_REFUNDED)), (part == "chargeback", column(STRIPE_DISPUTED)),
                       else_=_text(raw[created]))
     customer = column(("Customer Email",)).lower().coalesce(column(("Customer ID",)))
-    return {"Customer (Stripe)": customer, "Status (Stripe)": kind, STRIPE_TIME: when,
-            STRIPE_AMOUNT: ibis.cases((part == "refund", negative(refunded)),
-                                          (part == "chargeback", negative(disputed)), else_=amount)}
+    money = ibis.cases((part == "refund", negative(refunded)), (part == "chargeback", negative(disputed)),
+                       else_=amount)
+    return {"Customer (Stripe)": customer, "Status (Stripe)": kind, STRIPE_TIME: when, STRIPE_AMOUNT: money}
 
 
 def _number(col: ibis.Value) -> ibis.Value:
