@@ -367,8 +367,9 @@ STRIPE = STRIPE_HEADER + "\n" + "\n".join([
     # a second Stripe customer of the same person (Checkout made a new one), refunded in full
     "ch_3,2024-03-01 08:00:00,30.00,30.00,usd,true,30.00,30.00,usd,,Cap,1.17,2024-03-02 08:00:00,Refunded,cus_B,,ann@x.com,,,,",
     "ch_4,2024-03-05 08:00:00,45.00,0.00,usd,false,45.00,0.00,usd,insufficient_funds,Cap,0.00,,Failed,cus_C,,bob@x.com,,,,",
-    # authorised and never captured: no sale
-    "ch_5,2024-03-06 08:00:00,45.00,0.00,usd,false,45.00,0.00,usd,,Cap,0.00,,Paid,cus_C,,bob@x.com,,,,",
+    # authorised and never captured: no sale, and the authorisation's release no return
+    "ch_5,2024-03-06 08:00:00,45.00,45.00,usd,false,45.00,45.00,usd,,Cap,0.00,2024-03-13 08:00:00,Refunded,cus_C,,"
+    "bob@x.com,,,,",
     # a guest with an e-mail but no Stripe customer
     "ch_6,2024-04-01 18:30:00,12.50,0.00,usd,true,12.50,0.00,usd,,Pin,0.66,,Paid,,,Cy@x.com,,,,",
     # nobody: no customer, no e-mail

@@ -21,7 +21,6 @@ from winback.data.workbooks import is_workbook
 from winback.errors import ConfigError, DataError, did_you_mean
 
 
-
 def _spark_trim_fix() -> None:
     """ibis writes `strip()` for Spark as TRIM(' \\t\\n\\r\\v\\f' FROM x), and Spark's SQL reads
     the escapes it does not know, \\v and \\f, as the letters v and f: a Stripe export's

@@ -434,6 +434,13 @@ def _text(col: ibis.Value) -> ibis.Value:
     return col.cast("string").strip().nullif("")
 
 
+def _stripe_captured(raw: ibis.Table) -> ibis.Value:
+    """Whether a payment's money was taken: an authorisation never captured was not, and its
+    release is written as a refund (an export without the column: every payment was)."""
+    column = _first_of(raw, ("Captured",))
+    return ibis.literal(True) if column is None else (_text(raw[column]).lower() != "false").fill_null(True)
+
+
 def _stripe_rows(raw: ibis.Table) -> ibis.Table:
     """Each payment, plus a row for its refund on the refund's date and one for a lost dispute
     on the dispute's date. Dating them as the payment (as the payment's own row says, once
@@ -442,7 +449,7 @@ def _stripe_rows(raw: ibis.Table) -> ibis.Table:
     parts = [raw.mutate(**{STRIPE_PART: ibis.literal("payment")})]
     refunded_at = _first_of(raw, STRIPE_REFUNDED)
     if refunded_at is not None:
-        parts.append(raw.filter(_text(raw[refunded_at]).notnull())
+        parts.append(raw.filter(_text(raw[refunded_at]).notnull() & _stripe_captured(raw))
                      .mutate(**{STRIPE_PART: ibis.literal("refund")}))
     disputed_at = _first_of(raw, STRIPE_DISPUTED)
     dispute = _first_of(raw, ("Dispute Status",))
@@ -475,10 +482,8 @@ def _stripe_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
                         "export the payments with that column.")
     part = raw[STRIPE_PART] if STRIPE_PART in raw.columns else ibis.literal("payment")
     status = _text(raw["Status"]).lower()
-    captured_column = _first_of(raw, ("Captured",))  # an export without it: every payment was
-    captured = (ibis.literal(True) if captured_column is None
-                else (_text(raw[captured_column]).lower() != "false").fill_null(True))
     paid = status.isin(STRIPE_PAID)
+    captured = _stripe_captured(raw)
     kind = ibis.cases((part != "payment", ibis.literal(RETURN)), (paid & captured, ibis.literal(PURCHASE)),
                       (paid, ibis.literal("uncaptured")), else_=status.fill_null("unknown"))
 
