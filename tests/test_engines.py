@@ -299,9 +299,9 @@ def test_paypal_activity_download_on_every_engine(tmp_path, spark, postgres_url)
 
 
 def test_ga4_export_on_duckdb_and_spark_and_compiled_for_bigquery(tmp_path, spark):
-    """The GA4 layout's list filter (the session parameter), nested fields and item reads give
-    the same events from nested Parquet on DuckDB and Spark, and compile for BigQuery, where
-    GA4 exports live (events_* tables)."""
+    """The GA4 layout's list filter (the session parameter), nested fields, item reads and
+    repeated purchases give the same events from nested Parquet on DuckDB and Spark, and
+    compile for BigQuery, where GA4 exports live (events_* tables)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -315,8 +315,10 @@ def test_ga4_export_on_duckdb_and_spark_and_compiled_for_bigquery(tmp_path, spar
                "backend": backend}
         assert ga4_events(_canonical_on(doc, spark, "")) == GA4_EVENTS, backend
     unbound = ibis.table(ibis.Schema.from_pyarrow(table.schema), name="events_20240105")
-    sql = ibis.to_sql(unbound.mutate(**LAYOUTS["ga4"].derive(unbound)), dialect="bigquery")
+    rows = LAYOUTS["ga4"].expand(unbound)  # a purchase recorded twice: its first copy
+    sql = ibis.to_sql(rows.mutate(**LAYOUTS["ga4"].derive(rows)), dialect="bigquery")
     assert "UNNEST" in sql.upper() and "ga_session_id" in sql
+    assert "LEFT OUTER JOIN" in sql.upper() and "_ga4_first" in sql
 
 
 def test_spark_reads_csv_with_the_sources_delimiter_and_encoding(tmp_path, spark):

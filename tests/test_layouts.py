@@ -448,7 +448,8 @@ def test_stripe_older_export_without_refund_dates_keeps_each_payment(tmp_path):
 
 def ga4_rows() -> list[dict]:
     """A GA4 export's events of two visitors: a session with an item view, a cart add of two
-    items and a purchase; a page view; a refund; a consent-mode ping with no visitor id."""
+    items and a purchase, recorded twice; a page view; a refund; a consent-mode ping with no
+    visitor id."""
     def event(second, name, visitor, session, ecommerce=None, items=()):
         return {"event_date": "20240105", "event_timestamp": 1704448800_000000 + second * 1_000_000 + 123,
                 "event_name": name, "user_pseudo_id": visitor, "user_id": None,
@@ -461,6 +462,10 @@ def ga4_rows() -> list[dict]:
             event(5, "view_item", "111.1", 1704448800, items=[("SKU1", "Acme")]),
             event(9, "add_to_cart", "111.1", 1704448800, items=[("SKU1", "Acme"), ("SKU2", "Acme")]),
             event(30, "purchase", "111.1", 1704448800,
+                  {"transaction_id": "T1", "purchase_revenue": 42.5, "refund_value": None},
+                  items=[("SKU1", "Acme"), ("SKU2", "Acme")]),
+            # the confirmation page reloaded: GA4 records the purchase again, one order still
+            event(95, "purchase", "111.1", 1704448800,
                   {"transaction_id": "T1", "purchase_revenue": 42.5, "refund_value": None},
                   items=[("SKU1", "Acme"), ("SKU2", "Acme")]),
             event(3600, "page_view", "222.2", 1704452400),
@@ -499,8 +504,8 @@ def test_ga4_export_reads_as_json_lines_and_nested_parquet(tmp_path):
     lists as such): every event of its visitor (user_pseudo_id), GA4's e-commerce events as
     winback's types (page_view stays itself), the session from the ga_session_id parameter,
     revenue and transaction of purchases and refunds (a purchase without one, '(not set)', an
-    order of its own), and the item of an event about one item; a ping without a visitor id is
-    dropped."""
+    order of its own; one recorded again under its transaction id, the one purchase), and the
+    item of an event about one item; a ping without a visitor id is dropped."""
     import json
 
     import pyarrow as pa
