@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import numpy as np
 import pandas as pd
@@ -419,6 +420,18 @@ def test_stripe_payments_export_dates_refunds_and_disputes_when_they_happened(tm
     after = build_features(log.table, dt.datetime(2024, 2, 12), spec).execute().set_index("customer_id")
     assert after.loc["ann@x.com", ["n_orders", "n_returns"]].tolist() == [2, 1]
 
+    # an export without its customer columns filled: said with the column, each row once
+    frame = pd.read_csv(io.StringIO(STRIPE), dtype=str)
+    frame[["Customer ID", "Customer Email"]] = None
+    frame.to_csv(tmp_path / "unified_payments.csv", index=False)
+    with pytest.raises(DataError, match=r"no rows are left after dropping rows without a customer id "
+                                        r"\(column 'Customer Email or ID \(Stripe\)' is empty in every row\)"):
+        load_events(cfg)
+    lenient = config_from_dict({"source": {"path": str(tmp_path / "unified_payments.csv"), "layout": "stripe",
+                                           "thousands": ","}})
+    with pytest.raises(DataError, match=r"9 rows have no customer id .* First rows: row 1: [^;]*; "
+                                        r"row 2: [^;]*; row 3: "):
+        load_events(lenient)
     # a refund date that is no time is named by the row of the file that holds it
     (tmp_path / "unified_payments.csv").write_text(STRIPE.replace("2024-02-11 12:00:00", "11/02/2024 noon"))
     with pytest.raises(DataError, match=r"1 values in column 'Created, Refunded or Dispute date \(Stripe\)' "

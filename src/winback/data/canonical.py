@@ -299,7 +299,7 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     available = set(mapping) | {"quantity", "order_id"}
     if "amount" in mapping or "price" in mapping:
         available.add("amount")
-    summary = _summarize(canonical, name)
+    summary = _summarize(canonical, name, mapping.get("customer_id", ""))
     summary["duplicate_rows"] = duplicates
     summary["dropped_without_customer"] = no_customer if source.drop_missing_customers else 0
     summary["dropped_negative_amounts"] = negative if source.negative_amounts == "drop" else 0
@@ -937,18 +937,24 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
     how many rows have no customer id (dropped when `drop_missing`) and how many purchases a
     negative amount (dropped when `negative_amounts` = "drop")."""
     time_src = raw[mapping["event_time"]]
+
+    def rows_where(condition: ibis.Value) -> ibis.Value:
+        """Rows of the source where `condition` holds, counted once where a layout made two
+        events of one (a Stripe payment and its refund)."""
+        return raw[SOURCE_ROW].nunique(where=condition) if SOURCE_ROW in raw.columns else condition.sum()
+
     checks: dict[str, ibis.Value] = {
         "rows": raw.count(),
-        "missing_customer": cols["customer_id"].isnull().sum(),
-        "bad_time": (time_src.notnull() & cols["event_time"].isnull()).sum(),
-        "no_time": time_src.isnull().sum(),
+        "missing_customer": rows_where(cols["customer_id"].isnull()),
+        "bad_time": rows_where(time_src.notnull() & cols["event_time"].isnull()),
+        "no_time": rows_where(time_src.isnull()),
         "last_event": cols["event_time"].max(),
     }
     if "amount" in mapping or "price" in mapping:  # otherwise amount is a NULL constant
         checks["negative_purchase"] = _negative_purchase(cols, drop_missing).sum()
     numeric = [c for c in ("amount", "quantity", "price") if c in mapping]
     for c in numeric:
-        checks[f"bad_{c}"] = (raw[mapping[c]].notnull() & cols[c].isnull()).sum()
+        checks[f"bad_{c}"] = rows_where(raw[mapping[c]].notnull() & cols[c].isnull())
     try:  # the first read of every row: damaged files fail here
         found = raw.aggregate(**checks).execute().iloc[0].to_dict()
     except Exception as exc:
@@ -963,6 +969,7 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
         tc = typed(numbered)
         rows = (numbered.filter(predicate(tc, numbered)).order_by("_row")
                 .select("_row", *columns).limit(EXAMPLES).execute())
+        rows = rows.drop_duplicates("_row")  # one row of the source can hold two events (Stripe)
         shown = "; ".join(
             f"row {int(r['_row'])}: " + ", ".join(f"{c}={_shown(r[c])}" for c in columns)
             for _, r in rows.iterrows()
@@ -1151,7 +1158,7 @@ def _check_duplicates(raw: ibis.Table, name: str, policy: str, con=None) -> int:
     return dup
 
 
-def _summarize(events: ibis.Table, name: str) -> dict[str, Any]:
+def _summarize(events: ibis.Table, name: str, customer_column: str = "") -> dict[str, Any]:
     agg = events.aggregate(
         rows=events.count(),
         customers=events.customer_id.nunique(),
@@ -1161,7 +1168,9 @@ def _summarize(events: ibis.Table, name: str) -> dict[str, Any]:
         quantity_sum=events.quantity.sum(),
     ).execute().iloc[0]
     if int(agg["rows"]) == 0:
-        raise DataError(f"{name}: no rows are left after dropping rows without a customer id.")
+        where = f" (column '{customer_column}' is empty in every row)" if customer_column else ""
+        raise DataError(f"{name}: no rows are left after dropping rows without a customer id{where}. Map "
+                        f"customer_id to the column that names each row's customer in [source.columns].")
     types = (events.group_by("event_type").aggregate(rows=events.count())
              .order_by(ibis.desc("rows")).execute())
     summary = {

@@ -444,6 +444,7 @@ STRIPE_REFUNDED = ("Refunded date (UTC)", "Refunded (UTC)", "Refunded date")
 STRIPE_DISPUTED = ("Dispute Date (UTC)",)
 STRIPE_PART = "_stripe_part"  # payment | refund | chargeback (expand_columns)
 STRIPE_TIME = "Created, Refunded or Dispute date (Stripe)"  # named so in errors about its values
+STRIPE_CUSTOMER = "Customer Email or ID (Stripe)"
 STRIPE_AMOUNT = "Amount, Amount Refunded or Disputed Amount (Stripe)"
 # a payment that went through: a refund or a dispute later is an event of its own
 STRIPE_PAID = ("paid", "succeeded", "captured", "refunded", "partially refunded", "disputed")
@@ -531,7 +532,7 @@ def _stripe_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
     customer = column(("Customer Email",)).lower().coalesce(column(("Customer ID",)))
     money = ibis.cases((part == "refund", negative(refunded)), (part == "chargeback", negative(disputed)),
                        else_=amount)
-    return {"Customer (Stripe)": customer, "Status (Stripe)": kind, STRIPE_TIME: when, STRIPE_AMOUNT: money}
+    return {STRIPE_CUSTOMER: customer, "Status (Stripe)": kind, STRIPE_TIME: when, STRIPE_AMOUNT: money}
 
 
 def _number(col: ibis.Value) -> ibis.Value:
@@ -669,7 +670,7 @@ LAYOUTS: dict[str, Layout] = {
         "purchases, their refunds and lost disputes returns on their own dates; failed, canceled "
         "and uncaptured payments no sale",
         columns={
-            "customer_id": "Customer (Stripe)",
+            "customer_id": STRIPE_CUSTOMER,
             "event_time": STRIPE_TIME,
             "event_type": "Status (Stripe)",
             "amount": STRIPE_AMOUNT,
