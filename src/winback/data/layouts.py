@@ -309,7 +309,9 @@ def _ga4_rows(raw: ibis.Table) -> ibis.Table:
         _ga4_first=buys["event_timestamp"].min())
     joined = marked.left_join(firsts, [marked["user_pseudo_id"] == firsts._ga4_visitor,
                                        marked._ga4_tid == firsts._ga4_t])
-    kept = joined.filter(~joined._ga4_buy | (joined["event_timestamp"] == joined._ga4_first))
+    # a purchase of no visitor (a consent-mode ping) joins none: kept, for validation to count
+    kept = joined.filter(~joined._ga4_buy | joined._ga4_first.isnull()
+                         | (joined["event_timestamp"] == joined._ga4_first))
     return kept.drop("_ga4_tid", "_ga4_buy", "_ga4_visitor", "_ga4_t", "_ga4_first")
 
 
