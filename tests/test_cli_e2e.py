@@ -329,7 +329,8 @@ def test_init_counts_only_the_orders_a_status_calls_sales(tmp_path, capsys, monk
 
 def test_init_recognises_a_ga4_export_and_maps_no_event_type_further(tmp_path, capsys, monkeypatch):
     """init on GA4's JSON lines: the ga4 layout, its pings without a visitor dropped, and no
-    [source.event_types] (page_view is no product view); validate advises no mapping either."""
+    [source.event_types] (page_view is no product view); validate advises no mapping either,
+    and says which purchases it reads as one recorded twice."""
     import json
 
     from test_layouts import ga4_rows
@@ -343,7 +344,8 @@ def test_init_recognises_a_ga4_export_and_maps_no_event_type_further(tmp_path, c
     assert "drop_missing_customers = true" in text.splitlines() and "[source.event_types]" not in text
     assert main(["validate"]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert "7 events of 2 customers" in out and "page_view 2" not in out and "note:" not in out
+    assert "7 events of 2 customers" in out and "page_view 2" not in out and "are not mapped" not in out
+    assert "note: 1 of the 2 purchase events with a transaction id repeat one" in out  # the reload, said
 
 
 def test_init_recognises_a_stripe_payments_export(tmp_path, capsys, monkeypatch):

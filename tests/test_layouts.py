@@ -533,6 +533,7 @@ def test_ga4_export_reads_as_json_lines_and_nested_parquet(tmp_path):
         log = load_events(cfg)
         assert ga4_events(log.table.execute()) == GA4_EVENTS, name
         assert log.summary["dropped_without_customer"] == 1
+        assert log.summary["layout_note"].startswith("1 of the 2 purchase events with a transaction id repeat one")
         assert {"session_id", "product_id", "brand", "category", "amount"} <= log.available
 
 

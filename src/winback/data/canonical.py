@@ -216,6 +216,7 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
                 r[date_column], r[source.time_of_day], _midnight(time_format))
         return columns
 
+    expand_note = layout.expand_note(raw) if layout.expand_note is not None else ""
     if layout.expand is not None:  # rows holding two events (a payment and its later refund)
         raw = layout.expand(raw)
     extra = derived_columns(raw)
@@ -301,6 +302,7 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
         available.add("amount")
     summary = _summarize(canonical, name, mapping.get("customer_id", ""))
     summary["duplicate_rows"] = duplicates
+    summary["layout_note"] = expand_note
     summary["dropped_without_customer"] = no_customer if source.drop_missing_customers else 0
     summary["dropped_negative_amounts"] = negative if source.negative_amounts == "drop" else 0
     summary["duplicates_policy"] = source.duplicates

@@ -208,6 +208,9 @@ class Layout:
     # source each came from, where the layout numbers them
     expand: Callable[[ibis.Table], ibis.Table] | None = None
     expand_columns: tuple[str, ...] = ()
+    # what `expand` dropped, said by validate and train ("" when nothing): rows are never
+    # left out unsaid
+    expand_note: Callable[[ibis.Table], str] | None = None
     # the column naming the currency of the amounts, of a source with these columns, where
     # the layout picks the amount among several (Stripe: Converted Amount, in Converted
     # Currency, or else Amount in Currency)
@@ -313,6 +316,20 @@ def _ga4_rows(raw: ibis.Table) -> ibis.Table:
     kept = joined.filter(~joined._ga4_buy | joined._ga4_first.isnull()
                          | (joined["event_timestamp"] == joined._ga4_first))
     return kept.drop("_ga4_tid", "_ga4_buy", "_ga4_visitor", "_ga4_t", "_ga4_first")
+
+
+def _ga4_repeats(raw: ibis.Table) -> str:
+    """How many purchases `_ga4_rows` reads as repeats of a visitor's earlier one."""
+    tid = _ga4_transaction(raw)
+    buys = raw.filter((raw["event_name"].cast("string") == "purchase") & tid.notnull()
+                      & raw["user_pseudo_id"].notnull()).mutate(_ga4_tid=tid)
+    total = int(buys.count().execute())
+    orders = int(buys.select("user_pseudo_id", "_ga4_tid").distinct().count().execute()) if total else 0
+    if total == orders:
+        return ""
+    return (f"{total - orders:,} of the {total:,} purchase events with a transaction id repeat one the same "
+            f"visitor was recorded with before (GA4 records a purchase again when its confirmation page "
+            f"is reloaded or tagged twice): each transaction is read as one purchase, its first.")
 
 
 def _ga4_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
@@ -624,6 +641,7 @@ LAYOUTS: dict[str, Layout] = {
         derive=_ga4_columns,
         derive_needs=GA4_NEEDS,
         expand=_ga4_rows,
+        expand_note=_ga4_repeats,
         # cookieless pings (consent mode) carry no visitor id
         init_options={"drop_missing_customers": True},
     ),
