@@ -939,30 +939,28 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
     how many rows have no customer id (dropped when `drop_missing`) and how many purchases a
     negative amount (dropped when `negative_amounts` = "drop")."""
     time_src = raw[mapping["event_time"]]
-
-    def rows_where(condition: ibis.Value) -> ibis.Value:
-        """Rows of the source where `condition` holds, counted once where a layout made two
-        events of one (a Stripe payment and its refund)."""
-        return raw[SOURCE_ROW].nunique(where=condition) if SOURCE_ROW in raw.columns else condition.sum()
-
-    checks: dict[str, ibis.Value] = {
-        "rows": raw.count(),
-        "missing_customer": rows_where(cols["customer_id"].isnull()),
-        "bad_time": rows_where(time_src.notnull() & cols["event_time"].isnull()),
-        "no_time": rows_where(time_src.isnull()),
-        "last_event": cols["event_time"].max(),
+    faults: dict[str, ibis.Value] = {  # rows of the source counted in errors and the summary
+        "missing_customer": cols["customer_id"].isnull(),
+        "bad_time": time_src.notnull() & cols["event_time"].isnull(),
+        "no_time": time_src.isnull(),
     }
-    if "amount" in mapping or "price" in mapping:  # otherwise amount is a NULL constant
-        checks["negative_purchase"] = _negative_purchase(cols, drop_missing).sum()
     numeric = [c for c in ("amount", "quantity", "price") if c in mapping]
     for c in numeric:
-        checks[f"bad_{c}"] = rows_where(raw[mapping[c]].notnull() & cols[c].isnull())
+        faults[f"bad_{c}"] = raw[mapping[c]].notnull() & cols[c].isnull()
+    checks: dict[str, ibis.Value] = {"rows": raw.count(), "last_event": cols["event_time"].max(),
+                                     **{k: v.sum() for k, v in faults.items()}}
+    if "amount" in mapping or "price" in mapping:  # otherwise amount is a NULL constant
+        checks["negative_purchase"] = _negative_purchase(cols, drop_missing).sum()
     try:  # the first read of every row: damaged files fail here
         found = raw.aggregate(**checks).execute().iloc[0].to_dict()
     except Exception as exc:
         if not is_read_failure(exc):
             raise
         raise DataError(f"{name}: reading it failed: {damaged_text(exc)}") from exc
+    recount = {k: raw[SOURCE_ROW].nunique(where=faults[k]) for k in faults
+               if SOURCE_ROW in raw.columns and int(found[k] or 0)}
+    if recount:  # a row a layout made two events of (a payment, its refund) is one row of the source
+        found.update(raw.aggregate(**recount).execute().iloc[0].to_dict())
     if int(found["rows"]) == 0:
         raise DataError(f"{name} has no rows. Check source.path (and the glob, if any).")
 

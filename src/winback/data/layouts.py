@@ -467,6 +467,9 @@ STRIPE_CUSTOMER = "Customer Email or ID (Stripe)"
 STRIPE_AMOUNT = "Amount, Amount Refunded or Disputed Amount (Stripe)"
 # a payment that went through: a refund or a dispute later is an event of its own
 STRIPE_PAID = ("paid", "succeeded", "captured", "refunded", "partially refunded", "disputed")
+STRIPE_READS = {c.lower() for c in (*STRIPE_NEEDS, *STRIPE_CREATED, *STRIPE_REFUNDED, *STRIPE_DISPUTED, "Captured",
+                                    "Converted Amount", "Converted Amount Refunded", "Disputed Amount",
+                                    "Dispute Status", "Customer Email")}
 
 
 def _first_of(raw: ibis.Table, names: tuple[str, ...]) -> str | None:
@@ -480,28 +483,36 @@ def _text(col: ibis.Value) -> ibis.Value:
     return col.cast("string").strip().nullif("")
 
 
+def _as_text(col: ibis.Value) -> ibis.Value:
+    """A column `_stripe_rows` made trimmed text already (any column, when a source is only
+    being matched against the layout)."""
+    return col if col.type().is_string() else col.cast("string")
+
+
 def _stripe_captured(raw: ibis.Table) -> ibis.Value:
     """Whether a payment's money was taken: an authorisation never captured was not, and its
     release is written as a refund (an export without the column: every payment was)."""
     column = _first_of(raw, ("Captured",))
-    return ibis.literal(True) if column is None else (_text(raw[column]).lower() != "false").fill_null(True)
+    return ibis.literal(True) if column is None else (_as_text(raw[column]).lower() != "false").fill_null(True)
 
 
 def _stripe_rows(raw: ibis.Table) -> ibis.Table:
     """Each payment, plus a row for its refund on the refund's date and one for a lost dispute
     on the dispute's date. Dating them as the payment (as the payment's own row says, once
     refunded) would let features at a cutoff between the two see a refund yet to come."""
-    raw = raw.mutate(**{SOURCE_ROW: ibis.row_number() + 1})  # errors name the file's rows
+    # every column the layout reads, as trimmed text once (not in each expression reading it)
+    read = [c for c in raw.columns if c.lower() in STRIPE_READS]
+    raw = raw.mutate(**{c: _text(raw[c]) for c in read}, **{SOURCE_ROW: ibis.row_number() + 1})
     parts = [raw.mutate(**{STRIPE_PART: ibis.literal("payment")})]
     refunded_at = _first_of(raw, STRIPE_REFUNDED)
     if refunded_at is not None:
-        parts.append(raw.filter(_text(raw[refunded_at]).notnull() & _stripe_captured(raw))
+        parts.append(raw.filter(raw[refunded_at].notnull() & _stripe_captured(raw))
                      .mutate(**{STRIPE_PART: ibis.literal("refund")}))
     disputed_at = _first_of(raw, STRIPE_DISPUTED)
     dispute = _first_of(raw, ("Dispute Status",))
     if disputed_at is not None and dispute is not None:
-        lost = _text(raw[dispute]).lower() == "lost"
-        parts.append(raw.filter(lost & _text(raw[disputed_at]).notnull())
+        lost = raw[dispute].lower() == "lost"
+        parts.append(raw.filter(lost & raw[disputed_at].notnull())
                      .mutate(**{STRIPE_PART: ibis.literal("chargeback")}))
     return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
 
@@ -527,7 +538,7 @@ def _stripe_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
                         "(UTC)' or 'Created date' in older exports), and the source has none of them: "
                         "export the payments with that column.")
     part = raw[STRIPE_PART] if STRIPE_PART in raw.columns else ibis.literal("payment")
-    status = _text(raw["Status"]).lower()
+    status = _as_text(raw["Status"]).lower()
     paid = status.isin(STRIPE_PAID)
     captured = _stripe_captured(raw)
     kind = ibis.cases((part != "payment", ibis.literal(RETURN)), (paid & captured, ibis.literal(PURCHASE)),
@@ -535,7 +546,7 @@ def _stripe_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
 
     def column(names: tuple[str, ...]) -> ibis.Value:
         found = _first_of(raw, names)
-        return _text(raw[found]) if found is not None else ibis.null("string")
+        return _as_text(raw[found]) if found is not None else ibis.null("string")
 
     def negative(text: ibis.Value) -> ibis.Value:  # money going back, as PayPal's refunds are
         return ibis.ifelse(text.startswith("-"), text.substr(1), ibis.literal("-").concat(text))
@@ -547,7 +558,7 @@ def _stripe_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
     disputed = ibis.ifelse(column(("Disputed Amount",)) == column(("Amount",)), amount,
                            column(("Disputed Amount",)))
     when = ibis.cases((part == "refund", column(STRIPE_REFUNDED)), (part == "chargeback", column(STRIPE_DISPUTED)),
-                      else_=_text(raw[created]))
+                      else_=_as_text(raw[created]))
     customer = column(("Customer Email",)).lower().coalesce(column(("Customer ID",)))
     money = ibis.cases((part == "refund", negative(refunded)), (part == "chargeback", negative(disputed)),
                        else_=amount)
