@@ -32,6 +32,7 @@ test: $(TEST_STAMP) system-deps
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/cdnow.py
 	$(BIN)/python benchmarks/featurize.py --rows 20000000
+	$(BIN)/python benchmarks/layouts.py
 	$(BIN)/python benchmarks/workflow.py
 	$(BIN)/python benchmarks/serve.py
 	$(BIN)/python benchmarks/explain.py

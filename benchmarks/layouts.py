@@ -1,0 +1,121 @@
+"""What reading refunds and repeats right costs: the stripe and ga4 layouts' extra step.
+
+    python benchmarks/layouts.py --payments 1000000 --ga4-events 3000000
+
+The stripe layout makes a refund a row of its own on its own date, and the ga4 layout drops a
+purchase GA4 recorded again under its transaction id. Both read the source once more than a
+plain mapping. Writes, once (cached under benchmarks/.cache), a synthetic Stripe payments export
+(5 % refunded, 6 % failed) and a synthetic GA4 export as nested Parquet (5 % purchases, 2 % of
+them recorded twice). Then times `load_events` (every check of `winback validate` and the copy
+every cutoff reads), each in a fresh process, for the layout against the same source without
+its step: the `events` layout mapping Stripe's columns by name (which dates a refund as its
+payment), and the ga4 layout with the step switched off (which counts a repeat's revenue again).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from _common import CACHE, print_table, run_child, write_result
+
+LOAD = """
+import time, dataclasses
+from winback.config import config_from_dict
+from winback.data.canonical import load_events
+from winback.data.layouts import LAYOUTS
+if {plain_ga4}:
+    LAYOUTS["ga4"] = dataclasses.replace(LAYOUTS["ga4"], expand=None, expand_note=None)
+t0 = time.perf_counter()
+log = load_events(config_from_dict({{"source": {source}}}))
+RESULT = {{"seconds": time.perf_counter() - t0, "events": log.summary["rows"],
+          "purchases": log.summary["event_types"].get("purchase", 0),
+          "returns": log.summary["event_types"].get("return", 0)}}
+"""
+
+STRIPE_COLUMNS = {"customer_id": "Customer ID", "event_time": "Created date (UTC)", "order_id": "id",
+                  "amount": "Converted Amount", "event_type": "Status"}
+
+
+def stripe_export(payments: int):
+    """unified_payments.csv: payments of payments // 20 customers over 18 months."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"stripe_payments_{payments}.csv"
+    if not path.exists():
+        import duckdb
+
+        duckdb.sql(f"""COPY (SELECT 'ch_' || i AS id,
+            strftime(TIMESTAMP '2023-01-01' + to_seconds((i * 7919) % (540 * 86400)), '%Y-%m-%d %H:%M:%S')
+                AS "Created date (UTC)",
+            printf('%.2f', 5 + (i * 13) % 20000 / 100.0) AS "Amount",
+            CASE WHEN i % 20 = 3 THEN printf('%.2f', 5 + (i * 13) % 20000 / 100.0) ELSE '0.00' END
+                AS "Amount Refunded",
+            'usd' AS "Currency", CASE WHEN i % 17 = 5 THEN 'false' ELSE 'true' END AS "Captured",
+            printf('%.2f', 5 + (i * 13) % 20000 / 100.0) AS "Converted Amount",
+            CASE WHEN i % 20 = 3 THEN printf('%.2f', 5 + (i * 13) % 20000 / 100.0) ELSE '0.00' END
+                AS "Converted Amount Refunded",
+            'usd' AS "Converted Currency", 'Payment for Invoice' AS "Description",
+            CASE WHEN i % 20 = 3 THEN strftime(TIMESTAMP '2023-01-01' + to_seconds((i * 7919) % (540 * 86400)
+                + 86400 * (1 + i % 30)), '%Y-%m-%d %H:%M:%S') END AS "Refunded date (UTC)",
+            CASE WHEN i % 20 = 3 THEN 'Refunded' WHEN i % 17 = 5 THEN 'Failed' ELSE 'Paid' END AS "Status",
+            'cus_' || (i % {max(payments // 20, 1)}) AS "Customer ID",
+            'user' || (i % {max(payments // 20, 1)}) || '@mail.com' AS "Customer Email"
+            FROM range({payments}) t(i)) TO '{path}' (HEADER)""")
+    return path
+
+
+def ga4_export(events: int):
+    """events_*.parquet: GA4's nested export of events // 15 visitors over 180 days."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"ga4_events_{events}.parquet"
+    if not path.exists():
+        import duckdb
+
+        visitors = max(events // 15, 1)
+        duckdb.sql(f"""COPY (SELECT
+            1704067200000000 + ((i * 7919) % (180 * 86400)) * 1000000 + (i % 1000) AS event_timestamp,
+            CASE WHEN i % 20 = 0 OR i % 1000 = 1 THEN 'purchase' WHEN i % 5 = 1 THEN 'view_item'
+                 WHEN i % 5 = 2 THEN 'add_to_cart' ELSE 'page_view' END AS event_name,
+            ((CASE WHEN i % 1000 = 1 THEN i - 1 ELSE i END) % {visitors})::VARCHAR || '.1' AS user_pseudo_id,
+            [{{'key': 'ga_session_id', 'value': {{'string_value': NULL::VARCHAR,
+               'int_value': ((i * 7919) % (180 * 86400)) // 1800}}}}] AS event_params,
+            {{'transaction_id': CASE WHEN i % 20 = 0 OR i % 1000 = 1
+                                     THEN 'T' || (CASE WHEN i % 1000 = 1 THEN i - 1 ELSE i END) END,
+              'purchase_revenue': CASE WHEN i % 20 = 0 OR i % 1000 = 1 THEN 10 + i % 90 END::DOUBLE,
+              'refund_value': NULL::DOUBLE}} AS ecommerce,
+            [{{'item_id': 'SKU' || (i % 500), 'item_brand': 'Acme', 'item_category': 'Mugs'}}] AS items
+            FROM range({events}) t(i)) TO '{path}' (FORMAT parquet)""")
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--payments", type=int, default=1_000_000)
+    ap.add_argument("--ga4-events", type=int, default=3_000_000)
+    args = ap.parse_args()
+    stripe = str(stripe_export(args.payments))
+    ga4 = str(ga4_export(args.ga4_events))
+    runs = {
+        "stripe": dict(source={"path": stripe, "layout": "stripe", "drop_missing_customers": True}),
+        "stripe_as_events": dict(source={"path": stripe, "layout": "events", "drop_missing_customers": True,
+                                         "columns": STRIPE_COLUMNS,
+                                         "event_types": {"Paid": "purchase", "Refunded": "return"}}),
+        "ga4": dict(source={"path": ga4, "layout": "ga4", "drop_missing_customers": True}),
+        "ga4_without_step": dict(source={"path": ga4, "layout": "ga4", "drop_missing_customers": True},
+                                 plain_ga4=True),
+    }
+    results = {name: run_child(LOAD.format(source=repr(r["source"]), plain_ga4=r.get("plain_ga4", False)))
+               for name, r in runs.items()}
+    print_table(["source, read as", "events", "purchases", "returns", "seconds", "peak RSS MB"], [
+        [name, f"{r['events']:,}", f"{r['purchases']:,}", f"{r['returns']:,}", f"{r['seconds']:.1f}",
+         f"{r['peak_rss_mb']:.0f}"] for name, r in results.items()])
+    ratios = {"stripe": results["stripe"]["seconds"] / results["stripe_as_events"]["seconds"],
+              "ga4": results["ga4"]["seconds"] / results["ga4_without_step"]["seconds"]}
+    print(f"\nstripe layout / events mapping: {ratios['stripe']:.2f}x; ga4 with / without the repeat "
+          f"step: {ratios['ga4']:.2f}x")
+    out = write_result("layouts", {"payments": args.payments, "ga4_events": args.ga4_events,
+                                   "runs": results, "time_ratio": ratios})
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
