@@ -284,7 +284,7 @@ def test_paypal_activity_download_on_every_engine(tmp_path, spark, postgres_url)
     are the same on DuckDB, Spark and PostgreSQL."""
     import io
 
-    from test_layouts import PAYPAL, PAYPAL_EVENTS, paypal_events
+    from test_layouts import PAYPAL, PAYPAL_EVENTS, payment_events
 
     (tmp_path / "Download.CSV").write_text(PAYPAL)
     ibis.connect(postgres_url).create_table("paypal_activity", pd.read_csv(io.StringIO(PAYPAL), dtype=str),
@@ -293,7 +293,7 @@ def test_paypal_activity_download_on_every_engine(tmp_path, spark, postgres_url)
     def events(**source) -> list:
         doc = {"path": str(tmp_path / "Download.CSV"), "layout": "paypal", "drop_missing_customers": True,
                "thousands": ",", "timezone_column": "TimeZone", "timezone": "America/Los_Angeles", **source}
-        return paypal_events(_canonical_on(doc, spark, postgres_url))
+        return payment_events(_canonical_on(doc, spark, postgres_url))
 
     _same_on_every_engine(events, PAYPAL_EVENTS, "paypal_activity")
 
@@ -672,7 +672,7 @@ def test_stripe_payments_export_on_every_engine(tmp_path, spark, postgres_url):
     """The Stripe layout's extra rows (a refund and a lost dispute on their own dates), its
     customer (e-mail, else the Stripe customer) and amounts are the same on DuckDB, Spark and
     PostgreSQL."""
-    from test_layouts import STRIPE, STRIPE_EVENTS, paypal_events
+    from test_layouts import STRIPE, STRIPE_EVENTS, payment_events
 
     (tmp_path / "unified_payments.csv").write_text(STRIPE)
     import psycopg  # ibis' insert cannot bind names such as 'Created date (UTC)': COPY the file
@@ -687,7 +687,7 @@ def test_stripe_payments_export_on_every_engine(tmp_path, spark, postgres_url):
     def events(**source) -> list:
         doc = {"path": str(tmp_path / "unified_payments.csv"), "layout": "stripe", "drop_missing_customers": True,
                "thousands": ",", **source}
-        return paypal_events(_canonical_on(doc, spark, postgres_url))
+        return payment_events(_canonical_on(doc, spark, postgres_url))
 
     _same_on_every_engine(events, STRIPE_EVENTS, "stripe_payments")
 

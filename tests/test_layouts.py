@@ -332,7 +332,7 @@ PAYPAL_EVENTS = [  # customer, UTC time, type, order, amount
 ]
 
 
-def paypal_events(events: pd.DataFrame) -> list:
+def payment_events(events: pd.DataFrame) -> list:
     events = events.sort_values("event_time")
     return [(c, f"{pd.Timestamp(t):%Y-%m-%d %H:%M}", k, o, a) for c, t, k, o, a in zip(
         events.customer_id, events.event_time, events.event_type, events.order_id, events.amount)]
@@ -351,7 +351,7 @@ def test_paypal_activity_download_reads_customers_payments_and_refunds(tmp_path)
                                        "timezone_column": "TimeZone", "timezone": "America/Los_Angeles"}})
     log = load_events(cfg)
     events = log.table.execute()
-    assert paypal_events(events) == PAYPAL_EVENTS
+    assert payment_events(events) == PAYPAL_EVENTS
     assert log.summary["dropped_without_customer"] == 5
     assert sorted(pd.to_datetime(events.local_time).dt.hour) == [8, 9, 10, 10, 12]
 
@@ -408,7 +408,7 @@ def test_stripe_payments_export_dates_refunds_and_disputes_when_they_happened(tm
                                        "drop_missing_customers": True, "thousands": ","}})
     log = load_events(cfg)
     events = log.table.execute()
-    assert paypal_events(events) == STRIPE_EVENTS
+    assert payment_events(events) == STRIPE_EVENTS
     assert log.summary["dropped_without_customer"] == 1
     assert log.summary["mixed_currencies"] == ""  # eur and usd payments, read in usd
 
@@ -449,7 +449,7 @@ def test_stripe_older_export_without_refund_dates_keeps_each_payment(tmp_path):
     (tmp_path / "payments.csv").write_text(old)
     cfg = config_from_dict({"source": {"path": str(tmp_path / "payments.csv"), "layout": "stripe"}})
     log = load_events(cfg)
-    assert paypal_events(log.table.execute()) == [
+    assert payment_events(log.table.execute()) == [
         ("a@x.com", "2019-08-20 10:20", "purchase", "ch_1", 10.0),
         ("a@x.com", "2019-09-20 10:20", "purchase", "ch_2", 15.0)]
     # no converted amounts to read: dollars and euros are summed as one, and validate says so

@@ -296,14 +296,20 @@ def _ga4_transaction(raw: ibis.Table) -> ibis.Value:
     return _nested(raw, "ecommerce", "transaction_id", "string").strip().nullif("").nullif("(not set)")
 
 
+def _ga4_purchases(raw: ibis.Table) -> tuple[ibis.Table, ibis.Table]:
+    """The events with their transaction id (`_ga4_tid`), and the purchases among them that
+    have one: those a repeat can be told of."""
+    marked = raw.mutate(_ga4_tid=_ga4_transaction(raw))
+    return marked, marked.filter((marked["event_name"].cast("string") == "purchase") & marked._ga4_tid.notnull())
+
+
 def _ga4_rows(raw: ibis.Table) -> ibis.Table:
     """A purchase GA4 recorded again under the same transaction id (its confirmation page
     reloaded or revisited, or tagged twice: a known fault of GA4 exports) is one purchase: a
     visitor's later copies are dropped, which would otherwise count its revenue once more.
     The copies are found among the purchases alone, and the export's events stream past that
     short list once (benchmarks/layouts.py)."""
-    marked = raw.mutate(_ga4_tid=_ga4_transaction(raw))
-    buys = marked.filter((marked["event_name"].cast("string") == "purchase") & marked._ga4_tid.notnull())
+    marked, buys = _ga4_purchases(raw)
     firsts = buys.group_by(_ga4_visitor=buys["user_pseudo_id"], _ga4_t=buys._ga4_tid).aggregate(
         _ga4_first=buys["event_timestamp"].min())
     copies = buys.inner_join(firsts, [buys["user_pseudo_id"] == firsts._ga4_visitor, buys._ga4_tid == firsts._ga4_t])
@@ -317,11 +323,10 @@ def _ga4_rows(raw: ibis.Table) -> ibis.Table:
 
 def _ga4_repeats(raw: ibis.Table) -> str:
     """How many purchases `_ga4_rows` reads as repeats of a visitor's earlier one."""
-    tid = _ga4_transaction(raw)
+    _, buys = _ga4_purchases(raw)
     # one query (a warehouse bills each): visitor ids hold no '|', so each key is one pair
-    buys = raw.filter((raw["event_name"].cast("string") == "purchase") & tid.notnull()
-                      & raw["user_pseudo_id"].notnull()).mutate(
-        _ga4_key=raw["user_pseudo_id"].cast("string").concat("|", tid))
+    buys = buys.filter(buys["user_pseudo_id"].notnull()).mutate(
+        _ga4_key=buys["user_pseudo_id"].cast("string").concat("|", buys._ga4_tid))
     counts = buys.aggregate(total=buys.count(), orders=buys._ga4_key.nunique()).execute().iloc[0]
     total, orders = int(counts["total"]), int(counts["orders"] or 0)
     if total == orders:
@@ -471,10 +476,15 @@ STRIPE_READS = {c.lower() for c in (*STRIPE_NEEDS, *STRIPE_CREATED, *STRIPE_REFU
                                     "Dispute Status", "Customer Email")}
 
 
-def _first_of(raw: ibis.Table, names: tuple[str, ...]) -> str | None:
-    """The first of `names` the source has, in any letter case (newer exports write 'ID')."""
-    by_case = {c.lower(): c for c in raw.columns}
+def _first_in(columns, names: tuple[str, ...]) -> str | None:
+    """The first of `names` among `columns`, in any letter case (newer exports write 'ID')."""
+    by_case = {c.lower(): c for c in columns}
     return next((by_case[n.lower()] for n in names if n.lower() in by_case), None)
+
+
+def _first_of(raw: ibis.Table, names: tuple[str, ...]) -> str | None:
+    """The first of `names` the source has, in any letter case."""
+    return _first_in(raw.columns, names)
 
 
 def _text(col: ibis.Value) -> ibis.Value:
@@ -520,8 +530,7 @@ def _stripe_currency(columns: list[str]) -> str:
     """The column of the currency of the amounts the stripe layout reads, or "" when they are
     in one currency: the account's, when the export has the converted amounts (2 s of reading
     a 1 M-payment export went to counting its one Converted Currency)."""
-    by_case = {c.lower(): c for c in columns}
-    return "" if "converted amount" in by_case else by_case.get("currency", "")
+    return "" if _first_in(columns, ("Converted Amount",)) else _first_in(columns, ("Currency",)) or ""
 
 
 def _stripe_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
