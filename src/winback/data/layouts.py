@@ -386,7 +386,7 @@ def _shopify_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
     order = ibis.window(group_by=raw["Name"])
 
     def of_order(column: str) -> ibis.Value:
-        text = raw[column].cast("string").strip().nullif("")
+        text = _text(raw[column])
         return text.coalesce(text.max().over(order))
 
     status = of_order("Financial Status").lower()
@@ -394,8 +394,8 @@ def _shopify_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
                  else ibis.literal(False))
     kind = ibis.cases((status == "refunded", RETURN), (cancelled, "cancelled"),
                       (status.isin(SHOPIFY_SALES), PURCHASE), else_=status.fill_null("unknown"))
-    name = raw["Lineitem name"].cast("string").strip().nullif("") if "Lineitem name" in raw.columns else None
-    product = (raw["Lineitem sku"].cast("string").strip().nullif("") if "Lineitem sku" in raw.columns
+    name = _text(raw["Lineitem name"]) if "Lineitem name" in raw.columns else None
+    product = (_text(raw["Lineitem sku"]) if "Lineitem sku" in raw.columns
                else ibis.null("string"))
     paid = _number(raw["Lineitem quantity"]) * _number(raw["Lineitem price"])
     if "Lineitem discount" in raw.columns:  # the discount on the line, as an amount
@@ -574,7 +574,7 @@ def _stripe_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
 
 def _number(col: ibis.Value) -> ibis.Value:
     """A Shopify number column (typed by Parquet or a warehouse, or CSV text) as float64."""
-    return col.cast("string").strip().nullif("").try_cast("float64") if col.type().is_string() else col.cast("float64")
+    return _text(col).try_cast("float64") if col.type().is_string() else col.cast("float64")
 
 
 LAYOUTS: dict[str, Layout] = {
