@@ -700,3 +700,26 @@ def test_spark_trims_blanks_and_keeps_the_letters_v_and_f(tmp_path, spark):
     (tmp_path / "values.csv").write_text('x\n" false "\nDev\nf\nfive\t\n')
     t = ibis.pyspark.connect(spark).read_csv(str(tmp_path / "values.csv"), header=True)
     assert sorted(t.select(y=t.x.strip()).execute().y) == ["Dev", "f", "false", "five"]
+
+
+def test_lookups_on_every_engine(tmp_path, spark, postgres_url):
+    """Order lines borrow their order and the person behind it from two lookups, files on
+    DuckDB and Spark, tables of the database on PostgreSQL, with the same events."""
+    from io import StringIO
+
+    from test_lookups import CUSTOMERS, LINES, OLIST_EVENTS, ORDERS, events_of, olist_source
+
+    pg = ibis.connect(postgres_url)
+    for name, text in (("items", LINES), ("orders", ORDERS), ("customers", CUSTOMERS)):
+        (tmp_path / f"{name}.csv").write_text(text)
+        pg.create_table(f"lk_{name}", pd.read_csv(StringIO(text), dtype=str), overwrite=True)
+
+    def events(**source) -> list:
+        doc = {**olist_source(tmp_path), **source}
+        if source.get("backend") == "postgres":
+            doc.pop("path")
+            doc["lookups"] = [{**lk, "path": "", "table": f"public.lk_{Path(lk['path']).stem}"}
+                              for lk in doc["lookups"]]
+        return events_of(_canonical_on(doc, spark, postgres_url))
+
+    _same_on_every_engine(events, OLIST_EVENTS, "lk_items")

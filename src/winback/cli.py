@@ -123,7 +123,7 @@ def cmd_validate(args) -> int:
                      if s.get("dropped_without_customer") else "")
                   + (f"; {s['dropped_negative_amounts']:,} purchases with a negative amount dropped"
                      if s.get("dropped_negative_amounts") else "") + ".")
-    for note in (s.get("layout_note"), s.get("repeated_columns"), s.get("unread_statuses"),
+    for note in (s.get("lookup_note"), s.get("layout_note"), s.get("repeated_columns"), s.get("unread_statuses"),
                  s.get("mixed_currencies"), s.get("dominant_customer"), s.get("case_twins"),
                  s.get("repeated_order_amounts")):
         if note:

@@ -37,6 +37,30 @@ UNIX_TIME_FORMATS = {"unix_s": 1_000_000, "unix_ms": 1_000, "unix_us": 1}
 
 
 @dataclass
+class LookupConfig:
+    """A table whose columns join each event by a key: the customer behind an order (Olist's
+    customer_unique_id), an order's date and status behind its lines. Read like the source (a
+    file or glob, or `table` on the engine), it must hold one row per key; its columns then read
+    as the source's own in [source.columns]. Lookups join in order, so one may key on a column
+    an earlier one brought."""
+
+    path: str = ""
+    table: str = ""  # a table on the source's engine (or in the DuckDB file at `path`)
+    format: str = ""
+    sheet: str = ""
+    delimiter: str = ""
+    skip_rows: int = 0
+    encoding: str = ""
+    key: str = ""  # the events' column to join on
+    lookup_key: str = ""  # the same in this table, when named otherwise; default: key
+    columns: list[str] = field(default_factory=list)  # bring only these; default: every column
+    rename: dict[str, str] = field(default_factory=dict)  # a brought column's new name
+
+    def where(self) -> str:
+        return self.table if self.table and not self.path else self.path
+
+
+@dataclass
 class SourceConfig:
     """Where the raw data lives and how it maps to canonical events.
 
@@ -80,6 +104,7 @@ class SourceConfig:
     columns: dict[str, str] = field(default_factory=dict)
     event_types: dict[str, str] = field(default_factory=dict)  # source value -> canonical
     passthrough: list[str] = field(default_factory=list)
+    lookups: list[LookupConfig] = field(default_factory=list)  # [[source.lookups]]
 
 
 @dataclass
@@ -513,6 +538,7 @@ def validate_config(cfg: Config) -> None:
         zone_setting(cfg.features.timezone, "features.timezone")
 
     check_engine_settings(cfg)
+    _validate_lookups(cfg.source)
     if cfg.engine.threads < 0:
         raise ConfigError("engine.threads must be 0 (every core) or positive.")
     if not 0 <= cfg.features.sequence_months <= 60:
@@ -530,6 +556,30 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError(f"train.seed must be between 0 and 2**32 - 1, got {cfg.train.seed}.")
     _validate_selection_metric(cfg)
     validate_segment_keys(cfg.segments)
+
+
+def _validate_lookups(source: SourceConfig) -> None:
+    from winback.data.sources import encoding_problem
+
+    warehouse = source.backend in ("postgres", "bigquery")
+    for i, lookup in enumerate(source.lookups):
+        where = f"[[source.lookups]] entry {i + 1}" + (f" ('{lookup.where()}')" if lookup.where() else "")
+        if not lookup.key.strip():
+            raise ConfigError(f"{where} has no key: name the events' column it joins on "
+                              f"(key = \"order_id\"), and lookup_key if the table names it otherwise.")
+        if not (lookup.path or lookup.table):
+            raise ConfigError(f"{where} names no data: set path (a file or glob) or table.")
+        if warehouse and not lookup.table:
+            raise ConfigError(f"{where}: a {source.backend} source joins tables of its own database; "
+                              f"set table (schema.table) rather than path.")
+        if encoding_problem(lookup.encoding):
+            raise ConfigError(f"{where}: {encoding_problem(lookup.encoding)}.")
+        if lookup.skip_rows < 0:
+            raise ConfigError(f"{where}: skip_rows must be 0 or more lines.")
+        empty = [k for k, v in lookup.rename.items() if not v.strip()]
+        if empty:
+            raise ConfigError(f"{where}: rename gives '{empty[0]}' an empty name.")
+        _no_repeats(lookup.columns, f"{where}: columns")
 
 
 def _no_repeats(values: list, key: str) -> None:

@@ -211,7 +211,7 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
         with steps.step(f"Reading and validating {cfg.source.path}"):
             log = load_events(cfg)
     crowded = dominant_customer(log.table, log.summary)  # 0.13 s on 20 M events
-    for warning in (log.summary.get("layout_note"), log.summary.get("repeated_columns"),
+    for warning in (log.summary.get("lookup_note"), log.summary.get("layout_note"), log.summary.get("repeated_columns"),
                     log.summary.get("unread_statuses"), log.summary.get("mixed_currencies"), crowded,
                     repeated_order_amounts(log.table, log.summary)):
         if warning:

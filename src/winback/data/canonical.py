@@ -186,6 +186,15 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
         name = f"{source.backend} " + (f"table {source.table}" if source.table else str(path))
     if source.path and not source.table and (embedded or source.backend == "spark") and not source.skip_rows:
         check_title_lines(source, path, raw, name)
+    source_columns = list(raw.columns)
+    lookups: list = []
+    if source.lookups:  # columns joined by key from other tables (an order line's customer)
+        from winback.data.lookups import join_lookups, open_lookups
+
+        lookups = open_lookups(con, cfg, raw, name)
+        # numbered before the joins, so that errors name the source's own rows
+        raw = join_lookups(raw.mutate(**{SOURCE_ROW: ibis.row_number() + 1}), lookups)
+        name += " with " + ", ".join(lk.name for lk in lookups)
     # a version of the source that names a column otherwise (Online Retail II's 'Customer ID')
     mapping.update({k: v for k, v in layout.columns_in(list(raw.columns)).items()
                     if k in mapping and k not in source.columns})
@@ -197,7 +206,7 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     if embedded or (source.backend == "spark" and not source.table):
         _check_every_file(source, path, mapping, [c for c in (*mapping.values(), *layout.derive_needs,
                                                                source.time_of_day, source.timezone_column)
-                                                  if c in raw.columns])
+                                                  if c in source_columns])
     if layout.derive is not None:
         _require_raw(raw, layout.derive_needs, name, f"the {layout.name} layout")
     time_format = source.time_format or layout.time_format
@@ -216,6 +225,12 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
                 r[date_column], r[source.time_of_day], _midnight(time_format))
         return columns
 
+    lookup_note = ""
+    if lookups:
+        from winback.data.lookups import unmatched_note, without_markers
+
+        lookup_note = unmatched_note(raw, lookups)
+        raw = without_markers(raw, lookups)
     expand_note = layout.expand_note(raw) if layout.expand_note is not None else ""
     if layout.expand is not None:  # rows holding two events (a payment and its later refund)
         raw = layout.expand(raw)
@@ -257,9 +272,15 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
                               lowercase_ids=source.lowercase_customer_ids)
 
     cols = typed(raw)
-    no_customer, negative = _validate(raw, cols, typed, mapping, name, drop_missing=source.drop_missing_customers,
-                                      time_format=time_format, numbers=numbers,
-                                      negative_amounts=source.negative_amounts)
+    try:
+        no_customer, negative = _validate(raw, cols, typed, mapping, name, drop_missing=source.drop_missing_customers,
+                                          time_format=time_format, numbers=numbers,
+                                          negative_amounts=source.negative_amounts)
+    except DataError as exc:
+        if not lookup_note:
+            raise
+        # empty values may be keys no lookup row matched, rather than blanks in a file
+        raise DataError(f"{exc} Note: {lookup_note}") from exc
     # rows a layout made from one (a payment and its refund) differ in its own columns
     duplicates = _check_duplicates(unstripped.drop(SOURCE_ROW) if SOURCE_ROW in unstripped.columns else unstripped,
                                    name, source.duplicates, con if embedded else None)
@@ -278,6 +299,10 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     parts: tuple[ibis.Table, ...] = ()
     if source.partitioned_by_customer and embedded:
         def prepared(r: ibis.Table) -> ibis.Table:  # as `raw` was: derived columns, trimmed text
+            if lookups:
+                from winback.data.lookups import join_lookups, without_markers
+
+                r = without_markers(join_lookups(r, lookups), lookups)
             if layout.expand is not None:
                 r = layout.expand(r)
             if extra:
@@ -303,6 +328,7 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     summary = _summarize(canonical, name, mapping.get("customer_id", ""))
     summary["duplicate_rows"] = duplicates
     summary["layout_note"] = expand_note
+    summary["lookup_note"] = lookup_note
     summary["dropped_without_customer"] = no_customer if source.drop_missing_customers else 0
     summary["dropped_negative_amounts"] = negative if source.negative_amounts == "drop" else 0
     summary["duplicates_policy"] = source.duplicates
@@ -317,7 +343,7 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     summary["mixed_currencies"] = (mixed_currencies(raw, mapping, currency or "")
                                    if ("amount" in mapping or "price" in mapping) and currency != "" else "")
     local_files = (embedded or source.backend == "spark") and source.path and not source.table
-    repeated = repeated_header_names(source, path, len(unstripped.columns) - len(derived)) if local_files else []
+    repeated = repeated_header_names(source, path, len(source_columns)) if local_files else []
     summary["repeated_columns"] = repeated_columns(unstripped, mapping, repeated, name) if repeated else ""
     return EventLog(con, canonical, frozenset(available), name, summary, parts)
 
@@ -371,7 +397,7 @@ def _date_and_time(date: ibis.Value, time: ibis.Value, midnight: str = "") -> ib
 
 
 def _require_raw(raw: ibis.Table, needed: tuple[str, ...], name: str, who: str) -> None:
-    present = list(raw.columns)
+    present = [c for c in raw.columns if c != SOURCE_ROW]  # winback's row counter
     for column in needed:
         if column not in present:
             raise DataError(f"{name} has no column '{column}', which {who} reads."
@@ -380,7 +406,7 @@ def _require_raw(raw: ibis.Table, needed: tuple[str, ...], name: str, who: str) 
 
 
 def _check_columns(raw: ibis.Table, mapping: dict[str, str], passthrough: list[str], name: str) -> None:
-    present = list(raw.columns)
+    present = [c for c in raw.columns if c != SOURCE_ROW]  # winback's row counter
     for canonical in REQUIRED:
         if canonical not in mapping:
             raise ConfigError(f"[source.columns] must map '{canonical}' to a column of {name}.")

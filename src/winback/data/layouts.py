@@ -511,7 +511,8 @@ def _stripe_rows(raw: ibis.Table) -> ibis.Table:
     refunded) would let features at a cutoff between the two see a refund yet to come."""
     # every column the layout reads, as trimmed text once (not in each expression reading it)
     read = [c for c in raw.columns if c.lower() in STRIPE_READS]
-    raw = raw.mutate(**{c: _text(raw[c]) for c in read}, **{SOURCE_ROW: ibis.row_number() + 1})
+    numbered = {} if SOURCE_ROW in raw.columns else {SOURCE_ROW: ibis.row_number() + 1}  # lookups number first
+    raw = raw.mutate(**{c: _text(raw[c]) for c in read}, **numbered)
     parts = [raw.mutate(**{STRIPE_PART: ibis.literal("payment")})]
     refunded_at = _first_of(raw, STRIPE_REFUNDED)
     if refunded_at is not None:

@@ -1,0 +1,212 @@
+"""[[source.lookups]]: columns events borrow by key from other tables (an order line's order,
+an order's customer), checked so that no event is lost or counted twice."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from winback.cli import main
+from winback.config import config_from_dict
+from winback.data.canonical import load_events
+from winback.errors import ConfigError, DataError
+
+# Olist's shape: lines know their order; orders know a customer_id made anew for each order;
+# customers map it to the person (customer_unique_id)
+LINES = """order_id,order_item_id,product_id,price
+o1,1,p1,10.00
+o1,2,p2,5.50
+o2,1,p1,20.00
+o3,1,p3,7.25
+o4,1,p2,3.00
+"""
+ORDERS = """order_id,customer_id,order_status,order_purchase_timestamp
+o1,c1,delivered,2018-01-05 10:00:00
+o2,c2,delivered,2018-03-01 12:30:00
+o3,c3,canceled,2018-02-10 08:00:00
+o4,c4,delivered,2018-04-20 18:45:00
+"""
+CUSTOMERS = """customer_id,customer_unique_id,customer_city
+c1,ann,sao paulo
+c2,ann,sao paulo
+c3,bob,rio de janeiro
+c4,cid,curitiba
+"""
+OLIST_EVENTS = [  # (person, time, type, amount, order)
+    ("ann", "2018-01-05 10:00:00", "purchase", 5.5, "o1"),
+    ("ann", "2018-01-05 10:00:00", "purchase", 10.0, "o1"),
+    ("ann", "2018-03-01 12:30:00", "purchase", 20.0, "o2"),
+    ("bob", "2018-02-10 08:00:00", "cancel", 7.25, "o3"),
+    ("cid", "2018-04-20 18:45:00", "purchase", 3.0, "o4"),
+]
+
+
+def olist_source(folder) -> dict:
+    return {"path": str(folder / "items.csv"), "layout": "events",
+            "columns": {"customer_id": "customer_unique_id", "event_time": "order_purchase_timestamp",
+                        "amount": "price", "order_id": "order_id", "product_id": "product_id",
+                        "event_type": "order_status"},
+            "event_types": {"delivered": "purchase", "canceled": "cancel"},
+            "lookups": [{"path": str(folder / "orders.csv"), "key": "order_id"},
+                        {"path": str(folder / "customers.csv"), "key": "customer_id",
+                         "columns": ["customer_unique_id"]}]}
+
+
+@pytest.fixture
+def olist(tmp_path):
+    (tmp_path / "items.csv").write_text(LINES)
+    (tmp_path / "orders.csv").write_text(ORDERS)
+    (tmp_path / "customers.csv").write_text(CUSTOMERS)
+    return tmp_path
+
+
+def events_of(table: pd.DataFrame) -> list:
+    rows = table.sort_values(["customer_id", "event_time", "amount"])
+    return [(r.customer_id, f"{r.event_time:%Y-%m-%d %H:%M:%S}", r.event_type, round(float(r.amount), 2), r.order_id)
+            for r in rows.itertuples()]
+
+
+def load(source: dict):
+    return load_events(config_from_dict({"source": source}))
+
+
+def test_order_lines_borrow_their_order_and_the_person_behind_it(olist):
+    log = load(olist_source(olist))
+    assert events_of(log.table.execute()) == OLIST_EVENTS
+    # Olist's customer_id is new with each order: the person's two orders are one customer's
+    assert log.summary["customers"] == 3
+    assert log.summary["lookup_note"] == ""
+    assert "orders.csv on order_id" in log.source_name and "customers.csv on customer_id" in log.source_name
+
+
+def test_keys_of_other_types_and_stray_spaces_still_match(tmp_path):
+    """Integer ids in Parquet find their rows in a CSV lookup that writes them as text."""
+    pd.DataFrame({"order": [1, 2, 3], "total": [10.0, 20.0, 30.0]}).to_parquet(tmp_path / "lines.parquet")
+    (tmp_path / "orders.csv").write_text("order,buyer,placed\n 1 ,a,2024-01-01\n2,b,2024-01-02\n3,a,2024-01-03\n")
+    log = load({"path": str(tmp_path / "lines.parquet"), "layout": "events",
+                "columns": {"customer_id": "buyer", "event_time": "placed", "amount": "total"},
+                "lookups": [{"path": str(tmp_path / "orders.csv"), "key": "order"}]})
+    t = log.table.execute().sort_values("amount")
+    assert t.customer_id.tolist() == ["a", "b", "a"]
+    # and float ids (pandas' int column with a gap) against integer ones
+    pd.DataFrame({"order": [1.0, 2.0, None], "total": [1.0, 2.0, 3.0], "buyer": ["x", "y", "z"],
+                  "placed": ["2024-01-01"] * 3}).to_parquet(tmp_path / "f.parquet")
+    pd.DataFrame({"order": [1, 2], "channel": ["web", "app"]}).to_parquet(tmp_path / "o.parquet")
+    log = load({"path": str(tmp_path / "f.parquet"), "layout": "events", "passthrough": ["channel"],
+                "columns": {"customer_id": "buyer", "event_time": "placed", "amount": "total"},
+                "lookups": [{"path": str(tmp_path / "o.parquet"), "key": "order"}]})
+    t = log.table.execute().sort_values("amount")
+    assert t.channel.tolist()[:2] == ["web", "app"] and pd.isna(t.channel.tolist()[2])
+    assert log.summary["lookup_note"] == ""  # an event without a key is not unmatched
+
+
+def test_a_key_written_twice_in_a_lookup_stops_the_read(olist):
+    (olist / "customers.csv").write_text(CUSTOMERS + "c2,ann,sao paulo\nc2,ann,santos\nc4,cid,curitiba\n")
+    with pytest.raises(DataError) as e:
+        load(olist_source(olist))
+    msg = str(e.value)
+    assert "customers.csv" in msg and "2 values of 'customer_id' in more than one row" in msg
+    assert "'c2' (3 rows)" in msg and "'c4' (2 rows)" in msg and "counted again" in msg
+
+
+def test_events_that_find_no_row_are_counted_and_named_in_errors(olist):
+    (olist / "customers.csv").write_text("\n".join(CUSTOMERS.splitlines()[:3]) + "\n")  # c3, c4 gone
+    with pytest.raises(DataError) as e:
+        load(olist_source(olist))
+    msg = str(e.value)
+    # the items file's rows 4 and 5 (o3, o4), and why they have no customer
+    assert "2 rows have no customer id in column 'customer_unique_id'" in msg
+    assert "row 4: customer_unique_id=(empty); row 5" in msg
+    assert "2 of 5 events (40.0 %) find no row in customers.csv on customer_id" in msg
+    log = load({**olist_source(olist), "drop_missing_customers": True})
+    assert log.summary["rows"] == 3 and log.summary["dropped_without_customer"] == 2
+    assert "2 of 5 events (40.0 %) find no row in customers.csv" in log.summary["lookup_note"]
+
+
+def test_a_bad_value_from_a_lookup_names_the_sources_row(olist):
+    (olist / "orders.csv").write_text(ORDERS.replace("2018-02-10 08:00:00", "10/02/2018 8h"))
+    with pytest.raises(DataError) as e:
+        load(olist_source(olist))
+    msg = str(e.value)
+    assert "1 values in column 'order_purchase_timestamp' are not timestamps" in msg
+    assert "row 4: order_purchase_timestamp='10/02/2018 8h'" in msg and "with orders.csv on order_id" in msg
+
+
+def test_column_names_that_clash_are_renamed_or_refused(olist):
+    (olist / "orders.csv").write_text(ORDERS.replace("order_status", "product_id"))
+    with pytest.raises(ConfigError) as e:
+        load(olist_source(olist))
+    assert "brings 'product_id', which the events already have" in str(e.value)
+    assert 'rename = { "product_id" = "product_id_1" }' in str(e.value)
+    source = olist_source(olist)
+    source["lookups"][0]["rename"] = {"product_id": "order_status"}
+    assert events_of(load(source).table.execute()) == OLIST_EVENTS
+
+
+def test_lookup_settings_are_checked_before_reading(olist):
+    source = olist_source(olist)
+    source["lookups"][1]["key"] = "customer"
+    with pytest.raises(ConfigError, match="the events have no column 'customer' to join on.*customer_id"):
+        load(source)
+    source["lookups"][1]["key"] = "customer_id"
+    source["lookups"][1]["lookup_key"] = "cust"
+    with pytest.raises(DataError, match="customers.csv' has no column 'cust'"):
+        load(source)
+    source["lookups"][1] = {"path": str(olist / "customers.csv"), "key": "customer_id", "columns": ["customer_cty"]}
+    with pytest.raises(ConfigError, match="has no column 'customer_cty' to bring. Did you mean 'customer_city'"):
+        load(source)
+    for entry, words in (({"path": "c.csv"}, "has no key"), ({"key": "order_id"}, "names no data"),
+                         ({"path": "c.csv", "key": "k", "encodng": "latin-1"}, "Unknown key 'encodng'")):
+        with pytest.raises(ConfigError, match=words):
+            config_from_dict({"source": {"path": "x.csv", "lookups": [entry]}})
+    with pytest.raises(ConfigError, match="a postgres source joins tables of its own database"):
+        config_from_dict({"source": {"backend": "postgres", "table": "events", "connection": {"url": "postgresql://x/y"},
+                                     "lookups": [{"path": "c.csv", "key": "k"}]}})
+
+
+def test_validate_and_train_read_a_normalised_shop(olist, tmp_path, capsys):
+    """The CLI on Olist-shaped files: orders of 1,500 people over a year and a half, their lines in one file."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    lines, orders, customers = [], [], []
+    for person in range(1500):
+        for k in range(1 + rng.poisson(1.2)):
+            n = len(orders)
+            when = pd.Timestamp("2017-01-01") + pd.Timedelta(days=int(rng.integers(0, 540)))
+            orders.append((f"o{n}", f"c{n}", "delivered", f"{when:%Y-%m-%d} 12:00:00"))
+            customers.append((f"c{n}", f"p{person}", "x"))
+            lines += [(f"o{n}", j + 1, f"p{rng.integers(9)}", round(float(rng.gamma(2, 30)), 2))
+                      for j in range(1 + rng.poisson(0.4))]
+    pd.DataFrame(lines, columns=LINES.splitlines()[0].split(",")).to_csv(olist / "items.csv", index=False)
+    pd.DataFrame(orders, columns=ORDERS.splitlines()[0].split(",")).to_csv(olist / "orders.csv", index=False)
+    pd.DataFrame(customers, columns=CUSTOMERS.splitlines()[0].split(",")).to_csv(olist / "customers.csv", index=False)
+    toml = f'''[source]
+path = "items.csv"
+layout = "events"
+columns = {{ customer_id = "customer_unique_id", event_time = "order_purchase_timestamp", amount = "price", order_id = "order_id" }}
+
+[[source.lookups]]
+path = "orders.csv"
+key = "order_id"
+
+[[source.lookups]]
+path = "customers.csv"
+key = "customer_id"
+columns = ["customer_unique_id"]
+
+[problem]
+horizon_days = 90
+
+[train]
+candidates = ["logistic", "bgnbd"]
+
+[output]
+dir = "{tmp_path / 'out'}"
+'''
+    (olist / "winback.toml").write_text(toml)
+    assert main(["validate", "-c", str(olist / "winback.toml")]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(lines):,} events of 1,500" in out.replace("\n", "")
+    assert main(["train", "-c", str(olist / "winback.toml"), "-q", "--no-track"]) == 0
+    assert (tmp_path / "out" / "bundle" / "manifest.json").exists()
