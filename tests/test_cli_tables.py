@@ -139,11 +139,14 @@ def test_init_table_writes_a_config_that_trains(tmp_path, monkeypatch):
     assert 'key = "customer_id"' in text and 'label = "label_column"' in text
     rarer, other = pd.Series(churn).value_counts().index[::-1]
     assert f'positive = ["{rarer}"]' in text and f'negative = ["{other}"]' in text
-    text = text.replace('value_column = ""', 'value_column = "profit"').replace("trials = 15", "trials = 2")
+    text = text.replace('value_column = ""', 'value_column = "profit"').replace("trials = 15", "trials = 2\ntrials_by_candidate = { tree = 1 }")
     (tmp_path / "winback.toml").write_text(text)
     assert main(["validate"]) == 0
     assert main(["train", "-q", "--no-track"]) == 0
     manifest = json.loads((tmp_path / "winback-out" / "bundle" / "manifest.json").read_text())
+    # a candidate's own trial budget, the others' common one
+    assert manifest["candidates"]["tree"]["trials"] == 1 and manifest["candidates"]["logistic"]["trials"] == 2
+    assert manifest["tuning"]["trials_by_candidate"] == {"tree": 1}
     assert manifest["candidates"][manifest["best"]]["cv"]["roc_auc_mean"] > 0.6
     assert manifest["segments"]["rule"]["value_column"] == "profit"
 

@@ -166,6 +166,12 @@ def test_config_errors_for_tables():
                           "train": {"candidates": ["bgnbd"]}})
     with pytest.raises(ConfigError, match="train.imbalance must be one of.*Did you mean 'smote'"):
         config_from_dict({"train": {"imbalance": "smoet"}})
+    with pytest.raises(ConfigError, match="names 'svm', which is no tuned candidate.*Did you mean 'svc'"):
+        config_from_dict({"train": {"trials_by_candidate": {"svm": 4}}})
+    with pytest.raises(ConfigError, match="trials_by_candidate.mlp must be a whole number of trials, at least 1"):
+        config_from_dict({"train": {"trials_by_candidate": {"mlp": 0}}})
+    with pytest.raises(ConfigError, match="'train.trials_by_candidate' must be a table of whole numbers"):
+        config_from_dict({"train": {"trials_by_candidate": {"mlp": "3"}}})
 
 
 def test_empty_table_is_an_error(tmp_path):

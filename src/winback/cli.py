@@ -63,8 +63,9 @@ def _config(args):
         cfg = load_config(args.config)
         if getattr(args, "out", None):
             cfg.output.dir = str(Path(args.out).resolve())
-    if getattr(args, "trials", None) is not None:
+    if getattr(args, "trials", None) is not None:  # every candidate's, per-candidate budgets too
         cfg.train.trials = args.trials
+        cfg.train.trials_by_candidate = {}
     if getattr(args, "timeout", None) is not None:
         cfg.train.timeout_s = args.timeout
     validate_config(cfg)
@@ -318,7 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_validate)
     sp = sub.add_parser("train", help="labels, features, candidates, leaderboard, bundle, report")
     common(sp)
-    sp.add_argument("--trials", type=int, help="customer tables: Optuna trials per candidate (train.trials)")
+    sp.add_argument("--trials", type=int, help="customer tables: Optuna trials of every candidate (train.trials; "
+                    "overrides train.trials_by_candidate)")
     sp.add_argument("--timeout", type=float, help="customer tables: whole tuning budget in seconds (train.timeout_s)")
     sp.add_argument("--no-track", action="store_true", help="do not log this run to MLflow")
     sp.set_defaults(func=cmd_train)

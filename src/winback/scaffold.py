@@ -87,6 +87,7 @@ path = {path}{settings}
 
 [train]
 trials = 15                    # Optuna trials per candidate
+# trials_by_candidate = {{ svc = 4, mlp = 3 }}   # fewer for candidates slow on a large table
 seed = 42
 
 [output]

@@ -102,8 +102,8 @@ def compare_candidates(cfg: Config, X_tr: pd.DataFrame, y_tr: np.ndarray, X_te: 
     tuned: dict[str, Tuned] = {}
     models: dict[str, Any] = {}
     for name in names:
-        with steps.step(f"Tuning {name} ({t.trials} trials, {t.cv_folds}-fold CV)") as show:
-            tuned[name] = tune(name, X_tr, y_tr, splits, prep, trials=t.trials,
+        with steps.step(f"Tuning {name} ({t.trials_of(name)} trials, {t.cv_folds}-fold CV)") as show:
+            tuned[name] = tune(name, X_tr, y_tr, splits, prep, trials=t.trials_of(name),
                                timeout_s=per_candidate, imbalance=t.imbalance, seed=t.seed,
                                progress=show)
             models[name] = TableModel(name, tuned[name].params, tuned[name].strategy, t.seed).fit(
@@ -197,7 +197,8 @@ def train_table(cfg: Config, *, steps: Steps | None = None, report: bool = True,
         "explainer": explanation.method,
         "segments": seg_summary,
         "feature_columns": table.features,
-        "tuning": {"trials": t.trials, "timeout_s": t.timeout_s, "imbalance": t.imbalance,
+        "tuning": {"trials": t.trials, "trials_by_candidate": dict(t.trials_by_candidate),
+                   "timeout_s": t.timeout_s, "imbalance": t.imbalance,
                    "seed": t.seed},
     }
     out = cfg.output_dir()
