@@ -205,6 +205,10 @@ def test_init_maps_shop_headers_by_name(tmp_path, header, want):
     ("Awaiting Fulfillment", "purchase"), ("Awaiting Shipment", "purchase"), ("Disputed", "other"),
     ("closed", "return"), ("holded", "other"), ("payment_review", None), ("Uncaptured", "other"),
     ("Terminée", "purchase"), ("Terminated", None), ("Suspended", "other"),
+    # Olist (Brazil) and Mercado Pago: approved and invoiced orders are paid
+    ("approved", "purchase"), ("invoiced", "purchase"), ("Aprovado", "purchase"), ("Faturado", "purchase"),
+    ("Entregue", "purchase"), ("Not approved", "other"), ("Reprovado", "other"), ("Desaprobado", "other"),
+    ("unavailable", None), ("created", None),
 ])
 def test_order_statuses_read_as_sales_refunds_or_no_sale(status, kind):
     """A failed, pending or cancelled order is no sale, and its words are tested before those of

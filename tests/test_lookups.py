@@ -210,3 +210,43 @@ dir = "{tmp_path / 'out'}"
     assert f"{len(lines):,} events of 1,500" in out.replace("\n", "")
     assert main(["train", "-c", str(olist / "winback.toml"), "-q", "--no-track"]) == 0
     assert (tmp_path / "out" / "bundle" / "manifest.json").exists()
+
+
+def test_init_recognises_olists_export_and_reads_its_statuses(tmp_path, monkeypatch, capsys):
+    """`winback init --path <Olist's folder>` (or one of its files) writes the lookups to the
+    orders and to the person behind each, and maps Olist's statuses: an approved or invoiced
+    order is paid, a created or unavailable one no sale."""
+    folder = tmp_path / "olist"
+    folder.mkdir()
+    statuses = ["delivered", "shipped", "invoiced", "approved", "processing", "created", "unavailable", "canceled"]
+    orders = ["order_id,customer_id,order_status,order_purchase_timestamp"]
+    items = ["order_id,order_item_id,product_id,seller_id,price,freight_value"]
+    customers = ["customer_id,customer_unique_id,customer_zip_code_prefix,customer_city,customer_state"]
+    for n in range(120):
+        orders.append(f"o{n},c{n},{statuses[n % len(statuses)]},2017-{1 + n % 12:02d}-{1 + n % 28:02d} 10:00:00")
+        items.append(f"o{n},1,p{n % 7},s1,{10 + n % 9}.50,4.20")
+        customers.append(f"c{n},person{n % 45},01001,sao paulo,SP")
+    (folder / "olist_orders_dataset.csv").write_text("\n".join(orders) + "\n")
+    (folder / "olist_order_items_dataset.csv").write_text("\n".join(items) + "\n")
+    (folder / "olist_customers_dataset.csv").write_text("\n".join(customers) + "\n")
+    (folder / "olist_products_dataset.csv").write_text("product_id\np1\n")
+    monkeypatch.chdir(tmp_path)
+    for path in ("olist", "olist/olist_orders_dataset.csv"):
+        assert main(["init", "--path", path, "--force"]) == 0
+        out = capsys.readouterr().out
+        assert "Recognised Olist's export" in out
+        text = (tmp_path / "winback.toml").read_text()
+        assert 'path = "olist/olist_order_items_dataset.csv"' in text
+        assert 'customer_id = "customer_unique_id"' in text and 'event_type = "order_status"' in text
+        assert '[[source.lookups]]\npath = "olist/olist_orders_dataset.csv"\nkey = "order_id"' in text
+        assert 'key = "customer_id"\ncolumns = ["customer_unique_id"]' in text
+        for paid in ("delivered", "shipped", "invoiced", "approved", "processing"):
+            assert f'"{paid}" = "purchase"' in text
+        no_sale = text.split("never purchases):")[1].splitlines()[0]
+        assert sorted(no_sale.replace(" ", "").split(",")) == ["canceled", "created", "unavailable"]
+    assert main(["validate"]) == 0
+    assert "120 events of 45 customers" in capsys.readouterr().out.replace("\n", "")
+    # not Olist: a folder without all three files, or another file of the folder
+    (folder / "olist_customers_dataset.csv").unlink()
+    assert main(["init", "--path", "olist/olist_orders_dataset.csv", "--force"]) == 0
+    assert "Recognised Olist's export" not in capsys.readouterr().out

@@ -74,7 +74,7 @@ def _config(args):
 
 def cmd_init(args) -> int:
     from winback.data.layouts import LAYOUTS
-    from winback.scaffold import event_scaffold, table_scaffold
+    from winback.scaffold import event_scaffold, olist_export, olist_scaffold, table_scaffold
 
     target = Path(args.config)
     if target.exists() and not args.force:
@@ -83,6 +83,9 @@ def cmd_init(args) -> int:
         scaffold = table_scaffold(args.path, target.parent)
         next_step = ("Check table.key, table.label and its values, then `winback validate` and "
                      "`winback train`.")
+    elif args.layout is None and (olist := olist_export(args.path, target.parent)):
+        scaffold = olist_scaffold(olist, target.parent, status=console.status)
+        next_step = "Next: `winback validate` then `winback train`."
     else:
         layout, recognised = args.layout, ""
         if layout is None:
@@ -309,7 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--layout", default=None,
                     help="rees46, cdnow, online_retail, ga_sessions, shopify or events (default: recognised "
                          "by the source's columns, else events)")
-    sp.add_argument("--path", default="data/events.csv", help="source file or glob")
+    sp.add_argument("--path", default="data/events.csv",
+                    help="source file or glob (or the folder of Olist's export)")
     sp.add_argument("--table", action="store_true", help="a customer-table project instead of an event log")
     sp.add_argument("--config", "-c", default="winback.toml")
     sp.add_argument("--force", action="store_true")

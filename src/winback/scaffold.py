@@ -349,6 +349,39 @@ FIXES = (("time_format", re.compile(r"source\.time_format = '([^']+)'")),
          ("table", re.compile(r"set source\.table = '([^']+)', its only table")))
 
 
+# Olist's Brazilian e-commerce export (Kaggle): order lines, orders, and customers, whose
+# customer_id is new with every order; the person is customer_unique_id
+OLIST_FILES = {"items": "olist_order_items_dataset.csv", "orders": "olist_orders_dataset.csv",
+               "customers": "olist_customers_dataset.csv"}
+OLIST_COLUMNS = {"customer_id": "customer_unique_id", "event_time": "order_purchase_timestamp",
+                 "amount": "price", "order_id": "order_id", "product_id": "product_id",
+                 "event_type": "order_status"}
+
+
+def olist_export(path: str, base_dir: Path) -> dict[str, str] | None:
+    """The three Olist files as the config names them, when `path` is their folder or one of
+    them and all three are there; else None."""
+    given = Path(path)
+    full = given if given.is_absolute() else base_dir / given
+    folder, named = (full, given) if full.is_dir() else (full.parent, given.parent)
+    if not full.is_dir() and full.name not in OLIST_FILES.values():
+        return None
+    if not all((folder / name).is_file() for name in OLIST_FILES.values()):
+        return None
+    return {k: str(named / name) for k, name in OLIST_FILES.items()}
+
+
+def olist_scaffold(files: dict[str, str], base_dir: Path, status=nullcontext) -> Scaffold:
+    """A config joining Olist's order lines to their orders and the person behind each."""
+    lookups = [{"path": files["orders"], "key": "order_id"},
+               {"path": files["customers"], "key": "customer_id", "columns": ["customer_unique_id"]}]
+    scaffold = event_scaffold(files["items"], "events", base_dir, status, dict(OLIST_COLUMNS), lookups)
+    scaffold.notes.insert(0, "Recognised Olist's export: each order line is read with its order "
+                             "(time, status) and its customer's customer_unique_id, the person "
+                             "(customer_id is new with every order, so no one would ever come back).")
+    return scaffold
+
+
 def guess_layout(path: str, base_dir: Path) -> tuple[str, str]:
     """The layout whose columns the source has (REES46, CDNOW, UCI Online Retail in either
     version, GA sessions) and a note saying so; `events` when none matches or the source
@@ -602,15 +635,21 @@ def table_scaffold(path: str, base_dir: Path) -> Scaffold:
                            if n])
 
 
-def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext) -> Scaffold:
+def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext,
+                   columns: dict[str, str] | None = None, lookups: list[dict] | None = None) -> Scaffold:
     """An event-log config for `layout`, fitted to the source when it can be read (`status`
-    shows a spinner while it is)."""
+    shows a spinner while it is); `columns` and `lookups`, when given, are a known export's
+    mapping (Olist's) rather than one guessed from the names."""
     from winback.data.layouts import LAYOUTS
 
     options = dict(LAYOUTS[layout].init_options)
-    columns, note = guess_columns(path, base_dir, options) if layout == "events" else ({}, _layout_zone(
-        path, base_dir, options))
-    fit = fit_source(path, layout, options, base_dir, columns, status)
+    if columns is not None:
+        note = ""
+    else:
+        columns, note = guess_columns(path, base_dir, options) if layout == "events" else ({}, _layout_zone(
+            path, base_dir, options))
+    read_options = {**options, "lookups": lookups} if lookups else options
+    fit = fit_source(path, layout, read_options, base_dir, columns, status)
     options.update(fit.settings)
     extra = "\n".join(f"{k} = " + (str(v).lower() if isinstance(v, bool) else str(v) if isinstance(v, int)
                                    else toml_str(str(v))) for k, v in options.items())
@@ -626,6 +665,9 @@ def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext) -
     if fit.no_sale:
         mapping += ("\n# no sale, kept as events of their customer (never purchases): "
                     + ", ".join(fit.no_sale))
+    for lookup in lookups or []:
+        mapping += "\n\n[[source.lookups]]" + "".join(
+            f"\n{k} = " + (toml_list(v) if isinstance(v, list) else toml_str(v)) for k, v in lookup.items())
     text = EVENT_TEMPLATE.format(path=toml_str(path), layout=layout, extra=extra, columns=mapping,
                                  horizon=fit.problem.horizon_days, step=fit.problem.cutoff_step_days,
                                  history=fit.problem.min_history_days)

@@ -108,7 +108,8 @@ ORDER_STATUS_WORDS = (
                   "expir", "abandon", "trash", "storn", "annul", "anul", "rechaz", "attente",
                   "attesa", "wacht", "offen", "ausstehend", "nonpag", "impay", "nietbetaald",
                   "incomplet", "uncaptur", "awaitingpay", "awaitingcheck", "awaitingbank",
-                  "awaitingcash", "error", "disput", "fraud", "block", "verification", "quot")),
+                  "awaitingcash", "error", "disput", "fraud", "block", "verification", "quot",
+                  "unapprov", "notapprov", "disapprov", "desaprov", "desaprob", "reprov")),
     (PURCHASE, ("partial", "teilweise", "partiel", "parcial", "parzial", "gedeelte")),
     # Magento closes an order by refunding it in full
     (RETURN, ("refund", "return", "erstatt", "retour", "rembours", "reembols", "devuel", "devolu",
@@ -118,7 +119,7 @@ ORDER_STATUS_WORDS = (
                 "versand", "versendet", "geliefert", "erledigt", "bearbeitung", "termine", "paye",
                 "expedi", "livr", "encours", "pagad", "pagat", "enviad", "entregad", "procesa",
                 "spedit", "consegn", "lavorazione", "evas", "voltooid", "betaald", "verzonden",
-                "geleverd", "verwerking")),
+                "geleverd", "verwerking", "approv", "aprov", "aprob", "invoic", "faturad", "entregue")),
 )
 # column names of order statuses; a fulfilment or shipping status says nothing of payment, and
 # an address's state or province nothing of the order
