@@ -1,6 +1,7 @@
-"""What reading refunds and repeats right costs: the stripe and ga4 layouts' extra step.
+"""What reading refunds, repeats and normalised tables right costs: the stripe and ga4
+layouts' extra step, and lookups.
 
-    python benchmarks/layouts.py --payments 1000000 --ga4-events 3000000
+    python benchmarks/layouts.py --payments 1000000 --ga4-events 3000000 --order-lines 2000000
 
 The stripe layout makes a refund a row of its own on its own date, and the ga4 layout drops a
 purchase GA4 recorded again under its transaction id. Both read the source once more than a
@@ -10,6 +11,8 @@ them recorded twice). Then times `load_events` (every check of `winback validate
 every cutoff reads), each in a fresh process, for the layout against the same source without
 its step: the `events` layout mapping Stripe's columns by name (which dates a refund as its
 payment), and the ga4 layout with the step switched off (which counts a repeat's revenue again).
+Olist-shaped CSV files (order lines; orders with a customer_id new with each; customers naming the
+person) are read with two [[source.lookups]] against one file of the same lines joined beforehand.
 """
 
 from __future__ import annotations
@@ -87,13 +90,52 @@ def ga4_export(events: int):
     return path
 
 
+OLIST_COLUMNS = {"customer_id": "customer_unique_id", "event_time": "order_purchase_timestamp",
+                 "amount": "price", "order_id": "order_id", "product_id": "product_id",
+                 "event_type": "order_status"}
+
+
+def olist_export(lines: int) -> dict[str, str]:
+    """Olist's three CSV files for `lines` order lines (about 1.15 lines an order, 1.5 orders a
+    person over two years), and the lines joined to both beforehand."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    names = ("items", "orders", "customers", "joined")
+    paths = {n: CACHE / f"olist_{n}_{lines}.csv" for n in names}
+    if not all(p.exists() for p in paths.values()):
+        import duckdb
+
+        orders = int(lines / 1.15)
+        con = duckdb.connect()
+        con.sql(f"""CREATE TABLE orders AS SELECT 'o' || i AS order_id, 'c' || i AS customer_id,
+            CASE WHEN i % 50 = 7 THEN 'canceled' WHEN i % 90 = 1 THEN 'shipped' ELSE 'delivered' END AS order_status,
+            strftime(TIMESTAMP '2017-01-01' + to_seconds((i * 7919) % (720 * 86400)), '%Y-%m-%d %H:%M:%S')
+                AS order_purchase_timestamp FROM range({orders}) t(i)""")
+        con.sql(f"""CREATE TABLE customers AS SELECT 'c' || i AS customer_id,
+            'u' || ((i * 2654435761) % {max(int(orders / 1.5), 1)}) AS customer_unique_id,
+            lpad(((i * 31) % 99999)::VARCHAR, 5, '0') AS customer_zip_code_prefix, 'sao paulo' AS customer_city,
+            'SP' AS customer_state FROM range({orders}) t(i)""")
+        con.sql(f"""CREATE TABLE items AS SELECT 'o' || CASE WHEN i < {orders} THEN i ELSE (i * 7) % {orders} END
+                AS order_id, 1 + (i >= {orders})::INT AS order_item_id, 'p' || (i * 13) % 30000 AS product_id,
+            's' || (i % 3000) AS seller_id, printf('%.2f', 5 + (i * 17) % 50000 / 100.0) AS price,
+            printf('%.2f', (i * 7) % 3000 / 100.0) AS freight_value FROM range({lines}) t(i)""")
+        for name in ("items", "orders", "customers"):
+            con.sql(f"COPY {name} TO '{paths[name]}' (HEADER)")
+        con.sql(f"""COPY (SELECT items.*, o.order_status, o.order_purchase_timestamp, c.customer_unique_id
+            FROM items JOIN orders o USING (order_id) JOIN customers c ON o.customer_id = c.customer_id)
+            TO '{paths["joined"]}' (HEADER)""")
+    return {n: str(p) for n, p in paths.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--payments", type=int, default=1_000_000)
     ap.add_argument("--ga4-events", type=int, default=3_000_000)
+    ap.add_argument("--order-lines", type=int, default=2_000_000)
     args = ap.parse_args()
     stripe = str(stripe_export(args.payments))
     ga4 = str(ga4_export(args.ga4_events))
+    olist = olist_export(args.order_lines)
+    olist_types = {"delivered": "purchase", "shipped": "purchase"}
     runs = {
         "stripe": dict(source={"path": stripe, "layout": "stripe", "drop_missing_customers": True}),
         "stripe_as_events": dict(source={"path": stripe, "layout": "events", "drop_missing_customers": True,
@@ -102,6 +144,13 @@ def main() -> None:
         "ga4": dict(source={"path": ga4, "layout": "ga4", "drop_missing_customers": True}),
         "ga4_without_step": dict(source={"path": ga4, "layout": "ga4", "drop_missing_customers": True},
                                  plain_ga4=True),
+        "olist_lookups": dict(source={"path": olist["items"], "layout": "events", "columns": OLIST_COLUMNS,
+                                      "event_types": olist_types,
+                                      "lookups": [{"path": olist["orders"], "key": "order_id"},
+                                                  {"path": olist["customers"], "key": "customer_id",
+                                                   "columns": ["customer_unique_id"]}]}),
+        "olist_joined_beforehand": dict(source={"path": olist["joined"], "layout": "events",
+                                                "columns": OLIST_COLUMNS, "event_types": olist_types}),
     }
     results = {name: run_child(LOAD.format(source=repr(r["source"]), plain_ga4=r.get("plain_ga4", False)))
                for name, r in runs.items()}
@@ -109,11 +158,12 @@ def main() -> None:
         [name, f"{r['events']:,}", f"{r['purchases']:,}", f"{r['returns']:,}", f"{r['seconds']:.1f}",
          f"{r['peak_rss_mb']:.0f}"] for name, r in results.items()])
     ratios = {"stripe": results["stripe"]["seconds"] / results["stripe_as_events"]["seconds"],
-              "ga4": results["ga4"]["seconds"] / results["ga4_without_step"]["seconds"]}
+              "ga4": results["ga4"]["seconds"] / results["ga4_without_step"]["seconds"],
+              "olist": results["olist_lookups"]["seconds"] / results["olist_joined_beforehand"]["seconds"]}
     print(f"\nstripe layout / events mapping: {ratios['stripe']:.2f}x; ga4 with / without the repeat "
-          f"step: {ratios['ga4']:.2f}x")
+          f"step: {ratios['ga4']:.2f}x; olist with lookups / joined beforehand: {ratios['olist']:.2f}x")
     out = write_result("layouts", {"payments": args.payments, "ga4_events": args.ga4_events,
-                                   "runs": results, "time_ratio": ratios})
+                                   "order_lines": args.order_lines, "runs": results, "time_ratio": ratios})
     print(f"wrote {out}")
 
 

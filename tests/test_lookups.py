@@ -250,3 +250,28 @@ def test_init_recognises_olists_export_and_reads_its_statuses(tmp_path, monkeypa
     (folder / "olist_customers_dataset.csv").unlink()
     assert main(["init", "--path", "olist/olist_orders_dataset.csv", "--force"]) == 0
     assert "Recognised Olist's export" not in capsys.readouterr().out
+
+
+def test_files_holding_whole_customers_join_their_lookups_file_by_file(olist):
+    """With source.partitioned_by_customer each file is joined to the lookups as it is read,
+    and the features stacked file by file equal those of one pass."""
+    import datetime as dt
+
+    from winback.features import FeatureSpec
+    from winback.frame import features_of
+
+    parts = olist / "lines"
+    parts.mkdir()
+    lines = pd.read_csv(olist / "items.csv")
+    lines[lines.order_id != "o4"].to_parquet(parts / "part-0.parquet")  # ann's and bob's orders
+    lines[lines.order_id == "o4"].to_parquet(parts / "part-1.parquet")  # cid's
+    source = {**olist_source(olist), "path": str(parts)}
+    whole = load(source)
+    parted = load({**source, "partitioned_by_customer": True})
+    assert len(parted.parts) == 2 and parted.fingerprint == whole.fingerprint
+    spec = FeatureSpec(windows_days=(30, 90), available=tuple(sorted(whole.available)), bgnbd=False)
+    when = dt.datetime(2018, 5, 1)
+    want = features_of(whole, when, spec).sort_values("customer_id").reset_index(drop=True)
+    got = features_of(parted, when, spec).sort_values("customer_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9)
+    assert got.customer_id.tolist() == ["ann", "bob", "cid"] and got.spend.tolist() == [35.5, 0.0, 3.0]
