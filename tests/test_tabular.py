@@ -132,15 +132,30 @@ def test_tuning_is_reproducible_and_starts_from_the_default(oneclick):
     assert a.trials == 4 and a.cv_mean >= a.history[0] and len(a.oof) == len(y)
 
 
-def test_lightgbm_tuning_with_pruning_is_reproducible(oneclick):
+def test_lightgbm_tuning_with_pruning_is_reproducible(oneclick, monkeypatch):
     """LightGBM chose row- or column-wise histograms by timing them, so the same trial's AUC
     could move in its last digits, Hyperband pruned otherwise, and a seed's tuned model
     differed between runs (One Click's test ROC-AUC was 0.916 in one run, 0.922 in the next).
-    Its histograms are now row-wise and deterministic: the same seed, the same tuning."""
+    Its histograms are now row-wise and deterministic. Hyperband also put trials in brackets by
+    a hash of the study's name, a random UUID unless named: the study now has a name of its
+    own, so the same seed prunes the same trials."""
+    import optuna
+
+    names = []
+    create = optuna.create_study
+
+    def recording(*args, **kwargs):
+        study = create(*args, **kwargs)
+        names.append(study.study_name)
+        return study
+
+    monkeypatch.setattr(optuna, "create_study", recording)
     table, X, y = oneclick
     splits = folds(y, 3, seed=1)
-    runs = [tune("lightgbm", X, y, splits, _prep(table), trials=6, timeout_s=None, imbalance="none", seed=1)
+    runs = [tune("lightgbm", X, y, splits, _prep(table), trials=12, timeout_s=None, imbalance="none", seed=1)
             for _ in range(2)]
+    assert names[0] == names[1] == "winback-lightgbm-1"
+    assert runs[0].pruned == runs[1].pruned > 0 and runs[0].history == runs[1].history
     assert runs[0].params == runs[1].params and runs[0].cv_scores == runs[1].cv_scores
     assert np.array_equal(runs[0].oof, runs[1].oof)
     numbers = X[table.numeric].iloc[:300]

@@ -76,7 +76,11 @@ def tune(name: str, frame: pd.DataFrame, y: np.ndarray, splits, prep: Callable[[
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pruner = (optuna.pruners.HyperbandPruner(min_resource=5, reduction_factor=3)
               if name in ITERATIVE else optuna.pruners.NopPruner())
-    study = optuna.create_study(direction="maximize", pruner=pruner,
+    # a name of its own: Hyperband puts each trial in a bracket by a hash of the study's name and
+    # the trial's number, and an unnamed study is named by a random UUID, so the same seed pruned
+    # other trials in each run and tuned LightGBM to another model (One Click test ROC-AUC 0.9222
+    # in one run, 0.9163 in the next)
+    study = optuna.create_study(study_name=f"winback-{name}-{seed}", direction="maximize", pruner=pruner,
                                 sampler=optuna.samplers.TPESampler(seed=seed))
     strategies = imbalance_options(name) if imbalance == "auto" else [imbalance]
     first = dict(default_params(name))
