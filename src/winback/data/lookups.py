@@ -39,6 +39,14 @@ class OpenLookup:
     table: ibis.Table
 
 
+def temp_name(what: str) -> str:
+    """A temporary table's name no other read on the same connection takes: an event log
+    still in use keeps reading its own."""
+    import uuid
+
+    return f"winback_{what}_{uuid.uuid4().hex[:12]}"
+
+
 def _source_of(lookup: LookupConfig, backend: str) -> SourceConfig:
     return SourceConfig(path=lookup.path, table=lookup.table, format=lookup.format, sheet=lookup.sheet,
                         delimiter=lookup.delimiter, skip_rows=lookup.skip_rows, encoding=lookup.encoding,
@@ -106,6 +114,8 @@ def open_lookups(con, cfg: Config, events: ibis.Table, name: str) -> list[OpenLo
         prepared = table.select(**{KEY.format(i): joined_key}, **{n: table[c] for n, c in named.items()},
                                 **{FOUND.format(i): ibis.literal(True)})
         prepared = prepared.filter(prepared[KEY.format(i)].notnull())
+        if cfg.source.backend == "duckdb":  # read (a CSV parsed) once for the check and the join
+            prepared = con.create_table(temp_name(f"lookup_{i}"), prepared, temp=True)
         _check_unique(prepared, KEY.format(i), where, own_key)
         opened.append(OpenLookup(i, lookup.key, f"{Path(lookup.where()).name} on {lookup.key}", prepared))
         have += list(named)
