@@ -275,3 +275,22 @@ def test_files_holding_whole_customers_join_their_lookups_file_by_file(olist):
     got = features_of(parted, when, spec).sort_values("customer_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9)
     assert got.customer_id.tolist() == ["ann", "bob", "cid"] and got.spend.tolist() == [35.5, 0.0, 3.0]
+
+
+def test_a_lookup_table_of_the_events_own_duckdb_file(olist):
+    """Tables of one DuckDB file: a lookup that names a table and no path reads it from the
+    file the events are a table of."""
+    import duckdb
+
+    db = olist / "shop.duckdb"
+    with duckdb.connect(str(db)) as con:
+        for name in ("items", "orders", "customers"):
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv('{olist / (name + '.csv')}', all_varchar=true)")
+    source = olist_source(olist)
+    source.update(path=str(db), table="items")
+    source["lookups"] = [{"table": "orders", "key": "order_id"},
+                         {"table": "customers", "key": "customer_id", "columns": ["customer_unique_id"]}]
+    log = load(source)
+    assert events_of(log.table.execute()) == OLIST_EVENTS
+    with pytest.raises(ConfigError, match="names a table but no file: set path to the DuckDB file"):
+        config_from_dict({"source": {"path": "lines.csv", "lookups": [{"table": "orders", "key": "order_id"}]}})

@@ -581,6 +581,10 @@ def _validate_lookups(source: SourceConfig) -> None:
         if warehouse and not lookup.table:
             raise ConfigError(f"{where}: a {source.backend} source joins tables of its own database; "
                               f"set table (schema.table) rather than path.")
+        if source.backend == "duckdb" and not lookup.path and not source.table:
+            raise ConfigError(f"{where} names a table but no file: set path to the DuckDB file that "
+                              f"holds it (a table without a path is read from the events' own DuckDB "
+                              f"file, when source.table names one).")
         if encoding_problem(lookup.encoding):
             raise ConfigError(f"{where}: {encoding_problem(lookup.encoding)}.")
         if lookup.skip_rows < 0:

@@ -191,7 +191,7 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     if source.lookups:  # columns joined by key from other tables (an order line's customer)
         from winback.data.lookups import join_lookups, open_lookups, temp_name
 
-        lookups = open_lookups(con, cfg, raw, name)
+        lookups = open_lookups(con, cfg, raw)
         # numbered before the joins, so that errors name the source's own rows
         raw = join_lookups(raw.mutate(**{SOURCE_ROW: ibis.row_number() + 1}), lookups)
         if embedded and not source.partitioned_by_customer:

@@ -30,8 +30,8 @@ KEY = "_winback_lookup_key_{}"
 
 @dataclass(frozen=True)
 class OpenLookup:
-    """A lookup read and checked: its key (as KEY.format(i)), its marker and the columns it
-    brings under their final names."""
+    """A lookup read and checked: `table` holds its key (KEY.format(index)), a marker
+    (FOUND.format(index)) and the columns it brings under their final names."""
 
     index: int
     key: str  # the events' column
@@ -59,7 +59,8 @@ def _read(con, cfg: Config, lookup: LookupConfig) -> ibis.Table:
 
     source = _source_of(lookup, cfg.source.backend)
     if cfg.source.backend == "duckdb":
-        path = cfg.resolve(lookup.path)
+        # a table without a path is one of the DuckDB file the events are a table of
+        path = cfg.resolve(lookup.path or cfg.source.path)
         table = open_source(con, source, path)
         if not lookup.skip_rows and not lookup.table:
             check_title_lines(source, path, table, f"Lookup '{lookup.path}'",
@@ -80,7 +81,7 @@ def join_key(col: ibis.Value, other: ibis.Value) -> ibis.Value:
     return col.cast("string").strip()
 
 
-def open_lookups(con, cfg: Config, events: ibis.Table, name: str) -> list[OpenLookup]:
+def open_lookups(con, cfg: Config, events: ibis.Table) -> list[OpenLookup]:
     """Read every lookup of `cfg.source` and check its key and columns against `events` (the
     source's columns) and the lookups before it."""
     have = [c for c in events.columns if c != SOURCE_ROW]
@@ -125,13 +126,13 @@ def open_lookups(con, cfg: Config, events: ibis.Table, name: str) -> list[OpenLo
 
 def _check_unique(table: ibis.Table, key: str, where: str, shown_key: str) -> None:
     repeats = table.group_by(key).aggregate(rows=table.count()).filter(ibis._.rows > 1)
-    found = repeats.aggregate(keys=repeats.count(), extra=repeats.rows.sum()).execute().iloc[0]
-    if not int(found["keys"]):
+    keys = int(repeats.count().execute())
+    if not keys:
         return
     examples = repeats.order_by([ibis.desc("rows"), key]).limit(EXAMPLES).execute()
     shown = ", ".join(f"'{r[key]}' ({int(r['rows'])} rows)" for _, r in examples.iterrows())
     raise DataError(
-        f"{where} has {int(found['keys']):,} values of '{shown_key}' in more than one row ({shown}): "
+        f"{where} has {keys:,} values of '{shown_key}' in more than one row ({shown}): "
         f"each event with such a key would be read once per row, its revenue counted again. A "
         f"lookup holds one row per key: remove the repeated rows, or sum them by key first (a "
         f"payments table with several payments per order, as a view or a file of order totals).")
