@@ -192,8 +192,10 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
         from winback.data.lookups import join_lookups, open_lookups, temp_name
 
         lookups = open_lookups(con, cfg, raw)
-        # numbered before the joins, so that errors name the source's own rows
-        raw = join_lookups(raw.mutate(**{SOURCE_ROW: ibis.row_number() + 1}), lookups)
+        if embedded:  # numbered before the joins, so that errors name the file's own rows; a
+            # warehouse's rows have no order to name, and numbering them takes one partition
+            raw = raw.mutate(**{SOURCE_ROW: ibis.row_number() + 1})
+        raw = join_lookups(raw, lookups)
         if embedded and not source.partitioned_by_customer:
             # joined once for the checks that each read it (2 M Olist lines: 18 s joining in
             # every query, against 5 s for the same lines joined beforehand)
