@@ -80,9 +80,10 @@ def test_order_lines_borrow_their_order_and_the_person_behind_it(olist):
 
 
 def test_keys_of_other_types_and_stray_spaces_still_match(tmp_path):
-    """Integer ids in Parquet find their rows in a CSV lookup that writes them as text."""
+    """Integer ids in Parquet find their rows in a CSV lookup that writes them as text (a float
+    column's '3.0' included)."""
     pd.DataFrame({"order": [1, 2, 3], "total": [10.0, 20.0, 30.0]}).to_parquet(tmp_path / "lines.parquet")
-    (tmp_path / "orders.csv").write_text("order,buyer,placed\n 1 ,a,2024-01-01\n2,b,2024-01-02\n3,a,2024-01-03\n")
+    (tmp_path / "orders.csv").write_text("order,buyer,placed\n 1 ,a,2024-01-01\n2,b,2024-01-02\n3.0,a,2024-01-03\n")
     log = load({"path": str(tmp_path / "lines.parquet"), "layout": "events",
                 "columns": {"customer_id": "buyer", "event_time": "placed", "amount": "total"},
                 "lookups": [{"path": str(tmp_path / "orders.csv"), "key": "order"}]})
