@@ -210,7 +210,11 @@ dir = "{tmp_path / 'out'}"
     out = capsys.readouterr().out
     assert f"{len(lines):,} events of 1,500" in out.replace("\n", "")
     assert main(["train", "-c", str(olist / "winback.toml"), "-q", "--no-track"]) == 0
-    assert (tmp_path / "out" / "bundle" / "manifest.json").exists()
+    assert main(["score", "-c", str(olist / "winback.toml"), "--bundle", str(tmp_path / "out" / "bundle"),
+                 "-o", str(tmp_path / "scores.csv"), "-q"]) == 0
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    buyers = {c for (_, c, _) in customers}
+    assert set(scores.customer_id) == buyers and scores.probability.between(0, 1).all()
 
 
 def test_init_recognises_olists_export_and_reads_its_statuses(tmp_path, monkeypatch, capsys):
