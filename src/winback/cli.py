@@ -310,8 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("init", help="write a winback.toml for a layout")
     sp.add_argument("--layout", default=None,
-                    help="rees46, cdnow, online_retail, ga_sessions, shopify or events (default: recognised "
-                         "by the source's columns, else events)")
+                    help="rees46, cdnow, online_retail, ga_sessions, ga4, shopify, paypal, stripe or events "
+                         "(default: recognised by the source's columns, else events)")
     sp.add_argument("--path", default="data/events.csv",
                     help="source file or glob (or the folder of Olist's export)")
     sp.add_argument("--table", action="store_true", help="a customer-table project instead of an event log")
