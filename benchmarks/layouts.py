@@ -21,6 +21,8 @@ import argparse
 
 from _common import CACHE, print_table, run_child, write_result
 
+from winback.scaffold import OLIST_COLUMNS  # the mapping `winback init` writes for Olist's export
+
 LOAD = """
 import time, dataclasses
 from winback.config import config_from_dict
@@ -88,11 +90,6 @@ def ga4_export(events: int):
             [{{'item_id': 'SKU' || (i % 500), 'item_brand': 'Acme', 'item_category': 'Mugs'}}] AS items
             FROM range({events}) t(i)) TO '{path}' (FORMAT parquet)""")
     return path
-
-
-OLIST_COLUMNS = {"customer_id": "customer_unique_id", "event_time": "order_purchase_timestamp",
-                 "amount": "price", "order_id": "order_id", "product_id": "product_id",
-                 "event_type": "order_status"}
 
 
 def olist_export(lines: int) -> dict[str, str]:

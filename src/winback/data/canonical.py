@@ -25,6 +25,7 @@ from winback.config import UNIX_TIME_FORMATS, Config, SourceConfig
 from winback.data.layouts import (CANONICAL_TYPES, ID_COLUMNS, LAYOUTS, LOCAL_TIME, PURCHASE, REQUIRED, RETURN,
                                   SOURCE_ROW, Layout)
 from winback.data.engines import connect_engine, engine_table
+from winback.data.lookups import OpenLookup, join_lookups, open_lookups, temp_name, unmatched_note, without_markers
 from winback.data.numbers import NumberFormat, number_format_hint, source_number_format, text_number
 from winback.data.sources import (check_title_lines, connect, damaged_text, files_lacking, is_read_failure,
                                   matching_files, open_source, repeated_header_names, source_format)
@@ -187,10 +188,8 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     if source.path and not source.table and (embedded or source.backend == "spark") and not source.skip_rows:
         check_title_lines(source, path, raw, name)
     source_columns = list(raw.columns)
-    lookups: list = []
+    lookups: list[OpenLookup] = []
     if source.lookups:  # columns joined by key from other tables (an order line's customer)
-        from winback.data.lookups import join_lookups, open_lookups, temp_name
-
         lookups = open_lookups(con, cfg, raw)
         if embedded:  # numbered before the joins, so that errors name the file's own rows; a
             # warehouse's rows have no order to name, and numbering them takes one partition
@@ -233,8 +232,6 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
 
     lookup_note = ""
     if lookups:
-        from winback.data.lookups import unmatched_note, without_markers
-
         lookup_note = unmatched_note(raw, lookups)
         raw = without_markers(raw, lookups)
     expand_note = layout.expand_note(raw) if layout.expand_note is not None else ""
@@ -306,8 +303,6 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     if source.partitioned_by_customer and embedded:
         def prepared(r: ibis.Table) -> ibis.Table:  # as `raw` was: derived columns, trimmed text
             if lookups:
-                from winback.data.lookups import join_lookups, without_markers
-
                 r = without_markers(join_lookups(r, lookups), lookups)
             if layout.expand is not None:
                 r = layout.expand(r)
@@ -600,17 +595,13 @@ def _typed_columns(
         elif canonical in ID_COLUMNS and col.type().is_floating():
             cols[canonical] = float_id_text(col)
         elif canonical == "customer_id" and col.type().is_string():
-            # the same ids written as text by a float column ('17850.0' in UCI Online Retail's
-            # CSV exports); the cheap suffix test spares the regex on other ids
-            whole = r"^(-?[0-9]+)\.0+$"  # re_extract, not a backreference: Spark writes those $1
-            # and a blank id or a missing-value mark ('NULL', 'nan' from str() of a pandas NaN)
-            # is no customer: without this, one 'customer' gathered every guest's events. One
-            # CASE, since nesting them repeats the inner one in SQL, and the length test first:
-            # the list alone added 0.9 s to reading 5 M rows of email ids
+            # the same ids written as text by a float column ('17850.0'), and a blank id or a
+            # missing-value mark ('NULL', 'nan' from str() of a pandas NaN) is no customer:
+            # without this, one 'customer' gathered every guest's events. One CASE, since
+            # nesting them repeats the inner one in SQL, and the length test first: the list
+            # alone added 0.9 s to reading 5 M rows of email ids
             missing = (col.length() <= max(map(len, MISSING_IDS))) & col.isin(MISSING_IDS)
-            cols[canonical] = ibis.cases((missing, ibis.null("string")),
-                                         (col.endswith(".0") & col.re_search(whole), col.re_extract(whole, 1)),
-                                         else_=col)
+            cols[canonical] = ibis.cases((missing, ibis.null("string")), float_written_id(col), else_=col)
         elif target == "float64":
             if col.type().is_string():
                 cols[canonical] = text_number(col, numbers)
@@ -852,6 +843,16 @@ def case_twins(events: ibis.Table) -> str:
     return (f"{groups:,} customer id(s) differ from another only in letter case (e.g. {example['a']!r} "
             f"and {example['b']!r}): if each pair is one shopper, set source.lowercase_customer_ids = "
             f"true, or their histories are read as two customers'.")
+
+
+WHOLE_ID = r"^(-?[0-9]+)\.0+$"  # re_extract, not a backreference: Spark writes those $1
+
+
+def float_written_id(text: ibis.StringValue) -> tuple[ibis.BooleanValue, ibis.StringValue]:
+    """Whether `text` is an integer id a float column wrote as text ('17850.0' in UCI Online
+    Retail's CSV exports), and the id without its '.0': a case for `ibis.cases`. The cheap
+    suffix test spares the regex on other ids."""
+    return text.endswith(".0") & text.re_search(WHOLE_ID), text.re_extract(WHOLE_ID, 1)
 
 
 def float_id_text(col: ibis.Value) -> ibis.Value:

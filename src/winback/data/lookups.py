@@ -69,14 +69,11 @@ def _read(con, cfg: Config, lookup: LookupConfig) -> ibis.Table:
     return engine_table(con, dataclasses.replace(cfg, source=source))
 
 
-WHOLE = r"^(-?[0-9]+)\.0+$"  # an integer id a float column wrote as text: '17850.0'
-
-
 def join_key(col: ibis.Value, other: ibis.Value) -> ibis.Value:
     """`col` in a type both sides share: integers stay integers; otherwise text, trimmed, with
     float ids, and integer ids a float column wrote as text ('3.0'), without their '.0' (CSV
     keys are text, Parquet's may be numbers)."""
-    from winback.data.canonical import float_id_text
+    from winback.data.canonical import float_id_text, float_written_id
 
     if col.type().is_integer() and other.type().is_integer():
         return col.cast("int64")
@@ -85,7 +82,7 @@ def join_key(col: ibis.Value, other: ibis.Value) -> ibis.Value:
     text = col.cast("string").strip()
     if not col.type().is_string():
         return text
-    return ibis.ifelse(text.endswith(".0") & text.re_search(WHOLE), text.re_extract(WHOLE, 1), text)
+    return ibis.cases(float_written_id(text), else_=text)
 
 
 def open_lookups(con, cfg: Config, events: ibis.Table) -> list[OpenLookup]:
