@@ -270,15 +270,24 @@ SHOPIFY = (
     # 10.00 of a 50.00 order refunded: each line keeps four fifths of its amount
     "#1006,dee@x.com,partially_refunded,2024-08-01 12:00:00 +0200,fulfilled,EUR,50.00,50.00,"
     "2024-08-01 12:00:00 +0200,2,Mug,20.00,MUG-1,,16,0,10.00\n"
-    "#1006,,,,,,,,,1,Pin,10.00,PIN,,,0,\n")
+    "#1006,,,,,,,,,1,Pin,10.00,PIN,,,0,\n"
+    # refunded by cancelling the order nine days later (shipping too): a sale, then its refund
+    "#1007,eve@x.com,refunded,2024-09-01 12:00:00 +0200,fulfilled,EUR,30.00,35.00,2024-09-01 12:00:00 +0200,"
+    "1,Mug,20.00,MUG-1,2024-09-10 09:00:00 +0200,17,0,35.00\n"
+    "#1007,,,,,,,,,1,Pin,10.00,PIN,,,0,\n")
 SHOPIFY_EVENTS = [  # customer, UTC time, type, order, product, amount (quantity x price - discount)
     ("ann@x.com", "2024-01-05 09:00", "purchase", "#1001", "Card", 10.0),
     ("ann@x.com", "2024-01-05 09:00", "purchase", "#1001", "MUG-1", 35.0),
-    ("bob@x.com", "2024-02-01 08:00", "return", "#1002", "BOWL-1", 30.0),
+    # refunded, but the export gives no date for it: the sale it was
+    ("bob@x.com", "2024-02-01 08:00", "purchase", "#1002", "BOWL-1", 30.0),
     ("ann@x.com", "2024-03-01 11:00", "cancelled", "#1003", "MUG-1", 20.0),
     ("cy@x.com", "2024-07-01 10:00", "pending", "#1004", "MUG-1", 20.0),
-    ("dee@x.com", "2024-08-01 10:00", "purchase", "#1006", "MUG-1", 32.0),
-    ("dee@x.com", "2024-08-01 10:00", "purchase", "#1006", "PIN", 8.0),
+    ("dee@x.com", "2024-08-01 10:00", "purchase", "#1006", "MUG-1", 40.0),
+    ("dee@x.com", "2024-08-01 10:00", "purchase", "#1006", "PIN", 10.0),
+    ("eve@x.com", "2024-09-01 10:00", "purchase", "#1007", "MUG-1", 20.0),
+    ("eve@x.com", "2024-09-01 10:00", "purchase", "#1007", "PIN", 10.0),
+    ("eve@x.com", "2024-09-10 07:00", "return", "#1007", "MUG-1", 20.0),
+    ("eve@x.com", "2024-09-10 07:00", "return", "#1007", "PIN", 10.0),
 ]
 
 
@@ -292,15 +301,55 @@ def shopify_events(events: pd.DataFrame) -> list:
 def test_shopify_orders_export_reads_line_items_with_their_orders_fields(tmp_path):
     """Shopify writes an order's status, email and time on its first line only: every line item
     takes them from its order, so a two-line paid order is two purchases of one order (each
-    line's amount net of its discount); a partially refunded order's lines keep their share of
-    what was not refunded; a refunded order is a return, a voided (cancelled) or pending one no sale; a line without a SKU is its
-    product's name, and a point-of-sale order without an email is dropped."""
+    line's amount net of its discount). A refunded order was a sale when placed: its refund is
+    a return of each line's share on the day the order was cancelled, and a refund the export
+    gives no date (no Cancelled at) is not read, and said so. A voided (cancelled) or pending
+    order is no sale; a line without a SKU is its product's name, and a point-of-sale order
+    without an email is dropped."""
     (tmp_path / "orders_export.csv").write_text(SHOPIFY)
     cfg = config_from_dict({"source": {"path": str(tmp_path / "orders_export.csv"), "layout": "shopify",
                                        "drop_missing_customers": True}})
     log = load_events(cfg)
     assert shopify_events(log.table.execute()) == SHOPIFY_EVENTS
     assert log.summary["dropped_without_customer"] == 1
+    note = log.summary["layout_note"]
+    assert note.startswith("2 of the 3 refunded orders have no refund date") and "stripe layout" in note
+    # features at a cutoff between the sale and its refund see the sale and not the refund
+    history = log.table.filter(log.table.event_time < pd.Timestamp("2024-09-05")).execute()
+    eve = history[history.customer_id == "eve@x.com"]
+    assert list(eve.event_type) == ["purchase", "purchase"]
+
+
+def test_shopify_partial_refund_dated_by_cancellation_takes_each_lines_share(tmp_path):
+    """A partial refund of a cancelled order (10.00 of a 50.00 order) is a return of each
+    line's share of it, on the cancellation's day; an order cancelled once paid with nothing
+    refunded is the sale it was; the export without Cancelled at or
+    Refunded Amount reads every paid order as the sale it was."""
+    (tmp_path / "orders_export.csv").write_text(
+        "Name,Email,Financial Status,Created at,Lineitem quantity,Lineitem name,Lineitem price,Cancelled at,"
+        "Refunded Amount\n"
+        "#1,dee@x.com,partially_refunded,2024-08-01 12:00:00 +0000,2,Mug,20.00,2024-08-03 12:00:00 +0000,10.00\n"
+        "#1,,,,1,Pin,10.00,,\n"
+        # cancelled once paid, and nothing refunded: the sale stands
+        "#2,dee@x.com,paid,2024-08-05 12:00:00 +0000,1,Cup,5.00,2024-08-06 12:00:00 +0000,0.00\n")
+    cfg = config_from_dict({"source": {"path": str(tmp_path / "orders_export.csv"), "layout": "shopify"}})
+    log = load_events(cfg)
+    assert shopify_events(log.table.execute()) == [
+        ("dee@x.com", "2024-08-01 12:00", "purchase", "#1", "Mug", 40.0),
+        ("dee@x.com", "2024-08-01 12:00", "purchase", "#1", "Pin", 10.0),
+        ("dee@x.com", "2024-08-03 12:00", "return", "#1", "Mug", 8.0),
+        ("dee@x.com", "2024-08-03 12:00", "return", "#1", "Pin", 2.0),
+        ("dee@x.com", "2024-08-05 12:00", "purchase", "#2", "Cup", 5.0),
+    ]
+    assert log.summary["layout_note"] == ""
+    (tmp_path / "bare.csv").write_text(
+        "Name,Email,Financial Status,Created at,Lineitem quantity,Lineitem price\n"
+        "#1,dee@x.com,refunded,2024-08-01 12:00:00 +0000,2,20.00\n")
+    cfg = config_from_dict({"source": {"path": str(tmp_path / "bare.csv"), "layout": "shopify"}})
+    log = load_events(cfg)
+    events = log.table.execute()
+    assert list(events.event_type) == ["purchase"] and list(events.amount) == [40.0]
+    assert log.summary["layout_note"].startswith("1 of the 1 refunded orders has no refund date")
 
 
 PAYPAL_HEADER = ('"Date","Time","TimeZone","Name","Type","Status","Currency","Gross","Fee","Net",'

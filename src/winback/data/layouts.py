@@ -377,43 +377,108 @@ def _ga4_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
 # status, email, time, totals) written on its first line only
 SHOPIFY_NEEDS = ("Name", "Email", "Financial Status", "Created at", "Lineitem quantity", "Lineitem price")
 SHOPIFY_SALES = ("paid", "partially_paid", "partially_refunded", "authorized")
+# an order whose money was taken: one refunded later was a sale until its refund
+SHOPIFY_PAID = (*SHOPIFY_SALES, "refunded")
+SHOPIFY_PART = "_shopify_part"  # line | refund (expand_columns)
+SHOPIFY_TIME = "Created at or Cancelled at (order)"  # named so in errors about its values
 
 
-def _shopify_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
-    """Each line item with its order's customer, time and status: a line of a paid order is a
-    purchase (of a partially refunded one, less its share of the refund), of a refunded one a
-    return; a cancelled, voided, pending or expired order's lines
-    are events of their customer and no sale. A line without a SKU is its product's name."""
+def _shopify_order(raw: ibis.Table) -> Callable[[str], ibis.Value]:
+    """A column's value on each line, from the order's first line where the line leaves it
+    blank (Shopify writes an order's own fields on its first line only)."""
     order = ibis.window(group_by=raw["Name"])
 
     def of_order(column: str) -> ibis.Value:
         text = _text(raw[column])
         return text.coalesce(text.max().over(order))
 
+    return of_order
+
+
+def _shopify_refunds(raw: ibis.Table) -> tuple[ibis.Value, ibis.Value]:
+    """Whether each line's order was paid and then refunded (in full, or by a Refunded Amount),
+    and whether that refund has a date: the export dates an order's cancellation (Cancelled at)
+    and no refund, so only a refund made by cancelling the order has one."""
+    of_order = _shopify_order(raw)
+    status = of_order("Financial Status").lower()
+    refunded = status == "refunded"
+    if "Refunded Amount" in raw.columns:
+        refunded = refunded | (of_order("Refunded Amount").try_cast("float64").fill_null(0) > 0)
+    refunded = refunded & status.isin(SHOPIFY_PAID)
+    dated = (of_order("Cancelled at").notnull() if "Cancelled at" in raw.columns
+             else ibis.literal(False))
+    return refunded.fill_null(False), dated
+
+
+def _shopify_rows(raw: ibis.Table) -> ibis.Table:
+    """Each line item, plus a row for its share of its order's refund on the day the order was
+    cancelled. Reading a refunded order as a return on the day it was placed (as the export's
+    status says, written on the day of the export) let features at a cutoff before the refund
+    see it; a refund the export gives no date is not read, and the order stays the sale it was
+    (_shopify_undated says how many)."""
+    numbered = {} if SOURCE_ROW in raw.columns else {SOURCE_ROW: ibis.row_number() + 1}  # lookups number first
+    raw = raw.mutate(**numbered)
+    lines = raw.mutate(**{SHOPIFY_PART: ibis.literal("line")})
+    if "Cancelled at" not in raw.columns:
+        return lines
+    refunded, dated = _shopify_refunds(raw)
+    flagged = raw.mutate(_shopify_refund=refunded & dated)
+    refunds = (flagged.filter(flagged._shopify_refund).drop("_shopify_refund")
+               .mutate(**{SHOPIFY_PART: ibis.literal("refund")}))
+    return lines.union(refunds)
+
+
+def _shopify_undated(raw: ibis.Table) -> str:
+    """How many refunded orders `_shopify_rows` reads no refund of, for want of its date."""
+    refunded, dated = _shopify_refunds(raw)
+    flagged = raw.mutate(_refunded=refunded, _undated=refunded & ~dated)
+    counts = flagged.aggregate(refunded=flagged.Name.nunique(where=flagged._refunded),
+                               undated=flagged.Name.nunique(where=flagged._undated)).execute().iloc[0]
+    undated, total = int(counts["undated"] or 0), int(counts["refunded"] or 0)
+    if not undated:
+        return ""
+    verb = "has" if undated == 1 else "have"
+    return (f"{undated:,} of the {total:,} refunded orders {verb} no refund date (the export dates a "
+            f"cancellation, in Cancelled at, and no refund): each stays the sale it was, and its refund "
+            f"is not read, since dating it on the order's day would show it to features before it "
+            f"happened. The stripe layout on the same shop's payments dates every refund.")
+
+
+def _shopify_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
+    """Each line item with its order's customer, time and status: a line of a paid order is a
+    purchase of its full amount when the order was placed, even if refunded later (the lines
+    of an order cancelled unpaid, voided, pending or expired are events of their customer and
+    no sale); a refund the order's cancellation dates is a return of each line's share of it on
+    that day. A line without a SKU is its product's name."""
+    of_order = _shopify_order(raw)
+    part = raw[SHOPIFY_PART] if SHOPIFY_PART in raw.columns else ibis.literal("line")
+    refund = part == "refund"
     status = of_order("Financial Status").lower()
     cancelled = (of_order("Cancelled at").notnull() if "Cancelled at" in raw.columns
                  else ibis.literal(False))
-    kind = ibis.cases((status == "refunded", RETURN), (cancelled, "cancelled"),
-                      (status.isin(SHOPIFY_SALES), PURCHASE), else_=status.fill_null("unknown"))
+    kind = ibis.cases((refund, RETURN), (status.isin(SHOPIFY_PAID), PURCHASE), (cancelled, "cancelled"),
+                      else_=status.fill_null("unknown"))
     name = _text(raw["Lineitem name"]) if "Lineitem name" in raw.columns else None
     product = (_text(raw["Lineitem sku"]) if "Lineitem sku" in raw.columns
                else ibis.null("string"))
     paid = _number(raw["Lineitem quantity"]) * _number(raw["Lineitem price"])
     if "Lineitem discount" in raw.columns:  # the discount on the line, as an amount
         paid = paid - _number(raw["Lineitem discount"]).fill_null(0)
+    amount = paid
     if "Refunded Amount" in raw.columns:
-        # a partially refunded order (a line sent back, a goodwill refund) is still a sale, of
-        # what was kept: each line keeps its share of the order's lines less the refund
-        # (refunded shipping or tax, not in the lines, is taken from them too, down to 0)
+        # a partial refund (a line sent back, a goodwill refund) takes its share from each
+        # line, as much as the line was (refunded shipping or tax, not in the lines, too)
         refunded = of_order("Refunded Amount").try_cast("float64").fill_null(0)
-        lines = paid.sum().over(order)
-        kept = ibis.ifelse((kind == PURCHASE) & (refunded > 0) & (lines > 0),
-                           ibis.greatest(1 - refunded / lines, 0), 1)
-        paid = paid * kept
-    return {"Email (order)": of_order("Email"), "Created at (order)": of_order("Created at"),
+        lines = ibis.ifelse(refund, 0, paid).sum().over(ibis.window(group_by=raw["Name"]))
+        share = ibis.cases((refunded <= 0, 1), (lines > 0, ibis.least(refunded / lines, 1)), else_=0)
+        amount = ibis.ifelse(refund, paid * share, paid)
+    when = of_order("Created at")
+    if "Cancelled at" in raw.columns:
+        when = ibis.ifelse(refund, of_order("Cancelled at"), when)
+    return {"Email (order)": of_order("Email"), SHOPIFY_TIME: when,
             "Financial Status (order)": kind,
             "Lineitem (product)": product.coalesce(name) if name is not None else product,
-            "Lineitem amount": paid}
+            "Lineitem amount": amount}
 
 
 # PayPal's activity download (Download.CSV): every movement of the account, the shop's own
@@ -668,11 +733,12 @@ LAYOUTS: dict[str, Layout] = {
     "shopify": Layout(
         name="shopify",
         description="Shopify orders export (Name, Email, Financial Status, Created at, Lineitem "
-        "quantity / price / sku): one purchase per line item of a paid order; refunded orders are "
-        "returns; cancelled, voided and pending ones no sale",
+        "quantity / price / sku, Cancelled at, Refunded Amount): one purchase per line item of a "
+        "paid order, refunded ones included; a refund is a return on the day its order was "
+        "cancelled; orders cancelled unpaid, voided or pending no sale",
         columns={
             "customer_id": "Email (order)",
-            "event_time": "Created at (order)",
+            "event_time": SHOPIFY_TIME,
             "event_type": "Financial Status (order)",
             "order_id": "Name",
             "product_id": "Lineitem (product)",
@@ -682,6 +748,9 @@ LAYOUTS: dict[str, Layout] = {
         },
         derive=_shopify_columns,
         derive_needs=SHOPIFY_NEEDS,
+        expand=_shopify_rows,
+        expand_columns=(SHOPIFY_PART, SOURCE_ROW),
+        expand_note=_shopify_undated,
         # point-of-sale orders without an email belong to no one the shop can reach
         init_options={"drop_missing_customers": True},
     ),
