@@ -309,20 +309,23 @@ def _woocommerce_export(path: str, seed: int = 4) -> pd.DataFrame:
 def test_init_counts_only_the_orders_a_status_calls_sales(tmp_path, capsys, monkeypatch):
     """A WooCommerce export holds failed, cancelled and pending orders too: every row used to be
     read as a purchase (and 'Item Count' as the product). init now reads the event type from
-    'Order Status': paid ones are purchases, refunds returns, the rest events of their customer."""
+    'Order Status': paid ones are purchases, refunded ones too (the sales they were when placed:
+    the export dates no refund), the rest events of their customer."""
     monkeypatch.chdir(tmp_path)
     frame = _woocommerce_export("orders.csv")
     assert main(["init", "--path", "orders.csv"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "Orders are sales by their 'Order Status'" in out
+    assert "Refunded orders ('Refunded') are read as the sales they were when placed" in out
     lines = (tmp_path / "winback.toml").read_text().splitlines()
     for line in ('event_type = "Order Status"', 'quantity = "Item Count"', '"Completed" = "purchase"',
-                 '"Processing" = "purchase"', '"Refunded" = "return"'):
+                 '"Processing" = "purchase"', '"Refunded" = "purchase"',
+                 "# refunded, read as the sales they were when placed (the export dates no refund): Refunded"):
         assert line in lines, line
     assert not any(line.startswith(("product_id", '"Failed"', '"Cancelled"')) for line in lines)
     assert main(["validate"]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    sales = int(frame["Order Status"].isin(["Completed", "Processing"]).sum())
+    sales = int(frame["Order Status"].isin(["Completed", "Processing", "Refunded"]).sum())
     assert f"event types purchase {sales:,}" in out and "note:" not in out
     assert main(["train", "--no-track", "-q"]) == 0
 
@@ -419,7 +422,7 @@ def test_validate_and_train_name_a_status_column_left_unread(tmp_path, capsys, m
         'event_time = "Order Date"\namount = "Order Total Amount"\n')
     assert main(["validate"]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    unread = int((~frame["Order Status"].isin(["Completed", "Processing"])).sum())
+    unread = int((~frame["Order Status"].isin(["Completed", "Processing", "Refunded"])).sum())
     assert f"column 'Order Status' says {unread:,} of them" in out
     assert 'event_type = "Order Status" [source.event_types] "Completed" = "purchase"' in out
     assert main(["train", "--no-track", "-q"]) == 0

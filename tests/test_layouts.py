@@ -249,8 +249,9 @@ def test_a_column_of_us_states_is_no_order_status():
     from winback.data.layouts import order_statuses
 
     assert order_statuses({"CA": 5, "NY": 2, "TX": 1}) == ({}, [])
+    # a refunded order is the sale it was when placed: the row dates the order, not the refund
     assert order_statuses({"Completed": 5, "Failed": 2, "Refunded": 1, "purchase": 3}) == (
-        {"Completed": "purchase", "Refunded": "return"}, ["Failed"])
+        {"Completed": "purchase", "Refunded": "purchase"}, ["Failed"])
 
 
 SHOPIFY = (

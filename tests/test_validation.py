@@ -739,6 +739,12 @@ def test_emails_typed_in_two_cases_are_named_and_can_be_one_customer(tmp_path):
                            "'john@x.com')") and "lowercase_customer_ids = true" in note
     summary = Project(events_config(path, lowercase_customer_ids=True)).validate()
     assert summary["customers"] == 3 and summary["case_twins"] == ""
+    # train says what validate says (it used to leave this note out)
+    from winback.data.canonical import log_notes
+
+    log = load_events(events_config(path))
+    notes = log_notes(log.table, log.summary)
+    assert notes["case_twins"] == note and list(notes)[:2] == ["lookup_note", "layout_note"]
 
 
 def test_blank_and_missing_marks_are_no_customer(tmp_path):

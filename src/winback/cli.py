@@ -109,6 +109,7 @@ def cmd_init(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    from winback.data.canonical import EVENT_NOTES, SUMMARY_NOTES
     from winback.project import CUSTOMER_TABLE, Project
 
     project = Project(_config(args))
@@ -127,9 +128,7 @@ def cmd_validate(args) -> int:
                      if s.get("dropped_without_customer") else "")
                   + (f"; {s['dropped_negative_amounts']:,} purchases with a negative amount dropped"
                      if s.get("dropped_negative_amounts") else "") + ".")
-    for note in (s.get("lookup_note"), s.get("layout_note"), s.get("repeated_columns"), s.get("unread_statuses"),
-                 s.get("mixed_currencies"), s.get("dominant_customer"), s.get("case_twins"),
-                 s.get("repeated_order_amounts")):
+    for note in (s.get(key) for key in (*SUMMARY_NOTES, *EVENT_NOTES)):
         if note:
             console.print("[yellow]note:[/] " + escape(note))
     if s["event_types_advice"]:

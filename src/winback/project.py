@@ -80,7 +80,7 @@ class Project:
                     "categorical": list(table.categorical),
                     "positive_rate": float(table.frame[LABEL].mean()) if labelled else None,
                     "notes": list(table.notes)}
-        from winback.data.canonical import case_twins, dominant_customer, load_events, repeated_order_amounts
+        from winback.data.canonical import load_events, log_notes
         from winback.data.layouts import LAYOUTS, event_types_advice
 
         log = load_events(self.config, materialize=False)  # read once; no copy to keep
@@ -88,9 +88,7 @@ class Project:
                   if "event_type" in log.available and not LAYOUTS[self.config.source.layout].names_event_types
                   else "")
         return {**log.summary, "source": log.source_name, "event_types_advice": advice,
-                "dominant_customer": dominant_customer(log.table, log.summary),
-                "repeated_order_amounts": repeated_order_amounts(log.table, log.summary),
-                "case_twins": case_twins(log.table)}
+                **log_notes(log.table, log.summary)}
 
     def train(self, *, steps: Steps | None = None, report: bool = True):
         """Train, compare and write the bundle (and report) under output.dir. Returns the

@@ -575,6 +575,11 @@ def fit_source(path: str, layout: str, options: dict, base_dir: Path,
                + " to read it.") if fixes else ""
     if event_types:
         applied += " Mapped event types: " + ", ".join(f"'{k}' -> {v}" for k, v in event_types.items()) + "."
+    from winback.data.layouts import REFUNDED_AS_SALES, refunded_sales
+
+    refunded = refunded_sales(event_types)
+    if refunded:
+        applied += " Refunded orders (" + ", ".join(f"'{k}'" for k in refunded) + ") " + REFUNDED_AS_SALES
     if no_sale:
         applied += (" Orders " + ", ".join(f"'{k}'" for k in no_sale) + " are no sale: they stay events "
                     "of their customer, never purchases.")
@@ -662,6 +667,12 @@ def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext,
     if fit.event_types:
         mapping += ("\n[source.event_types]          # your event type = winback's\n"
                     + "\n".join(f"{toml_str(k)} = {toml_str(v)}" for k, v in fit.event_types.items()))
+    from winback.data.layouts import refunded_sales
+
+    refunded = refunded_sales(fit.event_types)
+    if refunded:
+        mapping += ("\n# refunded, read as the sales they were when placed (the export dates no refund): "
+                    + ", ".join(refunded))
     if fit.no_sale:
         mapping += ("\n# no sale, kept as events of their customer (never purchases): "
                     + ", ".join(fit.no_sale))

@@ -674,6 +674,21 @@ def _without_ids(col: ibis.Value, ids: tuple[str, ...]) -> ibis.Value:
     return ibis.ifelse(col.isin(ids), ibis.null(col.type()), col)
 
 
+# notes about a log that validate and train say, in this order: those load_events wrote in
+# its summary, then those log_notes finds in the events
+SUMMARY_NOTES = ("lookup_note", "layout_note", "repeated_columns", "unread_statuses", "mixed_currencies")
+EVENT_NOTES = ("dominant_customer", "case_twins", "repeated_order_amounts")
+
+
+def log_notes(events: ibis.Table, summary: dict[str, Any]) -> dict[str, str]:
+    """What validate and train say about a log beyond its errors, by key ("" where there is
+    nothing to say): the notes load_events wrote and those read from the canonical events (a
+    customer id holding most events, ids alike but for letter case, order totals on each line)."""
+    found = {"dominant_customer": dominant_customer(events, summary), "case_twins": case_twins(events),
+             "repeated_order_amounts": repeated_order_amounts(events, summary)}
+    return {key: (summary.get(key) or "") for key in SUMMARY_NOTES} | {key: found[key] for key in EVENT_NOTES}
+
+
 def dominant_customer(events: ibis.Table, summary: dict[str, Any]) -> str:
     """A note when one customer id holds a share of the events no shopper does: a shop that
     writes every guest as one id (WooCommerce's 0, a till's 'WALKIN') turns all its guests into
@@ -744,17 +759,15 @@ def unread_statuses(raw: ibis.Table, mapping: dict[str, str], rows: int) -> str:
         if counts is None:
             continue
         sales, others = order_statuses(counts)
-        refunds = [k for k, v in sales.items() if v == RETURN]
-        named = others + refunds
-        unread = sum(counts[k] for k in named)
-        if not named or unread < 0.005 * rows:
+        unread = sum(counts[k] for k in others)
+        if not others or unread < 0.005 * rows:
             continue
         block = "\n".join([f'event_type = "{column}"', "[source.event_types]",
                            *(f'"{k}" = "{v}"' for k, v in sales.items())])
         return (f"every row is read as a purchase, yet column {column!r} says {unread:,} of them "
-                f"({100 * unread / max(rows, 1):.1f} %) are " + ", ".join(repr(k) for k in named[:6])
-                + ". To count only sales (refunds as returns; other statuses stay events, never "
-                f"purchases), add under [source.columns]:\n{block}")
+                f"({100 * unread / max(rows, 1):.1f} %) are " + ", ".join(repr(k) for k in others[:6])
+                + ". To count only sales (a refunded order as the sale it was; other statuses stay "
+                f"events, never purchases), add under [source.columns]:\n{block}")
     return ""
 
 

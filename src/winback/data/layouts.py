@@ -151,9 +151,14 @@ def is_status_column(name: str) -> bool:
 
 def order_statuses(counts: dict[str, int]) -> tuple[dict[str, str], list[str]]:
     """[source.event_types] for a column of order statuses ({"Completed": "purchase",
-    "Refunded": "return"}) and the statuses read as no sale, which keep their own name: events
+    "Refunded": "purchase"}) and the statuses read as no sale, which keep their own name: events
     of the customer, never purchases. ({}, []) when no status reads as a purchase: then the
-    column is no order status."""
+    column is no order status.
+
+    A refunded order is the sale it was when placed: the status is the order's on the day of
+    the export, and the row dates the order, not its refund, so reading it as a return on the
+    order's day would show a backtest's features refunds made after the cutoff (while at
+    scoring time the latest orders are not refunded yet)."""
     mapping: dict[str, str] = {}
     others: list[str] = []
     for value in counts:
@@ -162,17 +167,27 @@ def order_statuses(counts: dict[str, int]) -> tuple[dict[str, str], list[str]]:
         kind = order_status_kind(value)
         if kind == NOT_A_SALE or kind is None:
             others.append(str(value))
-        elif str(value) != kind:
-            mapping[str(value)] = kind
+        elif str(value) != PURCHASE:
+            mapping[str(value)] = PURCHASE
     if PURCHASE not in mapping.values() and PURCHASE not in counts:
         return {}, []
     return mapping, others
 
 
+def refunded_sales(event_types: dict[str, str]) -> list[str]:
+    """The order statuses of refunded orders among those `order_statuses` maps to sales."""
+    return [k for k, v in event_types.items() if v == PURCHASE and order_status_kind(k) == RETURN]
+
+
+REFUNDED_AS_SALES = ("are read as the sales they were when placed: a status is the order's on the day of "
+                     "the export, and the row dates the order, not its refund, so a return on the order's "
+                     "day would show a backtest's features refunds made after its cutoff.")
+
+
 def event_types_advice(counts: dict[str, int], column: str = "") -> str:
     """A [source.event_types] block mapping look-alike types, or "" when there is none; when
-    the event type comes from a `column` of order statuses, the statuses that are sales and
-    refunds (a cancelled order is no sale there, not a return)."""
+    the event type comes from a `column` of order statuses, the statuses that are sales,
+    refunded ones included (a cancelled order is no sale there, not a return)."""
     found = order_statuses(counts)[0] if is_status_column(column) else suggested_event_types(counts)
     if not found:
         return ""
