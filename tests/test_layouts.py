@@ -343,6 +343,12 @@ def test_shopify_partial_refund_dated_by_cancellation_takes_each_lines_share(tmp
         ("dee@x.com", "2024-08-05 12:00", "purchase", "#2", "Cup", 5.0),
     ]
     assert log.summary["layout_note"] == ""
+    # a cancellation time that is no time is named by the rows of the file whose refunds it dates
+    text = (tmp_path / "orders_export.csv").read_text()
+    (tmp_path / "orders_export.csv").write_text(text.replace("2024-08-03 12:00:00 +0000", "2024-08-33 12:00:00 +0000"))
+    with pytest.raises(DataError, match=r"column 'Created at or Cancelled at \(order\)' are not timestamps\. "
+                                        r"First rows: row 1: .*='2024-08-33 12:00:00 \+0000'; row 2: "):
+        load_events(cfg)
     (tmp_path / "bare.csv").write_text(
         "Name,Email,Financial Status,Created at,Lineitem quantity,Lineitem price\n"
         "#1,dee@x.com,refunded,2024-08-01 12:00:00 +0000,2,20.00\n")

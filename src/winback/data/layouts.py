@@ -220,8 +220,9 @@ class Layout:
     # rows that hold more than one event become one row each, before `derive` (a Stripe
     # payment refunded later: the payment, and its refund on the day it was made), and rows
     # that repeat an event are dropped (GA4's purchase recorded twice); the rows carry the
-    # columns named in `expand_columns`, which `derive` reads, and SOURCE_ROW, the row of the
-    # source each came from, where the layout numbers them
+    # columns named in `expand_columns`, which `derive` reads, and on DuckDB SOURCE_ROW, the
+    # row of the source each came from (load_events numbers the rows of a layout that has
+    # expand_columns)
     expand: Callable[[ibis.Table], ibis.Table] | None = None
     expand_columns: tuple[str, ...] = ()
     # what `expand` dropped, said by validate and train ("" when nothing): rows are never
@@ -431,8 +432,6 @@ def _shopify_rows(raw: ibis.Table) -> ibis.Table:
     status says, written on the day of the export) let features at a cutoff before the refund
     see it; a refund the export gives no date is not read, and the order stays the sale it was
     (_shopify_undated says how many)."""
-    numbered = {} if SOURCE_ROW in raw.columns else {SOURCE_ROW: ibis.row_number() + 1}  # lookups number first
-    raw = raw.mutate(**numbered)
     lines = raw.mutate(**{SHOPIFY_PART: ibis.literal("line")})
     if "Cancelled at" not in raw.columns:
         return lines
@@ -592,8 +591,7 @@ def _stripe_rows(raw: ibis.Table) -> ibis.Table:
     refunded) would let features at a cutoff between the two see a refund yet to come."""
     # every column the layout reads, as trimmed text once (not in each expression reading it)
     read = [c for c in raw.columns if c.lower() in STRIPE_READS]
-    numbered = {} if SOURCE_ROW in raw.columns else {SOURCE_ROW: ibis.row_number() + 1}  # lookups number first
-    raw = raw.mutate(**{c: _text(raw[c]) for c in read}, **numbered)
+    raw = raw.mutate(**{c: _text(raw[c]) for c in read})
     parts = [raw.mutate(**{STRIPE_PART: ibis.literal("payment")})]
     refunded_at = _first_of(raw, STRIPE_REFUNDED)
     if refunded_at is not None:
@@ -764,7 +762,7 @@ LAYOUTS: dict[str, Layout] = {
         derive=_shopify_columns,
         derive_needs=SHOPIFY_NEEDS,
         expand=_shopify_rows,
-        expand_columns=(SHOPIFY_PART, SOURCE_ROW),
+        expand_columns=(SHOPIFY_PART,),
         expand_note=_shopify_undated,
         # point-of-sale orders without an email belong to no one the shop can reach
         init_options={"drop_missing_customers": True},
@@ -804,7 +802,7 @@ LAYOUTS: dict[str, Layout] = {
         derive=_stripe_columns,
         derive_needs=STRIPE_NEEDS,
         expand=_stripe_rows,
-        expand_columns=(STRIPE_PART, SOURCE_ROW),
+        expand_columns=(STRIPE_PART,),
         currency_column=_stripe_currency,
         # a payment of no Stripe customer and no e-mail (a guest's) belongs to no one
         init_options={"drop_missing_customers": True},
