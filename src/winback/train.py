@@ -210,7 +210,7 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
     if log is None:
         with steps.step(f"Reading and validating {cfg.source.path}"):
             log = load_events(cfg)
-    for warning in log_notes(log.table, log.summary).values():  # 0.13 s on 20 M events
+    for warning in log_notes(log.table, log.summary).values():  # what validate says; 0.07 s on 1 M payments
         if warning:
             steps.note(f"[yellow]warning:[/] {escape(warning)}")
     check_log_fits_problem(cfg.problem, log)
