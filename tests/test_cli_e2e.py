@@ -403,6 +403,7 @@ def test_init_recognises_a_shopify_export_and_maps_no_status_again(tmp_path, cap
     assert main(["init", "--path", "orders_export.csv"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "Recognised the shopify layout" in out and "'cancelled'" in out and "'pending'" in out and "are no sale" in out
+    assert "2 of the 3 refunded orders have no refund date" in out  # said before the first validate
     text = (tmp_path / "winback.toml").read_text()
     assert 'layout = "shopify"' in text and "[source.event_types]" not in text
     assert main(["validate"]) == 0

@@ -583,6 +583,9 @@ def fit_source(path: str, layout: str, options: dict, base_dir: Path,
     if no_sale:
         applied += (" Orders " + ", ".join(f"'{k}'" for k in no_sale) + " are no sale: they stay events "
                     "of their customer, never purchases.")
+    for said in (log.summary.get("lookup_note"), log.summary.get("layout_note")):
+        if said:  # what the layout or the lookups leave unread, before the first validate
+            applied += f" {said}"
     from winback.data.canonical import repeated_order_amounts
 
     repeated = repeated_order_amounts(log.table, log.summary)
