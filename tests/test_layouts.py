@@ -469,6 +469,7 @@ def test_stripe_payments_export_dates_refunds_and_disputes_when_they_happened(tm
     log = load_events(cfg)
     events = log.table.execute()
     assert payment_events(events) == STRIPE_EVENTS
+    assert log.summary["layout_note"] == ""  # every refund dated (an uncaptured one's release is none)
     assert log.summary["dropped_without_customer"] == 1
     assert log.summary["mixed_currencies"] == ""  # eur and usd payments, read in usd
 
@@ -512,6 +513,7 @@ def test_stripe_older_export_without_refund_dates_keeps_each_payment(tmp_path):
     assert payment_events(log.table.execute()) == [
         ("a@x.com", "2019-08-20 10:20", "purchase", "ch_1", 10.0),
         ("a@x.com", "2019-09-20 10:20", "purchase", "ch_2", 15.0)]
+    assert log.summary["layout_note"].startswith("1 of the 1 refunded payments has no refund date")
     # no converted amounts to read: dollars and euros are summed as one, and validate says so
     assert "come in 2 currencies by column 'Currency'" in log.summary["mixed_currencies"]
     (tmp_path / "payments.csv").write_text(old.replace("Created (UTC)", "Created"))

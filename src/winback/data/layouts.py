@@ -606,6 +606,26 @@ def _stripe_rows(raw: ibis.Table) -> ibis.Table:
     return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
 
 
+def _stripe_undated(raw: ibis.Table) -> str:
+    """How many refunded payments `_stripe_rows` reads no refund of, for want of its date (an
+    older export, or one without the Refunded date column)."""
+    refunded = _first_of(raw, ("Converted Amount Refunded",)) or _first_of(raw, ("Amount Refunded",))
+    if refunded is None:
+        return ""
+    paid = _as_text(raw["Status"]).strip().lower().isin(STRIPE_PAID) & _stripe_captured(raw)
+    some = (_as_text(raw[refunded]).re_search("[1-9]") & paid).fill_null(False)
+    refunded_at = _first_of(raw, STRIPE_REFUNDED)
+    undated = some & (_as_text(raw[refunded_at]).strip().nullif("").isnull() if refunded_at else True)
+    counts = raw.aggregate(refunded=some.sum(), undated=undated.sum()).execute().iloc[0]
+    n, total = int(counts["undated"] or 0), int(counts["refunded"] or 0)
+    if not n:
+        return ""
+    verb = "has" if n == 1 else "have"
+    return (f"{n:,} of the {total:,} refunded payments {verb} no refund date (export the payments with "
+            f"'Refunded date (UTC)'): each stays the purchase it was, and its refund is not read, since "
+            f"dating it on the payment's day would show it to features before it happened.")
+
+
 def _stripe_currency(columns: list[str]) -> str:
     """The column of the currency of the amounts the stripe layout reads, or "" when they are
     in one currency: the account's, when the export has the converted amounts (2 s of reading
@@ -803,6 +823,7 @@ LAYOUTS: dict[str, Layout] = {
         derive_needs=STRIPE_NEEDS,
         expand=_stripe_rows,
         expand_columns=(STRIPE_PART,),
+        expand_note=_stripe_undated,
         currency_column=_stripe_currency,
         # a payment of no Stripe customer and no e-mail (a guest's) belongs to no one
         init_options={"drop_missing_customers": True},
