@@ -1,7 +1,8 @@
 """What reading refunds, repeats and normalised tables right costs: the stripe and ga4
 layouts' extra step, and lookups.
 
-    python benchmarks/layouts.py --payments 1000000 --ga4-events 3000000 --order-lines 2000000
+    python benchmarks/layouts.py --payments 1000000 --ga4-events 3000000 --order-lines 2000000 \
+        --shopify-lines 1000000
 
 The stripe layout makes a refund a row of its own on its own date, and the ga4 layout drops a
 purchase GA4 recorded again under its transaction id. Both read the source once more than a
@@ -13,6 +14,9 @@ its step: the `events` layout mapping Stripe's columns by name (which dates a re
 payment), and the ga4 layout with the step switched off (which counts a repeat's revenue again).
 Olist-shaped CSV files (order lines; orders with a customer_id new with each; customers naming the
 person) are read with two [[source.lookups]] against one file of the same lines joined beforehand.
+A Shopify orders export (each order's fields on its first line only; refunds dated where the
+order was cancelled) is read with the shopify layout against the same lines with every order's
+fields on each line, mapped by name.
 """
 
 from __future__ import annotations
@@ -123,12 +127,57 @@ def olist_export(lines: int) -> dict[str, str]:
     return {n: str(p) for n, p in paths.items()}
 
 
+def shopify_export(lines: int) -> dict[str, str]:
+    """orders_export.csv for about `lines` line items (1 to 3 an order, 3 orders a customer):
+    85 % paid, 5 % refunded (half of them by cancelling the order, which dates the refund),
+    3 % partially refunded, 4 % voided and 3 % pending, each order's own fields on its first
+    line only, as Shopify writes them; and the same lines with those fields on every line."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    paths = {n: CACHE / f"shopify_{n}_{lines}.csv" for n in ("orders", "filled")}
+    if not all(p.exists() for p in paths.values()):
+        import duckdb
+
+        orders = max(lines // 2, 1)
+        con = duckdb.connect()
+        con.sql(f"""CREATE TABLE o AS SELECT i, '#' || (1000 + i) AS name,
+            'c' || ((i * 2654435761) % {max(orders // 3, 1)}) || '@shop.test' AS email,
+            CASE WHEN i % 100 < 85 THEN 'paid' WHEN i % 100 < 90 THEN 'refunded'
+                 WHEN i % 100 < 93 THEN 'partially_refunded' WHEN i % 100 < 97 THEN 'voided'
+                 ELSE 'pending' END AS status,
+            TIMESTAMP '2023-01-01' + to_seconds((i * 7919) % (540 * 86400)) AS created
+            FROM range({orders}) t(i)""")
+        con.sql("""CREATE TABLE l AS SELECT o.*, j, printf('%.2f', 5 + ((i + j) * 13) % 8000 / 100.0) AS price,
+            'SKU-' || ((i * 31 + j) % 500) AS sku,
+            CASE WHEN status = 'voided' OR (status = 'refunded' AND i % 2 = 0)
+                 THEN strftime(created + INTERVAL 5 DAY, '%Y-%m-%d %H:%M:%S +0000') ELSE '' END AS cancelled,
+            CASE WHEN status = 'partially_refunded' THEN '10.00' ELSE '0.00' END AS refunded_amount
+            FROM o, (SELECT unnest(range(3)) AS j) r WHERE j <= i % 3""")
+        for name, first_only in (("orders", True), ("filled", False)):
+            def field(expr: str) -> str:
+                return f"CASE WHEN j = 0 THEN {expr} ELSE '' END" if first_only else expr
+            con.sql(f"""COPY (SELECT name AS "Name", {field('email')} AS "Email",
+                {field('status')} AS "Financial Status",
+                {field("strftime(created, '%Y-%m-%d %H:%M:%S +0000')")} AS "Created at",
+                1 + j AS "Lineitem quantity", 'Item ' || sku AS "Lineitem name", price AS "Lineitem price",
+                sku AS "Lineitem sku", {field('cancelled')} AS "Cancelled at",
+                {field('refunded_amount')} AS "Refunded Amount"
+                FROM l ORDER BY i, j) TO '{paths[name]}' (HEADER)""")
+    return {n: str(p) for n, p in paths.items()}
+
+
+SHOPIFY_FILLED_COLUMNS = {"customer_id": "Email", "event_time": "Created at", "event_type": "Financial Status",
+                          "order_id": "Name", "product_id": "Lineitem sku", "quantity": "Lineitem quantity",
+                          "price": "Lineitem price"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--payments", type=int, default=1_000_000)
     ap.add_argument("--ga4-events", type=int, default=3_000_000)
     ap.add_argument("--order-lines", type=int, default=2_000_000)
+    ap.add_argument("--shopify-lines", type=int, default=1_000_000)
     args = ap.parse_args()
+    shopify = shopify_export(args.shopify_lines)
     stripe = str(stripe_export(args.payments))
     ga4 = str(ga4_export(args.ga4_events))
     olist = olist_export(args.order_lines)
@@ -148,6 +197,10 @@ def main() -> None:
                                                    "columns": ["customer_unique_id"]}]}),
         "olist_joined_beforehand": dict(source={"path": olist["joined"], "layout": "events",
                                                 "columns": OLIST_COLUMNS, "event_types": olist_types}),
+        "shopify": dict(source={"path": shopify["orders"], "layout": "shopify", "drop_missing_customers": True}),
+        "shopify_filled_as_events": dict(source={
+            "path": shopify["filled"], "layout": "events", "columns": SHOPIFY_FILLED_COLUMNS,
+            "event_types": {"paid": "purchase", "refunded": "purchase", "partially_refunded": "purchase"}}),
     }
     results = {name: run_child(LOAD.format(source=repr(r["source"]), plain_ga4=r.get("plain_ga4", False)))
                for name, r in runs.items()}
@@ -156,11 +209,14 @@ def main() -> None:
          f"{r['peak_rss_mb']:.0f}"] for name, r in results.items()])
     ratios = {"stripe": results["stripe"]["seconds"] / results["stripe_as_events"]["seconds"],
               "ga4": results["ga4"]["seconds"] / results["ga4_without_step"]["seconds"],
-              "olist": results["olist_lookups"]["seconds"] / results["olist_joined_beforehand"]["seconds"]}
+              "olist": results["olist_lookups"]["seconds"] / results["olist_joined_beforehand"]["seconds"],
+              "shopify": results["shopify"]["seconds"] / results["shopify_filled_as_events"]["seconds"]}
     print(f"\nstripe layout / events mapping: {ratios['stripe']:.2f}x; ga4 with / without the repeat "
-          f"step: {ratios['ga4']:.2f}x; olist with lookups / joined beforehand: {ratios['olist']:.2f}x")
+          f"step: {ratios['ga4']:.2f}x; olist with lookups / joined beforehand: {ratios['olist']:.2f}x; "
+          f"shopify layout / fields filled beforehand: {ratios['shopify']:.2f}x")
     out = write_result("layouts", {"payments": args.payments, "ga4_events": args.ga4_events,
-                                   "order_lines": args.order_lines, "runs": results, "time_ratio": ratios})
+                                   "order_lines": args.order_lines, "shopify_lines": args.shopify_lines,
+                                   "runs": results, "time_ratio": ratios})
     print(f"wrote {out}")
 
 

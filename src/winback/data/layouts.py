@@ -399,9 +399,24 @@ SHOPIFY_PART = "_shopify_part"  # line | refund (expand_columns)
 SHOPIFY_TIME = "Created at or Cancelled at (order)"  # named so in errors about its values
 
 
+SHOPIFY_LINES = "_shopify_lines"  # the sum of the order's line amounts (expand fills it)
+# the order's own fields, which Shopify writes on its first line only
+SHOPIFY_ORDER_FIELDS = ("Email", "Financial Status", "Created at", "Cancelled at", "Refunded Amount")
+
+
+def _shopify_filled(column: str) -> str:
+    """The column `_shopify_rows` fills with each order's `column` on all of its lines, beside
+    the column as written (which the duplicate check reads: two lines of one order are not
+    repeats of each other for sharing their order's fields)."""
+    return f"_shopify {column}"
+
+
 def _shopify_order(raw: ibis.Table) -> Callable[[str], ibis.Value]:
     """A column's value on each line, from the order's first line where the line leaves it
-    blank (Shopify writes an order's own fields on its first line only)."""
+    blank; read as written once `_shopify_rows` has filled each order's fields onto its lines
+    (one pass of windows, where every expression reading them took its own)."""
+    if SHOPIFY_PART in raw.columns:
+        return lambda column: raw[_shopify_filled(column)]
     order = ibis.window(group_by=raw["Name"])
 
     def of_order(column: str) -> ibis.Value:
@@ -409,6 +424,14 @@ def _shopify_order(raw: ibis.Table) -> Callable[[str], ibis.Value]:
         return text.coalesce(text.max().over(order))
 
     return of_order
+
+
+def _shopify_line_amount(raw: ibis.Table) -> ibis.Value:
+    """A line's amount: quantity x price, less the discount on the line."""
+    paid = _number(raw["Lineitem quantity"]) * _number(raw["Lineitem price"])
+    if "Lineitem discount" in raw.columns:  # the discount on the line, as an amount
+        paid = paid - _number(raw["Lineitem discount"]).fill_null(0)
+    return paid
 
 
 def _shopify_refunds(raw: ibis.Table) -> tuple[ibis.Value, ibis.Value]:
@@ -427,18 +450,20 @@ def _shopify_refunds(raw: ibis.Table) -> tuple[ibis.Value, ibis.Value]:
 
 
 def _shopify_rows(raw: ibis.Table) -> ibis.Table:
-    """Each line item, plus a row for its share of its order's refund on the day the order was
-    cancelled. Reading a refunded order as a return on the day it was placed (as the export's
-    status says, written on the day of the export) let features at a cutoff before the refund
-    see it; a refund the export gives no date is not read, and the order stays the sale it was
-    (_shopify_undated says how many)."""
-    lines = raw.mutate(**{SHOPIFY_PART: ibis.literal("line")})
+    """Each line item with its order's fields, plus a row for its share of its order's refund
+    on the day the order was cancelled. Reading a refunded order as a return on the day it was
+    placed (as the export's status says, written on the day of the export) let features at a
+    cutoff before the refund see it; a refund the export gives no date is not read, and the
+    order stays the sale it was (_shopify_undated says how many)."""
+    of_order = _shopify_order(raw)
+    fields = {_shopify_filled(c): of_order(c) for c in SHOPIFY_ORDER_FIELDS if c in raw.columns}
+    lines = raw.mutate(**fields, **{SHOPIFY_LINES: _shopify_line_amount(raw).sum().over(
+        ibis.window(group_by=raw["Name"]))})
+    lines = lines.mutate(**{SHOPIFY_PART: ibis.literal("line")})
     if "Cancelled at" not in raw.columns:
         return lines
-    refunded, dated = _shopify_refunds(raw)
-    flagged = raw.mutate(_shopify_refund=refunded & dated)
-    refunds = (flagged.filter(flagged._shopify_refund).drop("_shopify_refund")
-               .mutate(**{SHOPIFY_PART: ibis.literal("refund")}))
+    refunded, dated = _shopify_refunds(lines)
+    refunds = lines.filter(refunded & dated).mutate(**{SHOPIFY_PART: ibis.literal("refund")})
     return lines.union(refunds)
 
 
@@ -475,15 +500,14 @@ def _shopify_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
     name = _text(raw["Lineitem name"]) if "Lineitem name" in raw.columns else None
     product = (_text(raw["Lineitem sku"]) if "Lineitem sku" in raw.columns
                else ibis.null("string"))
-    paid = _number(raw["Lineitem quantity"]) * _number(raw["Lineitem price"])
-    if "Lineitem discount" in raw.columns:  # the discount on the line, as an amount
-        paid = paid - _number(raw["Lineitem discount"]).fill_null(0)
+    paid = _shopify_line_amount(raw)
     amount = paid
     if "Refunded Amount" in raw.columns:
         # a partial refund (a line sent back, a goodwill refund) takes its share from each
         # line, as much as the line was (refunded shipping or tax, not in the lines, too)
         refunded = of_order("Refunded Amount").try_cast("float64").fill_null(0)
-        lines = ibis.ifelse(refund, 0, paid).sum().over(ibis.window(group_by=raw["Name"]))
+        lines = (raw[SHOPIFY_LINES] if SHOPIFY_LINES in raw.columns
+                 else paid.sum().over(ibis.window(group_by=raw["Name"])))
         share = ibis.cases((refunded <= 0, 1), (lines > 0, ibis.least(refunded / lines, 1)), else_=0)
         amount = ibis.ifelse(refund, paid * share, paid)
     when = of_order("Created at")
@@ -782,7 +806,8 @@ LAYOUTS: dict[str, Layout] = {
         derive=_shopify_columns,
         derive_needs=SHOPIFY_NEEDS,
         expand=_shopify_rows,
-        expand_columns=(SHOPIFY_PART,),
+        expand_columns=(SHOPIFY_PART, SHOPIFY_LINES,
+                        *(_shopify_filled(c) for c in SHOPIFY_ORDER_FIELDS)),
         expand_note=_shopify_undated,
         # point-of-sale orders without an email belong to no one the shop can reach
         init_options={"drop_missing_customers": True},
