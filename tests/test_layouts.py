@@ -343,6 +343,12 @@ def test_shopify_partial_refund_dated_by_cancellation_takes_each_lines_share(tmp
         ("dee@x.com", "2024-08-05 12:00", "purchase", "#2", "Cup", 5.0),
     ]
     assert log.summary["layout_note"] == ""
+    # the same item on two lines of one order: two lines as written, no repeat of each other
+    (tmp_path / "twice.csv").write_text(
+        "Name,Email,Financial Status,Created at,Lineitem quantity,Lineitem name,Lineitem price\n"
+        "#1,dee@x.com,paid,2024-08-01 12:00:00 +0000,1,Mug,20.00\n#1,,,,1,Mug,20.00\n")
+    twice = load_events(config_from_dict({"source": {"path": str(tmp_path / "twice.csv"), "layout": "shopify"}}))
+    assert list(twice.table.execute().amount) == [20.0, 20.0] and twice.summary["duplicate_rows"] == 0
     # a cancellation time that is no time is named by the rows of the file whose refunds it dates
     text = (tmp_path / "orders_export.csv").read_text()
     (tmp_path / "orders_export.csv").write_text(text.replace("2024-08-03 12:00:00 +0000", "2024-08-33 12:00:00 +0000"))
