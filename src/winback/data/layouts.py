@@ -473,14 +473,19 @@ def _shopify_undated(raw: ibis.Table) -> str:
     flagged = raw.mutate(_refunded=refunded, _undated=refunded & ~dated)
     counts = flagged.aggregate(refunded=flagged.Name.nunique(where=flagged._refunded),
                                undated=flagged.Name.nunique(where=flagged._undated)).execute().iloc[0]
-    undated, total = int(counts["undated"] or 0), int(counts["refunded"] or 0)
+    return _undated_note(int(counts["undated"] or 0), int(counts["refunded"] or 0), "order",
+                         "the export dates a cancellation, in Cancelled at, and no refund", "sale",
+                         " The stripe layout on the same shop's payments dates every refund.")
+
+
+def _undated_note(undated: int, total: int, what: str, why: str, stays: str, more: str = "") -> str:
+    """The note on the refunds a layout leaves unread for want of their date ("" when none)."""
     if not undated:
         return ""
     verb = "has" if undated == 1 else "have"
-    return (f"{undated:,} of the {total:,} refunded orders {verb} no refund date (the export dates a "
-            f"cancellation, in Cancelled at, and no refund): each stays the sale it was, and its refund "
-            f"is not read, since dating it on the order's day would show it to features before it "
-            f"happened. The stripe layout on the same shop's payments dates every refund.")
+    return (f"{undated:,} of the {total:,} refunded {what}s {verb} no refund date ({why}): each stays "
+            f"the {stays} it was, and its refund is not read, since dating it on the {what}'s day would "
+            f"show it to features before it happened.{more}")
 
 
 def _shopify_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
@@ -641,13 +646,8 @@ def _stripe_undated(raw: ibis.Table) -> str:
     refunded_at = _first_of(raw, STRIPE_REFUNDED)
     undated = some & (_as_text(raw[refunded_at]).strip().nullif("").isnull() if refunded_at else True)
     counts = raw.aggregate(refunded=some.sum(), undated=undated.sum()).execute().iloc[0]
-    n, total = int(counts["undated"] or 0), int(counts["refunded"] or 0)
-    if not n:
-        return ""
-    verb = "has" if n == 1 else "have"
-    return (f"{n:,} of the {total:,} refunded payments {verb} no refund date (export the payments with "
-            f"'Refunded date (UTC)'): each stays the purchase it was, and its refund is not read, since "
-            f"dating it on the payment's day would show it to features before it happened.")
+    return _undated_note(int(counts["undated"] or 0), int(counts["refunded"] or 0), "payment",
+                         "export the payments with 'Refunded date (UTC)'", "purchase")
 
 
 def _stripe_currency(columns: list[str]) -> str:
