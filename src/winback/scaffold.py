@@ -563,10 +563,11 @@ def fit_source(path: str, layout: str, options: dict, base_dir: Path,
                                           f"the source or \\[source.columns], then run `winback "
                                           f"validate`.", fixes)
             fixes[fix[0]] = True if fix[1] == "true" else fix[1]
+    from winback.data.layouts import (LAYOUTS, REFUNDED_AS_SALES, is_status_column, order_statuses,
+                                      refunded_sales, suggested_event_types)
+
     event_types, no_sale = {}, []
     if "event_type" in log.available:
-        from winback.data.layouts import LAYOUTS, is_status_column, order_statuses, suggested_event_types
-
         if is_status_column(log.summary["event_type_column"]):
             event_types, no_sale = order_statuses(log.summary["event_types"])
         elif not LAYOUTS[layout].names_event_types:
@@ -575,8 +576,6 @@ def fit_source(path: str, layout: str, options: dict, base_dir: Path,
                + " to read it.") if fixes else ""
     if event_types:
         applied += " Mapped event types: " + ", ".join(f"'{k}' -> {v}" for k, v in event_types.items()) + "."
-    from winback.data.layouts import REFUNDED_AS_SALES, refunded_sales
-
     refunded = refunded_sales(event_types)
     if refunded:
         applied += " Refunded orders (" + ", ".join(f"'{k}'" for k in refunded) + ") " + REFUNDED_AS_SALES
