@@ -638,15 +638,18 @@ def _stripe_rows(raw: ibis.Table) -> ibis.Table:
 
 def _stripe_undated(raw: ibis.Table, expanded: ibis.Table) -> str:
     """How many refunded payments `_stripe_rows` reads no refund of, for want of its date (an
-    older export, or one without the Refunded date column)."""
-    refunded = _first_of(raw, ("Converted Amount Refunded",)) or _first_of(raw, ("Amount Refunded",))
-    if refunded is None:
-        return ""
-    paid = _as_text(raw["Status"]).strip().lower().isin(STRIPE_PAID) & _stripe_captured(raw)
-    some = (_as_text(raw[refunded]).re_search("[1-9]") & paid).fill_null(False)
-    refunded_at = _first_of(raw, STRIPE_REFUNDED)
-    undated = some & (_as_text(raw[refunded_at]).strip().nullif("").isnull() if refunded_at else True)
-    counts = raw.aggregate(refunded=some.sum(), undated=undated.sum()).execute().iloc[0]
+    older export, or one without the Refunded date column): from its payment rows, whose
+    columns it made trimmed text, with the refunded amount `_stripe_columns` reads."""
+    payments = expanded.filter(expanded[STRIPE_PART] == "payment")
+    refunded = _as_text(payments["Amount Refunded"])
+    converted = _first_of(payments, ("Converted Amount Refunded",))
+    if converted is not None:
+        refunded = _as_text(payments[converted]).coalesce(refunded)
+    paid = _as_text(payments["Status"]).lower().isin(STRIPE_PAID) & _stripe_captured(payments)
+    some = (refunded.re_search("[1-9]") & paid).fill_null(False)
+    refunded_at = _first_of(payments, STRIPE_REFUNDED)
+    undated = some & (payments[refunded_at].isnull() if refunded_at else True)
+    counts = payments.aggregate(refunded=some.sum(), undated=undated.sum()).execute().iloc[0]
     return _undated_note(int(counts["undated"] or 0), int(counts["refunded"] or 0), "payment",
                          "export the payments with 'Refunded date (UTC)'", "purchase")
 
