@@ -59,6 +59,25 @@ def test_score_cli_with_bundle(demo, tmp_path):
                  "1998-01-01", "-o", str(out), "-q"]) == 0
     s = pd.read_parquet(out)
     assert len(s) == 23_570 and (s.cutoff == pd.Timestamp("1998-01-01")).all()
+    # without --bundle, the bundle `train` wrote for the project (<output.dir>/bundle) is read
+    default = tmp_path / "default.parquet"
+    assert main(["score", "--dataset", "cdnow", "--out", str(demo), "--cutoff", "1998-01-01",
+                 "-o", str(default), "-q"]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(default), s)
+
+
+def test_score_and_serve_without_bundle_or_project(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no winback.toml here
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "No --bundle given" in err and "winback.toml' does not exist" in err
+    assert main(["score", "--features", str(tmp_path / "f.parquet"), "-o", str(tmp_path / "x.csv")]) == 2
+    assert "No --bundle given" in capsys.readouterr().err
+    # a project that has not been trained yet: its default bundle is not there
+    (tmp_path / "winback.toml").write_text(f'[source]\npath = "{CDNOW_CSV}"\nlayout = "cdnow"\n')
+    assert main(["serve", "--out", str(tmp_path / "never")]) == 2
+    assert f"'{tmp_path / 'never' / 'bundle'}' is not a winback bundle" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()
 
 
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):

@@ -194,6 +194,17 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _project_bundle(args) -> Path:
+    """The bundle `winback train` wrote for the project (<output.dir>/bundle), which `score` and
+    `serve` read when no --bundle is given: train, then score, with the same config."""
+    from winback.project import Project
+
+    try:
+        return Project(_config(args)).bundle_dir
+    except WinbackError as exc:
+        raise WinbackError(f"No --bundle given, and the project's bundle cannot be found: {exc}") from exc
+
+
 def cmd_score(args) -> int:
     from winback.progress import Steps
     from winback.project import CUSTOMER_TABLE, NEXT_EVENT, Project
@@ -207,8 +218,9 @@ def cmd_score(args) -> int:
     if args.features:
         if args.cutoff:
             raise WinbackError("--cutoff applies to event logs; ready features are scored as they are.")
+        bundle = Path(args.bundle) if args.bundle else _project_bundle(args)
         with steps.step(f"Scoring ready features from {args.features}") as show:
-            where, rows = score_features_to(Path(args.bundle), Path(args.features), args.output,
+            where, rows = score_features_to(bundle, Path(args.features), args.output,
                                             args.table, progress=show)
         say(f"Scored {rows:,} customers: {where}")
         return 0
@@ -256,7 +268,7 @@ def cmd_serve(args) -> int:
 
     from winback.serving.app import create_app
 
-    bundles = [str(Path(b).resolve()) for b in args.bundle]
+    bundles = [str(Path(b).resolve()) for b in args.bundle or [_project_bundle(args)]]
     if args.workers < 1:
         raise WinbackError("--workers must be at least 1.")
     if not 1 <= args.port <= 65535:
@@ -329,7 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_train)
     sp = sub.add_parser("score", help="score customers with a bundle")
     common(sp)
-    sp.add_argument("--bundle", required=True, help="bundle folder written by `winback train`")
+    sp.add_argument("--bundle", help="bundle folder written by `winback train` (default: the project's, "
+                    "<output.dir>/bundle)")
     sp.add_argument("--cutoff", help="score at this date (default: the end of the data)")
     sp.add_argument("--output", "-o", default="scores.parquet",
                     help="a .parquet, .csv or .csv.gz file, a .duckdb file, a postgresql:// URL, or - for CSV on standard output")
@@ -338,8 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-reasons", action="store_true", help="customer tables: skip the per-customer SHAP reasons")
     sp.set_defaults(func=cmd_score)
     sp = sub.add_parser("serve", help="HTTP service and web page for one or two bundles")
-    sp.add_argument("--bundle", required=True, action="append",
-                    help="bundle folder; repeat to serve a customer and a next-event bundle together")
+    sp.add_argument("--bundle", action="append",
+                    help="bundle folder; repeat to serve a customer and a next-event bundle together "
+                         "(default: the project's, <output.dir>/bundle)")
+    sp.add_argument("--config", "-c", default="winback.toml",
+                    help="project config whose bundle is served without --bundle (default winback.toml)")
+    sp.add_argument("--out", help="output folder (overrides output.dir)")
     sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sp.add_argument("--port", type=int, default=8000)
     sp.add_argument("--workers", type=int, default=1, help="worker processes (each loads the bundles)")

@@ -37,7 +37,9 @@ backend = "duckdb"             # duckdb | spark | postgres | bigquery (then tabl
 {columns}
 
 [problem]
-name = "repeat_purchase"       # repeat_purchase | return_visit | first_purchase
+name = "repeat_purchase"       # repeat_purchase | return_visit | first_purchase | activity_decline | next_event
+# decline_measure = "orders"   # activity_decline: events | orders | spend in the horizon,
+# decline_share = 0.8          # below this share of the same-length window before the cutoff
 horizon_days = {horizon}
 train_cutoffs = 4
 cutoff_step_days = {step}
