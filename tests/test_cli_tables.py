@@ -124,13 +124,13 @@ def test_event_log_bundle_is_refused_for_tables(tmp_path, oneclick_run):
     assert code == 2
 
 
-def test_init_table_writes_a_config_that_trains(tmp_path, monkeypatch):
+def test_init_table_writes_a_config_that_trains(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)
     n = 300
     visits = rng.poisson(3, n)
-    churn = np.where(rng.random(n) < 1 / (1 + np.exp(visits - 3)), "yes", "no")
-    pd.DataFrame({"customer_id": range(n), "visits": visits, "plan": rng.choice(["a", "b"], n),
+    churn = np.where(rng.random(n) < 1 / (1 + np.exp(visits - 3)), "left", "stayed")
+    pd.DataFrame({"customer_id": range(n), "visits": visits, "plan": rng.choice(["a", "b", "B"], n),
                   "profit": rng.gamma(2, 10, n), "label_column": churn}).to_csv("people.csv", index=False)
     assert main(["init", "--table", "--path", "people.csv"]) == 0
     text = (tmp_path / "winback.toml").read_text()
@@ -141,8 +141,12 @@ def test_init_table_writes_a_config_that_trains(tmp_path, monkeypatch):
     assert f'positive = ["{rarer}"]' in text and f'negative = ["{other}"]' in text
     text = text.replace('value_column = ""', 'value_column = "profit"').replace("trials = 15", "trials = 2\ntrials_by_candidate = { tree = 1 }")
     (tmp_path / "winback.toml").write_text(text)
+    capsys.readouterr()
     assert main(["validate"]) == 0
+    assert "categories alike but for letter case" in capsys.readouterr().out
     assert main(["train", "-q", "--no-track"]) == 0
+    # train says what validate says of the table, even when quiet (on standard error)
+    assert "categories alike but for letter case" in capsys.readouterr().err
     manifest = json.loads((tmp_path / "winback-out" / "bundle" / "manifest.json").read_text())
     # a candidate's own trial budget, the others' common one
     assert manifest["candidates"]["tree"]["trials"] == 1 and manifest["candidates"]["logistic"]["trials"] == 2
@@ -187,6 +191,20 @@ def test_init_table_reads_a_churn_label_as_a_loss_and_finds_the_value_column(tmp
     lines = [line.split("#")[0].strip() for line in (tmp_path / "winback.toml").read_text().splitlines()]
     assert 'name = "activity_decline"' in lines and 'value_column = "MonthlyCharges"' in lines
     assert 'positive = ["Yes"]' in lines
+    assert main(["validate"]) == 0
+
+
+def test_init_table_takes_a_yes_as_1_however_common(tmp_path, monkeypatch, capsys):
+    """'Churned' = yes for most customers: the yes is what the column says, not the rarer 'no'
+    (taken as 1, risk in the segments was the probability of staying)."""
+    monkeypatch.chdir(tmp_path)
+    pd.DataFrame({"id": range(10), "visits": range(10),
+                  "Churned": ["Yes"] * 7 + [" no"] * 3}).to_csv("people.csv", index=False)
+    assert main(["init", "--table", "--path", "people.csv"]) == 0
+    lines = [line.split("#")[0].strip() for line in (tmp_path / "winback.toml").read_text().splitlines()]
+    assert 'positive = ["Yes"]' in lines and 'negative = ["no"]' in lines
+    assert 'name = "activity_decline"' in lines
+    assert "'Yes' is taken to mean 1, what 'Churned' says" in " ".join(capsys.readouterr().out.split())
     assert main(["validate"]) == 0
 
 

@@ -95,6 +95,22 @@ def test_a_column_listed_as_categorical_stays_text_whatever_it_holds(tmp_path):
     assert table.frame["zip"].iloc[0] == "01000" and table.frame["visits"].iloc[-1] == "seven"
 
 
+def test_categories_lose_stray_spaces_and_case_twins_are_said(tmp_path):
+    """'Pro ' and 'Pro' are one category (a CSV's stray space), 'NA' is missing as in a numeric
+    column; 'pro' beside 'Pro' is said, with the fix, and left as written."""
+    people = pd.DataFrame({"cid": range(8), "churned": ["yes", "no"] * 4,
+                           "plan": ["Pro ", "Pro", "pro", "basic", "NA", "", "Pro", "basic"]})
+    table = load_customer_table(_project(tmp_path, {"people.csv": people}))
+    assert table.frame["plan"].tolist()[:4] == ["Pro", "Pro", "pro", "basic"]
+    assert table.frame["plan"].isna().tolist() == [False] * 4 + [True, True, False, False]
+    note = next(n for n in table.notes if "letter case" in n)
+    assert "'plan': 'Pro' (3) and 'pro' (1)" in note and 'fixes = { "plan" = { "pro" = "Pro" } }' in note
+    fixed = load_customer_table(_project(tmp_path, {"people.csv": people},
+                                         sources=[{"path": "people.csv", "fixes": {"plan": {"pro": "Pro"}}}]))
+    assert fixed.frame["plan"].value_counts()["Pro"] == 4
+    assert not any("letter case" in n for n in fixed.notes)
+
+
 def test_numbers_with_a_decimal_comma_name_the_setting(tmp_path):
     people = PEOPLE.assign(spend=["12,5", "3", "", "7,25"])
     with pytest.raises(DataError, match=r"column 'spend' \('12,5', '7,25'\) holds numbers written "

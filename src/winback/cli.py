@@ -118,7 +118,7 @@ def cmd_validate(args) -> int:
         console.print(f"[green]OK[/] {s['customers']:,} customers, {len(s['numeric'])} numeric and "
                       f"{len(s['categorical'])} categorical columns"
                       + (f", {100 * s['positive_rate']:.1f} % positive" if s["positive_rate"] is not None else "")
-                      + "".join(f"; {n}" for n in s["notes"]) + ".")
+                      + "".join(f"; {escape(n)}" for n in s["notes"]) + ".")
         return 0
     console.print(f"[green]OK[/] {s['source']}: {s['rows']:,} events of {s['customers']:,} customers, "
                   f"{s['first_event']:%Y-%m-%d} to {s['last_event']:%Y-%m-%d}; event types "

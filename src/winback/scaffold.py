@@ -110,6 +110,11 @@ VALUE_NAMES = re.compile(r"(revenue|profit|spend|charges|sales|value|clv|ltv|ums
 RECURRING_VALUE = re.compile(r"(monthly|per[ _-]?month|(?<![a-z])(mrr|arr)(?![a-z])|recurring|annual|yearly|"
                              r"per[ _-]?year|monat|mensuel|mensual|mensile)", re.I)
 KEY_NAMES = re.compile(r"(^id$|_id$|^id_|customer|client|user|member|^cid$)", re.I)
+# a label written as an answer (Churned: Yes / No): the yes is 1, however rare, since the
+# column's name says what it is; in English, German, French, Spanish, Italian, Portuguese,
+# Dutch, Polish and Russian
+YES_WORDS = frozenset({"yes", "y", "ja", "j", "oui", "si", "sí", "sim", "tak", "да"})
+NO_WORDS = frozenset({"no", "n", "nein", "non", "não", "nao", "nee", "nie", "нет"})
 LABEL_NAMES = re.compile(r"(label|target|churn|^y$|class|outcome|bought|purchas|again|activ|"
                          r"response|decrease|retain|return|convert)", re.I)
 
@@ -167,7 +172,9 @@ def table_guess(path: str, base_dir: Path) -> dict:
         if table is None:
             return {**guess, "note": f"[yellow]{escape(path)} does not exist yet[/]: set table.key "
                                      f"and table.label by hand."}
-        stats = table.aggregate(rows=table.count(), **{f"n{i}": table[c].nunique()
+        # values counted as loading reads them: without stray spaces (' yes' is 'yes')
+        stats = table.aggregate(rows=table.count(), **{f"n{i}": (table[c].strip() if table[c].type().is_string()
+                                                                 else table[c]).nunique()
                                                        for i, c in enumerate(table.columns)},
                                 **{f"m{i}": table[c].isnull().sum()
                                    for i, c in enumerate(table.columns)}).execute().iloc[0]
@@ -194,15 +201,23 @@ def table_guess(path: str, base_dir: Path) -> dict:
     if labels:
         label = labels[0]
         guess["label"] = label
-        counts = (table.group_by(label).aggregate(n=table.count()).filter(table[label].notnull())
+        # as table loading reads a label: stripped (' no' is 'no')
+        text = table[label].cast("string").strip()
+        counts = (table.group_by(_v=text).aggregate(n=table.count()).filter(text.notnull())
                   .order_by("n").execute())
-        found = [str(v) for v in counts[label]]
+        found = [str(v) for v in counts["_v"]]
         if set(found) <= {"0", "1", "true", "false", "True", "False", "0.0", "1.0"}:
             guess["positive"] = guess["negative"] = []
         else:
+            answers = {v.lower() for v in found}
+            if answers & YES_WORDS and answers & NO_WORDS:  # yes / no: the yes, however common
+                found.sort(key=lambda v: v.lower() not in YES_WORDS)
+                notes.append(f"'{found[0]}' is taken to mean 1, what '{label}' says: swap positive "
+                             f"and negative if '{found[1]}' does")
+            else:
+                notes.append(f"'{found[0]}' (the rarer value) is taken to mean 1: swap positive and "
+                             f"negative if '{found[1]}' does")
             guess["positive"], guess["negative"] = found[:1], found[1:]
-            notes.append(f"'{found[0]}' (the rarer value) is taken to mean 1: swap positive and "
-                         f"negative if '{found[1]}' does")
     else:
         notes.append("no column has exactly two values: set table.label to the column to predict")
     if labels and LOSS_NAMES.search(guess["label"]):

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.markup import escape
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
@@ -141,6 +142,8 @@ def train_table(cfg: Config, *, steps: Steps | None = None, report: bool = True,
     if table is None:
         with steps.step("Reading, joining and checking the customer tables"):
             table = load_customer_table(cfg)
+        for note in table.notes:  # what validate says: filters, dates read as days, look-alikes
+            steps.note(f"[yellow]note:[/] {escape(note)}")
     frame = table.frame
     seg_cfg = cfg.segments
     if seg_cfg.value_column and seg_cfg.value_column not in frame.columns:

@@ -416,12 +416,46 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
     categorical = [c for c in feats if c in tab.categorical or not pd.api.types.is_numeric_dtype(frame[c])]
     numeric = [c for c in feats if c not in categorical]
     for c in categorical:
-        frame[c] = frame[c].astype("string")
+        frame[c] = _category_text(frame[c])
+    twins = _case_twins(frame, categorical)
+    if twins:
+        notes.append(twins)
     for c in numeric:
         frame[c] = frame[c].astype("float64")
     digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return CustomerTable(frame.reset_index(drop=True), key, numeric, categorical,
                          digest.hexdigest()[:16], notes)
+
+
+def _category_text(values: pd.Series) -> pd.Series:
+    """A text column's categories as written, without the stray spaces of a CSV ('Pro ' is
+    'Pro') and with the usual missing-value marks (NA, NULL, #N/A) missing, as in the numeric
+    columns: otherwise each would be a category of its own."""
+    text = values.astype("string").str.strip()
+    return text.mask(text.eq("") | text.str.lower().isin(MISSING_MARKS))
+
+
+def _case_twins(frame: pd.DataFrame, categorical: list[str]) -> str:
+    """The note on categories alike but for letter case ('Pro' and 'pro'): likely one category
+    written two ways, which the models would learn as two. Said with the fix, not merged, since
+    a code's case can carry meaning."""
+    found = []
+    for c in categorical:
+        counts = frame[c].value_counts()
+        lowered = pd.Series(counts.index.str.lower(), index=counts.index)
+        for _, group in lowered.groupby(lowered.to_numpy()):
+            if len(group) > 1:
+                names = list(group.index)  # most customers first (value_counts' order)
+                found.append((c, names, [int(counts[v]) for v in names]))
+                break  # one example per column
+    if not found:
+        return ""
+    shown = "; ".join(f"'{c}': " + " and ".join(f"'{v}' ({n:,})" for v, n in zip(names, ns))
+                      for c, names, ns in found[:3])
+    c, names, _ = found[0]
+    fix = "{ " + f'"{c}" = {{ ' + ", ".join(f'"{v}" = "{names[0]}"' for v in names[1:]) + " } }"
+    return (f"categories alike but for letter case, which the models read as different: {shown}; "
+            f"if they are one, write them one way with fixes = {fix} on their [[table.sources]] entry")
 
 
 def _dates_as_days(frame: pd.DataFrame, feats: list[str], tab, notes: list[str]) -> tuple[pd.DataFrame, list[str]]:
