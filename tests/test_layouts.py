@@ -504,6 +504,12 @@ def test_stripe_payments_export_dates_refunds_and_disputes_when_they_happened(tm
     with pytest.raises(DataError, match=r"1 values in column 'Created, Refunded or Dispute date \(Stripe\)' "
                                         r"are not timestamps\. First rows: row 2: .*='11/02/2024 noon'"):
         load_events(cfg)
+    # a payment exported twice is named by the file's rows, though the refunds before it made
+    # rows of their own (it was named as row 6: of the payments and refunds the layout made)
+    lines = STRIPE.splitlines()
+    (tmp_path / "unified_payments.csv").write_text("\n".join([*lines[:5], lines[4], *lines[5:]]) + "\n")
+    with pytest.raises(DataError, match=r"exact duplicates of another row \(row 4; row 5 repeats row 4\)"):
+        load_events(cfg)
 
 
 def test_stripe_older_export_without_refund_dates_keeps_each_payment(tmp_path):
@@ -603,6 +609,27 @@ def test_ga4_export_reads_as_json_lines_and_nested_parquet(tmp_path):
         assert log.summary["dropped_without_customer"] == 1
         assert log.summary["layout_note"].startswith("1 of the 2 purchase events with a transaction id repeat one")
         assert {"session_id", "product_id", "brand", "category", "amount"} <= log.available
+
+
+def test_ga4_errors_name_the_exports_rows_after_a_repeated_purchase(tmp_path):
+    """The layout drops a purchase recorded again (row 5): rows after it are still named by
+    their line in the export (they were named one line early), and a derived column by what
+    it reads ('_ga4_revenue' was shown)."""
+    import json
+
+    rows = ga4_rows()
+    rows.insert(7, dict(rows[6]))  # the refund of row 7, written again on row 8
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    cfg = config_from_dict({"source": {"path": str(path), "layout": "ga4", "drop_missing_customers": True}})
+    with pytest.raises(DataError, match=r"1 rows are exact duplicates of another row \(row 7; row 8 repeats row 7\)"):
+        load_events(cfg)
+    rows[7]["event_timestamp"] = None
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    with pytest.raises(DataError, match=r"1 rows have no time in column 'event_timestamp'\. First rows: row 8: "
+                                        r"event_timestamp=\(empty\), user_pseudo_id='111\.1', "
+                                        r"ecommerce\.purchase_revenue or refund_value=42\.5\."):
+        load_events(cfg)
 
 
 def test_online_retail_ii_reads_with_the_online_retail_layout(tmp_path):

@@ -267,6 +267,10 @@ def _online_retail_event_type(cols: dict[str, ibis.Value]) -> ibis.Value:
 GA_NEEDS = ("fullVisitorId", "visitId", "visitStartTime", "totals.transactions",
             "totals.transactionRevenue")
 EPOCH = ibis.timestamp("1970-01-01 00:00:00")
+# columns the ga_sessions layout derives, named as errors about their values show them
+GA_TIME = "visitStartTime (as a time)"
+GA_REVENUE = "totals.transactionRevenue (in units, not micros)"
+GA_ORDERS = "totals.transactions (as a number)"
 
 
 def _ga_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
@@ -279,18 +283,20 @@ def _ga_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
     orders = number("totals.transactions").fill_null(0)
     seconds = number("visitStartTime")
     return {
-        "_ga_time": EPOCH + seconds.as_interval("s"),
+        GA_TIME: EPOCH + seconds.as_interval("s"),
         "_ga_session": raw["fullVisitorId"].cast("string").concat("-", raw["visitId"].cast("string")),
         "_ga_type": ibis.ifelse(orders > 0, PURCHASE, "view"),
-        "_ga_revenue": ibis.ifelse(orders > 0, number("totals.transactionRevenue").cast("float64")
+        GA_REVENUE: ibis.ifelse(orders > 0, number("totals.transactionRevenue").cast("float64")
                                    / 1_000_000, ibis.null("float64")),
-        "_ga_orders": orders.cast("float64"),
+        GA_ORDERS: orders.cast("float64"),
     }
 
 
 # Google Analytics 4's BigQuery export (events_YYYYMMDD tables, or their JSON lines or Parquet
 # copies): one row per event, its parameters as a list of key/value pairs and its e-commerce
 # fields and items nested (flattened to 'ecommerce.purchase_revenue' from JSON lines)
+# the revenue of GA4's purchases and refunds, named as errors about its values show it
+GA4_REVENUE = "ecommerce.purchase_revenue or refund_value"
 GA4_NEEDS = ("event_timestamp", "event_name", "user_pseudo_id", "event_params")
 # GA4's recommended e-commerce events as winback's; every other event (page_view,
 # session_start, begin_checkout, scroll) keeps its name: activity of the visitor, no sale
@@ -376,7 +382,7 @@ def _ga4_columns(raw: ibis.Table) -> dict[str, ibis.Value]:
     # an order of its own: one shared id counted all of a visitor's such purchases as one
     order = _ga4_transaction(raw)
     own = visitor.concat("@", raw["event_timestamp"].cast("string"))
-    out = {"_ga4_type": kind, "_ga4_revenue": revenue,
+    out = {"_ga4_type": kind, GA4_REVENUE: revenue,
            "_ga4_session": visitor.concat("-", session_id),
            "_ga4_order": ibis.ifelse(kind.isin([PURCHASE, RETURN]), order.coalesce(own), order)}
     items = raw["items"] if "items" in raw.columns and raw["items"].type().is_array() else None
@@ -758,10 +764,10 @@ LAYOUTS: dict[str, Layout] = {
         "a purchase when it had transactions",
         columns={
             "customer_id": "fullVisitorId",
-            "event_time": "_ga_time",
+            "event_time": GA_TIME,
             "event_type": "_ga_type",
-            "amount": "_ga_revenue",
-            "quantity": "_ga_orders",
+            "amount": GA_REVENUE,
+            "quantity": GA_ORDERS,
             "session_id": "_ga_session",
         },
         derive=_ga_columns,
@@ -776,7 +782,7 @@ LAYOUTS: dict[str, Layout] = {
             "customer_id": "user_pseudo_id",
             "event_time": "event_timestamp",
             "event_type": "_ga4_type",
-            "amount": "_ga4_revenue",
+            "amount": GA4_REVENUE,
             "order_id": "_ga4_order",
             "session_id": "_ga4_session",
             "product_id": "_ga4_product",
