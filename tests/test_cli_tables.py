@@ -110,6 +110,15 @@ def test_service_scores_table_rows_like_batch(oneclick_run):
         assert body["probability"] == pytest.approx(batch.loc[str(row["id"]), "probability"], abs=1e-6)
         assert body["segment"] == batch.loc[str(row["id"]), "segment"]
         assert len(body["reasons"]) == 3 and all(x["feature"] in table.features for x in body["reasons"])
+        # a category as a file writes it (stray spaces) or missing as 'NA' reads as loading reads it
+        padded = {c: (f" {v} " if isinstance(v, str) else v) for c, v in feats.items()}
+        r = client.post("/v1/score", json={"customer_id": str(row["id"]), "features": padded})
+        assert r.json()["probability"] == pytest.approx(body["probability"], abs=1e-9)
+    one = {c: (None if pd.isna(v) else (str(v) if c in table.categorical else float(v)))
+           for c, v in rows.iloc[0][table.features].items()}
+    as_na = client.post("/v1/score", json={"customer_id": "x", "features": {**one, "Тип сервиса": "NA"}})
+    as_null = client.post("/v1/score", json={"customer_id": "x", "features": {**one, "Тип сервиса": None}})
+    assert as_na.json()["probability"] == pytest.approx(as_null.json()["probability"], abs=1e-9)
     schema = client.get("/openapi.json").json()["components"]["schemas"]["Features"]["properties"]
     assert set(schema) == set(table.features)
     assert "Популярная_категория" in schema

@@ -427,6 +427,15 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
                          digest.hexdigest()[:16], notes)
 
 
+def category_value(value: object) -> str | None:
+    """One category as `_category_text` reads a column of them: for the service, which scores
+    a customer's values as a table file's."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return None if text == "" or text.lower() in MISSING_MARKS else text
+
+
 def _category_text(values: pd.Series) -> pd.Series:
     """A text column's categories as written, without the stray spaces of a CSV ('Pro ' is
     'Pro') and with the usual missing-value marks (NA, NULL, #N/A) missing, as in the numeric
