@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from winback.cli import main
+from winback.data.tables import load_customer_table
 from winback.datasets import oneclick_config
 from winback.score_table import score_table
 
@@ -73,6 +74,11 @@ def test_scoring_writes_segments_actions_and_reasons(oneclick_run, tmp_path):
     scores = pd.read_csv(target, dtype={"id": str})
     assert len(scores) == 1297 and scores["rank"].tolist() == list(range(1, 1298))
     assert scores.probability.is_monotonic_decreasing and scores.segment.nunique() == 4
+    # the value axis beside the segment: each customer's profit, and the valuable segments hold the higher
+    profit = load_customer_table(oneclick_config(), with_labels=False).frame.set_index("id")["Прибыль"]
+    assert scores.value.to_numpy() == pytest.approx(profit.loc[scores.id].to_numpy())
+    valuable = scores.segment.str.startswith("Valuable")
+    assert scores.value[valuable].min() >= scores.value[~valuable].max()
     threshold = json.loads((out / "bundle" / "manifest.json").read_text())["threshold"]
     assert (scores.flagged == (scores.probability >= threshold)).all() and scores.flagged.any()
     # reasons for a slice of customers (SHAP for all 1,297 takes about a minute)
@@ -92,7 +98,6 @@ def test_service_scores_table_rows_like_batch(oneclick_run):
     in the request schema, the same probability as batch scoring, SHAP reasons."""
     from fastapi.testclient import TestClient
 
-    from winback.data.tables import load_customer_table
     from winback.serving.app import create_app
 
     out, _ = oneclick_run

@@ -45,8 +45,10 @@ def score_table(cfg: Config, bundle_dir: Path, reasons: bool = True,
         if rule.value_column not in frame.columns:
             raise DataError(f"The customer table lacks the value column '{rule.value_column}' that "
                             f"segments use.")
-        segs = assign(rule, risk_of(manifest["problem"]["name"], p),
-                      frame[rule.value_column].to_numpy(dtype=float))
+        value = frame[rule.value_column].to_numpy(dtype=float)
+        segs = assign(rule, risk_of(manifest["problem"]["name"], p), value)
+        # the value axis beside the segment it decided, as event-log scores carry it
+        out["value"] = value
         out["segment"], out["action"] = segs["segment"].to_numpy(), segs["action"].to_numpy()
     if reasons:
         background = pd.read_parquet(Path(bundle_dir) / manifest["background"])
