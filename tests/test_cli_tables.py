@@ -63,6 +63,7 @@ def test_oneclick_trains_within_budget_with_shap_and_segments(oneclick_run):
     for seg in ("Valuable, slipping away", "Low value, slipping away", "Valuable and loyal", "Low value, steady"):
         assert seg in html
     assert "Акционные_покупки" in html  # UTF-8 column names stay readable
+    assert "<td>filter</td><td>kept 1,297 of 1,300 customers where revenue_prev2 &gt; 0" in html
     assert "http://" not in html and "https://" not in html
 
 
