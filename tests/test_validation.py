@@ -701,6 +701,17 @@ def test_one_id_for_every_guest_is_named_and_can_be_read_as_missing(tmp_path):
         assert log.summary["dropped_without_customer"] == int((ids == 0).sum())
         assert Project(events_config(path, missing_customer_ids=["0"], drop_missing_customers=True)
                        ).validate()["dominant_customer"] == ""
+    # train says it too, and keeps it in the bundle and the report for those who read them later
+    from winback.progress import Steps
+    from winback.train import train
+
+    cfg = events_config(tmp_path / "events.parquet")
+    cfg.train.candidates = ["logistic"]
+    cfg.output.dir = str(tmp_path / "out")
+    result = train(cfg, steps=Steps(quiet=True))
+    assert result.manifest["data"]["warnings"] == [note]
+    html = result.report_path.read_text()
+    assert "<td>warning</td><td>customer 0 has " in html and "missing_customer_ids" in html
 
 
 def test_a_folder_of_parts_is_a_source(tmp_path):

@@ -40,7 +40,7 @@ def _require_sessions(log: EventLog) -> None:
 
 def train_next_event(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = None,
                      report: bool = True) -> Any:
-    from winback.train import TrainResult
+    from winback.train import TrainResult, say_data_warnings
 
     steps = steps or Steps()
     cfg.output_dir(create=False)  # a bad output folder stops the run now, not after training
@@ -48,6 +48,7 @@ def train_next_event(cfg: Config, *, steps: Steps | None = None, log: EventLog |
     if log is None:
         with steps.step(f"Reading and validating {cfg.source.path}"):
             log = load_events(cfg)
+    say_data_warnings(log, steps)
     _require_sessions(log)
     check_log_fits_problem(p, log)
     end = observed_end(log.end)
