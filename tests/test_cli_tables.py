@@ -221,6 +221,13 @@ def test_init_table_takes_a_yes_as_1_however_common(tmp_path, monkeypatch, capsy
     assert 'name = "activity_decline"' in lines
     assert "'Yes' is taken to mean 1, what 'Churned' says" in " ".join(capsys.readouterr().out.split())
     assert main(["validate"]) == 0
+    # a churn label written as outcomes: the one that names the loss, however common
+    pd.DataFrame({"id": range(10), "visits": range(10),
+                  "Churn": ["Churned"] * 6 + ["Retained"] * 4}).to_csv("people.csv", index=False)
+    assert main(["init", "--table", "--path", "people.csv", "--force"]) == 0
+    lines = [line.split("#")[0].strip() for line in (tmp_path / "winback.toml").read_text().splitlines()]
+    assert 'positive = ["Churned"]' in lines and 'negative = ["Retained"]' in lines
+    assert "the loss 'Churn' names" in " ".join(capsys.readouterr().out.split())
 
 
 def test_init_table_writes_the_decimal_comma_it_finds(tmp_path, monkeypatch, capsys):

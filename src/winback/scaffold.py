@@ -210,10 +210,15 @@ def table_guess(path: str, base_dir: Path) -> dict:
             guess["positive"] = guess["negative"] = []
         else:
             answers = {v.lower() for v in found}
+            losses = [v for v in found if LOSS_NAMES.search(v)]
             if answers & YES_WORDS and answers & NO_WORDS:  # yes / no: the yes, however common
                 found.sort(key=lambda v: v.lower() not in YES_WORDS)
                 notes.append(f"'{found[0]}' is taken to mean 1, what '{label}' says: swap positive "
                              f"and negative if '{found[1]}' does")
+            elif LOSS_NAMES.search(label) and len(losses) == 1:  # Churn: Retained / Churned
+                found.sort(key=lambda v: v != losses[0])
+                notes.append(f"'{found[0]}' is taken to mean 1, the loss '{label}' names: swap "
+                             f"positive and negative if '{found[1]}' does")
             else:
                 notes.append(f"'{found[0]}' (the rarer value) is taken to mean 1: swap positive and "
                              f"negative if '{found[1]}' does")
