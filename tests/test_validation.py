@@ -711,7 +711,7 @@ def test_one_id_for_every_guest_is_named_and_can_be_read_as_missing(tmp_path):
     result = train(cfg, steps=Steps(quiet=True))
     assert result.manifest["data"]["warnings"] == [note]
     html = result.report_path.read_text()
-    assert "<td>warning</td><td>customer 0 has " in html and "missing_customer_ids" in html
+    assert '<tr class="warning"><td>warning</td><td>customer 0 has ' in html and "missing_customer_ids" in html
 
 
 def test_a_folder_of_parts_is_a_source(tmp_path):
