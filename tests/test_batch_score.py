@@ -47,6 +47,44 @@ def test_small_chunks_give_the_same_scores(cdnow_bundle, log, reference, tmp_pat
     assert streamed.groupby("decile").size().between(2_356, 2_358).all()
 
 
+def test_scores_carry_each_customers_top_three_reasons(cdnow_bundle, log, reference, tmp_path):
+    """reason_1..3 from the chosen model's contributions (TreeSHAP, or a linear model's exact
+    ones), as the service gives them: the strongest first, 'feature = value (raises|lowers the
+    probability)'; --no-reasons leaves them out."""
+    import re
+
+    import numpy as np
+
+    from winback.score import _Bundle
+
+    bundle = _Bundle(cdnow_bundle)
+    assert bundle.model.name in ("logistic", "lightgbm")
+    pattern = re.compile(r"^(\w+) = (\S+) \((raises|lowers) the probability\)$")
+    assert reference["reason_1"].str.match(pattern).all() and reference["reason_3"].notna().mean() > 0.9
+    # the first customer's reasons are the features its contributions rank first
+    first = reference.iloc[0]
+    m = json.loads((cdnow_bundle / "manifest.json").read_text())
+    test = next(c for c in m["cutoffs"] if c["role"] == "test")
+    spec = dict(m["feature_spec"])
+    columns = spec.pop("columns")
+    frame = build_frame(log, score_cutoff(parse_date(test["time"][:10], "cutoff"), m["problem"]["horizon_days"]),
+                        ProblemConfig(**m["problem"]), FeatureSpec.from_dict(spec), with_labels=False)
+    assert set(columns) <= set(frame.columns)
+    at_end = pd.read_parquet(score_to(cdnow_config(), cdnow_bundle, str(tmp_path / "r.parquet"), log=log,
+                                      cutoff=test["time"][:10])[0])
+    row = frame.set_index("customer_id").loc[[at_end.customer_id.iloc[0]], columns].to_numpy(dtype=float)
+    contrib = bundle.model.contributions(row)[0]
+    top = [columns[j] for j in np.argsort(-np.abs(contrib), kind="stable")[:3]]
+    named = [pattern.match(at_end[f"reason_{k}"].iloc[0]) for k in (1, 2, 3)]
+    assert [r.group(1) for r in named] == top
+    assert [r.group(3) for r in named] == ["raises" if contrib[columns.index(c)] > 0 else "lowers" for c in top]
+    assert main(["score", "--dataset", "cdnow", "--bundle", str(cdnow_bundle), "--no-reasons", "-o",
+                 str(tmp_path / "plain.csv"), "-q"]) == 0
+    plain = pd.read_csv(tmp_path / "plain.csv", dtype={"customer_id": str})
+    assert list(plain.columns) == [c for c in reference.columns if not c.startswith("reason_")]
+    assert plain["probability"].to_numpy() == pytest.approx(reference["probability"].to_numpy(), abs=1e-12)
+
+
 def test_files_partitioned_by_customer_score_as_one_log(cdnow_bundle, reference, tmp_path):
     """CDNOW split into three CSV files by customer: scored file by file with
     source.partitioned_by_customer, the scores are those of the whole log; a customer in two

@@ -221,12 +221,13 @@ def cmd_score(args) -> int:
         bundle = Path(args.bundle) if args.bundle else _project_bundle(args)
         with steps.step(f"Scoring ready features from {args.features}") as show:
             where, rows = score_features_to(bundle, Path(args.features), args.output,
-                                            args.table, progress=show)
+                                            args.table, progress=show, reasons=not args.no_reasons)
         say(f"Scored {rows:,} customers: {where}")
         return 0
     project = Project(_config(args))
     what = {CUSTOMER_TABLE: "Scoring customers" + ("" if args.no_reasons else " and explaining each score"),
-            NEXT_EVENT: "Scoring live sessions"}.get(project.kind, f"Scoring customers into {where}")
+            NEXT_EVENT: "Scoring live sessions"}.get(
+        project.kind, f"Scoring customers{'' if args.no_reasons else ' with their top reasons'} into {where}")
     with steps.step(what) as show:
         written = project.score_to(args.output, table=args.table, bundle=args.bundle,
                                    cutoff=args.cutoff, reasons=not args.no_reasons, progress=show)
@@ -348,7 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a .parquet, .csv or .csv.gz file, a .duckdb file, a postgresql:// URL, or - for CSV on standard output")
     sp.add_argument("--table", help="table name for a DuckDB or PostgreSQL output (default winback_scores)")
     sp.add_argument("--features", help="score a Parquet or CSV file (folder, glob) of ready features instead of the source")
-    sp.add_argument("--no-reasons", action="store_true", help="customer tables: skip the per-customer SHAP reasons")
+    sp.add_argument("--no-reasons", action="store_true",
+                    help="skip the top three reasons per customer (SHAP; the slow part on customer tables)")
     sp.set_defaults(func=cmd_score)
     sp = sub.add_parser("serve", help="HTTP service and web page for one or two bundles")
     sp.add_argument("--bundle", action="append",

@@ -109,8 +109,8 @@ class Project:
     def score(self, bundle: str | Path | None = None, *, cutoff: str | None = None,
               reasons: bool = True, progress: Callable[[str], None] | None = None) -> pd.DataFrame:
         """Scores as a DataFrame: customers of an event log at `cutoff` (default: the end of the
-        data), every row of a customer table (with `reasons`), or the live sessions of a
-        next-event log."""
+        data) or every row of a customer table (with their top `reasons`), or the live sessions
+        of a next-event log."""
         bundle_dir = Path(bundle) if bundle else self.bundle_dir
         if self.kind == CUSTOMER_TABLE:
             from winback.score_table import score_table
@@ -123,7 +123,7 @@ class Project:
             return score_next_event(self.config, bundle_dir, cutoff=cutoff)
         from winback.score import score
 
-        return score(self.config, bundle_dir, cutoff=cutoff)
+        return score(self.config, bundle_dir, cutoff=cutoff, reasons=reasons)
 
     def score_to(self, output: str, *, table: str | None = None, bundle: str | Path | None = None,
                  cutoff: str | None = None, reasons: bool = True,
@@ -140,7 +140,7 @@ class Project:
             from winback.score import score_to
 
             where, rows, when = score_to(self.config, bundle_dir, output, table, cutoff=cutoff,
-                                         progress=progress)
+                                         progress=progress, reasons=reasons)
             return Written(where, rows, when, None)
         frame = self.score(bundle_dir, cutoff=cutoff, reasons=reasons, progress=progress)
         return Written(write_frame(frame, output, table), len(frame), None, frame)

@@ -33,6 +33,7 @@ from winback.frame import check_one_file_per_customer, feature_tables, finish_fr
 from winback.labels import observed_end, population_table
 from winback.models.bgnbd import BGNBD
 from winback.models.gamma_gamma import GammaGamma
+from winback.reasons import reason_columns
 from winback.segments import SegmentRule, assign, risk_of, segment_value
 from winback.sinks import output_kind, write_query
 
@@ -44,8 +45,9 @@ IN_POPULATION = "_in_population"
 class _Bundle:
     """A customer bundle opened for batch scoring."""
 
-    def __init__(self, bundle_dir: Path, ready_features: bool = False):
+    def __init__(self, bundle_dir: Path, ready_features: bool = False, reasons: bool = True):
         self.dir = Path(bundle_dir)
+        self.reasons = reasons  # reason_1..3 where the model has contributions (not BG/NBD)
         self.manifest, self.model, self.calibrator = load_bundle(self.dir)
         kind = self.manifest.get("kind")
         if kind == "customer_table":
@@ -89,6 +91,11 @@ class _Bundle:
             segs = assign(self.rule, risk_of(self.problem.name, p), value)
             out["value"] = value
             out["segment"], out["action"] = segs["segment"].to_numpy(), segs["action"].to_numpy()
+        if self.reasons and self.model.name != "bgnbd":
+            X = frame[self.columns].to_numpy(dtype=float)
+            contributions = self.model.contributions(X)  # TreeSHAP, or a linear model's exact ones
+            if contributions is not None:
+                out = out.assign(**reason_columns(contributions, self.columns, X))
         return out
 
     def _value(self, frame: pd.DataFrame, gamma_gamma) -> np.ndarray:
@@ -215,12 +222,13 @@ def _feature_batches(log: EventLog, bundle: _Bundle, when: dt.datetime,
 
 def score_to(cfg: Config, bundle_dir: Path, output: str, table: str | None = None,
              cutoff: str | None = None, log: EventLog | None = None,
-             chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None) -> tuple[str, int, dt.datetime]:
+             chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None,
+             reasons: bool = True) -> tuple[str, int, dt.datetime]:
     """Score every customer in the problem's population at the cutoff (default: the end of the
-    data) and write customer_id, probability, rank, decile, cutoff (value, segment, action) to
-    `output`; returns (where, rows, cutoff)."""
+    data) and write customer_id, probability, rank, decile, cutoff (value, segment, action,
+    reason_1..3) to `output`; returns (where, rows, cutoff)."""
     output_kind(output)  # a bad destination fails before any work
-    bundle = _Bundle(bundle_dir)
+    bundle = _Bundle(bundle_dir, reasons=reasons)
     log = log or load_events(cfg)
     _require_trained_columns(log, bundle)
     when = _scoring_time(log, cutoff)
@@ -275,11 +283,12 @@ def _fit_bgnbd(summary: np.ndarray) -> BGNBD | None:
 
 
 def score_features_to(bundle_dir: Path, features: Path, output: str, table: str | None = None,
-                      chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None) -> tuple[str, int]:
+                      chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None,
+                      reasons: bool = True) -> tuple[str, int]:
     """Score a Parquet or CSV file (or folder / glob of files) of ready features: customer_id plus
     the bundle's feature columns. Segments use the bundle's stored population fits."""
     output_kind(output)
-    bundle = _Bundle(bundle_dir, ready_features=True)
+    bundle = _Bundle(bundle_dir, ready_features=True, reasons=reasons)
     dataset = _ready_features(features, bundle.columns)
     names = set(dataset.schema.names)
     if "customer_id" not in names:
@@ -411,12 +420,12 @@ def _refuse_repeated_customers(spool: _Spool, features: Path) -> None:
 
 
 def score(cfg: Config, bundle_dir: Path, cutoff: str | None = None,
-          log: EventLog | None = None) -> pd.DataFrame:
+          log: EventLog | None = None, reasons: bool = True) -> pd.DataFrame:
     """The scores as a DataFrame (customer_id, probability, rank, decile, cutoff, ...), ranked;
     the same streaming path as `winback score`, through a temporary Parquet file."""
     tmp = Path(tempfile.mkdtemp(prefix="winback-scores-"))
     try:
-        score_to(cfg, bundle_dir, str(tmp / "scores.parquet"), cutoff=cutoff, log=log)
+        score_to(cfg, bundle_dir, str(tmp / "scores.parquet"), cutoff=cutoff, log=log, reasons=reasons)
         out = pd.read_parquet(tmp / "scores.parquet")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -161,23 +161,9 @@ def permutation_shap(f, X: np.ndarray, background: np.ndarray, rng: np.random.Ge
 def top_reasons(explanation: Explanation, frame: pd.DataFrame, k: int = 3) -> pd.DataFrame:
     """reason_1..k per row: 'column = value (raises|lowers)', strongest |SHAP| first; empty
     where the model has fewer than k columns or a column moved nothing."""
-    vals = explanation.values.to_numpy()
-    cols = explanation.values.columns
-    order = np.argsort(-np.abs(vals), axis=1, kind="stable")[:, :k]
-    out = {}
-    for r in range(k):
-        if r >= order.shape[1]:  # a model of fewer than k columns
-            out[f"reason_{r + 1}"] = [None] * len(frame)
-            continue
-        texts: list[str | None] = []
-        for i, j in enumerate(order[:, r]):
-            if vals[i, j] == 0:
-                texts.append(None)
-                continue
-            col = cols[j]
-            value = frame.iloc[i][col]
-            shown = "missing" if pd.isna(value) else (f"{value:g}" if isinstance(value, (int, float, np.floating)) else str(value))
-            direction = "raises" if vals[i, j] > 0 else "lowers"
-            texts.append(f"{col} = {shown} ({direction} the probability)")
-        out[f"reason_{r + 1}"] = texts
-    return pd.DataFrame(out, index=frame.index)
+    from winback.reasons import reason_columns
+
+    cols = list(explanation.values.columns)
+    out = reason_columns(explanation.values.to_numpy(), cols, frame[cols].to_numpy(dtype=object), k)
+    return pd.DataFrame({name: text.to_numpy(dtype=object, na_value=None) for name, text in out.items()},
+                        index=frame.index)
