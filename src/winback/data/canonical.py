@@ -302,12 +302,12 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
         for the rows an error shows: a layout that drops rows (GA4's repeated purchases) would
         shift row numbers counted after it. Numbered here, only when an error needs it, since
         numbering GA4's 3 M-event export up front took 0.4 GB more."""
-        if SOURCE_ROW in raw.columns:
-            return raw if trim else unstripped
+        rows = raw if trim else unstripped
+        if SOURCE_ROW in rows.columns:
+            return rows
         if embedded and layout.expand is not None:
             return made(source_rows.mutate(**{SOURCE_ROW: ibis.row_number() + 1}), trim)
-        return raw.mutate(**{SOURCE_ROW: ibis.row_number() + 1}) if trim else \
-            unstripped.mutate(**{SOURCE_ROW: ibis.row_number() + 1})
+        return rows.mutate(**{SOURCE_ROW: ibis.row_number() + 1})
 
     cols = typed(raw)
     try:
@@ -1005,15 +1005,13 @@ def _warehouse_strptime(text: ibis.StringValue, time_format: str, backend: str) 
     return _pg_to_timestamp(text, pattern).cast(dtypes.Timestamp())
 
 
-def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
-              time_format: str = "", numbers: NumberFormat = NumberFormat(),
-              negative_amounts: str = "error",
-              numbered: Callable[[], ibis.Table] | None = None) -> tuple[int, int]:
+def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool, *,
+              numbered: Callable[[], ibis.Table], time_format: str = "",
+              numbers: NumberFormat = NumberFormat(), negative_amounts: str = "error") -> tuple[int, int]:
     """One aggregate pass over the typed log; each failed check raises with examples. Returns
     how many rows have no customer id (dropped when `drop_missing`) and how many purchases a
     negative amount (dropped when `negative_amounts` = "drop"). `numbered`: `raw` with the
-    source's rows numbered (SOURCE_ROW), for the examples, where `raw` is not numbered and a
-    layout dropped rows."""
+    source's rows numbered (SOURCE_ROW), for the examples."""
     time_src = raw[mapping["event_time"]]
     faults: dict[str, ibis.Value] = {  # rows of the source counted in errors and the summary
         "missing_customer": cols["customer_id"].isnull(),
@@ -1041,7 +1039,7 @@ def _validate(raw, cols, typed, mapping, name: str, drop_missing: bool,
         raise DataError(f"{name} has no rows. Check source.path (and the glob, if any).")
 
     def fail(predicate, what: str, fix: str, columns: list[str], hint=None) -> None:
-        rows_of = numbered() if numbered is not None else raw.mutate(**{SOURCE_ROW: ibis.row_number() + 1})
+        rows_of = numbered()
         numbered_rows = rows_of.mutate(_row=rows_of[SOURCE_ROW])
         tc = typed(numbered_rows)
         rows = (numbered_rows.filter(predicate(tc, numbered_rows)).order_by("_row")
@@ -1213,8 +1211,8 @@ def _duplicate_bound(raw: ibis.Table, con) -> int:
     return int(con.con.sql(query).fetchall()[0][0])  # DuckDB's own: hash() takes any columns
 
 
-def _check_duplicates(raw: ibis.Table, name: str, policy: str, con=None,
-                      numbered: Callable[[], ibis.Table] | None = None) -> int:
+def _check_duplicates(raw: ibis.Table, name: str, policy: str, con,
+                      numbered: Callable[[], ibis.Table]) -> int:
     """Exact duplicated rows (0 for certain when the hash bound says so, on DuckDB `con`).
     `numbered`: `raw` with SOURCE_ROW, the source's row of each, for the rows an error names
     (a layout's rows are not the file's: Stripe makes two of a refunded payment)."""
@@ -1222,7 +1220,7 @@ def _check_duplicates(raw: ibis.Table, name: str, policy: str, con=None,
         return 0
     dup = int(raw.count().execute() - raw.distinct().count().execute())
     if dup and policy == "error":
-        rows = numbered() if numbered is not None else raw.mutate(**{SOURCE_ROW: ibis.row_number() + 1})
+        rows = numbered()
         w = ibis.window(group_by=list(raw.columns))
         firsts = (rows.mutate(_row=rows[SOURCE_ROW]).mutate(_n=ibis._.count().over(w), _first=ibis._._row.min().over(w))
                   .filter(ibis._._n > 1).order_by("_row").limit(EXAMPLES)

@@ -416,7 +416,7 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
     categorical = [c for c in feats if c in tab.categorical or not pd.api.types.is_numeric_dtype(frame[c])]
     numeric = [c for c in feats if c not in categorical]
     for c in categorical:
-        frame[c] = _category_text(frame[c])
+        frame[c] = category_text(frame[c])
     twins = _case_twins(frame, categorical)
     if twins:
         notes.append(twins)
@@ -427,19 +427,11 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
                          digest.hexdigest()[:16], notes)
 
 
-def category_value(value: object) -> str | None:
-    """One category as `_category_text` reads a column of them: for the service, which scores
-    a customer's values as a table file's."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    return None if text == "" or text.lower() in MISSING_MARKS else text
-
-
-def _category_text(values: pd.Series) -> pd.Series:
+def category_text(values: pd.Series) -> pd.Series:
     """A text column's categories as written, without the stray spaces of a CSV ('Pro ' is
     'Pro') and with the usual missing-value marks (NA, NULL, #N/A) missing, as in the numeric
-    columns: otherwise each would be a category of its own."""
+    columns: otherwise each would be a category of its own. The service reads a customer's
+    values through it too."""
     text = values.astype("string").str.strip()
     return text.mask(text.eq("") | text.str.lower().isin(MISSING_MARKS))
 

@@ -24,12 +24,11 @@ import pandas as pd
 from winback.bundle import load_bundle, read_manifest
 from winback.config import ProblemConfig
 from winback.data.layouts import CANONICAL_TYPES, LOCAL_TIME
-from winback.data.tables import category_value
+from winback.data.tables import category_text
 from winback.errors import WinbackError, did_you_mean
 from winback.evaluate import decile_of, decision_of
+from winback.reasons import REASONS
 from winback.serving.schemas import Event
-
-REASONS = 3
 
 
 class _Scratch:
@@ -178,7 +177,7 @@ class CustomerScorer:
         for c in self.columns:
             values = [row.get(c) for row in rows]
             if c in self.categorical:
-                data[c] = pd.array([category_value(v) for v in values], dtype="string")
+                data[c] = category_text(pd.Series(values, dtype=object))
             else:
                 for v in values:
                     if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from winback.reasons import reason_columns
+
 BACKGROUND_ROWS = 30
 # two antithetic permutations per customer: the top reason matches a many-permutation reference
 # about 77 % of the time, against about 65 % with one (benchmarks/explain.py)
@@ -161,8 +163,6 @@ def permutation_shap(f, X: np.ndarray, background: np.ndarray, rng: np.random.Ge
 def top_reasons(explanation: Explanation, frame: pd.DataFrame, k: int = 3) -> pd.DataFrame:
     """reason_1..k per row: 'column = value (raises|lowers)', strongest |SHAP| first; empty
     where the model has fewer than k columns or a column moved nothing."""
-    from winback.reasons import reason_columns
-
     cols = list(explanation.values.columns)
     out = reason_columns(explanation.values.to_numpy(), cols, frame[cols].to_numpy(dtype=object), k)
     return pd.DataFrame({name: text.to_numpy(dtype=object, na_value=None) for name, text in out.items()},
