@@ -277,3 +277,87 @@ def test_service_starts_when_a_text_column_has_missing_values(oneclick_run, tmp_
     assert client.get("/").status_code == 200
     r = client.post("/v1/score", json={"customer_id": "x", "features": {"Популярная_категория": None}})
     assert r.status_code == 200 and r.json()["probability"] is not None
+
+
+def test_scoring_says_which_categories_the_model_never_saw_and_takes_true_false(tmp_path, monkeypatch, capsys):
+    """A category the model was not trained on reads as none of its categories: a new plan
+    rightly, 'pro' for 'Pro' silently wrongly. Batch scoring and the service say so, with the
+    model's spelling. A Parquet true/false column is 1/0 with or without gaps (with gaps pandas
+    made it text), and the service takes JSON true/false for it and for a CSV's 'TRUE'."""
+    from fastapi.testclient import TestClient
+
+    from winback.serving.app import create_app
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    n = 400
+    visits, vip = rng.poisson(3, n), rng.random(n) < 0.3
+    churn = np.where(rng.random(n) < 1 / (1 + np.exp(visits - 3 + 2 * vip)), "yes", "no")
+    gappy = pd.array(vip, dtype="boolean")
+    gappy[:5] = pd.NA
+    pd.DataFrame({"cid": range(n), "visits": visits, "vip": gappy,
+                  "newsletter": rng.choice(["TRUE", "FALSE"], n), "plan": rng.choice(["Basic", "Pro"], n),
+                  "region": rng.choice(["1", "2", "x"], n), "profit": rng.gamma(2, 10, n),
+                  "churned": churn}).to_parquet("people.parquet")
+    new = pd.DataFrame({"cid": range(1000, 1006), "visits": [1, 2, 3, 4, 5, 6], "vip": [True, False] * 3,
+                        "newsletter": ["TRUE"] * 6, "plan": ["Basic", "pro", "Enterprise", "Pro", "pro", "Pro"],
+                        "region": ["1", "2"] * 3, "profit": [5.0] * 6})
+    new.to_parquet("new.parquet")
+    config = ('[problem]\nname = "activity_decline"\n[table]\nkey = "cid"\nlabel = "churned"\n'
+              'positive = ["yes"]\nnegative = ["no"]\n[[table.sources]]\npath = "people.parquet"\n'
+              '[train]\ncandidates = ["logistic"]\ntrials = 2\n[segments]\nvalue_column = "profit"\n')
+    (tmp_path / "winback.toml").write_text(config)
+    (tmp_path / "new.toml").write_text(config.replace("people.parquet", "new.parquet"))
+    assert main(["train", "-q", "--no-track"]) == 0
+    manifest = json.loads((tmp_path / "winback-out" / "bundle" / "manifest.json").read_text())
+    assert manifest["data"]["boolean"] == ["vip"] and "vip" in manifest["data"]["numeric"]
+    assert manifest["data"]["categorical"] == ["newsletter", "plan", "region"]
+    capsys.readouterr()
+    assert main(["score", "--config", "new.toml", "-o", "s.csv", "--no-reasons"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert ("note: column 'plan': 3 of 6 customers have a category the model was not trained on "
+            "('pro' (2), 'Enterprise' (1)), read as none of the ones it knows ('Basic', 'Pro'); 'pro' "
+            "is the model's 'Pro' but for letter case or spacing: fixes = { \"plan\" = { \"pro\" = \"Pro\" } }"
+            ) in said
+    # regions '1' and '2' alone would read as numbers; they stay the model's categories
+    assert "region" not in said
+    scores = pd.read_csv("s.csv", dtype={"cid": str}).set_index("cid")
+
+    client = TestClient(create_app([tmp_path / "winback-out" / "bundle"], api_key=""))
+    as_sent = {"visits": 2, "profit": 5.0, "region": "2", "plan": "pro", "vip": False, "newsletter": True}
+    body = client.post("/v1/score", json={"customer_id": "1001", "features": as_sent}).json()
+    assert body["probability"] == pytest.approx(scores.loc["1001", "probability"], abs=1e-9)
+    assert body["note"].startswith("column 'plan': the customer has a category the model was not "
+                                   "trained on ('pro')") and "send the model's spelling" in body["note"]
+    as_numbers = {**as_sent, "vip": 0.0, "newsletter": "TRUE"}
+    again = client.post("/v1/score", json={"customer_id": "1001", "features": as_numbers}).json()
+    assert again["probability"] == pytest.approx(body["probability"], abs=1e-12)
+    known = client.post("/v1/score", json={"features": {**as_sent, "plan": "Pro"}}).json()
+    assert known["note"] is None and known["probability"] != pytest.approx(body["probability"])
+    # true/false only where the training table had them
+    r = client.post("/v1/score", json={"features": {**as_sent, "visits": True}})
+    assert r.status_code == 422 and "visits" in r.json()["error"]["message"]
+    props = client.get("/openapi.json").json()["components"]["schemas"]["Features"]["properties"]
+    assert {"type": "boolean"} in props["vip"]["anyOf"] and {"type": "boolean"} in props["newsletter"]["anyOf"]
+    assert {"type": "boolean"} not in props["visits"]["anyOf"] + props["plan"]["anyOf"]
+    assert client.get("/v1/model").json()["customer"]["boolean_features"] == ["newsletter", "vip"]
+
+
+def test_init_table_lists_whole_number_codes_as_categories(tmp_path, monkeypatch, capsys):
+    """Region and store codes read as numbers put region 7 between 6 and 8 for the models."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    n = 300
+    pd.DataFrame({"customer_id": range(n), "RegionCode": rng.integers(1, 9, n),
+                  "store_id": rng.integers(100, 110, n).astype(str), "visits": rng.poisson(3, n),
+                  "customer_type": rng.choice(["1", "2", "3", ""], n), "plan": rng.choice(["1", "2.5", "3"], n),
+                  "zip": rng.integers(10000, 99999, n), "group": rng.choice([1, 2], n),
+                  "Churn": rng.choice(["Yes", "No"], n)}).to_csv("people.csv", index=False)
+    assert main(["init", "--table", "--path", "people.csv"]) == 0
+    assert "'RegionCode', 'store_id', 'customer_type' hold whole numbers and are named like a code" in \
+        " ".join(capsys.readouterr().out.split())
+    text = (tmp_path / "winback.toml").read_text()
+    # not visits (no code's name), plan (2.5), zip (too many values for categories), group (two)
+    assert 'categorical = ["RegionCode", "store_id", "customer_type"]' in text
+    assert main(["validate"]) == 0
+    assert "4 numeric and 3 categorical columns" in " ".join(capsys.readouterr().out.split())

@@ -341,3 +341,23 @@ def test_dates_percentages_and_identifiers_in_a_crm_export(tmp_path):
     # a text column where only some values are dates stays text, as before
     mixed = people.assign(signup=["2024-01-01"] * (n - 1) + ["soon"])
     assert "signup" in load_customer_table(_project(tmp_path, {"people.csv": mixed})).categorical
+
+
+def test_true_false_columns_read_as_1_0_with_or_without_gaps(tmp_path):
+    """pandas made a Parquet true/false column with a gap text ('True', 'False': categories)
+    and one without numbers, so the same column changed kind from one table to the next."""
+    gappy = pd.array([True, False, None, True], dtype="boolean")
+    PEOPLE.assign(vip=gappy, paid=[True, True, False, False], flag=[True, False, True, False]
+                  ).to_parquet(tmp_path / "people.parquet")
+    cfg = config_from_dict({"table": {"key": "cid", "label": "churned", "positive": ["yes"], "negative": ["no"],
+                                      "categorical": ["flag"], "sources": [{"path": "people.parquet"}],
+                                      "filters": [{"column": "paid", "op": "==", "value": True}]}},
+                           base_dir=tmp_path)
+    table = load_customer_table(cfg)
+    assert table.boolean == ["vip", "paid"] and set(table.boolean) <= set(table.numeric)
+    f = table.frame.set_index("cid")
+    assert f["vip"].tolist() == [1.0, 0.0] and f["paid"].tolist() == [1.0, 1.0]
+    assert table.categorical == ["plan", "flag"] and f["flag"].tolist() == ["True", "False"]
+    # the whole column, gap included, without the filter
+    del cfg.table.filters[:]
+    assert load_customer_table(cfg).frame["vip"].isna().tolist() == [False, False, True, False]

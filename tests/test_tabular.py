@@ -295,3 +295,20 @@ def test_report_plots_draw_dollar_signs_in_names_as_text():
     sizes = [{"key": k, "name": f"{k} $ #1 $", "customers": 10, "share": 0.25} for k in keys]
     assert _segment_plot({"segments": {"sizes": sizes}}).startswith("data:image/png;base64,")
     assert plt.rcParams["text.parse_math"]  # the caller's matplotlib settings are left as they were
+
+
+def test_unseen_categories_are_counted_named_and_matched_to_the_models_spelling():
+    from winback.tabular.categories import boolean_category, known_spelling, unseen_in_frame
+
+    known = ["Basic", "Pro", "Pro Plus", "pro plus"]
+    assert known_spelling("pro", known) == "Pro" and known_spelling(" PRO ", known) == "Pro"
+    assert known_spelling("proplus", known) is None  # two of the model's own: no guess
+    assert boolean_category(True, ["FALSE", "TRUE"]) == "TRUE" and boolean_category(False, ["a"]) == "false"
+    frame = pd.DataFrame({"plan": ["Basic", "pro", "Gold", "Gold", "x", "y", None],
+                          "region": ["1", "2", "1", "2", "1", "2", "1"]})
+    notes = unseen_in_frame(frame, {"plan": known, "region": ["1", "2"], "absent": ["a"]})
+    assert notes == ["column 'plan': 5 of 7 customers have a category the model was not trained on "
+                     "('Gold' (2), 'pro' (1), 'x' (1) and 1 more), read as none of the ones it knows "
+                     "('Basic', 'Pro', 'Pro Plus', 'pro plus'); 'pro' is the model's 'Pro' but for "
+                     "letter case or spacing: fixes = { \"plan\" = { \"pro\" = \"Pro\" } } on the "
+                     "[[table.sources]] entry reads it as the model's"]

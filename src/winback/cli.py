@@ -231,6 +231,8 @@ def cmd_score(args) -> int:
     with steps.step(what) as show:
         written = project.score_to(args.output, table=args.table, bundle=args.bundle,
                                    cutoff=args.cutoff, reasons=not args.no_reasons, progress=show)
+    for note in written.frame.attrs.get("notes", []) if written.frame is not None else []:
+        say("[yellow]note:[/] " + escape(note))
     if project.kind == NEXT_EVENT:
         say(f"Scored {written.rows:,} live sessions "
                       f"({int(written.frame['churn_alert'].sum()):,} flagged as unlikely to buy): "

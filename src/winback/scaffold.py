@@ -68,7 +68,7 @@ TABLE_TEMPLATE = """# winback project on customer tables: see README.md, "Custom
 [table]
 key = {key}
 {label_line}
-{values}
+{values}{categorical}
 
 [[table.sources]]
 path = {path}{settings}
@@ -258,9 +258,54 @@ def table_guess(path: str, base_dir: Path) -> dict:
         others = [c for c in named if c != value]
         notes.append(f"'{value}' is the value axis of the risk x value segments (segments.value_column"
                      + (f"; also a value: {', '.join(repr(c) for c in others[:3])}" if others else "") + ")")
+    codes = _code_columns(table, [c for c in cols if c not in (guess["key"], guess["label"], value)])
+    if codes:
+        guess["categorical"] = codes
+        notes.append(f"{', '.join(repr(c) for c in codes)} {'holds' if len(codes) == 1 else 'hold'} "
+                     f"whole numbers and {'is' if len(codes) == 1 else 'are'} named like a code: "
+                     f"wrote table.categorical, so that each value is a category (a region 7 is "
+                     f"not between 6 and 8); take {'it' if len(codes) == 1 else 'them'} out if "
+                     f"they are amounts")
     what = f"key = '{guess['key']}', label = '{guess['label']}'"
     return {**guess, "note": f"Read {escape(path)}: {escape(what)}"
                              + "".join(f"; {escape(n)}" for n in notes) + "."}
+
+
+# a column of whole numbers named like one of these is a code (a region, a store, a plan), whose
+# numbers are labels, not amounts
+CODE_NAMES = re.compile(r"(?<![a-z])(zip|plz|region|district|province|country|state|store|shop|branch|outlet|"
+                        r"channel|segment|cluster|group|class|type|kind|device|area|plan)s?(?![a-z])"
+                        r"|code|postal|postcode|categor|(?<![a-z])id$", re.I)
+MAX_CODES = 50  # distinct values a code column may hold to be one-hot encoded; more is an id
+
+
+def _code_columns(table, columns: list[str]) -> list[str]:
+    """Columns named like a code (camelCase read as words) whose written values are all whole
+    numbers, from 3 to MAX_CODES of them: read as numbers, the models would order them."""
+    import ibis
+
+    named = [c for c in columns if CODE_NAMES.search(re.sub(r"([a-z])([A-Z])", r"\1 \2", c))]
+    if not named:
+        return []
+    numbers = {}
+    for c in named:
+        col = table[c]
+        if col.type().is_string():
+            text = col.strip()
+            text = ibis.ifelse(text == "", ibis.null("string"), text)
+            numbers[c] = (text, text.try_cast("float64"))
+        elif col.type().is_numeric():
+            numbers[c] = (col, col.cast("float64"))
+    if not numbers:
+        return []
+    stats = table.aggregate(**{f"w{i}": written.count() for i, (written, _) in enumerate(numbers.values())},
+                            **{f"k{i}": (number.notnull() & (number == number.round())).sum()
+                               for i, (_, number) in enumerate(numbers.values())},
+                            **{f"d{i}": number.nunique() for i, (_, number) in enumerate(numbers.values())}
+                            ).execute().iloc[0]
+    return [c for i, c in enumerate(numbers)
+            if int(stats[f"w{i}"]) and int(stats[f"k{i}"]) == int(stats[f"w{i}"])
+            and 3 <= int(stats[f"d{i}"]) <= MAX_CODES]
 
 
 # columns of an `events` source, by name: patterns in order of preference (an exact id before
@@ -652,7 +697,11 @@ def table_scaffold(path: str, base_dir: Path) -> Scaffold:
     settings = "".join(f"\n{k} = {v if isinstance(v, int) else toml_str(v)}"
                        for k, v in guess.get("source_settings", {}).items())
     problem = guess.get("problem", "repeat_purchase")
+    categorical = ("\n" + _line(f"categorical = {toml_list(guess['categorical'])}",
+                                 "codes: each value a category, not a number")
+                   if guess.get("categorical") else "")
     text = TABLE_TEMPLATE.format(path=toml_str(path), key=toml_str(guess["key"]), values=values, settings=settings,
+                                 categorical=categorical,
                                  label_line=_line(f"label = {toml_str(guess['label'])}",
                                                   "the column to predict"),
                                  problem_line=_line(f"name = {toml_str(problem)}",

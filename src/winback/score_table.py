@@ -1,5 +1,8 @@
 """Score a customer table with a customer-table bundle: probability, rank, decile, segment,
-action and the top three reasons (SHAP) per customer."""
+action and the top three reasons (SHAP) per customer.
+
+What loading and scoring noticed (the table's filters, categories the model was not trained on)
+comes back in the frame's `attrs["notes"]`, which `winback score` prints."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from winback.data.tables import load_customer_table
 from winback.errors import ConfigError, DataError
 from winback.evaluate import decision_of, flags, rank_and_decile
 from winback.segments import SegmentRule, assign, risk_of
+from winback.tabular.categories import trained_categories, unseen_in_frame
 from winback.tabular.explain import explain, top_reasons
 
 
@@ -29,13 +33,16 @@ def score_table(cfg: Config, bundle_dir: Path, reasons: bool = True,
     if not cfg.is_table:
         raise ConfigError("This bundle scores customer tables: the config needs [[table.sources]] "
                           "(use the training config, or --dataset).")
-    table = load_customer_table(cfg, with_labels=False)
+    # a column the model learnt as categories stays text, even where today's values all read
+    # as numbers ('1' must meet the category '1', not the number 1.0)
+    table = load_customer_table(cfg, with_labels=False, categorical=manifest["data"]["categorical"])
     frame = table.frame
     missing = [c for c in manifest["feature_columns"] if c not in frame.columns]
     if missing:
         raise DataError(f"The customer table lacks column(s) the model was trained on: "
                         f"{', '.join(missing)}.")
     X = frame[manifest["feature_columns"]]
+    notes = list(table.notes) + unseen_in_frame(X, trained_categories(model))
     p = model.predict_proba(X)[:, 1]
     rank, decile = rank_and_decile(p)
     out = pd.DataFrame({table.key: frame[table.key].astype(str), "probability": p, "rank": rank,
@@ -60,4 +67,6 @@ def score_table(cfg: Config, bundle_dir: Path, reasons: bool = True,
             if progress:
                 progress(f"{min(start + EXPLAIN_CHUNK, len(X)):,}/{len(X):,} customers explained")
         out = pd.concat([out, pd.concat(parts).reset_index(drop=True)], axis=1)
-    return out.sort_values("rank").reset_index(drop=True)
+    out = out.sort_values("rank").reset_index(drop=True)
+    out.attrs["notes"] = notes
+    return out

@@ -183,7 +183,7 @@ def train_table(cfg: Config, *, steps: Steps | None = None, report: bool = True,
         "table": cfg.to_dict()["table"],
         "data": {"customers": int(len(frame)), "train": int(len(train)), "test": int(len(test)),
                  "positive_rate": float(frame[LABEL].mean()), "numeric": table.numeric,
-                 "categorical": table.categorical, "notes": table.notes},
+                 "categorical": table.categorical, "boolean": table.boolean, "notes": table.notes},
         "fingerprint": table.fingerprint,
         "protocol": (f"stratified {1 - t.test_share:.0%}/{t.test_share:.0%} split (seed {t.seed}); "
                      f"candidates tuned and chosen by {t.cv_folds}-fold stratified CV on the "

@@ -9,6 +9,7 @@ are kept as written (UTF-8 included): reports and reasons show the user's own na
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,9 @@ class CustomerTable:
     categorical: list[str]
     fingerprint: str
     notes: list[str] = field(default_factory=list)  # what loading did: fixes, filters, drops
+    # numeric columns that were true/false in the source (Parquet, DuckDB), read as 1/0: the
+    # service takes JSON true/false for them
+    boolean: list[str] = field(default_factory=list)
 
     @property
     def features(self) -> list[str]:
@@ -289,7 +293,9 @@ def _prepare_source(con, src: TableSourceConfig, key: str, base: Path,
 def _apply_filter(table: ir.Table, column: str, op: str, value) -> ir.Table:
     col = table[column]
     numeric_column = col.type().is_numeric()
-    if numeric_column and isinstance(value, str):
+    if numeric_column and isinstance(value, bool):
+        value = float(value)  # value = true, on a true/false column (read as 1/0)
+    elif numeric_column and isinstance(value, str):
         try:
             value = float(value)  # value = "10" in the TOML, on a number column
         except ValueError:
@@ -341,17 +347,22 @@ def _num_text(value: str) -> str:
         return ""
 
 
-def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: bool = False) -> CustomerTable:
+def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: bool = False,
+                        categorical: Sequence[str] = ()) -> CustomerTable:
     """Join, fix, pivot, filter and label the `[table]` sources; one row per customer.
 
     `label_optional`: a table without the label column (new customers to score, whose outcome
-    is not known yet) loads unlabelled, with a note, instead of failing."""
+    is not known yet) loads unlabelled, with a note, instead of failing. `categorical`: columns
+    to keep as text beside table.categorical (scoring passes the bundle's, so that a category
+    column whose values today all look like numbers is still read as the model learnt it)."""
     tab = cfg.table
+    training = with_labels
     con = connect()
     key = tab.key
+    text_columns = frozenset(tab.categorical) | frozenset(categorical)
     joined = None
     for src in tab.sources:
-        t = _prepare_source(con, src, key, cfg.base_dir, frozenset(tab.categorical))
+        t = _prepare_source(con, src, key, cfg.base_dir, text_columns)
         if joined is None:
             joined = t.mutate(**{ROW: ibis.row_number()})
             continue
@@ -362,6 +373,12 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
         # left join: every customer of the first table stays, missing values are imputed later
         joined = joined.left_join(t, key).drop(f"{key}_right")
     assert joined is not None
+    # true/false columns are 1/0, with or without missing values (pandas would make a column
+    # with gaps one of text, 'True' and 'False', and one without numbers)
+    boolean = [c for c in joined.columns
+               if c not in (key, tab.label) and c not in text_columns and joined[c].type().is_boolean()]
+    if boolean:
+        joined = joined.mutate(**{c: joined[c].cast("float64") for c in boolean})
     notes = []
     before = int(joined.count().execute())
     if before == 0:
@@ -413,18 +430,19 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
                          f"customer, like an id or an email, which no model can learn from (list "
                          f"{'it' if len(ids) == 1 else 'them'} in table.categorical to keep "
                          f"{'it' if len(ids) == 1 else 'them'})")
-    categorical = [c for c in feats if c in tab.categorical or not pd.api.types.is_numeric_dtype(frame[c])]
+    categorical = [c for c in feats if c in text_columns or not pd.api.types.is_numeric_dtype(frame[c])]
     numeric = [c for c in feats if c not in categorical]
     for c in categorical:
         frame[c] = category_text(frame[c])
-    twins = _case_twins(frame, categorical)
+    # said where a model learns them; where one scores, what matters is whether it knows them
+    twins = _case_twins(frame, categorical) if training else ""
     if twins:
         notes.append(twins)
     for c in numeric:
         frame[c] = frame[c].astype("float64")
     digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return CustomerTable(frame.reset_index(drop=True), key, numeric, categorical,
-                         digest.hexdigest()[:16], notes)
+                         digest.hexdigest()[:16], notes, [c for c in boolean if c in numeric])
 
 
 def category_text(values: pd.Series) -> pd.Series:

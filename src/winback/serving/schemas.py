@@ -95,14 +95,18 @@ class CustomerIn(BaseModel):
         return f.model_dump(by_alias=True, exclude_unset=True) if isinstance(f, BaseModel) else dict(f)
 
 
-def request_models(columns: list[str], categorical: set[str], max_batch: int):
+def request_models(columns: list[str], categorical: set[str], max_batch: int,
+                   booleans: set[str] = frozenset()):
     """(ScoreRequest, BatchRequest) whose `features` object lists this bundle's features, so the
     OpenAPI schema says exactly what a request may hold. Field names are positional (f0, f1...)
-    with the column as alias, because columns need not be Python identifiers."""
+    with the column as alias, because columns need not be Python identifiers. `booleans`: the
+    columns that were true/false in the training table, which take JSON true/false too."""
     fields = {}
     for i, c in enumerate(columns):
         kind = "text (a category)" if c in categorical else "number"
-        fields[f"f{i}"] = ((StrictStr if c in categorical else Number) | None,
+        kind += ", or true / false" if c in booleans else ""
+        value = (StrictStr if c in categorical else Number) | (StrictBool if c in booleans else None)
+        fields[f"f{i}"] = (value | None,
                            Field(None, alias=c, description=f"{kind}; null or left out = unknown"))
     features = create_model("Features", __config__=ConfigDict(extra="forbid", populate_by_name=False),
                             **fields)
@@ -148,7 +152,9 @@ class ScoreOut(BaseModel):
     missing_features: list[str] = Field(default_factory=list, description="Features not sent "
                                         "(scored as unknown).")
     note: str | None = Field(None, description="Why there is no probability, when there is none; or "
-                             "which event fields the model was trained with are missing from the events.")
+                             "which event fields the model was trained with are missing from the "
+                             "events; or which categories sent the model was not trained on (they "
+                             "read as none of the ones it knows).")
 
 
 class BatchOut(BaseModel):

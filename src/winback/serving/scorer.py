@@ -62,7 +62,8 @@ class UnknownFeature(RequestError):
 
 @dataclass
 class Scored:
-    """One customer's answer; `note` says why a customer has no probability."""
+    """One customer's answer; `note` says why a customer has no probability, or what lowers the
+    reliability of the one it has (event fields missing, categories never trained on)."""
 
     customer_id: str | None
     probability: float | None
@@ -124,14 +125,24 @@ class CustomerScorer:
         # budget is the score where that share of the test population starts
         self.threshold = float(decision_of(m)["threshold"])
         if self.kind == "customer_table":
+            from winback.tabular.categories import trained_categories
+
             self.columns = list(m["feature_columns"])
             self.categorical = set(m["data"]["categorical"])
+            self.categories = trained_categories(self.model)
+            # columns that take JSON true/false: numeric ones that were true/false in the
+            # training table (1/0; older bundles do not say, and take numbers only), and
+            # categories spelt true/false in it (a CSV's 'TRUE')
+            self.boolean = set(m["data"].get("boolean", []))
+            self.booleans = self.boolean | {c for c, known in self.categories.items()
+                                            if {k.lower() for k in known} & {"true", "false"}}
         else:
             from winback.features import FeatureSpec
             from winback.models.bgnbd import BGNBD
 
             self.spec, self.columns = FeatureSpec.from_bundle(m["feature_spec"])
             self.categorical = set()
+            self.booleans = set()
             self._problem_config = ProblemConfig(**m["problem"])
             stored = (m.get("population") or {}).get("bgnbd")
             self._bgnbd = BGNBD.from_dict(stored) if stored else None
@@ -173,18 +184,36 @@ class CustomerScorer:
         return X
 
     def _table_frame(self, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+        from winback.tabular.categories import boolean_category
+
         data = {}
         for c in self.columns:
             values = [row.get(c) for row in rows]
             if c in self.categorical:
+                # JSON true/false meet the training table's spelling of them ('TRUE' in a CSV)
+                values = [boolean_category(v, self.categories.get(c, [])) if isinstance(v, bool) else v
+                          for v in values]
                 data[c] = category_text(pd.Series(values, dtype=object))
             else:
+                truth = c in self.boolean  # a true/false column of the training table: 1/0
                 for v in values:
-                    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                        raise RequestError(f"feature '{c}' is numeric: send a number or null, got "
-                                           f"{v!r}.")
+                    if v is not None and ((isinstance(v, bool) and not truth) or not isinstance(v, (int, float))):
+                        raise RequestError(f"feature '{c}' is numeric: send a number"
+                                           f"{', true, false' if truth else ''} or null, got {v!r}.")
                 data[c] = np.array([np.nan if v is None else float(v) for v in values])
         return pd.DataFrame(data)
+
+    def _unseen_notes(self, frame: pd.DataFrame) -> list[str | None]:
+        """Per customer: the categories sent that the model was not trained on, if any."""
+        from winback.tabular.categories import unseen_note
+
+        notes: list[list[str]] = [[] for _ in range(len(frame))]
+        for c, known in self.categories.items():
+            seen = set(known)
+            for i, v in enumerate(frame[c].to_numpy(dtype=object, na_value=None)):
+                if v is not None and v not in seen:
+                    notes[i].append(unseen_note(c, {v: 1}, known))
+        return ["; ".join(n) if n else None for n in notes]
 
     def _inputs(self, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame | np.ndarray:
         """What the model reads: a frame for customer tables, a float matrix for event logs."""
@@ -240,6 +269,9 @@ class CustomerScorer:
                       flagged=bool(p[i] >= self.threshold),
                       missing_features=[c for c in self.columns if rows[i].get(c) is None])
                for i in range(len(rows))]
+        if self.kind == "customer_table":
+            for s, note in zip(out, self._unseen_notes(X)):
+                s.note = note
         if self._rule is not None:
             from winback.segments import risk_of, segment_codes
 
@@ -324,6 +356,7 @@ class CustomerScorer:
             "selection": m.get("selection"), "threshold": m.get("threshold"),
             "leaderboard": m.get("leaderboard"), "cutoffs": m.get("cutoffs"),
             "features": self.columns, "categorical_features": sorted(self.categorical),
+            "boolean_features": sorted(self.booleans),
             "feature_spec": m.get("feature_spec"), "fingerprint": m.get("fingerprint"),
             "created_at": m.get("created_at"), "winback_version": m.get("winback_version"),
             "segments": m.get("segments"), "importance": m.get("importance"),

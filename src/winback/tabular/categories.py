@@ -1,0 +1,81 @@
+"""Categories a customer-table model was not trained on, found where customers are scored.
+
+The preprocessor reads a category it never saw as none of the ones it knows (all its one-hot
+columns zero), which is the right reading of a new plan or region, but silently wrong for the
+same category written another way ('pro' for 'Pro', 'TRUE' for true): such customers score as
+if the column said nothing. Batch scoring and the service say so, with the value the model knows
+when only letter case or spacing differ."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+SHOWN = 3  # unseen values named per column
+
+
+def trained_categories(model: Any) -> dict[str, list[str]]:
+    """Column -> the categories the model learnt (every member of an ensemble saw the same
+    training rows, so the first member's are all members')."""
+    return {c: list(v) for c, v in model.members[0].preprocessor.categories_.items()}
+
+
+def _folded(value: str) -> str:
+    return "".join(value.lower().split())
+
+
+def known_spelling(value: str, known: Sequence[str]) -> str | None:
+    """The trained category equal to `value` but for letter case and spaces, when just one is."""
+    matches = [k for k in known if _folded(k) == _folded(value)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def boolean_category(value: bool, known: Sequence[str]) -> str:
+    """A JSON true/false for a column of text categories: the trained category that spells it
+    ('True', 'TRUE', 'true'), else 'true' / 'false'."""
+    text = "true" if value else "false"
+    return known_spelling(text, known) or text
+
+
+def unseen_note(column: str, counts: Mapping[str, int], known: Sequence[str],
+                customers: int | None = None) -> str:
+    """One sentence on a column's unseen categories: how many customers (when counted), which
+    values (most common first), the known spelling of any that differs only in case or spacing,
+    and the fix."""
+    values = sorted(counts, key=lambda v: (-counts[v], v))
+    shown = ", ".join(f"'{v}'" + (f" ({counts[v]:,})" if customers is not None else "")
+                      for v in values[:SHOWN])
+    more = f" and {len(values) - SHOWN:,} more" if len(values) > SHOWN else ""
+    who = (f"{sum(counts.values()):,} of {customers:,} customers have" if customers is not None
+           else "the customer has")
+    knew = ", ".join(f"'{k}'" for k in known[:8]) + (", ..." if len(known) > 8 else "")
+    twins = {v: known_spelling(v, known) for v in values}
+    twins = {v: k for v, k in twins.items() if k is not None}
+    if twins:
+        fix = ("{ " + f'"{column}" = {{ ' + ", ".join(f'"{v}" = "{k}"' for v, k in twins.items())
+               + " } }")
+        same = ", ".join(f"{v!r} is the model's {k!r}" for v, k in twins.items())
+        them = "it" if len(twins) == 1 else "them"
+        fix_text = (f"fixes = {fix} on the [[table.sources]] entry reads {them} as the model's"
+                    if customers is not None else "send the model's spelling")
+        hint = f"; {same} but for letter case or spacing: {fix_text}"
+    else:
+        hint = ""
+    return (f"column '{column}': {who} a category the model was not trained on ({shown}{more}), "
+            f"read as none of the ones it knows ({knew}){hint}")
+
+
+def unseen_in_frame(frame: pd.DataFrame, categories: Mapping[str, Sequence[str]]) -> list[str]:
+    """The notes for a scored table: one per column holding categories the model never saw."""
+    notes = []
+    for column, known in categories.items():
+        if column not in frame.columns:
+            continue
+        values = frame[column].dropna().astype(str)
+        unseen = values[~values.isin(set(known))]
+        if len(unseen):
+            counts = {str(k): int(v) for k, v in unseen.value_counts().items()}
+            notes.append(unseen_note(column, counts, known, len(frame)))
+    return notes
