@@ -322,6 +322,19 @@ def test_scoring_says_which_categories_the_model_never_saw_and_takes_true_false(
     # regions '1' and '2' alone would read as numbers; they stay the model's categories
     assert "region" not in said
     scores = pd.read_csv("s.csv", dtype={"cid": str}).set_index("cid")
+    # the same customers from a CSV: true/false arrives as text, and an empty column as text
+    new.assign(vip=new["vip"].map({True: "True", False: "FALSE"})).to_csv("new.csv", index=False)
+    (tmp_path / "csv.toml").write_text(config.replace("people.parquet", "new.csv"))
+    assert main(["score", "--config", "csv.toml", "-o", "c.csv", "--no-reasons"]) == 0
+    from_csv = pd.read_csv("c.csv", dtype={"cid": str}).set_index("cid")
+    assert np.allclose(from_csv.loc[scores.index, "probability"], scores["probability"], atol=1e-12)
+    new.assign(visits=None).to_csv("new.csv", index=False)
+    assert main(["score", "--config", "csv.toml", "-o", "c.csv", "--no-reasons"]) == 0
+    new.assign(visits=["many", "few", "3", "x", "y", "z"]).to_csv("new.csv", index=False)
+    capsys.readouterr()
+    assert main(["score", "--config", "csv.toml", "-o", "c.csv", "--no-reasons"]) == 2
+    assert ("Column 'visits' held numbers in the training table, but 5 customer(s) here have other "
+            "values: 1000 ('many'), 1001 ('few'), 1003 ('x')") in " ".join(capsys.readouterr().err.split())
 
     client = TestClient(create_app([tmp_path / "winback-out" / "bundle"], api_key=""))
     as_sent = {"visits": 2, "profit": 5.0, "region": "2", "plan": "pro", "vip": False, "newsletter": True}

@@ -41,6 +41,7 @@ def score_table(cfg: Config, bundle_dir: Path, reasons: bool = True,
     if missing:
         raise DataError(f"The customer table lacks column(s) the model was trained on: "
                         f"{', '.join(missing)}.")
+    frame = _as_trained(frame, manifest, table.key)
     X = frame[manifest["feature_columns"]]
     notes = list(table.notes) + unseen_in_frame(X, trained_categories(model))
     p = model.predict_proba(X)[:, 1]
@@ -70,3 +71,32 @@ def score_table(cfg: Config, bundle_dir: Path, reasons: bool = True,
     out = out.sort_values("rank").reset_index(drop=True)
     out.attrs["notes"] = notes
     return out
+
+
+TRUTH = {"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0, "1.0": 1.0, "0.0": 0.0}
+
+
+def _as_trained(frame: pd.DataFrame, manifest: dict, key: str) -> pd.DataFrame:
+    """The columns the model read as numbers, as numbers: a true/false column of a Parquet file
+    arrives as 'True' / 'False' text from a CSV, an empty column as text; a column that holds
+    text here is an error naming the customers (the model would fail on it)."""
+    boolean = set(manifest["data"].get("boolean", []))
+    frame = frame.copy()
+    for c in manifest["data"]["numeric"]:
+        if c not in frame.columns or pd.api.types.is_numeric_dtype(frame[c]):
+            continue
+        text = frame[c].astype("string").str.strip()
+        if c in boolean:
+            number = text.str.lower().map(TRUTH).astype("Float64")
+        else:
+            number = pd.to_numeric(text, errors="coerce").astype("Float64")
+        bad = text.notna() & number.isna()
+        if bad.any():
+            shown = frame.loc[bad, [key, c]].head(5)
+            examples = ", ".join(f"{k} ({v!r})" for k, v in zip(shown[key], shown[c]))
+            kind = "true / false (or 1 / 0)" if c in boolean else "numbers"
+            raise DataError(f"Column '{c}' held {kind} in the training table, but {int(bad.sum()):,} "
+                            f"customer(s) here have other values: {examples}. Fix them, or leave "
+                            f"them empty to score as unknown.")
+        frame[c] = number.astype("float64")
+    return frame
