@@ -174,9 +174,25 @@ def batch(bundle: Path, rows: int) -> dict:
     start = time.perf_counter()
     scorer.model.predict_matrix(X)
     bare = time.perf_counter() - start
-    return {"rows": scored, "seconds": seconds, "rows_per_s": scored / seconds,
-            "seconds_with_reasons": with_reasons, "rows_per_s_with_reasons": scored / with_reasons,
-            "bare_model_rows_per_s": rows / bare}
+    out = {"rows": scored, "seconds": seconds, "rows_per_s": scored / seconds,
+           "seconds_with_reasons": with_reasons, "rows_per_s_with_reasons": scored / with_reasons,
+           "bare_model_rows_per_s": rows / bare}
+    if scorer.model.name == "lightgbm":
+        # one scoring chunk: LightGBM's own TreeSHAP (the peer) against winback's, once per
+        # decision pattern (models/treeshap.py), on the same rows
+        from winback.score import CHUNK_ROWS
+
+        chunk = X[:CHUNK_ROWS]
+        start = time.perf_counter()
+        own = scorer.model._predict(chunk, pred_contrib=True)[:, :-1]
+        own_s = time.perf_counter() - start
+        start = time.perf_counter()
+        patterns = scorer.model.contributions(chunk)
+        patterns_s = time.perf_counter() - start
+        out["contributions"] = {"rows": len(chunk), "lightgbm_pred_contrib_s": own_s,
+                                "winback_patterns_s": patterns_s, "speedup": own_s / patterns_s,
+                                "max_abs_difference": float(np.abs(own - patterns).max())}
+    return out
 
 
 def main() -> None:
@@ -225,6 +241,11 @@ def main() -> None:
     if "bare_booster_predict" in lead["inprocess"]:
         b = lead["inprocess"]["bare_booster_predict"]
         print(f"bare LightGBM one-row predict: p50 {b['p50']:.3f} ms, p99 {b['p99']:.3f} ms")
+    c = lead["batch"].get("contributions")
+    if c:
+        print(f"TreeSHAP on {c['rows']:,} rows: LightGBM's pred_contrib {c['lightgbm_pred_contrib_s']:.2f} s, "
+              f"winback's per pattern {c['winback_patterns_s']:.2f} s ({c['speedup']:.1f}x; largest "
+              f"difference {c['max_abs_difference']:.1e})")
     print(f"wrote {write_result('serve', payload)}")
 
 
