@@ -365,12 +365,14 @@ def test_init_table_lists_whole_number_codes_as_categories(tmp_path, monkeypatch
                   "store_id": rng.integers(100, 110, n).astype(str), "visits": rng.poisson(3, n),
                   "customer_type": rng.choice(["1", "2", "3", ""], n), "plan": rng.choice(["1", "2.5", "3"], n),
                   "zip": rng.integers(10000, 99999, n), "group": rng.choice([1, 2], n),
+                  "discount_code_count": rng.integers(0, 6, n),
                   "Churn": rng.choice(["Yes", "No"], n)}).to_csv("people.csv", index=False)
     assert main(["init", "--table", "--path", "people.csv"]) == 0
     assert "'RegionCode', 'store_id', 'customer_type' hold whole numbers and are named like a code" in \
         " ".join(capsys.readouterr().out.split())
     text = (tmp_path / "winback.toml").read_text()
-    # not visits (no code's name), plan (2.5), zip (too many values for categories), group (two)
+    # not visits (no code's name), plan (2.5), zip (too many values for categories), group (two),
+    # discount_code_count (a count)
     assert 'categorical = ["RegionCode", "store_id", "customer_type"]' in text
     assert main(["validate"]) == 0
-    assert "4 numeric and 3 categorical columns" in " ".join(capsys.readouterr().out.split())
+    assert "5 numeric and 3 categorical columns" in " ".join(capsys.readouterr().out.split())

@@ -276,6 +276,9 @@ def table_guess(path: str, base_dir: Path) -> dict:
 CODE_NAMES = re.compile(r"(?<![a-z])(zip|plz|region|district|province|country|state|store|shop|branch|outlet|"
                         r"channel|segment|cluster|group|class|type|kind|device|area|plan)s?(?![a-z])"
                         r"|code|postal|postcode|categor|(?<![a-z])id$", re.I)
+# ... unless the name says it counts or sums ('discount_code_count', 'n_store_visits')
+NOT_A_CODE = re.compile(r"count|number[ _-]?of|(?<![a-z])(n|num|nb)[ _-]|qty|quantit|amount|total|"
+                        r"(?<![a-z])sum(?![a-z])|days|tenure|visits", re.I)
 MAX_CODES = 50  # distinct values a code column may hold to be one-hot encoded; more is an id
 
 
@@ -284,7 +287,8 @@ def _code_columns(table, columns: list[str]) -> list[str]:
     numbers, from 3 to MAX_CODES of them: read as numbers, the models would order them."""
     import ibis
 
-    named = [c for c in columns if CODE_NAMES.search(re.sub(r"([a-z])([A-Z])", r"\1 \2", c))]
+    words = {c: re.sub(r"([a-z])([A-Z])", r"\1 \2", c) for c in columns}
+    named = [c for c in columns if CODE_NAMES.search(words[c]) and not NOT_A_CODE.search(words[c])]
     if not named:
         return []
     numbers = {}

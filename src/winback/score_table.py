@@ -81,7 +81,7 @@ def _as_trained(frame: pd.DataFrame, manifest: dict, key: str) -> pd.DataFrame:
     arrives as 'True' / 'False' text from a CSV, an empty column as text; a column that holds
     text here is an error naming the customers (the model would fail on it)."""
     boolean = set(manifest["data"].get("boolean", []))
-    frame = frame.copy()
+    copied = False
     for c in manifest["data"]["numeric"]:
         if c not in frame.columns or pd.api.types.is_numeric_dtype(frame[c]):
             continue
@@ -98,5 +98,7 @@ def _as_trained(frame: pd.DataFrame, manifest: dict, key: str) -> pd.DataFrame:
             raise DataError(f"Column '{c}' held {kind} in the training table, but {int(bad.sum()):,} "
                             f"customer(s) here have other values: {examples}. Fix them, or leave "
                             f"them empty to score as unknown.")
+        if not copied:  # the loaded table stays as loaded
+            frame, copied = frame.copy(), True
         frame[c] = number.astype("float64")
     return frame
