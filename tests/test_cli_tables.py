@@ -298,20 +298,21 @@ def test_scoring_says_which_categories_the_model_never_saw_and_takes_true_false(
     pd.DataFrame({"cid": range(n), "visits": visits, "vip": gappy,
                   "newsletter": rng.choice(["TRUE", "FALSE"], n), "plan": rng.choice(["Basic", "Pro"], n),
                   "region": rng.choice(["1", "2", "x"], n), "profit": rng.gamma(2, 10, n),
-                  "churned": churn}).to_parquet("people.parquet")
+                  "store": rng.integers(1, 5, n), "churned": churn}).to_parquet("people.parquet")
     new = pd.DataFrame({"cid": range(1000, 1006), "visits": [1, 2, 3, 4, 5, 6], "vip": [True, False] * 3,
                         "newsletter": ["TRUE"] * 6, "plan": ["Basic", "pro", "Enterprise", "Pro", "pro", "Pro"],
-                        "region": ["1", "2"] * 3, "profit": [5.0] * 6})
+                        "region": ["1", "2"] * 3, "profit": [5.0] * 6, "store": [1, 2, 3, 4, 1, 2]})
     new.to_parquet("new.parquet")
     config = ('[problem]\nname = "activity_decline"\n[table]\nkey = "cid"\nlabel = "churned"\n'
-              'positive = ["yes"]\nnegative = ["no"]\n[[table.sources]]\npath = "people.parquet"\n'
+              'positive = ["yes"]\nnegative = ["no"]\ncategorical = ["store"]\n'
+              '[[table.sources]]\npath = "people.parquet"\n'
               '[train]\ncandidates = ["logistic"]\ntrials = 2\n[segments]\nvalue_column = "profit"\n')
     (tmp_path / "winback.toml").write_text(config)
     (tmp_path / "new.toml").write_text(config.replace("people.parquet", "new.parquet"))
     assert main(["train", "-q", "--no-track"]) == 0
     manifest = json.loads((tmp_path / "winback-out" / "bundle" / "manifest.json").read_text())
     assert manifest["data"]["boolean"] == ["vip"] and "vip" in manifest["data"]["numeric"]
-    assert manifest["data"]["categorical"] == ["newsletter", "plan", "region"]
+    assert manifest["data"]["categorical"] == ["newsletter", "plan", "region", "store"]
     capsys.readouterr()
     assert main(["score", "--config", "new.toml", "-o", "s.csv", "--no-reasons"]) == 0
     said = " ".join(capsys.readouterr().out.split())
@@ -337,12 +338,13 @@ def test_scoring_says_which_categories_the_model_never_saw_and_takes_true_false(
             "values: 1000 ('many'), 1001 ('few'), 1003 ('x')") in " ".join(capsys.readouterr().err.split())
 
     client = TestClient(create_app([tmp_path / "winback-out" / "bundle"], api_key=""))
-    as_sent = {"visits": 2, "profit": 5.0, "region": "2", "plan": "pro", "vip": False, "newsletter": True}
+    as_sent = {"visits": 2, "profit": 5.0, "region": "2", "plan": "pro", "vip": False, "newsletter": True,
+               "store": 2}
     body = client.post("/v1/score", json={"customer_id": "1001", "features": as_sent}).json()
     assert body["probability"] == pytest.approx(scores.loc["1001", "probability"], abs=1e-9)
     assert body["note"].startswith("column 'plan': the customer has a category the model was not "
                                    "trained on ('pro')") and "send the model's spelling" in body["note"]
-    as_numbers = {**as_sent, "vip": 0.0, "newsletter": "TRUE"}
+    as_numbers = {**as_sent, "vip": 0.0, "newsletter": "TRUE", "store": "2"}
     again = client.post("/v1/score", json={"customer_id": "1001", "features": as_numbers}).json()
     assert again["probability"] == pytest.approx(body["probability"], abs=1e-12)
     known = client.post("/v1/score", json={"features": {**as_sent, "plan": "Pro"}}).json()
@@ -353,6 +355,10 @@ def test_scoring_says_which_categories_the_model_never_saw_and_takes_true_false(
     props = client.get("/openapi.json").json()["components"]["schemas"]["Features"]["properties"]
     assert {"type": "boolean"} in props["vip"]["anyOf"] and {"type": "boolean"} in props["newsletter"]["anyOf"]
     assert {"type": "boolean"} not in props["visits"]["anyOf"] + props["plan"]["anyOf"]
+    # a store code: the model's categories '1' to '4', which JSON numbers meet; text elsewhere
+    assert {"type": "number"} in props["store"]["anyOf"] and {"type": "number"} not in props["region"]["anyOf"]
+    store = client.post("/v1/score", json={"features": {**as_sent, "store": 2.0}}).json()
+    assert store["probability"] == pytest.approx(body["probability"], abs=1e-12)
     assert client.get("/v1/model").json()["customer"]["boolean_features"] == ["newsletter", "vip"]
 
 

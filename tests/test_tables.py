@@ -361,3 +361,14 @@ def test_true_false_columns_read_as_1_0_with_or_without_gaps(tmp_path):
     # the whole column, gap included, without the filter
     del cfg.table.filters[:]
     assert load_customer_table(cfg).frame["vip"].isna().tolist() == [False, False, True, False]
+
+
+def test_number_codes_kept_as_categories_read_as_a_file_writes_them(tmp_path):
+    """A Parquet code column with a gap is float: its categories were '7.0', which a CSV's '7'
+    did not meet."""
+    PEOPLE.assign(region=[7.0, None, 12.0, 7.0], store=[1, 2, 3, 1]).to_parquet(tmp_path / "people.parquet")
+    cfg = config_from_dict({"table": {"key": "cid", "label": "churned", "positive": ["yes"], "negative": ["no"],
+                                      "categorical": ["region", "store"], "sources": [{"path": "people.parquet"}]}},
+                           base_dir=tmp_path)
+    f = load_customer_table(cfg).frame
+    assert f["region"].fillna("-").tolist() == ["7", "-", "12", "7"] and f["store"].tolist() == ["1", "2", "3", "1"]

@@ -379,6 +379,12 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
                if c not in (key, tab.label) and c not in text_columns and joined[c].type().is_boolean()]
     if boolean:
         joined = joined.mutate(**{c: joined[c].cast("float64") for c in boolean})
+    # number columns kept as categories (codes in a Parquet file) as the file's text would
+    # write them: region 7, not '7.0' (a float column with a gap), so a CSV's '7' meets it
+    codes = [c for c in joined.columns if c in text_columns and c != key and joined[c].type().is_numeric()]
+    if codes:
+        joined = joined.mutate(**{c: float_id_text(joined[c]) if joined[c].type().is_floating()
+                                  else joined[c].cast("string") for c in codes})
     notes = []
     before = int(joined.count().execute())
     if before == 0:

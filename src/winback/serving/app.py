@@ -215,7 +215,8 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
     # the bodies list the customer model's own features (any names when there is none)
     ScoreRequest, BatchRequest = request_models(customer.columns if customer else [],
                                                 customer.categorical if customer else set(),
-                                                max_batch, customer.booleans if customer else set())
+                                                max_batch, customer.booleans if customer else set(),
+                                                customer.coded if customer else set())
 
     @app.post("/v1/score", response_model=ScoreOut, tags=["score"], **v1,
               summary="Score one customer from features or recent events")

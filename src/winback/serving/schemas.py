@@ -96,16 +96,19 @@ class CustomerIn(BaseModel):
 
 
 def request_models(columns: list[str], categorical: set[str], max_batch: int,
-                   booleans: set[str] = frozenset()):
+                   booleans: set[str] = frozenset(), coded: set[str] = frozenset()):
     """(ScoreRequest, BatchRequest) whose `features` object lists this bundle's features, so the
     OpenAPI schema says exactly what a request may hold. Field names are positional (f0, f1...)
     with the column as alias, because columns need not be Python identifiers. `booleans`: the
-    columns that were true/false in the training table, which take JSON true/false too."""
+    columns that were true/false in the training table, which take JSON true/false too;
+    `coded`: category columns of codes written as numbers, which take JSON numbers too."""
     fields = {}
     for i, c in enumerate(columns):
         kind = "text (a category)" if c in categorical else "number"
         kind += ", or true / false" if c in booleans else ""
-        value = (StrictStr if c in categorical else Number) | (StrictBool if c in booleans else None)
+        kind += ", or the code as a number" if c in coded else ""
+        value = ((StrictStr if c in categorical else Number) | (StrictBool if c in booleans else None)
+                 | (Number if c in coded else None))
         fields[f"f{i}"] = (value | None,
                            Field(None, alias=c, description=f"{kind}; null or left out = unknown"))
     features = create_model("Features", __config__=ConfigDict(extra="forbid", populate_by_name=False),

@@ -125,7 +125,7 @@ class CustomerScorer:
         # budget is the score where that share of the test population starts
         self.threshold = float(decision_of(m)["threshold"])
         if self.kind == "customer_table":
-            from winback.tabular.categories import trained_categories
+            from winback.tabular.categories import numeric_codes, trained_categories
 
             self.columns = list(m["feature_columns"])
             self.categorical = set(m["data"]["categorical"])
@@ -136,6 +136,8 @@ class CustomerScorer:
             self.boolean = set(m["data"].get("boolean", []))
             self.booleans = self.boolean | {c for c, known in self.categories.items()
                                             if {k.lower() for k in known} & {"true", "false"}}
+            # category columns of codes written as numbers take JSON numbers too
+            self.coded = numeric_codes(self.categories)
         else:
             from winback.features import FeatureSpec
             from winback.models.bgnbd import BGNBD
@@ -143,6 +145,7 @@ class CustomerScorer:
             self.spec, self.columns = FeatureSpec.from_bundle(m["feature_spec"])
             self.categorical = set()
             self.booleans = set()
+            self.coded = set()
             self._problem_config = ProblemConfig(**m["problem"])
             stored = (m.get("population") or {}).get("bgnbd")
             self._bgnbd = BGNBD.from_dict(stored) if stored else None
@@ -184,15 +187,16 @@ class CustomerScorer:
         return X
 
     def _table_frame(self, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-        from winback.tabular.categories import boolean_category
+        from winback.tabular.categories import boolean_category, code_text
 
         data = {}
         for c in self.columns:
             values = [row.get(c) for row in rows]
             if c in self.categorical:
-                # JSON true/false meet the training table's spelling of them ('TRUE' in a CSV)
-                values = [boolean_category(v, self.categories.get(c, [])) if isinstance(v, bool) else v
-                          for v in values]
+                # JSON true/false meet the training table's spelling of them ('TRUE' in a CSV),
+                # and numbers a code's ('7' for 7 or 7.0)
+                values = [boolean_category(v, self.categories.get(c, [])) if isinstance(v, bool)
+                          else code_text(v) if isinstance(v, (int, float)) else v for v in values]
                 data[c] = category_text(pd.Series(values, dtype=object))
             else:
                 truth = c in self.boolean  # a true/false column of the training table: 1/0

@@ -39,6 +39,24 @@ def boolean_category(value: bool, known: Sequence[str]) -> str:
     return known_spelling(text, known) or text
 
 
+def numeric_codes(categories: Mapping[str, Sequence[str]]) -> set[str]:
+    """Columns whose every trained category is written as a number (region or store codes): a
+    client may send them as JSON numbers."""
+    def number(text: str) -> bool:
+        try:
+            float(text)
+        except ValueError:
+            return False
+        return True
+
+    return {c for c, known in categories.items() if known and all(number(k) for k in known)}
+
+
+def code_text(value: float) -> str:
+    """A JSON number sent for a code column as a file writes it: 7 and 7.0 are '7'."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else str(value)
+
+
 def unseen_note(column: str, counts: Mapping[str, int], known: Sequence[str],
                 customers: int | None = None) -> str:
     """One sentence on a column's unseen categories: how many customers (when counted), which
