@@ -322,6 +322,11 @@ def test_scoring_says_which_categories_the_model_never_saw_and_takes_true_false(
             ) in said
     # regions '1' and '2' alone would read as numbers; they stay the model's categories
     assert "region" not in said
+    # validate reads a table to score as the project's model will, and says the same
+    assert main(["validate", "--config", "new.toml"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert said.startswith("OK 6 customers, 3 numeric and 4 categorical columns; column 'plan': 3 of 6")
+    assert "the project's model" in said and "can score them." in said
     scores = pd.read_csv("s.csv", dtype={"cid": str}).set_index("cid")
     # the same customers from a CSV: true/false arrives as text, and an empty column as text
     new.assign(vip=new["vip"].map({True: "True", False: "FALSE"})).to_csv("new.csv", index=False)
@@ -334,8 +339,10 @@ def test_scoring_says_which_categories_the_model_never_saw_and_takes_true_false(
     new.assign(visits=["many", "few", "3", "x", "y", "z"]).to_csv("new.csv", index=False)
     capsys.readouterr()
     assert main(["score", "--config", "csv.toml", "-o", "c.csv", "--no-reasons"]) == 2
-    assert ("Column 'visits' held numbers in the training table, but 5 customer(s) here have other "
-            "values: 1000 ('many'), 1001 ('few'), 1003 ('x')") in " ".join(capsys.readouterr().err.split())
+    assert main(["validate", "--config", "csv.toml"]) == 2
+    assert " ".join(capsys.readouterr().err.split()).count(
+        "Column 'visits' held numbers in the training table, but 5 customer(s) here have other "
+        "values: 1000 ('many'), 1001 ('few'), 1003 ('x')") == 2
 
     client = TestClient(create_app([tmp_path / "winback-out" / "bundle"], api_key=""))
     as_sent = {"visits": 2, "profit": 5.0, "region": "2", "plan": "pro", "vip": False, "newsletter": True,

@@ -76,10 +76,21 @@ class Project:
 
             table = load_customer_table(self.config, label_optional=True)
             labelled = LABEL in table.frame.columns
+            notes = list(table.notes)
+            if not labelled and (self.bundle_dir / "manifest.json").exists():
+                # customers to score, and the project's model to score them: read them as it
+                # will, so that what would stop or mislead `score` is said now
+                from winback.bundle import read_manifest
+                from winback.score_table import scorable_table
+
+                if read_manifest(self.bundle_dir).get("kind") == CUSTOMER_TABLE:
+                    read = scorable_table(self.config, self.bundle_dir)
+                    table = read.table  # typed as the model reads it (its codes stay categories)
+                    notes = read.notes + [f"the project's model ({self.bundle_dir}) can score them"]
             return {"customers": len(table.frame), "numeric": list(table.numeric),
                     "categorical": list(table.categorical),
                     "positive_rate": float(table.frame[LABEL].mean()) if labelled else None,
-                    "notes": list(table.notes)}
+                    "notes": notes}
         from winback.data.canonical import load_events, log_notes
         from winback.data.layouts import LAYOUTS, event_types_advice
 

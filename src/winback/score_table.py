@@ -7,13 +7,15 @@ comes back in the frame's `attrs["notes"]`, which `winback score` prints."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from winback.bundle import load_bundle
 from winback.config import Config
-from winback.data.tables import load_customer_table
+from winback.data.tables import CustomerTable, load_customer_table
 from winback.errors import ConfigError, DataError
 from winback.evaluate import decision_of, flags, rank_and_decile
 from winback.segments import SegmentRule, assign, risk_of
@@ -24,8 +26,22 @@ from winback.tabular.explain import explain, top_reasons
 EXPLAIN_CHUNK = 100
 
 
-def score_table(cfg: Config, bundle_dir: Path, reasons: bool = True,
-                progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+@dataclass
+class Scorable:
+    """A customer table read as the bundle's model reads it, with what reading it noticed."""
+
+    manifest: dict
+    model: Any
+    table: CustomerTable  # as loaded, the model's category columns as text
+    frame: pd.DataFrame   # the loaded table, the model's numeric columns as numbers
+    X: pd.DataFrame       # the model's columns
+    notes: list[str]
+
+
+def scorable_table(cfg: Config, bundle_dir: Path) -> Scorable:
+    """Load the config's table for the bundle's model: its category columns stay text, its
+    number columns are numbers (or an error naming the customers), and the notes say which
+    categories the model never saw. `winback validate` runs this on a table to score too."""
     manifest, model, _ = load_bundle(bundle_dir)
     if manifest.get("kind") != "customer_table":
         raise ConfigError(f"Bundle '{bundle_dir}' was trained on an event log; score it with an "
@@ -44,9 +60,18 @@ def score_table(cfg: Config, bundle_dir: Path, reasons: bool = True,
     frame = _as_trained(frame, manifest, table.key)
     X = frame[manifest["feature_columns"]]
     notes = list(table.notes) + unseen_in_frame(X, trained_categories(model))
+    return Scorable(manifest, model, table, frame, X, notes)
+
+
+def score_table(cfg: Config, bundle_dir: Path, reasons: bool = True,
+                progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+    scorable = scorable_table(cfg, bundle_dir)
+    manifest, model, frame, X, notes = (scorable.manifest, scorable.model, scorable.frame,
+                                        scorable.X, scorable.notes)
     p = model.predict_proba(X)[:, 1]
     rank, decile = rank_and_decile(p)
-    out = pd.DataFrame({table.key: frame[table.key].astype(str), "probability": p, "rank": rank,
+    key = scorable.table.key
+    out = pd.DataFrame({key: frame[key].astype(str), "probability": p, "rank": rank,
                         "decile": decile, "flagged": flags(p, rank, decision_of(manifest))})
     if manifest.get("segments"):
         rule = SegmentRule.from_dict(manifest["segments"]["rule"])
