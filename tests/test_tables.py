@@ -372,3 +372,22 @@ def test_number_codes_kept_as_categories_read_as_a_file_writes_them(tmp_path):
                            base_dir=tmp_path)
     f = load_customer_table(cfg).frame
     assert f["region"].fillna("-").tolist() == ["7", "-", "12", "7"] and f["store"].tolist() == ["1", "2", "3", "1"]
+
+
+def test_row_numbers_and_second_ids_are_left_out_of_training(tmp_path):
+    """A file sorted by outcome, with its row number as a column (RowNumber, pandas' 'Unnamed:
+    0'): a model learns the label from where a customer sits in the file."""
+    n = 40
+    people = pd.DataFrame({"Unnamed: 0": range(n), "cid": [f"c{i}" for i in range(n)], "RowNumber": range(1, n + 1),
+                           "churned": ["yes"] * 20 + ["no"] * 20, "NumOfProducts": [1, 2, 3, 4] * 10,
+                           "points": np.arange(n) * 7 + 3, "visits": np.linspace(0, 1, n)})
+    table = load_customer_table(_project(tmp_path, {"people.csv": people}))
+    assert table.numeric == ["NumOfProducts", "points", "visits"]
+    assert table.notes == ["left out 'Unnamed: 0', 'RowNumber': a different whole number for every "
+                           "customer, named like an id or a row number, from which a model learns only "
+                           "the file's order (a leak, where the file is sorted by outcome); give them "
+                           "another name with `rename` to keep them"]
+    kept = _project(tmp_path, {"people.csv": people}, sources=[{"path": "people.csv", "rename": {"RowNumber": "rank"}}])
+    assert "rank" in load_customer_table(kept).numeric
+    # a table to score keeps its columns (the model reads only its own)
+    assert "RowNumber" in load_customer_table(_project(tmp_path, {"people.csv": people}), with_labels=False).numeric

@@ -120,8 +120,9 @@ class Project:
     def score(self, bundle: str | Path | None = None, *, cutoff: str | None = None,
               reasons: bool = True, progress: Callable[[str], None] | None = None) -> pd.DataFrame:
         """Scores as a DataFrame: customers of an event log at `cutoff` (default: the end of the
-        data) or every row of a customer table (with their top `reasons`), or the live sessions
-        of a next-event log."""
+        data) or every row of a customer table (with their top `reasons`; what loading noticed,
+        such as categories the model never saw, in `.attrs["notes"]`), or the live sessions of
+        a next-event log."""
         bundle_dir = Path(bundle) if bundle else self.bundle_dir
         if self.kind == CUSTOMER_TABLE:
             from winback.score_table import score_table

@@ -9,6 +9,7 @@ are kept as written (UTF-8 included): reports and reasons show the user's own na
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,10 @@ MAX_ROWS_SHOWN = 5
 # ISO 8601 dates and times, ending in a digit (DuckDB's cast ignores text after the time)
 ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?$"
 IDENTIFIER_MIN_ROWS = 20  # below this, a column of distinct texts may just be a small table
+# a number column named like an id or a row number (camelCase read as words): RowNumber,
+# account_no, CustomerNumber, index, pandas' 'Unnamed: 0'
+ID_NAMES = re.compile(r"(?<![a-z])(id|no|nr|num|number|row|index|idx|key|serial|account|nummer)(?![a-z])"
+                      r"|^unnamed: ?\d+$", re.I)  # the index pandas writes into a CSV
 
 
 @dataclass
@@ -428,6 +433,15 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
         notes.append(f"left out {', '.join(repr(c) for c in empty)}: empty in every row")
     frame, feats = _dates_as_days(frame, feats, tab, notes)
     if with_labels:
+        numbered = [c for c in feats if c not in text_columns and _row_number_like(c, frame[c])]
+        if numbered:
+            frame = frame.drop(columns=numbered)
+            feats = [c for c in feats if c not in numbered]
+            notes.append(f"left out {', '.join(repr(c) for c in numbered)}: a different whole number "
+                         f"for every customer, named like an id or a row number, from which a model "
+                         f"learns only the file's order (a leak, where the file is sorted by "
+                         f"outcome); give {'it' if len(numbered) == 1 else 'them'} another name "
+                         f"with `rename` to keep {'it' if len(numbered) == 1 else 'them'}")
         ids = [c for c in feats if c not in tab.categorical and _identifier_like(frame[c])]
         if ids:
             frame = frame.drop(columns=ids)
@@ -529,6 +543,18 @@ def _identifier_like(values: pd.Series) -> bool:
         return False
     present = values.dropna()
     return len(present) >= IDENTIFIER_MIN_ROWS and present.nunique() == len(present) >= 0.9 * len(values)
+
+
+def _row_number_like(name: str, values: pd.Series) -> bool:
+    """A second id or the file's row number: whole numbers, different for every customer, under
+    an id's name. Unlike a measure, it says where a customer sits in the file, and files are
+    often sorted by signup or by outcome."""
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return False
+    present = values.dropna()
+    if len(present) < IDENTIFIER_MIN_ROWS or len(present) < 0.9 * len(values) or present.nunique() != len(present):
+        return False
+    return bool((present == present.round()).all()) and bool(ID_NAMES.search(re.sub(r"([a-z])([A-Z])", r"\1 \2", name)))
 
 
 def _require_categorical(frame: pd.DataFrame, categorical: list[str]) -> None:
