@@ -389,3 +389,25 @@ def test_init_table_lists_whole_number_codes_as_categories(tmp_path, monkeypatch
     assert 'categorical = ["RegionCode", "store_id", "customer_type"]' in text
     assert main(["validate"]) == 0
     assert "5 numeric and 3 categorical columns" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_label_proxy_is_a_warning_in_validate_train_and_the_report(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(1)
+    n = 300
+    churned = rng.random(n) < 0.4
+    pd.DataFrame({"cid": range(n), "churned": np.where(churned, "yes", "no"),
+                  "churn_score": np.where(churned, rng.uniform(70, 100, n), rng.uniform(0, 60, n)),
+                  "visits": rng.poisson(3, n) + 2 * (~churned)}).to_csv("people.csv", index=False)
+    (tmp_path / "winback.toml").write_text(
+        '[problem]\nname = "activity_decline"\n[table]\nkey = "cid"\nlabel = "churned"\npositive = ["yes"]\n'
+        'negative = ["no"]\n[[table.sources]]\npath = "people.csv"\n[train]\ncandidates = ["logistic"]\ntrials = 2\n')
+    said = "'churn_score' (its values, ROC-AUC 1.000) tells the label almost perfectly on its own"
+    assert main(["validate"]) == 0
+    assert "warning: " + said in " ".join(capsys.readouterr().out.split())
+    assert main(["train", "-q", "--no-track"]) == 0
+    assert "warning: " + said in " ".join(capsys.readouterr().err.split())
+    manifest = json.loads((tmp_path / "winback-out" / "bundle" / "manifest.json").read_text())
+    assert manifest["data"]["warnings"][0].startswith(said)
+    html = (tmp_path / "winback-out" / "report.html").read_text()
+    assert '<tr class="warning"><td>warning</td><td>' + said.replace("'", "&#39;") in html

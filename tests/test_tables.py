@@ -391,3 +391,24 @@ def test_row_numbers_and_second_ids_are_left_out_of_training(tmp_path):
     assert "rank" in load_customer_table(kept).numeric
     # a table to score keeps its columns (the model reads only its own)
     assert "RowNumber" in load_customer_table(_project(tmp_path, {"people.csv": people}), with_labels=False).numeric
+
+
+def test_a_column_that_tells_the_label_on_its_own_is_a_warning(tmp_path):
+    """A churn reason only churners have, a cancellation a few days after the outcome: recorded
+    after it, they are leaks that make a model look perfect and fail on customers to score."""
+    rng = np.random.default_rng(0)
+    n = 200
+    churned = rng.random(n) < 0.3
+    people = pd.DataFrame({"cid": range(n), "churned": np.where(churned, "yes", "no"),
+                           "reason": np.where(churned, rng.choice(["price", "service"], n), ""),
+                           "days_to_cancel": np.where(churned, rng.integers(1, 30, n), np.nan),
+                           "visits": rng.poisson(3, n) + 2 * (~churned), "plan": rng.choice(["a", "b"], n)})
+    table = load_customer_table(_project(tmp_path, {"people.csv": people}))
+    assert len(table.warnings) == 1 and table.notes == []
+    assert table.warnings[0].startswith(
+        "'days_to_cancel' (where it is empty, ROC-AUC 1.000), 'reason' (its categories, ROC-AUC 1.000) "
+        "tell the label almost perfectly on their own")
+    assert "visits" not in table.warnings[0] and "list such columns in table.drop" in table.warnings[0]
+    dropped = _project(tmp_path, {"people.csv": people}, drop=["reason", "days_to_cancel"])
+    assert load_customer_table(dropped).warnings == []
+    assert load_customer_table(_project(tmp_path, {"people.csv": people}), with_labels=False).warnings == []

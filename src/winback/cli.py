@@ -119,6 +119,8 @@ def cmd_validate(args) -> int:
                       f"{len(s['categorical'])} categorical columns"
                       + (f", {100 * s['positive_rate']:.1f} % positive" if s["positive_rate"] is not None else "")
                       + "".join(f"; {escape(n)}" for n in s["notes"]) + ".")
+        for warning in s["warnings"]:
+            console.print(f"[yellow]warning:[/] {escape(warning)}")
         return 0
     console.print(f"[green]OK[/] {s['source']}: {s['rows']:,} events of {s['customers']:,} customers, "
                   f"{s['first_event']:%Y-%m-%d} to {s['last_event']:%Y-%m-%d}; event types "

@@ -90,7 +90,7 @@ class Project:
             return {"customers": len(table.frame), "numeric": list(table.numeric),
                     "categorical": list(table.categorical),
                     "positive_rate": float(table.frame[LABEL].mean()) if labelled else None,
-                    "notes": notes}
+                    "notes": notes, "warnings": list(table.warnings)}
         from winback.data.canonical import load_events, log_notes
         from winback.data.layouts import LAYOUTS, event_types_advice
 

@@ -144,6 +144,8 @@ def train_table(cfg: Config, *, steps: Steps | None = None, report: bool = True,
             table = load_customer_table(cfg)
         for note in table.notes:  # what validate says: filters, dates read as days, look-alikes
             steps.note(f"[yellow]note:[/] {escape(note)}")
+        for warning in table.warnings:
+            steps.note(f"[yellow]warning:[/] {escape(warning)}")
     frame = table.frame
     seg_cfg = cfg.segments
     if seg_cfg.value_column and seg_cfg.value_column not in frame.columns:
@@ -183,7 +185,8 @@ def train_table(cfg: Config, *, steps: Steps | None = None, report: bool = True,
         "table": cfg.to_dict()["table"],
         "data": {"customers": int(len(frame)), "train": int(len(train)), "test": int(len(test)),
                  "positive_rate": float(frame[LABEL].mean()), "numeric": table.numeric,
-                 "categorical": table.categorical, "boolean": table.boolean, "notes": table.notes},
+                 "categorical": table.categorical, "boolean": table.boolean, "notes": table.notes,
+                 "warnings": table.warnings},
         "fingerprint": table.fingerprint,
         "protocol": (f"stratified {1 - t.test_share:.0%}/{t.test_share:.0%} split (seed {t.seed}); "
                      f"candidates tuned and chosen by {t.cv_folds}-fold stratified CV on the "

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from winback.config import Config, SourceConfig, TableSourceConfig
@@ -49,6 +50,8 @@ class CustomerTable:
     # numeric columns that were true/false in the source (Parquet, DuckDB), read as 1/0: the
     # service takes JSON true/false for them
     boolean: list[str] = field(default_factory=list)
+    # what may make a model wrong (a column that tells the label on its own): said as warnings
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def features(self) -> list[str]:
@@ -460,9 +463,19 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
         notes.append(twins)
     for c in numeric:
         frame[c] = frame[c].astype("float64")
+    warnings: list[str] = []  # what may make the model wrong, said louder than the notes
+    if with_labels:
+        proxies = _label_proxies(frame, numeric, categorical)
+        if proxies:
+            shown = ", ".join(f"'{c}' ({how}, ROC-AUC {auc:.3f})" for c, auc, how in proxies[:3])
+            warnings.append(f"{shown} {'tells' if len(proxies) == 1 else 'tell'} the label "
+                         f"almost perfectly on {'its' if len(proxies) == 1 else 'their'} own: a "
+                         f"column recorded after the outcome (a cancellation date, a churn reason or "
+                         f"score) is a leak, and the model would fail on customers whose outcome is "
+                         f"not known yet; list such columns in table.drop")
     digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return CustomerTable(frame.reset_index(drop=True), key, numeric, categorical,
-                         digest.hexdigest()[:16], notes, [c for c in boolean if c in numeric])
+                         digest.hexdigest()[:16], notes, [c for c in boolean if c in numeric], warnings)
 
 
 def category_text(values: pd.Series) -> pd.Series:
@@ -543,6 +556,46 @@ def _identifier_like(values: pd.Series) -> bool:
         return False
     present = values.dropna()
     return len(present) >= IDENTIFIER_MIN_ROWS and present.nunique() == len(present) >= 0.9 * len(values)
+
+
+PROXY_AUC = 0.99  # one column alone separating the label this well is more likely a leak than a feature
+PROXY_MIN_GROUP = 10  # categories with fewer customers are pooled, so a rare one cannot look perfect
+
+
+def _label_proxies(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> list[tuple[str, float, str]]:
+    """Columns that alone tell the label almost perfectly (ROC-AUC at least PROXY_AUC either
+    way): by their values, or by where they are missing (a churn date only churners have).
+    (column, ROC-AUC, what separates), strongest first."""
+    from sklearn.metrics import roc_auc_score
+
+    y = frame[LABEL].to_numpy()
+    if len(y) < IDENTIFIER_MIN_ROWS or y.min() == y.max():
+        return []
+
+    def separation(score: np.ndarray, labels: np.ndarray) -> float:
+        if len(labels) < IDENTIFIER_MIN_ROWS or labels.min() == labels.max() or np.all(score == score[0]):
+            return 0.0
+        auc = roc_auc_score(labels, score)
+        return max(auc, 1 - auc)
+
+    found = []
+    for c in numeric:
+        values = frame[c].to_numpy(dtype=float)
+        gaps = np.isnan(values)
+        if gaps.any():
+            found.append((c, separation(gaps.astype(float), y), "where it is empty"))
+        found.append((c, separation(values[~gaps], y[~gaps]), "its values"))
+    for c in categorical:
+        codes = frame[c].astype(object).where(frame[c].notna(), "\0missing")
+        sizes = codes.map(codes.value_counts())
+        codes = codes.where(sizes >= PROXY_MIN_GROUP, "\0rare")
+        rate = pd.Series(y).groupby(codes.to_numpy()).mean()
+        found.append((c, separation(codes.map(rate).to_numpy(dtype=float), y), "its categories"))
+    strong = {}
+    for c, auc, how in found:
+        if auc >= PROXY_AUC and auc > strong.get(c, (0.0, ""))[0]:
+            strong[c] = (auc, how)
+    return sorted(((c, a, h) for c, (a, h) in strong.items()), key=lambda t: -t[1])
 
 
 def _row_number_like(name: str, values: pd.Series) -> bool:
