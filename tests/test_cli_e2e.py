@@ -625,6 +625,8 @@ def test_a_model_near_chance_is_called_weak(tmp_path, capsys):
 
     assert weak_signal_note(0.75, "on the test cutoff") == "" and weak_signal_note(float("nan"), "") == ""
     assert "0.540 on the test part" in weak_signal_note(0.54, "on the test part")
+    assert "0.995 on the test cutoff: customers' behaviour is not this predictable" in \
+        weak_signal_note(0.995, "on the test cutoff") and weak_signal_note(0.985, "") == ""
     rng = np.random.default_rng(3)
     n = 12_000
     minutes = pd.to_timedelta(rng.integers(0, 360 * 1440, n), unit="min")

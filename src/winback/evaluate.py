@@ -199,13 +199,24 @@ def decile_table(y, p) -> list[dict]:
 
 
 WEAK_ROC_AUC = 0.6  # below it a ranking is close enough to chance to say so
+TOO_GOOD_ROC_AUC = 0.99  # customers' next moves are not this predictable: above it, suspect a leak
 
 
 def weak_signal_note(roc_auc: float, where: str) -> str:
     """A plain warning when the chosen model ranks customers little better than chance
-    (ROC-AUC below 0.6 `where`), or "" when it does better: a leaderboard alone does not
-    tell an analyst that the winner of a weak field is still weak."""
-    if not roc_auc == roc_auc or roc_auc >= WEAK_ROC_AUC:  # NaN: nothing to say
+    (ROC-AUC below 0.6 `where`), or nearly perfectly (0.99 and above, which customer
+    behaviour does not allow: something in the data carries the outcome), or "" otherwise: a
+    leaderboard alone does not tell an analyst that the winner of a weak field is still weak,
+    or that a perfect one is too good to be true."""
+    if not roc_auc == roc_auc:  # NaN: nothing to say
+        return ""
+    if roc_auc >= TOO_GOOD_ROC_AUC:
+        return (f"The chosen model's ROC-AUC is {roc_auc:.3f} {where}: customers' behaviour is "
+                f"not this predictable, so something in the data most likely carries the outcome "
+                f"(a column recorded after it, such as a churn reason or a cancellation date, or "
+                f"the label itself under another name). Check the data warnings and the feature "
+                f"importance, and leave such columns out before trusting its scores.")
+    if roc_auc >= WEAK_ROC_AUC:
         return ""
     return (f"The chosen model's ROC-AUC is {roc_auc:.3f} {where}, little better than the 0.5 of "
             f"chance: the features carry little signal for this question on this data. Treat "
