@@ -469,10 +469,10 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
         if proxies:
             shown = ", ".join(f"'{c}' ({how}, ROC-AUC {auc:.3f})" for c, auc, how in proxies[:3])
             warnings.append(f"{shown} {'tells' if len(proxies) == 1 else 'tell'} the label "
-                         f"almost perfectly on {'its' if len(proxies) == 1 else 'their'} own: a "
-                         f"column recorded after the outcome (a cancellation date, a churn reason or "
-                         f"score) is a leak, and the model would fail on customers whose outcome is "
-                         f"not known yet; list such columns in table.drop")
+                            f"almost perfectly on {'its' if len(proxies) == 1 else 'their'} own: a "
+                            f"column recorded after the outcome (a cancellation date, a churn reason "
+                            f"or score) is a leak, and the model would fail on customers whose "
+                            f"outcome is not known yet; list such columns in table.drop")
     digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return CustomerTable(frame.reset_index(drop=True), key, numeric, categorical,
                          digest.hexdigest()[:16], notes, [c for c in boolean if c in numeric], warnings)
