@@ -312,3 +312,43 @@ def test_unseen_categories_are_counted_named_and_matched_to_the_models_spelling(
                      "('Basic', 'Pro', 'Pro Plus', 'pro plus'); 'pro' is the model's 'Pro' but for "
                      "letter case or spacing: fixes = { \"plan\" = { \"pro\" = \"Pro\" } } on the "
                      "[[table.sources]] entry reads it as the model's"]
+
+
+def test_rare_categories_are_pooled_and_said():
+    """A surname or city column brought thousands of one-hot columns, each for a handful of
+    customers: the distance and margin models drown in them and none can learn from them."""
+    from winback.tabular import preprocess
+    from winback.tabular.categories import unseen_in_frame
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    cities = np.concatenate([rng.choice([f"city{i:02d}" for i in range(60)], n - 300),
+                             [f"village{i}" for i in range(300)]])  # 60 common, 300 of one customer
+    frame = pd.DataFrame({"city": cities, "surname": [f"n{i}" for i in rng.integers(0, 1900, n)],
+                          "plan": rng.choice(["a", "b"], n), "visits": rng.poisson(3, n).astype(float)})
+    prep = Preprocessor(["visits"], ["city", "surname", "plan"]).fit(frame)
+    assert len(prep.categories_["city"]) == preprocess.MAX_CATEGORIES
+    assert all(c.startswith("city") for c in prep.categories_["city"])
+    assert prep.categories_["surname"] == [] and prep.categories_["plan"] == ["a", "b"]
+    assert prep.pooled_ == {"city": 310, "surname": frame["surname"].nunique()}
+    assert prep.transform(frame).shape[1] == 1 + preprocess.MAX_CATEGORIES + 2
+    again = Preprocessor.from_dict(prep.to_dict())
+    assert again.pooled_ == prep.pooled_ and np.array_equal(again.transform(frame), prep.transform(frame))
+    old = prep.to_dict()
+    del old["pooled"]  # a bundle from before pooling
+    assert Preprocessor.from_dict(old).pooled_ == {}
+    # a small table keeps categories of 1 % of its customers
+    assert Preprocessor([], ["plan"]).fit(frame.head(40).assign(plan=["a"] * 39 + ["b"])).categories_["plan"] == ["a", "b"]
+    notes = unseen_in_frame(frame.head(100).assign(city="village_new"), prep.categories_, prep.pooled_)
+    assert notes == ["column 'city': 100 of 100 customers have a category the model has no column for "
+                     "(new, or one of the 310 rare ones training pooled), read as none of its own"]
+    from types import SimpleNamespace
+
+    from winback.tabular.categories import pooled_notes
+
+    model = SimpleNamespace(members=[SimpleNamespace(preprocessor=prep)])
+    assert pooled_notes(model) == [
+        "column 'city': the models learn its 50 commonest categories; its 310 rarer ones (too few "
+        "customers each to learn from) read as none of them",
+        f"column 'surname': none of its {frame['surname'].nunique():,} categories holds enough "
+        f"customers to learn from, so the models read it as empty; table.drop leaves it out"]

@@ -115,6 +115,7 @@ KEY_NAMES = re.compile(r"(^id$|_id$|^id_|customer|client|user|member|^cid$)", re
 # Dutch, Polish and Russian
 YES_WORDS = frozenset({"yes", "y", "ja", "j", "oui", "si", "sí", "sim", "tak", "да"})
 NO_WORDS = frozenset({"no", "n", "nein", "non", "não", "nao", "nee", "nie", "нет"})
+OUTCOME_NAMES = re.compile(r"(label|target|^y$|outcome)", re.I)
 LABEL_NAMES = re.compile(r"(label|target|churn|^y$|class|outcome|bought|purchas|again|activ|"
                          r"response|decrease|retain|return|convert)", re.I)
 
@@ -185,7 +186,10 @@ def table_guess(path: str, base_dir: Path) -> dict:
     unique = [c for i, c in enumerate(cols) if int(stats[f"n{i}"]) == rows and not int(stats[f"m{i}"])]
     keys = sorted(unique, key=lambda c: not KEY_NAMES.search(c))
     binary = [c for i, c in enumerate(cols) if int(stats[f"n{i}"]) == 2 and c not in keys[:1]]
-    labels = sorted(binary, key=lambda c: not LABEL_NAMES.search(c))
+    # a name that says outcome or loss (Exited, Churn, target) before one that merely could
+    # (IsActiveMember, a feature of the Kaggle bank table, before its Exited label)
+    labels = sorted(binary, key=lambda c: (not (OUTCOME_NAMES.search(c) or LOSS_NAMES.search(c)),
+                                           not LABEL_NAMES.search(c)))
     notes = []
     if read_settings:
         guess["source_settings"] = read_settings

@@ -19,7 +19,7 @@ from winback.data.tables import CustomerTable, load_customer_table
 from winback.errors import ConfigError, DataError
 from winback.evaluate import decision_of, flags, rank_and_decile
 from winback.segments import SegmentRule, assign, risk_of
-from winback.tabular.categories import trained_categories, unseen_in_frame
+from winback.tabular.categories import pooled_categories, trained_categories, unseen_in_frame
 from winback.tabular.explain import explain, top_reasons
 
 
@@ -59,7 +59,7 @@ def scorable_table(cfg: Config, bundle_dir: Path) -> Scorable:
                         f"{', '.join(missing)}.")
     frame = _as_trained(frame, manifest, table.key)
     X = frame[manifest["feature_columns"]]
-    notes = list(table.notes) + unseen_in_frame(X, trained_categories(model))
+    notes = list(table.notes) + unseen_in_frame(X, trained_categories(model), pooled_categories(model))
     return Scorable(manifest, model, table, frame, X, notes)
 
 

@@ -29,6 +29,7 @@ from winback.evaluate import (choose_threshold, curves, decile_edges, decile_tab
                                decision_entry, threshold_on, threshold_rule_text)
 from winback.progress import Steps
 from winback.segments import RISK_PROBLEMS, assign, risk_of, rule_from_config, summary
+from winback.tabular.categories import pooled_notes
 from winback.tabular.explain import explain
 from winback.tabular.pipeline import EnsembleModel, TableModel
 from winback.tabular.preprocess import Preprocessor
@@ -162,6 +163,9 @@ def train_table(cfg: Config, *, steps: Steps | None = None, report: bool = True,
                                            selection.test_scores)
     board, best = selection.leaderboard, selection.best
     chosen = models[best]
+    pooled = pooled_notes(chosen)  # high-cardinality columns (surnames, cities): what is learnt
+    for note in pooled:
+        steps.note(f"[yellow]note:[/] {escape(note)}")
 
     with steps.step(f"Explaining {best} with SHAP"):
         sample = X_te if len(X_te) <= EXPLAIN_ROWS else X_te.sample(EXPLAIN_ROWS, random_state=t.seed)
@@ -185,7 +189,7 @@ def train_table(cfg: Config, *, steps: Steps | None = None, report: bool = True,
         "table": cfg.to_dict()["table"],
         "data": {"customers": int(len(frame)), "train": int(len(train)), "test": int(len(test)),
                  "positive_rate": float(frame[LABEL].mean()), "numeric": table.numeric,
-                 "categorical": table.categorical, "boolean": table.boolean, "notes": table.notes,
+                 "categorical": table.categorical, "boolean": table.boolean, "notes": table.notes + pooled,
                  "warnings": table.warnings},
         "fingerprint": table.fingerprint,
         "protocol": (f"stratified {1 - t.test_share:.0%}/{t.test_share:.0%} split (seed {t.seed}); "

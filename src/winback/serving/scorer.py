@@ -125,11 +125,12 @@ class CustomerScorer:
         # budget is the score where that share of the test population starts
         self.threshold = float(decision_of(m)["threshold"])
         if self.kind == "customer_table":
-            from winback.tabular.categories import numeric_codes, trained_categories
+            from winback.tabular.categories import numeric_codes, pooled_categories, trained_categories
 
             self.columns = list(m["feature_columns"])
             self.categorical = set(m["data"]["categorical"])
             self.categories = trained_categories(self.model)
+            self.pooled = pooled_categories(self.model)
             # columns that take JSON true/false: numeric ones that were true/false in the
             # training table (1/0; older bundles do not say, and take numbers only), and
             # categories spelt true/false in it (a CSV's 'TRUE')
@@ -213,6 +214,8 @@ class CustomerScorer:
 
         notes: list[list[str]] = [[] for _ in range(len(frame))]
         for c, known in self.categories.items():
+            if c in self.pooled:  # rare values are pooled by design (a surname): nothing to say
+                continue
             seen = set(known)
             for i, v in enumerate(frame[c].to_numpy(dtype=object, na_value=None)):
                 if v is not None and v not in seen:

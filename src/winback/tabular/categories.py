@@ -22,6 +22,26 @@ def trained_categories(model: Any) -> dict[str, list[str]]:
     return {c: list(v) for c, v in model.members[0].preprocessor.categories_.items()}
 
 
+def pooled_categories(model: Any) -> dict[str, int]:
+    """Column -> how many rare training categories the model pooled (read as none of its own)."""
+    return dict(getattr(model.members[0].preprocessor, "pooled_", {}))
+
+
+def pooled_notes(model: Any) -> list[str]:
+    """What training says of the columns whose rare categories were pooled."""
+    prep = model.members[0].preprocessor
+    notes = []
+    for c, n in getattr(prep, "pooled_", {}).items():
+        kept = len(prep.categories_[c])
+        if kept:
+            notes.append(f"column '{c}': the models learn its {kept:,} commonest categories; its "
+                         f"{n:,} rarer ones (too few customers each to learn from) read as none of them")
+        else:
+            notes.append(f"column '{c}': none of its {n:,} categories holds enough customers to learn "
+                         f"from, so the models read it as empty; table.drop leaves it out")
+    return notes
+
+
 def _folded(value: str) -> str:
     return "".join(value.lower().split())
 
@@ -85,15 +105,24 @@ def unseen_note(column: str, counts: Mapping[str, int], known: Sequence[str],
             f"read as none of the ones it knows ({knew}){hint}")
 
 
-def unseen_in_frame(frame: pd.DataFrame, categories: Mapping[str, Sequence[str]]) -> list[str]:
-    """The notes for a scored table: one per column holding categories the model never saw."""
+def unseen_in_frame(frame: pd.DataFrame, categories: Mapping[str, Sequence[str]],
+                    pooled: Mapping[str, int] | None = None) -> list[str]:
+    """The notes for a scored table: one per column holding categories the model never saw. A
+    column whose rare categories training pooled (`pooled`: how many) holds unseen values by
+    design, so it gets one line without them."""
+    pooled = pooled or {}
     notes = []
     for column, known in categories.items():
         if column not in frame.columns:
             continue
         values = frame[column].dropna().astype(str)
         unseen = values[~values.isin(set(known))]
-        if len(unseen):
+        if column in pooled:  # rare values pooled by design: said once, without them
+            if len(unseen) and known:  # (a column none of whose values was kept, training said)
+                notes.append(f"column '{column}': {len(unseen):,} of {len(frame):,} customers have a "
+                             f"category the model has no column for (new, or one of the "
+                             f"{pooled[column]:,} rare ones training pooled), read as none of its own")
+        elif len(unseen):
             counts = {str(k): int(v) for k, v in unseen.value_counts().items()}
             notes.append(unseen_note(column, counts, known, len(frame)))
     return notes
