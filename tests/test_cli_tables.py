@@ -416,3 +416,26 @@ def test_a_label_proxy_is_a_warning_in_validate_train_and_the_report(tmp_path, m
     html = (tmp_path / "winback-out" / "report.html").read_text()
     assert '<tr class="warning"><td>warning</td><td>' + said.replace("'", "&#39;") in html
     assert "is 1.000 on the test part: customers&#39; behaviour is not this predictable" in html
+
+
+def test_init_table_on_the_bank_churn_layout(tmp_path, monkeypatch, capsys):
+    """Kaggle's bank churn table: RowNumber, CustomerId, Surname ... IsActiveMember, Exited.
+    init took IsActiveMember (a feature whose name could be a label's) for the label; training
+    learnt the file's order from RowNumber and made a column of nearly every surname."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    n = 400
+    active = rng.integers(0, 2, n)
+    exited = (rng.random(n) < np.where(active == 1, 0.1, 0.35)).astype(int)
+    frame = pd.DataFrame({"RowNumber": range(1, n + 1), "CustomerId": 15600000 + rng.permutation(n),
+                          "Surname": [f"Name{i}" for i in rng.integers(0, 4000, n)], "Age": rng.integers(18, 80, n),
+                          "IsActiveMember": active, "Exited": exited}).sort_values("Exited")
+    frame.assign(RowNumber=range(1, n + 1)).to_csv("Churn_Modelling.csv", index=False)
+    assert main(["init", "--table", "--path", "Churn_Modelling.csv"]) == 0
+    text = (tmp_path / "winback.toml").read_text()
+    assert 'key = "CustomerId"' in text and 'label = "Exited"' in text and 'name = "activity_decline"' in text
+    capsys.readouterr()
+    assert main(["validate"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "2 numeric and 0 categorical columns" in said
+    assert "left out 'RowNumber': a different whole number" in said and "left out 'Surname': a different text" in said
