@@ -380,14 +380,19 @@ def test_row_numbers_and_second_ids_are_left_out_of_training(tmp_path):
     n = 40
     people = pd.DataFrame({"Unnamed: 0": range(n), "cid": [f"c{i}" for i in range(n)], "RowNumber": range(1, n + 1),
                            "churned": ["yes"] * 20 + ["no"] * 20, "NumOfProducts": [1, 2, 3, 4] * 10,
-                           "points": np.arange(n) * 7 + 3, "visits": np.linspace(0, 1, n)})
+                           "points": np.arange(n) * 7 + 3, "visits": np.linspace(0, 1, n),
+                           "email": [f"p{i}@shop.example" for i in range(n)]})
     table = load_customer_table(_project(tmp_path, {"people.csv": people}))
-    assert table.numeric == ["NumOfProducts", "points", "visits"]
+    assert table.numeric == ["NumOfProducts", "points", "visits"] and table.categorical == []
     assert table.notes == ["left out 'Unnamed: 0', 'RowNumber': a different whole number for every "
                            "customer, named like an id or a row number, from which a model learns only "
                            "the file's order (a leak, where the file is sorted by outcome); give them "
-                           "another name with `rename` to keep them"]
-    kept = _project(tmp_path, {"people.csv": people}, sources=[{"path": "people.csv", "rename": {"RowNumber": "rank"}}])
+                           "another name with `rename` to keep them",
+                           "left out 'email': a different text for (nearly) every customer, like an id "
+                           "or an email, which no model can learn from (list it in table.categorical to "
+                           "keep it)"]
+    kept = _project(tmp_path, {"people.csv": people},
+                    sources=[{"path": "people.csv", "rename": {"RowNumber": "rank"}}])
     assert "rank" in load_customer_table(kept).numeric
     # a table to score keeps its columns (the model reads only its own)
     assert "RowNumber" in load_customer_table(_project(tmp_path, {"people.csv": people}), with_labels=False).numeric

@@ -437,22 +437,14 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
     frame, feats = _dates_as_days(frame, feats, tab, notes)
     if with_labels:
         numbered = [c for c in feats if c not in text_columns and _row_number_like(c, frame[c])]
-        if numbered:
-            frame = frame.drop(columns=numbered)
-            feats = [c for c in feats if c not in numbered]
-            notes.append(f"left out {', '.join(repr(c) for c in numbered)}: a different whole number "
-                         f"for every customer, named like an id or a row number, from which a model "
-                         f"learns only the file's order (a leak, where the file is sorted by "
-                         f"outcome); give {'it' if len(numbered) == 1 else 'them'} another name "
-                         f"with `rename` to keep {'it' if len(numbered) == 1 else 'them'}")
+        frame, feats = _left_out(frame, feats, numbered, notes, (
+            "a different whole number for every customer, named like an id or a row number, from "
+            "which a model learns only the file's order (a leak, where the file is sorted by "
+            "outcome); give {it} another name with `rename` to keep {it}"))
         ids = [c for c in feats if c not in tab.categorical and _identifier_like(frame[c])]
-        if ids:
-            frame = frame.drop(columns=ids)
-            feats = [c for c in feats if c not in ids]
-            notes.append(f"left out {', '.join(repr(c) for c in ids)}: a different text for (nearly) every "
-                         f"customer, like an id or an email, which no model can learn from (list "
-                         f"{'it' if len(ids) == 1 else 'them'} in table.categorical to keep "
-                         f"{'it' if len(ids) == 1 else 'them'})")
+        frame, feats = _left_out(frame, feats, ids, notes, (
+            "a different text for (nearly) every customer, like an id or an email, which no model "
+            "can learn from (list {it} in table.categorical to keep {it})"))
     categorical = [c for c in feats if c in text_columns or not pd.api.types.is_numeric_dtype(frame[c])]
     numeric = [c for c in feats if c not in categorical]
     for c in categorical:
@@ -476,6 +468,16 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
     digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return CustomerTable(frame.reset_index(drop=True), key, numeric, categorical,
                          digest.hexdigest()[:16], notes, [c for c in boolean if c in numeric], warnings)
+
+
+def _left_out(frame: pd.DataFrame, feats: list[str], columns: list[str], notes: list[str],
+              why: str) -> tuple[pd.DataFrame, list[str]]:
+    """Training without `columns`, and the note that says which and `why` ({it}: it or them)."""
+    if not columns:
+        return frame, feats
+    notes.append(f"left out {', '.join(repr(c) for c in columns)}: "
+                 + why.format(it="it" if len(columns) == 1 else "them"))
+    return frame.drop(columns=columns), [c for c in feats if c not in columns]
 
 
 def category_text(values: pd.Series) -> pd.Series:
