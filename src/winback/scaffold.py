@@ -291,7 +291,9 @@ def _code_columns(table, columns: list[str]) -> list[str]:
     numbers, from 3 to MAX_CODES of them: read as numbers, the models would order them."""
     import ibis
 
-    words = {c: re.sub(r"([a-z])([A-Z])", r"\1 \2", c) for c in columns}
+    from winback.data.tables import name_words
+
+    words = {c: name_words(c) for c in columns}
     named = [c for c in columns if CODE_NAMES.search(words[c]) and not NOT_A_CODE.search(words[c])]
     if not named:
         return []

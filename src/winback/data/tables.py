@@ -611,7 +611,13 @@ def _row_number_like(name: str, values: pd.Series) -> bool:
     present = values.dropna()
     if len(present) < IDENTIFIER_MIN_ROWS or len(present) < 0.9 * len(values) or present.nunique() != len(present):
         return False
-    return bool((present == present.round()).all()) and bool(ID_NAMES.search(re.sub(r"([a-z])([A-Z])", r"\1 \2", name)))
+    return bool((present == present.round()).all()) and bool(ID_NAMES.search(name_words(name)))
+
+
+def name_words(name: str) -> str:
+    """A column name with its camelCase read as words ('RowNumber' is 'Row Number'), so that
+    name patterns can ask for whole words."""
+    return re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
 
 
 def _require_categorical(frame: pd.DataFrame, categorical: list[str]) -> None:

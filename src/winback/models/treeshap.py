@@ -31,10 +31,7 @@ class _Tree:
     threshold: np.ndarray
     missing: tuple[str, ...]   # 'None', 'Zero' or 'NaN'
     default_left: np.ndarray
-
-    @property
-    def used(self) -> np.ndarray:
-        return np.unique(self.feature)
+    used: np.ndarray           # the features its splits read, once each
 
 
 def _splits(node: dict, out: list[dict]) -> None:
@@ -62,11 +59,11 @@ class PatternTreeSHAP:
                 self.supported = False  # a categorical split: LightGBM's own path for all
                 break
             if splits:
+                feature = np.array([s["split_feature"] for s in splits])
                 self.trees.append(_Tree(
-                    int(info["tree_index"]), np.array([s["split_feature"] for s in splits]),
-                    np.array([float(s["threshold"]) for s in splits]),
+                    int(info["tree_index"]), feature, np.array([float(s["threshold"]) for s in splits]),
                     tuple(s["missing_type"] for s in splits),
-                    np.array([bool(s["default_left"]) for s in splits])))
+                    np.array([bool(s["default_left"]) for s in splits]), np.unique(feature)))
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """SHAP values, rows x features (without LightGBM's expected-value column)."""
