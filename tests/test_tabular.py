@@ -67,7 +67,10 @@ def test_svc_margin_by_matrix_products_equals_libsvms(fitted, oneclick, tmp_path
     model = fitted["svc"]
     Z = model.preprocessor.transform(X.iloc[900:])
     svc = model.model.svc
-    assert np.allclose(model.model.margin(Z, chunk=50), svc.decision_function(Z), rtol=0, atol=1e-9)
+    reference = svc.decision_function(Z)
+    for rows in (1, 50, len(Z)):  # blocks of one row, of 50 with a shorter last one, and one block
+        margin = model.model.margin(Z, cells=rows * len(svc.support_vectors_))
+        assert np.allclose(margin, reference, rtol=0, atol=1e-9), rows
     noise = np.random.default_rng(0).normal(size=(300, Z.shape[1])) * 3  # far from every support vector too
     assert np.allclose(model.model.margin(noise), svc.decision_function(noise), rtol=0, atol=1e-9)
     again = load_table_model(tmp_path, model.save(tmp_path))  # the stored SVC keeps what the margin reads

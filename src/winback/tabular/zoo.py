@@ -73,6 +73,9 @@ def imbalance_options(name: str) -> list[str]:
     return [o for o in options if not (o == "class_weight" and name in NO_CLASS_WEIGHT)]
 
 
+KERNEL_CELLS = 4_194_304  # kernel values per block of the SVC margin: 32 MB, cache- and page-friendly
+
+
 class SVCScores:
     """RBF SVC whose `predict_proba` is the logistic of its margin: a monotone score that the
     Platt calibrator (fitted on out-of-fold margins) turns into a probability. Avoids SVC's
@@ -87,20 +90,31 @@ class SVCScores:
         self.svc.fit(X, y)
         return self
 
-    def margin(self, X, chunk: int = 16_384) -> np.ndarray:
+    def margin(self, X, cells: int = KERNEL_CELLS) -> np.ndarray:
         """The SVC's decision function, with the RBF kernel against the support vectors as one
-        matrix product per chunk of rows: equal to libsvm's (to rounding) and 2 to 3 times
-        faster, which SHAP's many masked rows feel most."""
+        matrix product per block of rows: equal to libsvm's (to rounding) and several times
+        faster, which SHAP's many masked rows feel most. The exponent
+        -gamma |x - sv|^2 = 2 gamma x.sv - gamma |x|^2 - gamma |sv|^2 is built in place in one
+        buffer of about `cells` numbers that is reused for every block: a fresh array per block
+        of 16,384 rows was 3 times slower, mostly the page faults of allocating it."""
         X = np.asarray(X, dtype=float)
         sv = self.svc.support_vectors_
         coef, bias, gamma = self.svc.dual_coef_[0], self.svc.intercept_[0], float(self.svc._gamma)
-        sv_norms = np.einsum("ij,ij->i", sv, sv)
+        sv_scaled = (2.0 * gamma) * sv
+        sv_term = -gamma * np.einsum("ij,ij->i", sv, sv)
+        x_term = -gamma * np.einsum("ij,ij->i", X, X)
+        rows = max(1, min(len(X), cells // max(1, len(sv))))
+        buffer = np.empty((rows, len(sv)))
         out = np.empty(len(X))
-        for start in range(0, len(X), chunk):
-            x = X[start:start + chunk]
-            d2 = np.einsum("ij,ij->i", x, x)[:, None] + sv_norms[None, :] - 2.0 * (x @ sv.T)
-            np.maximum(d2, 0.0, out=d2)  # rounding can dip a zero distance below 0
-            out[start:start + chunk] = np.exp(-gamma * d2) @ coef + bias
+        for start in range(0, len(X), rows):
+            x = X[start:start + rows]
+            k = buffer[:len(x)]
+            np.matmul(x, sv_scaled.T, out=k)
+            k += sv_term[None, :]
+            k += x_term[start:start + rows, None]
+            np.minimum(k, 0.0, out=k)  # rounding can lift a zero distance's exponent above 0
+            np.exp(k, out=k)
+            out[start:start + rows] = k @ coef + bias
         return out
 
     def predict_proba(self, X):
