@@ -308,13 +308,12 @@ def test_scoring_says_which_categories_the_model_never_saw_and_takes_true_false(
               '[[table.sources]]\npath = "people.parquet"\n'
               '[train]\ncandidates = ["logistic"]\ntrials = 2\n[segments]\nvalue_column = "profit"\n')
     (tmp_path / "winback.toml").write_text(config)
-    (tmp_path / "new.toml").write_text(config.replace("people.parquet", "new.parquet"))
     assert main(["train", "-q", "--no-track"]) == 0
     manifest = json.loads((tmp_path / "winback-out" / "bundle" / "manifest.json").read_text())
     assert manifest["data"]["boolean"] == ["vip"] and "vip" in manifest["data"]["numeric"]
     assert manifest["data"]["categorical"] == ["newsletter", "plan", "region", "store"]
     capsys.readouterr()
-    assert main(["score", "--config", "new.toml", "-o", "s.csv", "--no-reasons"]) == 0
+    assert main(["score", "--input", "new.parquet", "-o", "s.csv", "--no-reasons"]) == 0
     said = " ".join(capsys.readouterr().out.split())
     assert ("note: column 'plan': 3 of 6 customers have a category the model was not trained on "
             "('pro' (2), 'Enterprise' (1)), read as none of the ones it knows ('Basic', 'Pro'); 'pro' "
@@ -323,23 +322,22 @@ def test_scoring_says_which_categories_the_model_never_saw_and_takes_true_false(
     # regions '1' and '2' alone would read as numbers; they stay the model's categories
     assert "region" not in said
     # validate reads a table to score as the project's model will, and says the same
-    assert main(["validate", "--config", "new.toml"]) == 0
+    assert main(["validate", "--input", "new.parquet"]) == 0
     said = " ".join(capsys.readouterr().out.split())
     assert said.startswith("OK 6 customers, 3 numeric and 4 categorical columns; column 'plan': 3 of 6")
     assert "the project's model" in said and "can score them." in said
     scores = pd.read_csv("s.csv", dtype={"cid": str}).set_index("cid")
     # the same customers from a CSV: true/false arrives as text, and an empty column as text
     new.assign(vip=new["vip"].map({True: "True", False: "FALSE"})).to_csv("new.csv", index=False)
-    (tmp_path / "csv.toml").write_text(config.replace("people.parquet", "new.csv"))
-    assert main(["score", "--config", "csv.toml", "-o", "c.csv", "--no-reasons"]) == 0
+    assert main(["score", "-i", "new.csv", "-o", "c.csv", "--no-reasons"]) == 0
     from_csv = pd.read_csv("c.csv", dtype={"cid": str}).set_index("cid")
     assert np.allclose(from_csv.loc[scores.index, "probability"], scores["probability"], atol=1e-12)
     new.assign(visits=None).to_csv("new.csv", index=False)
-    assert main(["score", "--config", "csv.toml", "-o", "c.csv", "--no-reasons"]) == 0
+    assert main(["score", "-i", "new.csv", "-o", "c.csv", "--no-reasons"]) == 0
     new.assign(visits=["many", "few", "3", "x", "y", "z"]).to_csv("new.csv", index=False)
     capsys.readouterr()
-    assert main(["score", "--config", "csv.toml", "-o", "c.csv", "--no-reasons"]) == 2
-    assert main(["validate", "--config", "csv.toml"]) == 2
+    assert main(["score", "-i", "new.csv", "-o", "c.csv", "--no-reasons"]) == 2
+    assert main(["validate", "-i", "new.csv"]) == 2
     assert " ".join(capsys.readouterr().err.split()).count(
         "Column 'visits' held numbers in the training table, but 5 customer(s) here have other "
         "values: 1000 ('many'), 1001 ('few'), 1003 ('x')") == 2

@@ -1071,3 +1071,34 @@ def test_title_lines_above_a_customer_tables_header(tmp_path, capsys, monkeypatc
     text = (tmp_path / "winback.toml").read_text()
     assert "skip_rows = 2" in text.splitlines() and 'key = "customer_id"' in text and 'label = "churned"' in text
     assert main(["validate"]) == 0
+
+
+def test_input_reads_other_files_with_the_projects_mapping(tmp_path, monkeypatch):
+    """`--input`: one path per customer table, in order, or one for an event log; relative to
+    where the command runs; a missing file or a wrong count is an error naming what to give."""
+    from winback.sinks import describe_output
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    for name in ("a.csv", "b.csv", "data/one.csv", "data/two.csv"):
+        (tmp_path / name).write_text("id\n1\n")
+    tables = config_from_dict({"table": {"key": "id", "label": "y", "sources": [{"path": "x.csv"}, {"path": "y.csv"}]}},
+                              base_dir=tmp_path / "project")
+    tables.read_from(["a.csv", "b.csv"])
+    assert [s.path for s in tables.table.sources] == [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]
+    with pytest.raises(ConfigError, match=r"given 1 time\(s\), but this project reads 2 table\(s\).*"
+                                          r"in their order \(1\. .*a\.csv, 2\. .*b\.csv\)"):
+        tables.read_from(["a.csv"])
+    with pytest.raises(ConfigError, match=r"--input 'c\.csv' does not exist; paths are read from"):
+        tables.read_from(["a.csv", "c.csv"])
+    log = config_from_dict({"source": {"path": "events.csv"}})
+    log.read_from(["data/*.csv"])
+    assert log.source.path == str(tmp_path / "data" / "*.csv")
+    with pytest.raises(ConfigError, match=r"no file matches the pattern"):
+        log.read_from(["data/*.parquet"])
+    with pytest.raises(ConfigError, match=r"an event log is one source: give it once"):
+        log.read_from(["a.csv", "b.csv"])
+    # `score --table new.csv` meant --input; a table name for a file output is refused
+    with pytest.raises(ConfigError, match=r"--table names the table of a DuckDB or PostgreSQL output.*--input"):
+        describe_output("scores.parquet", "new.csv")
+    assert describe_output("scores.duckdb", "s") == "table s in scores.duckdb"

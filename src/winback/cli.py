@@ -63,6 +63,8 @@ def _config(args):
         cfg = load_config(args.config)
         if getattr(args, "out", None):
             cfg.output.dir = str(Path(args.out).resolve())
+    if getattr(args, "input", None):
+        cfg.read_from(args.input)
     if getattr(args, "trials", None) is not None:  # every candidate's, per-candidate budgets too
         cfg.train.trials = args.trials
         cfg.train.trials_by_candidate = {}
@@ -336,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_init)
     sp = sub.add_parser("validate", help="read and check the source, print a summary")
     common(sp)
+    sp.add_argument("--input", "-i", action="append", metavar="PATH",
+                    help="read this file (glob) instead of the config's source, e.g. new customers "
+                         "to score; a project of several tables takes one --input per table, in order")
     sp.set_defaults(func=cmd_validate)
     sp = sub.add_parser("train", help="labels, features, candidates, leaderboard, bundle, report")
     common(sp)
@@ -346,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_train)
     sp = sub.add_parser("score", help="score customers with a bundle")
     common(sp)
+    sp.add_argument("--input", "-i", action="append", metavar="PATH",
+                    help="read this file (glob) instead of the config's source, e.g. new customers "
+                         "to score; a project of several tables takes one --input per table, in order")
     sp.add_argument("--bundle", help="bundle folder written by `winback train` (default: the project's, "
                     "<output.dir>/bundle)")
     sp.add_argument("--cutoff", help="score at this date (default: the end of the data)")

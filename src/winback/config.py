@@ -9,6 +9,7 @@ valid key suggested, because a misspelt key silently ignored is a wrong model tr
 from __future__ import annotations
 
 import dataclasses
+import glob
 import datetime as dt
 import os
 import tomllib
@@ -322,6 +323,34 @@ class Config:
         if create:
             out.mkdir(parents=True, exist_ok=True)
         return out
+
+    def read_from(self, paths: list[str]) -> None:
+        """The same project reading other files (`--input`): next month's customers scored or
+        checked by the model trained on this month's, without a second winback.toml. A
+        customer-table project takes one path per `[[table.sources]]`, in their order (the
+        columns, fixes, pivots and filters stay theirs); an event log takes one path or glob.
+        Paths are relative to where the command runs, as a user typing them means."""
+        resolved = [p if "://" in p else str(Path(p).expanduser().resolve()) for p in paths]
+        for given, path in zip(paths, resolved):
+            pattern = any(c in path for c in "*?[")
+            if "://" not in path and not (glob.glob(path) if pattern else Path(path).exists()):
+                raise ConfigError(f"--input '{given}' does not exist"
+                                  + (" (no file matches the pattern)" if pattern else "")
+                                  + f"; paths are read from the folder the command runs in ({Path.cwd()}).")
+        if self.table.sources:
+            if len(resolved) != len(self.table.sources):
+                listed = ", ".join(f"{i}. {s.path}" for i, s in enumerate(self.table.sources, 1))
+                raise ConfigError(f"--input was given {len(resolved)} time(s), but this project reads "
+                                  f"{len(self.table.sources)} table(s): give one --input per "
+                                  f"[[table.sources]], in their order ({listed}).")
+            for source, path in zip(self.table.sources, resolved):
+                source.path = path
+            return
+        if len(resolved) != 1:
+            raise ConfigError(f"--input was given {len(resolved)} times, but an event log is one "
+                              f"source: give it once (a glob such as 'events/*.parquet' reads several "
+                              f"files).")
+        self.source.path = resolved[0]
 
     @property
     def is_table(self) -> bool:

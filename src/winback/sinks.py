@@ -37,6 +37,10 @@ def _identifier(name: str) -> str:
 def describe_output(output: str, table: str | None = None) -> str:
     """What `output` means, for messages; also checks it before any work is done."""
     kind = output_kind(output)
+    if table and kind not in ("duckdb", "postgres"):
+        raise ConfigError(f"--table names the table of a DuckDB or PostgreSQL output, but the scores "
+                          f"go to {'standard output' if kind == 'stdout' else repr(output)}. To score "
+                          f"another file of customers, give it with --input.")
     if kind == "stdout":
         return "standard output"
     if kind in ("duckdb", "postgres"):
