@@ -1102,3 +1102,37 @@ def test_input_reads_other_files_with_the_projects_mapping(tmp_path, monkeypatch
     with pytest.raises(ConfigError, match=r"--table names the table of a DuckDB or PostgreSQL output.*--input"):
         describe_output("scores.parquet", "new.csv")
     assert describe_output("scores.duckdb", "s") == "table s in scores.duckdb"
+
+
+def test_a_csv_line_with_a_stray_delimiter_is_named_not_misread(tmp_path, capsys):
+    """A value holding the delimiter unquoted gives its line more fields than the header. Among
+    the lines DuckDB sniffs, it read the file as one column (comma) or skipped the header and
+    the rows above that line as if they were title lines (semicolon); further down, it failed
+    with its own message. Each is now the file, the line and what to do."""
+    from winback.cli import main
+
+    header, good = "customer_id,event_time,amount", ["a,2024-01-05,10", "b,2024-01-06,12"]
+    (tmp_path / "comma.csv").write_text("\n".join([header, *good, "c,2024-01-07,Smith, John", "d,2024-01-08,3"]) + "\n")
+    with pytest.raises(DataError, match=r"comma\.csv' line 4 has 4 fields where its header has 3: "
+                                        r"'c,2024-01-07,Smith, John'\. A value that holds the delimiter "
+                                        r"\(comma\) must be in double quotes"):
+        load_events(events_config(tmp_path / "comma.csv"))
+    semi = "customer_id;event_time;amount\na;2024-01-05;10\nb;2024-01-06;1;5\nc;2024-01-07;3\n"
+    (tmp_path / "semi.csv").write_text(semi)
+    with pytest.raises(DataError, match=r"line 3 has 4 fields where its header has 3: 'b;2024-01-06;1;5'.*"
+                                        r"\(semicolon\)"):
+        load_events(events_config(tmp_path / "semi.csv"))
+    with pytest.raises(DataError, match=r"line 3 has 4 fields"):  # the same with the delimiter named
+        load_events(events_config(tmp_path / "semi.csv", delimiter=";"))
+    # past the lines DuckDB sniffs (20,480), the failure comes while reading, from anywhere
+    rows = [f"c{i % 50},2024-01-{1 + i % 28:02d},{i % 9 + 1}" for i in range(30_000)]
+    rows.insert(25_000, "x,2024-01-02,1,5")
+    (tmp_path / "late.csv").write_text("\n".join([header, *rows]) + "\n")
+    (tmp_path / "winback.toml").write_text(
+        '[source]\npath = "late.csv"\nlayout = "events"\n')
+    assert main(["validate", "-c", str(tmp_path / "winback.toml")]) == 2
+    said = " ".join(capsys.readouterr().err.split())
+    assert "late.csv' line 25002 has 4 fields where its header has 3: 'x,2024-01-02,1,5'" in said
+    (tmp_path / "empty.csv").write_text("\n")
+    with pytest.raises(DataError, match=r"empty\.csv' is empty: it holds no header and no rows"):
+        load_events(events_config(tmp_path / "empty.csv"))

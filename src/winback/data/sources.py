@@ -126,8 +126,97 @@ DAMAGED = ("The file may be damaged or cut short (an interrupted copy or downloa
 
 
 def damaged_text(exc: BaseException) -> str:
-    """The first line of a read failure's own message, then what to do about it."""
-    return f"{str(exc).splitlines()[0].rstrip('. ')}. {DAMAGED}"
+    """The first line of a read failure's own message, then what to do about it; for a CSV
+    line with more or fewer fields than its header (found past the lines DuckDB sniffs), which
+    line, what it holds and why."""
+    text = str(exc)
+    return csv_shape_text(text) or f"{text.splitlines()[0].rstrip('. ')}. {DAMAGED}"
+
+
+def csv_shape_text(message: str) -> str | None:
+    """DuckDB's 'CSV Error on Line' failure said as a user would fix it, or None."""
+    line = re.search(r"CSV Error on Line: (\d+)", message)
+    count = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
+    if not (line and count):
+        return None
+    file = re.search(r"^\s*file = (.+)$", message, re.M)
+    original = re.search(r"^Original Line: (.*)$", message, re.M)
+    delimiter = re.search(r"^\s*delimiter = (\S+)", message, re.M)
+    return misshapen_text(file.group(1).strip() if file else "the CSV file",
+                          [(int(line.group(1)), int(count.group(2)), original.group(1) if original else "")],
+                          int(count.group(1)), delimiter.group(1) if delimiter else ",")
+
+
+def misshapen_text(file: str, lines: list[tuple[int, int, str]], width: int, delimiter: str) -> str:
+    """'line 30001 has 5 fields where the header has 4' and the usual cause: a value holding
+    the delimiter without quotes around it (a name 'Smith, John', a price '1,50')."""
+    (first, fields, text), others = lines[0], lines[1:]
+    shown = text if len(text) <= 120 else text[:117] + "..."
+    also = f" (also line {', '.join(str(n) for n, _, _ in others)})" if others else ""
+    named = {"\t": "tab", "\\t": "tab", ",": "comma", ";": "semicolon", "|": "bar"}.get(delimiter, repr(delimiter))
+    return (f"'{file}' line {first} has {fields} fields where its header has {width}{also}: "
+            f"{shown!r}. A value that holds the delimiter ({named}) must be in double quotes "
+            f"(\"Smith{delimiter if len(delimiter) == 1 else ','} John\"), and every line needs as many "
+            f"fields as the header: fix the line(s), or export the file again with values quoted.")
+
+
+def misshapen_lines(file: str, delimiter: str, encoding: str, limit: int = 3) -> tuple[int, list[tuple[int, int, str]]]:
+    """The header's width and the first `limit` lines (number, fields, text) of a local CSV
+    file whose field count differs from it; blank lines are not counted as rows."""
+    import csv
+
+    opener = gzip.open if file.endswith(".gz") else open
+    found: list[tuple[int, int, str]] = []
+    width = 0
+    try:
+        with opener(file, "rt", encoding="utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding,
+                    errors="replace", newline="") as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            for row in reader:
+                if not width:
+                    width = len(row)
+                    continue
+                if row and len(row) != width:
+                    found.append((reader.line_num, len(row), delimiter.join(row)))
+                    if len(found) == limit:
+                        break
+    except (OSError, LookupError, csv.Error):
+        return width, []
+    return width, found
+
+
+def misshapen_csv(source: "SourceConfig", files: list[str], columns: list[str]) -> str | None:
+    """Why DuckDB read a CSV as one column named like 'customer_id,date,amount' (its sniffer
+    gives up when a line among the first it reads has more or fewer fields than the header),
+    or why reading it failed: the lines at fault, or None when none is."""
+    if source.delimiter:
+        delimiter = source.delimiter
+    else:
+        if len(columns) != 1:
+            return None
+        counts = {d: columns[0].count(d) for d in (",", ";", "\t", "|")}
+        delimiter = max(counts, key=counts.get)
+        if not counts[delimiter]:
+            return None
+    for file in files:
+        width, lines = misshapen_lines(file, delimiter, source.encoding or "utf-8")
+        if lines:
+            return misshapen_text(file, lines, width, delimiter)
+    return None
+
+
+def empty_files(files: list[str]) -> list[str]:
+    """Files with nothing in them but blank space (not even a header)."""
+    out = []
+    for file in files:
+        opener = gzip.open if file.endswith(".gz") else open
+        try:
+            with opener(file, "rb") as f:
+                if not f.read(65_536).strip():
+                    out.append(file)
+        except OSError:
+            continue
+    return out
 
 
 def is_read_failure(exc: BaseException) -> bool:
@@ -417,6 +506,7 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Ta
     if fmt not in FORMATS:
         raise ConfigError(f"source.format '{fmt}' is not one of {', '.join(FORMATS)}.")
     matches = matching_files(path)
+    originals = list(matches)  # a CSV in an encoding DuckDB lacks is read from UTF-8 copies
     if not matches:
         raise DataError(
             f"Source '{path}' does not exist (source.path in winback.toml; relative paths are "
@@ -424,9 +514,9 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Ta
         )
     try:
         if fmt == "csv":
-            kwargs = {"all_varchar": True, "header": True}
-            if source.skip_rows:
-                kwargs["skip"] = source.skip_rows
+            # skip given even when 0: DuckDB's sniffer otherwise skips lines on its own where the
+            # first ones differ in shape (a line with a stray delimiter), header and rows included
+            kwargs = {"all_varchar": True, "header": True, "skip": source.skip_rows}
             if source.delimiter:
                 kwargs["delim"] = source.delimiter
             if source.encoding:
@@ -435,7 +525,16 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Ta
                     kwargs["encoding"] = native
                 else:
                     matches = [_utf8_copy(m, source.encoding) for m in matches]
-            return con.read_csv(matches, **kwargs, **_by_name(matches))
+            empty = empty_files(matches)
+            if empty:
+                raise DataError(f"'{empty[0]}' is empty: it holds no header and no rows"
+                                + (f" ({len(empty)} files of '{path}' are)" if len(empty) > 1 else "")
+                                + ". Export it again, or leave it out of the source.")
+            table = con.read_csv(matches, **kwargs, **_by_name(matches))
+            misshapen = misshapen_csv(source, originals, list(table.columns))
+            if misshapen:
+                raise DataError(misshapen)
+            return table
         if fmt == "parquet":
             return con.read_parquet(matches, **_by_name(matches))
         if fmt == "json":
@@ -467,4 +566,7 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Ta
             raise DataError(f"'{path}' is not Latin-1 text: it has bytes Latin-1 leaves unused, "
                             f"where Windows-1252 writes €, curly quotes and dashes. Set its "
                             f"encoding to 'cp1252'.") from exc
+        misshapen = misshapen_csv(source, originals, []) if fmt == "csv" and "sniffing" in text else None
+        if misshapen:
+            raise DataError(misshapen) from exc
         raise DataError(f"Cannot read '{path}' as {fmt}: {damaged_text(exc)}") from exc
