@@ -160,9 +160,14 @@ def misshapen_text(file: str, lines: list[tuple[int, int, str]], width: int, del
             f"fields as the header: fix the line(s), or export the file again with values quoted.")
 
 
-def misshapen_lines(file: str, delimiter: str, encoding: str, limit: int = 3) -> tuple[int, list[tuple[int, int, str]]]:
-    """The header's width and the first `limit` lines (number, fields, text) of a local CSV
-    file whose field count differs from it; blank lines are not counted as rows."""
+SNIFFED_LINES = 50_000  # DuckDB's sniffer reads 20,480 rows: a line that upset it is among these
+
+
+def misshapen_lines(file: str, delimiter: str, encoding: str, limit: int = 3,
+                    max_lines: int = SNIFFED_LINES) -> tuple[int, list[tuple[int, int, str]]]:
+    """The header's width and the first `limit` lines (number, fields, text) among the first
+    `max_lines` of a local CSV file whose field count differs from it; blank lines are not
+    counted as rows."""
     import csv
 
     opener = gzip.open if file.endswith(".gz") else open
@@ -178,8 +183,8 @@ def misshapen_lines(file: str, delimiter: str, encoding: str, limit: int = 3) ->
                     continue
                 if row and len(row) != width:
                     found.append((reader.line_num, len(row), delimiter.join(row)))
-                    if len(found) == limit:
-                        break
+                if len(found) == limit or reader.line_num >= max_lines:
+                    break
     except (OSError, LookupError, csv.Error):
         return width, []
     return width, found
@@ -188,7 +193,10 @@ def misshapen_lines(file: str, delimiter: str, encoding: str, limit: int = 3) ->
 def misshapen_csv(source: "SourceConfig", files: list[str], columns: list[str]) -> str | None:
     """Why DuckDB read a CSV as one column named like 'customer_id,date,amount' (its sniffer
     gives up when a line among the first it reads has more or fewer fields than the header),
-    or why reading it failed: the lines at fault, or None when none is."""
+    or why sniffing it failed: the lines at fault, or None when none is. Only the one-column
+    symptom or the failure itself is diagnosed, so a file that reads well is not read twice."""
+    if len(columns) > 1:
+        return None
     if source.delimiter:
         delimiter = source.delimiter
     else:
@@ -525,7 +533,7 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Ta
                     kwargs["encoding"] = native
                 else:
                     matches = [_utf8_copy(m, source.encoding) for m in matches]
-            empty = empty_files(matches)
+            empty = empty_files(originals)
             if empty:
                 raise DataError(f"'{empty[0]}' is empty: it holds no header and no rows"
                                 + (f" ({len(empty)} files of '{path}' are)" if len(empty) > 1 else "")
