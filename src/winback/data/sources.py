@@ -155,9 +155,10 @@ def misshapen_text(file: str, lines: list[tuple[int, int, str]], width: int, del
     also = f" (also line {', '.join(str(n) for n, _, _ in others)})" if others else ""
     named = {"\t": "tab", "\\t": "tab", ",": "comma", ";": "semicolon", "|": "bar"}.get(delimiter, repr(delimiter))
     return (f"'{file}' line {first} has {fields} fields where its header has {width}{also}: "
-            f"{shown!r}. A value that holds the delimiter ({named}) must be in double quotes "
-            f"(\"Smith{delimiter if len(delimiter) == 1 else ','} John\"), and every line needs as many "
-            f"fields as the header: fix the line(s), or export the file again with values quoted.")
+            f"{shown!r}. A value that holds the delimiter ({named}) must be in double quotes"
+            + (f" (\"Smith{delimiter} John\")" if delimiter in ",;|" else "")
+            + ", and every line needs as many fields as the header: fix the line(s), or export the "
+            "file again with values quoted.")
 
 
 SNIFFED_LINES = 50_000  # DuckDB's sniffer reads 20,480 rows: a line that upset it is among these
