@@ -355,3 +355,22 @@ def test_rare_categories_are_pooled_and_said():
         "customers each to learn from) read as none of them",
         f"column 'surname': none of its {frame['surname'].nunique():,} categories holds enough "
         f"customers to learn from, so the models read it as empty; table.drop leaves it out"]
+
+
+def test_svc_is_left_out_of_the_defaults_on_a_large_table():
+    """libsvm's fit grows with the square of the rows: on a large table the default list drops
+    SVC and says so; a config that lists SVC keeps it."""
+    from winback.config import config_from_dict
+    from winback.train_table import SVC_MAX_ROWS, sized_candidates
+
+    table = {"key": "id", "label": "y", "sources": [{"path": "t.csv"}]}
+    defaults = config_from_dict({"table": table})
+    names, notes = sized_candidates(defaults, SVC_MAX_ROWS)
+    assert "svc" in names and notes == []
+    names, notes = sized_candidates(defaults, 45_000)
+    assert "svc" not in names and names == [c for c in defaults.candidates if c != "svc"]
+    assert notes == [f"SVC was left out: on 45,000 training customers (over {SVC_MAX_ROWS:,}) its tuning would "
+                     f"take hours, since its fit grows with the square of the rows; list it in train.candidates "
+                     f"to tune it anyway (with train.trials_by_candidate = {{ svc = 2 }}, say)"]
+    listed = config_from_dict({"table": table, "train": {"candidates": ["svc", "lightgbm"]}})
+    assert sized_candidates(listed, 45_000) == (["svc", "lightgbm"], [])
