@@ -374,3 +374,35 @@ def test_svc_is_left_out_of_the_defaults_on_a_large_table():
                      f"to tune it anyway (with train.trials_by_candidate = {{ svc = 2 }}, say)"]
     listed = config_from_dict({"table": table, "train": {"candidates": ["svc", "lightgbm"]}})
     assert sized_candidates(listed, 45_000) == (["svc", "lightgbm"], [])
+
+
+@pytest.mark.parametrize("permutations", [1, 2])
+def test_permutation_shap_predicts_a_repeated_masked_sample_once(permutations):
+    """Where the column that joins holds the customer's own value in a background row (a yes/no,
+    a shared plan, both missing), the masked sample is the one before it: its prediction is
+    reused, and the values are those of predicting every sample."""
+    rng = np.random.default_rng(5)
+    X = rng.integers(0, 3, size=(60, 6)).astype(float)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    X[:, 5] = rng.normal(size=60)  # one continuous column: always predicted
+    bg = rng.integers(0, 3, size=(11, 6)).astype(float)
+    bg[0, 1] = np.nan
+    bg[:, 5] = rng.normal(size=11)
+    calls = []
+
+    def f(Z):
+        calls.append(len(Z))
+        Z = np.nan_to_num(Z, nan=-1.5)
+        return np.tanh(Z[:, 0] * Z[:, 1] - Z[:, 2]) + Z[:, 3] ** 2 * Z[:, 5] + np.sin(Z[:, 4])
+
+    every = permutation_shap(f, X, bg, np.random.default_rng(9), permutations, reuse=False)
+    every_calls = sum(calls)
+    calls.clear()
+    reused = permutation_shap(f, X, bg, np.random.default_rng(9), permutations)
+    assert np.allclose(reused, every, atol=1e-12)
+    assert np.allclose(reused.sum(1), f(X) - f(bg).mean(), atol=1e-12)
+    assert every_calls == 60 * permutations * 2 * 6 * 11
+    assert sum(calls) < 0.75 * every_calls  # about a third of the categorical joins repeat a sample
+    calls.clear()
+    chunked = permutation_shap(f, X, bg, np.random.default_rng(9), permutations, rows_per_call=500)
+    assert np.allclose(chunked, every, atol=1e-12)
