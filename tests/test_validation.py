@@ -755,7 +755,7 @@ def test_emails_typed_in_two_cases_are_named_and_can_be_one_customer(tmp_path):
 
     log = load_events(events_config(path))
     notes = log_notes(log.table, log.summary)
-    assert notes["case_twins"] == note and list(notes)[:2] == ["lookup_note", "layout_note"]
+    assert notes["case_twins"] == note and list(notes)[:3] == ["skipped_lines", "lookup_note", "layout_note"]
 
 
 def test_blank_and_missing_marks_are_no_customer(tmp_path):
@@ -1136,3 +1136,39 @@ def test_a_csv_line_with_a_stray_delimiter_is_named_not_misread(tmp_path, capsys
     (tmp_path / "empty.csv").write_text("\n")
     with pytest.raises(DataError, match=r"empty\.csv' is empty: it holds no header and no rows"):
         load_events(events_config(tmp_path / "empty.csv"))
+
+
+def test_bad_lines_skip_reads_the_rest_and_says_which_lines_it_left_out(tmp_path, capsys):
+    """bad_lines = "skip": the lines with more or fewer fields than the header are left out,
+    counted and named in validate's notes (event logs) and the table's notes (customer tables)."""
+    from winback.cli import main
+    from winback.data.tables import load_customer_table
+
+    rows = ["customer_id,event_time,amount"] + [f"c{i},2024-01-{1 + i % 28:02d},{i + 1}" for i in range(30)]
+    rows.insert(3, "x,2024-01-02,1,5")  # an early line: it once made DuckDB read one column
+    rows.append("y,2024-01-03")
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    skipping = events_config(tmp_path / "log.csv", bad_lines="skip")
+    log = load_events(skipping)
+    assert log.summary["rows"] == 30
+    assert log.summary["skipped_lines"] == (
+        "2 CSV line(s) with more or fewer fields than the header were skipped (bad_lines = \"skip\"): "
+        "log.csv line 4: 'x,2024-01-02,1,5'; log.csv line 33: 'y,2024-01-03'")
+    with pytest.raises(DataError, match=r"line 4 has 4 fields"):
+        load_events(events_config(tmp_path / "log.csv"))
+    (tmp_path / "winback.toml").write_text(
+        '[source]\npath = "log.csv"\nlayout = "events"\nbad_lines = "skip"\n')
+    assert main(["validate", "-c", str(tmp_path / "winback.toml")]) == 0
+    assert "note: 2 CSV line(s) with more or fewer fields than the header were skipped" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match=r"source.bad_lines must be one of error, skip, got 'ignore'"):
+        events_config(tmp_path / "log.csv", bad_lines="ignore")
+    people = ["id,visits,left"] + [f"p{i},{i % 7},{'yes' if i % 3 else 'no'}" for i in range(40)]
+    people.insert(10, "p99,3,no,extra")
+    (tmp_path / "people.csv").write_text("\n".join(people) + "\n")
+    cfg = config_from_dict({"table": {"key": "id", "label": "left", "positive": ["yes"],
+                                      "sources": [{"path": "people.csv", "bad_lines": "skip"}]}},
+                           base_dir=tmp_path)
+    table = load_customer_table(cfg)
+    assert len(table.frame) == 40 and "p99" not in set(table.frame["id"])
+    assert table.notes[0].startswith("1 CSV line(s) with more or fewer fields than the header were "
+                                     "skipped (bad_lines = \"skip\"): people.csv line 11: 'p99,3,no,extra'")

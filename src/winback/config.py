@@ -31,6 +31,7 @@ IMBALANCE = ("auto", "none", "class_weight", "undersample", "smote")
 ACTIVITY_MEASURES = ("events", "orders", "spend")
 FILTER_OPS = (">", ">=", "<", "<=", "==", "!=")
 DUPLICATE_POLICIES = ("error", "drop", "keep")
+BAD_LINE_POLICIES = ("error", "skip")
 THRESHOLD_RULES = ("f1", "recall", "contacts", "profit")  # how train.threshold is chosen
 NEGATIVE_AMOUNT_POLICIES = ("error", "return", "drop")
 # source.time_format values for numbers since 1970-01-01 UTC, and microseconds per unit
@@ -83,6 +84,8 @@ class SourceConfig:
     # non-empty rows of a workbook's sheet
     skip_rows: int = 0
     encoding: str = ""  # CSV text: utf-8 (default), latin-1, cp1252 (Windows), utf-16, or any Python codec
+    # a CSV line with more or fewer fields than the header: error (naming it) | skip (counted, said)
+    bad_lines: str = "error"
     decimal: str = "."  # "," for numbers written 12,50 (CSV)
     thousands: str = ""  # "," for 1,234.50; "." for 1.234,50; " " or "'" (text numbers)
     currency: str = ""  # a sign or code written with amounts ("$", "€", "EUR"), dropped
@@ -209,6 +212,7 @@ class TableSourceConfig:
     delimiter: str = ""
     skip_rows: int = 0  # title lines above the header (non-empty rows in a workbook)
     encoding: str = ""  # utf-8 (default), latin-1, cp1252, utf-16, or any Python codec
+    bad_lines: str = "error"  # error | skip: CSV lines with more or fewer fields than the header
     decimal: str = "."
     thousands: str = ""
     currency: str = ""
@@ -536,6 +540,12 @@ def validate_config(cfg: Config) -> None:
             f"source.negative_amounts must be one of {', '.join(NEGATIVE_AMOUNT_POLICIES)}, got "
             f"'{cfg.source.negative_amounts}'.{did_you_mean(cfg.source.negative_amounts, NEGATIVE_AMOUNT_POLICIES)}"
         )
+    if cfg.source.bad_lines not in BAD_LINE_POLICIES:
+        raise ConfigError(f"source.bad_lines must be one of {', '.join(BAD_LINE_POLICIES)}, got "
+                          f"'{cfg.source.bad_lines}'.")
+    if cfg.source.bad_lines == "skip" and cfg.source.backend != "duckdb":
+        raise ConfigError(f"source.bad_lines = \"skip\" applies to files DuckDB reads; the "
+                          f"{cfg.source.backend} backend reads the source its own way.")
     if cfg.source.duplicates not in DUPLICATE_POLICIES:
         raise ConfigError(
             f"source.duplicates must be one of {', '.join(DUPLICATE_POLICIES)}, "
@@ -714,6 +724,9 @@ def _validate_table_settings(cfg: Config) -> None:
     for i, src in enumerate(tab.sources):
         if not src.path:
             raise ConfigError(f"table.sources[{i}].path is empty.")
+        if src.bad_lines not in BAD_LINE_POLICIES:
+            raise ConfigError(f"table.sources[{i}].bad_lines must be one of "
+                              f"{', '.join(BAD_LINE_POLICIES)}, got '{src.bad_lines}'.")
         if bool(src.pivot_column) != bool(src.pivot_values):
             raise ConfigError(f"table.sources[{i}] ({src.path}): pivot_column and pivot_values "
                               f"go together.")

@@ -178,9 +178,10 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     layout = LAYOUTS[source.layout]
     mapping = _mapping(layout, source.columns)
     con = con or connect_engine(cfg)
+    read_notes: list[str] = []  # CSV lines skipped (bad_lines = "skip")
     if embedded:
         path = cfg.resolve(source.path)
-        raw = open_source(con, source, path)
+        raw = open_source(con, source, path, read_notes)
         name = str(path) + (f" (table {source.table})" if source.table else "")
     else:
         raw = engine_table(con, cfg)
@@ -356,6 +357,7 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     summary = _summarize(canonical, name, mapping.get("customer_id", ""))
     summary["duplicate_rows"] = duplicates
     summary["layout_note"] = expand_note
+    summary["skipped_lines"] = "; ".join(read_notes)
     summary["lookup_note"] = lookup_note
     summary["dropped_without_customer"] = no_customer if source.drop_missing_customers else 0
     summary["dropped_negative_amounts"] = negative if source.negative_amounts == "drop" else 0
@@ -703,7 +705,7 @@ def _without_ids(col: ibis.Value, ids: tuple[str, ...]) -> ibis.Value:
 
 # notes about a log that validate and train say, in this order: those load_events wrote in
 # its summary, then those log_notes finds in the events
-SUMMARY_NOTES = ("lookup_note", "layout_note", "repeated_columns", "unread_statuses", "mixed_currencies")
+SUMMARY_NOTES = ("skipped_lines", "lookup_note", "layout_note", "repeated_columns", "unread_statuses", "mixed_currencies")
 EVENT_NOTES = ("dominant_customer", "case_twins", "repeated_order_amounts")
 
 

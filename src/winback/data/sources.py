@@ -509,8 +509,34 @@ def check_title_lines(source: SourceConfig, path: Path, raw: ibis.Table, name: s
                     f"(the columns read now are {', '.join(repr(c) for c in list(raw.columns)[:4])}, ...). {fix}")
 
 
-def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Table:
-    """The raw table of `source` (not yet mapped), registered on `con`."""
+def skipped_lines_note(con: DuckDBBackend, files: list[str], shown: list[str], options: dict) -> str:
+    """bad_lines = "skip": the lines DuckDB leaves out, from one counting scan of each file
+    (DuckDB records rejected lines only file by file, not for a union by name)."""
+    import uuid
+
+    total, examples = 0, []
+    for file, name in zip(files, shown):
+        table = f"winback_rejects_{uuid.uuid4().hex}"
+        con.read_csv([file], **options, store_rejects=True, rejects_table=table,
+                     rejects_scan=f"{table}_scan").count().execute()
+        try:
+            total += con.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            rows = con.con.execute(f"SELECT line, csv_line FROM {table} ORDER BY line LIMIT 3").fetchall()
+        finally:
+            con.con.execute(f"DROP TABLE IF EXISTS {table}")
+            con.con.execute(f"DROP TABLE IF EXISTS {table}_scan")
+        examples += [(name, line, text) for line, text in rows]
+    if not total:
+        return ""
+    shown_lines = "; ".join(f"{Path(name).name} line {line}: {text[:80]!r}" for name, line, text in examples[:3])
+    return (f"{total:,} CSV line(s) with more or fewer fields than the header were skipped "
+            f"(bad_lines = \"skip\"): {shown_lines}" + ("; ..." if total > 3 else ""))
+
+
+def open_source(con: DuckDBBackend, source: SourceConfig, path: Path,
+                notes: list[str] | None = None) -> ibis.Table:
+    """The raw table of `source` (not yet mapped), registered on `con`; what reading it left
+    out (CSV lines skipped by `bad_lines = "skip"`) is appended to `notes`."""
     fmt = source_format(source, path)
     if fmt not in FORMATS:
         raise ConfigError(f"source.format '{fmt}' is not one of {', '.join(FORMATS)}.")
@@ -539,10 +565,17 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path) -> ibis.Ta
                 raise DataError(f"'{empty[0]}' is empty: it holds no header and no rows"
                                 + (f" ({len(empty)} files of '{path}' are)" if len(empty) > 1 else "")
                                 + ". Export it again, or leave it out of the source.")
+            skip = getattr(source, "bad_lines", "error") == "skip"
+            if skip:
+                kwargs["ignore_errors"] = True
             table = con.read_csv(matches, **kwargs, **_by_name(matches))
-            misshapen = misshapen_csv(source, originals, list(table.columns))
+            misshapen = None if skip else misshapen_csv(source, originals, list(table.columns))
             if misshapen:
                 raise DataError(misshapen)
+            if skip and notes is not None:
+                note = skipped_lines_note(con, matches, originals, kwargs)
+                if note:
+                    notes.append(note)
             return table
         if fmt == "parquet":
             return con.read_parquet(matches, **_by_name(matches))

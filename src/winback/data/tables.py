@@ -73,7 +73,7 @@ def _rows_where(table: ir.Table, predicate: ir.BooleanValue, key: str) -> str:
     return ", ".join(map(str, rows))
 
 
-def _open(con, src: TableSourceConfig, base: Path) -> ir.Table:
+def _open(con, src: TableSourceConfig, base: Path, notes: list[str] | None = None) -> ir.Table:
     problem = source_number_format(src).problem()
     if problem:
         raise DataError(f"{src.path}: {problem}.")
@@ -82,8 +82,8 @@ def _open(con, src: TableSourceConfig, base: Path) -> ir.Table:
     path = Path(src.path).expanduser()
     path = path if path.is_absolute() else base / path
     source = SourceConfig(path=str(path), delimiter=src.delimiter, encoding=src.encoding, sheet=src.sheet,
-                          skip_rows=src.skip_rows)
-    table = open_source(con, source, path)
+                          skip_rows=src.skip_rows, bad_lines=src.bad_lines)
+    table = open_source(con, source, path, notes)
     if not src.skip_rows:
         check_title_lines(source, path, table, f"Table file '{src.path}'", "skip_rows in its [[table.sources]] entry")
     # files of a glob are combined by name: a column one file lacks would be empty (and then
@@ -268,9 +268,9 @@ def _pivot(table: ir.Table, src: TableSourceConfig, key: str, where: str) -> ir.
 
 
 def _prepare_source(con, src: TableSourceConfig, key: str, base: Path,
-                    text_columns: frozenset[str] = frozenset()) -> ir.Table:
+                    text_columns: frozenset[str] = frozenset(), notes: list[str] | None = None) -> ir.Table:
     where = f"Table file '{src.path}'"
-    table = _open(con, src, base)
+    table = _open(con, src, base, notes)
     src_key = src.key or key
     _require(table, [src_key], where)
     table = table.rename({key: src_key}) if src_key != key else table
@@ -369,8 +369,9 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
     key = tab.key
     text_columns = frozenset(tab.categorical) | frozenset(categorical)
     joined = None
+    read_notes: list[str] = []  # what reading the files left out (CSV lines skipped)
     for src in tab.sources:
-        t = _prepare_source(con, src, key, cfg.base_dir, text_columns)
+        t = _prepare_source(con, src, key, cfg.base_dir, text_columns, read_notes)
         if joined is None:
             joined = t.mutate(**{ROW: ibis.row_number()})
             continue
@@ -393,7 +394,7 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
     if codes:
         joined = joined.mutate(**{c: float_id_text(joined[c]) if joined[c].type().is_floating()
                                   else joined[c].cast("string") for c in codes})
-    notes = []
+    notes = list(read_notes)
     before = int(joined.count().execute())
     if before == 0:
         raise DataError(f"Table file '{tab.sources[0].path}' has no rows.")
