@@ -406,3 +406,16 @@ def test_permutation_shap_predicts_a_repeated_masked_sample_once(permutations):
     calls.clear()
     chunked = permutation_shap(f, X, bg, np.random.default_rng(9), permutations, rows_per_call=500)
     assert np.allclose(chunked, every, atol=1e-12)
+
+
+def test_mlp_batches_grow_with_a_large_table():
+    """Up to 20,000 training customers the MLP's batches are 128 to 512 (the seeds' tables keep
+    their search space); above, they double as the rows do, so an epoch keeps its step count."""
+    assert [zoo.batch_scale(n) for n in (0, 11_267, 20_000, 20_001, 40_000, 75_000, 1_000_000)] == [1, 1, 1, 2, 2, 4, 64]
+    assert zoo.default_params("mlp")["batch_size"] == 256
+    assert zoo.default_params("mlp", 75_000)["batch_size"] == 1024
+    import optuna
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    sizes = {zoo.search_space("mlp", study.ask(), 75_000)["batch_size"] for _ in range(30)}
+    assert sizes == {512, 1024, 2048}

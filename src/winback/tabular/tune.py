@@ -83,7 +83,7 @@ def tune(name: str, frame: pd.DataFrame, y: np.ndarray, splits, prep: Callable[[
     study = optuna.create_study(study_name=f"winback-{name}-{seed}", direction="maximize", pruner=pruner,
                                 sampler=optuna.samplers.TPESampler(seed=seed))
     strategies = imbalance_options(name) if imbalance == "auto" else [imbalance]
-    first = dict(default_params(name))
+    first = dict(default_params(name, len(y)))
     if len(strategies) > 1:
         first["imbalance"] = "none"
     study.enqueue_trial(first)
