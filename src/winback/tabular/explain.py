@@ -53,23 +53,28 @@ def _tree_values(member, X: np.ndarray) -> np.ndarray:
     return values[:, :, 1] if values.ndim == 3 else values
 
 
+def exact_explainer(model) -> bool:
+    """Whether `explain` uses tree or linear SHAP (fast per customer) rather than permutations."""
+    return len(model.members) == 1 and model.members[0].name in ("lightgbm", "tree", "logistic")
+
+
 def explain(model, frame: pd.DataFrame, background: pd.DataFrame, seed: int = 0) -> Explanation:
     """SHAP values of `model`'s score for each row of `frame`, folded to input columns."""
     import shap
 
     members = model.members
     prep = members[0].preprocessor
-    X = prep.transform(frame)
     columns = prep.numeric + prep.categorical
-    if len(members) == 1 and members[0].name in ("lightgbm", "tree"):
+    if not exact_explainer(model):
+        return _permutation(model, frame, background, seed)
+    X = prep.transform(frame)
+    if members[0].name in ("lightgbm", "tree"):
         values, method = _tree_values(members[0], X), "TreeExplainer"
-    elif len(members) == 1 and members[0].name == "logistic":
+    else:
         est = members[0].model.estimator
         bg = prep.transform(background.sample(min(len(background), 1000), random_state=seed))
         values = shap.LinearExplainer(est, bg).shap_values(X)
         method = "LinearExplainer"
-    else:
-        return _permutation(model, frame, background, seed)
     folded = _fold(np.asarray(values, dtype=float), prep.sources, columns)
     return Explanation(pd.DataFrame(folded, columns=columns, index=frame.index), method)
 
