@@ -9,8 +9,8 @@ valid key suggested, because a misspelt key silently ignored is a wrong model tr
 from __future__ import annotations
 
 import dataclasses
-import glob
 import datetime as dt
+import glob
 import os
 import tomllib
 from dataclasses import dataclass, field

@@ -195,9 +195,8 @@ def _chained_predictions(f, samples: np.ndarray, x: np.ndarray, background: np.n
     predicted[:, 0, :] = base[None, :]
     if need.any():
         predicted[need] = f(samples[need])
-    m_full = m  # forward coalitions 0..M sit at 0..M, backward 1..M-1 at M+1..2M-1
-    for k in range(1, coalitions):
-        previous = 0 if k == m_full + 1 else k - 1
+    for k in range(1, coalitions):  # forward coalitions 0..M sit at 0..M, backward 1..M-1 at M+1..
+        previous = 0 if k == m + 1 else k - 1
         predicted[:, k, :] = np.where(need[:, k, :], predicted[:, k, :], predicted[:, previous, :])
     return predicted
 
