@@ -326,6 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--out", help="output folder (overrides output.dir)")
         sp.add_argument("--quiet", "-q", action="store_true", help="no progress output (warnings still print, on standard error)")
 
+    def add_input(sp):  # validate and score: the project's config over other files
+        sp.add_argument("--input", "-i", action="append", metavar="PATH",
+                        help="read this file (glob) instead of the config's source, e.g. new customers "
+                             "to score; a project of several tables takes one --input per table, in order")
+
     sp = sub.add_parser("init", help="write a winback.toml for a layout")
     sp.add_argument("--layout", default=None,
                     help="rees46, cdnow, online_retail, ga_sessions, ga4, shopify, paypal, stripe or events "
@@ -338,9 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_init)
     sp = sub.add_parser("validate", help="read and check the source, print a summary")
     common(sp)
-    sp.add_argument("--input", "-i", action="append", metavar="PATH",
-                    help="read this file (glob) instead of the config's source, e.g. new customers "
-                         "to score; a project of several tables takes one --input per table, in order")
+    add_input(sp)
     sp.set_defaults(func=cmd_validate)
     sp = sub.add_parser("train", help="labels, features, candidates, leaderboard, bundle, report")
     common(sp)
@@ -351,9 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_train)
     sp = sub.add_parser("score", help="score customers with a bundle")
     common(sp)
-    sp.add_argument("--input", "-i", action="append", metavar="PATH",
-                    help="read this file (glob) instead of the config's source, e.g. new customers "
-                         "to score; a project of several tables takes one --input per table, in order")
+    add_input(sp)
     sp.add_argument("--bundle", help="bundle folder written by `winback train` (default: the project's, "
                     "<output.dir>/bundle)")
     sp.add_argument("--cutoff", help="score at this date (default: the end of the data)")

@@ -125,6 +125,17 @@ DAMAGED = ("The file may be damaged or cut short (an interrupted copy or downloa
            "format named (source.format): check it, or copy it again.")
 
 
+def open_local(file: str, mode: str = "rb", **text):
+    """A local file, gunzipped on the fly when it ends in .gz (DuckDB reads both alike)."""
+    return (gzip.open if file.endswith(".gz") else open)(file, mode, **text)
+
+
+def csv_text(file: str, encoding: str, errors: str = "strict"):
+    """A local CSV file opened as text for Python's csv module (a UTF-8 byte-order mark dropped)."""
+    return open_local(file, "rt", encoding="utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding,
+                      errors=errors, newline="")
+
+
 def damaged_text(exc: BaseException) -> str:
     """The first line of a read failure's own message, then what to do about it; for a CSV
     line with more or fewer fields than its header (found past the lines DuckDB sniffs), which
@@ -171,12 +182,10 @@ def misshapen_lines(file: str, delimiter: str, encoding: str, limit: int = 3,
     counted as rows."""
     import csv
 
-    opener = gzip.open if file.endswith(".gz") else open
     found: list[tuple[int, int, str]] = []
     width = 0
     try:
-        with opener(file, "rt", encoding="utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding,
-                    errors="replace", newline="") as f:
+        with csv_text(file, encoding, errors="replace") as f:
             reader = csv.reader(f, delimiter=delimiter)
             for row in reader:
                 if not width:
@@ -196,17 +205,11 @@ def misshapen_csv(source: "SourceConfig", files: list[str], columns: list[str]) 
     gives up when a line among the first it reads has more or fewer fields than the header),
     or why sniffing it failed: the lines at fault, or None when none is. Only the one-column
     symptom or the failure itself is diagnosed, so a file that reads well is not read twice."""
-    if len(columns) > 1:
+    if len(columns) > 1 or not (source.delimiter or columns):
         return None
-    if source.delimiter:
-        delimiter = source.delimiter
-    else:
-        if len(columns) != 1:
-            return None
-        counts = {d: columns[0].count(d) for d in (",", ";", "\t", "|")}
-        delimiter = max(counts, key=counts.get)
-        if not counts[delimiter]:
-            return None
+    delimiter = source.delimiter or max((",", ";", "\t", "|"), key=columns[0].count)
+    if delimiter not in (source.delimiter or columns[0]):
+        return None  # one column without a delimiter in its name: a file of one column
     for file in files:
         width, lines = misshapen_lines(file, delimiter, source.encoding or "utf-8")
         if lines:
@@ -218,9 +221,8 @@ def empty_files(files: list[str]) -> list[str]:
     """Files with nothing in them but blank space (not even a header)."""
     out = []
     for file in files:
-        opener = gzip.open if file.endswith(".gz") else open
         try:
-            with opener(file, "rb") as f:
+            with open_local(file) as f:
                 if not f.read(65_536).strip():
                     out.append(file)
         except OSError:
@@ -364,9 +366,8 @@ def _utf8_copy(file: str, encoding: str) -> str:
         return _COPIES[key]
     name = Path(file).name.removesuffix(".gz")
     target = os.path.join(copy_folder(), f"{len(_COPIES)}-{name}")
-    opener = gzip.open if file.endswith(".gz") else open
     try:
-        with opener(file, "rt", encoding=encoding, newline="") as src, \
+        with open_local(file, "rt", encoding=encoding, newline="") as src, \
                 open(target, "w", encoding="utf-8", newline="") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
     except UnicodeDecodeError as exc:
@@ -381,8 +382,7 @@ def _has_windows_bytes(files: list[str]) -> bool:
     """Whether the start of the first file has bytes 0x80-0x9F, which Windows-1252 uses for €,
     curly quotes and dashes and Latin-1 leaves to control codes nobody writes."""
     try:
-        opener = gzip.open if files[0].endswith(".gz") else open
-        with opener(files[0], "rb") as f:
+        with open_local(files[0]) as f:
             head = f.read(SNIFF_BYTES)
     except OSError:
         return False
@@ -395,10 +395,8 @@ def csv_rows(file: str, delimiter: str, encoding: str, count: int = 1) -> list[l
     import csv
     import itertools
 
-    opener = gzip.open if file.endswith(".gz") else open
     try:
-        with opener(file, "rt", encoding="utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding,
-                    newline="") as f:
+        with csv_text(file, encoding) as f:
             return list(itertools.islice(csv.reader(f, delimiter=delimiter), count))
     except (OSError, UnicodeDecodeError, LookupError, csv.Error):
         return None
@@ -565,7 +563,7 @@ def open_source(con: DuckDBBackend, source: SourceConfig, path: Path,
                 raise DataError(f"'{empty[0]}' is empty: it holds no header and no rows"
                                 + (f" ({len(empty)} files of '{path}' are)" if len(empty) > 1 else "")
                                 + ". Export it again, or leave it out of the source.")
-            skip = getattr(source, "bad_lines", "error") == "skip"
+            skip = source.bad_lines == "skip"
             if skip:
                 kwargs["ignore_errors"] = True
             table = con.read_csv(matches, **kwargs, **_by_name(matches))

@@ -31,7 +31,7 @@ def pooled_notes(model: Any) -> list[str]:
     """What training says of the columns whose rare categories were pooled."""
     prep = model.members[0].preprocessor
     notes = []
-    for c, n in getattr(prep, "pooled_", {}).items():
+    for c, n in pooled_categories(model).items():
         kept = len(prep.categories_[c])
         if kept:
             notes.append(f"column '{c}': the models learn its {kept:,} commonest categories; its "

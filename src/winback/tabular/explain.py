@@ -63,10 +63,10 @@ def explain(model, frame: pd.DataFrame, background: pd.DataFrame, seed: int = 0)
     import shap
 
     members = model.members
-    prep = members[0].preprocessor
-    columns = prep.numeric + prep.categorical
     if not exact_explainer(model):
         return _permutation(model, frame, background, seed)
+    prep = members[0].preprocessor
+    columns = prep.numeric + prep.categorical
     X = prep.transform(frame)
     if members[0].name in ("lightgbm", "tree"):
         values, method = _tree_values(members[0], X), "TreeExplainer"
