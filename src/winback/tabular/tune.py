@@ -19,7 +19,9 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from winback.tabular.preprocess import Preprocessor
-from winback.tabular.zoo import ITERATIVE, default_params, fit_model, imbalance_options, search_space
+from winback.tabular.knn import FoldNeighbours
+from winback.tabular.zoo import (ITERATIVE, default_params, fit_model, imbalance_options, knn_space_max, resample,
+                                 search_space)
 
 
 @dataclass
@@ -50,19 +52,34 @@ def folds(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray
     return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
 
 
+def _fold(frame: pd.DataFrame, tr: np.ndarray, va: np.ndarray,
+          prep: Callable[[], Preprocessor]) -> tuple[np.ndarray, np.ndarray]:
+    """A fold's training and validation rows through a preprocessor fitted on the training rows."""
+    p = prep().fit(frame.iloc[tr])
+    return p.transform(frame.iloc[tr]), p.transform(frame.iloc[va])
+
+
 def cross_validate(name: str, params: dict[str, Any], strategy: str, frame: pd.DataFrame,
                    y: np.ndarray, splits, prep: Callable[[], Preprocessor], seed: int,
-                   report: Callable[[int, float], None] | None = None) -> tuple[list[float], np.ndarray]:
-    """ROC-AUC per fold and out-of-fold probabilities."""
+                   report: Callable[[int, float], None] | None = None,
+                   neighbours: FoldNeighbours | None = None) -> tuple[list[float], np.ndarray]:
+    """ROC-AUC per fold and out-of-fold probabilities. kNN with `neighbours` reads each fold's
+    neighbour lists, searched by the first trial that needs them."""
     oof = np.zeros(len(y))
     scores = []
     for i, (tr, va) in enumerate(splits):
-        p = prep().fit(frame.iloc[tr])
-        X_tr, X_va = p.transform(frame.iloc[tr]), p.transform(frame.iloc[va])
-        first = report if i == 0 else None
-        model = fit_model(name, params, strategy, seed, X_tr, y[tr], report=first,
-                          eval_set=(X_va, y[va]) if first else None)
-        oof[va] = model.predict_proba(X_va)[:, 1]
+        if name == "knn" and neighbours is not None:
+            def searched_rows(tr=tr, va=va):
+                X_tr, X_va = _fold(frame, tr, va, prep)
+                return (*resample(X_tr, y[tr], strategy, seed), X_va)
+
+            oof[va] = neighbours.proba((i, strategy), params, searched_rows)
+        else:
+            X_tr, X_va = _fold(frame, tr, va, prep)
+            first = report if i == 0 else None
+            model = fit_model(name, params, strategy, seed, X_tr, y[tr], report=first,
+                              eval_set=(X_va, y[va]) if first else None)
+            oof[va] = model.predict_proba(X_va)[:, 1]
         scores.append(float(roc_auc_score(y[va], oof[va])))
     return scores, oof
 
@@ -87,6 +104,7 @@ def tune(name: str, frame: pd.DataFrame, y: np.ndarray, splits, prep: Callable[[
     if len(strategies) > 1:
         first["imbalance"] = "none"
     study.enqueue_trial(first)
+    neighbours = FoldNeighbours(max(knn_space_max(len(y)), first["n_neighbors"])) if name == "knn" else None
     oofs: dict[int, np.ndarray] = {}
     history: list[float] = []
     start = time.perf_counter()
@@ -102,7 +120,7 @@ def tune(name: str, frame: pd.DataFrame, y: np.ndarray, splits, prep: Callable[[
                 raise optuna.TrialPruned()
 
         scores, oof = cross_validate(name, params, strategy, frame, y, splits, prep, seed,
-                                     report if name in ITERATIVE else None)
+                                     report if name in ITERATIVE else None, neighbours)
         trial.set_user_attr("cv_scores", scores)
         trial.set_user_attr("strategy", strategy)
         oofs[trial.number] = oof

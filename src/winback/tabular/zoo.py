@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from winback.tabular.knn import neighbours_needed
 from winback.tabular.mlp import MLPClassifier
 
 ITERATIVE = ("lightgbm", "mlp")  # pruned on intermediate scores (rounds, epochs)
@@ -31,7 +32,7 @@ def search_space(name: str, trial, n_rows: int) -> dict[str, Any]:
         return {"C": s.suggest_float("C", 1e-2, 1e2, log=True),
                 "gamma": s.suggest_float("gamma", 1e-4, 1.0, log=True)}
     if name == "knn":
-        return {"n_neighbors": s.suggest_int("n_neighbors", 1, min(150, max(25, n_rows // 10)), log=True),
+        return {"n_neighbors": s.suggest_int("n_neighbors", 1, knn_space_max(n_rows), log=True),
                 "weights": s.suggest_categorical("weights", ["uniform", "distance"])}
     if name == "tree":
         return {"max_depth": s.suggest_int("max_depth", 2, 12),
@@ -54,6 +55,11 @@ def search_space(name: str, trial, n_rows: int) -> dict[str, Any]:
                 "learning_rate": s.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
                 "batch_size": s.suggest_categorical("batch_size", [b * batch_scale(n_rows) for b in (128, 256, 512)])}
     raise ValueError(f"no search space for {name!r}")
+
+
+def knn_space_max(n_rows: int) -> int:
+    """The most neighbours kNN's search space asks for on `n_rows` training customers."""
+    return min(150, max(25, n_rows // 10))
 
 
 MLP_BATCH_ROWS = 20_000
@@ -231,7 +237,7 @@ def fit_model(name: str, params: dict[str, Any], strategy: str, seed: int, X: np
     """Resample the training rows, then fit; `report` only reaches iterative learners."""
     X_fit, y_fit = resample(X, y, strategy, seed)
     if name == "knn":  # on small data (or after undersampling) fewer rows than neighbours
-        params = {**params, "n_neighbors": max(1, min(params["n_neighbors"], len(X_fit) - 1))}
+        params = {**params, "n_neighbors": neighbours_needed(params["n_neighbors"], len(X_fit))}
     model = build(name, params, strategy, seed)
     if name == "lightgbm":
         return model.fit(X_fit, y_fit, report=report, eval_set=eval_set)
