@@ -179,6 +179,32 @@ def test_mlp_early_stopping_restores_the_best_epoch(oneclick):
     assert np.array_equal(m.predict_proba(Z), m2.predict_proba(Z))  # deterministic for a seed
 
 
+def test_mlp_dropout_keeps_units_at_the_rate_asked_and_their_expected_value():
+    torch = pytest.importorskip("torch")
+    from winback.tabular.mlp import _dropout, dropout_mask
+
+    for p in (0.0, 0.2, 0.5):
+        keep = dropout_mask(np.random.PCG64(1), (1000, 1001), p)  # an odd count: a partial raw draw
+        assert keep.shape == (1000, 1001) and abs(keep.mean() - (1 - p)) < 0.002
+    assert np.array_equal(dropout_mask(np.random.PCG64(4), (50, 7), 0.3), dropout_mask(np.random.PCG64(4), (50, 7), 0.3))
+    assert not np.array_equal(dropout_mask(np.random.PCG64(4), (50, 7), 0.3), dropout_mask(np.random.PCG64(5), (50, 7), 0.3))
+
+    layer = _dropout(torch, 0.3, np.random.PCG64(0))
+    x = torch.ones(2000, 500)
+    out = layer.train()(x)
+    dropped = (out == 0).float().mean().item()
+    assert abs(dropped - 0.3) < 0.002 and abs(out.mean().item() - 1.0) < 0.005  # inverted: E[out] = x
+    assert torch.equal(layer.eval()(x), x)  # prediction sees every unit
+    x.requires_grad_(True)
+    layer.train()(x).sum().backward()
+    grads = np.unique(x.grad.numpy())  # through kept units only, scaled as their outputs are
+    assert len(grads) == 2 and grads[0] == 0.0 and abs(grads[1] - 1 / 0.7) < 1e-5
+    with pytest.raises(RuntimeError, match="loaded for prediction"):
+        _dropout(torch, 0.3, None).train()(x)
+    with pytest.raises(ValueError, match="dropout must be in"):
+        _dropout(torch, 1.0, None)
+
+
 @pytest.mark.parametrize("name", ["lightgbm", "logistic", "svc"])
 def test_shap_values_add_up_and_fold_to_input_columns(fitted, oneclick, name):
     table, X, _ = oneclick

