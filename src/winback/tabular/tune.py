@@ -3,7 +3,8 @@
 TPE samples parameters (seeded, so a run repeats); LightGBM and the MLP report their score on
 the first fold as they grow (rounds, epochs) and a Hyperband pruner stops hopeless trials
 early. Every fold fits its own preprocessor and applies the imbalance strategy to its own
-training rows only, so a resampled row never reaches a validation fold.
+training rows only, so a resampled row never reaches a validation fold. kNN searches each
+fold's neighbours once and every trial reads its votes off those lists (`knn.FoldNeighbours`).
 """
 
 from __future__ import annotations
