@@ -88,6 +88,21 @@ def test_networks_train_and_give_distributions(arch):
     assert net.parameter_count() > 0 and len(net.history_) >= 1
 
 
+def test_networks_fit_the_same_with_per_parameter_adam(monkeypatch):
+    """`torch_support.adam` is multi-tensor; torch's per-parameter loop gives the same numbers
+    (GRU, convolution and embedding weights included)."""
+    torch = pytest.importorskip("torch")
+    from winback.nextevent import models
+
+    f = _frame()
+    s = to_samples(f, 3, Vocabulary().fit(f, 3))
+    big = s.subset(np.tile(np.arange(len(s)), 40))
+    fast = SequenceNet("cnn_bigru", hidden=8, epochs=3, batch_size=64).fit(big, s)
+    monkeypatch.setattr(models, "adam", lambda params, **o: torch.optim.Adam(params, foreach=False, **o))
+    loop = SequenceNet("cnn_bigru", hidden=8, epochs=3, batch_size=64).fit(big, s)
+    assert np.array_equal(fast.predict_proba(s), loop.predict_proba(s))
+
+
 def test_lightgbm_on_ngrams():
     f = _frame()
     s = to_samples(f, 3, Vocabulary().fit(f, 3))

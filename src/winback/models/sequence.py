@@ -21,7 +21,7 @@ import pandas as pd
 from winback.features.monthly import sequence_columns
 from winback.models.base import Candidate, NotFittedError
 from winback.models.logistic import signed_log
-from winback.models.torch_support import require_torch
+from winback.models.torch_support import adam, require_torch
 
 
 def _torch():
@@ -103,7 +103,7 @@ class SequenceModel(Candidate):
         seq, st = X
         net = _network(self.cell, seq.shape[2], st.shape[1], params["hidden"], params["units"],
                        params["dropout"])
-        opt = torch.optim.Adam(net.parameters(), lr=params["learning_rate"], weight_decay=1e-5)
+        opt = adam(net.parameters(), lr=params["learning_rate"], weight_decay=1e-5)
         loss_fn = torch.nn.BCEWithLogitsLoss()
         yt = torch.from_numpy(np.asarray(y, dtype=np.float32))
         gen = torch.Generator().manual_seed(self.seed)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from winback.models.torch_support import require_torch
+from winback.models.torch_support import adam, require_torch
 from winback.nextevent.dataset import CLASSES, EVENT_TYPES, Samples
 
 N_CLASSES = len(CLASSES)
@@ -220,7 +220,7 @@ class SequenceNet:
         self.n_categories_ = int(max(train.category.max(), 0)) + 1
         self.net_ = _network(self.arch, self.n_brands_, self.n_categories_, train.context.shape[1],
                              self.hidden)
-        opt = torch.optim.Adam(self.net_.parameters(), lr=self.learning_rate)
+        opt = adam(self.net_.parameters(), lr=self.learning_rate)
         loss_fn = torch.nn.CrossEntropyLoss()
         X, y = self._tensors(train), torch.from_numpy(train.target)
         gen = torch.Generator().manual_seed(self.seed)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from winback.models.torch_support import require_torch
+from winback.models.torch_support import adam, require_torch
 
 ACTIVATIONS = ("relu", "tanh")
 
@@ -101,7 +101,7 @@ class MLPClassifier:
                                                   stratify=y, random_state=self.seed)
         self.n_features_ = X.shape[1]
         net = self._network(self.n_features_, np.random.PCG64(self.seed))
-        opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate, weight_decay=self.l2)
+        opt = adam(net.parameters(), lr=self.learning_rate, weight_decay=self.l2)
         pos_weight = None
         if self.class_weight == "balanced":
             pos_weight = torch.tensor(float((y_tr == 0).sum() / max((y_tr == 1).sum(), 1)))
