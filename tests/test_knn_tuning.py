@@ -67,6 +67,26 @@ def test_fold_neighbours_search_once_and_again_when_asked_for_more(rows):
     assert np.array_equal(p, expected)
 
 
+def test_lists_past_the_memory_budget_are_used_once_and_not_kept(rows):
+    X_fit, y_fit, X_query = rows
+    searches = []
+
+    def searched():
+        searches.append(1)
+        return X_fit, y_fit, X_query
+
+    one_list = NeighbourLists.search(X_fit, y_fit, X_query, 20).nbytes
+    cache = FoldNeighbours(20, max_bytes=one_list)
+    params = {"n_neighbors": 20, "weights": "distance"}
+    first = cache.proba((0, "none"), params, searched)
+    cache.proba((0, "none"), params, searched)
+    assert len(searches) == 1 and cache.nbytes == one_list
+    second = cache.proba((1, "none"), params, searched)  # over budget: searched each time
+    cache.proba((1, "none"), params, searched)
+    assert len(searches) == 3 and list(cache.lists) == [(0, "none")]
+    assert np.array_equal(first, second)
+
+
 @pytest.fixture(scope="module")
 def oneclick():
     table = load_customer_table(dataset_config("oneclick"))

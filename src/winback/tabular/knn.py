@@ -38,6 +38,10 @@ class NeighbourLists:
     def k(self) -> int:
         return self.distance.shape[1]
 
+    @property
+    def nbytes(self) -> int:
+        return self.distance.nbytes + self.positive.nbytes
+
     def proba(self, n_neighbors: int, weights: str) -> np.ndarray:
         """P(label 1) for each validation row, as KNeighborsClassifier(n_neighbors, weights)
         fitted on the searched rows gives it."""
@@ -63,13 +67,22 @@ def neighbours_needed(n_neighbors: int, n_fit: int) -> int:
     return max(1, min(n_neighbors, n_fit - 1))
 
 
+KEPT_BYTES = 1 << 30  # neighbour lists kept at most: 5 folds x 3 strategies fit up to ~300,000 customers
+
+
 class FoldNeighbours:
     """Neighbour lists per (fold, imbalance strategy), each searched once for up to `k`
-    neighbours (the most the search space asks for) and read by every trial after."""
+    neighbours (the most the search space asks for) and read by every trial after. Lists past
+    `max_bytes` are used once and not kept, so a very large table costs searches, not memory."""
 
-    def __init__(self, k: int):
+    def __init__(self, k: int, max_bytes: int = KEPT_BYTES):
         self.k = k
+        self.max_bytes = max_bytes
         self.lists: dict[tuple[int, str], NeighbourLists] = {}
+
+    @property
+    def nbytes(self) -> int:
+        return sum(lists.nbytes for lists in self.lists.values())
 
     def proba(self, key: tuple[int, str], params: dict, rows) -> np.ndarray:
         """P(label 1) of the fold's validation rows; `rows()` gives (X_fit, y_fit, X_validation)
@@ -78,5 +91,7 @@ class FoldNeighbours:
         if lists is None or neighbours_needed(params["n_neighbors"], lists.n_fit) > lists.k:
             X_fit, y_fit, X_query = rows()
             lists = NeighbourLists.search(X_fit, y_fit, X_query, max(self.k, params["n_neighbors"]))
-            self.lists[key] = lists
+            self.lists.pop(key, None)  # a shorter list, searched for fewer neighbours
+            if self.nbytes + lists.nbytes <= self.max_bytes:
+                self.lists[key] = lists
         return lists.proba(neighbours_needed(params["n_neighbors"], lists.n_fit), params["weights"])
