@@ -44,14 +44,20 @@ def test_zero_distance_rows_vote_alone(rows):
         lists.proba(26, "uniform")
 
 
-def test_fold_neighbours_search_once_and_again_when_asked_for_more(rows):
-    X_fit, y_fit, X_query = rows
+def counted(rows):
+    """rows() for FoldNeighbours, and the list its calls are counted in."""
     searches = []
 
     def searched():
         searches.append(1)
-        return X_fit, y_fit, X_query
+        return rows
 
+    return searched, searches
+
+
+def test_fold_neighbours_search_once_and_again_when_asked_for_more(rows):
+    X_fit, y_fit, X_query = rows
+    searched, searches = counted(rows)
     cache = FoldNeighbours(20)
     for k, w in ((5, "uniform"), (20, "distance"), (1, "distance")):
         cache.proba((0, "none"), {"n_neighbors": k, "weights": w}, searched)
@@ -69,12 +75,7 @@ def test_fold_neighbours_search_once_and_again_when_asked_for_more(rows):
 
 def test_lists_past_the_memory_budget_are_used_once_and_not_kept(rows):
     X_fit, y_fit, X_query = rows
-    searches = []
-
-    def searched():
-        searches.append(1)
-        return X_fit, y_fit, X_query
-
+    searched, searches = counted(rows)
     one_list = NeighbourLists.search(X_fit, y_fit, X_query, 20).nbytes
     cache = FoldNeighbours(20, max_bytes=one_list)
     params = {"n_neighbors": 20, "weights": "distance"}

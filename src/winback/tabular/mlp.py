@@ -25,7 +25,8 @@ def dropout_mask(bits: np.random.BitGenerator, shape: tuple[int, ...], p: float)
     """Which units to keep (True), each with probability 1 - p (to 1/65,536): four 16-bit draws
     from each 64-bit raw number of `bits`. torch's own dropout draws a Bernoulli per unit from
     its Mersenne Twister at about 10 ns each, which was 45 % of the MLP's training time on
-    60,000 customers; this mask costs about a twentieth of it."""
+    60,000 customers; this mask costs about a twentieth of that draw, the whole dropout with its
+    product about a sixth (65,536 units: 38 and 105 us against 690 us)."""
     n = int(np.prod(shape))
     raw = bits.random_raw((n + 3) // 4).view(np.uint16)[:n]
     return (raw >= round(p * MASK_LEVELS)).reshape(shape)
