@@ -343,6 +343,55 @@ def test_dates_percentages_and_identifiers_in_a_crm_export(tmp_path):
     assert "signup" in load_customer_table(_project(tmp_path, {"people.csv": mixed})).categorical
 
 
+def _dated(tmp_path, dates: list[str], **source) -> "Config":
+    n = len(dates)
+    people = pd.DataFrame({"cid": range(n), "churned": ["yes", "no"] * (n // 2), "last_order": dates})
+    people.to_csv(tmp_path / "people.csv", index=False)
+    spec = {"key": "cid", "label": "churned", "positive": ["yes"], "negative": ["no"],
+            "sources": [{"path": "people.csv", **source}], "as_of": "2024-07-01"}
+    return config_from_dict({"table": spec}, base_dir=tmp_path)
+
+
+@pytest.mark.parametrize("written, days", [
+    ("{d:02d}/06/2024", "day first, a day above 12 among them"),
+    ("06/{d:02d}/2024 14:30", "month first, with a time"),
+    ("{d}.6.2024", "German dots, unpadded"),
+    ("2024/06/{d:02d}", "year first with slashes"),
+])
+def test_dates_written_otherwise_than_iso_become_days(tmp_path, written, days):
+    """A CRM export's day-first or month-first dates are dates, not a category with a value for
+    nearly every customer; the format is found from the values (a day above 12 decides)."""
+    dates = [written.format(d=1 + i % 30) for i in range(40)]
+    f = load_customer_table(_dated(tmp_path, dates)).frame.set_index("cid")
+    first = 30 if "14:30" not in written else 30 - 14.5 / 24  # 1 June (at 14:30) to 1 July
+    assert f.loc["0", "days_since_last_order"] == pytest.approx(first)
+    assert f.loc["13", "days_since_last_order"] == pytest.approx(first - 13)
+
+
+def test_ambiguous_day_month_dates_ask_for_date_format(tmp_path):
+    dates = [f"{1 + i % 12:02d}/{1 + i % 7:02d}/2024" for i in range(40)]  # no field above 12
+    with pytest.raises(DataError, match=r"'last_order' holds dates written day first \('%d/%m/%Y'\) or "
+                                        r"month first \('%m/%d/%Y'\).*Set date_format = '%d/%m/%Y'"):
+        load_customer_table(_dated(tmp_path, dates))
+    # customer 12 has '01/06/2024': 6 January read month first, 1 June read day first
+    for date_format, written in (("%m/%d/%Y", "2024-01-06"), ("%d/%m/%Y", "2024-06-01")):
+        f = load_customer_table(_dated(tmp_path, dates, date_format=date_format)).frame.set_index("cid")
+        days = (pd.Timestamp("2024-07-01") - pd.Timestamp(written)).days
+        assert f.loc["12", "days_since_last_order"] == pytest.approx(days)
+
+
+def test_date_format_that_does_not_read_a_value_names_the_customer(tmp_path):
+    dates = [f"{1 + i % 28:02d}/06/2024" for i in range(40)]
+    with pytest.raises(DataError, match=r"'last_order' holds values that date_format '%m/%d/%Y' does not read "
+                                        r"\(customers 12, 13, 14"):
+        load_customer_table(_dated(tmp_path, dates, date_format="%m/%d/%Y"))
+    with pytest.raises(ConfigError, match="date_format 'dd/mm/yyyy' names no day, month or year"):
+        validate_config(_dated(tmp_path, dates, date_format="dd/mm/yyyy"))
+    # dates with an impossible day in no usual format stay text, as before
+    odd = dates[:-1] + ["31/02/2024"]
+    assert "last_order" in load_customer_table(_dated(tmp_path, odd)).categorical
+
+
 def test_true_false_columns_read_as_1_0_with_or_without_gaps(tmp_path):
     """pandas made a Parquet true/false column with a gap text ('True', 'False': categories)
     and one without numbers, so the same column changed kind from one table to the next."""

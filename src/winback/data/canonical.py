@@ -1167,14 +1167,14 @@ _DATE_FORMATS = tuple(
 ) + ("%Y%m%d%H%M%S",)
 
 
-def _date_format_hint(values: list, time_format: str = "") -> str:
-    """The strptime format that reads every failed value, among the usual non-ISO ones
-    (20240105, 05/01/2024 14:30, 05.01.2024, 1/5/2024 2:30 PM, Jan 5, 2024). When day-first and
-    month-first both read them (no day above 12 among them), both are named and neither is set
-    for the user."""
+def date_formats(values: list, time_format: str = "") -> list[str]:
+    """The strptime formats, among the usual non-ISO ones (20240105, 05/01/2024 14:30,
+    05.01.2024, 1/5/2024 2:30 PM, Jan 5, 2024), that read every value, one per way of reading
+    them: day first before month first, both only where no day above 12 tells them apart.
+    `time_format` (one that already failed) is left out."""
     texts = [str(v).strip() for v in values if v is not None and str(v).strip()]
     if not texts:
-        return ""
+        return []
 
     def read_all(fmt: str) -> tuple | None:
         try:
@@ -1183,18 +1183,26 @@ def _date_format_hint(values: list, time_format: str = "") -> str:
             return None
         return parsed if all(1900 <= d.year <= 2100 for d in parsed) else None
 
-    def swapped(fmt: str) -> str:
-        return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
-
     readings: dict[tuple, str] = {}  # the first format for each way of reading them ('May' is %b and %B)
     for fmt in _DATE_FORMATS:
         parsed = read_all(fmt) if fmt != time_format else None
         if parsed is not None:
             readings.setdefault(parsed, fmt)
-    fits = list(readings.values())
+    return list(readings.values())
+
+
+def swapped_day_month(fmt: str) -> str:
+    return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+def _date_format_hint(values: list, time_format: str = "") -> str:
+    """The strptime format that reads every failed value (`date_formats`). When day-first and
+    month-first both read them (no day above 12 among them), both are named and neither is set
+    for the user."""
+    fits = date_formats(values, time_format)
     if len(fits) == 1:
         return f"These look like dates written {fits[0]!r}: set source.time_format = '{fits[0]}'."
-    if len(fits) == 2 and fits[1] == swapped(fits[0]):
+    if len(fits) == 2 and fits[1] == swapped_day_month(fits[0]):
         day_first, month_first = fits
         return (f"These are dates written day first ({day_first!r}) or month first "
                 f"({month_first!r}); the first rows do not tell which. Set source.time_format to the "

@@ -30,6 +30,11 @@ ROW = "__winback_row__"  # the first table's row order, kept so seeded splits fo
 MAX_ROWS_SHOWN = 5
 # ISO 8601 dates and times, ending in a digit (DuckDB's cast ignores text after the time)
 ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?$"
+# dates written otherwise (05/01/2024, 1.5.2024 14:30, 2024/01/05, 5-1-24 2:30 PM): their format
+# is found from the values (`canonical.date_formats`) or given as date_format
+OTHER_DATE = (r"^([0-9]{1,2}[./-][0-9]{1,2}[./-]([0-9]{2}|[0-9]{4})|[0-9]{4}/[0-9]{1,2}/[0-9]{1,2})"
+              r"( [0-9]{1,2}:[0-9]{2}(:[0-9]{2})?( ?[AaPp][Mm])?)?$")
+DATE_SAMPLE = 2_000  # distinct values a column's date format is guessed from, then checked on all
 IDENTIFIER_MIN_ROWS = 20  # below this, a column of distinct texts may just be a small table
 # a number column named like an id or a row number (camelCase read as words): RowNumber,
 # account_no, CustomerNumber, index, pandas' 'Unnamed: 0'
@@ -101,13 +106,15 @@ def _open(con, src: TableSourceConfig, base: Path, notes: list[str] | None = Non
 
 
 def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
-           text_columns: frozenset[str] = frozenset()) -> ir.Table:
+           text_columns: frozenset[str] = frozenset(), date_format: str = "",
+           duckdb: bool = True) -> ir.Table:
     """Cast text columns that hold numbers to float64 (all CSV columns arrive as text).
 
     A column is numeric when every non-empty value parses as a number; a column where most but
     not all do is an error naming the rows, because silently treating it as text would turn a
     typo into a category. `text_columns` (table.categorical) stay text whatever they hold.
-    Float columns (Parquet, JSON) holding inf are an error too: they would fail the models."""
+    Float columns (Parquet, JSON) holding inf are an error too: they would fail the models.
+    Dates become timestamps: ISO ones always, others (05/01/2024) on DuckDB (`_other_dates`)."""
     casts = {}
     counts = {}
     texts = {}
@@ -128,7 +135,8 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
         texts[col] = text
         casts[col] = number
         alternatives[col] = (percent, date)
-        counts[col] = (text.count(), number.count(), percent.count(), date.count())
+        counts[col] = (text.count(), number.count(), percent.count(), date.count(),
+                       ibis.ifelse(text.re_search(OTHER_DATE), 1, 0).sum())
     if not casts and not floats:
         return table
     # one pass over the table: parsed counts of the text columns, infinities of the float ones
@@ -136,6 +144,7 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
                           **{f"k{i}": c[1] for i, c in enumerate(counts.values())},
                           **{f"p{i}": c[2] for i, c in enumerate(counts.values())},
                           **{f"d{i}": c[3] for i, c in enumerate(counts.values())},
+                          **{f"o{i}": c[4] for i, c in enumerate(counts.values())},
                           **{f"i{i}": table[c].isinf().sum() for i, c in enumerate(floats)}
                           ).execute().iloc[0]
     for i, col in enumerate(floats):
@@ -153,6 +162,11 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
             elif int(agg[f"d{i}"]) == filled:
                 casts[col] = alternatives[col][1]
                 agg[f"k{i}"] = filled
+            elif int(agg[f"o{i}"] or 0) == filled and duckdb:
+                parsed = _other_dates(table, col, texts[col], filled, date_format, key, where)
+                if parsed is not None:
+                    casts[col] = parsed
+                    agg[f"k{i}"] = filled
     unparsed = [col for i, col in enumerate(counts) if int(agg[f"k{i}"]) < int(agg[f"n{i}"])]
     formatted = formatted_number_columns(table, unparsed, fmt)
     if formatted:
@@ -168,6 +182,38 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
                 f"(customers {bad}). Fix those values or list the column in table.categorical."
             )
     return table.mutate(**numeric) if numeric else table
+
+
+def _other_dates(table: ir.Table, col: str, text: ir.StringValue, filled: int, date_format: str,
+                 key: str, where: str) -> ir.Value | None:
+    """A column of dates written otherwise than ISO, as timestamps: in `date_format` when the
+    source gives one, else in the one format that reads a sample of its values and then every
+    value (05/01/2024 is 5 January or May 5: a day above 12 anywhere in the column decides).
+    None where no usual format reads them all: the column stays text. A CRM export's
+    '01/10/2023' used to become a category with a value for nearly every customer."""
+    from winback.data.canonical import _try_strptime, date_formats, swapped_day_month
+
+    if date_format:
+        formats = [date_format]
+    else:
+        sample = table.select(v=text).filter(ibis._.v.notnull()).distinct().limit(DATE_SAMPLE).execute()
+        formats = date_formats(sample["v"].tolist())
+        formats += [swapped_day_month(f) for f in formats if swapped_day_month(f) not in formats]
+        if not formats:
+            return None
+    read = table.aggregate(**{f"f{j}": _try_strptime(text, f).count() for j, f in enumerate(formats)}
+                           ).execute().iloc[0]
+    fits = [f for j, f in enumerate(formats) if int(read[f"f{j}"]) == filled]
+    if date_format and not fits:
+        bad = _rows_where(table, _try_strptime(text, date_format).isnull() & text.notnull(), key)
+        raise DataError(f"{where}: column '{col}' holds values that date_format '{date_format}' does "
+                        f"not read (customers {bad}). Fix them, or set date_format to how the dates "
+                        f"are written.")
+    if len(fits) == 2 and fits[1] == swapped_day_month(fits[0]):
+        raise DataError(f"{where}: column '{col}' holds dates written day first ('{fits[0]}') or "
+                        f"month first ('{fits[1]}'), and no day above 12 tells which. Set "
+                        f"date_format = '{fits[0]}' (or '{fits[1]}') in its [[table.sources]] entry.")
+    return _try_strptime(text, fits[0]) if len(fits) == 1 else None
 
 
 def formatted_number_columns(table: ir.Table, columns: list[str],
@@ -286,7 +332,8 @@ def _prepare_source(con, src: TableSourceConfig, key: str, base: Path,
     ids = table[key]
     table = table.mutate(**{key: float_id_text(ids) if ids.type().is_floating() else ids.cast("string").strip()})
     table = _fix_values(table, src.fixes, where)
-    table = _typed(table, key, source_number_format(src), where, text_columns)
+    table = _typed(table, key, source_number_format(src), where, text_columns, src.date_format,
+                   duckdb=con.name == "duckdb")
     if src.pivot_column:
         return _pivot(table, src, key, where)
     dup = int(table.count().execute()) - int(table[key].nunique().execute())
