@@ -343,7 +343,8 @@ def test_dates_percentages_and_identifiers_in_a_crm_export(tmp_path):
     assert "signup" in load_customer_table(_project(tmp_path, {"people.csv": mixed})).categorical
 
 
-def _dated(tmp_path, dates: list[str], **source) -> "Config":
+def _dated(tmp_path, dates: list[str], **source):
+    """A table whose one feature is `last_order`, written as `dates`; as_of 2024-07-01."""
     n = len(dates)
     people = pd.DataFrame({"cid": range(n), "churned": ["yes", "no"] * (n // 2), "last_order": dates})
     people.to_csv(tmp_path / "people.csv", index=False)
