@@ -358,13 +358,16 @@ def _dated(tmp_path, dates: list[str], **source):
     ("06/{d:02d}/2024 14:30", "month first, with a time"),
     ("{d}.6.2024", "German dots, unpadded"),
     ("2024/06/{d:02d}", "year first with slashes"),
+    ("Jun {d}, 2024", "a month's name first"),
+    ("{d} Jun 2024", "a month's name between"),
+    ("6/{d}/2024 2:30 PM", "month first, a 12-hour clock"),
 ])
 def test_dates_written_otherwise_than_iso_become_days(tmp_path, written, days):
     """A CRM export's day-first or month-first dates are dates, not a category with a value for
     nearly every customer; the format is found from the values (a day above 12 decides)."""
     dates = [written.format(d=1 + i % 30) for i in range(40)]
     f = load_customer_table(_dated(tmp_path, dates)).frame.set_index("cid")
-    first = 30 if "14:30" not in written else 30 - 14.5 / 24  # 1 June (at 14:30) to 1 July
+    first = 30 - 14.5 / 24 if ("14:30" in written or "PM" in written) else 30  # 1 June (at 14:30) to 1 July
     assert f.loc["0", "days_since_last_order"] == pytest.approx(first)
     assert f.loc["13", "days_since_last_order"] == pytest.approx(first - 13)
 

@@ -30,9 +30,12 @@ ROW = "__winback_row__"  # the first table's row order, kept so seeded splits fo
 MAX_ROWS_SHOWN = 5
 # ISO 8601 dates and times, ending in a digit (DuckDB's cast ignores text after the time)
 ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?$"
-# dates written otherwise (05/01/2024, 1.5.2024 14:30, 2024/01/05, 5-1-24 2:30 PM): their format
-# is found from the values (`canonical.date_formats`) or given as date_format
-OTHER_DATE = (r"^([0-9]{1,2}[./-][0-9]{1,2}[./-]([0-9]{2}|[0-9]{4})|[0-9]{4}/[0-9]{1,2}/[0-9]{1,2})"
+# dates written otherwise (05/01/2024, 1.5.2024 14:30, 2024/01/05, 1/5/2024 2:30 PM, 5 Jan 2024,
+# Jan 5, 2024): their format is found from the values (`canonical.date_formats`) or given as
+# date_format
+OTHER_DATE = (r"^([0-9]{1,2}[./-][0-9]{1,2}[./-]([0-9]{2}|[0-9]{4})|[0-9]{4}/[0-9]{1,2}/[0-9]{1,2}"
+              r"|[0-9]{1,2}[ -][A-Za-z]{3,9}[ -]([0-9]{2}|[0-9]{4})"
+              r"|[A-Za-z]{3,9}[ -][0-9]{1,2}(, |-)([0-9]{2}|[0-9]{4}))"
               r"( [0-9]{1,2}:[0-9]{2}(:[0-9]{2})?( ?[AaPp][Mm])?)?$")
 DATE_SAMPLE = 2_000  # distinct values a column's date format is guessed from, then checked on all
 IDENTIFIER_MIN_ROWS = 20  # below this, a column of distinct texts may just be a small table
