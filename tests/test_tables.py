@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -382,6 +384,35 @@ def test_ambiguous_day_month_dates_ask_for_date_format(tmp_path):
         f = load_customer_table(_dated(tmp_path, dates, date_format=date_format)).frame.set_index("cid")
         days = (pd.Timestamp("2024-07-01") - pd.Timestamp(written)).days
         assert f.loc["12", "days_since_last_order"] == pytest.approx(days)
+
+
+def test_scoring_reads_dates_in_the_training_files_format(tmp_path):
+    """Training's file told day-first (a day above 12); a file to score whose days are all 12 or
+    under reads the same way, from the bundle, instead of stopping on the ambiguity."""
+    from winback.score_table import scorable_table, score_table
+    from winback.train_table import train_table
+
+    rng = np.random.default_rng(1)
+    n = 200
+    day = rng.integers(1, 29, n)
+    churn = np.where(rng.random(n) < day / 29, "yes", "no")
+    pd.DataFrame({"cid": range(n), "churned": churn, "last_order": [f"{d:02d}/06/2024" for d in day]}
+                 ).to_csv(tmp_path / "people.csv", index=False)
+    spec = {"problem": {"name": "activity_decline"},
+            "table": {"key": "cid", "label": "churned", "positive": ["yes"], "negative": ["no"],
+                      "as_of": "2024-07-01", "sources": [{"path": "people.csv"}]},
+            "train": {"candidates": ["logistic"], "trials": 1}, "tracking": {"enabled": False}}
+    result = train_table(config_from_dict(spec, base_dir=tmp_path), report=False)
+    manifest = json.loads((result.bundle_dir / "manifest.json").read_text())
+    assert manifest["data"]["date_formats"] == {"last_order": "%d/%m/%Y"}
+    pd.DataFrame({"cid": ["a", "b"], "last_order": ["01/06/2024", "12/06/2024"]}).to_csv(tmp_path / "new.csv", index=False)
+    new = {**spec, "table": {**spec["table"], "sources": [{"path": "new.csv"}]}}
+    with pytest.raises(DataError, match="day first"):  # on its own, the file does not tell
+        load_customer_table(config_from_dict(new, base_dir=tmp_path), with_labels=False)
+    read = scorable_table(config_from_dict(new, base_dir=tmp_path), result.bundle_dir).frame.set_index("cid")
+    assert read.loc["a", "days_since_last_order"] == 30 and read.loc["b", "days_since_last_order"] == 19
+    scored = score_table(config_from_dict(new, base_dir=tmp_path), result.bundle_dir, reasons=False)
+    assert len(scored) == 2 and scored["probability"].between(0, 1).all()
 
 
 def test_date_format_that_does_not_read_a_value_names_the_customer(tmp_path):

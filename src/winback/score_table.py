@@ -52,7 +52,10 @@ def scorable_table(cfg: Config, bundle_dir: Path) -> Scorable:
                           "(use the training config, or --dataset).")
     # a column the model learnt as categories stays text, even where today's values all read
     # as numbers ('1' must meet the category '1', not the number 1.0)
-    table = load_customer_table(cfg, with_labels=False, categorical=manifest["data"]["categorical"])
+    # ... and dates written otherwise than ISO are read in the training file's format, which a
+    # few customers' days (all 12 or under) would not tell (older bundles: found again)
+    table = load_customer_table(cfg, with_labels=False, categorical=manifest["data"]["categorical"],
+                                date_formats=manifest["data"].get("date_formats", {}))
     frame = table.frame
     missing = [c for c in manifest["feature_columns"] if c not in frame.columns]
     if missing:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from winback.config import Config, SourceConfig, TableSourceConfig
-from winback.data.canonical import MISSING_MARKS, float_id_text
+from winback.data.canonical import MISSING_MARKS, _try_strptime, float_id_text, swapped_day_month
+from winback.data.canonical import date_formats as usual_date_formats
 from winback.data.numbers import Inferred, NumberFormat, described, infer_number_format, source_number_format, text_number
 from winback.data.sources import check_title_lines, connect, encoding_problem, files_lacking, open_source
 from winback.errors import DataError, closest, did_you_mean
@@ -60,6 +61,9 @@ class CustomerTable:
     boolean: list[str] = field(default_factory=list)
     # what may make a model wrong (a column that tells the label on its own): said as warnings
     warnings: list[str] = field(default_factory=list)
+    # the strptime format each column of dates written otherwise than ISO was read in (05/01/2024
+    # as '%d/%m/%Y'): the bundle keeps it, so scoring reads a file whose days do not tell alike
+    date_formats: dict[str, str] = field(default_factory=dict)
 
     @property
     def features(self) -> list[str]:
@@ -110,14 +114,17 @@ def _open(con, src: TableSourceConfig, base: Path, notes: list[str] | None = Non
 
 def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
            text_columns: frozenset[str] = frozenset(), date_format: str = "",
-           duckdb: bool = True) -> ir.Table:
+           duckdb: bool = True, date_formats: dict[str, str] | None = None) -> ir.Table:
     """Cast text columns that hold numbers to float64 (all CSV columns arrive as text).
 
     A column is numeric when every non-empty value parses as a number; a column where most but
     not all do is an error naming the rows, because silently treating it as text would turn a
     typo into a category. `text_columns` (table.categorical) stay text whatever they hold.
     Float columns (Parquet, JSON) holding inf are an error too: they would fail the models.
-    Dates become timestamps: ISO ones always, others (05/01/2024) on DuckDB (`_other_dates`)."""
+    Dates become timestamps: ISO ones always, others (05/01/2024) on DuckDB (`_other_dates`), in
+    `date_format`, else the column's format in `date_formats` (a bundle's), else the one found;
+    `date_formats` gets the format each such column was read in."""
+    date_formats = {} if date_formats is None else date_formats
     casts = {}
     counts = {}
     texts = {}
@@ -166,9 +173,10 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
                 casts[col] = alternatives[col][1]
                 agg[f"k{i}"] = filled
             elif int(agg[f"o{i}"] or 0) == filled and duckdb:
-                parsed = _other_dates(table, col, texts[col], filled, date_format, key, where)
-                if parsed is not None:
-                    casts[col] = parsed
+                found = _other_dates(table, col, texts[col], filled,
+                                     date_format or date_formats.get(col, ""), key, where)
+                if found is not None:
+                    casts[col], date_formats[col] = _try_strptime(texts[col], found), found
                     agg[f"k{i}"] = filled
     unparsed = [col for i, col in enumerate(counts) if int(agg[f"k{i}"]) < int(agg[f"n{i}"])]
     formatted = formatted_number_columns(table, unparsed, fmt)
@@ -188,19 +196,18 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
 
 
 def _other_dates(table: ir.Table, col: str, text: ir.StringValue, filled: int, date_format: str,
-                 key: str, where: str) -> ir.Value | None:
-    """A column of dates written otherwise than ISO, as timestamps: in `date_format` when the
-    source gives one, else in the one format that reads a sample of its values and then every
+                 key: str, where: str) -> str | None:
+    """The strptime format of a column of dates written otherwise than ISO: `date_format` when
+    given (an error naming the customers it does not read), else the one that reads a sample of its values and then every
     value (05/01/2024 is 5 January or May 5: a day above 12 anywhere in the column decides).
     None where no usual format reads them all: the column stays text. A CRM export's
     '01/10/2023' used to become a category with a value for nearly every customer."""
-    from winback.data.canonical import _try_strptime, date_formats, swapped_day_month
 
     if date_format:
         formats = [date_format]
     else:
         sample = table.select(v=text).filter(ibis._.v.notnull()).distinct().limit(DATE_SAMPLE).execute()
-        formats = date_formats(sample["v"].tolist())
+        formats = usual_date_formats(sample["v"].tolist())
         formats += [swapped_day_month(f) for f in formats if swapped_day_month(f) not in formats]
         if not formats:
             return None
@@ -216,7 +223,7 @@ def _other_dates(table: ir.Table, col: str, text: ir.StringValue, filled: int, d
         raise DataError(f"{where}: column '{col}' holds dates written day first ('{fits[0]}') or "
                         f"month first ('{fits[1]}'), and no day above 12 tells which. Set "
                         f"date_format = '{fits[0]}' (or '{fits[1]}') in its [[table.sources]] entry.")
-    return _try_strptime(text, fits[0]) if len(fits) == 1 else None
+    return fits[0] if len(fits) == 1 else None
 
 
 def formatted_number_columns(table: ir.Table, columns: list[str],
@@ -317,7 +324,8 @@ def _pivot(table: ir.Table, src: TableSourceConfig, key: str, where: str) -> ir.
 
 
 def _prepare_source(con, src: TableSourceConfig, key: str, base: Path,
-                    text_columns: frozenset[str] = frozenset(), notes: list[str] | None = None) -> ir.Table:
+                    text_columns: frozenset[str] = frozenset(), notes: list[str] | None = None,
+                    date_formats: dict[str, str] | None = None) -> ir.Table:
     where = f"Table file '{src.path}'"
     table = _open(con, src, base, notes)
     src_key = src.key or key
@@ -336,7 +344,7 @@ def _prepare_source(con, src: TableSourceConfig, key: str, base: Path,
     table = table.mutate(**{key: float_id_text(ids) if ids.type().is_floating() else ids.cast("string").strip()})
     table = _fix_values(table, src.fixes, where)
     table = _typed(table, key, source_number_format(src), where, text_columns, src.date_format,
-                   duckdb=con.name == "duckdb")
+                   duckdb=con.name == "duckdb", date_formats=date_formats)
     if src.pivot_column:
         return _pivot(table, src, key, where)
     dup = int(table.count().execute()) - int(table[key].nunique().execute())
@@ -406,13 +414,15 @@ def _num_text(value: str) -> str:
 
 
 def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: bool = False,
-                        categorical: Sequence[str] = ()) -> CustomerTable:
+                        categorical: Sequence[str] = (), date_formats: Mapping[str, str] | None = None
+                        ) -> CustomerTable:
     """Join, fix, pivot, filter and label the `[table]` sources; one row per customer.
 
     `label_optional`: a table without the label column (new customers to score, whose outcome
     is not known yet) loads unlabelled, with a note, instead of failing. `categorical`: columns
     to keep as text beside table.categorical (scoring passes the bundle's, so that a category
-    column whose values today all look like numbers is still read as the model learnt it)."""
+    column whose values today all look like numbers is still read as the model learnt it).
+    `date_formats`: the formats dates written otherwise than ISO were read in (the bundle's)."""
     tab = cfg.table
     training = with_labels
     con = connect()
@@ -420,8 +430,9 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
     text_columns = frozenset(tab.categorical) | frozenset(categorical)
     joined = None
     read_notes: list[str] = []  # what reading the files left out (CSV lines skipped)
+    formats = dict(date_formats or {})  # given ones, then those found
     for src in tab.sources:
-        t = _prepare_source(con, src, key, cfg.base_dir, text_columns, read_notes)
+        t = _prepare_source(con, src, key, cfg.base_dir, text_columns, read_notes, formats)
         if joined is None:
             joined = t.mutate(**{ROW: ibis.row_number()})
             continue
@@ -518,7 +529,8 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
                             f"outcome is not known yet; list such columns in table.drop")
     digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return CustomerTable(frame.reset_index(drop=True), key, numeric, categorical,
-                         digest.hexdigest()[:16], notes, [c for c in boolean if c in numeric], warnings)
+                         digest.hexdigest()[:16], notes, [c for c in boolean if c in numeric], warnings,
+                         formats)
 
 
 def _left_out(frame: pd.DataFrame, feats: list[str], columns: list[str], notes: list[str],
