@@ -173,8 +173,10 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
                 casts[col] = alternatives[col][1]
                 agg[f"k{i}"] = filled
             elif int(agg[f"o{i}"] or 0) == filled and duckdb:
-                found = _other_dates(table, col, texts[col], filled,
-                                     date_format or date_formats.get(col, ""), key, where)
+                given, said = ((date_format, f"date_format '{date_format}'") if date_format else
+                               (date_formats.get(col, ""), f"the model's date format '{date_formats.get(col)}' "
+                                                           f"(its training file's)"))
+                found = _other_dates(table, col, texts[col], filled, given, said, key, where)
                 if found is not None:
                     casts[col], date_formats[col] = _try_strptime(texts[col], found), found
                     agg[f"k{i}"] = filled
@@ -196,13 +198,13 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
 
 
 def _other_dates(table: ir.Table, col: str, text: ir.StringValue, filled: int, date_format: str,
-                 key: str, where: str) -> str | None:
+                 said: str, key: str, where: str) -> str | None:
     """The strptime format of a column of dates written otherwise than ISO: `date_format` when
-    given (an error naming the customers it does not read), else the one that reads a sample of its values and then every
-    value (05/01/2024 is 5 January or May 5: a day above 12 anywhere in the column decides).
-    None where no usual format reads them all: the column stays text. A CRM export's
-    '01/10/2023' used to become a category with a value for nearly every customer."""
-
+    given (the source's or the bundle's, `said` naming which; an error naming the customers it
+    does not read), else the one that reads a sample of its values and then every value
+    (05/01/2024 is 5 January or May 5: a day above 12 anywhere in the column decides). None
+    where no usual format reads them all: the column stays text. A CRM export's '01/10/2023'
+    used to become a category with a value for nearly every customer."""
     if date_format:
         formats = [date_format]
     else:
@@ -216,9 +218,8 @@ def _other_dates(table: ir.Table, col: str, text: ir.StringValue, filled: int, d
     fits = [f for j, f in enumerate(formats) if int(read[f"f{j}"]) == filled]
     if date_format and not fits:
         bad = _rows_where(table, _try_strptime(text, date_format).isnull() & text.notnull(), key)
-        raise DataError(f"{where}: column '{col}' holds values that date_format '{date_format}' does "
-                        f"not read (customers {bad}). Fix them, or set date_format to how the dates "
-                        f"are written.")
+        raise DataError(f"{where}: column '{col}' holds values that {said} does not read (customers "
+                        f"{bad}). Fix them, or set date_format to how the dates are written.")
     if len(fits) == 2 and fits[1] == swapped_day_month(fits[0]):
         raise DataError(f"{where}: column '{col}' holds dates written day first ('{fits[0]}') or "
                         f"month first ('{fits[1]}'), and no day above 12 tells which. Set "
