@@ -13,7 +13,7 @@ from __future__ import annotations
 import ibis
 
 from winback.data.layouts import PURCHASE, RETURN
-from winback.features.context import FeatureContext, distinct_count, share
+from winback.features.context import FeatureContext, count_where, distinct_count, share, when
 
 FUNNEL_TYPES = ("view", "cart", "remove_from_cart", "purchase")
 HOUR_BINS = {"night": (0, 6), "morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24)}
@@ -28,7 +28,7 @@ def _day_counts(h: ibis.Table) -> ibis.Table:
     """Active days and purchase days per customer, from one row per (customer, day)."""
     days = h.group_by(["customer_id", "_day"]).aggregate(_bought=h._buy.any())
     return days.group_by("customer_id").aggregate(
-        active_days=days.count(), purchase_days=days.count(where=days._bought)
+        active_days=days.count(), purchase_days=count_where(days._bought)
     )
 
 
@@ -46,9 +46,9 @@ def _order_counts(h: ibis.Table, ctx: FeatureContext) -> ibis.Table:
     )
     aggs = {"n_orders": orders.count()}
     for w in ctx.windows_days:
-        aggs[f"orders_{w}d"] = orders.count(where=orders._newest <= w)
-    aggs["_orders_last"] = orders.count(where=orders._newest <= tw)
-    aggs["_orders_prev"] = orders.count(where=orders._in_prev)
+        aggs[f"orders_{w}d"] = count_where(orders._newest <= w)
+    aggs["_orders_last"] = count_where(orders._newest <= tw)
+    aggs["_orders_prev"] = count_where(orders._in_prev)
     return orders.group_by("customer_id").aggregate(**aggs)
 
 
@@ -64,26 +64,26 @@ def activity_features(history: ibis.Table, ctx: FeatureContext) -> ibis.Table:
         "n_events": h.count(),
         "tenure_days": h._age.max(),
         "recency_days": h._age.min(),
-        "n_purchase_events": h.count(where=buy),
-        "purchase_recency_days": h._age.min(where=buy),
-        "purchase_tenure_days": h._age.max(where=buy),
-        "quantity": h.quantity.sum(where=buy).fill_null(0),
+        "n_purchase_events": count_where(buy),
+        "purchase_recency_days": when(h._age, buy).min(),
+        "purchase_tenure_days": when(h._age, buy).max(),
+        "quantity": when(h.quantity, buy).sum().fill_null(0),
     }
     if ctx.has("amount"):
-        aggs["spend"] = amount.sum(where=buy).fill_null(0)
-        aggs["max_order_line"] = amount.max(where=buy)
-    aggs["n_returns"] = h.count(where=h.event_type == RETURN)
+        aggs["spend"] = when(amount, buy).sum().fill_null(0)
+        aggs["max_order_line"] = when(amount, buy).max()
+    aggs["n_returns"] = count_where(h.event_type == RETURN)
     for w in ctx.windows_days:
         inside = h._age <= w
-        aggs[f"events_{w}d"] = h.count(where=inside)
+        aggs[f"events_{w}d"] = count_where(inside)
         if ctx.has("amount"):
-            aggs[f"spend_{w}d"] = amount.sum(where=inside & buy).fill_null(0)
+            aggs[f"spend_{w}d"] = when(amount, inside & buy).sum().fill_null(0)
     tw = ctx.trend_window_days
-    aggs["_events_last"] = h.count(where=h._age <= tw)
-    aggs["_events_prev"] = h.count(where=(h._age > tw) & (h._age <= 2 * tw))
+    aggs["_events_last"] = count_where(h._age <= tw)
+    aggs["_events_prev"] = count_where((h._age > tw) & (h._age <= 2 * tw))
     if ctx.has("event_type"):
         for et in FUNNEL_TYPES:
-            aggs[f"n_{et}"] = h.count(where=h.event_type == et)
+            aggs[f"n_{et}"] = count_where(h.event_type == et)
     local = ctx.local(h)
     dow = local.day_of_week.index()  # Monday = 0
     aggs["weekend_share"] = share(dow >= 5)

@@ -15,7 +15,7 @@ import ibis
 
 from winback.data.layouts import PURCHASE
 from winback.features.activity import FUNNEL_TYPES
-from winback.features.context import FeatureContext, distinct_count
+from winback.features.context import FeatureContext, count_where, distinct_count, when
 
 MONTH_DAYS = 30
 PREFIX = "seq_m"
@@ -45,20 +45,20 @@ def monthly_features(history: ibis.Table, ctx: FeatureContext, months: int) -> i
     per: dict[str, ibis.Value] = {
         "events": h.count(),
         "active_days": h._day.nunique(),
-        "purchases": h.count(where=h.event_type == PURCHASE),
+        "purchases": count_where(h.event_type == PURCHASE),
     }
     names = monthly_names(ctx)
     for name in names:
         if name.startswith("n_"):
-            per[name] = h.count(where=h.event_type == name[2:])
+            per[name] = count_where(h.event_type == name[2:])
     if "spend" in names:
-        per["spend"] = h.amount.sum(where=h.event_type == PURCHASE).fill_null(0)
+        per["spend"] = when(h.amount, h.event_type == PURCHASE).sum().fill_null(0)
     if "sessions" in names:
         per["sessions"] = h.session_id.nunique()
     if "products" in names:
         per["products"] = distinct_count(h.product_id, ctx)
     monthly = h.group_by(["customer_id", "_month"]).aggregate(**per)
-    wide = {f"{PREFIX}{k}_{name}": monthly[name].max(where=monthly._month == k).fill_null(0)
+    wide = {f"{PREFIX}{k}_{name}": when(monthly[name], monthly._month == k).max().fill_null(0)
             for k in range(months) for name in names}
     return monthly.group_by("customer_id").aggregate(**wide)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ibis
 
 from winback.data.layouts import PURCHASE
-from winback.features.context import SECONDS_PER_DAY, FeatureContext, per
+from winback.features.context import SECONDS_PER_DAY, FeatureContext, per, when
 
 
 def interpurchase_features(history: ibis.Table, ctx: FeatureContext) -> ibis.Table:
@@ -21,7 +21,7 @@ def interpurchase_features(history: ibis.Table, ctx: FeatureContext) -> ibis.Tab
     t = days.group_by("customer_id").aggregate(
         gap_mean_days=days.gap.mean(),
         gap_std_days=days.gap.std(),
-        last_gap_days=days.gap.max(where=days.is_last),
+        last_gap_days=when(days.gap, days.is_last).max(),
         _last_day=days.day.max(),
     )
     overdue = ctx.days_before(t._last_day)

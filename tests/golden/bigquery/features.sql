@@ -79,34 +79,34 @@ FROM (
     `t39`.`session_minutes_mean`,
     `t39`.`session_minutes_max`,
     `t39`.`session_conversion`,
-    `t23`.`customer_id` AS `customer_id_right`,
-    `t23`.`seq_m0_events`,
-    `t23`.`seq_m0_active_days`,
-    `t23`.`seq_m0_purchases`,
-    `t23`.`seq_m0_n_view`,
-    `t23`.`seq_m0_n_cart`,
-    `t23`.`seq_m0_n_remove_from_cart`,
-    `t23`.`seq_m0_spend`,
-    `t23`.`seq_m0_sessions`,
-    `t23`.`seq_m0_products`,
-    `t23`.`seq_m1_events`,
-    `t23`.`seq_m1_active_days`,
-    `t23`.`seq_m1_purchases`,
-    `t23`.`seq_m1_n_view`,
-    `t23`.`seq_m1_n_cart`,
-    `t23`.`seq_m1_n_remove_from_cart`,
-    `t23`.`seq_m1_spend`,
-    `t23`.`seq_m1_sessions`,
-    `t23`.`seq_m1_products`,
-    `t23`.`seq_m2_events`,
-    `t23`.`seq_m2_active_days`,
-    `t23`.`seq_m2_purchases`,
-    `t23`.`seq_m2_n_view`,
-    `t23`.`seq_m2_n_cart`,
-    `t23`.`seq_m2_n_remove_from_cart`,
-    `t23`.`seq_m2_spend`,
-    `t23`.`seq_m2_sessions`,
-    `t23`.`seq_m2_products`
+    `t25`.`customer_id` AS `customer_id_right`,
+    `t25`.`seq_m0_events`,
+    `t25`.`seq_m0_active_days`,
+    `t25`.`seq_m0_purchases`,
+    `t25`.`seq_m0_n_view`,
+    `t25`.`seq_m0_n_cart`,
+    `t25`.`seq_m0_n_remove_from_cart`,
+    `t25`.`seq_m0_spend`,
+    `t25`.`seq_m0_sessions`,
+    `t25`.`seq_m0_products`,
+    `t25`.`seq_m1_events`,
+    `t25`.`seq_m1_active_days`,
+    `t25`.`seq_m1_purchases`,
+    `t25`.`seq_m1_n_view`,
+    `t25`.`seq_m1_n_cart`,
+    `t25`.`seq_m1_n_remove_from_cart`,
+    `t25`.`seq_m1_spend`,
+    `t25`.`seq_m1_sessions`,
+    `t25`.`seq_m1_products`,
+    `t25`.`seq_m2_events`,
+    `t25`.`seq_m2_active_days`,
+    `t25`.`seq_m2_purchases`,
+    `t25`.`seq_m2_n_view`,
+    `t25`.`seq_m2_n_cart`,
+    `t25`.`seq_m2_n_remove_from_cart`,
+    `t25`.`seq_m2_spend`,
+    `t25`.`seq_m2_sessions`,
+    `t25`.`seq_m2_products`
   FROM (
     SELECT
       `t37`.*
@@ -164,12 +164,12 @@ FROM (
         `t36`.`gap_std_days`,
         `t36`.`last_gap_days`,
         `t36`.`recency_over_gap`,
-        `t15`.`customer_id` AS `customer_id_right`,
-        `t15`.`n_sessions`,
-        `t15`.`events_per_session`,
-        `t15`.`session_minutes_mean`,
-        `t15`.`session_minutes_max`,
-        `t15`.`session_conversion`
+        `t13`.`customer_id` AS `customer_id_right`,
+        `t13`.`n_sessions`,
+        `t13`.`events_per_session`,
+        `t13`.`session_minutes_mean`,
+        `t13`.`session_minutes_max`,
+        `t13`.`session_conversion`
       FROM (
         SELECT
           `t34`.*
@@ -351,121 +351,134 @@ FROM (
                   EXCEPT (`customer_id_right`)
                 FROM (
                   SELECT
-                    `t25`.`customer_id`,
-                    `t25`.`n_events`,
-                    `t25`.`tenure_days`,
-                    `t25`.`recency_days`,
-                    `t25`.`n_purchase_events`,
-                    `t25`.`purchase_recency_days`,
-                    `t25`.`purchase_tenure_days`,
-                    `t25`.`quantity`,
-                    `t25`.`spend`,
-                    `t25`.`max_order_line`,
-                    `t25`.`n_returns`,
-                    `t25`.`events_7d`,
-                    `t25`.`spend_7d`,
-                    `t25`.`events_30d`,
-                    `t25`.`spend_30d`,
-                    `t25`.`events_90d`,
-                    `t25`.`spend_90d`,
-                    `t25`.`_events_last`,
-                    `t25`.`_events_prev`,
-                    `t25`.`n_view`,
-                    `t25`.`n_cart`,
-                    `t25`.`n_remove_from_cart`,
-                    `t25`.`n_purchase`,
-                    `t25`.`weekend_share`,
-                    `t25`.`hour_night_share`,
-                    `t25`.`hour_morning_share`,
-                    `t25`.`hour_afternoon_share`,
-                    `t25`.`hour_evening_share`,
-                    `t25`.`distinct_products`,
-                    `t25`.`distinct_brands`,
-                    `t25`.`distinct_categories`,
-                    `t25`.`active_days`,
-                    `t25`.`purchase_days`,
-                    `t19`.`customer_id` AS `customer_id_right`,
-                    `t19`.`n_orders`,
-                    `t19`.`orders_7d`,
-                    `t19`.`orders_30d`,
-                    `t19`.`orders_90d`,
-                    `t19`.`_orders_last`,
-                    `t19`.`_orders_prev`
+                    `t24`.`customer_id`,
+                    `t24`.`n_events`,
+                    `t24`.`tenure_days`,
+                    `t24`.`recency_days`,
+                    `t24`.`n_purchase_events`,
+                    `t24`.`purchase_recency_days`,
+                    `t24`.`purchase_tenure_days`,
+                    `t24`.`quantity`,
+                    `t24`.`spend`,
+                    `t24`.`max_order_line`,
+                    `t24`.`n_returns`,
+                    `t24`.`events_7d`,
+                    `t24`.`spend_7d`,
+                    `t24`.`events_30d`,
+                    `t24`.`spend_30d`,
+                    `t24`.`events_90d`,
+                    `t24`.`spend_90d`,
+                    `t24`.`_events_last`,
+                    `t24`.`_events_prev`,
+                    `t24`.`n_view`,
+                    `t24`.`n_cart`,
+                    `t24`.`n_remove_from_cart`,
+                    `t24`.`n_purchase`,
+                    `t24`.`weekend_share`,
+                    `t24`.`hour_night_share`,
+                    `t24`.`hour_morning_share`,
+                    `t24`.`hour_afternoon_share`,
+                    `t24`.`hour_evening_share`,
+                    `t24`.`distinct_products`,
+                    `t24`.`distinct_brands`,
+                    `t24`.`distinct_categories`,
+                    `t24`.`active_days`,
+                    `t24`.`purchase_days`,
+                    `t20`.`customer_id` AS `customer_id_right`,
+                    `t20`.`n_orders`,
+                    `t20`.`orders_7d`,
+                    `t20`.`orders_30d`,
+                    `t20`.`orders_90d`,
+                    `t20`.`_orders_last`,
+                    `t20`.`_orders_prev`
                   FROM (
                     SELECT
-                      `t22`.*
+                      `t21`.*
                       EXCEPT (`customer_id_right`)
                     FROM (
                       SELECT
-                        `t20`.`customer_id`,
-                        `t20`.`n_events`,
-                        `t20`.`tenure_days`,
-                        `t20`.`recency_days`,
-                        `t20`.`n_purchase_events`,
-                        `t20`.`purchase_recency_days`,
-                        `t20`.`purchase_tenure_days`,
-                        `t20`.`quantity`,
-                        `t20`.`spend`,
-                        `t20`.`max_order_line`,
-                        `t20`.`n_returns`,
-                        `t20`.`events_7d`,
-                        `t20`.`spend_7d`,
-                        `t20`.`events_30d`,
-                        `t20`.`spend_30d`,
-                        `t20`.`events_90d`,
-                        `t20`.`spend_90d`,
-                        `t20`.`_events_last`,
-                        `t20`.`_events_prev`,
-                        `t20`.`n_view`,
-                        `t20`.`n_cart`,
-                        `t20`.`n_remove_from_cart`,
-                        `t20`.`n_purchase`,
-                        `t20`.`weekend_share`,
-                        `t20`.`hour_night_share`,
-                        `t20`.`hour_morning_share`,
-                        `t20`.`hour_afternoon_share`,
-                        `t20`.`hour_evening_share`,
-                        `t20`.`distinct_products`,
-                        `t20`.`distinct_brands`,
-                        `t20`.`distinct_categories`,
-                        `t13`.`customer_id` AS `customer_id_right`,
-                        `t13`.`active_days`,
-                        `t13`.`purchase_days`
+                        `t19`.`customer_id`,
+                        `t19`.`n_events`,
+                        `t19`.`tenure_days`,
+                        `t19`.`recency_days`,
+                        `t19`.`n_purchase_events`,
+                        `t19`.`purchase_recency_days`,
+                        `t19`.`purchase_tenure_days`,
+                        `t19`.`quantity`,
+                        `t19`.`spend`,
+                        `t19`.`max_order_line`,
+                        `t19`.`n_returns`,
+                        `t19`.`events_7d`,
+                        `t19`.`spend_7d`,
+                        `t19`.`events_30d`,
+                        `t19`.`spend_30d`,
+                        `t19`.`events_90d`,
+                        `t19`.`spend_90d`,
+                        `t19`.`_events_last`,
+                        `t19`.`_events_prev`,
+                        `t19`.`n_view`,
+                        `t19`.`n_cart`,
+                        `t19`.`n_remove_from_cart`,
+                        `t19`.`n_purchase`,
+                        `t19`.`weekend_share`,
+                        `t19`.`hour_night_share`,
+                        `t19`.`hour_morning_share`,
+                        `t19`.`hour_afternoon_share`,
+                        `t19`.`hour_evening_share`,
+                        `t19`.`distinct_products`,
+                        `t19`.`distinct_brands`,
+                        `t19`.`distinct_categories`,
+                        `t14`.`customer_id` AS `customer_id_right`,
+                        `t14`.`active_days`,
+                        `t14`.`purchase_days`
                       FROM (
                         SELECT
                           `t5`.`customer_id`,
                           COUNT(*) AS `n_events`,
                           MAX(`t5`.`_age`) AS `tenure_days`,
                           MIN(`t5`.`_age`) AS `recency_days`,
-                          COUNTIF(`t5`.`_buy`) AS `n_purchase_events`,
-                          MIN(IF(`t5`.`_buy`, `t5`.`_age`, NULL)) AS `purchase_recency_days`,
-                          MAX(IF(`t5`.`_buy`, `t5`.`_age`, NULL)) AS `purchase_tenure_days`,
-                          COALESCE(SUM(IF(`t5`.`_buy`, `t5`.`quantity`, NULL)), 0) AS `quantity`,
-                          COALESCE(SUM(IF(`t5`.`_buy`, `t5`.`amount`, NULL)), 0) AS `spend`,
-                          MAX(IF(`t5`.`_buy`, `t5`.`amount`, NULL)) AS `max_order_line`,
-                          COUNTIF(`t5`.`event_type` = 'return') AS `n_returns`,
-                          COUNTIF(`t5`.`_age` <= 7) AS `events_7d`,
-                          COALESCE(SUM(IF((
-                            `t5`.`_age` <= 7
-                          ) AND `t5`.`_buy`, `t5`.`amount`, NULL)), 0) AS `spend_7d`,
-                          COUNTIF(`t5`.`_age` <= 30) AS `events_30d`,
-                          COALESCE(SUM(IF((
-                            `t5`.`_age` <= 30
-                          ) AND `t5`.`_buy`, `t5`.`amount`, NULL)), 0) AS `spend_30d`,
-                          COUNTIF(`t5`.`_age` <= 90) AS `events_90d`,
-                          COALESCE(SUM(IF((
-                            `t5`.`_age` <= 90
-                          ) AND `t5`.`_buy`, `t5`.`amount`, NULL)), 0) AS `spend_90d`,
-                          COUNTIF(`t5`.`_age` <= 30) AS `_events_last`,
-                          COUNTIF((
+                          COUNT(IF(`t5`.`_buy`, 1, CAST(NULL AS INT64))) AS `n_purchase_events`,
+                          MIN(IF(`t5`.`_buy`, `t5`.`_age`, CAST(NULL AS FLOAT64))) AS `purchase_recency_days`,
+                          MAX(IF(`t5`.`_buy`, `t5`.`_age`, CAST(NULL AS FLOAT64))) AS `purchase_tenure_days`,
+                          COALESCE(SUM(IF(`t5`.`_buy`, `t5`.`quantity`, CAST(NULL AS FLOAT64))), 0) AS `quantity`,
+                          COALESCE(SUM(IF(`t5`.`_buy`, `t5`.`amount`, CAST(NULL AS FLOAT64))), 0) AS `spend`,
+                          MAX(IF(`t5`.`_buy`, `t5`.`amount`, CAST(NULL AS FLOAT64))) AS `max_order_line`,
+                          COUNT(IF(`t5`.`event_type` = 'return', 1, CAST(NULL AS INT64))) AS `n_returns`,
+                          COUNT(IF(`t5`.`_age` <= 7, 1, CAST(NULL AS INT64))) AS `events_7d`,
+                          COALESCE(
+                            SUM(IF((
+                              `t5`.`_age` <= 7
+                            ) AND `t5`.`_buy`, `t5`.`amount`, CAST(NULL AS FLOAT64))),
+                            0
+                          ) AS `spend_7d`,
+                          COUNT(IF(`t5`.`_age` <= 30, 1, CAST(NULL AS INT64))) AS `events_30d`,
+                          COALESCE(
+                            SUM(
+                              IF((
+                                `t5`.`_age` <= 30
+                              ) AND `t5`.`_buy`, `t5`.`amount`, CAST(NULL AS FLOAT64))
+                            ),
+                            0
+                          ) AS `spend_30d`,
+                          COUNT(IF(`t5`.`_age` <= 90, 1, CAST(NULL AS INT64))) AS `events_90d`,
+                          COALESCE(
+                            SUM(
+                              IF((
+                                `t5`.`_age` <= 90
+                              ) AND `t5`.`_buy`, `t5`.`amount`, CAST(NULL AS FLOAT64))
+                            ),
+                            0
+                          ) AS `spend_90d`,
+                          COUNT(IF(`t5`.`_age` <= 30, 1, CAST(NULL AS INT64))) AS `_events_last`,
+                          COUNT(IF((
                             `t5`.`_age` > 30
                           ) AND (
                             `t5`.`_age` <= 60
-                          )) AS `_events_prev`,
-                          COUNTIF(`t5`.`event_type` = 'view') AS `n_view`,
-                          COUNTIF(`t5`.`event_type` = 'cart') AS `n_cart`,
-                          COUNTIF(`t5`.`event_type` = 'remove_from_cart') AS `n_remove_from_cart`,
-                          COUNTIF(`t5`.`event_type` = 'purchase') AS `n_purchase`,
+                          ), 1, CAST(NULL AS INT64))) AS `_events_prev`,
+                          COUNT(IF(`t5`.`event_type` = 'view', 1, CAST(NULL AS INT64))) AS `n_view`,
+                          COUNT(IF(`t5`.`event_type` = 'cart', 1, CAST(NULL AS INT64))) AS `n_cart`,
+                          COUNT(IF(`t5`.`event_type` = 'remove_from_cart', 1, CAST(NULL AS INT64))) AS `n_remove_from_cart`,
+                          COUNT(IF(`t5`.`event_type` = 'purchase', 1, CAST(NULL AS INT64))) AS `n_purchase`,
                           AVG(
                             CAST(IF((
                               MOD(EXTRACT(dayofweek FROM `t5`.`event_time`) + 5, 7)
@@ -525,12 +538,12 @@ FROM (
                         FROM `t4` AS `t5`
                         GROUP BY
                           1
-                      ) AS `t20`
+                      ) AS `t19`
                       LEFT OUTER JOIN (
                         SELECT
                           `t8`.`customer_id`,
                           COUNT(*) AS `active_days`,
-                          COUNTIF(`t8`.`_bought`) AS `purchase_days`
+                          COUNT(IF(`t8`.`_bought`, 1, CAST(NULL AS INT64))) AS `purchase_days`
                         FROM (
                           SELECT
                             `t5`.`customer_id`,
@@ -543,19 +556,19 @@ FROM (
                         ) AS `t8`
                         GROUP BY
                           1
-                      ) AS `t13`
-                        ON `t20`.`customer_id` = `t13`.`customer_id`
-                    ) AS `t22`
-                  ) AS `t25`
+                      ) AS `t14`
+                        ON `t19`.`customer_id` = `t14`.`customer_id`
+                    ) AS `t21`
+                  ) AS `t24`
                   LEFT OUTER JOIN (
                     SELECT
                       `t9`.`customer_id`,
                       COUNT(*) AS `n_orders`,
-                      COUNTIF(`t9`.`_newest` <= 7) AS `orders_7d`,
-                      COUNTIF(`t9`.`_newest` <= 30) AS `orders_30d`,
-                      COUNTIF(`t9`.`_newest` <= 90) AS `orders_90d`,
-                      COUNTIF(`t9`.`_newest` <= 30) AS `_orders_last`,
-                      COUNTIF(`t9`.`_in_prev`) AS `_orders_prev`
+                      COUNT(IF(`t9`.`_newest` <= 7, 1, CAST(NULL AS INT64))) AS `orders_7d`,
+                      COUNT(IF(`t9`.`_newest` <= 30, 1, CAST(NULL AS INT64))) AS `orders_30d`,
+                      COUNT(IF(`t9`.`_newest` <= 90, 1, CAST(NULL AS INT64))) AS `orders_90d`,
+                      COUNT(IF(`t9`.`_newest` <= 30, 1, CAST(NULL AS INT64))) AS `_orders_last`,
+                      COUNT(IF(`t9`.`_in_prev`, 1, CAST(NULL AS INT64))) AS `_orders_prev`
                     FROM (
                       SELECT
                         `t3`.`customer_id`,
@@ -594,8 +607,8 @@ FROM (
                     ) AS `t9`
                     GROUP BY
                       1
-                  ) AS `t19`
-                    ON `t25`.`customer_id` = `t19`.`customer_id`
+                  ) AS `t20`
+                    ON `t24`.`customer_id` = `t20`.`customer_id`
                 ) AS `t29`
               ) AS `t30`
             ) AS `t31`
@@ -606,16 +619,16 @@ FROM (
               EXCEPT (`_last_day`)
             FROM (
               SELECT
-                `t14`.`customer_id`,
-                `t14`.`gap_mean_days`,
-                `t14`.`gap_std_days`,
-                `t14`.`last_gap_days`,
-                `t14`.`_last_day`,
+                `t16`.`customer_id`,
+                `t16`.`gap_mean_days`,
+                `t16`.`gap_std_days`,
+                `t16`.`last_gap_days`,
+                `t16`.`_last_day`,
                 IF(
-                  `t14`.`gap_mean_days` > 0,
+                  `t16`.`gap_mean_days` > 0,
                   ieee_divide(
-                    ieee_divide(CAST(1577836800 - UNIX_SECONDS(`t14`.`_last_day`) AS FLOAT64), 86400),
-                    `t14`.`gap_mean_days`
+                    ieee_divide(CAST(1577836800 - UNIX_SECONDS(`t16`.`_last_day`) AS FLOAT64), 86400),
+                    `t16`.`gap_mean_days`
                   ),
                   CAST(NULL AS FLOAT64)
                 ) AS `recency_over_gap`
@@ -624,7 +637,7 @@ FROM (
                   `t10`.`customer_id`,
                   AVG(`t10`.`gap`) AS `gap_mean_days`,
                   STDDEV_SAMP(`t10`.`gap`) AS `gap_std_days`,
-                  MAX(IF(`t10`.`is_last`, `t10`.`gap`, NULL)) AS `last_gap_days`,
+                  MAX(IF(`t10`.`is_last`, `t10`.`gap`, CAST(NULL AS FLOAT64))) AS `last_gap_days`,
                   MAX(`t10`.`day`) AS `_last_day`
                 FROM (
                   SELECT
@@ -647,7 +660,7 @@ FROM (
                 ) AS `t10`
                 GROUP BY
                   1
-              ) AS `t14`
+              ) AS `t16`
             ) AS `t26`
           ) AS `t28`
             ON `t33`.`customer_id` = `t28`.`customer_id`
@@ -682,51 +695,51 @@ FROM (
         ) AS `t6`
         GROUP BY
           1
-      ) AS `t15`
-        ON `t36`.`customer_id` = `t15`.`customer_id`
+      ) AS `t13`
+        ON `t36`.`customer_id` = `t13`.`customer_id`
     ) AS `t37`
   ) AS `t39`
   LEFT OUTER JOIN (
     SELECT
-      `t16`.`customer_id`,
-      COALESCE(MAX(IF(`t16`.`_month` = 0, `t16`.`events`, NULL)), 0) AS `seq_m0_events`,
-      COALESCE(MAX(IF(`t16`.`_month` = 0, `t16`.`active_days`, NULL)), 0) AS `seq_m0_active_days`,
-      COALESCE(MAX(IF(`t16`.`_month` = 0, `t16`.`purchases`, NULL)), 0) AS `seq_m0_purchases`,
-      COALESCE(MAX(IF(`t16`.`_month` = 0, `t16`.`n_view`, NULL)), 0) AS `seq_m0_n_view`,
-      COALESCE(MAX(IF(`t16`.`_month` = 0, `t16`.`n_cart`, NULL)), 0) AS `seq_m0_n_cart`,
-      COALESCE(MAX(IF(`t16`.`_month` = 0, `t16`.`n_remove_from_cart`, NULL)), 0) AS `seq_m0_n_remove_from_cart`,
-      COALESCE(MAX(IF(`t16`.`_month` = 0, `t16`.`spend`, NULL)), 0) AS `seq_m0_spend`,
-      COALESCE(MAX(IF(`t16`.`_month` = 0, `t16`.`sessions`, NULL)), 0) AS `seq_m0_sessions`,
-      COALESCE(MAX(IF(`t16`.`_month` = 0, `t16`.`products`, NULL)), 0) AS `seq_m0_products`,
-      COALESCE(MAX(IF(`t16`.`_month` = 1, `t16`.`events`, NULL)), 0) AS `seq_m1_events`,
-      COALESCE(MAX(IF(`t16`.`_month` = 1, `t16`.`active_days`, NULL)), 0) AS `seq_m1_active_days`,
-      COALESCE(MAX(IF(`t16`.`_month` = 1, `t16`.`purchases`, NULL)), 0) AS `seq_m1_purchases`,
-      COALESCE(MAX(IF(`t16`.`_month` = 1, `t16`.`n_view`, NULL)), 0) AS `seq_m1_n_view`,
-      COALESCE(MAX(IF(`t16`.`_month` = 1, `t16`.`n_cart`, NULL)), 0) AS `seq_m1_n_cart`,
-      COALESCE(MAX(IF(`t16`.`_month` = 1, `t16`.`n_remove_from_cart`, NULL)), 0) AS `seq_m1_n_remove_from_cart`,
-      COALESCE(MAX(IF(`t16`.`_month` = 1, `t16`.`spend`, NULL)), 0) AS `seq_m1_spend`,
-      COALESCE(MAX(IF(`t16`.`_month` = 1, `t16`.`sessions`, NULL)), 0) AS `seq_m1_sessions`,
-      COALESCE(MAX(IF(`t16`.`_month` = 1, `t16`.`products`, NULL)), 0) AS `seq_m1_products`,
-      COALESCE(MAX(IF(`t16`.`_month` = 2, `t16`.`events`, NULL)), 0) AS `seq_m2_events`,
-      COALESCE(MAX(IF(`t16`.`_month` = 2, `t16`.`active_days`, NULL)), 0) AS `seq_m2_active_days`,
-      COALESCE(MAX(IF(`t16`.`_month` = 2, `t16`.`purchases`, NULL)), 0) AS `seq_m2_purchases`,
-      COALESCE(MAX(IF(`t16`.`_month` = 2, `t16`.`n_view`, NULL)), 0) AS `seq_m2_n_view`,
-      COALESCE(MAX(IF(`t16`.`_month` = 2, `t16`.`n_cart`, NULL)), 0) AS `seq_m2_n_cart`,
-      COALESCE(MAX(IF(`t16`.`_month` = 2, `t16`.`n_remove_from_cart`, NULL)), 0) AS `seq_m2_n_remove_from_cart`,
-      COALESCE(MAX(IF(`t16`.`_month` = 2, `t16`.`spend`, NULL)), 0) AS `seq_m2_spend`,
-      COALESCE(MAX(IF(`t16`.`_month` = 2, `t16`.`sessions`, NULL)), 0) AS `seq_m2_sessions`,
-      COALESCE(MAX(IF(`t16`.`_month` = 2, `t16`.`products`, NULL)), 0) AS `seq_m2_products`
+      `t17`.`customer_id`,
+      COALESCE(MAX(IF(`t17`.`_month` = 0, `t17`.`events`, CAST(NULL AS INT64))), 0) AS `seq_m0_events`,
+      COALESCE(MAX(IF(`t17`.`_month` = 0, `t17`.`active_days`, CAST(NULL AS INT64))), 0) AS `seq_m0_active_days`,
+      COALESCE(MAX(IF(`t17`.`_month` = 0, `t17`.`purchases`, CAST(NULL AS INT64))), 0) AS `seq_m0_purchases`,
+      COALESCE(MAX(IF(`t17`.`_month` = 0, `t17`.`n_view`, CAST(NULL AS INT64))), 0) AS `seq_m0_n_view`,
+      COALESCE(MAX(IF(`t17`.`_month` = 0, `t17`.`n_cart`, CAST(NULL AS INT64))), 0) AS `seq_m0_n_cart`,
+      COALESCE(MAX(IF(`t17`.`_month` = 0, `t17`.`n_remove_from_cart`, CAST(NULL AS INT64))), 0) AS `seq_m0_n_remove_from_cart`,
+      COALESCE(MAX(IF(`t17`.`_month` = 0, `t17`.`spend`, CAST(NULL AS FLOAT64))), 0) AS `seq_m0_spend`,
+      COALESCE(MAX(IF(`t17`.`_month` = 0, `t17`.`sessions`, CAST(NULL AS INT64))), 0) AS `seq_m0_sessions`,
+      COALESCE(MAX(IF(`t17`.`_month` = 0, `t17`.`products`, CAST(NULL AS INT64))), 0) AS `seq_m0_products`,
+      COALESCE(MAX(IF(`t17`.`_month` = 1, `t17`.`events`, CAST(NULL AS INT64))), 0) AS `seq_m1_events`,
+      COALESCE(MAX(IF(`t17`.`_month` = 1, `t17`.`active_days`, CAST(NULL AS INT64))), 0) AS `seq_m1_active_days`,
+      COALESCE(MAX(IF(`t17`.`_month` = 1, `t17`.`purchases`, CAST(NULL AS INT64))), 0) AS `seq_m1_purchases`,
+      COALESCE(MAX(IF(`t17`.`_month` = 1, `t17`.`n_view`, CAST(NULL AS INT64))), 0) AS `seq_m1_n_view`,
+      COALESCE(MAX(IF(`t17`.`_month` = 1, `t17`.`n_cart`, CAST(NULL AS INT64))), 0) AS `seq_m1_n_cart`,
+      COALESCE(MAX(IF(`t17`.`_month` = 1, `t17`.`n_remove_from_cart`, CAST(NULL AS INT64))), 0) AS `seq_m1_n_remove_from_cart`,
+      COALESCE(MAX(IF(`t17`.`_month` = 1, `t17`.`spend`, CAST(NULL AS FLOAT64))), 0) AS `seq_m1_spend`,
+      COALESCE(MAX(IF(`t17`.`_month` = 1, `t17`.`sessions`, CAST(NULL AS INT64))), 0) AS `seq_m1_sessions`,
+      COALESCE(MAX(IF(`t17`.`_month` = 1, `t17`.`products`, CAST(NULL AS INT64))), 0) AS `seq_m1_products`,
+      COALESCE(MAX(IF(`t17`.`_month` = 2, `t17`.`events`, CAST(NULL AS INT64))), 0) AS `seq_m2_events`,
+      COALESCE(MAX(IF(`t17`.`_month` = 2, `t17`.`active_days`, CAST(NULL AS INT64))), 0) AS `seq_m2_active_days`,
+      COALESCE(MAX(IF(`t17`.`_month` = 2, `t17`.`purchases`, CAST(NULL AS INT64))), 0) AS `seq_m2_purchases`,
+      COALESCE(MAX(IF(`t17`.`_month` = 2, `t17`.`n_view`, CAST(NULL AS INT64))), 0) AS `seq_m2_n_view`,
+      COALESCE(MAX(IF(`t17`.`_month` = 2, `t17`.`n_cart`, CAST(NULL AS INT64))), 0) AS `seq_m2_n_cart`,
+      COALESCE(MAX(IF(`t17`.`_month` = 2, `t17`.`n_remove_from_cart`, CAST(NULL AS INT64))), 0) AS `seq_m2_n_remove_from_cart`,
+      COALESCE(MAX(IF(`t17`.`_month` = 2, `t17`.`spend`, CAST(NULL AS FLOAT64))), 0) AS `seq_m2_spend`,
+      COALESCE(MAX(IF(`t17`.`_month` = 2, `t17`.`sessions`, CAST(NULL AS INT64))), 0) AS `seq_m2_sessions`,
+      COALESCE(MAX(IF(`t17`.`_month` = 2, `t17`.`products`, CAST(NULL AS INT64))), 0) AS `seq_m2_products`
     FROM (
       SELECT
         `t7`.`customer_id`,
         `t7`.`_month`,
         COUNT(*) AS `events`,
         COUNT(DISTINCT `t7`.`_day`) AS `active_days`,
-        COUNTIF(`t7`.`event_type` = 'purchase') AS `purchases`,
-        COUNTIF(`t7`.`event_type` = 'view') AS `n_view`,
-        COUNTIF(`t7`.`event_type` = 'cart') AS `n_cart`,
-        COUNTIF(`t7`.`event_type` = 'remove_from_cart') AS `n_remove_from_cart`,
-        COALESCE(SUM(IF(`t7`.`event_type` = 'purchase', `t7`.`amount`, NULL)), 0) AS `spend`,
+        COUNT(IF(`t7`.`event_type` = 'purchase', 1, CAST(NULL AS INT64))) AS `purchases`,
+        COUNT(IF(`t7`.`event_type` = 'view', 1, CAST(NULL AS INT64))) AS `n_view`,
+        COUNT(IF(`t7`.`event_type` = 'cart', 1, CAST(NULL AS INT64))) AS `n_cart`,
+        COUNT(IF(`t7`.`event_type` = 'remove_from_cart', 1, CAST(NULL AS INT64))) AS `n_remove_from_cart`,
+        COALESCE(SUM(IF(`t7`.`event_type` = 'purchase', `t7`.`amount`, CAST(NULL AS FLOAT64))), 0) AS `spend`,
         COUNT(DISTINCT `t7`.`session_id`) AS `sessions`,
         COUNT(DISTINCT `t7`.`product_id`) AS `products`
       FROM (
@@ -762,9 +775,9 @@ FROM (
       GROUP BY
         1,
         2
-    ) AS `t16`
+    ) AS `t17`
     GROUP BY
       1
-  ) AS `t23`
-    ON `t39`.`customer_id` = `t23`.`customer_id`
+  ) AS `t25`
+    ON `t39`.`customer_id` = `t25`.`customer_id`
 ) AS `t40`
