@@ -119,8 +119,8 @@ def _permutation(model, frame: pd.DataFrame, background: pd.DataFrame, seed: int
     codes = ColumnCodes(model.members[0].preprocessor)
     rng = np.random.default_rng(seed)
     bg = background_sample(codes, background, rng)
-    values = permutation_shap(lambda Z: model.predict_proba(codes.decode(Z))[:, 1], codes.encode(frame), bg, rng,
-                              permutations=PERMUTATIONS)
+    values = permutation_shap(lambda Z: model.predict_proba_codes(Z, codes.columns, codes.levels),
+                              codes.encode(frame), bg, rng, permutations=PERMUTATIONS)
     return Explanation(pd.DataFrame(values, columns=codes.columns, index=frame.index),
                        f"PermutationExplainer ({PERMUTATIONS} permutations, {len(bg)} background rows)")
 

@@ -39,6 +39,11 @@ class TableModel:
         p = self.calibrator.transform(self.raw_scores(self.preprocessor.transform(frame)))
         return np.column_stack([1 - p, p])
 
+    def predict_proba_codes(self, Z: np.ndarray, columns: list[str],
+                            levels: dict[str, list[str]]) -> np.ndarray:
+        """P(1) of rows given as codes (`Preprocessor.transform_codes`), for SHAP's masked rows."""
+        return self.calibrator.transform(self.raw_scores(self.preprocessor.transform_codes(Z, columns, levels)))
+
     @property
     def members(self) -> list["TableModel"]:
         return [self]
@@ -77,6 +82,11 @@ class EnsembleModel:
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         p = self.calibrator.transform(np.mean([m.predict_proba(frame)[:, 1] for m in self._members], axis=0))
         return np.column_stack([1 - p, p])
+
+    def predict_proba_codes(self, Z: np.ndarray, columns: list[str],
+                            levels: dict[str, list[str]]) -> np.ndarray:
+        return self.calibrator.transform(np.mean([m.predict_proba_codes(Z, columns, levels)
+                                                  for m in self._members], axis=0))
 
     def save(self, directory: Path, stem: str | None = None) -> dict[str, Any]:
         return {"name": "ensemble", "calibration": self.calibrator.to_dict(),

@@ -87,6 +87,32 @@ class Preprocessor:
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         return (self._raw(frame) - self.means_) / self.scales_
 
+    def transform_codes(self, Z: np.ndarray, columns: list[str], levels: dict[str, list[str]]) -> np.ndarray:
+        """`transform` of rows given as one float matrix: `columns` in its order, numbers as
+        they are and categories as indexes into `levels` (NaN where missing or unseen).
+
+        What SHAP's permutation explainer feeds the models: its masked rows come as such codes,
+        and building a DataFrame of strings from them for `transform` took about a third of
+        an ensemble's explanation time (One Click). The matrix is the same to the bit."""
+        at = {c: i for i, c in enumerate(columns)}
+        parts = []
+        if self.numeric:
+            num = Z[:, [at[c] for c in self.numeric]]
+            parts.append(np.where(np.isnan(num), self.medians_, num))
+        if self.flagged_:
+            parts.append(np.isnan(Z[:, [at[c] for c in self.flagged_]]).astype(float))
+        for c in self.categorical:
+            mine = {v: j for j, v in enumerate(self.categories_[c])}
+            column = np.array([mine.get(v, -1) for v in levels[c]] + [-1])  # level -> my column
+            code = Z[:, at[c]]
+            picked = column[np.where(np.isnan(code), -1, code).astype(int)]
+            onehot = np.zeros((len(Z), len(self.categories_[c])))
+            hit = picked >= 0
+            onehot[np.flatnonzero(hit), picked[hit]] = 1.0
+            parts.append(onehot)
+        raw = np.hstack(parts) if parts else np.empty((len(Z), 0))
+        return (raw - self.means_) / self.scales_
+
     def fit_transform(self, frame: pd.DataFrame) -> np.ndarray:
         return self.fit(frame).transform(frame)
 
