@@ -66,8 +66,8 @@ def main() -> None:
     codes = ColumnCodes(model.members[0].preprocessor)
     bg = background_sample(codes, background, np.random.default_rng(0))
 
-    def f(Z: np.ndarray) -> np.ndarray:
-        return model.predict_proba(codes.decode(Z))[:, 1]
+    def f(Z: np.ndarray) -> np.ndarray:  # what `winback score` explains: the models read the codes
+        return model.predict_proba_codes(Z, codes.columns, codes.levels)
 
     X = codes.encode(X_all.iloc[:args.rows])
     ours, ours_s = timed(lambda: permutation_shap(f, X, bg, np.random.default_rng(1)))
