@@ -258,6 +258,33 @@ def test_init_table_writes_the_currency_and_separators_it_finds(tmp_path, monkey
     assert "1 numeric and 0 categorical columns" in " ".join(capsys.readouterr().out.split())
 
 
+def test_init_table_writes_date_formats_for_dates_that_read_either_way(tmp_path, monkeypatch, capsys):
+    """Dates whose days are all 12 or under read day first and month first alike: init writes
+    the order another column of the same shape settles, else both readings commented, where
+    validate used to be the first to stop on them."""
+    monkeypatch.chdir(tmp_path)
+    rows = [f"{i},{13 + i % 15:02d}/0{1 + i % 9}/2023,0{1 + i % 9}/{1 + i % 12:02d}/2024 10:30,"
+            f"{['yes', 'no'][i % 2]}" for i in range(30)]
+    (tmp_path / "people.csv").write_text("customer_id,signup,last_order,churned\n" + "\n".join(rows) + "\n")
+    assert main(["init", "--table", "--path", "people.csv"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "'last_order' holds dates that read day first or month first alike; 'signup' is written the same" in said
+    assert '\ndate_formats = { "last_order" = "%d/%m/%Y %H:%M" }' in (tmp_path / "winback.toml").read_text()
+    assert main(["validate"]) == 0
+    assert "read 'signup', 'last_order' as days" in " ".join(capsys.readouterr().out.split())
+    # nothing settles the order: both readings, commented, and validate says what to set
+    (tmp_path / "people.csv").write_text("customer_id,last_order,churned\n" + "\n".join(
+        f"{i},0{1 + i % 9}/{1 + i % 12:02d}/2024,{['yes', 'no'][i % 2]}" for i in range(30)) + "\n")
+    assert main(["init", "--table", "--path", "people.csv", "--force"]) == 0
+    assert "nothing in the file tells which" in " ".join(capsys.readouterr().out.split())
+    text = (tmp_path / "winback.toml").read_text()
+    assert '\n# date_formats = { "last_order" = "%d/%m/%Y" } # or "%m/%d/%Y": no day above 12' in text
+    assert main(["validate"]) == 2
+    assert 'Set date_formats = { "last_order" = "%d/%m/%Y" } (or "%m/%d/%Y")' in " ".join(capsys.readouterr().err.split())
+    (tmp_path / "winback.toml").write_text(text.replace("# date_formats", "date_formats"))
+    assert main(["validate"]) == 0
+
+
 def test_service_starts_when_a_text_column_has_missing_values(oneclick_run, tmp_path):
     """The page's example row comes from the stored background: a missing text value there is
     pandas' NA, which crashed `winback serve` at start-up (not JSON serializable)."""

@@ -377,7 +377,8 @@ def test_dates_written_otherwise_than_iso_become_days(tmp_path, written, days):
 def test_ambiguous_day_month_dates_ask_for_date_format(tmp_path):
     dates = [f"{1 + i % 12:02d}/{1 + i % 7:02d}/2024" for i in range(40)]  # no field above 12
     with pytest.raises(DataError, match=r"'last_order' holds dates written day first \('%d/%m/%Y'\) or "
-                                        r"month first \('%m/%d/%Y'\).*Set date_format = '%d/%m/%Y'"):
+                                        r"month first \('%m/%d/%Y'\).*Set date_formats = \{ \"last_order\" = "
+                                        r"\"%d/%m/%Y\" \} \(or \"%m/%d/%Y\"\).*or date_format = '%d/%m/%Y'"):
         load_customer_table(_dated(tmp_path, dates))
     # customer 12 has '01/06/2024': 6 January read month first, 1 June read day first
     for date_format, written in (("%m/%d/%Y", "2024-01-06"), ("%d/%m/%Y", "2024-06-01")):
@@ -413,6 +414,50 @@ def test_scoring_reads_dates_in_the_training_files_format(tmp_path):
     assert read.loc["a", "days_since_last_order"] == 30 and read.loc["b", "days_since_last_order"] == 19
     scored = score_table(config_from_dict(new, base_dir=tmp_path), result.bundle_dir, reasons=False)
     assert len(scored) == 2 and scored["probability"].between(0, 1).all()
+
+
+def test_each_column_of_dates_can_have_its_own_format(tmp_path):
+    """One export, two columns of dates in two shapes whose days are all 12 or under: one
+    date_format cannot read both, date_formats reads each in its own; a column named there is
+    read as dates whatever its values look like (20240105 is no number of orders)."""
+    n = 24
+    people = pd.DataFrame({"cid": range(n), "churned": ["yes", "no"] * (n // 2),
+                           "signup": [f"{1 + i % 12:02d}/02/2023" for i in range(n)],
+                           "last_order": [f"06/{1 + i % 12:02d}/2024 14:30" for i in range(n)],
+                           "first_seen": [f"202301{1 + i % 12:02d}" for i in range(n)]})
+    people.to_csv(tmp_path / "people.csv", index=False)
+
+    def load(**source):
+        spec = {"key": "cid", "label": "churned", "positive": ["yes"], "negative": ["no"],
+                "sources": [{"path": "people.csv", **source}], "as_of": "2024-07-01"}
+        return load_customer_table(config_from_dict({"table": spec}, base_dir=tmp_path))
+
+    with pytest.raises(DataError, match="'last_order' holds values that date_format '%d/%m/%Y' does not read"):
+        load(date_format="%d/%m/%Y")
+    table = load(date_formats={"signup": "%d/%m/%Y", "last_order": "%m/%d/%Y %H:%M", "first_seen": "%Y%m%d"})
+    f = table.frame.set_index("cid")
+    # customer 3: signup 4 February 2023, last order 4 June 2024 at 14:30, first seen 4 January 2023
+    assert f.loc["3", "days_since_signup"] == (pd.Timestamp("2024-07-01") - pd.Timestamp("2023-02-04")).days
+    assert f.loc["3", "days_since_last_order"] == pytest.approx(27 - 14.5 / 24)
+    assert f.loc["3", "days_since_first_seen"] == (pd.Timestamp("2024-07-01") - pd.Timestamp("2023-01-04")).days
+    assert table.date_formats == {"signup": "%d/%m/%Y", "last_order": "%m/%d/%Y %H:%M", "first_seen": "%Y%m%d"}
+    assert "first_seen" in load(date_formats={"signup": "%d/%m/%Y", "last_order": "%m/%d/%Y %H:%M"}
+                                ).numeric  # without its format, a number like any other
+    # a column's own format before the file's: date_format reads signup, last_order its own
+    f = load(date_format="%m/%d/%Y", date_formats={"last_order": "%d/%m/%Y %H:%M"}).frame.set_index("cid")
+    assert f.loc["3", "days_since_signup"] == (pd.Timestamp("2024-07-01") - pd.Timestamp("2023-04-02")).days
+    assert f.loc["3", "days_since_last_order"] == pytest.approx(86 - 14.5 / 24)  # 6 April
+    with pytest.raises(DataError, match="'last_order' holds values that the date format given for it "
+                                        r"\('%Y%m%d'\) does not read \(customers 0, 1, 2"):
+        load(date_format="%d/%m/%Y", date_formats={"last_order": "%Y%m%d"})
+    with pytest.raises(DataError, match="date_formats names 'last_ordre', which is not one of its columns; it can "
+                                        "only name columns of dates written as text. Did you mean 'last_order'"):
+        load(date_formats={"last_ordre": "%d/%m/%Y"})
+    with pytest.raises(DataError, match="date_formats names 'cid', which is the key"):
+        load(date_formats={"cid": "%d/%m/%Y"})
+    with pytest.raises(ConfigError, match=r"date_formats.signup 'dd/mm' names no day, month or year"):
+        validate_config(config_from_dict({"table": {"key": "cid", "label": "churned", "sources": [
+            {"path": "people.csv", "date_formats": {"signup": "dd/mm"}}]}}, base_dir=tmp_path))
 
 
 def test_date_format_that_does_not_read_a_value_names_the_customer(tmp_path):

@@ -218,6 +218,8 @@ class TableSourceConfig:
     thousands: str = ""
     currency: str = ""
     date_format: str = ""  # strptime format of dates not written ISO ('%d/%m/%Y'); empty: found from the values
+    # a column's own ({ "Last Order" = "%d/%m/%Y" }): read as dates in it, before date_format
+    date_formats: dict[str, str] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)  # keep only these (besides the key)
     rename: dict[str, str] = field(default_factory=dict)
     fixes: dict[str, dict] = field(default_factory=dict)
@@ -729,9 +731,11 @@ def _validate_table_settings(cfg: Config) -> None:
         if src.bad_lines not in BAD_LINE_POLICIES:
             raise ConfigError(f"table.sources[{i}].bad_lines must be one of "
                               f"{', '.join(BAD_LINE_POLICIES)}, got '{src.bad_lines}'.")
-        if src.date_format and not re.search(r"%[dmyYbB]", src.date_format):
-            raise ConfigError(f"table.sources[{i}].date_format '{src.date_format}' names no day, month "
-                              f"or year: write it as strptime does ('%d/%m/%Y', '%m/%d/%Y %H:%M').")
+        for name, fmt in [("date_format", src.date_format),
+                          *((f"date_formats.{c}", f) for c, f in src.date_formats.items())]:
+            if fmt and not re.search(r"%[dmyYbB]", fmt) or name != "date_format" and not fmt:
+                raise ConfigError(f"table.sources[{i}].{name} '{fmt}' names no day, month or year: "
+                                  f"write it as strptime does ('%d/%m/%Y', '%m/%d/%Y %H:%M').")
         if bool(src.pivot_column) != bool(src.pivot_values):
             raise ConfigError(f"table.sources[{i}] ({src.path}): pivot_column and pivot_values "
                               f"go together.")

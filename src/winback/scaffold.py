@@ -248,6 +248,8 @@ def table_guess(path: str, base_dir: Path) -> dict:
         notes.append(f"{', '.join(repr(c) for c in readable)} {'holds' if len(readable) == 1 else 'hold'} "
                      f"numbers written {described(fmt, NumberFormat())[0]}: wrote "
                      + ", ".join(f'{k} = "{v}"' for k, v in fmt.changes(NumberFormat()).items()))
+    notes += _date_guess(table, [c for c in cols if table[c].type().is_string()
+                                 and c not in (guess["key"], guess["label"], *readable)], guess)
     named = [c for c in cols if c not in (guess["key"], guess["label"]) and VALUE_NAMES.search(c)]
     if named:  # CSV is read as text: a value column is one whose every written value is a number
         text = {c: table[c].cast("string").strip() for c in named}
@@ -273,6 +275,48 @@ def table_guess(path: str, base_dir: Path) -> dict:
     what = f"key = '{guess['key']}', label = '{guess['label']}'"
     return {**guess, "note": f"Read {escape(path)}: {escape(what)}"
                              + "".join(f"; {escape(n)}" for n in notes) + "."}
+
+
+def _date_guess(table, columns: list[str], guess: dict) -> list[str]:
+    """date_formats for the columns of dates that read day first and month first alike (no day
+    above 12 among them), which `winback validate` would stop on. Where another column of the
+    file is written in the same shape and a day above 12 settles its order, the export's order
+    is taken for them too (guess['date_formats']); otherwise both readings are written commented
+    for the user to choose (guess['date_choices']): a wrong guess would swap days and months
+    without a word."""
+    from winback.data.tables import date_columns, either_way
+
+    dated = date_columns(table, columns)
+    unsettled = {c: fits for c, fits in dated.items() if either_way(fits)}
+    if not unsettled:
+        return []
+    settled = {c: fits[0] for c, fits in dated.items() if len(fits) == 1}
+    chosen, open_ = {}, {}
+    for col, fits in unsettled.items():
+        alike = {f for f in fits for s in settled.values() if f.split(" ")[0] == s.split(" ")[0]}
+        if len(alike) == 1:
+            chosen[col] = alike.pop()
+        else:
+            open_[col] = fits
+    notes = []
+    if chosen:
+        guess["date_formats"] = chosen
+        by = [c for c, f in settled.items() if any(f.split(" ")[0] == g.split(" ")[0] for g in chosen.values())]
+        notes.append(f"{', '.join(repr(c) for c in chosen)} {'holds' if len(chosen) == 1 else 'hold'} dates "
+                     f"that read day first or month first alike; {', '.join(repr(c) for c in by)} "
+                     f"{'is' if len(by) == 1 else 'are'} written the same way and a day above 12 tells "
+                     f"the order: wrote date_formats = {_inline(chosen)}")
+    if open_:
+        guess["date_choices"] = open_
+        notes.append(f"{', '.join(repr(c) for c in open_)} {'holds' if len(open_) == 1 else 'hold'} dates "
+                     f"that read day first or month first alike, and nothing in the file tells which: "
+                     f"choose in the date_formats line written commented in winback.toml")
+    return notes
+
+
+def _inline(formats: dict[str, str]) -> str:
+    """A TOML inline table of column -> format."""
+    return "{ " + ", ".join(f"{toml_str(c)} = {toml_str(f)}" for c, f in formats.items()) + " }"
 
 
 # a column of whole numbers named like one of these is a code (a region, a store, a plan), whose
@@ -706,6 +750,13 @@ def table_scaffold(path: str, base_dir: Path) -> Scaffold:
               _line("# positive = []", "the label is 0/1 (or true/false): no lists needed"))
     settings = "".join(f"\n{k} = {v if isinstance(v, int) else toml_str(v)}"
                        for k, v in guess.get("source_settings", {}).items())
+    if guess.get("date_formats"):
+        settings += "\n" + _line(f"date_formats = {_inline(guess['date_formats'])}",
+                                 "read in the order the file's other dates are written")
+    for col, fits in guess.get("date_choices", {}).items():
+        settings += ("\n" + _line(f"# date_formats = {_inline({col: fits[0]})}",
+                                  f"or {toml_str(fits[1])}: no day above 12 tells which; "
+                                  f"set the one the export writes"))
     problem = guess.get("problem", "repeat_purchase")
     categorical = ("\n" + _line(f"categorical = {toml_list(guess['categorical'])}",
                                  "codes: each value a category, not a number")

@@ -112,9 +112,18 @@ def _open(con, src: TableSourceConfig, base: Path, notes: list[str] | None = Non
     return table
 
 
+def _cleaned(text: ir.StringValue) -> ir.StringValue:
+    """A text column as loading reads it: without stray spaces, and empty or the usual
+    missing-value marks (NA, NaN, NULL, #N/A as R, pandas and Excel write them) as missing. 'inf'
+    parses as a float but is no number."""
+    text = text.strip()
+    return ibis.ifelse((text == "") | text.lower().isin(MISSING_MARKS), ibis.null("string"), text)
+
+
 def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
            text_columns: frozenset[str] = frozenset(), date_format: str = "",
-           duckdb: bool = True, date_formats: dict[str, str] | None = None) -> ir.Table:
+           duckdb: bool = True, date_formats: dict[str, str] | None = None,
+           column_formats: Mapping[str, str] | None = None) -> ir.Table:
     """Cast text columns that hold numbers to float64 (all CSV columns arrive as text).
 
     A column is numeric when every non-empty value parses as a number; a column where most but
@@ -122,9 +131,24 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
     typo into a category. `text_columns` (table.categorical) stay text whatever they hold.
     Float columns (Parquet, JSON) holding inf are an error too: they would fail the models.
     Dates become timestamps: ISO ones always, others (05/01/2024) on DuckDB (`_other_dates`), in
-    `date_format`, else the column's format in `date_formats` (a bundle's), else the one found;
-    `date_formats` gets the format each such column was read in."""
+    the column's own in `column_formats` (a source's date_formats: such a column is read as dates
+    whatever its values look like), else `date_format`, else the column's format in
+    `date_formats` (a bundle's), else the one found; `date_formats` gets the format each such
+    column was read in."""
     date_formats = {} if date_formats is None else date_formats
+    column_formats = dict(column_formats or {})
+    readable = [c for c in table.columns
+                if c != key and c not in text_columns and table[c].type().is_string()]
+    for col in column_formats:
+        if col not in readable:
+            why = ("is the key" if col == key else "is listed in table.categorical" if col in text_columns
+                   else "is not text in this file" if col in table.columns
+                   else "is not one of its columns")
+            raise DataError(f"{where}: date_formats names '{col}', which {why}; it can only name "
+                            f"columns of dates written as text.{did_you_mean(col, readable)}")
+    if column_formats and not duckdb:
+        raise DataError(f"{where}: date_formats are read on DuckDB only (dates written otherwise "
+                        f"than ISO); write them as ISO dates (2024-01-05) for this engine.")
     casts = {}
     counts = {}
     texts = {}
@@ -133,10 +157,7 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
     for col in table.columns:
         if col == key or col in text_columns or not table[col].type().is_string():
             continue
-        text = table[col].strip()
-        # empty and the usual missing-value marks (NA, NaN, NULL, #N/A as R, pandas and Excel
-        # write them) are missing values; 'inf' parses as a float but is no number
-        text = ibis.ifelse((text == "") | text.lower().isin(MISSING_MARKS), ibis.null("string"), text)
+        text = _cleaned(table[col])
         number = text_number(text, fmt)
         # '12%' is 0.12; ISO dates ('2024-01-05', '2024-01-05 10:00') become timestamps, which
         # load_customer_table turns into days before the table's date
@@ -165,7 +186,13 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
     numeric = {}
     for i, col in enumerate(counts):  # all percentages, or all dates: read as such
         filled = int(agg[f"n{i}"])
-        if filled and int(agg[f"k{i}"]) < filled:
+        if filled and col in column_formats:  # dates in the format named for this column
+            given = column_formats[col]
+            found = _other_dates(table, col, texts[col], filled, given, f"the date format given for it ('{given}')",
+                                 key, where)
+            casts[col], date_formats[col] = _try_strptime(texts[col], found), found
+            agg[f"k{i}"] = filled
+        elif filled and int(agg[f"k{i}"]) < filled:
             if int(agg[f"p{i}"]) == filled:
                 casts[col] = alternatives[col][0]
                 agg[f"k{i}"] = filled
@@ -200,31 +227,58 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
 def _other_dates(table: ir.Table, col: str, text: ir.StringValue, filled: int, date_format: str,
                  said: str, key: str, where: str) -> str | None:
     """The strptime format of a column of dates written otherwise than ISO: `date_format` when
-    given (the source's or the bundle's, `said` naming which; an error naming the customers it
+    given (the column's, the source's or the bundle's, `said` naming which; an error naming the customers it
     does not read), else the one that reads a sample of its values and then every value
     (05/01/2024 is 5 January or May 5: a day above 12 anywhere in the column decides). None
     where no usual format reads them all: the column stays text. A CRM export's '01/10/2023'
     used to become a category with a value for nearly every customer."""
-    if date_format:
-        formats = [date_format]
-    else:
+    fits = date_readings(table, text, filled, [date_format] if date_format else None)
+    if date_format and not fits:
+        bad = _rows_where(table, _try_strptime(text, date_format).isnull() & text.notnull(), key)
+        raise DataError(f"{where}: column '{col}' holds values that {said} does not read (customers "
+                        f"{bad}). Fix them, or give the format the dates are written in (date_formats for "
+                        f"this column, date_format for all its dates).")
+    if either_way(fits):
+        raise DataError(f"{where}: column '{col}' holds dates written day first ('{fits[0]}') or "
+                        f"month first ('{fits[1]}'), and no day above 12 tells which. Set "
+                        f"date_formats = {{ \"{col}\" = \"{fits[0]}\" }} (or \"{fits[1]}\") in its "
+                        f"[[table.sources]] entry, or date_format = '{fits[0]}' for all its dates.")
+    return fits[0] if len(fits) == 1 else None
+
+
+def either_way(fits: list[str]) -> bool:
+    """Whether the formats that read a column are one date read day first and month first."""
+    return len(fits) == 2 and fits[1] == swapped_day_month(fits[0])
+
+
+def date_readings(table: ir.Table, text: ir.StringValue, filled: int,
+                  formats: list[str] | None = None) -> list[str]:
+    """The strptime formats among `formats` that read all `filled` values of `text`; by
+    default those that read a sample of its distinct values, each with its day and month
+    swapped, so that a column no day above 12 decides comes back with both."""
+    if formats is None:
         sample = table.select(v=text).filter(ibis._.v.notnull()).distinct().limit(DATE_SAMPLE).execute()
         formats = usual_date_formats(sample["v"].tolist())
         formats += [swapped_day_month(f) for f in formats if swapped_day_month(f) not in formats]
         if not formats:
-            return None
+            return []
     read = table.aggregate(**{f"f{j}": _try_strptime(text, f).count() for j, f in enumerate(formats)}
                            ).execute().iloc[0]
-    fits = [f for j, f in enumerate(formats) if int(read[f"f{j}"]) == filled]
-    if date_format and not fits:
-        bad = _rows_where(table, _try_strptime(text, date_format).isnull() & text.notnull(), key)
-        raise DataError(f"{where}: column '{col}' holds values that {said} does not read (customers "
-                        f"{bad}). Fix them, or set date_format to how the dates are written.")
-    if len(fits) == 2 and fits[1] == swapped_day_month(fits[0]):
-        raise DataError(f"{where}: column '{col}' holds dates written day first ('{fits[0]}') or "
-                        f"month first ('{fits[1]}'), and no day above 12 tells which. Set "
-                        f"date_format = '{fits[0]}' (or '{fits[1]}') in its [[table.sources]] entry.")
-    return fits[0] if len(fits) == 1 else None
+    return [f for j, f in enumerate(formats) if int(read[f"f{j}"]) == filled]
+
+
+def date_columns(table: ir.Table, columns: list[str]) -> dict[str, list[str]]:
+    """Text columns among `columns` whose every value has the shape of a date written otherwise
+    than ISO, with the formats that read all of each (two where day and month could be either):
+    what `winback init --table` writes date_formats from (DuckDB)."""
+    if not columns:
+        return {}
+    texts = {c: _cleaned(table[c].cast("string")) for c in columns}
+    agg = table.aggregate(**{f"n{i}": t.count() for i, t in enumerate(texts.values())},
+                          **{f"o{i}": ibis.ifelse(t.re_search(OTHER_DATE), 1, 0).sum()
+                             for i, t in enumerate(texts.values())}).execute().iloc[0]
+    return {c: date_readings(table, texts[c], int(agg[f"n{i}"]))
+            for i, c in enumerate(columns) if int(agg[f"n{i}"]) and int(agg[f"o{i}"] or 0) == int(agg[f"n{i}"])}
 
 
 def formatted_number_columns(table: ir.Table, columns: list[str],
@@ -345,7 +399,7 @@ def _prepare_source(con, src: TableSourceConfig, key: str, base: Path,
     table = table.mutate(**{key: float_id_text(ids) if ids.type().is_floating() else ids.cast("string").strip()})
     table = _fix_values(table, src.fixes, where)
     table = _typed(table, key, source_number_format(src), where, text_columns, src.date_format,
-                   duckdb=con.name == "duckdb", date_formats=date_formats)
+                   duckdb=con.name == "duckdb", date_formats=date_formats, column_formats=src.date_formats)
     if src.pivot_column:
         return _pivot(table, src, key, where)
     dup = int(table.count().execute()) - int(table[key].nunique().execute())
