@@ -414,6 +414,15 @@ def test_scoring_reads_dates_in_the_training_files_format(tmp_path):
     assert read.loc["a", "days_since_last_order"] == 30 and read.loc["b", "days_since_last_order"] == 19
     scored = score_table(config_from_dict(new, base_dir=tmp_path), result.bundle_dir, reasons=False)
     assert len(scored) == 2 and scored["probability"].between(0, 1).all()
+    # validate says what score does (it stopped on the ambiguity), and that train would stop
+    from winback.project import Project
+
+    project = Project(config_from_dict(new, base_dir=tmp_path))
+    assert project.bundle_dir == result.bundle_dir
+    summary = project.validate()
+    assert summary["customers"] == 2 and summary["positive_rate"] is None
+    assert any("can score them, reading them as its training file was read" in n and "day first" in n
+               and "`winback train` would stop on it" in n for n in summary["notes"])
 
 
 def test_each_column_of_dates_can_have_its_own_format(tmp_path):

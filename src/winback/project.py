@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from winback.config import Config, load_config, validate_config
+from winback.errors import DataError
 from winback.progress import Steps
 
 EVENT_LOG, CUSTOMER_TABLE, NEXT_EVENT = "event_log", "customer_table", "next_event"
@@ -74,23 +75,32 @@ class Project:
         if self.kind == CUSTOMER_TABLE:
             from winback.data.tables import LABEL, load_customer_table
 
-            table = load_customer_table(self.config, label_optional=True)
+            from winback.bundle import read_manifest
+            from winback.score_table import scorable_table
+
+            scorer = ((self.bundle_dir / "manifest.json").exists()
+                      and read_manifest(self.bundle_dir).get("kind") == CUSTOMER_TABLE)
+            try:
+                table = load_customer_table(self.config, label_optional=True)
+            except DataError as exc:
+                if not scorer:
+                    raise
+                # a file the model's formats read (dates whose days are all 12 or under, in
+                # the training file's order): `score` reads it, `train` would stop on it
+                read = scorable_table(self.config, self.bundle_dir)
+                return self._table_summary(read.table, read.notes + [
+                    f"the project's model ({self.bundle_dir}) can score them, reading them as its "
+                    f"training file was read; on its own the file does not read ({exc}), so "
+                    f"`winback train` would stop on it"], labelled=False)
             labelled = LABEL in table.frame.columns
             notes = list(table.notes)
-            if not labelled and (self.bundle_dir / "manifest.json").exists():
+            if not labelled and scorer:
                 # customers to score, and the project's model to score them: read them as it
                 # will, so that what would stop or mislead `score` is said now
-                from winback.bundle import read_manifest
-                from winback.score_table import scorable_table
-
-                if read_manifest(self.bundle_dir).get("kind") == CUSTOMER_TABLE:
-                    read = scorable_table(self.config, self.bundle_dir)
-                    table = read.table  # typed as the model reads it (its codes stay categories)
-                    notes = read.notes + [f"the project's model ({self.bundle_dir}) can score them"]
-            return {"customers": len(table.frame), "numeric": list(table.numeric),
-                    "categorical": list(table.categorical),
-                    "positive_rate": float(table.frame[LABEL].mean()) if labelled else None,
-                    "notes": notes, "warnings": list(table.warnings)}
+                read = scorable_table(self.config, self.bundle_dir)
+                table = read.table  # typed as the model reads it (its codes stay categories)
+                notes = read.notes + [f"the project's model ({self.bundle_dir}) can score them"]
+            return self._table_summary(table, notes, labelled)
         from winback.data.canonical import load_events, log_notes
         from winback.data.layouts import LAYOUTS, event_types_advice
 
@@ -100,6 +110,15 @@ class Project:
                   else "")
         return {**log.summary, "source": log.source_name, "event_types_advice": advice,
                 **log_notes(log.table, log.summary)}
+
+    @staticmethod
+    def _table_summary(table, notes: list[str], labelled: bool) -> dict[str, Any]:
+        from winback.data.tables import LABEL
+
+        return {"customers": len(table.frame), "numeric": list(table.numeric),
+                "categorical": list(table.categorical),
+                "positive_rate": float(table.frame[LABEL].mean()) if labelled else None,
+                "notes": notes, "warnings": list(table.warnings)}
 
     def train(self, *, steps: Steps | None = None, report: bool = True):
         """Train, compare and write the bundle (and report) under output.dir. Returns the
