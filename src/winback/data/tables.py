@@ -397,9 +397,13 @@ def _prepare_source(con, src: TableSourceConfig, key: str, base: Path,
         table = table.select(*dict.fromkeys(keep))
     ids = table[key]
     table = table.mutate(**{key: float_id_text(ids) if ids.type().is_floating() else ids.cast("string").strip()})
-    table = _fix_values(table, src.fixes, where)
+    table = _fix_values(table, src.fixes, where).cache()  # as read: what typing's checks query
     table = _typed(table, key, source_number_format(src), where, text_columns, src.date_format,
                    duckdb=con.name == "duckdb", date_formats=date_formats, column_formats=src.date_formats)
+    # read, fixed and typed once into a temporary table: the checks and the join below would
+    # otherwise each compile and run the whole reading again (on One Click's four small files,
+    # compiling those queries was most of the load)
+    table = table.cache()
     if src.pivot_column:
         return _pivot(table, src, key, where)
     dup = int(table.count().execute()) - int(table[key].nunique().execute())
@@ -510,6 +514,7 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
     if codes:
         joined = joined.mutate(**{c: float_id_text(joined[c]) if joined[c].type().is_floating()
                                   else joined[c].cast("string") for c in codes})
+    joined = joined.cache()  # joined once, for the counts, the label's checks and the frame
     notes = list(read_notes)
     before = int(joined.count().execute())
     if before == 0:
