@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.special import betaln, gammaln, logsumexp
+from scipy.special import betaln, digamma, gammaln, logsumexp
 
 from winback.models.base import Candidate, NotFittedError
 
@@ -27,10 +27,15 @@ PARAM_NAMES = ("r", "alpha", "a", "b")
 
 
 def negative_log_likelihood(log_params: np.ndarray, x: np.ndarray, t_x: np.ndarray,
-                            T: np.ndarray) -> float:
-    """Mean negative log-likelihood of BG/NBD (paper eq. 6), parameters on the log scale."""
+                            T: np.ndarray, weights: np.ndarray | None = None,
+                            gradient: bool = False):
+    """Mean negative log-likelihood of BG/NBD (paper eq. 6), parameters on the log scale; each
+    row counts `weights` times (customers with the same x, t_x and T). With `gradient`, also
+    its gradient in the log parameters (digammas; see `_gradient`), so the optimiser needs no
+    finite differences: one evaluation per step instead of five."""
     # the optimiser may step to parameters that under- or overflow (alpha = 0): the likelihood
     # is then -inf or NaN, which it steps back from, not a warning for the user
+    w = np.ones_like(x) if weights is None else weights
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
         r, alpha, a, b = np.exp(log_params)
         common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
@@ -40,8 +45,34 @@ def negative_log_likelihood(log_params: np.ndarray, x: np.ndarray, t_x: np.ndarr
             betaln(a + 1, b + np.maximum(x, 1) - 1) - betaln(a, b) - (r + x) * np.log(alpha + t_x),
             -np.inf,
         )
-        ll = common + logsumexp(np.vstack([term1, term2]), axis=0)
-    return float(-ll.mean())
+        both = logsumexp(np.vstack([term1, term2]), axis=0)
+        ll = common + both
+        value = float(-(w @ ll) / w.sum())
+        if not gradient:
+            return value
+        return value, _gradient(np.exp(log_params), x, t_x, T, w, np.exp(term2 - both))
+
+
+def _gradient(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, w: np.ndarray,
+              share2: np.ndarray) -> np.ndarray:
+    """d(mean negative log-likelihood) / d(log r, log alpha, log a, log b).
+
+    Each customer's likelihood is common * (A1 + A2), A2 only for x > 0; `share2` is A2's share
+    of A1 + A2, so a parameter's derivative is d common + (1 - share2) d log A1 + share2 d log A2.
+    The log-beta terms differentiate to digammas: d/dp log B(p, q) = psi(p) - psi(p + q)."""
+    r, alpha, a, b = params
+    share2 = np.nan_to_num(share2)
+    share1 = 1.0 - share2
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        d_r = (digamma(r + x) - digamma(r) + np.log(alpha)
+               - share1 * np.log(alpha + T) - share2 * np.log(alpha + t_x))
+        d_alpha = r / alpha - share1 * (r + x) / (alpha + T) - share2 * (r + x) / (alpha + t_x)
+        ab, abx = digamma(a + b), digamma(a + b + x)
+        d_a = share1 * (ab - abx) + share2 * (digamma(a + 1) - abx - digamma(a) + ab)
+        d_b = (share1 * (digamma(b + x) - abx - digamma(b) + ab)
+               + share2 * (digamma(b + np.maximum(x, 1) - 1) - abx - digamma(b) + ab))
+        per_row = np.vstack([d_r, d_alpha, d_a, d_b])  # d log-likelihood / d parameter
+        return -(per_row @ w) / w.sum() * params  # chain rule to the log scale, sign of the minimum
 
 
 def summarize_features(features: pd.DataFrame, time_unit_days: float) -> tuple[np.ndarray, ...]:
@@ -81,18 +112,23 @@ class BGNBD(Candidate):
         ok = T > 0
         if ok.sum() < 10:
             raise ValueError("BG/NBD needs at least 10 customers with a purchase before the cutoff.")
-        # a fixed row order: the engine returns customers in any order, and a sum of floats
-        # in another order moves the optimum in the last digits (and near-tied ranks with it)
-        order = np.lexsort((T[ok], t_x[ok], x[ok]))
-        x, t_x, T = x[ok][order], t_x[ok][order], T[ok][order]
+        x, t_x, T = x[ok], t_x[ok], T[ok]
+        # customers with the same history count once, weighted: day-level histories repeat
+        # (CDNOW's 2,357-customer sample is 1,016 rows, all 23,570 customers 8,685).
+        # The rows come sorted, a fixed order: the engine returns customers in any order, and a
+        # sum of floats in another order moves the optimum in the last digits
+        rows, counts = np.unique(np.column_stack([x, t_x, T]), axis=0, return_counts=True)
+        ux, ut_x, uT, weights = rows[:, 0], rows[:, 1], rows[:, 2], counts.astype(float)
 
-        def objective(lp: np.ndarray) -> float:
-            return negative_log_likelihood(lp, x, t_x, T) + self.penalizer * float(np.sum(np.exp(lp) ** 2))
+        def objective(lp: np.ndarray) -> tuple[float, np.ndarray]:
+            value, grad = negative_log_likelihood(lp, ux, ut_x, uT, weights, gradient=True)
+            square = np.exp(lp) ** 2
+            return value + self.penalizer * float(np.sum(square)), grad + 2 * self.penalizer * square
 
         best = None
         for start in (np.log([0.5, 5.0, 1.0, 2.0]), np.zeros(4)):
             with np.errstate(over="ignore", invalid="ignore"):  # trial steps may overflow
-                res = minimize(objective, start, method="L-BFGS-B", options={"maxiter": 2000})
+                res = minimize(objective, start, jac=True, method="L-BFGS-B", options={"maxiter": 2000})
             if best is None or res.fun < best.fun:
                 best = res
         params = np.exp(best.x)
