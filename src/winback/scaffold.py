@@ -301,7 +301,8 @@ def _date_guess(table, columns: list[str], guess: dict) -> list[str]:
     notes = []
     if chosen:
         guess["date_formats"] = chosen
-        by = [c for c, f in settled.items() if any(f.split(" ")[0] == g.split(" ")[0] for g in chosen.values())]
+        shapes = {g.split(" ")[0] for g in chosen.values()}
+        by = [c for c, f in settled.items() if f.split(" ")[0] in shapes]
         notes.append(f"{', '.join(repr(c) for c in chosen)} {'holds' if len(chosen) == 1 else 'hold'} dates "
                      f"that read day first or month first alike; {', '.join(repr(c) for c in by)} "
                      f"{'is' if len(by) == 1 else 'are'} written the same way and a day above 12 tells "

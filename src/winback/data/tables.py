@@ -188,8 +188,8 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
         filled = int(agg[f"n{i}"])
         if filled and col in column_formats:  # dates in the format named for this column
             given = column_formats[col]
-            found = _other_dates(table, col, texts[col], filled, given, f"the date format given for it ('{given}')",
-                                 key, where)
+            said = f"the date format given for it ('{given}')"
+            found = _other_dates(table, col, texts[col], filled, given, said, key, where)
             casts[col], date_formats[col] = _try_strptime(texts[col], found), found
             agg[f"k{i}"] = filled
         elif filled and int(agg[f"k{i}"]) < filled:
@@ -277,8 +277,9 @@ def date_columns(table: ir.Table, columns: list[str]) -> dict[str, list[str]]:
     agg = table.aggregate(**{f"n{i}": t.count() for i, t in enumerate(texts.values())},
                           **{f"o{i}": ibis.ifelse(t.re_search(OTHER_DATE), 1, 0).sum()
                              for i, t in enumerate(texts.values())}).execute().iloc[0]
-    return {c: date_readings(table, texts[c], int(agg[f"n{i}"]))
-            for i, c in enumerate(columns) if int(agg[f"n{i}"]) and int(agg[f"o{i}"] or 0) == int(agg[f"n{i}"])}
+    filled = {c: int(agg[f"n{i}"]) for i, c in enumerate(columns)}
+    dated = [c for i, c in enumerate(columns) if filled[c] and int(agg[f"o{i}"] or 0) == filled[c]]
+    return {c: date_readings(table, texts[c], filled[c]) for c in dated}
 
 
 def formatted_number_columns(table: ir.Table, columns: list[str],

@@ -42,7 +42,8 @@ class TableModel:
     def predict_proba_codes(self, Z: np.ndarray, columns: list[str],
                             levels: dict[str, list[str]]) -> np.ndarray:
         """P(1) of rows given as codes (`Preprocessor.transform_codes`), for SHAP's masked rows."""
-        return self.calibrator.transform(self.raw_scores(self.preprocessor.transform_codes(Z, columns, levels)))
+        X = self.preprocessor.transform_codes(Z, columns, levels)
+        return self.calibrator.transform(self.raw_scores(X))
 
     @property
     def members(self) -> list["TableModel"]:
