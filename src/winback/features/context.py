@@ -29,7 +29,7 @@ def when(value: ibis.Value, condition: ibis.Value) -> ibis.Value:
     `when(x, c).sum()` sums what `x.sum(where=c)` sums, and `count_where(c)` counts what
     `table.count(where=c)` counts, but compiles to `SUM(CASE WHEN c THEN x END)` instead of
     `SUM(x) FILTER (WHERE c)`. DuckDB runs each FILTER clause of a group-by as a selection of
-    its own; the feature query's 30 of them took about 8 % of its time on 20 M events
+    its own; the feature query's 30 of them took about a tenth of its time on 20 M events
     (benchmarks/featurize.py), and every engine reads CASE alike.
     """
     return condition.ifelse(value, ibis.null(value.type()))
