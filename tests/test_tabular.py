@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import numpy as np
 import pandas as pd
 import pytest
@@ -84,6 +85,38 @@ def test_ensemble_round_trips(fitted, oneclick, tmp_path):
     entry = ens.save(tmp_path)
     again = load_table_model(tmp_path, entry)
     assert np.array_equal(again.predict_proba(X.iloc[900:]), ens.predict_proba(X.iloc[900:]))
+
+
+def test_logistic_and_svc_are_stored_as_arrays_and_older_skops_files_still_load(fitted, oneclick, tmp_path):
+    """The two are plain arrays (safetensors), read without skops, whose import scans all of
+    scikit-learn at every score; a bundle written before keeps its .skops files and loads."""
+    import subprocess
+    import sys
+
+    import skops.io as sio
+
+    _, X, _ = oneclick
+    held_out = X.iloc[900:]
+    for name in ("logistic", "svc"):
+        model = fitted[name]
+        folder = tmp_path / name
+        folder.mkdir()
+        entry = model.save(folder)
+        assert entry["estimator"] == {"arrays": f"{name}.safetensors"}
+        assert not list(folder.glob("*.skops"))
+        assert np.array_equal(load_table_model(folder, entry).predict_proba(held_out), model.predict_proba(held_out))
+        # as an older bundle wrote it
+        inner = model.model.svc if name == "svc" else model.model.estimator
+        sio.dump(inner, folder / "old.skops")
+        old = dict(entry, estimator={"file": "old.skops"})
+        assert np.array_equal(load_table_model(folder, old).predict_proba(held_out), model.predict_proba(held_out))
+    (tmp_path / "entry.json").write_text(json.dumps(fitted["svc"].save(tmp_path / "svc")))
+    code = ("import json, sys; from pathlib import Path; from winback.tabular.pipeline import load_table_model; "
+            f"folder = Path({str(tmp_path)!r}); "
+            "load_table_model(folder / 'svc', json.loads((folder / 'entry.json').read_text())); "
+            "print('skops' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"  # loaded without importing skops
 
 
 class Foreign:

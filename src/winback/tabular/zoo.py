@@ -3,8 +3,9 @@
 Each candidate is a scikit-learn-style estimator built from a parameter dict that Optuna
 samples. Imbalance strategies are applied to training rows only, inside each CV fold and in the
 final fit: never to a validation, test or scored row. Fitted models are stored without pickle:
-skops (sklearn estimators, only sklearn/numpy types trusted on load), LightGBM's text format,
-and safetensors plus JSON for the network.
+safetensors arrays for logistic regression and the SVC, skops for the tree and kNN (only
+sklearn/numpy types trusted on load), LightGBM's text format, and safetensors plus JSON for the
+network.
 """
 
 from __future__ import annotations
@@ -246,6 +247,50 @@ def fit_model(name: str, params: dict[str, Any], strategy: str, seed: int, X: np
     return model.fit(X_fit, y_fit)
 
 
+class SVCArrays:
+    """A fitted RBF SVC as the arrays `SVCScores.margin` reads, loaded without scikit-learn's
+    object (or skops, whose import scans all of scikit-learn: about 2 s at every score)."""
+
+    def __init__(self, support_vectors: np.ndarray, dual_coef: np.ndarray, intercept: np.ndarray,
+                 gamma: float):
+        self.support_vectors_, self.dual_coef_, self.intercept_ = support_vectors, dual_coef, intercept
+        self._gamma = gamma
+
+
+def _save_arrays(name: str, model, path: Path) -> bool:
+    """Logistic regression and the SVC as plain arrays (safetensors); False for the others."""
+    from safetensors.numpy import save_file
+
+    if name == "logistic":
+        est = model.estimator
+        arrays = {"coef": est.coef_, "intercept": est.intercept_, "classes": est.classes_.astype(np.int64)}
+    elif name == "svc":
+        svc = model.svc
+        arrays = {"support_vectors": svc.support_vectors_, "dual_coef": svc.dual_coef_,
+                  "intercept": svc.intercept_, "gamma": np.array([float(svc._gamma)])}
+    else:
+        return False
+    save_file({k: np.ascontiguousarray(v, dtype=np.int64 if k == "classes" else float)
+               for k, v in arrays.items()}, str(path))
+    return True
+
+
+def _load_arrays(name: str, path: Path):
+    from safetensors.numpy import load_file
+
+    a = load_file(str(path))
+    if name == "svc":
+        model = SVCScores.__new__(SVCScores)
+        model.svc = SVCArrays(a["support_vectors"], a["dual_coef"], a["intercept"], float(a["gamma"][0]))
+        return model
+    from sklearn.linear_model import LogisticRegression
+
+    est = LogisticRegression()  # prediction reads only the fitted arrays
+    est.coef_, est.intercept_, est.classes_ = a["coef"], a["intercept"], a["classes"]
+    est.n_features_in_ = a["coef"].shape[1]
+    return SklearnModel(est)
+
+
 def save_model(name: str, model, directory: Path, stem: str) -> dict[str, Any]:
     """Plain files for a fitted model; returns the manifest entry `load_model` needs."""
     if name == "lightgbm":
@@ -253,6 +298,8 @@ def save_model(name: str, model, directory: Path, stem: str) -> dict[str, Any]:
         return {"file": f"{stem}.txt"}
     if name == "mlp":
         return model.save(directory, stem)
+    if _save_arrays(name, model, directory / f"{stem}.safetensors"):
+        return {"arrays": f"{stem}.safetensors"}
     import skops.io as sio
 
     inner = model.svc if isinstance(model, SVCScores) else model.estimator
@@ -269,7 +316,9 @@ def load_model(name: str, directory: Path, entry: dict[str, Any]):
         return model
     if name == "mlp":
         return MLPClassifier.load(directory, entry)
-    import skops.io as sio
+    if "arrays" in entry:
+        return _load_arrays(name, directory / entry["arrays"])
+    import skops.io as sio  # the tree, kNN, and bundles written before the arrays
 
     path = directory / entry["file"]
     untrusted = sio.get_untrusted_types(file=path)
