@@ -186,27 +186,27 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
     numeric = {}
     for i, col in enumerate(counts):  # all percentages, or all dates: read as such
         filled = int(agg[f"n{i}"])
-        if filled and col in column_formats:  # dates in the format named for this column
-            given = column_formats[col]
-            said = f"the date format given for it ('{given}')"
-            found = _other_dates(table, col, texts[col], filled, given, said, key, where)
-            casts[col], date_formats[col] = _try_strptime(texts[col], found), found
+        named = col in column_formats  # dates in the format named for this column, whatever they look like
+        if not filled or (not named and int(agg[f"k{i}"]) == filled):
+            continue
+        if not named and int(agg[f"p{i}"]) == filled:
+            casts[col] = alternatives[col][0]
             agg[f"k{i}"] = filled
-        elif filled and int(agg[f"k{i}"]) < filled:
-            if int(agg[f"p{i}"]) == filled:
-                casts[col] = alternatives[col][0]
+        elif not named and int(agg[f"d{i}"]) == filled:
+            casts[col] = alternatives[col][1]
+            agg[f"k{i}"] = filled
+        elif named or (int(agg[f"o{i}"] or 0) == filled and duckdb):
+            if named:
+                given, said = column_formats[col], f"the date format given for it ('{column_formats[col]}')"
+            elif date_format:
+                given, said = date_format, f"date_format '{date_format}'"
+            else:
+                given = date_formats.get(col, "")
+                said = f"the model's date format '{given}' (its training file's)"
+            found = _other_dates(table, col, texts[col], filled, given, said, key, where)
+            if found is not None:
+                casts[col], date_formats[col] = _try_strptime(texts[col], found), found
                 agg[f"k{i}"] = filled
-            elif int(agg[f"d{i}"]) == filled:
-                casts[col] = alternatives[col][1]
-                agg[f"k{i}"] = filled
-            elif int(agg[f"o{i}"] or 0) == filled and duckdb:
-                given, said = ((date_format, f"date_format '{date_format}'") if date_format else
-                               (date_formats.get(col, ""), f"the model's date format '{date_formats.get(col)}' "
-                                                           f"(its training file's)"))
-                found = _other_dates(table, col, texts[col], filled, given, said, key, where)
-                if found is not None:
-                    casts[col], date_formats[col] = _try_strptime(texts[col], found), found
-                    agg[f"k{i}"] = filled
     unparsed = [col for i, col in enumerate(counts) if int(agg[f"k{i}"]) < int(agg[f"n{i}"])]
     formatted = formatted_number_columns(table, unparsed, fmt)
     if formatted:

@@ -84,6 +84,7 @@ class ColumnCodes:
     and unseen as NaN) and back, so SHAP can mask whole columns of mixed types."""
 
     def __init__(self, prep) -> None:
+        self.prep = prep
         self.numeric, self.categorical = list(prep.numeric), list(prep.categorical)
         self.levels = {c: prep.categories_[c] for c in self.categorical}
 
@@ -92,11 +93,7 @@ class ColumnCodes:
         return self.numeric + self.categorical
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
-        parts = [frame[self.numeric].to_numpy(dtype=float)] if self.numeric else []
-        for c in self.categorical:
-            codes = pd.Index(self.levels[c]).get_indexer(frame[c].astype("string").to_numpy(dtype=object, na_value=None))
-            parts.append(np.where(codes < 0, np.nan, codes.astype(float))[:, None])
-        return np.hstack(parts)
+        return self.prep.codes(frame)
 
     def decode(self, Z: np.ndarray) -> pd.DataFrame:
         width = len(self.numeric)

@@ -263,7 +263,7 @@ def _save_arrays(name: str, model, path: Path) -> bool:
 
     if name == "logistic":
         est = model.estimator
-        arrays = {"coef": est.coef_, "intercept": est.intercept_, "classes": est.classes_.astype(np.int64)}
+        arrays = {"coef": est.coef_, "intercept": est.intercept_, "classes": est.classes_}
     elif name == "svc":
         svc = model.svc
         arrays = {"support_vectors": svc.support_vectors_, "dual_coef": svc.dual_coef_,
