@@ -87,9 +87,10 @@ def test_ensemble_round_trips(fitted, oneclick, tmp_path):
     assert np.array_equal(again.predict_proba(X.iloc[900:]), ens.predict_proba(X.iloc[900:]))
 
 
-def test_logistic_and_svc_are_stored_as_arrays_and_older_skops_files_still_load(fitted, oneclick, tmp_path):
-    """The two are plain arrays (safetensors), read without skops, whose import scans all of
-    scikit-learn at every score; a bundle written before keeps its .skops files and loads."""
+def test_scikit_learn_models_are_stored_as_arrays_and_older_skops_files_still_load(fitted, oneclick, tmp_path):
+    """Logistic regression, the SVC, the tree and kNN are plain arrays (safetensors), read
+    without skops, whose import scans all of scikit-learn at every score; a bundle written
+    before keeps its .skops files and loads."""
     import subprocess
     import sys
 
@@ -97,7 +98,7 @@ def test_logistic_and_svc_are_stored_as_arrays_and_older_skops_files_still_load(
 
     _, X, _ = oneclick
     held_out = X.iloc[900:]
-    for name in ("logistic", "svc"):
+    for name in ("logistic", "svc", "tree", "knn"):
         model = fitted[name]
         folder = tmp_path / name
         folder.mkdir()
@@ -110,13 +111,40 @@ def test_logistic_and_svc_are_stored_as_arrays_and_older_skops_files_still_load(
         sio.dump(inner, folder / "old.skops")
         old = dict(entry, estimator={"file": "old.skops"})
         assert np.array_equal(load_table_model(folder, old).predict_proba(held_out), model.predict_proba(held_out))
-    (tmp_path / "entry.json").write_text(json.dumps(fitted["svc"].save(tmp_path / "svc")))
+    entries = {name: fitted[name].save(tmp_path / name) for name in ("svc", "tree", "knn")}
+    (tmp_path / "entries.json").write_text(json.dumps(entries))
     code = ("import json, sys; from pathlib import Path; from winback.tabular.pipeline import load_table_model; "
             f"folder = Path({str(tmp_path)!r}); "
-            "load_table_model(folder / 'svc', json.loads((folder / 'entry.json').read_text())); "
+            "[load_table_model(folder / n, e) for n, e in json.loads((folder / 'entries.json').read_text()).items()]; "
             "print('skops' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"  # loaded without importing skops
+
+
+def test_a_stored_tree_explains_as_the_fitted_one(fitted, oneclick, tmp_path):
+    """The tree is rebuilt from its node arrays into scikit-learn's own tree, which shap's
+    TreeExplainer reads: the same reasons to the bit."""
+    _, X, _ = oneclick
+    frame = X.iloc[900:960]
+    model = fitted["tree"]
+    again = load_table_model(tmp_path, model.save(tmp_path))
+    assert again.model.estimator.get_depth() == model.model.estimator.get_depth()
+    before = explain(model, frame, X.iloc[:100])
+    after = explain(again, frame, X.iloc[:100])
+    assert before.method == after.method == "TreeExplainer"
+    assert before.values.equals(after.values)
+
+
+def test_a_tree_bundle_missing_a_node_field_is_refused_with_a_reason(fitted, tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    entry = fitted["tree"].save(tmp_path)
+    path = tmp_path / entry["estimator"]["arrays"]
+    arrays = load_file(str(path))
+    del arrays["node.missing_go_to_left"]
+    save_file(arrays, str(path))
+    with pytest.raises(WinbackError, match="no 'missing_go_to_left'.*train the model again"):
+        load_table_model(tmp_path, entry)
 
 
 class Foreign:

@@ -3,9 +3,9 @@
 Each candidate is a scikit-learn-style estimator built from a parameter dict that Optuna
 samples. Imbalance strategies are applied to training rows only, inside each CV fold and in the
 final fit: never to a validation, test or scored row. Fitted models are stored without pickle:
-safetensors arrays for logistic regression and the SVC, skops for the tree and kNN (only
-sklearn/numpy types trusted on load), LightGBM's text format, and safetensors plus JSON for the
-network.
+safetensors arrays for logistic regression, the SVC, the tree and kNN, LightGBM's text format,
+and safetensors plus JSON for the network. Bundles written before the tree and kNN had arrays
+hold .skops files, still read (only scikit-learn and numpy types trusted).
 """
 
 from __future__ import annotations
@@ -257,8 +257,66 @@ class SVCArrays:
         self._gamma = gamma
 
 
+KNN_WEIGHTS = ("uniform", "distance")
+
+
+def _tree_arrays(est) -> dict[str, np.ndarray]:
+    """A fitted DecisionTreeClassifier's nodes, one array per field of scikit-learn's node
+    record, and its leaf values: what `Tree.__setstate__` takes, without pickle."""
+    state = est.tree_.__getstate__()
+    nodes = state["nodes"]
+    arrays = {f"node.{field}": np.ascontiguousarray(nodes[field]) for field in nodes.dtype.names}
+    arrays.update(values=state["values"], classes=est.classes_,
+                  shape=np.array([est.n_features_in_, state["max_depth"], state["node_count"]], dtype=np.int64))
+    return arrays
+
+
+def _tree_from_arrays(a: dict[str, np.ndarray]):
+    from sklearn.tree import DecisionTreeClassifier
+    from sklearn.tree._tree import NODE_DTYPE, Tree
+
+    n_features, max_depth, node_count = (int(v) for v in a["shape"])
+    nodes = np.zeros(node_count, dtype=NODE_DTYPE)
+    for field in NODE_DTYPE.names:
+        key = f"node.{field}"
+        if key not in a:  # a field a later scikit-learn added: its fill would be a guess
+            from winback.errors import WinbackError
+
+            raise WinbackError(f"This bundle's decision tree has no '{field}' for its nodes, which this "
+                               f"scikit-learn's trees need; train the model again with this install.")
+        nodes[field] = a[key]
+    classes = a["classes"]
+    tree = Tree(n_features, np.array([len(classes)], dtype=np.intp), 1)
+    tree.__setstate__({"max_depth": max_depth, "node_count": node_count, "nodes": nodes,
+                       "values": np.ascontiguousarray(a["values"], dtype=np.float64)})
+    est = DecisionTreeClassifier()  # prediction (and shap's TreeExplainer) read only these
+    est.tree_, est.classes_, est.n_classes_ = tree, classes, len(classes)
+    est.n_features_in_ = est.max_features_ = n_features
+    est.n_outputs_ = 1
+    return est
+
+
+def _knn_arrays(est) -> dict[str, np.ndarray] | None:
+    """kNN's training rows and labels with its two tuned settings; None for a metric other than
+    the Euclidean distance `build` uses (which then goes to skops as before)."""
+    if est.metric != "minkowski" or est.p != 2 or est.metric_params or est.weights not in KNN_WEIGHTS:
+        return None
+    return {"fit_X": est._fit_X, "y": est.classes_[est._y], "classes": est.classes_,
+            "settings": np.array([est.n_neighbors, KNN_WEIGHTS.index(est.weights)], dtype=np.int64)}
+
+
+def _knn_from_arrays(a: dict[str, np.ndarray]):
+    """Fitted again on its stored rows: kNN's fit only indexes them, so its neighbours and
+    votes, and so its probabilities, are the stored model's."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    n_neighbors, weights = (int(v) for v in a["settings"])
+    return KNeighborsClassifier(n_neighbors=n_neighbors, weights=KNN_WEIGHTS[weights]).fit(a["fit_X"], a["y"])
+
+
 def _save_arrays(name: str, model, path: Path) -> bool:
-    """Logistic regression and the SVC as plain arrays (safetensors); False for the others."""
+    """A fitted model as plain arrays (safetensors); False when it has none (LightGBM and the
+    MLP, stored their own way)."""
     from safetensors.numpy import save_file
 
     if name == "logistic":
@@ -268,9 +326,15 @@ def _save_arrays(name: str, model, path: Path) -> bool:
         svc = model.svc
         arrays = {"support_vectors": svc.support_vectors_, "dual_coef": svc.dual_coef_,
                   "intercept": svc.intercept_, "gamma": np.array([float(svc._gamma)])}
+    elif name == "tree":
+        arrays = _tree_arrays(model.estimator)
+    elif name == "knn":
+        arrays = _knn_arrays(model.estimator)
+        if arrays is None:
+            return False
     else:
         return False
-    save_file({k: np.ascontiguousarray(v, dtype=np.int64 if k == "classes" else float)
+    save_file({k: np.ascontiguousarray(v if v.dtype.kind in "iub" else np.asarray(v, dtype=float))
                for k, v in arrays.items()}, str(path))
     return True
 
@@ -283,6 +347,10 @@ def _load_arrays(name: str, path: Path):
         model = SVCScores.__new__(SVCScores)
         model.svc = SVCArrays(a["support_vectors"], a["dual_coef"], a["intercept"], float(a["gamma"][0]))
         return model
+    if name == "tree":
+        return SklearnModel(_tree_from_arrays(a))
+    if name == "knn":
+        return SklearnModel(_knn_from_arrays(a))
     from sklearn.linear_model import LogisticRegression
 
     est = LogisticRegression()  # prediction reads only the fitted arrays
@@ -318,7 +386,7 @@ def load_model(name: str, directory: Path, entry: dict[str, Any]):
         return MLPClassifier.load(directory, entry)
     if "arrays" in entry:
         return _load_arrays(name, directory / entry["arrays"])
-    import skops.io as sio  # the tree, kNN, and bundles written before the arrays
+    import skops.io as sio  # bundles written before the arrays
 
     path = directory / entry["file"]
     untrusted = sio.get_untrusted_types(file=path)

@@ -1,0 +1,80 @@
+"""Every library winback imports comes with `pip install winback`, or is one of the extras
+whose absence winback reports itself. A module that only the test install brings (safetensors
+once came with the `deep` extra alone) passes every test here and fails a user's `train` after
+all its tuning."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import tomllib
+from importlib.metadata import PackageNotFoundError, packages_distributions, requires
+from pathlib import Path
+
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parents[1]
+# imported only behind a check that names the extra to install
+OPTIONAL = {"torch": "deep", "pyspark": "spark", "psycopg": "postgres"}
+
+
+def _name(dist: str) -> str:
+    return re.sub(r"[-_.]+", "-", dist).lower()
+
+
+def _base_closure() -> set[str]:
+    """The distributions a plain install brings: the project's dependencies and theirs."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    todo = [Requirement(r) for r in project["dependencies"]]
+    seen: set[str] = set()
+    while todo:
+        req = todo.pop()
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        name = _name(req.name)
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            todo.extend(Requirement(r) for r in requires(req.name) or [])
+        except PackageNotFoundError:  # a platform's package this machine lacks
+            pass
+    return seen
+
+
+def _imported_modules() -> dict[str, str]:
+    """Top-level third-party modules imported anywhere in the package, with one file each."""
+    found: dict[str, str] = {}
+    for path in (ROOT / "src" / "winback").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for top in {n.split(".")[0] for n in names}:
+                if top != "winback" and top not in sys.stdlib_module_names:
+                    found.setdefault(top, str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_imported_library_is_a_dependency_or_a_reported_extra():
+    base = _base_closure()
+    dists = packages_distributions()
+    missing = []
+    for module, where in sorted(_imported_modules().items()):
+        if module in OPTIONAL:
+            continue
+        names = {_name(d) for d in dists.get(module, [])}
+        assert names, f"{module} (imported in {where}) is not installed at all"
+        if not names & base:
+            missing.append(f"{module} ({', '.join(sorted(names))}, imported in {where})")
+    assert not missing, "not installed by `pip install winback`: " + "; ".join(missing)
+
+
+def test_the_optional_extras_are_declared():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for module, extra in OPTIONAL.items():
+        assert any(_name(Requirement(r).name).startswith(module) for r in extras[extra]), (module, extra)
