@@ -78,3 +78,24 @@ def test_the_optional_extras_are_declared():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     for module, extra in OPTIONAL.items():
         assert any(_name(Requirement(r).name).startswith(module) for r in extras[extra]), (module, extra)
+
+
+def test_without_pytorch_the_default_networks_are_left_out_with_a_note(monkeypatch):
+    """A plain install (no `deep` extra) trains every other default candidate and says which
+    networks it left out and how to get them; candidates listed by name are not second-guessed."""
+    import winback.config as config
+    from winback.datasets import dataset_config
+
+    table = dataset_config("oneclick")
+    assert "mlp" in table.candidates and table.candidate_notes == []  # the test install has torch
+    monkeypatch.setattr(config, "torch_installed", lambda: False)
+    assert table.candidates == ["logistic", "svc", "knn", "tree", "lightgbm", "ensemble"]
+    assert table.candidate_notes == [
+        "mlp left out: it needs PyTorch, which is not installed (pip install 'winback[deep]')"]
+    events = dataset_config("cdnow")
+    assert events.candidates == ["logistic", "lightgbm", "bgnbd"] and events.candidate_notes == []
+    events.problem.name = "next_event"
+    assert events.candidates == ["most_frequent", "markov", "lightgbm"]
+    assert events.candidate_notes[0].startswith("lstm, gru, cnn, cnn_bigru left out: they need PyTorch")
+    table.train.candidates = ["mlp"]
+    assert table.candidates == ["mlp"] and table.candidate_notes == []

@@ -28,6 +28,8 @@ CANDIDATES = ("logistic", "lightgbm", "bgnbd")
 SEQUENCE_CANDIDATES = ("lstm", "gru")
 # customer tables (no cutoffs): the seeds' model zoo, tuned with Optuna by cross-validation
 TABLE_CANDIDATES = ("logistic", "svc", "knn", "tree", "lightgbm", "mlp", "ensemble")
+# networks: PyTorch comes with the `deep` extra, so a plain install's defaults leave them out
+NETWORK_CANDIDATES = ("mlp", "lstm", "gru", "cnn", "cnn_bigru")
 IMBALANCE = ("auto", "none", "class_weight", "undersample", "smote")
 ACTIVITY_MEASURES = ("events", "orders", "spend")
 FILTER_OPS = (">", ">=", "<", "<=", "==", "!=")
@@ -367,18 +369,30 @@ class Config:
 
     @property
     def candidates(self) -> list[str]:
-        """The configured candidates, or every one of the input kind (the MLP only when
+        """The configured candidates, or every one of the input kind (the networks only when
         PyTorch is installed: it comes with the `deep` extra)."""
         if self.train.candidates:
             return list(self.train.candidates)
-        if self.problem.name == "next_event":
-            return list(NEXT_EVENT_CANDIDATES)
-        if not self.is_table:
-            return [c for c in CANDIDATES if not (c == "bgnbd" and self.problem.name == "first_purchase")]
-        import importlib.util
+        return [c for c in self._default_candidates() if c not in NETWORK_CANDIDATES or torch_installed()]
 
-        has_torch = importlib.util.find_spec("torch") is not None
-        return [c for c in TABLE_CANDIDATES if c != "mlp" or has_torch]
+    def _default_candidates(self) -> tuple[str, ...]:
+        if self.problem.name == "next_event":
+            return NEXT_EVENT_CANDIDATES
+        if not self.is_table:
+            return tuple(c for c in CANDIDATES if not (c == "bgnbd" and self.problem.name == "first_purchase"))
+        return TABLE_CANDIDATES
+
+    @property
+    def candidate_notes(self) -> list[str]:
+        """What `train` says of default candidates left out for want of PyTorch, so that a plain
+        install's leaderboard does not pass for the whole zoo."""
+        if self.train.candidates or torch_installed():
+            return []
+        networks = [c for c in self._default_candidates() if c in NETWORK_CANDIDATES]
+        if not networks:
+            return []
+        return [f"{', '.join(networks)} left out: {'it needs' if len(networks) == 1 else 'they need'} "
+                f"PyTorch, which is not installed (pip install 'winback[deep]')"]
 
     @property
     def sequence_months(self) -> int:
@@ -767,3 +781,10 @@ def moment_text(when: dt.datetime) -> str:
     if when.time() == dt.time(0):
         return f"{when:%Y-%m-%d}"
     return f"{when:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def torch_installed() -> bool:
+    """Whether PyTorch can be imported, without importing it (about a second)."""
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None

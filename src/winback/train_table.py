@@ -93,12 +93,13 @@ class Selection:
 
 
 def sized_candidates(cfg: Config, rows: int) -> tuple[list[str], list[str]]:
-    """The candidates to tune on `rows` training customers, and notes on any left out: SVC,
-    from the default list only, above SVC_MAX_ROWS (listed in train.candidates, it stays)."""
-    names = cfg.candidates
+    """The candidates to tune on `rows` training customers, and notes on any left out: the
+    MLP without PyTorch, and SVC, from the default list only, above SVC_MAX_ROWS (listed in
+    train.candidates, it stays)."""
+    names, notes = cfg.candidates, cfg.candidate_notes
     if cfg.train.candidates or rows <= SVC_MAX_ROWS or "svc" not in names:
-        return names, []
-    return [c for c in names if c != "svc"], [
+        return names, notes
+    return [c for c in names if c != "svc"], notes + [
         f"SVC was left out: on {rows:,} training customers (over {SVC_MAX_ROWS:,}) its tuning would "
         f"take hours, since its fit grows with the square of the rows; list it in train.candidates "
         f"to tune it anyway (with train.trials_by_candidate = {{ svc = 2 }}, say)"]

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.markup import escape
 
 from winback import __version__
 from winback.bundle import BUNDLE_FORMAT, MANIFEST, read_manifest, write_atomic_dir, write_atomic_file
@@ -49,6 +50,8 @@ def train_next_event(cfg: Config, *, steps: Steps | None = None, log: EventLog |
         with steps.step(f"Reading and validating {cfg.source.path}"):
             log = load_events(cfg)
     say_data_warnings(log, steps)
+    for note in cfg.candidate_notes:
+        steps.note(f"[yellow]note:[/] {escape(note)}")
     _require_sessions(log)
     check_log_fits_problem(p, log)
     end = observed_end(log.end)
