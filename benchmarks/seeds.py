@@ -3,7 +3,8 @@
 - audiobooks, like for like: the seed 002 author's split (npz; SMOTE applied before splitting,
   so the balanced test set holds synthetic rows) -> test accuracy and log loss against the
   published 82.62 % and 0.3306. The author's train and validation parts together are the
-  training rows (winback chooses by CV instead of on a validation part).
+  training rows (winback chooses by CV instead of on a validation part); accuracy is taken at
+  the threshold `threshold_rule = "accuracy"` chooses on the out-of-fold scores, and at 0.5.
 - audiobooks, honest: stratified 80/20 split of the raw CSV (seed 42), resampling only inside
   training folds -> ROC-AUC, PR-AUC, accuracy, recall at precision 0.8.
 - One Click: customers with revenue in all three months, stratified 75/25 split (seed 42) ->
@@ -82,10 +83,17 @@ def like_for_like(trials: int, steps: Steps) -> dict:
     cfg = audiobooks_config()
     cfg.train.trials = trials
     cfg.train.imbalance = "none"  # the author's rows are already balanced by SMOTE
+    # the seed's measure is accuracy, so the decision threshold is the one that gets the most
+    # training customers right out of fold (chosen before the test rows are scored)
+    cfg.train.threshold_rule = "accuracy"
     sel = compare_candidates(cfg, X_tr, y_tr, X_te, y_te, AUDIOBOOK_COLUMNS, [], steps)
     p = sel.test_scores[sel.best]
+    threshold = sel.results[sel.best]["test"]["threshold"]
     peer = plain_lightgbm(X_tr, y_tr, X_te)
-    return {"accuracy": float(accuracy_score(y_te, p >= 0.5)), "log_loss": float(log_loss(y_te, p)),
+    return {"accuracy": float(accuracy_score(y_te, p >= threshold)), "threshold": threshold,
+            "accuracy_at_0.5": float(accuracy_score(y_te, p >= 0.5)),
+            "right": int((((p >= threshold).astype(int)) == y_te).sum()),
+            "log_loss": float(log_loss(y_te, p)),
             "roc_auc": float(roc_auc_score(y_te, p)), "model": sel.best,
             "cv_roc_auc": sel.results[sel.best]["cv"]["roc_auc_mean"],
             "plain_lightgbm": {"accuracy": float(accuracy_score(y_te, peer >= 0.5)),
@@ -178,7 +186,8 @@ def main() -> None:
     oc = oneclick(args.trials, steps)
     rows = [
         ["audiobooks like-for-like", "accuracy", f"{PUBLISHED['audiobooks_accuracy']:.4f}",
-         f"{lfl['plain_lightgbm']['accuracy']:.4f}", f"{lfl['accuracy']:.4f}", lfl["model"],
+         f"{lfl['plain_lightgbm']['accuracy']:.4f}",
+         f"{lfl['accuracy']:.4f} at {lfl['threshold']:.3f} ({lfl['accuracy_at_0.5']:.4f} at 0.5)", lfl["model"],
          f">= {GOALS['audiobooks_like_for_like_accuracy']}"],
         ["audiobooks like-for-like", "log loss", f"{PUBLISHED['audiobooks_log_loss']:.4f}",
          f"{lfl['plain_lightgbm']['log_loss']:.4f}", f"{lfl['log_loss']:.4f}", lfl["model"], ""],

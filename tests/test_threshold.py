@@ -1,4 +1,4 @@
-"""Decision thresholds by rule (F1, target recall, contact budget, expected profit), the
+"""Decision thresholds by rule (F1, target recall, contact budget, expected profit, accuracy), the
 confusion counts beside them, and a whole run with a contact budget."""
 
 from __future__ import annotations
@@ -35,6 +35,13 @@ def test_each_rule_by_hand():
     # when no cut pays, nobody is flagged
     t, m = flagged("profit", value_per_positive=1, cost_per_contact=4)
     assert m["flagged_share"] == 0.0 and t > P.max()
+    # the most customers right: the top two (8 of 10), as the top four, and the higher wins
+    t, m = flagged("accuracy")
+    assert t == 0.8 and m["tp"] + m["tn"] == 8
+    # no cut beats flagging nobody: nobody is flagged
+    lonely = np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 1])
+    t = choose_threshold(lonely, P, TrainConfig(threshold_rule="accuracy"))
+    assert metrics(lonely, P, t)["flagged_share"] == 0.0 and t > P.max()
     # a fixed threshold wins over the rule
     assert flagged("recall", threshold=0.45, target_recall=1.0)[0] == 0.45
 

@@ -35,7 +35,7 @@ ACTIVITY_MEASURES = ("events", "orders", "spend")
 FILTER_OPS = (">", ">=", "<", "<=", "==", "!=")
 DUPLICATE_POLICIES = ("error", "drop", "keep")
 BAD_LINE_POLICIES = ("error", "skip")
-THRESHOLD_RULES = ("f1", "recall", "contacts", "profit")  # how train.threshold is chosen
+THRESHOLD_RULES = ("f1", "recall", "contacts", "profit", "accuracy")  # how train.threshold is chosen
 NEGATIVE_AMOUNT_POLICIES = ("error", "return", "drop")
 # source.time_format values for numbers since 1970-01-01 UTC, and microseconds per unit
 UNIX_TIME_FORMATS = {"unix_s": 1_000_000, "unix_ms": 1_000, "unix_us": 1}

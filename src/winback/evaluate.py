@@ -55,9 +55,10 @@ def choose_threshold(y: np.ndarray, p: np.ndarray, train) -> float:
     """The decision threshold on held-out scores `p` with outcomes `y`, by `train.threshold_rule`
     (a fixed `train.threshold` wins): the F1-best; the highest that still finds
     `target_recall` of the positives; the score of the top `contact_share` of customers (a
-    campaign that can reach that many); or the one that maximises `value_per_positive` per
+    campaign that can reach that many); the one that maximises `value_per_positive` per
     flagged positive minus `cost_per_contact` per flagged customer (above every score, so
-    nobody is flagged, when no cut pays)."""
+    nobody is flagged, when no cut pays); or the one that gets the most customers right, the
+    highest of equals (accuracy: where a calibrated model's 0.5 is only right on average)."""
     y, p = np.asarray(y, dtype=int), np.asarray(p, dtype=float)
     rule = train.threshold_rule
     if train.threshold:
@@ -73,6 +74,10 @@ def choose_threshold(y: np.ndarray, p: np.ndarray, train) -> float:
     if rule == "profit":
         profit = train.value_per_positive * found - train.cost_per_contact * flagged
         return float(cuts[int(np.argmax(profit))]) if profit.max() > 0 else float(np.nextafter(cuts[0], np.inf))
+    if rule == "accuracy":  # flagged positives plus unflagged negatives
+        negatives = len(y) - int(y.sum())
+        right = found + negatives - (flagged - found)
+        return float(cuts[int(np.argmax(right))]) if right.max() > negatives else float(np.nextafter(cuts[0], np.inf))
     raise ValueError(f"unknown threshold rule {rule!r}")
 
 
@@ -135,6 +140,7 @@ def threshold_rule_text(train) -> str:
         "contacts": f"the score of the top {train.contact_share:.0%} of customers (the contact budget)",
         "profit": (f"the threshold that maximises {train.value_per_positive:g} per flagged positive "
                    f"minus {train.cost_per_contact:g} per flagged customer"),
+        "accuracy": "the threshold that gets the most customers right",
     }[train.threshold_rule]
 
 

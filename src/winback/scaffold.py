@@ -53,7 +53,7 @@ windows_days = [7, 30, 90, 180]
 # candidates = ["logistic", "lightgbm", "bgnbd"]   # default: the problem's own (no bgnbd for
 #                                                  # first_purchase; markov, lightgbm... for next_event)
 seed = 42
-# threshold_rule = "contacts"  # f1 | recall | contacts | profit: who `winback score` flags
+# threshold_rule = "contacts"  # f1 | recall | contacts | profit | accuracy: who `winback score` flags
 # contact_share = 0.2          # contacts: the share of customers a campaign can reach
 
 [output]
