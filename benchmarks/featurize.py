@@ -49,12 +49,18 @@ df["day"] = df.event_time.dt.floor("D")
 df["buy"] = df.event_type == "purchase"
 df["order"] = df.user_session.where(df.buy)
 df["spend_amt"] = df.price.where(df.buy, 0.0)
+df["qty"] = df.buy.astype("int64")  # the layout has no quantity: each purchase line is one
+df["returned"] = df.event_type == "return"
 g = df.groupby("user_id")
 f = pd.DataFrame({{
     "n_events": g.size(), "active_days": g.day.nunique(), "tenure_days": g.age.max(),
     "recency_days": g.age.min(), "n_purchase_events": g.buy.sum(), "n_orders": g.order.nunique(),
     "spend": g.spend_amt.sum(), "max_order_line": df[df.buy].groupby("user_id").price.max(),
+    "quantity": g.qty.sum(), "n_returns": g.returned.sum(),
 }})
+f["avg_order_value"] = (f.spend / f.n_orders).where(f.n_orders > 0)
+f["return_share"] = (f.n_returns / (f.n_returns + f.n_purchase_events)).where(f.n_returns + f.n_purchase_events > 0)
+f["events_per_active_day"] = f.n_events / f.active_days
 b = df[df.buy].groupby("user_id")
 f["purchase_days"] = b.day.nunique()
 f["purchase_recency_days"] = b.age.min()
@@ -68,11 +74,18 @@ for w in (7, 30, 90, 180):
 last = df[df.age <= 30].groupby("user_id").size()
 prev = df[(df.age > 30) & (df.age <= 60)].groupby("user_id").size()
 f["trend_events"] = (last.sub(prev, fill_value=0)) / (last.add(prev, fill_value=0))
+lines = df[df.buy & df.order.notna()]
+lines = lines.assign(in_prev=(lines.age > 30) & (lines.age <= 60))
+o = lines.groupby(["user_id", "order"]).agg(newest=("age", "min"), in_prev=("in_prev", "any"))
+o_last = (o.newest <= 30).groupby(level="user_id").sum().reindex(f.index, fill_value=0)
+o_prev = o.in_prev.groupby(level="user_id").sum().reindex(f.index, fill_value=0)
+f["trend_orders"] = ((o_last - o_prev) / (o_last + o_prev)).where(o_last + o_prev > 0)
 for et in ("view", "cart", "remove_from_cart", "purchase"):
     f[f"n_{{et}}"] = df[df.event_type == et].groupby("user_id").size()
     f[f"share_{{et}}"] = f[f"n_{{et}}"].fillna(0) / f.n_events
-f["cart_per_view"] = f.n_cart / f.n_view
-f["purchase_per_cart"] = f.n_purchase / f.n_cart
+f["cart_per_view"] = f.n_cart.fillna(0) / f.n_view  # no views: unknown; views, no carts: 0
+f["purchase_per_cart"] = f.n_purchase.fillna(0) / f.n_cart
+f["purchase_per_view"] = f.n_purchase.fillna(0) / f.n_view
 f["weekend_share"] = (df.event_time.dt.dayofweek >= 5).groupby(df.user_id).mean()
 hour = df.event_time.dt.hour
 for name, (lo, hi) in {{"night": (0, 6), "morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24)}}.items():
@@ -86,6 +99,8 @@ gg = pdays.groupby("user_id").gap
 f["gap_mean_days"] = gg.mean()
 f["gap_std_days"] = gg.std()
 f["last_gap_days"] = gg.last()
+overdue = (cutoff - pdays.groupby("user_id").day.max()).dt.total_seconds() / 86400
+f["recency_over_gap"] = (overdue / f.gap_mean_days).where(f.gap_mean_days > 0)
 s = df.groupby(["user_id", "user_session"]).agg(events=("event_type", "size"), start=("event_time", "min"),
                                                 end=("event_time", "max"), converted=("buy", "any"))
 s["minutes"] = (s.end - s.start).dt.total_seconds() / 60
@@ -93,6 +108,7 @@ gs = s.groupby("user_id")
 f["n_sessions"] = gs.size()
 f["events_per_session"] = gs.events.mean()
 f["session_minutes_mean"] = gs.minutes.mean()
+f["session_minutes_max"] = gs.minutes.max()
 f["session_conversion"] = gs.converted.mean()
 t1 = time.perf_counter()
 f.to_parquet("{cache}/pandas_features.parquet")
