@@ -6,6 +6,7 @@ all its tuning."""
 from __future__ import annotations
 
 import ast
+import json
 import re
 import sys
 import tomllib
@@ -99,3 +100,51 @@ def test_without_pytorch_the_default_networks_are_left_out_with_a_note(monkeypat
     assert events.candidate_notes[0].startswith("lstm, gru, cnn, cnn_bigru left out: they need PyTorch")
     table.train.candidates = ["mlp"]
     assert table.candidates == ["mlp"] and table.candidate_notes == []
+
+
+WITHOUT_TORCH = """
+import sys
+
+class NoTorch:  # as if PyTorch were not installed: importing or looking for it fails
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError(f"No module named '{name}'", name=name)
+        return None
+
+sys.meta_path.insert(0, NoTorch())
+from winback.cli import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def _run_without_torch(*args: str, cwd: Path):
+    import subprocess
+
+    return subprocess.run([sys.executable, "-c", WITHOUT_TORCH, *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_a_plain_install_trains_and_scores_a_customer_table_and_next_events(tmp_path):
+    """As `pip install winback` runs them, without PyTorch: a customer table's default zoo and
+    next_event's defaults train, say what they left out, write their bundles and score."""
+    from winback.datasets import generate_rees46
+
+    out = _run_without_torch("train", "--dataset", "oneclick", "--trials", "1", "--out", "oc", "--no-track",
+                             cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "mlp left out: it needs PyTorch" in " ".join((out.stdout + out.stderr).split())
+    manifest = json.loads((tmp_path / "oc" / "bundle" / "manifest.json").read_text())
+    assert "mlp" not in manifest["candidates"] and "lightgbm" in manifest["candidates"]
+    out = _run_without_torch("score", "--dataset", "oneclick", "--out", "oc", "-o", "scores.csv", "-q",
+                             "--no-reasons", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert len((tmp_path / "scores.csv").read_text().splitlines()) == 1_297 + 1
+
+    generate_rees46(tmp_path / "events.parquet", rows=20_000, seed=3, days=40)
+    (tmp_path / "winback.toml").write_text('[source]\npath = "events.parquet"\nlayout = "rees46"\n'
+                                           '[problem]\nname = "next_event"\nhorizon_days = 10\n')
+    out = _run_without_torch("train", "--no-track", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "lstm, gru, cnn, cnn_bigru left out: they need PyTorch" in " ".join((out.stdout + out.stderr).split())
+    manifest = json.loads((tmp_path / "winback-out" / "bundle" / "manifest.json").read_text())
+    assert set(manifest["candidates"]) == {"most_frequent", "markov", "lightgbm"}

@@ -787,4 +787,7 @@ def torch_installed() -> bool:
     """Whether PyTorch can be imported, without importing it (about a second)."""
     import importlib.util
 
-    return importlib.util.find_spec("torch") is not None
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):  # a broken install, or one an import hook hides
+        return False
