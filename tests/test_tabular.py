@@ -147,6 +147,34 @@ def test_a_tree_bundle_missing_a_node_field_is_refused_with_a_reason(fitted, tmp
         load_table_model(tmp_path, entry)
 
 
+@pytest.mark.parametrize("damage", ["loop", "past_the_end", "half_leaf", "feature", "values"])
+def test_a_damaged_tree_is_refused_before_scikit_learn_follows_it(fitted, tmp_path, damage):
+    """The compiled tree trusts its node arrays; a child that points back up (a loop), past the
+    last node, a node with one child, a feature the model lacks or values of another shape
+    would hang or crash the process instead of raising."""
+    from safetensors.numpy import load_file, save_file
+
+    entry = fitted["tree"].save(tmp_path)
+    path = tmp_path / entry["estimator"]["arrays"]
+    arrays = load_file(str(path))
+    root_is_inner = arrays["node.left_child"][0] > 0
+    assert root_is_inner
+    if damage == "loop":
+        arrays["node.left_child"][0] = 0
+    elif damage == "past_the_end":
+        arrays["node.right_child"][0] = len(arrays["node.right_child"])
+    elif damage == "half_leaf":
+        leaf = int(np.flatnonzero(arrays["node.left_child"] == -1)[0])
+        arrays["node.right_child"][leaf] = leaf + 1
+    elif damage == "feature":
+        arrays["node.feature"][0] = 10_000
+    else:
+        arrays["values"] = arrays["values"][:, :, :1].copy()
+    save_file(arrays, str(path))
+    with pytest.raises(WinbackError, match="decision tree is damaged"):
+        load_table_model(tmp_path, entry)
+
+
 class Foreign:
     pass
 

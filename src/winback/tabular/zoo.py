@@ -286,6 +286,7 @@ def _tree_from_arrays(a: dict[str, np.ndarray]):
                                f"scikit-learn's trees need; train the model again with this install.")
         nodes[field] = a[key]
     classes = a["classes"]
+    _check_tree(nodes, a["values"], n_features, len(classes))
     tree = Tree(n_features, np.array([len(classes)], dtype=np.intp), 1)
     tree.__setstate__({"max_depth": max_depth, "node_count": node_count, "nodes": nodes,
                        "values": np.ascontiguousarray(a["values"], dtype=np.float64)})
@@ -294,6 +295,24 @@ def _tree_from_arrays(a: dict[str, np.ndarray]):
     est.n_features_in_ = est.max_features_ = n_features
     est.n_outputs_ = 1
     return est
+
+
+def _check_tree(nodes: np.ndarray, values: np.ndarray, n_features: int, n_classes: int) -> None:
+    """Refuse node arrays scikit-learn's compiled tree would follow out of bounds: children
+    that are not later nodes (a loop, or past the end), half leaves, features the model lacks.
+    A fitted tree always passes (its nodes are written parents first); a damaged or crafted
+    file stops here with a message instead of crashing the process."""
+    n = len(nodes)
+    left, right, feature = nodes["left_child"], nodes["right_child"], nodes["feature"]
+    leaf = left == -1
+    index = np.arange(n)
+    inner_ok = ((left > index) & (left < n) & (right > index) & (right < n)
+                & (feature >= 0) & (feature < n_features))
+    if n == 0 or values.shape != (n, 1, n_classes) or not np.all((leaf & (right == -1)) | (~leaf & inner_ok)):
+        from winback.errors import WinbackError
+
+        raise WinbackError("This bundle's decision tree is damaged (its nodes do not form a tree over "
+                           "the model's columns); train the model again.")
 
 
 def _knn_arrays(est) -> dict[str, np.ndarray] | None:
