@@ -420,4 +420,7 @@ def load_model(name: str, directory: Path, entry: dict[str, Any]):
         model = SVCScores.__new__(SVCScores)
         model.svc = inner
         return model
+    if name == "tree":  # checked as the arrays are, before the compiled tree follows its nodes
+        state = inner.tree_.__getstate__()
+        _check_tree(state["nodes"], state["values"], inner.n_features_in_, len(inner.classes_))
     return SklearnModel(inner)
