@@ -79,6 +79,9 @@ def test_the_optional_extras_are_declared():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     for module, extra in OPTIONAL.items():
         assert any(_name(Requirement(r).name).startswith(module) for r in extras[extra]), (module, extra)
+    from winback.extras import EXTRAS  # what `winback --version` reports: the user-facing extras
+
+    assert set(EXTRAS) == set(extras) - {"test", "bench"}
 
 
 def test_without_pytorch_the_default_networks_are_left_out_with_a_note(monkeypatch):
@@ -148,3 +151,15 @@ def test_a_plain_install_trains_and_scores_a_customer_table_and_next_events(tmp_
     assert "lstm, gru, cnn, cnn_bigru left out: they need PyTorch" in " ".join((out.stdout + out.stderr).split())
     manifest = json.loads((tmp_path / "winback-out" / "bundle" / "manifest.json").read_text())
     assert set(manifest["candidates"]) == {"most_frequent", "markov", "lightgbm"}
+
+
+def test_version_says_which_extras_are_installed(tmp_path):
+    from winback import __version__
+
+    out = _run_without_torch("--version", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert lines[0] == f"winback {__version__}" and lines[1] == "extras:"
+    assert "  deep: not installed (pip install 'winback[deep]'), needed for the mlp candidate" in out.stdout
+    assert any(line.startswith("  spark: installed (pyspark ") for line in lines)  # the test install has it
+    assert {line.split(":")[0].strip() for line in lines[2:]} == {"deep", "spark", "postgres", "bigquery"}

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from winback import __version__
+from winback.extras import version_text
 from winback.config import moment_text
 from winback.datasets import DATASETS
 from winback.data.sources import damaged_text, is_read_failure
@@ -314,9 +315,21 @@ def cmd_demo(args) -> int:
     return 0
 
 
+class _VersionAction(argparse.Action):
+    """`--version`: the version and the extras, looked up only when asked (argparse's own
+    action wants the text on every run, and reflows its lines)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text(__version__))
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="winback", description="Which customers will come back, and what to do about it.")
-    p.add_argument("--version", action="version", version=f"winback {__version__}")
+    p.add_argument("--version", action=_VersionAction, help="the version, and which optional extras are installed")
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp, dataset: bool = True):

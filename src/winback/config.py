@@ -784,10 +784,7 @@ def moment_text(when: dt.datetime) -> str:
 
 
 def torch_installed() -> bool:
-    """Whether PyTorch can be imported, without importing it (about a second)."""
-    import importlib.util
+    """Whether PyTorch (the `deep` extra) can be imported, without importing it."""
+    from winback.extras import installed
 
-    try:
-        return importlib.util.find_spec("torch") is not None
-    except (ImportError, ValueError):  # a broken install, or one an import hook hides
-        return False
+    return installed("torch")
