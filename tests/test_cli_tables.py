@@ -209,6 +209,25 @@ def test_init_table_reads_a_churn_label_as_a_loss_and_finds_the_value_column(tmp
     assert main(["validate"]) == 0
 
 
+@pytest.mark.parametrize("label, value", [("Gekündigt", "Umsatz"), ("Kündigung", "Gewinn"),
+                                          ("Résilié", "Chiffre d'affaires"), ("Opgezegd", "Revenue")])
+def test_init_table_reads_accented_and_foreign_loss_labels_as_losses(tmp_path, monkeypatch, capsys, label, value):
+    """A German CRM's 'Gekündigt' (ja / nein) is a loss, as 'Churn' is: its accent kept it from
+    the plain-letter pattern, so the table was set up as repeat_purchase and its segments' risk
+    was the probability of staying."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(5)
+    n = 200
+    pd.DataFrame({"Kundennummer": range(n), value: rng.uniform(10, 500, n).round(2),
+                  "Besuche": rng.poisson(4, n),
+                  label: np.where(rng.random(n) < 0.3, "ja", "nein")}).to_csv("kunden.csv", index=False)
+    assert main(["init", "--table", "--path", "kunden.csv"]) == 0
+    assert f"'{label}' names a loss" in " ".join(capsys.readouterr().out.split())
+    lines = [line.split("#")[0].strip() for line in (tmp_path / "winback.toml").read_text().splitlines()]
+    assert 'name = "activity_decline"' in lines and 'positive = ["ja"]' in lines
+    assert f'value_column = "{value}"' in lines
+
+
 def test_init_table_takes_a_yes_as_1_however_common(tmp_path, monkeypatch, capsys):
     """'Churned' = yes for most customers: the yes is what the column says, not the rarer 'no'
     (taken as 1, risk in the segments was the probability of staying)."""

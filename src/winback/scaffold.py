@@ -12,6 +12,7 @@ how numbers are written. Every guess comes back as a note to print.
 from __future__ import annotations
 
 import re
+import unicodedata
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,14 +98,27 @@ dir = "winback-out"
 """
 
 
+class _Unaccented:
+    """A name pattern matched on the text with its accents taken off, so that 'Gekündigt',
+    'Résilié' and 'Abgewandert' meet patterns written in plain letters (the label of a German
+    churn table was read as a repeat purchase, which turned its segments' risk around)."""
+
+    def __init__(self, pattern: re.Pattern):
+        self.pattern = pattern
+
+    def search(self, text: str):
+        plain = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+        return self.pattern.search(plain)
+
+
 # a label that names a loss (churned, cancelled, left): its 1 is the bad outcome, so the risk of
 # the segments is its probability (activity_decline), not one minus it
-LOSS_NAMES = re.compile(r"(churn|attrition|cancel|(?<![a-z])left(?![a-z])|exited|lapse|declin|decreas|"
-                        r"lost|inactiv|unsubscri|defect|leav|abwander|gekundigt|gekuendigt|resili|baja|abbandon)",
-                        re.I)
+LOSS_NAMES = _Unaccented(re.compile(
+    r"(churn|attrition|cancel|(?<![a-z])left(?![a-z])|exited|lapse|declin|decreas|lost|inactiv|unsubscri|"
+    r"defect|leav|abwander|abgewandert|k(u|ue)ndig|resili|baja|abbandon|disdett|opgezeg)", re.I))
 # a numeric column of what a customer is worth, for the value axis of the segments
-VALUE_NAMES = re.compile(r"(revenue|profit|spend|charges|sales|value|clv|ltv|umsatz|gewinn|ausgaben|"
-                         r"chiffre|ingreso|ricav)", re.I)
+VALUE_NAMES = _Unaccented(re.compile(r"(revenue|profit|spend|charges|sales|value|clv|ltv|umsatz|gewinn|"
+                                     r"ausgaben|chiffre|ingreso|ricav)", re.I))
 # a value per period (MonthlyCharges, MRR, annual fee) is what a lost customer takes away; a
 # total to date (TotalCharges) mostly counts tenure, and long-standing customers leave least
 RECURRING_VALUE = re.compile(r"(monthly|per[ _-]?month|(?<![a-z])(mrr|arr)(?![a-z])|recurring|annual|yearly|"
