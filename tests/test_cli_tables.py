@@ -210,7 +210,8 @@ def test_init_table_reads_a_churn_label_as_a_loss_and_finds_the_value_column(tmp
 
 
 @pytest.mark.parametrize("label, value", [("Gekündigt", "Umsatz"), ("Kündigung", "Gewinn"),
-                                          ("Résilié", "Chiffre d'affaires"), ("Opgezegd", "Revenue")])
+                                          ("Résilié", "Dépenses mensuelles"), ("Opgezegd", "Omzet"),
+                                          ("Baja", "Gasto mensual"), ("Disdetta", "Spesa")])
 def test_init_table_reads_accented_and_foreign_loss_labels_as_losses(tmp_path, monkeypatch, capsys, label, value):
     """A German CRM's 'Gekündigt' (ja / nein) is a loss, as 'Churn' is: its accent kept it from
     the plain-letter pattern, so the table was set up as repeat_purchase and its segments' risk
@@ -226,6 +227,20 @@ def test_init_table_reads_accented_and_foreign_loss_labels_as_losses(tmp_path, m
     lines = [line.split("#")[0].strip() for line in (tmp_path / "winback.toml").read_text().splitlines()]
     assert 'name = "activity_decline"' in lines and 'positive = ["ja"]' in lines
     assert f'value_column = "{value}"' in lines
+
+
+def test_init_table_prefers_a_value_per_period_in_other_languages_too(tmp_path, monkeypatch):
+    """'Gasto mensual' (what a lost customer takes away each month) before 'Gasto total', which
+    mostly counts tenure, as 'MonthlyCharges' before 'TotalCharges'."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(6)
+    n = 200
+    pd.DataFrame({"id_cliente": range(n), "Gasto total": rng.uniform(100, 5000, n).round(2),
+                  "Gasto mensual": rng.uniform(5, 80, n).round(2),
+                  "Baja": np.where(rng.random(n) < 0.3, "Sí", "No")}).to_csv("clientes.csv", index=False)
+    assert main(["init", "--table", "--path", "clientes.csv"]) == 0
+    lines = [line.split("#")[0].strip() for line in (tmp_path / "winback.toml").read_text().splitlines()]
+    assert 'value_column = "Gasto mensual"' in lines and 'positive = ["Sí"]' in lines
 
 
 def test_init_table_takes_a_yes_as_1_however_common(tmp_path, monkeypatch, capsys):

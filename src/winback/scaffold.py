@@ -117,12 +117,18 @@ LOSS_NAMES = _Unaccented(re.compile(
     r"(churn|attrition|cancel|(?<![a-z])left(?![a-z])|exited|lapse|declin|decreas|lost|inactiv|unsubscri|"
     r"defect|leav|abwander|abgewandert|k(u|ue)ndig|resili|baja|abbandon|disdett|opgezeg)", re.I))
 # a numeric column of what a customer is worth, for the value axis of the segments
-VALUE_NAMES = _Unaccented(re.compile(r"(revenue|profit|spend|charges|sales|value|clv|ltv|umsatz|gewinn|"
-                                     r"ausgaben|chiffre|ingreso|ricav)", re.I))
+VALUE_NAMES = _Unaccented(re.compile(
+    r"(revenue|profit|spend|charges|sales|value|clv|ltv|"
+    r"umsatz|gewinn|ausgaben|"                      # German
+    r"chiffre|depense|revenu|benefice|"             # French
+    r"ingreso|gasto|facturacion|ventas|importe|"    # Spanish
+    r"ricav|spesa|fatturato|"                       # Italian
+    r"omzet|winst|uitgave)", re.I))                 # Dutch
 # a value per period (MonthlyCharges, MRR, annual fee) is what a lost customer takes away; a
 # total to date (TotalCharges) mostly counts tenure, and long-standing customers leave least
-RECURRING_VALUE = re.compile(r"(monthly|per[ _-]?month|(?<![a-z])(mrr|arr)(?![a-z])|recurring|annual|yearly|"
-                             r"per[ _-]?year|monat|mensuel|mensual|mensile)", re.I)
+RECURRING_VALUE = _Unaccented(re.compile(r"(monthly|per[ _-]?month|(?<![a-z])(mrr|arr)(?![a-z])|recurring|annual|"
+                                         r"yearly|per[ _-]?year|monat|mensuel|mensual|mensile|maand|"
+                                         r"jahr|annuel|anual|annuale|jaarlijk)", re.I))
 KEY_NAMES = re.compile(r"(^id$|_id$|^id_|customer|client|user|member|^cid$)", re.I)
 # a label written as an answer (Churned: Yes / No): the yes is 1, however rare, since the
 # column's name says what it is; in English, German, French, Spanish, Italian, Portuguese,
