@@ -243,6 +243,33 @@ def test_init_table_prefers_a_value_per_period_in_other_languages_too(tmp_path, 
     assert 'value_column = "Gasto mensual"' in lines and 'positive = ["Sí"]' in lines
 
 
+def test_init_table_on_a_crm_export_with_a_status_label_and_blank_lines(tmp_path, monkeypatch, capsys):
+    """A CRM export: 'Status' = Active / Churned (the value names the loss, not the column),
+    'Total Spent' in dollars, a blank line and an empty column at the end. Before, the blank line
+    hid the key ('no column is unique'), Churned was 1 only as the rarer value, the problem
+    stayed repeat_purchase (the segments' risk was the probability of staying) and 'Spent' was
+    no value name."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(7)
+    lines = ["Customer ID,Orders,Total Spent,Status,"]
+    for i in range(120):
+        churned = i % 5 == 0 or i % 7 == 0
+        lines.append(f'C{i:04d},{rng.poisson(3) + 2 * (not churned)},"${rng.uniform(10, 3000):,.2f}",'
+                     f'{"Churned" if churned else "Active"},')
+    # most customers churned here, so the rarer value would be the wrong 1
+    lines += [f'D{i:04d},1,"$10.00",Churned,' for i in range(100)] + [",,,,"]
+    (tmp_path / "export.csv").write_text("\n".join(lines) + "\n")
+    assert main(["init", "--table", "--path", "export.csv"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "'Churned' is taken to mean 1, the loss it names" in out and "'Churned' names a loss" in out
+    lines = [line.split("#")[0].strip() for line in (tmp_path / "winback.toml").read_text().splitlines()]
+    assert 'key = "Customer ID"' in lines and 'name = "activity_decline"' in lines
+    assert 'positive = ["Churned"]' in lines and 'value_column = "Total Spent"' in lines
+    assert main(["validate"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "skipped 1 empty row(s) of 'export.csv'" in out
+
+
 def test_init_table_takes_a_yes_as_1_however_common(tmp_path, monkeypatch, capsys):
     """'Churned' = yes for most customers: the yes is what the column says, not the rarer 'no'
     (taken as 1, risk in the segments was the probability of staying)."""

@@ -146,6 +146,21 @@ def test_duplicated_customers_are_an_error(tmp_path):
         load_customer_table(_project(tmp_path, {"people.csv": people}))
 
 
+def test_empty_lines_are_skipped_and_a_row_without_an_id_is_shown(tmp_path):
+    """A spreadsheet export's blank lines (every cell empty) are skipped with a note; a row with
+    values but no customer id (a totals line) is an error that shows it. Before, one blank line
+    was 'a customer id that appears more than once', with no id to show."""
+    cfg = _project(tmp_path, {"people.csv": PEOPLE})
+    path = tmp_path / "people.csv"
+    path.write_text(PEOPLE.to_csv(index=False) + ",,,\n , ,,\n")
+    table = load_customer_table(cfg)
+    assert len(table.frame) == 4
+    assert "skipped 2 empty row(s) of 'people.csv'" in table.notes
+    path.write_text(PEOPLE.to_csv(index=False) + ",,,\n,,,17\n")
+    with pytest.raises(DataError, match=r"1 row\(s\) have values but no customer id in 'cid' \(e.g. visits = '17'\)"):
+        load_customer_table(cfg)
+
+
 def test_pivot_with_an_unknown_period_suggests_a_fix(tmp_path):
     spend = pd.DataFrame({"cid": [1, 1, 2, 2, 3, 3, 4, 4],
                           "period": ["prev", "current", "prev", "current", "prev", "currnet", "prev", "current"],

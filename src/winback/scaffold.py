@@ -118,7 +118,7 @@ LOSS_NAMES = _Unaccented(re.compile(
     r"defect|leav|abwander|abgewandert|k(u|ue)ndig|resili|baja|abbandon|disdett|opgezeg)", re.I))
 # a numeric column of what a customer is worth, for the value axis of the segments
 VALUE_NAMES = _Unaccented(re.compile(
-    r"(revenue|profit|spend|charges|sales|value|clv|ltv|"
+    r"(revenue|profit|spend|spent|charges|sales|value|clv|ltv|"
     r"umsatz|gewinn|ausgaben|"                      # German
     r"chiffre|depense|revenu|benefice|"             # French
     r"ingreso|gasto|facturacion|ventas|importe|"    # Spanish
@@ -193,7 +193,11 @@ def table_guess(path: str, base_dir: Path) -> dict:
         if table is None:
             return {**guess, "note": f"[yellow]{escape(path)} does not exist yet[/]: set table.key "
                                      f"and table.label by hand."}
-        # values counted as loading reads them: without stray spaces (' yes' is 'yes')
+        # values counted as loading reads them: without stray spaces (' yes' is 'yes'), and
+        # without the empty lines it skips
+        import ibis
+
+        table = table.filter(~ibis.and_(*(table[c].isnull() for c in table.columns)))
         stats = table.aggregate(rows=table.count(), **{f"n{i}": (table[c].strip() if table[c].type().is_string()
                                                                  else table[c]).nunique()
                                                        for i, c in enumerate(table.columns)},
@@ -211,6 +215,7 @@ def table_guess(path: str, base_dir: Path) -> dict:
     labels = sorted(binary, key=lambda c: (not (OUTCOME_NAMES.search(c) or LOSS_NAMES.search(c)),
                                            not LABEL_NAMES.search(c)))
     notes = []
+    loss_value = ""  # a label's value that names the loss (Churned), where its name does not
     if read_settings:
         guess["source_settings"] = read_settings
     if encoding:
@@ -243,15 +248,21 @@ def table_guess(path: str, base_dir: Path) -> dict:
                 found.sort(key=lambda v: v != losses[0])
                 notes.append(f"'{found[0]}' is taken to mean 1, the loss '{label}' names: swap "
                              f"positive and negative if '{found[1]}' does")
+            elif len(losses) == 1:  # Status: Active / Churned, whatever the column is called
+                found.sort(key=lambda v: v != losses[0])
+                loss_value = found[0]
+                notes.append(f"'{found[0]}' is taken to mean 1, the loss it names: swap positive and "
+                             f"negative if '{found[1]}' does")
             else:
                 notes.append(f"'{found[0]}' (the rarer value) is taken to mean 1: swap positive and "
                              f"negative if '{found[1]}' does")
             guess["positive"], guess["negative"] = found[:1], found[1:]
     else:
         notes.append("no column has exactly two values: set table.label to the column to predict")
-    if labels and LOSS_NAMES.search(guess["label"]):
+    loss = guess["label"] if labels and LOSS_NAMES.search(guess["label"]) else loss_value
+    if loss:
         guess["problem"] = "activity_decline"
-        notes.append(f"'{guess['label']}' names a loss: wrote problem.name = \"activity_decline\", so a "
+        notes.append(f"'{loss}' names a loss: wrote problem.name = \"activity_decline\", so a "
                      f"customer's risk in the segments is the probability of it (with repeat_purchase it "
                      f"would be one minus that)")
     from winback.data.tables import formatted_number_columns

@@ -342,6 +342,34 @@ def _formatted_numbers_error(where: str, found: dict[str, tuple[Inferred, list[s
                      "numbers (or list them in table.categorical to keep them as text).")
 
 
+def _without_empty_rows(table: ir.Table, key: str, where: str, notes: list[str] | None) -> ir.Table:
+    """The table without the empty lines spreadsheets leave (every cell blank), which it notes;
+    a row with values but no customer id is an error that shows it. Before, such a row counted
+    as a repeated id, and the error named none."""
+    columns = [c for c in table.columns if c != ROW]
+
+    def blank(c: str) -> ir.BooleanValue:
+        col = table[c]
+        return col.isnull() | (col.strip() == "") if col.type().is_string() else col.isnull()
+
+    no_key = blank(key)
+    empty = ibis.and_(*(blank(c) for c in columns))
+    counts = table.aggregate(empty=empty.sum(), no_key=no_key.sum()).execute().iloc[0]
+    n_empty, n_no_key = int(counts["empty"] or 0), int(counts["no_key"] or 0)
+    if n_no_key > n_empty:
+        shown = table.filter(no_key & ~empty).select(*columns).limit(3).execute()
+        examples = "; ".join(", ".join(f"{c} = {v!r}" for c, v in row.items() if not pd.isna(v) and str(v).strip())
+                             for row in shown.to_dict("records"))
+        raise DataError(f"{where}: {n_no_key - n_empty:,} row(s) have values but no customer id in '{key}' "
+                        f"(e.g. {examples}). Give them their ids, or remove them from the file (a "
+                        f"totals line, say).")
+    if n_empty:
+        if notes is not None:
+            notes.append(f"skipped {n_empty:,} empty row(s) of {where.split(' ', 2)[-1]}")
+        return table.filter(~empty)
+    return table
+
+
 def _fix_values(table: ir.Table, fixes: dict[str, dict], where: str) -> ir.Table:
     _require(table, list(fixes), where)
     return table.mutate(**{
@@ -398,6 +426,7 @@ def _prepare_source(con, src: TableSourceConfig, key: str, base: Path,
         table = table.select(*dict.fromkeys(keep))
     ids = table[key]
     table = table.mutate(**{key: float_id_text(ids) if ids.type().is_floating() else ids.cast("string").strip()})
+    table = _without_empty_rows(table, key, where, notes)
     table = _fix_values(table, src.fixes, where).cache()  # as read: what typing's checks query
     table = _typed(table, key, source_number_format(src), where, text_columns, src.date_format,
                    duckdb=con.name == "duckdb", date_formats=date_formats, column_formats=src.date_formats)
