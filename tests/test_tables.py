@@ -156,6 +156,9 @@ def test_empty_lines_are_skipped_and_a_row_without_an_id_is_shown(tmp_path):
     table = load_customer_table(cfg)
     assert len(table.frame) == 4
     assert "skipped 2 empty row(s) of 'people.csv'" in table.notes
+    path.write_text(PEOPLE.to_csv(index=False) + "Total,,,17\n")  # a spreadsheet's totals line
+    table = load_customer_table(cfg)
+    assert len(table.frame) == 4 and "skipped the totals line(s) 'Total' of 'people.csv'" in table.notes
     path.write_text(PEOPLE.to_csv(index=False) + ",,,\n,,,17\n")
     with pytest.raises(DataError, match=r"1 row\(s\) have values but no customer id in 'cid' \(e.g. visits = '17'\)"):
         load_customer_table(cfg)

@@ -342,11 +342,23 @@ def _formatted_numbers_error(where: str, found: dict[str, tuple[Inferred, list[s
                      "numbers (or list them in table.categorical to keep them as text).")
 
 
+# a spreadsheet's totals line, by what its key cell says ('Total', 'Grand Total', 'Summe')
+TOTALS_KEY = r"(?i)^((grand|sub)[ _-]?)?totals?(:)?$|^sum(me)?$|^gesamt(summe)?$|^total[ _-]?general$|^totaa?l$|^totale$"
+
+
 def _without_empty_rows(table: ir.Table, key: str, where: str, notes: list[str] | None) -> ir.Table:
-    """The table without the empty lines spreadsheets leave (every cell blank), which it notes;
-    a row with values but no customer id is an error that shows it. Before, such a row counted
-    as a repeated id, and the error named none."""
+    """The table without the empty lines spreadsheets leave (every cell blank) or their totals
+    line (its key cell 'Total'), which it notes; a row with values but no customer id is an
+    error that shows it. Before, a blank line counted as a repeated id, and the error named
+    none; a totals line was a customer, scored with everyone's sums."""
     columns = [c for c in table.columns if c != ROW]
+    totals = table[key].re_search(TOTALS_KEY)
+    found = table.filter(totals).select(v=table[key]).execute()["v"].tolist()
+    if found:
+        table = table.filter(~totals)
+        if notes is not None:
+            notes.append(f"skipped the totals line(s) {', '.join(repr(v) for v in found[:3])} of "
+                         f"{where.split(' ', 2)[-1]}")
 
     def blank(c: str) -> ir.BooleanValue:
         col = table[c]
