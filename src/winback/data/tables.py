@@ -352,34 +352,31 @@ def _without_empty_rows(table: ir.Table, key: str, where: str, notes: list[str] 
     error that shows it. Before, a blank line counted as a repeated id, and the error named
     none; a totals line was a customer, scored with everyone's sums."""
     columns = [c for c in table.columns if c != ROW]
-    totals = table[key].re_search(TOTALS_KEY)
-    found = table.filter(totals).select(v=table[key]).execute()["v"].tolist()
-    if found:
-        table = table.filter(~totals)
-        if notes is not None:
-            notes.append(f"skipped the totals line(s) {', '.join(repr(v) for v in found[:3])} of "
-                         f"{where.split(' ', 2)[-1]}")
 
     def blank(c: str) -> ir.BooleanValue:
         col = table[c]
         return col.isnull() | (col.strip() == "") if col.type().is_string() else col.isnull()
 
+    totals = table[key].re_search(TOTALS_KEY).fill_null(False)
     no_key = blank(key)
     empty = ibis.and_(*(blank(c) for c in columns))
-    counts = table.aggregate(empty=empty.sum(), no_key=no_key.sum()).execute().iloc[0]
-    n_empty, n_no_key = int(counts["empty"] or 0), int(counts["no_key"] or 0)
-    if n_no_key > n_empty:
+    # one pass over the file for the three counts; the rows themselves only when there are some
+    counts = table.aggregate(empty=empty.sum(), no_key=no_key.sum(), totals=totals.sum()).execute().iloc[0]
+    n_empty, n_no_key, n_totals = (int(counts[c] or 0) for c in ("empty", "no_key", "totals"))
+    if n_no_key > n_empty:  # a totals line has its 'Total' in the id cell, so it is not one of these
         shown = table.filter(no_key & ~empty).select(*columns).limit(3).execute()
         examples = "; ".join(", ".join(f"{c} = {v!r}" for c, v in row.items() if not pd.isna(v) and str(v).strip())
                              for row in shown.to_dict("records"))
         raise DataError(f"{where}: {n_no_key - n_empty:,} row(s) have values but no customer id in '{key}' "
                         f"(e.g. {examples}). Give them their ids, or remove them from the file (a "
                         f"totals line, say).")
-    if n_empty:
-        if notes is not None:
-            notes.append(f"skipped {n_empty:,} empty row(s) of {where.split(' ', 2)[-1]}")
-        return table.filter(~empty)
-    return table
+    file = where.split(" ", 2)[-1]
+    if n_totals and notes is not None:
+        found = table.filter(totals).select(v=table[key]).limit(3).execute()["v"].tolist()
+        notes.append(f"skipped the totals line(s) {', '.join(repr(v) for v in found)} of {file}")
+    if n_empty and notes is not None:
+        notes.append(f"skipped {n_empty:,} empty row(s) of {file}")
+    return table.filter(~empty & ~totals) if n_empty or n_totals else table
 
 
 def _fix_values(table: ir.Table, fixes: dict[str, dict], where: str) -> ir.Table:
