@@ -195,9 +195,9 @@ def table_guess(path: str, base_dir: Path) -> dict:
                                      f"and table.label by hand."}
         # values counted as loading reads them: without stray spaces (' yes' is 'yes'), and
         # without the empty lines it skips
-        import ibis
+        from winback.data.tables import empty_row
 
-        table = table.filter(~ibis.and_(*(table[c].isnull() for c in table.columns)))
+        table = table.filter(~empty_row(table))
         stats = table.aggregate(rows=table.count(), **{f"n{i}": (table[c].strip() if table[c].type().is_string()
                                                                  else table[c]).nunique()
                                                        for i, c in enumerate(table.columns)},
@@ -244,15 +244,14 @@ def table_guess(path: str, base_dir: Path) -> dict:
                 found.sort(key=lambda v: v.lower() not in YES_WORDS)
                 notes.append(f"'{found[0]}' is taken to mean 1, what '{label}' says: swap positive "
                              f"and negative if '{found[1]}' does")
-            elif LOSS_NAMES.search(label) and len(losses) == 1:  # Churn: Retained / Churned
+            elif len(losses) == 1:  # Churn: Retained / Churned; Status: Active / Churned
                 found.sort(key=lambda v: v != losses[0])
-                notes.append(f"'{found[0]}' is taken to mean 1, the loss '{label}' names: swap "
-                             f"positive and negative if '{found[1]}' does")
-            elif len(losses) == 1:  # Status: Active / Churned, whatever the column is called
-                found.sort(key=lambda v: v != losses[0])
-                loss_value = found[0]
-                notes.append(f"'{found[0]}' is taken to mean 1, the loss it names: swap positive and "
-                             f"negative if '{found[1]}' does")
+                if LOSS_NAMES.search(label):
+                    named = f"the loss '{label}' names"
+                else:  # the value, not the column, names the loss
+                    named, loss_value = "the loss it names", found[0]
+                notes.append(f"'{found[0]}' is taken to mean 1, {named}: swap positive and negative "
+                             f"if '{found[1]}' does")
             else:
                 notes.append(f"'{found[0]}' (the rarer value) is taken to mean 1: swap positive and "
                              f"negative if '{found[1]}' does")

@@ -346,20 +346,27 @@ def _formatted_numbers_error(where: str, found: dict[str, tuple[Inferred, list[s
 TOTALS_KEY = r"(?i)^((grand|sub)[ _-]?)?totals?(:)?$|^sum(me)?$|^gesamt(summe)?$|^total[ _-]?general$|^totaa?l$|^totale$"
 
 
-def _without_empty_rows(table: ir.Table, key: str, where: str, notes: list[str] | None) -> ir.Table:
+def blank_cell(col: ir.Value) -> ir.BooleanValue:
+    """A cell with nothing in it: missing, or text of spaces only."""
+    return col.isnull() | (col.strip() == "") if col.type().is_string() else col.isnull()
+
+
+def empty_row(table: ir.Table) -> ir.BooleanValue:
+    """A line with every cell blank, as spreadsheet exports leave them (winback's row counter
+    aside): skipped by loading, and by `init --table` when it looks for the key."""
+    return ibis.and_(*(blank_cell(table[c]) for c in table.columns if c != ROW))
+
+
+def _without_empty_rows(table: ir.Table, key: str, where: str, file: str,
+                        notes: list[str] | None) -> ir.Table:
     """The table without the empty lines spreadsheets leave (every cell blank) or their totals
     line (its key cell 'Total'), which it notes; a row with values but no customer id is an
     error that shows it. Before, a blank line counted as a repeated id, and the error named
     none; a totals line was a customer, scored with everyone's sums."""
     columns = [c for c in table.columns if c != ROW]
-
-    def blank(c: str) -> ir.BooleanValue:
-        col = table[c]
-        return col.isnull() | (col.strip() == "") if col.type().is_string() else col.isnull()
-
     totals = table[key].re_search(TOTALS_KEY).fill_null(False)
-    no_key = blank(key)
-    empty = ibis.and_(*(blank(c) for c in columns))
+    no_key = blank_cell(table[key])
+    empty = empty_row(table)
     # one pass over the file for the three counts; the rows themselves only when there are some
     counts = table.aggregate(empty=empty.sum(), no_key=no_key.sum(), totals=totals.sum()).execute().iloc[0]
     n_empty, n_no_key, n_totals = (int(counts[c] or 0) for c in ("empty", "no_key", "totals"))
@@ -370,12 +377,11 @@ def _without_empty_rows(table: ir.Table, key: str, where: str, notes: list[str] 
         raise DataError(f"{where}: {n_no_key - n_empty:,} row(s) have values but no customer id in '{key}' "
                         f"(e.g. {examples}). Give them their ids, or remove them from the file (a "
                         f"totals line, say).")
-    file = where.split(" ", 2)[-1]
     if n_totals and notes is not None:
         found = table.filter(totals).select(v=table[key]).limit(3).execute()["v"].tolist()
-        notes.append(f"skipped the totals line(s) {', '.join(repr(v) for v in found)} of {file}")
+        notes.append(f"skipped the totals line(s) {', '.join(repr(v) for v in found)} of '{file}'")
     if n_empty and notes is not None:
-        notes.append(f"skipped {n_empty:,} empty row(s) of {file}")
+        notes.append(f"skipped {n_empty:,} empty row(s) of '{file}'")
     return table.filter(~empty & ~totals) if n_empty or n_totals else table
 
 
@@ -435,8 +441,8 @@ def _prepare_source(con, src: TableSourceConfig, key: str, base: Path,
         table = table.select(*dict.fromkeys(keep))
     ids = table[key]
     table = table.mutate(**{key: float_id_text(ids) if ids.type().is_floating() else ids.cast("string").strip()})
-    table = _without_empty_rows(table, key, where, notes)
     table = _fix_values(table, src.fixes, where).cache()  # as read: what typing's checks query
+    table = _without_empty_rows(table, key, where, src.path, notes)
     table = _typed(table, key, source_number_format(src), where, text_columns, src.date_format,
                    duckdb=con.name == "duckdb", date_formats=date_formats, column_formats=src.date_formats)
     # read, fixed and typed once into a temporary table: the checks and the join below would
