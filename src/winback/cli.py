@@ -76,34 +76,13 @@ def _config(args):
 
 
 def cmd_init(args) -> int:
-    from winback.data.layouts import LAYOUTS
-    from winback.scaffold import event_scaffold, olist_export, olist_scaffold, table_scaffold
+    from winback.scaffold import scaffold_for
 
     target = Path(args.config)
     if target.exists() and not args.force:
         raise WinbackError(f"'{target}' exists; use --force to overwrite it.")
-    if args.table:
-        scaffold = table_scaffold(args.path, target.parent)
-        next_step = ("Check table.key, table.label and its values, then `winback validate` and "
-                     "`winback train`.")
-    elif args.layout is None and (olist := olist_export(args.path, target.parent)):
-        scaffold = olist_scaffold(olist, target.parent, status=console.status)
-        next_step = "Next: `winback validate` then `winback train`."
-    else:
-        layout, recognised = args.layout, ""
-        if layout is None:
-            from winback.scaffold import guess_layout
-
-            layout, recognised = guess_layout(args.path, target.parent)
-        if layout not in LAYOUTS:
-            from winback.errors import did_you_mean
-
-            raise WinbackError(f"Unknown layout '{layout}'.{did_you_mean(layout, LAYOUTS)} "
-                               f"Known layouts: {', '.join(LAYOUTS)}.")
-        scaffold = event_scaffold(args.path, layout, target.parent, status=console.status)
-        if recognised:
-            scaffold.notes.insert(0, recognised)
-        next_step = "Next: `winback validate` then `winback train`."
+    scaffold, next_step = scaffold_for(args.path, target.parent, table=args.table, layout=args.layout,
+                                       status=console.status)
     target.write_text(scaffold.text)
     for note in scaffold.notes:
         console.print(note)

@@ -8,8 +8,12 @@ any of them, and the command line dispatches through the same code.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
-from collections.abc import Callable
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +21,13 @@ from typing import Any
 import pandas as pd
 
 from winback.config import Config, load_config, validate_config
-from winback.errors import DataError
+from winback.errors import ConfigError, DataError
 from winback.progress import Steps
 
 EVENT_LOG, CUSTOMER_TABLE, NEXT_EVENT = "event_log", "customer_table", "next_event"
+# the first line of a winback.toml that Project.from_frame wrote, and may write again
+FRAME_MARK = "# written by winback.Project.from_frame"
+OUTPUT_SECTION = '[output]\ndir = "winback-out"\n'
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ class Project:
     def __init__(self, config: Config):
         validate_config(config)
         self.config = config
+        self.setup_notes: list[str] = []
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "Project":
@@ -56,6 +64,48 @@ class Project:
         from winback.datasets import dataset_config
 
         return cls(dataset_config(name, output_dir=str(Path(output_dir).resolve())))
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, *, output_dir: str | Path = "winback-out", table: bool = False,
+                   layout: str | None = None, quiet: bool = False) -> "Project":
+        """A DataFrame already in a notebook: events or orders (one row each), or with
+        `table=True` one row per customer. It is written once as Parquet to
+        `output_dir/input/`, and set up as `winback init` sets up a file (the layout recognised
+        by its columns, columns mapped by name, the horizon fitted to its time span; a table's
+        key, label and value column read off it), with that config in `output_dir/winback.toml`
+        so the same project runs from the command line (`winback train --config ...`). What was
+        guessed, to check, is in `.setup_notes`, and printed unless `quiet`. Calling it again on
+        the same `output_dir` writes both again; a winback.toml written otherwise is never
+        overwritten."""
+        from winback.data.frames import frame_to_parquet
+        from winback.scaffold import scaffold_for
+
+        out = Path(output_dir).expanduser().resolve()
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"output_dir '{out}' is a file, not a folder.")
+        toml = out / "winback.toml"
+        if toml.exists() and not toml.read_text(encoding="utf-8", errors="replace").startswith(FRAME_MARK):
+            raise ConfigError(f"'{toml}' exists and was not written by Project.from_frame, so it is left as "
+                              f"it is: choose another output_dir, or Project.from_toml('{toml}') to use it.")
+        name = "customers.parquet" if table else "events.parquet"
+        notes = frame_to_parquet(frame, out / "input" / name)
+        scaffold, _ = scaffold_for(f"input/{name}", out, table=table, layout=layout)
+        if OUTPUT_SECTION not in scaffold.text:
+            raise AssertionError("the init template's [output] section changed")
+        text = (f"{FRAME_MARK} from a DataFrame of {len(frame):,} rows.\n"
+                + scaffold.text.replace(OUTPUT_SECTION, '[output]\ndir = "."                      '
+                                        '# this folder: bundle/, report.html\n'))
+        partial = toml.with_name(".winback.toml.partial")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, toml)
+        project = cls.from_toml(toml)
+        project.setup_notes = [*(f"DataFrame: {n}." for n in notes), *scaffold.notes,
+                               f"Wrote {toml} and {out / 'input' / name}."]
+        if not quiet:
+            console = Steps().console
+            for note in project.setup_notes:
+                console.print(note)
+        return project
 
     @property
     def kind(self) -> str:
@@ -69,9 +119,14 @@ class Project:
         """Where `train` writes the model bundle, and what `score` reads by default."""
         return self.config.resolve(self.config.output.dir) / "bundle"
 
-    def validate(self) -> dict[str, Any]:
-        """Read and check the source; the summary `winback validate` prints. Raises a
+    def validate(self, frame: pd.DataFrame | None = None) -> dict[str, Any]:
+        """Read and check the source, or `frame` in its place (new customers or events, read
+        with this project's settings); the summary `winback validate` prints. Raises a
         DataError or ConfigError naming the problem."""
+        if frame is not None:
+            with self._reading(frame) as (project, notes):
+                summary = project.validate()
+            return {**summary, "notes": notes + list(summary.get("notes", []))}
         if self.kind == CUSTOMER_TABLE:
             from winback.data.tables import LABEL, load_customer_table
 
@@ -137,12 +192,20 @@ class Project:
         return train(self.config, steps=steps, report=report)
 
     def score(self, bundle: str | Path | None = None, *, cutoff: str | None = None,
-              reasons: bool = True, progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+              reasons: bool = True, progress: Callable[[str], None] | None = None,
+              frame: pd.DataFrame | None = None) -> pd.DataFrame:
         """Scores as a DataFrame: customers of an event log at `cutoff` (default: the end of the
         data) or every row of a customer table (with their top `reasons`; what loading noticed,
         such as categories the model never saw, in `.attrs["notes"]`), or the live sessions of
-        a next-event log."""
+        a next-event log. `frame` stands in for the project's source: new customers, or the
+        log as it is today, read with the project's settings (what `--input` does)."""
         bundle_dir = Path(bundle) if bundle else self.bundle_dir
+        if frame is not None:
+            with self._reading(frame) as (project, notes):
+                scores = project.score(bundle_dir, cutoff=cutoff, reasons=reasons, progress=progress)
+            if notes:
+                scores.attrs["notes"] = notes + list(scores.attrs.get("notes", []))
+            return scores
         if self.kind == CUSTOMER_TABLE:
             from winback.score_table import score_table
 
@@ -158,15 +221,20 @@ class Project:
 
     def score_to(self, output: str, *, table: str | None = None, bundle: str | Path | None = None,
                  cutoff: str | None = None, reasons: bool = True,
-                 progress: Callable[[str], None] | None = None) -> "Written":
+                 progress: Callable[[str], None] | None = None, frame: pd.DataFrame | None = None) -> "Written":
         """Write scores to a .parquet / .csv file, a DuckDB file or a PostgreSQL URL (`table`
         naming the table). Event logs stream, so their scores never sit in memory whole; the
-        other pipelines keep their frame in the result."""
+        other pipelines keep their frame in the result. `frame` is scored in place of the
+        project's source, as in `score`."""
         from winback.score import write_frame
         from winback.sinks import describe_output
 
         describe_output(output, table)  # a bad destination fails before any work
         bundle_dir = Path(bundle) if bundle else self.bundle_dir
+        if frame is not None:
+            with self._reading(frame) as (project, _):
+                return project.score_to(output, table=table, bundle=bundle_dir, cutoff=cutoff,
+                                        reasons=reasons, progress=progress)
         if self.kind == EVENT_LOG:
             from winback.score import score_to
 
@@ -182,6 +250,23 @@ class Project:
         from winback.serving.app import create_app
 
         return create_app([Path(bundle) if bundle else self.bundle_dir])
+
+    @contextmanager
+    def _reading(self, frame: pd.DataFrame) -> Iterator[tuple["Project", list[str]]]:
+        """This project reading `frame` (written to a temporary Parquet file, removed after)
+        instead of its source, and what writing it changed, as notes."""
+        from winback.data.frames import frame_to_parquet
+
+        if self.config.is_table and len(self.config.table.sources) != 1:
+            raise ConfigError(f"A DataFrame stands for one table, and this project reads "
+                              f"{len(self.config.table.sources)} ([[table.sources]]): write each to a file "
+                              f"and score them with `winback score --input`, one per table, in order.")
+        with tempfile.TemporaryDirectory(prefix="winback-frame-") as folder:
+            path = Path(folder) / "input.parquet"
+            notes = [f"DataFrame: {n}" for n in frame_to_parquet(frame, path, "The DataFrame to read")]
+            config = copy.deepcopy(self.config)
+            config.read_from([str(path)])
+            yield Project(config), notes
 
     @staticmethod
     def _no_cutoff(cutoff: str | None) -> None:

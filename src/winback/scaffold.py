@@ -850,6 +850,33 @@ def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext,
     return Scaffold(text, [n for n in (_sheets(path, base_dir), note, fit.note) if n])
 
 
+def scaffold_for(path: str, base_dir: Path, *, table: bool = False, layout: str | None = None,
+                 status=nullcontext) -> tuple[Scaffold, str]:
+    """The config `init` writes for `path` (read from `base_dir` when relative): a customer
+    table's, Olist's export's, or an event log's in `layout` (recognised by the source's columns
+    when None), with the step to take next."""
+    from winback.data.layouts import LAYOUTS
+
+    if table:
+        return table_scaffold(path, base_dir), ("Check table.key, table.label and its values, then "
+                                                "`winback validate` and `winback train`.")
+    next_step = "Next: `winback validate` then `winback train`."
+    if layout is None and (olist := olist_export(path, base_dir)):
+        return olist_scaffold(olist, base_dir, status=status), next_step
+    recognised = ""
+    if layout is None:
+        layout, recognised = guess_layout(path, base_dir)
+    if layout not in LAYOUTS:
+        from winback.errors import did_you_mean
+
+        raise WinbackError(f"Unknown layout '{layout}'.{did_you_mean(layout, LAYOUTS)} "
+                           f"Known layouts: {', '.join(LAYOUTS)}.")
+    scaffold = event_scaffold(path, layout, base_dir, status=status)
+    if recognised:
+        scaffold.notes.insert(0, recognised)
+    return scaffold, next_step
+
+
 def _layout_zone(path: str, base_dir: Path, options: dict) -> str:
     """The zone settings of a ready layout's source that names its zones in a column (PayPal's
     TimeZone: PST and PDT), put in `options`; the note saying so."""

@@ -1,0 +1,99 @@
+"""A pandas DataFrame as a winback source: written once as Parquet, then read like any file.
+
+A notebook holds its data as a DataFrame; winback reads sources through Ibis, and a Parquet
+file keeps every type the frame has (zone-aware times, nullable integers, categories as text).
+Writing it, rather than handing DuckDB the frame in memory, means every check a file gets
+(validate, fingerprints, `--input`) applies unchanged, and the project can be rerun from the
+command line on the same rows.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from winback.errors import DataError
+
+
+def frame_to_parquet(frame: pd.DataFrame, path: Path, what: str = "The DataFrame") -> list[str]:
+    """Write `frame` to `path` (atomically: a temporary name, then renamed) and return what was
+    changed to make it a table, for the caller to say: a named index (customer ids after a
+    groupby) becomes a column, column names that are not text become text, and a column that
+    mixes kinds of values (numbers and text) is written as text, as a CSV export would be."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}.")
+    if frame.empty or len(frame.columns) == 0:
+        raise DataError(f"{what} is empty ({len(frame):,} rows, {len(frame.columns)} columns): there is "
+                        f"nothing to read.")
+    notes: list[str] = []
+    frame = _index_as_columns(frame, notes)
+    frame = _text_names(frame, what, notes)
+    frame = _mixed_as_text(frame, notes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        frame.to_parquet(partial, index=False)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return notes
+
+
+def _index_as_columns(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    names = [n for n in frame.index.names if n is not None]
+    if not names:
+        return frame  # a row number (RangeIndex or a filtered one): nothing to keep
+    clash = [n for n in names if n in frame.columns]
+    if clash:
+        raise DataError(f"The DataFrame's index {clash[0]!r} is also one of its columns: "
+                        f"`frame.reset_index(drop=True)` keeps the column, or rename one of them.")
+    notes.append(f"the index ({', '.join(map(str, names))}) is read as a column")
+    return frame.reset_index(level=names)
+
+
+def _text_names(frame: pd.DataFrame, what: str, notes: list[str]) -> pd.DataFrame:
+    """Column names as text: a MultiIndex (from a pivot or an aggregate) joined with '_'."""
+    if isinstance(frame.columns, pd.MultiIndex):
+        names = ["_".join(str(part) for part in parts if str(part) != "") for parts in frame.columns]
+        notes.append("the column levels are joined with '_' (" + ", ".join(names[:3])
+                     + (", ..." if len(names) > 3 else "") + ")")
+    elif all(isinstance(c, str) for c in frame.columns):
+        return frame
+    else:
+        names = [str(c) for c in frame.columns]
+    seen: dict[str, int] = {}
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+    repeated = [n for n, count in seen.items() if count > 1]
+    if repeated:
+        raise DataError(f"{what} has {len(repeated)} column name(s) that appear more than once as text "
+                        f"(e.g. {repeated[0]!r}): rename them so each column has its own name.")
+    return frame.set_axis(names, axis=1)
+
+
+def _mixed_as_text(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    import pyarrow as pa
+
+    mixed = []
+    for column in frame.columns:
+        series = frame[column]
+        if series.dtype != object:
+            continue
+        try:
+            pa.array(series, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            mixed.append(column)
+    if not mixed:
+        return frame
+    frame = frame.copy()
+    for column in mixed:
+        frame[column] = frame[column].map(lambda v: None if _missing(v) else str(v)).astype(object)
+    notes.append(f"{len(mixed)} column(s) mixing numbers and text are read as text ("
+                 + ", ".join(map(repr, mixed[:5])) + (", ..." if len(mixed) > 5 else "") + ")")
+    return frame
+
+
+def _missing(value) -> bool:
+    return pd.api.types.is_scalar(value) and bool(pd.isna(value))  # a list cell is a value

@@ -1,0 +1,140 @@
+"""`Project.from_frame` and scoring a DataFrame: a notebook's data without writing files by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import winback
+from winback.cli import main
+from winback.data.frames import frame_to_parquet
+from winback.datasets import load_cdnow
+from winback.errors import ConfigError, DataError
+
+
+@pytest.fixture(scope="module")
+def orders():
+    return load_cdnow("sample")
+
+
+@pytest.fixture(scope="module")
+def trained(orders, tmp_path_factory):
+    out = tmp_path_factory.mktemp("frame")
+    project = winback.Project.from_frame(orders, output_dir=out, quiet=True)
+    project.config.train.candidates = ["logistic"]
+    project.train(report=False)
+    return project, out
+
+
+def test_an_order_frame_is_set_up_as_init_sets_up_its_file(trained, orders):
+    project, out = trained
+    text = (out / "winback.toml").read_text()
+    assert text.startswith(winback.project.FRAME_MARK) and f"{len(orders):,} rows" in text
+    assert project.config.source.layout == "cdnow" and project.kind == "event_log"
+    assert project.bundle_dir == out / "bundle" and (out / "bundle" / "manifest.json").exists()
+    assert any("cdnow layout" in n for n in project.setup_notes)
+    assert any("horizon fits" in n for n in project.setup_notes)
+    summary = project.validate()
+    assert summary["rows"] == len(orders) and summary["customers"] == orders["customer_id"].nunique()
+    # the written config runs from the command line as it is
+    assert main(["validate", "-c", str(out / "winback.toml")]) == 0
+
+
+def test_scoring_a_frame_equals_scoring_the_same_rows_from_the_source(trained, orders):
+    project, _ = trained
+    from_source = project.score(reasons=False).set_index("customer_id")["probability"]
+    shuffled = orders.sample(frac=1.0, random_state=3)
+    from_frame = project.score(frame=shuffled, reasons=False).set_index("customer_id")["probability"]
+    pd.testing.assert_series_equal(from_frame.sort_index(), from_source.sort_index())
+    # the log as it stood at the end of 1997 is scored at its end, as the source is at that date
+    earlier = orders[orders["date"] < "1998-01-01"]
+    written = project.score_to(str(project.bundle_dir.parent / "s.csv"), frame=earlier, reasons=False)
+    assert str(written.cutoff.date()) == "1998-01-01" and written.rows == earlier["customer_id"].nunique()
+    at_cutoff = project.score(cutoff="1998-01-01", reasons=False)
+    scored = pd.read_csv(project.bundle_dir.parent / "s.csv", dtype={"customer_id": str})
+    assert np.allclose(scored.set_index("customer_id")["probability"].sort_index(),
+                       at_cutoff.set_index("customer_id")["probability"].sort_index())
+
+
+def test_rerunning_overwrites_its_own_config_never_a_hand_written_one(trained, orders, tmp_path):
+    project, out = trained
+    again = winback.Project.from_frame(orders.head(5000), output_dir=out, quiet=True)
+    assert "5,000 rows" in (out / "winback.toml").read_text()
+    assert again.validate()["rows"] == 5000
+    (tmp_path / "winback.toml").write_text("# mine\n")
+    with pytest.raises(ConfigError, match="not written by Project.from_frame"):
+        winback.Project.from_frame(orders, output_dir=tmp_path, quiet=True)
+    assert (tmp_path / "winback.toml").read_text() == "# mine\n"
+    assert not (tmp_path / "input").exists()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="is a file"):
+        winback.Project.from_frame(orders, output_dir=tmp_path / "file", quiet=True)
+
+
+def _churn_table(n: int = 600) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    tenure = rng.integers(1, 72, n)
+    monthly = rng.normal(60, 20, n).round(2)
+    plan = rng.choice(["Basic", "Pro"], n)
+    churn = rng.random(n) < 1 / (1 + np.exp(1 + 0.05 * tenure - (plan == "Basic")))
+    return pd.DataFrame({"tenure_months": tenure, "MonthlyCharges": monthly, "plan": plan,
+                         "contract": [1 if i % 7 else "none" for i in range(n)],
+                         "Churn": np.where(churn, "Yes", "No")},
+                        index=pd.Index([f"C{i:05d}" for i in range(n)], name="customer_id"))
+
+
+def test_a_customer_frame_indexed_by_customer(tmp_path):
+    table = _churn_table()
+    project = winback.Project.from_frame(table, output_dir=tmp_path, table=True, quiet=True)
+    cfg = project.config
+    assert project.kind == "customer_table" and cfg.table.key == "customer_id" and cfg.table.label == "Churn"
+    assert cfg.table.positive == ["Yes"] and cfg.problem.name == "activity_decline"
+    assert cfg.segments.value_column == "MonthlyCharges"
+    assert "DataFrame: the index (customer_id) is read as a column." in project.setup_notes
+    assert any("'contract'" in n and "as text" in n for n in project.setup_notes)
+    cfg.train.trials, cfg.train.candidates = 2, ["logistic"]
+    project.train(report=False)
+    new = table.drop(columns="Churn").iloc[:25]
+    scores = project.score(frame=new, reasons=False)
+    assert len(scores) == 25 and set(scores["customer_id"]) == set(new.index)
+    assert "DataFrame: the index (customer_id) is read as a column" in scores.attrs["notes"]
+    summary = project.validate(frame=new)
+    assert summary["customers"] == 25 and summary["positive_rate"] is None
+    assert any("can score them" in n for n in summary["notes"])
+
+
+def test_frames_that_cannot_be_tables(tmp_path):
+    path = tmp_path / "x.parquet"
+    with pytest.raises(DataError, match="must be a pandas DataFrame, got list"):
+        frame_to_parquet([1, 2], path)
+    with pytest.raises(DataError, match="is empty"):
+        frame_to_parquet(pd.DataFrame({"a": []}), path)
+    with pytest.raises(DataError, match="appear more than once as text"):
+        frame_to_parquet(pd.DataFrame([[1, 2]], columns=[1, "1"]), path)
+    clash = pd.DataFrame({"customer_id": [1]}, index=pd.Index([1], name="customer_id"))
+    with pytest.raises(DataError, match="index 'customer_id' is also one of its columns"):
+        frame_to_parquet(clash, path)
+    assert not path.exists() and not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_frame_columns_become_a_table(tmp_path):
+    wide = pd.DataFrame({("revenue", "jan"): [1.0, 2.0], ("revenue", "feb"): [3.0, 4.0], (7, ""): [5, 6]})
+    notes = frame_to_parquet(wide, tmp_path / "w.parquet")
+    assert list(pd.read_parquet(tmp_path / "w.parquet").columns) == ["revenue_jan", "revenue_feb", "7"]
+    assert notes == ["the column levels are joined with '_' (revenue_jan, revenue_feb, 7)"]
+    mixed = pd.DataFrame({"id": ["a", "b", "c"], "zip": [1234, "AB-12", None], "tags": [["x"], [], None]})
+    notes = frame_to_parquet(mixed, tmp_path / "m.parquet")
+    back = pd.read_parquet(tmp_path / "m.parquet")
+    assert back["zip"].tolist()[:2] == ["1234", "AB-12"] and back["zip"].isna().tolist()[2]
+    assert list(back["tags"].iloc[0]) == ["x"]  # a list column is a list column, not text
+    assert notes == ["1 column(s) mixing numbers and text are read as text ('zip')"]
+    by_row = pd.DataFrame({"a": [1, 2, 3]}).iloc[1:]  # a filtered row number is no column
+    assert frame_to_parquet(by_row, tmp_path / "r.parquet") == []
+    assert list(pd.read_parquet(tmp_path / "r.parquet").columns) == ["a"]
+
+
+def test_a_frame_for_a_project_of_several_tables(tmp_path):
+    project = winback.Project.from_dataset("oneclick", output_dir=tmp_path)
+    with pytest.raises(ConfigError, match="A DataFrame stands for one table, and this project reads 4"):
+        project.score(frame=pd.DataFrame({"id": [1]}))
