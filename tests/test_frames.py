@@ -129,6 +129,9 @@ def test_frame_columns_become_a_table(tmp_path):
     assert back["zip"].tolist()[:2] == ["1234", "AB-12"] and back["zip"].isna().tolist()[2]
     assert list(back["tags"].iloc[0]) == ["x"]  # a list column is a list column, not text
     assert notes == ["1 column(s) mixing numbers and text are read as text ('zip')"]
+    ids = pd.DataFrame({"a": [1, 2]}, index=["c1", "c2"])  # unnamed, but ids: kept
+    assert "read as a column 'index'" in frame_to_parquet(ids, tmp_path / "i.parquet")[0]
+    assert pd.read_parquet(tmp_path / "i.parquet")["index"].tolist() == ["c1", "c2"]
     by_row = pd.DataFrame({"a": [1, 2, 3]}).iloc[1:]  # a filtered row number is no column
     assert frame_to_parquet(by_row, tmp_path / "r.parquet") == []
     assert list(pd.read_parquet(tmp_path / "r.parquet").columns) == ["a"]

@@ -44,7 +44,14 @@ def frame_to_parquet(frame: pd.DataFrame, path: Path, what: str = "The DataFrame
 def _index_as_columns(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     names = [n for n in frame.index.names if n is not None]
     if not names:
-        return frame  # a row number (RangeIndex or a filtered one): nothing to keep
+        if frame.index.nlevels > 1 or pd.api.types.is_integer_dtype(frame.index.dtype):
+            return frame  # a row number (RangeIndex or a filtered one): nothing to keep
+        # unnamed, but ids or times rather than row numbers: kept, under a name it can be mapped by
+        name = next(n for n in ("index", "level_0", "_index") if n not in frame.columns)
+        notes.append(f"the unnamed index (of {frame.index.dtype} values, such as "
+                     f"{str(frame.index[0])!r}) is read as a column '{name}'; give it a name "
+                     f"(`frame.index.name = ...`) to have it read as what it is")
+        return frame.rename_axis(name).reset_index()
     clash = [n for n in names if n in frame.columns]
     if clash:
         raise DataError(f"The DataFrame's index {clash[0]!r} is also one of its columns: "
