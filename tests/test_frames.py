@@ -106,7 +106,7 @@ def test_a_customer_frame_indexed_by_customer(tmp_path):
 
 def test_frames_that_cannot_be_tables(tmp_path):
     path = tmp_path / "x.parquet"
-    with pytest.raises(DataError, match="must be a pandas DataFrame, got list"):
+    with pytest.raises(DataError, match="must be a pandas or polars DataFrame or a pyarrow Table, got builtins.list"):
         frame_to_parquet([1, 2], path)
     with pytest.raises(DataError, match="is empty"):
         frame_to_parquet(pd.DataFrame({"a": []}), path)
@@ -141,3 +141,23 @@ def test_a_frame_for_a_project_of_several_tables(tmp_path):
     project = winback.Project.from_dataset("oneclick", output_dir=tmp_path)
     with pytest.raises(ConfigError, match="A DataFrame stands for one table, and this project reads 4"):
         project.score(frame=pd.DataFrame({"id": [1]}))
+
+
+def test_polars_and_arrow_frames(orders, tmp_path):
+    import polars as pl
+    import pyarrow as pa
+
+    project = winback.Project.from_frame(pl.from_pandas(orders), output_dir=tmp_path / "pl", quiet=True)
+    assert project.config.source.layout == "cdnow"
+    assert project.validate()["rows"] == len(orders)
+    table = pa.Table.from_pandas(orders, preserve_index=False)
+    assert frame_to_parquet(table, tmp_path / "a.parquet") == []
+    assert pd.read_parquet(tmp_path / "a.parquet").equals(orders.reset_index(drop=True))
+    with pytest.raises(DataError, match="polars LazyFrame, a query not yet run: pass `frame.collect"):
+        frame_to_parquet(pl.from_pandas(orders).lazy(), tmp_path / "b.parquet")
+    with pytest.raises(DataError, match="is empty"):
+        frame_to_parquet(pl.DataFrame({"a": []}), tmp_path / "b.parquet")
+    with pytest.raises(DataError, match="appear more than once"):
+        frame_to_parquet(pa.table([[1], [2]], names=["a", "a"]), tmp_path / "b.parquet")
+    with pytest.raises(DataError, match="pandas or polars DataFrame or a pyarrow Table, got builtins.dict"):
+        frame_to_parquet({"a": [1]}, tmp_path / "b.parquet")

@@ -66,10 +66,10 @@ class Project:
         return cls(dataset_config(name, output_dir=str(Path(output_dir).resolve())))
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, *, output_dir: str | Path = "winback-out", table: bool = False,
+    def from_frame(cls, frame: Any, *, output_dir: str | Path = "winback-out", table: bool = False,
                    layout: str | None = None, quiet: bool = False) -> "Project":
-        """A DataFrame already in a notebook: events or orders (one row each), or with
-        `table=True` one row per customer. It is written once as Parquet to
+        """A DataFrame already in a notebook (pandas or polars, or a pyarrow Table): events
+        or orders (one row each), or with `table=True` one row per customer. It is written once as Parquet to
         `output_dir/input/`, and set up as `winback init` sets up a file (the layout recognised
         by its columns, columns mapped by name, the horizon fitted to its time span; a table's
         key, label and value column read off it), with that config in `output_dir/winback.toml`
@@ -119,7 +119,7 @@ class Project:
         """Where `train` writes the model bundle, and what `score` reads by default."""
         return self.config.resolve(self.config.output.dir) / "bundle"
 
-    def validate(self, frame: pd.DataFrame | None = None) -> dict[str, Any]:
+    def validate(self, frame: Any = None) -> dict[str, Any]:
         """Read and check the source, or `frame` in its place (new customers or events, read
         with this project's settings); the summary `winback validate` prints. Raises a
         DataError or ConfigError naming the problem."""
@@ -193,7 +193,7 @@ class Project:
 
     def score(self, bundle: str | Path | None = None, *, cutoff: str | None = None,
               reasons: bool = True, progress: Callable[[str], None] | None = None,
-              frame: pd.DataFrame | None = None) -> pd.DataFrame:
+              frame: Any = None) -> pd.DataFrame:
         """Scores as a DataFrame: customers of an event log at `cutoff` (default: the end of the
         data) or every row of a customer table (with their top `reasons`; what loading noticed,
         such as categories the model never saw, in `.attrs["notes"]`), or the live sessions of
@@ -221,7 +221,7 @@ class Project:
 
     def score_to(self, output: str, *, table: str | None = None, bundle: str | Path | None = None,
                  cutoff: str | None = None, reasons: bool = True,
-                 progress: Callable[[str], None] | None = None, frame: pd.DataFrame | None = None) -> "Written":
+                 progress: Callable[[str], None] | None = None, frame: Any = None) -> "Written":
         """Write scores to a .parquet / .csv file, a DuckDB file or a PostgreSQL URL (`table`
         naming the table). Event logs stream, so their scores never sit in memory whole; the
         other pipelines keep their frame in the result. `frame` is scored in place of the
@@ -252,7 +252,7 @@ class Project:
         return create_app([Path(bundle) if bundle else self.bundle_dir])
 
     @contextmanager
-    def _reading(self, frame: pd.DataFrame) -> Iterator[tuple["Project", list[str]]]:
+    def _reading(self, frame: Any) -> Iterator[tuple["Project", list[str]]]:
         """This project reading `frame` (written to a temporary Parquet file, removed after)
         instead of its source, and what writing it changed, as notes."""
         from winback.data.frames import frame_to_parquet

@@ -17,28 +17,69 @@ import pandas as pd
 from winback.errors import DataError
 
 
-def frame_to_parquet(frame: pd.DataFrame, path: Path, what: str = "The DataFrame") -> list[str]:
-    """Write `frame` to `path` (atomically: a temporary name, then renamed) and return what was
-    changed to make it a table, for the caller to say: a named index (customer ids after a
-    groupby) becomes a column, column names that are not text become text, and a column that
-    mixes kinds of values (numbers and text) is written as text, as a CSV export would be."""
-    if not isinstance(frame, pd.DataFrame):
-        raise DataError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}.")
-    if frame.empty or len(frame.columns) == 0:
-        raise DataError(f"{what} is empty ({len(frame):,} rows, {len(frame.columns)} columns): there is "
-                        f"nothing to read.")
+def frame_to_parquet(frame, path: Path, what: str = "The DataFrame") -> list[str]:
+    """Write `frame` (a pandas or polars DataFrame, or a pyarrow Table) to `path` (atomically: a
+    temporary name, then renamed) and return what was changed to make it a table, for the
+    caller to say: a named index (customer ids after a groupby) becomes a column, column names
+    that are not text become text, and a column that mixes kinds of values (numbers and text)
+    is written as text, as a CSV export would be."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     notes: list[str] = []
-    frame = _index_as_columns(frame, notes)
-    frame = _text_names(frame, what, notes)
-    frame = _mixed_as_text(frame, notes)
+    if isinstance(frame, pd.DataFrame):
+        _not_empty(len(frame), len(frame.columns), what)
+        frame = _index_as_columns(frame, notes)
+        frame = _text_names(frame, what, notes)
+        table = pa.Table.from_pandas(_mixed_as_text(frame, notes), preserve_index=False)
+    else:
+        table = _arrow(frame, what)
+        _not_empty(table.num_rows, table.num_columns, what)
+        _no_repeated_names(table.column_names, what)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     try:
-        frame.to_parquet(partial, index=False)
+        pq.write_table(table, partial)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
     return notes
+
+
+def _arrow(frame, what: str):
+    """A pyarrow Table of an Arrow-native frame: pyarrow's own, polars' (`to_arrow`), or any
+    that exports the Arrow stream interface."""
+    import pyarrow as pa
+
+    if isinstance(frame, pa.Table):
+        return frame
+    if isinstance(frame, pa.RecordBatch):
+        return pa.Table.from_batches([frame])
+    kind = f"{type(frame).__module__.split('.')[0]}.{type(frame).__name__}"
+    if kind == "polars.LazyFrame":
+        raise DataError(f"{what} is a polars LazyFrame, a query not yet run: pass `frame.collect()`.")
+    if hasattr(frame, "to_arrow"):
+        table = frame.to_arrow()
+        if isinstance(table, pa.Table):
+            return table
+    if hasattr(frame, "__arrow_c_stream__"):
+        return pa.table(frame)
+    raise DataError(f"{what} must be a pandas or polars DataFrame or a pyarrow Table, got {kind}.")
+
+
+def _not_empty(rows: int, columns: int, what: str) -> None:
+    if rows == 0 or columns == 0:
+        raise DataError(f"{what} is empty ({rows:,} rows, {columns} columns): there is nothing to read.")
+
+
+def _no_repeated_names(names: list[str], what: str) -> None:
+    seen: dict[str, int] = {}
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+    repeated = [n for n, count in seen.items() if count > 1]
+    if repeated:
+        raise DataError(f"{what} has {len(repeated)} column name(s) that appear more than once as text "
+                        f"(e.g. {repeated[0]!r}): rename them so each column has its own name.")
 
 
 def _index_as_columns(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
@@ -70,13 +111,7 @@ def _text_names(frame: pd.DataFrame, what: str, notes: list[str]) -> pd.DataFram
         return frame
     else:
         names = [str(c) for c in frame.columns]
-    seen: dict[str, int] = {}
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-    repeated = [n for n, count in seen.items() if count > 1]
-    if repeated:
-        raise DataError(f"{what} has {len(repeated)} column name(s) that appear more than once as text "
-                        f"(e.g. {repeated[0]!r}): rename them so each column has its own name.")
+    _no_repeated_names(names, what)
     return frame.set_axis(names, axis=1)
 
 
