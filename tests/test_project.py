@@ -24,6 +24,17 @@ def test_event_log_project_validates_trains_and_scores(cdnow, tmp_path):
     assert summary["event_types_advice"] == ""
     assert result.bundle_dir == project.bundle_dir and result.report_path.exists()
     assert set(result.leaderboard["candidate"]) == {"logistic", "lightgbm", "bgnbd"}
+    # shown in a terminal or a notebook as the chosen model, where it went and the leaderboard,
+    # not the frames and arrays the result carries
+    shown = repr(result).splitlines()
+    assert shown[0] == "TrainResult: Leaderboard (out-of-time test cutoff)"
+    assert shown[1] == f"  best: {result.best}" and shown[2] == f"  bundle: {result.bundle_dir}"
+    assert shown[4].split() == ["candidate", "roc_auc", "pr_auc", "log_loss", "brier", "precision",
+                                "recall", "lift_10", "lift_20", "valid_roc_auc"]
+    assert shown[5].split()[:2] == [result.best, f"{result.leaderboard['roc_auc'].iloc[0]:.3f}"]
+    assert len(shown) == 8
+    page = result._repr_html_()
+    assert page.count("<tr") == 4 and '<tr style="font-weight:bold"><td>' + result.best in page
     scores = project.score()
     assert len(scores) == 2357 and scores["rank"].min() == 1
     assert scores["probability"].between(0, 1).all()
@@ -46,6 +57,10 @@ def test_customer_table_project(tmp_path):
     assert summary["customers"] == 1297 and 0.3 < summary["positive_rate"] < 0.45
     result = project.train(report=False)
     assert set(result.leaderboard["candidate"]) == {"logistic", "tree"}
+    shown = repr(result).splitlines()
+    assert shown[0].startswith("TableTrainResult: Leaderboard (chosen by cross-validation")
+    assert "report" not in repr(result) and shown[3].split()[:4] == ["candidate", "cv_roc_auc", "cv_std",
+                                                                     "test_roc_auc"]
     written = project.score_to(str(tmp_path / "scores.parquet"), reasons=False)
     assert written.rows == 1297 and len(written.frame) == 1297 and written.cutoff is None
     with pytest.raises(ConfigError, match="cutoff applies to event logs"):

@@ -21,37 +21,19 @@ from winback.errors import WinbackError
 console = Console(width=None if sys.stdout.isatty() else 150)
 err = Console(stderr=True)
 
-def _board(board, title: str, cols: list[str], text: tuple[str, ...] = ("candidate",),
-           digits: int = 3, headers: dict[str, str] | None = None) -> Table:
-    """A leaderboard as a console table: `text` columns as written, numbers rounded, the first
-    row (the chosen model) in bold."""
-    t = Table(title=title)
-    for c in cols:
-        t.add_column((headers or {}).get(c, c), justify="left" if c in text else "right")
-    for i, r in board.iterrows():
-        t.add_row(*[str(r[c]) if c in text else f"{r[c]:.{digits}f}" for c in cols],
-                  style="bold" if i == 0 else None)
+def _leaderboard(board, kind: str = "event_log") -> Table:
+    """A leaderboard as a console table, the columns of its kind (as a result shows them in a
+    notebook), numbers rounded, the first row (the chosen model) in bold."""
+    from winback.results import board_view, cell
+
+    view = board_view(board, kind)
+    columns = [c for c in view.columns if c in board.columns]
+    t = Table(title=view.title)
+    for c in columns:
+        t.add_column(view.header(c), justify="left" if c in view.text else "right")
+    for i, (_, r) in enumerate(board.iterrows()):
+        t.add_row(*[cell(r[c], c, view) for c in columns], style="bold" if i == 0 else None)
     return t
-
-
-def _leaderboard_table(board) -> Table:
-    chosen_on = [c for c in board.columns if c.startswith("valid_") and c != "valid_roc_auc"]
-    return _board(board, "Leaderboard (out-of-time test cutoff)",
-                  ["candidate", "roc_auc", "pr_auc", "log_loss", "brier", "precision", "recall",
-                   "lift_10", "lift_20", "valid_roc_auc", *chosen_on])
-
-
-def _table_leaderboard(board) -> Table:
-    return _board(board, "Leaderboard (chosen by cross-validation; test = held-out customers)",
-                  ["candidate", "cv_roc_auc", "cv_std", "roc_auc", "pr_auc", "log_loss", "precision",
-                   "recall", "lift_10", "imbalance"], text=("candidate", "imbalance"),
-                  headers={"roc_auc": "test_roc_auc"})
-
-
-def _next_event_leaderboard(board) -> Table:
-    return _board(board, "Leaderboard (next event; test = events after the test cutoff)",
-                  ["candidate", "accuracy", "macro_f1", "purchase_recall", "log_loss",
-                   "valid_log_loss"], digits=4)
 
 
 def _config(args):
@@ -154,14 +136,14 @@ def cmd_train(args) -> int:
     project = Project(_config(args))
     result = project.train(steps=Steps(quiet=args.quiet))
     if project.kind == NEXT_EVENT:
-        console.print(_next_event_leaderboard(result.leaderboard))
+        console.print(_leaderboard(result.leaderboard, project.kind))
         console.print(f"Best: [bold]{result.best}[/] (lowest log loss on held-out sessions)")
     elif project.kind == CUSTOMER_TABLE:
-        console.print(_table_leaderboard(result.leaderboard))
+        console.print(_leaderboard(result.leaderboard, project.kind))
         console.print(f"Best: [bold]{result.best}[/] (chosen by cross-validation on the training part)")
         console.print(_decision_line(result.manifest, "test part"))
     else:
-        console.print(_leaderboard_table(result.leaderboard))
+        console.print(_leaderboard(result.leaderboard))
         console.print(f"Best: [bold]{result.best}[/] (chosen on the validation cutoff)")
         console.print(_decision_line(result.manifest, "test cutoff"))
     if project.kind != NEXT_EVENT:
@@ -283,7 +265,7 @@ def cmd_demo(args) -> int:
     console.print("[bold]winback demo[/]: CDNOW orders (23,570 customers, 1997-1998). Will a "
                   "customer buy again in the 39 weeks after 1997-10-01?")
     result = train(cdnow_config(output_dir=str(out)), steps=Steps(quiet=args.quiet))
-    console.print(_leaderboard_table(result.leaderboard))
+    console.print(_leaderboard(result.leaderboard))
     from winback.score import score, write_scores
 
     scores = score(cdnow_config(output_dir=str(out)), result.bundle_dir)

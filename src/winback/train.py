@@ -40,6 +40,7 @@ from winback.labels import CutoffPlan, check_log_fits_problem, plan_cutoffs
 from winback.models import REGISTRY
 from winback.models.calibration import PlattCalibrator
 from winback.progress import Steps
+from winback.results import ResultView
 from winback.segments import assign, event_value, risk_of, rule_from_config, summary
 
 
@@ -56,8 +57,8 @@ class CandidateResult:
     test_scores: np.ndarray
 
 
-@dataclass
-class TrainResult:
+@dataclass(repr=False)  # ResultView's: the leaderboard, not every frame
+class TrainResult(ResultView):
     leaderboard: pd.DataFrame  # one row per candidate, test metrics
     best: str
     bundle_dir: Path

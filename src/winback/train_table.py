@@ -28,6 +28,7 @@ from winback.errors import DataError, LabelError
 from winback.evaluate import (choose_threshold, curves, decile_edges, decile_table, metrics,
                                decision_entry, threshold_on, threshold_rule_text)
 from winback.progress import Steps
+from winback.results import ResultView
 from winback.segments import RISK_PROBLEMS, assign, risk_of, rule_from_config, summary
 from winback.tabular.categories import pooled_notes
 from winback.tabular.explain import explain
@@ -44,8 +45,8 @@ BACKGROUND_FILE = "background.parquet"
 SVC_MAX_ROWS = 20_000
 
 
-@dataclass
-class TableTrainResult:
+@dataclass(repr=False)  # ResultView's: the leaderboard, not every frame
+class TableTrainResult(ResultView):
     leaderboard: pd.DataFrame
     best: str
     bundle_dir: Path

@@ -1,0 +1,97 @@
+"""How a training result shows itself: the chosen model, where it was written, the leaderboard.
+
+A result carries the frames, models, scores and manifest a caller may want to dig into. Printed
+whole, as a dataclass prints by default, that was pages of arrays in a notebook cell; the
+command line and a notebook now show the same few columns of the leaderboard, per kind of
+problem.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class BoardView:
+    """Which leaderboard columns to show for a kind of problem, and how."""
+
+    title: str
+    columns: tuple[str, ...]
+    text: tuple[str, ...] = ("candidate",)
+    digits: int = 3
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def header(self, column: str) -> str:
+        return dict(self.headers).get(column, column)
+
+
+EVENT_VIEW = BoardView("Leaderboard (out-of-time test cutoff)",
+                       ("candidate", "roc_auc", "pr_auc", "log_loss", "brier", "precision", "recall",
+                        "lift_10", "lift_20", "valid_roc_auc"))
+TABLE_VIEW = BoardView("Leaderboard (chosen by cross-validation; test = held-out customers)",
+                       ("candidate", "cv_roc_auc", "cv_std", "roc_auc", "pr_auc", "log_loss", "precision",
+                        "recall", "lift_10", "imbalance"), text=("candidate", "imbalance"),
+                       headers=(("roc_auc", "test_roc_auc"),))
+NEXT_EVENT_VIEW = BoardView("Leaderboard (next event; test = events after the test cutoff)",
+                            ("candidate", "accuracy", "macro_f1", "purchase_recall", "log_loss",
+                             "valid_log_loss"), digits=4)
+
+
+def board_view(board: pd.DataFrame, kind: str) -> BoardView:
+    """The view of `kind` ('event_log', 'customer_table', 'next_event'); an event log's also
+    shows the validation metric the model was chosen on, when it is not ROC-AUC."""
+    if kind == "customer_table":
+        return TABLE_VIEW
+    if kind == "next_event":
+        return NEXT_EVENT_VIEW
+    chosen_on = tuple(c for c in board.columns if c.startswith("valid_") and c != "valid_roc_auc")
+    return BoardView(EVENT_VIEW.title, EVENT_VIEW.columns + chosen_on)
+
+
+def cell(value: Any, column: str, view: BoardView) -> str:
+    return str(value) if column in view.text else f"{value:.{view.digits}f}"
+
+
+class ResultView:
+    """`repr` and a notebook's HTML for a training result (`leaderboard`, `best`, `bundle_dir`,
+    `report_path` and `manifest` are the result's own fields)."""
+
+    leaderboard: pd.DataFrame
+    best: str
+    bundle_dir: Path
+    report_path: Path | None
+    manifest: dict[str, Any]
+
+    def _view(self) -> tuple[BoardView, list[str]]:
+        view = board_view(self.leaderboard, self.manifest.get("kind", "event_log"))
+        return view, [c for c in view.columns if c in self.leaderboard.columns]
+
+    def _summary(self) -> list[tuple[str, str]]:
+        rows = [("best", self.best), ("bundle", str(self.bundle_dir))]
+        return rows + ([("report", str(self.report_path))] if self.report_path else [])
+
+    def __repr__(self) -> str:
+        view, columns = self._view()
+        lines = [f"{type(self).__name__}: {view.title}"] + [f"  {k}: {v}" for k, v in self._summary()]
+        rows = [[view.header(c) for c in columns]] + [
+            [cell(r[c], c, view) for c in columns] for _, r in self.leaderboard.iterrows()]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
+        lines += ["  " + "  ".join(v.ljust(w) if c in view.text else v.rjust(w)
+                                   for v, w, c in zip(row, widths, columns)) for row in rows]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        view, columns = self._view()
+        head = "".join(f"<th>{html.escape(view.header(c))}</th>" for c in columns)
+        body = "".join(
+            "<tr" + (' style="font-weight:bold"' if i == 0 else "") + ">"
+            + "".join(f"<td>{html.escape(cell(r[c], c, view))}</td>" for c in columns) + "</tr>"
+            for i, (_, r) in enumerate(self.leaderboard.iterrows()))
+        summary = "".join(f"<li>{k}: <code>{html.escape(v)}</code></li>" for k, v in self._summary())
+        return (f"<div><b>{html.escape(type(self).__name__)}</b>: {html.escape(view.title)}<ul>{summary}</ul>"
+                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
