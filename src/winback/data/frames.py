@@ -31,7 +31,10 @@ def frame_to_parquet(frame, path: Path, what: str = "The DataFrame") -> list[str
         _not_empty(len(frame), len(frame.columns), what)
         frame = _index_as_columns(frame, notes)
         frame = _text_names(frame, what, notes)
-        table = pa.Table.from_pandas(_mixed_as_text(frame, notes), preserve_index=False)
+        try:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # converted again once the culprits are text
+            table = pa.Table.from_pandas(_mixed_as_text(frame, notes), preserve_index=False)
     else:
         table = _arrow(frame, what)
         _not_empty(table.num_rows, table.num_columns, what)
