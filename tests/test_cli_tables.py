@@ -182,6 +182,52 @@ def test_init_table_reads_a_0_1_label_and_says_what_it_guessed(tmp_path, monkeyp
     assert main(["validate"]) == 0
 
 
+def test_init_table_takes_the_key_and_label_it_is_given(tmp_path, monkeypatch, capsys):
+    """A table with two unique columns and two yes/no ones: the guess takes the first of each;
+    --key and --label name the others, and a name that is no column, a label of more than two
+    values or a column that is both are errors saying so, with nothing written."""
+    monkeypatch.chdir(tmp_path)
+    pd.DataFrame({"row": [1, 2, 3, 4], "account": ["a", "b", "c", "d"], "newsletter": ["y", "n", "n", "y"],
+                  "q7": ["n", "y", "n", "y"], "spend": [1, 2, 3, 5]}).to_csv("t.csv", index=False)
+    assert main(["init", "--table", "--path", "t.csv"]) == 0
+    assert "key = 'row', label = 'newsletter'" in " ".join(capsys.readouterr().out.split())
+    assert main(["init", "--table", "--path", "t.csv", "--key", "account", "--label", "q7", "--force"]) == 0
+    text = (tmp_path / "winback.toml").read_text()
+    assert 'key = "account"' in text and 'label = "q7"' in text and 'positive = ["y"]' in text
+    assert main(["validate"]) == 0
+    capsys.readouterr()
+    for flags, message in ((["--label", "q8"], "The label 'q8' is not a column of t.csv. Its columns: row, account, newsletter, q7, spend."),
+                           (["--key", "acount"], "The key 'acount' is not a column of t.csv. Did you mean 'account'?"),
+                           (["--label", "spend"], "The label 'spend' has 4 different values, not two"),
+                           (["--key", "q7", "--label", "q7"], "'q7' cannot be both the key and the label"),
+                           (["--column", "customer_id=row"], "Column mappings are for event logs")):
+        assert main(["init", "--table", "--path", "t.csv", "--config", "other.toml", *flags]) == 2
+        assert message in " ".join(capsys.readouterr().err.split())
+        assert not (tmp_path / "other.toml").exists()
+
+
+def test_init_maps_the_columns_it_is_given_and_guesses_the_rest(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    pd.DataFrame({"who": ["a", "b", "a", "b"], "user_id": ["x", "y", "z", "w"],
+                  "when": ["2024-01-01", "2024-02-01", "2024-03-01", "2024-05-01"],
+                  "event_type": ["purchase"] * 4, "revenue": [1.0, 2.0, 3.0, 4.0]}).to_csv("e.csv", index=False)
+    assert main(["init", "--path", "e.csv", "--column", "customer_id=who", "--column", "event_time=when"]) == 0
+    text = (tmp_path / "winback.toml").read_text()
+    mapping = text.split("[source.columns]")[1].split("\n\n")[0]
+    # user_id, a customer's name, is not taken for customer_id: who is; revenue is still guessed
+    assert 'customer_id = "who"' in mapping and 'event_time = "when"' in mapping
+    assert 'amount = "revenue"' in mapping and "user_id" not in mapping
+    assert "Mapped columns by name: amount = 'revenue'" in " ".join(capsys.readouterr().out.split())
+    assert main(["validate"]) == 0
+    for flags, message in ((["--column", "customer=who"], "Column mapping 'customer' is none of winback's "
+                                                          "columns. Did you mean 'customer_id'?"),
+                           (["--column", "customer_id=whom"], "e.csv has no column 'whom'. Did you mean 'who'?"),
+                           (["--key", "who"], "A key and a label are for customer tables")):
+        assert main(["init", "--path", "e.csv", "--config", "other.toml", *flags]) == 2
+        assert message in " ".join(capsys.readouterr().err.split())
+        assert not (tmp_path / "other.toml").exists()
+
+
 def test_init_table_reads_a_churn_label_as_a_loss_and_finds_the_value_column(tmp_path, monkeypatch, capsys):
     """A telecom's churn table: 'Churn' = Yes is the bad outcome, so the segments' risk is its
     probability (activity_decline; with repeat_purchase the 'slipping away' segments held the

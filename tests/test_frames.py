@@ -161,3 +161,30 @@ def test_polars_and_arrow_frames(orders, tmp_path):
         frame_to_parquet(pa.table([[1], [2]], names=["a", "a"]), tmp_path / "b.parquet")
     with pytest.raises(DataError, match="pandas or polars DataFrame or a pyarrow Table, got builtins.dict"):
         frame_to_parquet({"a": [1]}, tmp_path / "b.parquet")
+
+
+def test_a_frame_with_its_own_names_mapped_by_the_caller(orders, tmp_path):
+    """Names no guess reads (`who`, `when_it_happened`) are mapped by `columns`; the amount is
+    still guessed from its name, and the project trains on the CDNOW orders as they were."""
+    renamed = orders.rename(columns={"customer_id": "who", "date": "when_it_happened", "dollar_value": "revenue"})
+    project = winback.Project.from_frame(renamed[["who", "when_it_happened", "revenue"]], output_dir=tmp_path,
+                                         columns={"customer_id": "who", "event_time": "when_it_happened"},
+                                         quiet=True)
+    assert project.config.source.layout == "events"
+    assert project.config.source.columns == {"customer_id": "who", "event_time": "when_it_happened",
+                                             "amount": "revenue"}
+    with pytest.raises(DataError, match="21 rows are exact duplicates of another row"):
+        project.validate()  # the events layout asks; CDNOW's own says they are genuine
+    project.config.source.duplicates = "keep"
+    assert project.validate()["customers"] == orders["customer_id"].nunique()
+    with pytest.raises(ConfigError, match="has no column 'whom'. Did you mean 'who'"):
+        winback.Project.from_frame(renamed, output_dir=tmp_path, columns={"customer_id": "whom"}, quiet=True)
+
+
+def test_a_customer_frame_with_its_key_and_label_named(tmp_path):
+    table = _churn_table().reset_index().assign(newsletter=lambda f: np.where(f.index % 3, "Yes", "No"))
+    project = winback.Project.from_frame(table, output_dir=tmp_path, table=True, key="customer_id",
+                                         label="newsletter", quiet=True)
+    assert project.config.table.label == "newsletter" and project.config.problem.name == "repeat_purchase"
+    with pytest.raises(ConfigError, match="The label 'plans' is not a column of input/customers.parquet"):
+        winback.Project.from_frame(table, output_dir=tmp_path, table=True, label="plans", quiet=True)

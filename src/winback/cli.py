@@ -57,6 +57,13 @@ def _config(args):
     return cfg
 
 
+def _mapping(text: str) -> tuple[str, str]:
+    name, sep, column = text.partition("=")
+    if not sep or not name.strip() or not column.strip():
+        raise argparse.ArgumentTypeError(f"'{text}' is not NAME=COLUMN (such as customer_id=who)")
+    return name.strip(), column.strip()
+
+
 def cmd_init(args) -> int:
     from winback.scaffold import scaffold_for
 
@@ -64,7 +71,8 @@ def cmd_init(args) -> int:
     if target.exists() and not args.force:
         raise WinbackError(f"'{target}' exists; use --force to overwrite it.")
     scaffold, next_step = scaffold_for(args.path, target.parent, table=args.table, layout=args.layout,
-                                       status=console.status)
+                                       status=console.status, columns=dict(args.column), key=args.key,
+                                       label=args.label)
     target.write_text(scaffold.text)
     for note in scaffold.notes:
         console.print(note)
@@ -312,6 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--path", default="data/events.csv",
                     help="source file or glob (or the folder of Olist's export)")
     sp.add_argument("--table", action="store_true", help="a customer-table project instead of an event log")
+    sp.add_argument("--column", action="append", metavar="NAME=COLUMN", type=_mapping, default=[],
+                    help="event logs: map one of winback's columns to the source's (customer_id=who); "
+                         "repeat it for more, the others are guessed around them")
+    sp.add_argument("--key", help="customer tables: the customer id column (default: guessed)")
+    sp.add_argument("--label", help="customer tables: the column to predict (default: guessed)")
     sp.add_argument("--config", "-c", default="winback.toml")
     sp.add_argument("--force", action="store_true")
     sp.set_defaults(func=cmd_init)

@@ -67,12 +67,15 @@ class Project:
 
     @classmethod
     def from_frame(cls, frame: Any, *, output_dir: str | Path = "winback-out", table: bool = False,
-                   layout: str | None = None, quiet: bool = False) -> "Project":
+                   layout: str | None = None, columns: dict[str, str] | None = None, key: str | None = None,
+                   label: str | None = None, quiet: bool = False) -> "Project":
         """A DataFrame already in a notebook (pandas or polars, or a pyarrow Table): events
         or orders (one row each), or with `table=True` one row per customer. It is written once as Parquet to
         `output_dir/input/`, and set up as `winback init` sets up a file (the layout recognised
         by its columns, columns mapped by name, the horizon fitted to its time span; a table's
-        key, label and value column read off it), with that config in `output_dir/winback.toml`
+        key, label and value column read off it, or the `key` and `label` named; an event
+        log's `columns` map winback's names to the frame's, {"customer_id": "who"}, and the
+        rest are guessed around them), with that config in `output_dir/winback.toml`
         so the same project runs from the command line (`winback train --config ...`). What was
         guessed, to check, is in `.setup_notes`, and printed unless `quiet`. Calling it again on
         the same `output_dir` writes both again; a winback.toml written otherwise is never
@@ -89,7 +92,8 @@ class Project:
                               f"it is: choose another output_dir, or Project.from_toml('{toml}') to use it.")
         name = "customers.parquet" if table else "events.parquet"
         notes = frame_to_parquet(frame, out / "input" / name)
-        scaffold, _ = scaffold_for(f"input/{name}", out, table=table, layout=layout)
+        scaffold, _ = scaffold_for(f"input/{name}", out, table=table, layout=layout, columns=columns,
+                                   key=key, label=label)
         if OUTPUT_SECTION not in scaffold.text:
             raise AssertionError("the init template's [output] section changed")
         text = (f"{FRAME_MARK} from a DataFrame of {len(frame):,} rows.\n"

@@ -21,7 +21,7 @@ from rich.markup import escape
 
 from winback.config import ProblemConfig
 from winback.data.numbers import NumberFormat, described
-from winback.errors import WinbackError
+from winback.errors import ConfigError, WinbackError, did_you_mean
 
 EVENT_TEMPLATE = """# winback project: see README.md for every key.
 [source]
@@ -181,12 +181,12 @@ def _skip_note(settings: dict) -> str:
     return f"{k} title line(s) stand above its header: wrote skip_rows = {k}." if k else ""
 
 
-def table_guess(path: str, base_dir: Path) -> dict:
+def table_guess(path: str, base_dir: Path, key: str | None = None, label: str | None = None) -> dict:
     """table.key, table.label and its values for `init --table`, read off the file when it
     exists: the key is a column unique on every row (one named like an id first), the label a
-    column with two values (one named like a target first). Values other than 0/1 are listed,
-    the rarer as 1, with a note to check it."""
-    guess = {"key": "customer_id", "label": "label_column", "positive": ["1"], "negative": ["0"]}
+    column with two values (one named like a target first), unless `key` and `label` name them.
+    Values other than 0/1 are listed, the rarer as 1, with a note to check it."""
+    guess = {"key": key or "customer_id", "label": label or "label_column", "positive": ["1"], "negative": ["0"]}
     try:
         table, read_settings = _raw_table(path, base_dir)
         encoding = read_settings.get("encoding", "")
@@ -208,12 +208,13 @@ def table_guess(path: str, base_dir: Path) -> dict:
     cols = list(table.columns)
     rows = int(stats["rows"])
     unique = [c for i, c in enumerate(cols) if int(stats[f"n{i}"]) == rows and not int(stats[f"m{i}"])]
-    keys = sorted(unique, key=lambda c: not KEY_NAMES.search(c))
+    keys = [key] if key else sorted(unique, key=lambda c: not KEY_NAMES.search(c))
     binary = [c for i, c in enumerate(cols) if int(stats[f"n{i}"]) == 2 and c not in keys[:1]]
     # a name that says outcome or loss (Exited, Churn, target) before one that merely could
     # (IsActiveMember, a feature of the Kaggle bank table, before its Exited label)
-    labels = sorted(binary, key=lambda c: (not (OUTCOME_NAMES.search(c) or LOSS_NAMES.search(c)),
-                                           not LABEL_NAMES.search(c)))
+    labels = [label] if label else sorted(binary, key=lambda c: (
+        not (OUTCOME_NAMES.search(c) or LOSS_NAMES.search(c)), not LABEL_NAMES.search(c)))
+    _check_named(path, cols, [int(stats[f"n{i}"]) for i in range(len(cols))], key, label)
     notes = []
     loss_value = ""  # a label's value that names the loss (Churned), where its name does not
     if read_settings:
@@ -305,6 +306,19 @@ def table_guess(path: str, base_dir: Path) -> dict:
     what = f"key = '{guess['key']}', label = '{guess['label']}'"
     return {**guess, "note": f"Read {escape(path)}: {escape(what)}"
                              + "".join(f"; {escape(n)}" for n in notes) + "."}
+
+
+def _check_named(path: str, cols: list[str], distinct: list[int], key: str | None, label: str | None) -> None:
+    """The key and label the user named are columns of the table, the label one of two values."""
+    for what, name in (("key", key), ("label", label)):
+        if name and name not in cols:
+            raise ConfigError(f"The {what} '{name}' is not a column of {path}.{did_you_mean(name, cols)} "
+                              f"Its columns: {', '.join(cols)}.")
+    if key and label == key:
+        raise ConfigError(f"'{key}' cannot be both the key and the label.")
+    if label and distinct[cols.index(label)] != 2:
+        raise ConfigError(f"The label '{label}' has {distinct[cols.index(label)]:,} different values, not two: "
+                          f"name the column whose values say 1 or 0 (yes / no, churned / stayed).")
 
 
 def _date_guess(table, columns: list[str], guess: dict) -> list[str]:
@@ -617,30 +631,39 @@ def _zone_of_times(table, present: list[str]) -> tuple[dict[str, str], str]:
         f"name none.")
 
 
-def guess_columns(path: str, base_dir: Path, settings: dict | None = None) -> tuple[dict[str, str], str]:
+def guess_columns(path: str, base_dir: Path, settings: dict | None = None,
+                  given: dict[str, str] | None = None) -> tuple[dict[str, str], str]:
     """[source.columns] for an `events` source whose columns are not named canonically
-    (cust, ts, revenue), matched by name; ({}, note) when the file cannot be read yet. Source
-    settings the columns need (time_of_day) are put in `settings` when given."""
+    (cust, ts, revenue), matched by name around the mappings `given` by the user; (given, note)
+    when the file cannot be read yet. Source settings the columns need (time_of_day) are put in
+    `settings` when given."""
+    given = dict(given or {})
     try:
         table, read_settings = _raw_table(path, base_dir)  # fit_source names the encoding it needs
     except WinbackError:
-        return {}, ""  # fit_source says why
+        return given, ""  # fit_source says why
     if table is None:
-        return {}, ""
+        return given, ""
     skipped = _skip_note(read_settings)
     if skipped and settings is not None:
         settings["skip_rows"] = read_settings["skip_rows"]
     present = list(table.columns)
-    columns: dict[str, str] = {}
+    _check_given(given, present, path)
+    columns: dict[str, str] = dict(given)
     from winback.data.canonical import CONVERTED_AMOUNT
 
     # an export in several currencies writes the amount in the account's currency beside them
     converted = next((c for c in present if CONVERTED_AMOUNT.search(c)), None)
     net = next((c for c in present if NET_SALES.match(c.strip())), None)
     for canonical in COLUMN_NAMES:
-        found = canonical if canonical in present else _best_column(canonical, present, set(columns.values()))
-        if canonical == "amount" and "amount" not in present and (converted or net):
-            found = converted or net
+        taken = set(columns.values())
+        if canonical in columns:
+            continue
+        found = (canonical if canonical in present and canonical not in taken
+                 else _best_column(canonical, present, taken))
+        spare = [c for c in (converted, net) if c and c not in taken]
+        if canonical == "amount" and "amount" not in present and spare:
+            found = spare[0]
         if found:
             columns[canonical] = found
     status = None if "event_type" in columns else _status_column(table, present, set(columns.values()))
@@ -654,9 +677,9 @@ def guess_columns(path: str, base_dir: Path, settings: dict | None = None) -> tu
         settings.update(zone)
     zone_note = escape(zone_note)
     zone_note = " ".join(n for n in (skipped, zone_note) if n)
-    guessed = {k: v for k, v in columns.items() if k != v}
+    guessed = {k: v for k, v in columns.items() if k != v and k not in given}
     if not guessed:
-        return {}, zone_note
+        return ({k: v for k, v in columns.items() if k in given or k != v} if given else {}), zone_note
     return columns, ("Mapped columns by name: " + escape(", ".join(f"{k} = '{v}'" for k, v in guessed.items()))
                      + " (check them in \\[source.columns])."
                      + (f" Orders are sales by their {escape(repr(status))}: see \\[source.event_types]."
@@ -664,6 +687,19 @@ def guess_columns(path: str, base_dir: Path, settings: dict | None = None) -> tu
                      + (f" The date and the time of day are in two columns: time_of_day = "
                         f"{escape(repr(clock))} reads them together." if clock else "")
                      + (f" {zone_note}" if zone_note else ""))
+
+
+def _check_given(given: dict[str, str], present: list[str], path: str) -> None:
+    """The user's own mappings name winback's columns and the source's."""
+    from winback.data.canonical import CANONICAL_COLUMNS
+    for canonical, column in given.items():
+        if canonical not in CANONICAL_COLUMNS:
+            raise ConfigError(f"Column mapping '{canonical}' is none of winback's columns."
+                              f"{did_you_mean(canonical, CANONICAL_COLUMNS)} They are: "
+                              f"{', '.join(CANONICAL_COLUMNS)}.")
+        if column not in present:
+            raise ConfigError(f"Column mapping {canonical} = '{column}': {path} has no column '{column}'."
+                              f"{did_you_mean(column, present)} Its columns: {', '.join(present)}.")
 
 
 @dataclass
@@ -772,9 +808,10 @@ def _line(text: str, comment: str) -> str:
     return f"{text:<30} # {comment}"
 
 
-def table_scaffold(path: str, base_dir: Path) -> Scaffold:
-    """A customer-table config: key, label and its values read off the file when it exists."""
-    guess = table_guess(path, base_dir)
+def table_scaffold(path: str, base_dir: Path, key: str | None = None, label: str | None = None) -> Scaffold:
+    """A customer-table config: key, label and its values read off the file when it exists
+    (the `key` and `label` named, when they are)."""
+    guess = table_guess(path, base_dir, key=key, label=label)
     values = ("\n".join([_line(f"positive = {toml_list(guess['positive'])}", "its values that mean 1"),
                          _line(f"negative = {toml_list(guess['negative'])}", "its values that mean 0")])
               if guess["positive"] else
@@ -806,18 +843,25 @@ def table_scaffold(path: str, base_dir: Path) -> Scaffold:
 
 
 def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext,
-                   columns: dict[str, str] | None = None, lookups: list[dict] | None = None) -> Scaffold:
+                   columns: dict[str, str] | None = None, lookups: list[dict] | None = None,
+                   given: dict[str, str] | None = None) -> Scaffold:
     """An event-log config for `layout`, fitted to the source when it can be read (`status`
     shows a spinner while it is); `columns` and `lookups`, when given, are a known export's
-    mapping (Olist's) rather than one guessed from the names."""
+    mapping (Olist's) rather than one guessed from the names; `given` are the user's own
+    mappings, the rest guessed around them (for the `events` layout) or the layout's."""
     from winback.data.layouts import LAYOUTS
 
     options = dict(LAYOUTS[layout].init_options)
     if columns is not None:
         note = ""
+    elif layout == "events":
+        columns, note = guess_columns(path, base_dir, options, given)
     else:
-        columns, note = guess_columns(path, base_dir, options) if layout == "events" else ({}, _layout_zone(
-            path, base_dir, options))
+        columns, note = dict(given or {}), _layout_zone(path, base_dir, options)
+        if given:
+            table, _ = _raw_table(path, base_dir)
+            if table is not None:
+                _check_given(columns, list(table.columns), path)
     read_options = {**options, "lookups": lookups} if lookups else options
     fit = fit_source(path, layout, read_options, base_dir, columns, status)
     options.update(fit.settings)
@@ -851,27 +895,35 @@ def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext,
 
 
 def scaffold_for(path: str, base_dir: Path, *, table: bool = False, layout: str | None = None,
-                 status=nullcontext) -> tuple[Scaffold, str]:
+                 status=nullcontext, columns: dict[str, str] | None = None, key: str | None = None,
+                 label: str | None = None) -> tuple[Scaffold, str]:
     """The config `init` writes for `path` (read from `base_dir` when relative): a customer
-    table's, Olist's export's, or an event log's in `layout` (recognised by the source's columns
-    when None), with the step to take next."""
+    table's (its `key` and `label` as given, else guessed), Olist's export's, or an event log's
+    in `layout` (recognised by the source's columns when None; `events` when `columns` maps
+    some of them), with the step to take next."""
     from winback.data.layouts import LAYOUTS
 
     if table:
-        return table_scaffold(path, base_dir), ("Check table.key, table.label and its values, then "
-                                                "`winback validate` and `winback train`.")
+        if columns:
+            raise ConfigError("Column mappings are for event logs; a customer table takes its key and "
+                              "label (--key, --label) and keeps its own column names.")
+        return table_scaffold(path, base_dir, key=key, label=label), (
+            "Check table.key, table.label and its values, then `winback validate` and `winback train`.")
+    if key or label:
+        raise ConfigError("A key and a label are for customer tables (--table); an event log's customer "
+                          "column is mapped as customer_id.")
     next_step = "Next: `winback validate` then `winback train`."
-    if layout is None and (olist := olist_export(path, base_dir)):
+    if layout is None and not columns and (olist := olist_export(path, base_dir)):
         return olist_scaffold(olist, base_dir, status=status), next_step
     recognised = ""
+    if layout is None and columns:
+        layout = "events"
     if layout is None:
         layout, recognised = guess_layout(path, base_dir)
     if layout not in LAYOUTS:
-        from winback.errors import did_you_mean
-
         raise WinbackError(f"Unknown layout '{layout}'.{did_you_mean(layout, LAYOUTS)} "
                            f"Known layouts: {', '.join(LAYOUTS)}.")
-    scaffold = event_scaffold(path, layout, base_dir, status=status)
+    scaffold = event_scaffold(path, layout, base_dir, status=status, given=columns)
     if recognised:
         scaffold.notes.insert(0, recognised)
     return scaffold, next_step
