@@ -858,10 +858,12 @@ def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext,
         columns, note = guess_columns(path, base_dir, options, given)
     else:
         columns, note = dict(given or {}), _layout_zone(path, base_dir, options)
-        if given:
-            table, _ = _raw_table(path, base_dir)
-            if table is not None:
-                _check_given(columns, list(table.columns), path)
+        try:
+            table = _raw_table(path, base_dir)[0] if given else None
+        except WinbackError:
+            table = None  # fit_source says why
+        if table is not None:
+            _check_given(columns, list(table.columns), path)
     read_options = {**options, "lookups": lookups} if lookups else options
     fit = fit_source(path, layout, read_options, base_dir, columns, status)
     options.update(fit.settings)
