@@ -692,6 +692,7 @@ def guess_columns(path: str, base_dir: Path, settings: dict | None = None,
 def _check_given(given: dict[str, str], present: list[str], path: str) -> None:
     """The user's own mappings name winback's columns and the source's."""
     from winback.data.canonical import CANONICAL_COLUMNS
+
     for canonical, column in given.items():
         if canonical not in CANONICAL_COLUMNS:
             raise ConfigError(f"Column mapping '{canonical}' is none of winback's columns."
