@@ -48,14 +48,16 @@ def test_event_log_project_validates_trains_and_scores(cdnow, tmp_path):
         assert model["customer"]["problem"]["name"] == "repeat_purchase"
 
 
-def test_customer_table_project(tmp_path):
+def test_customer_table_project(tmp_path, capsys):
     project = winback.Project.from_dataset("oneclick", output_dir=tmp_path)
     project.config.train.trials = 2
     project.config.train.candidates = ["logistic", "tree"]
     assert project.kind == "customer_table"
     summary = project.validate()
     assert summary["customers"] == 1297 and 0.3 < summary["positive_rate"] < 0.45
-    result = project.train(report=False)
+    capsys.readouterr()
+    result = project.train(report=False, verbose=True)  # the steps as the command line shows them
+    assert "✓ Tuning logistic" in capsys.readouterr().err
     assert set(result.leaderboard["candidate"]) == {"logistic", "tree"}
     shown = repr(result).splitlines()
     assert shown[0].startswith("TableTrainResult: Leaderboard (chosen by cross-validation")

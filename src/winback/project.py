@@ -179,10 +179,12 @@ class Project:
                 "positive_rate": float(table.frame[LABEL].mean()) if labelled else None,
                 "notes": notes, "warnings": list(table.warnings)}
 
-    def train(self, *, steps: Steps | None = None, report: bool = True):
+    def train(self, *, steps: Steps | None = None, report: bool = True, verbose: bool = False):
         """Train, compare and write the bundle (and report) under output.dir. Returns the
-        pipeline's result: `.leaderboard`, `.best`, `.bundle_dir`, `.report_path`, `.manifest`."""
-        steps = steps or Steps(quiet=True)
+        pipeline's result: `.leaderboard`, `.best`, `.bundle_dir`, `.report_path`, `.manifest`.
+        Quiet but for warnings unless `verbose`, which shows each step's progress and time as
+        `winback train` does (minutes of tuning on a customer table are otherwise silent)."""
+        steps = steps or Steps(quiet=not verbose)
         if self.kind == CUSTOMER_TABLE:
             from winback.train_table import train_table
 
