@@ -188,3 +188,12 @@ def test_a_customer_frame_with_its_key_and_label_named(tmp_path):
     assert project.config.table.label == "newsletter" and project.config.problem.name == "repeat_purchase"
     with pytest.raises(ConfigError, match="The label 'plans' is not a column of input/customers.parquet"):
         winback.Project.from_frame(table, output_dir=tmp_path, table=True, label="plans", quiet=True)
+
+
+def test_the_problem_named_for_a_frame(orders, tmp_path):
+    project = winback.Project.from_frame(orders, output_dir=tmp_path / "a", problem="activity_decline", quiet=True)
+    assert project.config.problem.name == "activity_decline"
+    assert 'name = "activity_decline"' in (tmp_path / "a" / "winback.toml").read_text()
+    with pytest.raises(ConfigError, match="Unknown problem 'churn'"):
+        winback.Project.from_frame(orders, output_dir=tmp_path / "b", problem="churn", quiet=True)
+    assert not (tmp_path / "b").exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,14 +21,15 @@ from typing import Any
 
 import pandas as pd
 
-from winback.config import Config, load_config, validate_config
-from winback.errors import ConfigError, DataError
+from winback.config import PROBLEMS, Config, load_config, validate_config
+from winback.errors import ConfigError, DataError, did_you_mean
 from winback.progress import Steps
 
 EVENT_LOG, CUSTOMER_TABLE, NEXT_EVENT = "event_log", "customer_table", "next_event"
 # the first line of a winback.toml that Project.from_frame wrote, and may write again
 FRAME_MARK = "# written by winback.Project.from_frame"
 OUTPUT_SECTION = '[output]\ndir = "winback-out"\n'
+PROBLEM_LINE = re.compile(r'^name = "[a-z_]+"', re.M)  # the first: [problem] comes before any other name
 
 
 @dataclass(frozen=True)
@@ -68,14 +70,16 @@ class Project:
     @classmethod
     def from_frame(cls, frame: Any, *, output_dir: str | Path = "winback-out", table: bool = False,
                    layout: str | None = None, columns: dict[str, str] | None = None, key: str | None = None,
-                   label: str | None = None, quiet: bool = False) -> "Project":
+                   label: str | None = None, problem: str | None = None, quiet: bool = False) -> "Project":
         """A DataFrame already in a notebook (pandas or polars, or a pyarrow Table): events
         or orders (one row each), or with `table=True` one row per customer. It is written once as Parquet to
         `output_dir/input/`, and set up as `winback init` sets up a file (the layout recognised
         by its columns, columns mapped by name, the horizon fitted to its time span; a table's
         key, label and value column read off it, or the `key` and `label` named; an event
         log's `columns` map winback's names to the frame's, {"customer_id": "who"}, and the
-        rest are guessed around them), with that config in `output_dir/winback.toml`
+        rest are guessed around them; `problem` names what to predict, else repeat_purchase,
+        or activity_decline for a table whose label is a loss), with that config in
+        `output_dir/winback.toml`
         so the same project runs from the command line (`winback train --config ...`). What was
         guessed, to check, is in `.setup_notes`, and printed unless `quiet`. Calling it again on
         the same `output_dir` writes both again; a winback.toml written otherwise is never
@@ -83,6 +87,9 @@ class Project:
         from winback.data.frames import frame_to_parquet
         from winback.scaffold import scaffold_for
 
+        if problem is not None and problem not in PROBLEMS:
+            raise ConfigError(f"Unknown problem '{problem}'.{did_you_mean(problem, PROBLEMS)} "
+                              f"Choose one of: {', '.join(PROBLEMS)}.")
         out = Path(output_dir).expanduser().resolve()
         if out.exists() and not out.is_dir():
             raise ConfigError(f"output_dir '{out}' is a file, not a folder.")
@@ -99,6 +106,8 @@ class Project:
         text = (f"{FRAME_MARK} from a DataFrame of {len(frame):,} rows.\n"
                 + scaffold.text.replace(OUTPUT_SECTION, '[output]\ndir = "."                      '
                                         '# this folder: bundle/, report.html\n'))
+        if problem:
+            text = PROBLEM_LINE.sub(f'name = "{problem}"', text, count=1)
         partial = toml.with_name(".winback.toml.partial")
         partial.write_text(text, encoding="utf-8")
         os.replace(partial, toml)
