@@ -168,6 +168,25 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_backtest(args) -> int:
+    from winback.backtest import table_rows, summary_line
+    from winback.progress import Steps
+    from winback.project import Project
+
+    result = Project(_config(args)).backtest(folds=args.folds, step_days=args.step_days,
+                                             steps=Steps(quiet=args.quiet))
+    rows = table_rows(result)
+    t = Table(title="Backtest (test ROC-AUC per test cutoff; * = chosen on validation)")
+    for i, header in enumerate(rows[0]):
+        t.add_column(header, justify="left" if i < 2 else "right")
+    for i, row in enumerate(rows[1:]):
+        t.add_row(*row, style="bold" if i == len(rows) - 2 else None)
+    console.print(t)
+    console.print(escape(summary_line(result)))
+    console.print(f"Written: {result.path}")
+    return 0
+
+
 def _project_bundle(args) -> Path:
     """The bundle `winback train` wrote for the project (<output.dir>/bundle), which `score` and
     `serve` read when no --bundle is given: train, then score, with the same config."""
@@ -339,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--timeout", type=float, help="customer tables: whole tuning budget in seconds (train.timeout_s)")
     sp.add_argument("--no-track", action="store_true", help="do not log this run to MLflow")
     sp.set_defaults(func=cmd_train)
+    sp = sub.add_parser("backtest", help="train and measure at several earlier test cutoffs")
+    common(sp)
+    sp.add_argument("--folds", type=int, default=4, help="how many test cutoffs, the latest first (default 4)")
+    sp.add_argument("--step-days", type=int, help="days between test cutoffs (default problem.cutoff_step_days)")
+    sp.set_defaults(func=cmd_backtest)
     sp = sub.add_parser("score", help="score customers with a bundle")
     common(sp)
     add_input(sp)

@@ -206,6 +206,16 @@ class Project:
 
         return train(self.config, steps=steps, report=report)
 
+    def backtest(self, *, folds: int = 4, step_days: int | None = None, steps: Steps | None = None,
+                 verbose: bool = False):
+        """Train and measure at `folds` test cutoffs, `step_days` apart (default: the cutoff
+        step), the latest the one `train` uses: each candidate's test metrics per fold, which
+        one validation chose, and their mean and spread, written to `<output.dir>/backtest.json`.
+        Event logs' customer problems only."""
+        from winback.backtest import backtest
+
+        return backtest(self.config, folds=folds, step_days=step_days, steps=steps or Steps(quiet=not verbose))
+
     def score(self, bundle: str | Path | None = None, *, cutoff: str | None = None,
               reasons: bool = True, progress: Callable[[str], None] | None = None,
               frame: Any = None) -> pd.DataFrame:

@@ -83,6 +83,30 @@ def customer_groups(ids: pd.Series, validation_share: float, early_stopping_shar
                     np.where(u < validation_share + early_stopping_share, "stop", "train"))
 
 
+def plan_frames(log: EventLog, plan: CutoffPlan, cfg: Config, spec, show=lambda detail: None,
+                fitted: dict | None = None, cache: dict | None = None) -> dict[str, pd.DataFrame]:
+    """Labelled feature rows of every cutoff of `plan`, by role (train, valid, test); the test
+    cutoff's BG/NBD fit goes in `fitted` (for serving). A cutoff's rows depend only on its time
+    and label window, so a backtest passes one `cache` for all its folds, whose cutoffs recur."""
+    frames: dict[str, pd.DataFrame] = {}
+    done = 0
+    for role, cutoffs in (("train", plan.train), ("valid", (plan.valid,)), ("test", (plan.test,))):
+        chunks = []
+        for c in cutoffs:
+            done += 1
+            show(f"{done}/{len(plan.all)}, {role} cutoff {c.time:%Y-%m-%d}")
+            key = (c.time, c.window_end)
+            if cache is not None and key in cache and not (role == "test" and fitted is not None):
+                chunks.append(cache[key])
+                continue
+            frame = build_frame(log, c, cfg.problem, spec, fitted=fitted if role == "test" else None)
+            if cache is not None:
+                cache[key] = frame
+            chunks.append(frame)
+        frames[role] = pd.concat(chunks, ignore_index=True)
+    return frames
+
+
 def split_frames(cfg: Config, frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Training, early-stopping and validation rows, disjoint in customers (see module doc)."""
     t = cfg.train
@@ -231,18 +255,9 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
     spec = feature_spec_for(log, cfg.features.windows_days, cfg.features.trend_window_days,
                             cfg.features.bgnbd, cfg.sequence_months, cfg.features.clock(cfg.source.timezone),
                             cfg.features.row_clock(cfg.source))
-    frames: dict[str, pd.DataFrame] = {}
     fitted: dict = {}
     with steps.step(f"Labels and features at {len(plan.all)} cutoffs") as show:
-        done = 0
-        for role, cutoffs in (("train", plan.train), ("valid", (plan.valid,)), ("test", (plan.test,))):
-            chunks = []
-            for c in cutoffs:
-                done += 1
-                show(f"{done}/{len(plan.all)}, {role} cutoff {c.time:%Y-%m-%d}")
-                chunks.append(build_frame(log, c, cfg.problem, spec,
-                                          fitted=fitted if role == "test" else None))
-            frames[role] = pd.concat(chunks, ignore_index=True)
+        frames = plan_frames(log, plan, cfg, spec, show, fitted=fitted)
     value_column = cfg.segments.value_column
     if value_column and value_column not in frames["test"].columns:  # fail before any fitting
         from winback.errors import did_you_mean

@@ -1,0 +1,196 @@
+"""Rolling-origin backtest: the whole training flow again at earlier test cutoffs.
+
+`winback train` measures each candidate once, at one test cutoff. One cutoff is one draw: a
+season, a campaign or a kind month can flatter or sink a model, and the leaderboard cannot say
+which. A backtest moves the test cutoff back `step_days` at a time and, at each, does exactly
+what `train` does with `problem.test_cutoff` set there: training cutoffs whose label windows
+end by that test cutoff, features from before each cutoff, the model chosen on validation,
+calibrated and thresholded, then measured once on the fold's test customers. Nothing a fold
+uses lies after its own test label window, so every fold is as out-of-time as the real test.
+What comes out is each candidate's test metrics per fold, which one validation chose, and the
+mean and spread over the folds.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import html
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from winback.config import Config
+from winback.errors import ConfigError, DataError
+from winback.labels import check_log_fits_problem, plan_cutoffs
+from winback.progress import Steps
+
+METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "lift_10")
+
+
+@dataclass(repr=False)
+class BacktestResult:
+    """`folds`: one row per fold and candidate (test cutoff, customers, positive rate, chosen
+    on validation or not, test metrics); `summary`: per candidate, the mean and standard
+    deviation of each metric over the folds and how often validation chose it; `path`: the
+    JSON written beside the bundle."""
+
+    folds: pd.DataFrame
+    summary: pd.DataFrame
+    path: Path | None
+
+    def chosen(self) -> pd.DataFrame:
+        """The candidate validation chose at each fold, with its test metrics: what `train`
+        would have shipped at that date."""
+        return self.folds[self.folds["chosen"]].reset_index(drop=True)
+
+    def __repr__(self) -> str:
+        return "\n".join(table_lines(self))
+
+    def _repr_html_(self) -> str:
+        rows = table_rows(self)
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in r) + "</tr>" for r in rows[1:])
+        return (f"<div><b>Backtest</b>: {len(self.folds['fold'].unique())} test cutoffs"
+                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+                f"<p>{html.escape(summary_line(self))}</p></div>")
+
+
+def backtest(cfg: Config, *, folds: int = 4, step_days: int | None = None, steps: Steps | None = None,
+             log=None, write: bool = True) -> BacktestResult:
+    """Train and measure at `folds` test cutoffs, the latest being the one `train` uses and
+    each earlier by `step_days` (default: problem.cutoff_step_days); the result is written to
+    `<output.dir>/backtest.json` when `write`."""
+    from winback.data.canonical import load_events
+    from winback.frame import feature_spec_for
+    from winback.train import fit_candidates, leaderboard, plan_frames, say_data_warnings, split_frames
+
+    if cfg.is_table or cfg.problem.name == "next_event":
+        raise ConfigError("A backtest moves the test cutoff of an event log's customer problem "
+                          "(repeat_purchase, return_visit, first_purchase, activity_decline). A customer "
+                          "table is one snapshot: the spread to look at is its cross-validation "
+                          "(cv_roc_auc and cv_std in `winback train`'s leaderboard)."
+                          if cfg.is_table else
+                          "A backtest moves the test cutoff of a customer problem; next_event is "
+                          "measured on every event after its test cutoff, so `winback train` with "
+                          "problem.test_cutoff set earlier gives the same for one date.")
+    if folds < 2:
+        raise ConfigError(f"A backtest needs at least 2 folds (test cutoffs), got {folds}.")
+    step = step_days if step_days is not None else cfg.problem.cutoff_step_days
+    if step < 1:
+        raise ConfigError(f"The backtest's step must be at least 1 day, got {step}.")
+    steps = steps or Steps()
+    cfg.output_dir(create=False)
+    if log is None:
+        with steps.step(f"Reading and validating {cfg.source.path}"):
+            log = load_events(cfg)
+    say_data_warnings(log, steps)
+    check_log_fits_problem(cfg.problem, log)
+    latest = plan_cutoffs(cfg.problem, log.start, log.end).test.time
+    spec = feature_spec_for(log, cfg.features.windows_days, cfg.features.trend_window_days,
+                            cfg.features.bgnbd, cfg.sequence_months, cfg.features.clock(cfg.source.timezone),
+                            cfg.features.row_clock(cfg.source))
+    plans = []
+    for k in range(folds):
+        fold_cfg = copy.deepcopy(cfg)
+        fold_cfg.problem.test_cutoff = (latest - dt.timedelta(days=k * step)).strftime("%Y-%m-%d")
+        try:
+            plans.append((fold_cfg, plan_cutoffs(fold_cfg.problem, log.start, log.end)))
+        except DataError as exc:
+            advice = (f"Ask for at most {k} folds (--folds), or a shorter step (--step-days)" if k >= 2
+                      else "Use a shorter step (--step-days), or a shorter horizon")
+            raise DataError(f"Only {k} of the {folds} backtest folds fit this log with a {step}-day step: "
+                            f"at the test cutoff {fold_cfg.problem.test_cutoff}, {exc} {advice}.") from None
+    cache: dict = {}
+    rows: list[dict[str, Any]] = []
+    quiet = Steps(quiet=True, console=steps.console)  # the fold's own steps: notes only
+    for k, (fold_cfg, plan) in enumerate(plans):
+        with steps.step(f"Fold {k + 1}/{folds}: test cutoff {plan.test.time:%Y-%m-%d}") as show:
+            frames = plan_frames(log, plan, fold_cfg, spec, show, cache=cache)
+            show("fitting the candidates")
+            parts = split_frames(fold_cfg, frames)
+            results, _ = fit_candidates(fold_cfg, parts["train"], parts["stop"], parts["valid"], parts["test"],
+                                        quiet, parts["refit"] if fold_cfg.train.refit else None)
+        board = leaderboard(results, fold_cfg.train.selection_metric)
+        labels = frames["test"]["label"]
+        for rank, r in board.iterrows():
+            rows.append({"fold": k + 1, "test_cutoff": plan.test.time.date().isoformat(),
+                         "customers": int(len(labels)), "positive_rate": float(labels.mean()),
+                         "candidate": r["candidate"], "chosen": bool(rank == 0),
+                         **{m: float(r[m]) for m in METRICS if m in board.columns},
+                         f"valid_{fold_cfg.train.selection_metric}": float(r[f"valid_{fold_cfg.train.selection_metric}"])})
+    table = pd.DataFrame(rows)
+    result = BacktestResult(table, summarise(table), None)
+    if write:
+        result.path = write_json(cfg.output_dir() / "backtest.json", result, cfg, step)
+    return result
+
+
+def summarise(folds: pd.DataFrame) -> pd.DataFrame:
+    """Per candidate: folds measured, times chosen, and the mean and sample standard deviation
+    of each metric over the folds; the best mean ROC-AUC first."""
+    out = []
+    for name, group in folds.groupby("candidate", sort=False):
+        row: dict[str, Any] = {"candidate": name, "folds": int(len(group)), "chosen": int(group["chosen"].sum())}
+        for m in METRICS:
+            if m in group.columns:
+                row[f"{m}_mean"] = float(group[m].mean())
+                row[f"{m}_std"] = float(group[m].std(ddof=1)) if len(group) > 1 else float("nan")
+                row[f"{m}_min"] = float(group[m].min())
+        out.append(row)
+    return pd.DataFrame(out).sort_values("roc_auc_mean", ascending=False).reset_index(drop=True)
+
+
+def write_json(path: Path, result: BacktestResult, cfg: Config, step: int) -> Path:
+    """Written to a temporary name and renamed, as bundles and reports are."""
+    def plain(frame: pd.DataFrame) -> list[dict]:
+        return json.loads(frame.to_json(orient="records"))
+
+    payload = {"problem": cfg.problem.name, "horizon_days": cfg.problem.horizon_days, "step_days": step,
+               "selection_metric": cfg.train.selection_metric, "folds": plain(result.folds),
+               "summary": plain(result.summary),
+               "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(payload, indent=2))
+    os.replace(partial, path)
+    return path
+
+
+def table_rows(result: BacktestResult) -> list[list[str]]:
+    """Fold by fold: the test cutoff, its customers and positive rate, which candidate
+    validation chose, and every candidate's test ROC-AUC (the chosen one marked *)."""
+    names = list(result.summary["candidate"])
+    rows = [["fold", "test cutoff", "customers", "positive", *[f"{n} roc_auc" for n in names]]]
+    for fold, group in result.folds.groupby("fold", sort=True):
+        first = group.iloc[0]
+        by_name = {r["candidate"]: r for _, r in group.iterrows()}
+        rows.append([str(fold), first["test_cutoff"], f"{first['customers']:,}", f"{first['positive_rate']:.1%}",
+                     *[(f"{by_name[n]['roc_auc']:.3f}" + ("*" if by_name[n]["chosen"] else " "))
+                       if n in by_name else "-" for n in names]])
+    rows.append(["mean ± sd", "", "", "", *[f"{r['roc_auc_mean']:.3f} ± {r['roc_auc_std']:.3f}"
+                                            for _, r in result.summary.iterrows()]])
+    return rows
+
+
+def table_lines(result: BacktestResult) -> list[str]:
+    rows = table_rows(result)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths))) for r in rows]
+    return ["Backtest (test ROC-AUC per test cutoff; * = chosen on validation)", *lines, summary_line(result)]
+
+
+def summary_line(result: BacktestResult) -> str:
+    chosen = result.chosen()
+    best = result.summary.iloc[0]
+    shipped = chosen["roc_auc"]
+    return (f"The model validation chose scored {shipped.mean():.3f} ± {shipped.std(ddof=1):.3f} test ROC-AUC "
+            f"over {len(chosen)} test cutoffs ({shipped.min():.3f} to {shipped.max():.3f}); the best "
+            f"candidate on average is {best['candidate']} ({best['roc_auc_mean']:.3f}), chosen at "
+            f"{int(best['chosen'])} of them.")
+
+
+__all__ = ["BacktestResult", "backtest"]
