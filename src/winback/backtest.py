@@ -66,8 +66,8 @@ def backtest(cfg: Config, *, folds: int = 4, step_days: int | None = None, steps
     each earlier by `step_days` (default: problem.cutoff_step_days); the result is written to
     `<output.dir>/backtest.json` when `write`."""
     from winback.data.canonical import load_events
-    from winback.frame import feature_spec_for
-    from winback.train import fit_candidates, leaderboard, plan_frames, say_data_warnings, split_frames
+    from winback.train import (fit_candidates, leaderboard, plan_frames, project_spec, say_data_warnings,
+                               split_frames)
 
     if cfg.is_table or cfg.problem.name == "next_event":
         raise ConfigError("A backtest moves the test cutoff of an event log's customer problem "
@@ -91,9 +91,7 @@ def backtest(cfg: Config, *, folds: int = 4, step_days: int | None = None, steps
     say_data_warnings(log, steps)
     check_log_fits_problem(cfg.problem, log)
     latest = plan_cutoffs(cfg.problem, log.start, log.end).test.time
-    spec = feature_spec_for(log, cfg.features.windows_days, cfg.features.trend_window_days,
-                            cfg.features.bgnbd, cfg.sequence_months, cfg.features.clock(cfg.source.timezone),
-                            cfg.features.row_clock(cfg.source))
+    spec = project_spec(cfg, log)
     plans = []
     for k in range(folds):
         fold_cfg = copy.deepcopy(cfg)

@@ -83,6 +83,13 @@ def customer_groups(ids: pd.Series, validation_share: float, early_stopping_shar
                     np.where(u < validation_share + early_stopping_share, "stop", "train"))
 
 
+def project_spec(cfg: Config, log: EventLog):
+    """The feature spec of `cfg` on what `log` holds."""
+    return feature_spec_for(log, cfg.features.windows_days, cfg.features.trend_window_days,
+                            cfg.features.bgnbd, cfg.sequence_months, cfg.features.clock(cfg.source.timezone),
+                            cfg.features.row_clock(cfg.source))
+
+
 def plan_frames(log: EventLog, plan: CutoffPlan, cfg: Config, spec, show=lambda detail: None,
                 fitted: dict | None = None, cache: dict | None = None) -> dict[str, pd.DataFrame]:
     """Labelled feature rows of every cutoff of `plan`, by role (train, valid, test); the test
@@ -252,9 +259,7 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
         raise ConfigError("problem.decline_measure = 'spend' needs amounts, and this source maps no "
                           "amount or price column; map one or use 'orders' or 'events'.")
     plan = plan_cutoffs(cfg.problem, log.start, log.end)
-    spec = feature_spec_for(log, cfg.features.windows_days, cfg.features.trend_window_days,
-                            cfg.features.bgnbd, cfg.sequence_months, cfg.features.clock(cfg.source.timezone),
-                            cfg.features.row_clock(cfg.source))
+    spec = project_spec(cfg, log)
     fitted: dict = {}
     with steps.step(f"Labels and features at {len(plan.all)} cutoffs") as show:
         frames = plan_frames(log, plan, cfg, spec, show, fitted=fitted)
