@@ -101,3 +101,35 @@ def test_what_a_backtest_refuses(tmp_path):
     with pytest.raises(ConfigError, match="A customer table is one snapshot"):
         winback.Project.from_dataset("oneclick", output_dir=tmp_path).backtest(folds=2)
     assert not (tmp_path / "backtest.json").exists()
+
+
+def test_train_with_a_backtest_puts_it_in_the_bundle_and_report(result, tmp_path):
+    """`train --backtest 3` gives the folds `winback backtest` gives (its first fold is train's
+    own leaderboard), in the manifest and as a table in the report."""
+    cfg = _config(tmp_path)
+    cfg.train.backtest_folds = 3
+    trained = train(cfg, steps=QUIET)
+    entry = trained.manifest["backtest"]
+    pd.testing.assert_frame_equal(pd.DataFrame(entry["folds"]), result.folds, check_exact=False, rtol=1e-13)
+    assert entry["step_days"] == 28 and entry["text"].startswith("The model validation chose scored")
+    stored = json.loads((trained.bundle_dir / "manifest.json").read_text())
+    assert stored["backtest"]["folds"] == entry["folds"]
+    page = trained.report_path.read_text()
+    assert "Stability over time: the same flow at 3 test cutoffs" in page
+    section = page.split("Stability over time")[1].split("How well the models rank")[0]
+    assert [c for c in CUTOFFS if f"<td>{c}</td>" in section] == CUTOFFS and "mean ± sd" in section
+
+
+def test_backtest_settings_are_checked_before_any_work(tmp_path, capsys):
+    cfg = _config(tmp_path)
+    cfg.train.backtest_folds = 1
+    with pytest.raises(ConfigError, match="train.backtest_folds must be 0 \\(no backtest\\) or at least 2"):
+        winback.Project(cfg)
+    table = winback.datasets.oneclick_config(output_dir=str(tmp_path))
+    table.train.backtest_folds = 3
+    with pytest.raises(ConfigError, match="A customer table is one snapshot"):
+        winback.Project(table)
+    assert main(["train", "--dataset", "cdnow_sample", "--backtest", "40", "--out", str(tmp_path), "-q",
+                 "--no-track"]) == 2
+    assert "Only 5 of the 40 backtest folds fit this log with a 28-day step. At the test cutoff 1997-05-14: " in " ".join(capsys.readouterr().err.split())
+    assert not (tmp_path / "bundle").exists()

@@ -42,6 +42,7 @@ class BacktestResult:
     folds: pd.DataFrame
     summary: pd.DataFrame
     path: Path | None
+    step_days: int = 0
 
     def chosen(self) -> pd.DataFrame:
         """The candidate validation chose at each fold, with its test metrics: what `train`
@@ -60,15 +61,61 @@ class BacktestResult:
                 f"<p>{html.escape(summary_line(self))}</p></div>")
 
 
+@dataclass(frozen=True)
+class FirstFold:
+    """What `train` already measured at its own test cutoff: the backtest's first fold."""
+
+    plan: Any
+    board: pd.DataFrame
+    labels: pd.Series
+
+
 def backtest(cfg: Config, *, folds: int = 4, step_days: int | None = None, steps: Steps | None = None,
-             log=None, write: bool = True) -> BacktestResult:
+             log=None, write: bool = True, first: FirstFold | None = None, cache: dict | None = None,
+             ) -> BacktestResult:
     """Train and measure at `folds` test cutoffs, the latest being the one `train` uses and
     each earlier by `step_days` (default: problem.cutoff_step_days); the result is written to
-    `<output.dir>/backtest.json` when `write`."""
+    `<output.dir>/backtest.json` when `write`. `train --backtest` hands over its own `log`, the
+    `first` fold it measured and its frame `cache`, so that only the earlier folds are new work."""
     from winback.data.canonical import load_events
     from winback.train import (fit_candidates, leaderboard, plan_frames, project_spec, say_data_warnings,
                                split_frames)
 
+    check_backtest(cfg, folds, step_days)
+    step = step_days or cfg.problem.cutoff_step_days
+    steps = steps or Steps()
+    cfg.output_dir(create=False)
+    if log is None:
+        with steps.step(f"Reading and validating {cfg.source.path}"):
+            log = load_events(cfg)
+    if first is None:
+        say_data_warnings(log, steps)
+        check_log_fits_problem(cfg.problem, log)
+    spec = project_spec(cfg, log)
+    cache = {} if cache is None else cache
+    metric = cfg.train.selection_metric
+    rows: list[dict[str, Any]] = []
+    quiet = Steps(quiet=True, console=steps.console)  # the fold's own steps: notes only
+    for k, (fold_cfg, plan) in enumerate(fold_plans(cfg, log, folds, step)):
+        if k == 0 and first is not None:
+            rows += fold_rows(1, first.plan, first.board, first.labels, metric)
+            continue
+        with steps.step(f"Backtest fold {k + 1}/{folds}: test cutoff {plan.test.time:%Y-%m-%d}") as show:
+            frames = plan_frames(log, plan, fold_cfg, spec, show, cache=cache)
+            show("fitting the candidates")
+            parts = split_frames(fold_cfg, frames)
+            results, _ = fit_candidates(fold_cfg, parts["train"], parts["stop"], parts["valid"], parts["test"],
+                                        quiet, parts["refit"] if fold_cfg.train.refit else None)
+        rows += fold_rows(k + 1, plan, leaderboard(results, metric), frames["test"]["label"], metric)
+    table = pd.DataFrame(rows)
+    result = BacktestResult(table, summarise(table), None, step)
+    if write:
+        result.path = write_json(cfg.output_dir() / "backtest.json", result, cfg)
+    return result
+
+
+def check_backtest(cfg: Config, folds: int, step_days: int | None) -> None:
+    """What a backtest needs of the config, checked before any work."""
     if cfg.is_table or cfg.problem.name == "next_event":
         raise ConfigError("A backtest moves the test cutoff of an event log's customer problem "
                           "(repeat_purchase, return_visit, first_purchase, activity_decline). A customer "
@@ -80,18 +127,14 @@ def backtest(cfg: Config, *, folds: int = 4, step_days: int | None = None, steps
                           "problem.test_cutoff set earlier gives the same for one date.")
     if folds < 2:
         raise ConfigError(f"A backtest needs at least 2 folds (test cutoffs), got {folds}.")
-    step = step_days if step_days is not None else cfg.problem.cutoff_step_days
-    if step < 1:
-        raise ConfigError(f"The backtest's step must be at least 1 day, got {step}.")
-    steps = steps or Steps()
-    cfg.output_dir(create=False)
-    if log is None:
-        with steps.step(f"Reading and validating {cfg.source.path}"):
-            log = load_events(cfg)
-    say_data_warnings(log, steps)
-    check_log_fits_problem(cfg.problem, log)
+    if step_days is not None and step_days < 1:
+        raise ConfigError(f"The backtest's step must be at least 1 day, got {step_days}.")
+
+
+def fold_plans(cfg: Config, log, folds: int, step: int) -> list[tuple[Config, Any]]:
+    """Each fold's config (the project's, its test cutoff moved back) and cutoff plan; a fold
+    the log cannot hold stops the backtest before any fitting, saying how many fit."""
     latest = plan_cutoffs(cfg.problem, log.start, log.end).test.time
-    spec = project_spec(cfg, log)
     plans = []
     for k in range(folds):
         fold_cfg = copy.deepcopy(cfg)
@@ -99,33 +142,28 @@ def backtest(cfg: Config, *, folds: int = 4, step_days: int | None = None, steps
         try:
             plans.append((fold_cfg, plan_cutoffs(fold_cfg.problem, log.start, log.end)))
         except DataError as exc:
-            advice = (f"Ask for at most {k} folds (--folds), or a shorter step (--step-days)" if k >= 2
-                      else "Use a shorter step (--step-days), or a shorter horizon")
-            raise DataError(f"Only {k} of the {folds} backtest folds fit this log with a {step}-day step: "
-                            f"at the test cutoff {fold_cfg.problem.test_cutoff}, {exc} {advice}.") from None
-    cache: dict = {}
-    rows: list[dict[str, Any]] = []
-    quiet = Steps(quiet=True, console=steps.console)  # the fold's own steps: notes only
-    for k, (fold_cfg, plan) in enumerate(plans):
-        with steps.step(f"Fold {k + 1}/{folds}: test cutoff {plan.test.time:%Y-%m-%d}") as show:
-            frames = plan_frames(log, plan, fold_cfg, spec, show, cache=cache)
-            show("fitting the candidates")
-            parts = split_frames(fold_cfg, frames)
-            results, _ = fit_candidates(fold_cfg, parts["train"], parts["stop"], parts["valid"], parts["test"],
-                                        quiet, parts["refit"] if fold_cfg.train.refit else None)
-        board = leaderboard(results, fold_cfg.train.selection_metric)
-        labels = frames["test"]["label"]
-        for rank, r in board.iterrows():
-            rows.append({"fold": k + 1, "test_cutoff": plan.test.time.date().isoformat(),
-                         "customers": int(len(labels)), "positive_rate": float(labels.mean()),
-                         "candidate": r["candidate"], "chosen": bool(rank == 0),
-                         **{m: float(r[m]) for m in METRICS if m in board.columns},
-                         f"valid_{fold_cfg.train.selection_metric}": float(r[f"valid_{fold_cfg.train.selection_metric}"])})
-    table = pd.DataFrame(rows)
-    result = BacktestResult(table, summarise(table), None)
-    if write:
-        result.path = write_json(cfg.output_dir() / "backtest.json", result, cfg, step)
-    return result
+            advice = (f"Ask for at most {k} folds, or a shorter step" if k >= 2
+                      else "Use a shorter step, or a shorter horizon")
+            raise DataError(f"Only {k} of the {folds} backtest folds fit this log with a {step}-day step. "
+                            f"At the test cutoff {fold_cfg.problem.test_cutoff}: {exc} {advice}.") from None
+    return plans
+
+
+def fold_rows(fold: int, plan, board: pd.DataFrame, labels: pd.Series, metric: str) -> list[dict[str, Any]]:
+    return [{"fold": fold, "test_cutoff": plan.test.time.date().isoformat(), "customers": int(len(labels)),
+             "positive_rate": float(labels.mean()), "candidate": r["candidate"], "chosen": bool(rank == 0),
+             **{m: float(r[m]) for m in METRICS if m in board.columns},
+             f"valid_{metric}": float(r[f"valid_{metric}"])}
+            for rank, r in board.iterrows()]
+
+
+def as_dict(result: BacktestResult) -> dict[str, Any]:
+    """The folds and the summary as JSON values (the manifest's `backtest`, backtest.json)."""
+    def records(frame: pd.DataFrame) -> list[dict]:
+        return json.loads(frame.to_json(orient="records", double_precision=15))  # pandas keeps 10 digits
+
+    return {"step_days": result.step_days, "folds": records(result.folds), "summary": records(result.summary),
+            "text": summary_line(result)}
 
 
 def summarise(folds: pd.DataFrame) -> pd.DataFrame:
@@ -143,14 +181,10 @@ def summarise(folds: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out).sort_values("roc_auc_mean", ascending=False).reset_index(drop=True)
 
 
-def write_json(path: Path, result: BacktestResult, cfg: Config, step: int) -> Path:
+def write_json(path: Path, result: BacktestResult, cfg: Config) -> Path:
     """Written to a temporary name and renamed, as bundles and reports are."""
-    def plain(frame: pd.DataFrame) -> list[dict]:
-        return json.loads(frame.to_json(orient="records"))
-
-    payload = {"problem": cfg.problem.name, "horizon_days": cfg.problem.horizon_days, "step_days": step,
-               "selection_metric": cfg.train.selection_metric, "folds": plain(result.folds),
-               "summary": plain(result.summary),
+    payload = {"problem": cfg.problem.name, "horizon_days": cfg.problem.horizon_days,
+               "selection_metric": cfg.train.selection_metric, **as_dict(result),
                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(json.dumps(payload, indent=2))

@@ -53,6 +53,8 @@ def _config(args):
         cfg.train.trials_by_candidate = {}
     if getattr(args, "timeout", None) is not None:
         cfg.train.timeout_s = args.timeout
+    if getattr(args, "backtest", None) is not None:
+        cfg.train.backtest_folds = args.backtest
     validate_config(cfg)
     return cfg
 
@@ -154,6 +156,8 @@ def cmd_train(args) -> int:
         console.print(_leaderboard(result.leaderboard))
         console.print(f"Best: [bold]{result.best}[/] (chosen on the validation cutoff)")
         console.print(_decision_line(result.manifest, "test cutoff"))
+        if "backtest" in result.manifest:
+            console.print("Backtest: " + escape(result.manifest["backtest"]["text"]))
     if project.kind != NEXT_EVENT:
         from winback.evaluate import weak_signal_note
 
@@ -357,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "overrides train.trials_by_candidate)")
     sp.add_argument("--timeout", type=float, help="customer tables: whole tuning budget in seconds (train.timeout_s)")
     sp.add_argument("--no-track", action="store_true", help="do not log this run to MLflow")
+    sp.add_argument("--backtest", type=int, metavar="FOLDS",
+                    help="event logs: also train and measure at this many test cutoffs, for the report "
+                         "(train.backtest_folds; see `winback backtest`)")
     sp.set_defaults(func=cmd_train)
     sp = sub.add_parser("backtest", help="train and measure at several earlier test cutoffs")
     common(sp)

@@ -194,6 +194,10 @@ class TrainConfig:
     # customers) get a budget the machine's speed does not decide, unlike timeout_s
     trials_by_candidate: dict[str, int] = field(default_factory=dict)
     timeout_s: float = 0.0  # whole tuning budget in seconds; 0 = trials only
+    # event logs: `train` also runs a backtest at this many test cutoffs (0 = none), each
+    # backtest_step_days before the next (0 = problem.cutoff_step_days), for the report
+    backtest_folds: int = 0
+    backtest_step_days: int = 0
 
     def trials_of(self, candidate: str) -> int:
         return self.trials_by_candidate.get(candidate, self.trials)
@@ -545,6 +549,15 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError(f"problem.decline_share must be in (0, 1], got {p.decline_share}.")
     _validate_table_settings(cfg)
     _validate_threshold_rule(cfg.train)
+    if cfg.train.backtest_folds or cfg.train.backtest_step_days:
+        from winback.backtest import check_backtest
+
+        if cfg.train.backtest_folds == 1 or cfg.train.backtest_folds < 0 or cfg.train.backtest_step_days < 0:
+            raise ConfigError(f"train.backtest_folds must be 0 (no backtest) or at least 2, and "
+                              f"train.backtest_step_days 0 (the cutoff step) or more; got "
+                              f"{cfg.train.backtest_folds} and {cfg.train.backtest_step_days}.")
+        if cfg.train.backtest_folds:
+            check_backtest(cfg, cfg.train.backtest_folds, cfg.train.backtest_step_days or None)
     if cfg.train.calibration not in ("sigmoid", "none"):
         raise ConfigError("train.calibration must be 'sigmoid' or 'none'.")
     v, e = cfg.train.validation_share, cfg.train.early_stopping_share

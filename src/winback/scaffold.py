@@ -56,6 +56,7 @@ windows_days = [7, 30, 90, 180]
 seed = 42
 # threshold_rule = "contacts"  # f1 | recall | contacts | profit | accuracy: who `winback score` flags
 # contact_share = 0.2          # contacts: the share of customers a campaign can reach
+# backtest_folds = 4           # also train at 4 test cutoffs: stability over time in the report
 
 [output]
 dir = "winback-out"

@@ -259,10 +259,15 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
         raise ConfigError("problem.decline_measure = 'spend' needs amounts, and this source maps no "
                           "amount or price column; map one or use 'orders' or 'events'.")
     plan = plan_cutoffs(cfg.problem, log.start, log.end)
+    if cfg.train.backtest_folds:  # a fold the log cannot hold stops the run now, not after fitting
+        from winback.backtest import fold_plans
+
+        fold_plans(cfg, log, cfg.train.backtest_folds, cfg.train.backtest_step_days or cfg.problem.cutoff_step_days)
     spec = project_spec(cfg, log)
     fitted: dict = {}
+    cache: dict | None = {} if cfg.train.backtest_folds else None  # the backtest's folds share cutoffs
     with steps.step(f"Labels and features at {len(plan.all)} cutoffs") as show:
-        frames = plan_frames(log, plan, cfg, spec, show, fitted=fitted)
+        frames = plan_frames(log, plan, cfg, spec, show, fitted=fitted, cache=cache)
     value_column = cfg.segments.value_column
     if value_column and value_column not in frames["test"].columns:  # fail before any fitting
         from winback.errors import did_you_mean
@@ -311,6 +316,12 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
     }
     manifest["segments"] = event_segments(cfg, frames["test"], chosen.test_scores,
                                           chosen.test["threshold"], cols)
+    if cfg.train.backtest_folds:
+        from winback.backtest import FirstFold, as_dict, backtest
+
+        manifest["backtest"] = as_dict(backtest(
+            cfg, folds=cfg.train.backtest_folds, step_days=cfg.train.backtest_step_days or None, steps=steps,
+            log=log, write=False, first=FirstFold(plan, board, frames["test"]["label"]), cache=cache))
     out = cfg.output_dir()
     with steps.step("Writing the model bundle"):
         bundle_dir = save_bundle(out / "bundle", manifest, chosen.model, chosen.calibrator)

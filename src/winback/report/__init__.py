@@ -125,8 +125,20 @@ def render(manifest: dict[str, Any], curves: dict[str, dict]) -> str:
         weak_signal=weak_signal_note(manifest["candidates"][best]["test"]["roc_auc"], "on the test cutoff"),
         importance_plot=_importance_plot(manifest.get("importance", {}), best),
         best_metrics=manifest["candidates"][best]["test"], deciles=curves[best]["deciles"],
+        backtest_rows=_backtest_rows(manifest.get("backtest")),
         **_segment_context(manifest, f"Customers at the test cutoff {test['time'][:10]}"),
     )
+
+
+def _backtest_rows(entry: dict[str, Any] | None) -> list[list[str]] | None:
+    """The backtest's fold table (header first, the mean and spread last), as `winback
+    backtest` prints it."""
+    if not entry:
+        return None
+    from winback.backtest import BacktestResult, table_rows
+
+    return table_rows(BacktestResult(pd.DataFrame(entry["folds"]), pd.DataFrame(entry["summary"]), None,
+                                     entry["step_days"]))
 
 
 def write_report(path: Path, manifest: dict[str, Any], curves: dict[str, dict]) -> Path:
