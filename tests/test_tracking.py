@@ -53,3 +53,15 @@ def test_tracking_uri_from_the_environment_and_no_track(tmp_path, monkeypatch):
     assert len(_runs(uri)[1]) == 1
     assert main(["train", "--dataset", "cdnow_sample", "--out", str(tmp_path / "b"), "-q", "--no-track"]) == 0
     assert len(_runs(uri)[1]) == 1  # --no-track logged nothing
+
+
+def test_a_backtest_is_logged_as_each_candidates_mean_spread_and_worst():
+    from winback.tracking import _metrics
+
+    manifest = {"best": "logistic", "candidates": {"logistic": {"valid": {}, "test": {"roc_auc": 0.77}}},
+                "backtest": {"summary": [{"candidate": "logistic", "roc_auc_mean": 0.75, "roc_auc_std": 0.02,
+                                          "roc_auc_min": 0.72, "folds": 4}]}}
+    logged = _metrics(manifest)
+    assert {k: v for k, v in logged.items() if ".backtest." in k} == {
+        "logistic.backtest.roc_auc_mean": 0.75, "logistic.backtest.roc_auc_std": 0.02,
+        "logistic.backtest.roc_auc_min": 0.72}

@@ -67,6 +67,10 @@ def _metrics(manifest: dict[str, Any]) -> dict[str, float]:
               "purchase_recall"):
         if isinstance(best["test"].get(k), (int, float)):
             out[f"best.test.{k}"] = float(best["test"][k])
+    for row in (manifest.get("backtest") or {}).get("summary", []):  # train --backtest
+        for k in ("roc_auc_mean", "roc_auc_std", "roc_auc_min"):
+            if isinstance(row.get(k), (int, float)):
+                out[f"{row['candidate']}.backtest.{k}"] = float(row[k])
     return out
 
 
