@@ -35,9 +35,9 @@ METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "lift_10")
 @dataclass(repr=False)
 class BacktestResult:
     """`folds`: one row per fold and candidate (test cutoff, customers, positive rate, chosen
-    on validation or not, test metrics); `summary`: per candidate, the mean and standard
-    deviation of each metric over the folds and how often validation chose it; `path`: the
-    JSON written beside the bundle."""
+    on validation or not, test metrics); `summary`: per candidate, the mean, standard deviation
+    and minimum of each metric over the folds and how often validation chose it; `path`: the
+    JSON written beside the bundle; `step_days`: the days between test cutoffs."""
 
     folds: pd.DataFrame
     summary: pd.DataFrame
