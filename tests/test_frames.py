@@ -163,6 +163,16 @@ def test_polars_and_arrow_frames(orders, tmp_path):
         frame_to_parquet({"a": [1]}, tmp_path / "b.parquet")
 
 
+def test_a_spark_frame_is_read_where_it_is(tmp_path):
+    """A Spark DataFrame (its class as pyspark names it: starting a JVM here would add 15 s) is
+    not collected into one process: the error says how to read it on Spark."""
+    spark_frame = type("DataFrame", (), {"__module__": "pyspark.sql.classic.dataframe",
+                                        "toArrow": lambda self: None})()
+    with pytest.raises(DataError, match='is a Spark DataFrame: save it as a table .* source.backend = "spark"'):
+        frame_to_parquet(spark_frame, tmp_path / "s.parquet")
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_frame_with_its_own_names_mapped_by_the_caller(orders, tmp_path):
     """Names no guess reads (`who`, `when_it_happened`) are mapped by `columns`; the amount is
     still guessed from its name, and the project trains on the CDNOW orders as they were."""

@@ -61,6 +61,10 @@ def _arrow(frame, what: str):
     kind = f"{type(frame).__module__.split('.')[0]}.{type(frame).__name__}"
     if kind == "polars.LazyFrame":
         raise DataError(f"{what} is a polars LazyFrame, a query not yet run: pass `frame.collect()`.")
+    if kind.startswith("pyspark."):  # collecting it here would pull a cluster's data into one process
+        raise DataError(f"{what} is a Spark DataFrame: save it as a table (`frame.write.saveAsTable(...)`) "
+                        f"and read it where it is, with source.backend = \"spark\" and source.table (see "
+                        f"\"Running on your warehouse\"), or pass `frame.toPandas()` when it is small.")
     if hasattr(frame, "to_arrow"):
         table = frame.to_arrow()
         if isinstance(table, pa.Table):
