@@ -226,6 +226,12 @@ def test_init_maps_the_columns_it_is_given_and_guesses_the_rest(tmp_path, monkey
         assert main(["init", "--path", "e.csv", "--config", "other.toml", *flags]) == 2
         assert message in " ".join(capsys.readouterr().err.split())
         assert not (tmp_path / "other.toml").exists()
+    # a column no guess finds: init says how to name it
+    pd.DataFrame({"amazon-order-id": ["1", "2"], "purchase-date": ["2024-01-01", "2024-02-01"],
+                  "item-price": [1.0, 2.0]}).to_csv("amz.csv", index=False)
+    assert main(["init", "--path", "amz.csv", "--config", "amz.toml"]) == 0
+    assert ("`winback init --column customer_id=<its column> --force` maps it here"
+            in " ".join(capsys.readouterr().out.split()))
 
 
 def test_init_table_reads_a_churn_label_as_a_loss_and_finds_the_value_column(tmp_path, monkeypatch, capsys):

@@ -704,6 +704,10 @@ def _check_given(given: dict[str, str], present: list[str], path: str) -> None:
                               f"{did_you_mean(column, present)} Its columns: {', '.join(present)}.")
 
 
+# a read that failed on a canonical column the mapping did not find ('customer_id' (mapped to ...))
+MISSING_COLUMN = re.compile(r"has no column '[^']+' \(mapped to '([a-z_]+)'\)")
+
+
 @dataclass
 class SourceFit:
     """What reading the source taught `init`: the problem settings (fitted to its time span, or
@@ -748,10 +752,13 @@ def fit_source(path: str, layout: str, options: dict, base_dir: Path,
             fix = next(((key, m.group(1)) for key, rx in FIXES if key not in fixes
                         for m in [rx.search(str(e))] if m), None)
             if fix is None:
+                missing = MISSING_COLUMN.search(str(e))
+                hint = (f" (`winback init --column {missing.group(1)}=<its column> --force` maps it here)"
+                        if missing else "")
                 return SourceFit(default, f"[yellow]Could not read {escape(path)} with the {layout} "
                                           f"layout[/] ({escape(str(e))}) The defaults are written. Fix "
-                                          f"the source or \\[source.columns], then run `winback "
-                                          f"validate`.", fixes)
+                                          f"the source or \\[source.columns]{escape(hint)}, then run "
+                                          f"`winback validate`.", fixes)
             fixes[fix[0]] = True if fix[1] == "true" else fix[1]
     from winback.data.layouts import (LAYOUTS, REFUNDED_AS_SALES, is_status_column, order_statuses,
                                       refunded_sales, suggested_event_types)
