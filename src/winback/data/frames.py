@@ -1,4 +1,5 @@
-"""A pandas DataFrame as a winback source: written once as Parquet, then read like any file.
+"""A DataFrame (pandas, polars, Arrow) as a winback source: written once as Parquet, then read
+like any file.
 
 A notebook holds its data as a DataFrame; winback reads sources through Ibis, and a Parquet
 file keeps every type the frame has (zone-aware times, nullable integers, categories as text).
