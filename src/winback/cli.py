@@ -304,6 +304,7 @@ def cmd_demo(args) -> int:
     console.print(f"Best: [bold]{result.best}[/]; bundle {result.bundle_dir}; scores {scores_path}")
     console.print(f"Report: [bold]{result.report_path}[/]")
     console.print(f"Serve it: winback serve --bundle {result.bundle_dir}")
+    console.print("How stable is it? winback backtest --dataset cdnow (the same flow at earlier test cutoffs)")
     return 0
 
 
