@@ -28,8 +28,10 @@ from winback.config import Config
 from winback.errors import ConfigError, DataError
 from winback.labels import check_log_fits_problem, plan_cutoffs
 from winback.progress import Steps
+from winback.results import html_table, text_table
 
 METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "lift_10")
+TITLE = "Backtest (test ROC-AUC per test cutoff; * = chosen on validation)"
 
 
 @dataclass(repr=False)
@@ -49,16 +51,17 @@ class BacktestResult:
         would have shipped at that date."""
         return self.folds[self.folds["chosen"]].reset_index(drop=True)
 
+    @classmethod
+    def from_dict(cls, entry: dict[str, Any]) -> "BacktestResult":
+        """The result `as_dict` wrote (a manifest's `backtest`, backtest.json)."""
+        return cls(pd.DataFrame(entry["folds"]), pd.DataFrame(entry["summary"]), None, entry["step_days"])
+
     def __repr__(self) -> str:
-        return "\n".join(table_lines(self))
+        return "\n".join([TITLE, *text_table(table_rows(self), lambda i: i == 0), summary_line(self)])
 
     def _repr_html_(self) -> str:
-        rows = table_rows(self)
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in r) + "</tr>" for r in rows[1:])
         return (f"<div><b>Backtest</b>: {len(self.folds['fold'].unique())} test cutoffs"
-                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-                f"<p>{html.escape(summary_line(self))}</p></div>")
+                f"{html_table(table_rows(self))}<p>{html.escape(summary_line(self))}</p></div>")
 
 
 @dataclass(frozen=True)
@@ -206,13 +209,6 @@ def table_rows(result: BacktestResult) -> list[list[str]]:
     rows.append(["mean ± sd", "", "", "", *[f"{r['roc_auc_mean']:.3f} ± {r['roc_auc_std']:.3f}"
                                             for _, r in result.summary.iterrows()]])
     return rows
-
-
-def table_lines(result: BacktestResult) -> list[str]:
-    rows = table_rows(result)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths))) for r in rows]
-    return ["Backtest (test ROC-AUC per test cutoff; * = chosen on validation)", *lines, summary_line(result)]
 
 
 def summary_line(result: BacktestResult) -> str:

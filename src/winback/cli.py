@@ -173,14 +173,14 @@ def cmd_train(args) -> int:
 
 
 def cmd_backtest(args) -> int:
-    from winback.backtest import table_rows, summary_line
+    from winback.backtest import TITLE, summary_line, table_rows
     from winback.progress import Steps
     from winback.project import Project
 
     result = Project(_config(args)).backtest(folds=args.folds, step_days=args.step_days,
                                              steps=Steps(quiet=args.quiet))
     rows = table_rows(result)
-    t = Table(title="Backtest (test ROC-AUC per test cutoff; * = chosen on validation)")
+    t = Table(title=TITLE)
     for i, header in enumerate(rows[0]):
         t.add_column(header, justify="left" if i < 2 else "right")
     for i, row in enumerate(rows[1:]):

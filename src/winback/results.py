@@ -9,6 +9,7 @@ problem.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,23 @@ def cell(value: Any, column: str, view: BoardView) -> str:
     return str(value) if column in view.text else f"{value:.{view.digits}f}"
 
 
+def text_table(rows: list[list[str]], left: Callable[[int], bool]) -> list[str]:
+    """Rows of cells (the header first) as aligned lines; column i left-aligned where `left(i)`."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(v.ljust(w) if left(i) else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths)))
+            for row in rows]
+
+
+def html_table(rows: list[list[str]], bold_first: bool = False) -> str:
+    """Rows of cells (the header first) as an HTML table, escaped; the first body row in bold
+    when `bold_first` (the chosen model)."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in rows[0])
+    body = "".join("<tr" + (' style="font-weight:bold"' if bold_first and i == 0 else "") + ">"
+                   + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>"
+                   for i, row in enumerate(rows[1:]))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
 class ResultView:
     """`repr` and a notebook's HTML for a training result (`leaderboard`, `best`, `bundle_dir`,
     `report_path` and `manifest` are the result's own fields)."""
@@ -75,23 +93,19 @@ class ResultView:
         rows = [("best", self.best), ("bundle", str(self.bundle_dir))]
         return rows + ([("report", str(self.report_path))] if self.report_path else [])
 
-    def __repr__(self) -> str:
+    def _rows(self) -> tuple[BoardView, list[str], list[list[str]]]:
         view, columns = self._view()
-        lines = [f"{type(self).__name__}: {view.title}"] + [f"  {k}: {v}" for k, v in self._summary()]
         rows = [[view.header(c) for c in columns]] + [
             [cell(r[c], c, view) for c in columns] for _, r in self.leaderboard.iterrows()]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
-        lines += ["  " + "  ".join(v.ljust(w) if c in view.text else v.rjust(w)
-                                   for v, w, c in zip(row, widths, columns)) for row in rows]
-        return "\n".join(lines)
+        return view, columns, rows
+
+    def __repr__(self) -> str:
+        view, columns, rows = self._rows()
+        lines = [f"{type(self).__name__}: {view.title}"] + [f"  {k}: {v}" for k, v in self._summary()]
+        return "\n".join(lines + ["  " + line for line in text_table(rows, lambda i: columns[i] in view.text)])
 
     def _repr_html_(self) -> str:
-        view, columns = self._view()
-        head = "".join(f"<th>{html.escape(view.header(c))}</th>" for c in columns)
-        body = "".join(
-            "<tr" + (' style="font-weight:bold"' if i == 0 else "") + ">"
-            + "".join(f"<td>{html.escape(cell(r[c], c, view))}</td>" for c in columns) + "</tr>"
-            for i, (_, r) in enumerate(self.leaderboard.iterrows()))
+        view, _, rows = self._rows()
         summary = "".join(f"<li>{k}: <code>{html.escape(v)}</code></li>" for k, v in self._summary())
         return (f"<div><b>{html.escape(type(self).__name__)}</b>: {html.escape(view.title)}<ul>{summary}</ul>"
-                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+                f"{html_table(rows, bold_first=True)}</div>")

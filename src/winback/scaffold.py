@@ -679,8 +679,8 @@ def guess_columns(path: str, base_dir: Path, settings: dict | None = None,
     zone_note = escape(zone_note)
     zone_note = " ".join(n for n in (skipped, zone_note) if n)
     guessed = {k: v for k, v in columns.items() if k != v and k not in given}
-    if not guessed:
-        return ({k: v for k, v in columns.items() if k in given or k != v} if given else {}), zone_note
+    if not guessed:  # the user's mappings, if any: names already canonical need none
+        return given, zone_note
     return columns, ("Mapped columns by name: " + escape(", ".join(f"{k} = '{v}'" for k, v in guessed.items()))
                      + " (check them in \\[source.columns])."
                      + (f" Orders are sales by their {escape(repr(status))}: see \\[source.event_types]."

@@ -137,8 +137,7 @@ def _backtest_rows(entry: dict[str, Any] | None) -> list[list[str]] | None:
         return None
     from winback.backtest import BacktestResult, table_rows
 
-    return table_rows(BacktestResult(pd.DataFrame(entry["folds"]), pd.DataFrame(entry["summary"]), None,
-                                     entry["step_days"]))
+    return table_rows(BacktestResult.from_dict(entry))
 
 
 def write_report(path: Path, manifest: dict[str, Any], curves: dict[str, dict]) -> Path:
