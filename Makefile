@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(TEST_STAMP): pyproject.toml $(STAMP)
-	$(BIN)/pip install -q -e '.[test,bench,deep]'
+	$(BIN)/pip install -q -e '.[test,bench,deep,catboost]'
 	touch $@
 
 demo: $(STAMP)

@@ -13,11 +13,14 @@ import tomllib
 from importlib.metadata import PackageNotFoundError, packages_distributions, requires
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
+
+from winback.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 # imported only behind a check that names the extra to install
-OPTIONAL = {"torch": "deep", "pyspark": "spark", "psycopg": "postgres"}
+OPTIONAL = {"torch": "deep", "pyspark": "spark", "psycopg": "postgres", "catboost": "catboost"}
 
 
 def _name(dist: str) -> str:
@@ -91,11 +94,20 @@ def test_without_pytorch_the_default_networks_are_left_out_with_a_note(monkeypat
     from winback.datasets import dataset_config
 
     table = dataset_config("oneclick")
-    assert "mlp" in table.candidates and table.candidate_notes == []  # the test install has torch
+    # the test install has torch and CatBoost
+    assert {"mlp", "catboost"} <= set(table.candidates) and table.candidate_notes == []
     monkeypatch.setattr(config, "torch_installed", lambda: False)
-    assert table.candidates == ["logistic", "svc", "knn", "tree", "lightgbm", "ensemble"]
+    assert table.candidates == ["logistic", "svc", "knn", "tree", "lightgbm", "catboost", "ensemble"]
     assert table.candidate_notes == [
         "mlp left out: it needs PyTorch, which is not installed (pip install 'winback[deep]')"]
+    monkeypatch.setattr(config, "catboost_installed", lambda: False)
+    assert table.candidates == ["logistic", "svc", "knn", "tree", "lightgbm", "ensemble"]
+    assert table.candidate_notes[1] == ("catboost left out: it needs CatBoost, which is not installed "
+                                        "(pip install 'winback[catboost]')")
+    with pytest.raises(ConfigError, match=r"lists catboost, but CatBoost is not installed: pip install "
+                                          r"'winback\[catboost\]'"):
+        config.config_from_dict({"table": {"key": "id", "label": "y", "sources": [{"path": "t.csv"}]},
+                                 "train": {"candidates": ["catboost", "logistic"]}})
     events = dataset_config("cdnow")
     assert events.candidates == ["logistic", "lightgbm", "bgnbd"] and events.candidate_notes == []
     events.problem.name = "next_event"
@@ -162,4 +174,4 @@ def test_version_says_which_extras_are_installed(tmp_path):
     assert lines[0] == f"winback {__version__}" and lines[1] == "extras:"
     assert "  deep: not installed (pip install 'winback[deep]'), needed for the mlp candidate" in out.stdout
     assert any(line.startswith("  spark: installed (pyspark ") for line in lines)  # the test install has it
-    assert {line.split(":")[0].strip() for line in lines[2:]} == {"deep", "spark", "postgres", "bigquery"}
+    assert {line.split(":")[0].strip() for line in lines[2:]} == {"deep", "catboost", "spark", "postgres", "bigquery"}

@@ -15,6 +15,16 @@ from winback.errors import ConfigError, DataError
 from winback.tabular.preprocess import Preprocessor
 
 
+@pytest.mark.parametrize("name", ["oneclick", "audiobooks", "cdnow"])
+def test_a_bundled_datasets_relative_output_folder_is_where_the_caller_runs(name, tmp_path, monkeypatch):
+    """The table configs read their files from the package's dataset folder; a relative output
+    folder used to follow them there, so dataset_config("oneclick", output_dir="out") wrote its
+    bundle inside the installed package."""
+    monkeypatch.chdir(tmp_path)
+    cfg = dataset_config(name, output_dir="out")
+    assert cfg.output_dir(create=False) == tmp_path / "out"
+
+
 def test_oneclick_tables_are_fixed_pivoted_joined_and_filtered():
     table = load_customer_table(dataset_config("oneclick"))
     f = table.frame.set_index("id")

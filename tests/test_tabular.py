@@ -18,7 +18,7 @@ from winback.tabular.pipeline import EnsembleModel, TableModel, load_table_model
 from winback.tabular.preprocess import Preprocessor
 from winback.tabular.tune import cross_validate, folds, tune
 
-CANDIDATES = ("logistic", "svc", "knn", "tree", "lightgbm", "mlp")
+CANDIDATES = ("logistic", "svc", "knn", "tree", "lightgbm", "catboost", "mlp")
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +61,7 @@ def test_every_candidate_ranks_better_than_chance_and_round_trips(fitted, onecli
         assert np.array_equal(again.predict_proba(held_out)[:, 1], p), name
     assert not list(tmp_path.rglob("*.pkl")) and not list(tmp_path.rglob("*.pickle"))
     assert (tmp_path / "mlp" / "mlp.safetensors").exists()
+    assert (tmp_path / "catboost" / "catboost.cbm").exists()  # CatBoost's own format, no code
 
 
 def test_svc_margin_by_matrix_products_equals_libsvms(fitted, oneclick, tmp_path):
@@ -255,6 +256,37 @@ def test_lightgbm_tuning_with_pruning_is_reproducible(oneclick, monkeypatch):
     assert booster.params["deterministic"] and booster.params["force_row_wise"]
 
 
+def test_catboost_tuning_prunes_by_rounds_and_repeats(oneclick):
+    """CatBoost reports its validation AUC every 25 rounds to Hyperband (a pruned trial stops
+    CatBoost from its callback, which cannot raise through it); the evaluation set only
+    measures, so a fold's model is the one fitted without it."""
+    table, X, y = oneclick
+    splits = folds(y, 3, seed=1)
+    runs = [tune("catboost", X, y, splits, _prep(table), trials=8, timeout_s=None, imbalance="none", seed=1)
+            for _ in range(2)]
+    assert runs[0].pruned == runs[1].pruned > 0 and runs[0].history == runs[1].history
+    assert runs[0].params == runs[1].params and np.array_equal(runs[0].oof, runs[1].oof)
+    assert runs[0].cv_mean > 0.88
+    numbers = X[table.numeric].to_numpy()
+    params = {**zoo.default_params("catboost"), "iterations": 60}
+    plain = zoo.fit_model("catboost", params, "none", 1, numbers[:600], y[:600])
+    seen = []
+    measured = zoo.fit_model("catboost", params, "none", 1, numbers[:600], y[:600],
+                             report=lambda step, auc: seen.append((step, auc)),
+                             eval_set=(numbers[600:], y[600:]))
+    assert [step for step, _ in seen] == [25, 50] and all(0.5 < auc <= 1 for _, auc in seen)
+    assert np.array_equal(plain.predict_proba(numbers[600:]), measured.predict_proba(numbers[600:]))
+
+
+def test_a_catboost_bundle_without_catboost_says_how_to_install_it(fitted, tmp_path, monkeypatch):
+    import sys
+
+    entry = fitted["catboost"].save(tmp_path)
+    monkeypatch.setitem(sys.modules, "catboost", None)  # as if the extra were not installed
+    with pytest.raises(WinbackError, match=r"needs CatBoost.*pip install 'winback\[catboost\]'"):
+        load_table_model(tmp_path, entry)
+
+
 def test_mlp_early_stopping_restores_the_best_epoch(oneclick):
     from winback.tabular.mlp import MLPClassifier
 
@@ -294,7 +326,7 @@ def test_mlp_dropout_keeps_units_at_the_rate_asked_and_their_expected_value():
         _dropout(torch, 1.0, None)
 
 
-@pytest.mark.parametrize("name", ["lightgbm", "logistic", "svc"])
+@pytest.mark.parametrize("name", ["lightgbm", "catboost", "logistic", "svc"])
 def test_shap_values_add_up_and_fold_to_input_columns(fitted, oneclick, name):
     table, X, _ = oneclick
     model = fitted[name]

@@ -27,7 +27,7 @@ CANDIDATES = ("logistic", "lightgbm", "bgnbd")
 # opt-in for event logs: recurrent networks over monthly features (PyTorch, the `deep` extra)
 SEQUENCE_CANDIDATES = ("lstm", "gru")
 # customer tables (no cutoffs): the seeds' model zoo, tuned with Optuna by cross-validation
-TABLE_CANDIDATES = ("logistic", "svc", "knn", "tree", "lightgbm", "mlp", "ensemble")
+TABLE_CANDIDATES = ("logistic", "svc", "knn", "tree", "lightgbm", "catboost", "mlp", "ensemble")
 # networks: PyTorch comes with the `deep` extra, so a plain install's defaults leave them out
 NETWORK_CANDIDATES = ("mlp", "lstm", "gru", "cnn", "cnn_bigru")
 IMBALANCE = ("auto", "none", "class_weight", "undersample", "smote")
@@ -374,10 +374,10 @@ class Config:
     @property
     def candidates(self) -> list[str]:
         """The configured candidates, or every one of the input kind (the networks only when
-        PyTorch is installed: it comes with the `deep` extra)."""
+        PyTorch is installed: it comes with the `deep` extra; CatBoost with the `catboost` one)."""
         if self.train.candidates:
             return list(self.train.candidates)
-        return [c for c in self._default_candidates() if c not in NETWORK_CANDIDATES or torch_installed()]
+        return [c for c in self._default_candidates() if not _missing_extra(c)]
 
     def _default_candidates(self) -> tuple[str, ...]:
         if self.problem.name == "next_event":
@@ -388,15 +388,17 @@ class Config:
 
     @property
     def candidate_notes(self) -> list[str]:
-        """What `train` says of default candidates left out for want of PyTorch, so that a plain
-        install's leaderboard does not pass for the whole zoo."""
-        if self.train.candidates or torch_installed():
+        """What `train` says of default candidates left out for want of PyTorch or CatBoost, so
+        that a plain install's leaderboard does not pass for the whole zoo."""
+        if self.train.candidates:
             return []
-        networks = [c for c in self._default_candidates() if c in NETWORK_CANDIDATES]
-        if not networks:
-            return []
-        return [f"{', '.join(networks)} left out: {'it needs' if len(networks) == 1 else 'they need'} "
-                f"PyTorch, which is not installed (pip install 'winback[deep]')"]
+        notes = []
+        for extra, library in (("deep", "PyTorch"), ("catboost", "CatBoost")):
+            left = [c for c in self._default_candidates() if _missing_extra(c) == extra]
+            if left:
+                notes.append(f"{', '.join(left)} left out: {'it needs' if len(left) == 1 else 'they need'} "
+                             f"{library}, which is not installed (pip install 'winback[{extra}]')")
+        return notes
 
     @property
     def sequence_months(self) -> int:
@@ -536,6 +538,9 @@ def validate_config(cfg: Config) -> None:
                 f"Unknown candidate '{c}' in train.candidates for {kind}.{did_you_mean(c, known)} "
                 f"Available: {', '.join(known)}."
             )
+    if "catboost" in cfg.train.candidates and not catboost_installed():
+        raise ConfigError("train.candidates lists catboost, but CatBoost is not installed: "
+                          "pip install 'winback[catboost]', or remove it from the list.")
     if p.name == "first_purchase" and "bgnbd" in cfg.train.candidates:
         raise ConfigError(
             "The bgnbd candidate cannot predict first_purchase: BG/NBD models how often existing "
@@ -794,6 +799,23 @@ def moment_text(when: dt.datetime) -> str:
     if when.time() == dt.time(0):
         return f"{when:%Y-%m-%d}"
     return f"{when:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _missing_extra(candidate: str) -> str | None:
+    """The extra a candidate needs and this install lacks: `deep` for the networks, `catboost`
+    for CatBoost; None when it can run."""
+    if candidate in NETWORK_CANDIDATES and not torch_installed():
+        return "deep"
+    if candidate == "catboost" and not catboost_installed():
+        return "catboost"
+    return None
+
+
+def catboost_installed() -> bool:
+    """Whether CatBoost (the `catboost` extra) can be imported, without importing it."""
+    from winback.extras import installed
+
+    return installed("catboost")
 
 
 def torch_installed() -> bool:

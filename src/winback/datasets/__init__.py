@@ -52,9 +52,16 @@ def cdnow_config(kind: str = "master", output_dir: str = "winback-out") -> Confi
                 "min_history_days": 28,
             },
             "features": {"windows_days": [28, 91, 182]},
-            "output": {"dir": output_dir},
+            "output": {"dir": _from_here(output_dir)},
         }
     )
+
+
+def _from_here(output_dir: str) -> str:
+    """An output folder relative to where the caller is now: the table configs read their files
+    relative to the package's dataset folder, which a relative output folder would otherwise
+    follow (`oneclick_config(output_dir="out")` wrote its bundle inside the installed package)."""
+    return str(Path(output_dir).resolve())
 
 
 def oneclick_config(output_dir: str = "winback-out") -> Config:
@@ -83,7 +90,7 @@ def oneclick_config(output_dir: str = "winback-out") -> Config:
         },
         "segments": {"value_column": "Прибыль"},
         "train": {"seed": 42},
-        "output": {"dir": output_dir},
+        "output": {"dir": _from_here(output_dir)},
     }, base_dir=dataset_dir("oneclick"))
 
 
@@ -104,7 +111,7 @@ def audiobooks_config(output_dir: str = "winback-out") -> Config:
         # fewer trials for them, a budget that, unlike a time limit, gives the same models on
         # every machine
         "train": {"seed": 42, "test_share": 0.2, "trials_by_candidate": {"svc": 4, "mlp": 3}},
-        "output": {"dir": output_dir},
+        "output": {"dir": _from_here(output_dir)},
     }, base_dir=dataset_dir("audiobooks"))
 
 
