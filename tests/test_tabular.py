@@ -278,6 +278,18 @@ def test_catboost_tuning_prunes_by_rounds_and_repeats(oneclick):
     assert np.array_equal(plain.predict_proba(numbers[600:]), measured.predict_proba(numbers[600:]))
 
 
+@pytest.mark.parametrize("damage", ["cut", "foreign", "missing"])
+def test_a_damaged_catboost_model_is_refused_with_what_to_do(fitted, tmp_path, damage):
+    entry = fitted["catboost"].save(tmp_path)
+    path = tmp_path / entry["estimator"]["file"]
+    if damage == "missing":
+        path.unlink()
+    else:
+        path.write_bytes(path.read_bytes()[:4000] if damage == "cut" else b"not a model")
+    with pytest.raises(WinbackError, match=r"CatBoost model '.*catboost\.cbm' cannot be read .*train the model again"):
+        load_table_model(tmp_path, entry)
+
+
 def test_a_catboost_bundle_without_catboost_says_how_to_install_it(fitted, tmp_path, monkeypatch):
     import sys
 

@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 # extra -> (module to look for, its distribution, what needs it)
 EXTRAS = {
     "deep": ("torch", "torch", "the mlp candidate and the lstm, gru, cnn and cnn_bigru networks"),
-    "catboost": ("catboost", "catboost", "the catboost candidate for customer tables"),
+    "catboost": ("catboost", "catboost", "the catboost candidate of customer tables"),
     "spark": ("pyspark", "pyspark", "source.backend = \"spark\""),
     "postgres": ("psycopg", "psycopg", "source.backend = \"postgres\" and postgresql:// score outputs"),
     "bigquery": ("google.cloud.bigquery", "google-cloud-bigquery", "source.backend = \"bigquery\""),

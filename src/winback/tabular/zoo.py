@@ -4,8 +4,9 @@ Each candidate is a scikit-learn-style estimator built from a parameter dict tha
 samples. Imbalance strategies are applied to training rows only, inside each CV fold and in the
 final fit: never to a validation, test or scored row. Fitted models are stored without pickle:
 safetensors arrays for logistic regression, the SVC, the tree and kNN, LightGBM's text format,
-CatBoost's own model format, and safetensors plus JSON for the network. Bundles written before the tree and kNN had arrays
-hold .skops files, still read (only scikit-learn and numpy types trusted).
+CatBoost's own model format, and safetensors plus JSON for the network. Bundles written before
+the tree and kNN had arrays hold .skops files, still read (only scikit-learn and numpy types
+trusted).
 """
 
 from __future__ import annotations
@@ -226,10 +227,9 @@ class CatBoostModel:
         self.params, self.seed, self.class_weight = params, seed, class_weight
 
     def fit(self, X, y, report=None, eval_set=None):
-        self.model = catboost_classifier()(random_seed=self.seed, thread_count=2, verbose=0,
-                                        allow_writing_files=False,
-                                        auto_class_weights="Balanced" if self.class_weight else None,
-                                        **self.params)
+        self.model = catboost_classifier()(
+            random_seed=self.seed, thread_count=2, verbose=0, allow_writing_files=False,
+            auto_class_weights="Balanced" if self.class_weight else None, **self.params)
         kwargs: dict[str, Any] = {}
         stopped: list[BaseException] = []
         if report is not None and eval_set is not None:
@@ -255,6 +255,22 @@ class CatBoostModel:
     def predict_proba(self, X):
         p = self.model.predict(np.asarray(X, dtype=float), prediction_type="Probability")[:, 1]
         return np.column_stack([1 - p, p])
+
+    @classmethod
+    def load(cls, path: Path) -> "CatBoostModel":
+        """A model from its .cbm file; a missing, cut or foreign file stops with what to do
+        rather than CatBoost's C++ traceback."""
+        classifier = catboost_classifier()
+        model = cls.__new__(cls)
+        try:
+            model.model = classifier().load_model(str(path), format="cbm")
+        except Exception as exc:  # CatBoostError: its message names the C++ source line
+            from winback.errors import WinbackError
+
+            reason = str(exc).split(": ", 1)[-1].strip()
+            raise WinbackError(f"This bundle's CatBoost model '{path}' cannot be read ({reason}); "
+                               f"the file is missing or damaged: train the model again.") from exc
+        return model
 
 
 def build(name: str, params: dict[str, Any], strategy: str, seed: int):
@@ -470,9 +486,7 @@ def load_model(name: str, directory: Path, entry: dict[str, Any]):
         model.booster = lgb.Booster(model_str=(directory / entry["file"]).read_text())
         return model
     if name == "catboost":
-        model = CatBoostModel.__new__(CatBoostModel)
-        model.model = catboost_classifier()().load_model(str(directory / entry["file"]), format="cbm")
-        return model
+        return CatBoostModel.load(directory / entry["file"])
     if name == "mlp":
         return MLPClassifier.load(directory, entry)
     if "arrays" in entry:
