@@ -1,10 +1,10 @@
 """SHAP explanations of customer-table models, in the user's own columns.
 
-TreeExplainer for LightGBM and the decision tree, CatBoost's own exact SHAP values, LinearExplainer for logistic regression, and
-a permutation explainer over a background sample of training rows for everything else (SVC,
-kNN, the MLP, the ensemble). One-hot and missing-indicator columns are folded back into the
-column they came from, so a reason reads "Акционные_покупки = 0.93 raises the risk", not
-"Популярная_категория=Косметика".
+TreeExplainer for LightGBM and the decision tree, CatBoost's own exact SHAP values,
+LinearExplainer for logistic regression, and a permutation explainer over a background sample
+of training rows for everything else (SVC, kNN, the MLP, the ensemble). One-hot and
+missing-indicator columns are folded back into the column they came from, so a reason reads
+"Акционные_покупки = 0.93 raises the risk", not "Популярная_категория=Косметика".
 """
 
 from __future__ import annotations
@@ -54,10 +54,12 @@ def _tree_values(member, X: np.ndarray) -> np.ndarray:
 
 
 def _catboost_values(member, X: np.ndarray) -> np.ndarray:
-    """CatBoost's exact TreeSHAP of its raw score (log-odds), its last column the base value."""
+    """CatBoost's exact TreeSHAP of its raw score (log-odds), without the base value that
+    CatBoost writes as a last column."""
     from catboost import Pool
 
-    return member.model.model.get_feature_importance(Pool(np.asarray(X, dtype=float)), type="ShapValues")[:, :-1]
+    values = member.model.model.get_feature_importance(Pool(np.asarray(X, dtype=float)), type="ShapValues")
+    return values[:, :-1]
 
 
 def exact_explainer(model) -> bool:
