@@ -651,10 +651,18 @@ def _left_out(frame: pd.DataFrame, feats: list[str], columns: list[str], notes: 
 def category_text(values: pd.Series) -> pd.Series:
     """A text column's categories as written, without the stray spaces of a CSV ('Pro ' is
     'Pro') and with the usual missing-value marks (NA, NULL, #N/A) missing, as in the numeric
-    columns: otherwise each would be a category of its own. The service reads a customer's
-    values through it too."""
+    columns: otherwise each would be a category of its own."""
     text = values.astype("string").str.strip()
     return text.mask(text.eq("") | text.str.lower().isin(MISSING_MARKS))
+
+
+def category_value(value: str | None) -> str | None:
+    """One text value as `category_text` reads it, without pandas: what the service does with
+    each category a request sends (a Series per column was most of a customer's scoring time)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return None if not text or text.lower() in MISSING_MARKS else text
 
 
 def _case_twins(frame: pd.DataFrame, categorical: list[str]) -> str:
