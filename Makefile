@@ -35,6 +35,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/layouts.py
 	$(BIN)/python benchmarks/workflow.py
 	$(BIN)/python benchmarks/serve.py
+	$(BIN)/python benchmarks/serve_table.py
 	$(BIN)/python benchmarks/explain.py
 
 clean:
