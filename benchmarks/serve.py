@@ -70,6 +70,19 @@ def percentiles(seconds: np.ndarray) -> dict[str, float]:
     return {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99))}
 
 
+def timed(call, rows: list, calls: int, warmup: int = 200) -> dict[str, float]:
+    """p50 / p99 of `call` over `calls` calls, one row each, cycling through `rows`."""
+    for r in rows[:warmup]:
+        call(r)
+    times = np.empty(calls)
+    for i in range(calls):
+        r = rows[i % len(rows)]
+        start = time.perf_counter()
+        call(r)
+        times[i] = time.perf_counter() - start
+    return percentiles(times)
+
+
 def in_process(bundle: Path) -> dict:
     scorer = CustomerScorer(bundle)
     frame, columns = feature_rows(bundle)
@@ -81,15 +94,7 @@ def in_process(bundle: Path) -> dict:
         ("probability_decile_segment", lambda r: scorer.score_features([r])),
         ("with_reasons", lambda r: scorer.score_features([r], reasons=True)),
     ):
-        for r in rows[:200]:
-            call(r)  # warm up
-        times = np.empty(CALLS)
-        for i in range(CALLS):
-            r = rows[i % len(rows)]
-            start = time.perf_counter()
-            call(r)
-            times[i] = time.perf_counter() - start
-        out[name] = percentiles(times)
+        out[name] = timed(call, rows, CALLS)
     if scorer.model.name == "lightgbm":
         booster = scorer.model.booster_
         X = frame[columns].to_numpy(dtype=float)

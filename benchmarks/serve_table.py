@@ -20,13 +20,12 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from _common import CACHE, print_table, write_result
-from serve import HERE, free_port, percentiles, wait_ready
+from serve import HERE, free_port, timed, wait_ready
 
 from winback.data.tables import load_customer_table
 from winback.datasets import oneclick_config
@@ -49,18 +48,6 @@ def customers() -> list[dict]:
             for r in table.frame[table.features].to_dict("records")]
 
 
-def timed(call, rows: list[dict], calls: int) -> dict[str, float]:
-    for r in rows[:50]:
-        call(r)  # warm up
-    times = np.empty(calls)
-    for i in range(calls):
-        r = rows[i % len(rows)]
-        start = time.perf_counter()
-        call(r)
-        times[i] = time.perf_counter() - start
-    return percentiles(times)
-
-
 def in_process(path: Path, rows: list[dict], calls: int) -> dict:
     scorer = CustomerScorer(path)
 
@@ -69,10 +56,11 @@ def in_process(path: Path, rows: list[dict], calls: int) -> dict:
 
     first = rows[:200]
     assert all(np.array_equal(scorer.probabilities([r]), frame_path(r)) for r in first[:20])
-    return {"probability": timed(lambda r: scorer.probabilities([r]), rows, calls),
-            "probability_decile_segment": timed(lambda r: scorer.score_features([r]), rows, calls),
-            "with_reasons": timed(lambda r: scorer.score_features([r], reasons=True), rows, max(50, calls // 10)),
-            "frame_path_probability": timed(frame_path, rows, calls),
+    return {"probability": timed(lambda r: scorer.probabilities([r]), rows, calls, warmup=50),
+            "probability_decile_segment": timed(lambda r: scorer.score_features([r]), rows, calls, warmup=50),
+            "with_reasons": timed(lambda r: scorer.score_features([r], reasons=True), rows, max(50, calls // 10),
+                                  warmup=50),
+            "frame_path_probability": timed(frame_path, rows, calls, warmup=50),
             "model": scorer.model.name,
             "members": [m.name for m in scorer.model.members]}
 
