@@ -54,8 +54,7 @@ def in_process(path: Path, rows: list[dict], calls: int) -> dict:
     def frame_path(r):  # the peer: what the service did before (a frame, preprocessed per member)
         return scorer.model.predict_proba(scorer._inputs([r]).frame())[:, 1]
 
-    first = rows[:200]
-    assert all(np.array_equal(scorer.probabilities([r]), frame_path(r)) for r in first[:20])
+    assert all(np.array_equal(scorer.probabilities([r]), frame_path(r)) for r in rows[:20])
     return {"probability": timed(lambda r: scorer.probabilities([r]), rows, calls, warmup=50),
             "probability_decile_segment": timed(lambda r: scorer.score_features([r]), rows, calls, warmup=50),
             "with_reasons": timed(lambda r: scorer.score_features([r], reasons=True), rows, max(50, calls // 10),

@@ -17,7 +17,6 @@ import copy
 import datetime as dt
 import html
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,13 +185,12 @@ def summarise(folds: pd.DataFrame) -> pd.DataFrame:
 
 def write_json(path: Path, result: BacktestResult, cfg: Config) -> Path:
     """Written to a temporary name and renamed, as bundles and reports are."""
+    from winback.bundle import write_atomic_file
+
     payload = {"problem": cfg.problem.name, "horizon_days": cfg.problem.horizon_days,
                "selection_metric": cfg.train.selection_metric, **as_dict(result),
                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(payload, indent=2))
-    os.replace(partial, path)
-    return path
+    return write_atomic_file(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2)))
 
 
 def table_rows(result: BacktestResult) -> list[list[str]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from winback.bundle import write_atomic_file
 from winback.config import PROBLEMS, Config, load_config, validate_config
 from winback.errors import ConfigError, DataError, did_you_mean
 from winback.progress import Steps
@@ -108,9 +108,7 @@ class Project:
                                         '# this folder: bundle/, report.html\n'))
         if problem:
             text = PROBLEM_LINE.sub(f'name = "{problem}"', text, count=1)
-        partial = toml.with_name(".winback.toml.partial")
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, toml)
+        write_atomic_file(toml, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         project = cls.from_toml(toml)
         project.setup_notes = [*(f"DataFrame: {n}." for n in notes), *scaffold.notes,
                                f"Wrote {toml} and {out / 'input' / name}."]

@@ -10,11 +10,11 @@ command line on the same rows.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 
+from winback.bundle import write_atomic_file
 from winback.errors import DataError
 
 
@@ -40,13 +40,7 @@ def frame_to_parquet(frame, path: Path, what: str = "The DataFrame") -> list[str
         table = _arrow(frame, what)
         _not_empty(table.num_rows, table.num_columns, what)
         _no_repeated_names(table.column_names, what)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        pq.write_table(table, partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    write_atomic_file(path, lambda tmp: pq.write_table(table, tmp))
     return notes
 
 
