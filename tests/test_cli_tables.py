@@ -165,6 +165,31 @@ def test_service_scores_codes_exactly_as_a_frame_of_the_same_customers(oneclick_
     assert [category_value(v) for v in tricky] == loaded
 
 
+def test_service_reasons_are_explain_on_the_customer_alone_in_any_order(oneclick_run):
+    """The service draws and predicts the ensemble's background once and explains the request's
+    codes: each customer's contributions equal `explain` on that customer's one-row frame (a
+    fresh background), asked in either order, with a category sent with stray spaces."""
+    from winback.serving.scorer import CustomerScorer
+    from winback.tabular.explain import explain
+
+    out, _ = oneclick_run
+    scorer = CustomerScorer(out / "bundle")
+    assert scorer.model.name == "ensemble"
+    table = load_customer_table(oneclick_config(), with_labels=False)
+    rows = [{c: (None if pd.isna(v) else (str(v) if c in table.categorical else float(v)))
+             for c, v in r.items()} for r in table.frame[table.features].iloc[[0, 500, 1200]].to_dict("records")]
+    rows[1]["Тип сервиса"] = f" {rows[1]['Тип сервиса']} "
+    background = pd.read_parquet(out / "bundle" / scorer.manifest["background"])
+    seed = int(scorer.manifest["tuning"]["seed"])
+    for order in ([0, 1, 2], [2, 1, 0]):
+        for i in order:
+            got = scorer.score_features([rows[i]], reasons=True)[0].reasons
+            values = explain(scorer.model, scorer._inputs([rows[i]]).frame(), background, seed=seed).values.iloc[0]
+            top = values.abs().sort_values(ascending=False, kind="stable")
+            assert [r["feature"] for r in got] == list(top.index[:3])
+            assert [r["contribution"] for r in got] == pytest.approx(list(values[top.index[:3]]), abs=1e-12)
+
+
 def test_event_log_bundle_is_refused_for_tables(tmp_path, oneclick_run):
     out, _ = oneclick_run
     code = main(["score", "--dataset", "cdnow_sample", "--bundle", str(out / "bundle"),

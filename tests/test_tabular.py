@@ -608,3 +608,67 @@ def test_mlp_batches_grow_with_a_large_table():
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     sizes = {zoo.search_space("mlp", study.ask(), 75_000)["batch_size"] for _ in range(30)}
     assert sizes == {512, 1024, 2048}
+
+
+def test_one_blas_thread_limits_the_main_thread_and_restores_after_the_outermost_use():
+    """Ensembles predict with one BLAS thread (their members' thread pools otherwise take each
+    other's cores): set in the main thread, kept by nested uses, restored after the outermost;
+    another thread (the service's workers) leaves the count alone, as OpenBLAS would."""
+    import threading
+
+    from winback.threads import _blas_controller, one_blas_thread
+
+    def counts():
+        return [lib["num_threads"] for lib in _blas_controller().info()]
+
+    before = counts()
+    assert before, "numpy's OpenBLAS is found"
+    with one_blas_thread():
+        assert set(counts()) == {1}
+        with one_blas_thread():
+            assert set(counts()) == {1}
+        assert set(counts()) == {1}
+    assert counts() == before
+    seen = []
+
+    def worker():
+        with one_blas_thread():
+            seen.append(counts())
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(10)
+    assert seen == [before] and counts() == before
+
+
+def test_an_ensemble_predicts_the_same_with_its_one_blas_thread(fitted, oneclick):
+    from winback.threads import _blas_controller
+
+    table, X, _ = oneclick
+    ensemble = EnsembleModel([fitted["svc"], fitted["lightgbm"], fitted["knn"]])
+    before = [lib["num_threads"] for lib in _blas_controller().info()]
+    by_hand = np.mean([m.predict_proba(X.iloc[900:])[:, 1] for m in ensemble.members], axis=0)
+    assert np.allclose(ensemble.predict_proba(X.iloc[900:])[:, 1], ensemble.calibrator.transform(by_hand),
+                       atol=1e-12)
+    assert [lib["num_threads"] for lib in _blas_controller().info()] == before
+
+
+def test_a_prepared_background_explains_as_explain_does(fitted, oneclick):
+    """The service keeps the background sample, its predictions and the generator's state once
+    drawn: the values equal `explain` on the same rows, and a customer's do not depend on who
+    was explained before."""
+    from winback.tabular.explain import Background, explain_codes
+
+    table, X, _ = oneclick
+    ensemble = EnsembleModel([fitted["svc"], fitted["catboost"], fitted["lightgbm"]])
+    rows, background = X.iloc[900:906], X.iloc[:900]
+    prepared = Background.of(ensemble, background, seed=11)
+    codes = prepared.codes
+    for i in range(len(rows)):
+        one = rows.iloc[[i]]
+        expected = explain(ensemble, one, background, seed=11).values.to_numpy()
+        got = explain_codes(ensemble, codes.encode(one), prepared).values.to_numpy()
+        assert np.allclose(got, expected, atol=1e-12)
+    backwards = [explain_codes(ensemble, codes.encode(rows.iloc[[i]]), prepared).values.to_numpy()
+                 for i in reversed(range(len(rows)))]
+    assert np.allclose(backwards[-1], explain(ensemble, rows.iloc[[0]], background, seed=11).values, atol=1e-12)

@@ -185,6 +185,7 @@ class CustomerScorer:
         self._gamma_gamma = GammaGamma.from_params((m.get("population") or {}).get("gamma_gamma"))
         self._scratch = _Scratch()
         self._background: pd.DataFrame | None = None
+        self._prepared = None  # a customer table's permutation-SHAP background, when first asked
 
     # -- ready features -------------------------------------------------------------------
     def _check_names(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -285,13 +286,17 @@ class CustomerScorer:
     def _reasons(self, rows: Sequence[Mapping[str, Any]],
                  X: pd.DataFrame | np.ndarray) -> list[list[dict[str, Any]]] | None:
         if self.kind == "customer_table":
-            from winback.tabular.explain import explain
+            from winback.tabular.explain import Background, exact_explainer, explain, explain_codes
 
-            frame = X.frame()
+            seed = int(self.manifest["tuning"]["seed"])
             if self._background is None:  # read once, on the first request that wants reasons
                 self._background = pd.read_parquet(self.bundle_dir / self.manifest["background"])
-            values = explain(self.model, frame, self._background,
-                             seed=int(self.manifest["tuning"]["seed"])).values
+            if exact_explainer(self.model):
+                values = explain(self.model, X.frame(), self._background, seed=seed).values
+            else:  # the request's codes against a background sample drawn and predicted once
+                if self._prepared is None:
+                    self._prepared = Background.of(self.model, self._background, seed)
+                values = explain_codes(self.model, X.codes, self._prepared).values
             cols = list(values.columns)
             return [top_reasons(values.iloc[i].to_numpy(), cols, rows[i]) for i in range(len(rows))]
         contrib = self.model.contributions(X) if self.model.name != "bgnbd" else None

@@ -120,22 +120,56 @@ def background_sample(codes: ColumnCodes, background: pd.DataFrame, rng: np.rand
                                                    replace=False)])
 
 
+@dataclass
+class Background:
+    """What every permutation explanation of one model at one seed shares: the background rows
+    as codes, the model's predictions of them, and the random generator's state after drawing
+    them. A service explaining one customer per request keeps it (drawing and encoding the
+    sample and predicting it took 8 of a customer's 24 ms on One Click's ensemble)."""
+
+    codes: ColumnCodes
+    rows: np.ndarray
+    predicted: np.ndarray
+    state: dict
+
+    @classmethod
+    def of(cls, model, background: pd.DataFrame, seed: int) -> "Background":
+        codes = ColumnCodes(model.members[0].preprocessor)
+        rng = np.random.default_rng(seed)
+        rows = background_sample(codes, background, rng)
+        predicted = model.predict_proba_codes(rows, codes.columns, codes.levels)
+        return cls(codes, rows, predicted, rng.bit_generator.state)
+
+    def generator(self) -> np.random.Generator:
+        """A generator where drawing the sample left one: each explanation starts from the same
+        stream, so a customer's values do not depend on who was explained before."""
+        rng = np.random.default_rng()
+        rng.bit_generator.state = self.state
+        return rng
+
+
 def _permutation(model, frame: pd.DataFrame, background: pd.DataFrame, seed: int) -> Explanation:
     """Model-agnostic SHAP over the input columns themselves (categories as codes), so a
     category is one player rather than one per one-hot column: fewer model calls, and every
     column's value is attributed as a whole."""
-    codes = ColumnCodes(model.members[0].preprocessor)
-    rng = np.random.default_rng(seed)
-    bg = background_sample(codes, background, rng)
-    values = permutation_shap(lambda Z: model.predict_proba_codes(Z, codes.columns, codes.levels),
-                              codes.encode(frame), bg, rng, permutations=PERMUTATIONS)
-    return Explanation(pd.DataFrame(values, columns=codes.columns, index=frame.index),
-                       f"PermutationExplainer ({PERMUTATIONS} permutations, {len(bg)} background rows)")
+    prepared = Background.of(model, background, seed)
+    return explain_codes(model, prepared.codes.encode(frame), prepared, frame.index)
+
+
+def explain_codes(model, Z: np.ndarray, background: Background, index=None) -> Explanation:
+    """Permutation SHAP of rows already given as codes (`ColumnCodes.encode`, or the service's
+    request rows), against a prepared background."""
+    codes = background.codes
+    values = permutation_shap(lambda X: model.predict_proba_codes(X, codes.columns, codes.levels),
+                              Z, background.rows, background.generator(), permutations=PERMUTATIONS,
+                              base=background.predicted)
+    return Explanation(pd.DataFrame(values, columns=codes.columns, index=index),
+                       f"PermutationExplainer ({PERMUTATIONS} permutations, {len(background.rows)} background rows)")
 
 
 def permutation_shap(f, X: np.ndarray, background: np.ndarray, rng: np.random.Generator,
                      permutations: int = 1, rows_per_call: int = MASKED_ROWS_PER_CALL,
-                     reuse: bool = True) -> np.ndarray:
+                     reuse: bool = True, base: np.ndarray | None = None) -> np.ndarray:
     """Permutation SHAP values of `f` for each row of `X`, averaged over `permutations`
     antithetic permutations per row.
 
@@ -150,8 +184,9 @@ def permutation_shap(f, X: np.ndarray, background: np.ndarray, rng: np.random.Ge
     With `reuse`, a masked sample that equals the one before it in its chain (the column that
     joined has the customer's value in that background row too: a yes/no or a plan the
     customer shares with it) is not sent to the model again but takes that one's prediction,
-    and the empty coalition (the background itself, the same for everyone) is predicted once:
-    the same values, from fewer predictions where columns hold categories.
+    and the empty coalition (the background itself, the same for everyone) is predicted once,
+    or taken from `base` (f of the background, kept by a caller that explains often): the same
+    values, from fewer predictions where columns hold categories.
     """
     n, m = X.shape
     b = len(background)
@@ -160,7 +195,8 @@ def permutation_shap(f, X: np.ndarray, background: np.ndarray, rng: np.random.Ge
         return out
     chunk = max(1, rows_per_call // (2 * m * b * permutations))
     steps = np.arange(m + 1)[None, :, None]
-    base = f(background) if reuse else None
+    if reuse and base is None:
+        base = f(background)
     for start in range(0, n, chunk):
         x = np.repeat(X[start:start + chunk], permutations, axis=0)  # one row per permutation
         r = len(x)

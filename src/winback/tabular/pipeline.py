@@ -12,6 +12,7 @@ import pandas as pd
 from winback.models.calibration import PlattCalibrator
 from winback.tabular.preprocess import Preprocessor
 from winback.tabular.zoo import fit_model, load_model, save_model
+from winback.threads import blas_for
 
 
 class TableModel:
@@ -81,13 +82,15 @@ class EnsembleModel:
         return self._members
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        p = self.calibrator.transform(np.mean([m.predict_proba(frame)[:, 1] for m in self._members], axis=0))
+        with blas_for(len(frame)):  # the members' thread pools take turns (winback.threads)
+            p = self.calibrator.transform(np.mean([m.predict_proba(frame)[:, 1] for m in self._members], axis=0))
         return np.column_stack([1 - p, p])
 
     def predict_proba_codes(self, Z: np.ndarray, columns: list[str],
                             levels: dict[str, list[str]]) -> np.ndarray:
-        return self.calibrator.transform(np.mean([m.predict_proba_codes(Z, columns, levels)
-                                                  for m in self._members], axis=0))
+        with blas_for(len(Z)):
+            return self.calibrator.transform(np.mean([m.predict_proba_codes(Z, columns, levels)
+                                                      for m in self._members], axis=0))
 
     def save(self, directory: Path, stem: str | None = None) -> dict[str, Any]:
         return {"name": "ensemble", "calibration": self.calibrator.to_dict(),
