@@ -610,37 +610,6 @@ def test_mlp_batches_grow_with_a_large_table():
     assert sizes == {512, 1024, 2048}
 
 
-def test_one_blas_thread_limits_the_main_thread_and_restores_after_the_outermost_use():
-    """Ensembles predict with one BLAS thread (their members' thread pools otherwise take each
-    other's cores): set in the main thread, kept by nested uses, restored after the outermost;
-    another thread (the service's workers) leaves the count alone, as OpenBLAS would."""
-    import threading
-
-    from winback.threads import _blas_controller, one_blas_thread
-
-    def counts():
-        return [lib["num_threads"] for lib in _blas_controller().info()]
-
-    before = counts()
-    assert before, "numpy's OpenBLAS is found"
-    with one_blas_thread():
-        assert set(counts()) == {1}
-        with one_blas_thread():
-            assert set(counts()) == {1}
-        assert set(counts()) == {1}
-    assert counts() == before
-    seen = []
-
-    def worker():
-        with one_blas_thread():
-            seen.append(counts())
-
-    thread = threading.Thread(target=worker)
-    thread.start()
-    thread.join(10)
-    assert seen == [before] and counts() == before
-
-
 def test_an_ensemble_predicts_the_same_with_its_one_blas_thread(fitted, oneclick):
     from winback.threads import _blas_controller
 

@@ -28,6 +28,7 @@ from winback.errors import ConfigError, DataError
 from winback.labels import check_log_fits_problem, plan_cutoffs
 from winback.progress import Steps
 from winback.results import html_table, text_table
+from winback.threads import set_model_threads
 
 METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "lift_10")
 TITLE = "Backtest (test ROC-AUC per test cutoff; * = chosen on validation)"
@@ -84,6 +85,7 @@ def backtest(cfg: Config, *, folds: int = 4, step_days: int | None = None, steps
                                split_frames)
 
     check_backtest(cfg, folds, step_days)
+    set_model_threads(cfg.engine.threads)
     step = step_days or cfg.problem.cutoff_step_days
     steps = steps or Steps()
     cfg.output_dir(create=False)

@@ -297,7 +297,9 @@ class TrackingConfig:
 @dataclass
 class EngineConfig:
     """The embedded DuckDB's bounds: features of logs larger than RAM spill to `temp_directory`.
-    An empty memory_limit leaves DuckDB's own default (80 % of RAM); threads 0 = every core."""
+    An empty memory_limit leaves DuckDB's own default (80 % of RAM). `threads` is DuckDB's, and
+    LightGBM's and CatBoost's too; 0 = every core for DuckDB and LightGBM, two for CatBoost,
+    whose models depend on their thread count (winback.threads)."""
 
     memory_limit: str = ""  # e.g. "6GB"
     temp_directory: str = ""  # default: <system temp>/winback-spill

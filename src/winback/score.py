@@ -36,6 +36,7 @@ from winback.models.gamma_gamma import GammaGamma
 from winback.reasons import reason_columns
 from winback.segments import SegmentRule, assign, risk_of, segment_value
 from winback.sinks import output_kind, write_query
+from winback.threads import set_model_threads
 
 CHUNK_ROWS = 65_536
 Progress = Callable[[str], None]
@@ -228,6 +229,7 @@ def score_to(cfg: Config, bundle_dir: Path, output: str, table: str | None = Non
     data) and write customer_id, probability, rank, decile, cutoff (value, segment, action,
     reason_1..3) to `output`; returns (where, rows, cutoff)."""
     output_kind(output)  # a bad destination fails before any work
+    set_model_threads(cfg.engine.threads)
     bundle = _Bundle(bundle_dir, reasons=reasons)
     log = log or load_events(cfg)
     _require_trained_columns(log, bundle)

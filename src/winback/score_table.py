@@ -21,6 +21,7 @@ from winback.evaluate import decision_of, flags, rank_and_decile
 from winback.segments import SegmentRule, assign, risk_of
 from winback.tabular.categories import pooled_categories, trained_categories, unseen_in_frame
 from winback.tabular.explain import exact_explainer, explain, top_reasons
+from winback.threads import set_model_threads
 
 
 EXPLAIN_CHUNK = 100  # customers per permutation-SHAP call: a progress line every second or so
@@ -69,6 +70,7 @@ def scorable_table(cfg: Config, bundle_dir: Path) -> Scorable:
 
 def score_table(cfg: Config, bundle_dir: Path, reasons: bool = True,
                 progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+    set_model_threads(cfg.engine.threads)
     scorable = scorable_table(cfg, bundle_dir)
     manifest, model, frame, X, notes = (scorable.manifest, scorable.model, scorable.frame,
                                         scorable.X, scorable.notes)

@@ -1,4 +1,4 @@
-"""One BLAS thread while several libraries take turns on the same rows.
+"""Threads: how many the models use, and one BLAS thread while several libraries take turns.
 
 An ensemble's members predict one after the other: CatBoost with its own thread pool,
 LightGBM and scikit-learn's kernels with OpenMP, the SVC's kernel matrix with OpenBLAS. Each
@@ -19,6 +19,7 @@ are predicted, ran the same reasons in 19.7 ms with the limit left alone.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -66,3 +67,36 @@ def one_blas_thread() -> Iterator[None]:
 def blas_for(rows: int) -> AbstractContextManager:
     """One BLAS thread for a call of fewer than SMALL_CALL_ROWS rows; a large call as it is."""
     return one_blas_thread() if rows < SMALL_CALL_ROWS else nullcontext()
+
+
+# -- how many threads the models use ---------------------------------------------------------
+# LightGBM, deterministic and with row-wise histograms, builds the same trees on any number of
+# threads (tested), so it takes every core unless `[engine] threads` says otherwise. CatBoost's
+# trees depend on its thread count (on a 50,000-row scratch fit, 1, 2 and 4 threads gave
+# probabilities up to 0.34 apart), so it keeps REPRODUCIBLE_THREADS unless told: a seed then gives
+# the same CatBoost model on any machine.
+REPRODUCIBLE_THREADS = 2
+_model_threads = 0
+
+
+def available_cores() -> int:
+    """The cores this process may run on (a container's or `taskset`'s share, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on macOS and Windows
+        return os.cpu_count() or 1
+
+
+def set_model_threads(threads: int) -> None:
+    """The `[engine] threads` of the run that starts (0: not set). Each pipeline's entry point
+    (train, score, ...) sets it from its config; a service keeps the default."""
+    global _model_threads
+    _model_threads = max(0, int(threads))
+
+
+def lightgbm_threads() -> int:
+    return _model_threads or available_cores()
+
+
+def catboost_threads() -> int:
+    return _model_threads or REPRODUCIBLE_THREADS

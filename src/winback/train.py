@@ -42,6 +42,7 @@ from winback.models.calibration import PlattCalibrator
 from winback.progress import Steps
 from winback.results import ResultView
 from winback.segments import assign, event_value, risk_of, rule_from_config, summary
+from winback.threads import set_model_threads
 
 
 MIN_PER_CLASS = 5  # customers of each label in each of the training, stopping, validation rows
@@ -247,6 +248,7 @@ def say_data_warnings(log: EventLog, steps: Steps) -> list[str]:
 def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = None,
           report: bool = True) -> TrainResult:
     """Run the whole training flow of `cfg`; write the bundle (and report) under output.dir."""
+    set_model_threads(cfg.engine.threads)
     steps = steps or Steps()
     cfg.output_dir(create=False)  # a bad output folder stops the run now, not after training
     if log is None:

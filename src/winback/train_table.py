@@ -35,6 +35,7 @@ from winback.tabular.explain import explain
 from winback.tabular.pipeline import EnsembleModel, TableModel
 from winback.tabular.preprocess import Preprocessor
 from winback.tabular.tune import Tuned, folds, tune
+from winback.threads import set_model_threads
 
 ENSEMBLE_SIZE = 3
 EXPLAIN_ROWS = 200
@@ -158,6 +159,7 @@ def compare_candidates(cfg: Config, X_tr: pd.DataFrame, y_tr: np.ndarray, X_te: 
 
 def train_table(cfg: Config, *, steps: Steps | None = None, report: bool = True,
                 table: CustomerTable | None = None) -> TableTrainResult:
+    set_model_threads(cfg.engine.threads)
     steps = steps or Steps()
     cfg.output_dir(create=False)  # a bad output folder stops the run now, not after training
     t = cfg.train

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from winback.models.base import Candidate, NotFittedError
+from winback.threads import lightgbm_threads
 
 DEFAULT_PARAMS = {
     "objective": "binary",
@@ -20,7 +21,6 @@ DEFAULT_PARAMS = {
     "bagging_freq": 1,
     "lambda_l2": 5.0,
     "verbose": -1,
-    "num_threads": 2,
 }
 
 
@@ -56,7 +56,7 @@ class LightGBMModel(Candidate):
         # row-wise histograms always: LightGBM otherwise picks row- or column-wise by timing
         # both, so a busy machine could change the sums' order and the model
         params = {**DEFAULT_PARAMS, **(self.params or {}), "seed": self.seed,
-                  "deterministic": True, "force_row_wise": True}
+                  "deterministic": True, "force_row_wise": True, "num_threads": lightgbm_threads()}
         train = lgb.Dataset(X.to_numpy(dtype=float), label=np.asarray(y), feature_name=list(X.columns),
                             free_raw_data=True)
         callbacks, valid_sets = [], []
@@ -79,8 +79,7 @@ class LightGBMModel(Candidate):
     def _predict(self, X: np.ndarray, **options) -> np.ndarray:
         # a few rows on one thread: OpenMP's idle threads spin-wait after every call, which
         # takes a core from the other workers of a service for no gain on so little work
-        if len(X) < SMALL_BATCH:
-            options["num_threads"] = 1
+        options["num_threads"] = 1 if len(X) < SMALL_BATCH else lightgbm_threads()
         return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None, **options)
 
     def predict_matrix(self, X: np.ndarray) -> np.ndarray:

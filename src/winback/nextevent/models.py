@@ -15,6 +15,7 @@ import numpy as np
 
 from winback.models.torch_support import adam, require_torch
 from winback.nextevent.dataset import CLASSES, EVENT_TYPES, Samples
+from winback.threads import lightgbm_threads
 
 N_CLASSES = len(CLASSES)
 N_TYPES = len(EVENT_TYPES) + 1  # with the padding code 0
@@ -100,7 +101,7 @@ class _NGramBooster:
         import lightgbm as lgb
 
         params = {**self.objective, "learning_rate": 0.1, "num_leaves": 31, "min_data_in_leaf": 50,
-                  "verbose": -1, "seed": self.seed, "num_threads": 2, "deterministic": True,
+                  "verbose": -1, "seed": self.seed, "num_threads": lightgbm_threads(), "deterministic": True,
                   "force_row_wise": True}  # not chosen by timing: the same model every run
         data = self._dataset(train)
         sets, callbacks = [], []

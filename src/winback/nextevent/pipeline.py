@@ -28,6 +28,7 @@ from winback.labels import check_log_fits_problem, observed_end
 from winback.nextevent import models as ne
 from winback.nextevent.dataset import CLASSES, Vocabulary, samples_table, to_samples
 from winback.progress import Steps
+from winback.threads import set_model_threads
 
 VALID_SHARE = 0.1
 
@@ -43,6 +44,7 @@ def train_next_event(cfg: Config, *, steps: Steps | None = None, log: EventLog |
                      report: bool = True) -> Any:
     from winback.train import TrainResult, say_data_warnings
 
+    set_model_threads(cfg.engine.threads)
     steps = steps or Steps()
     cfg.output_dir(create=False)  # a bad output folder stops the run now, not after training
     p, t = cfg.problem, cfg.train

@@ -19,6 +19,7 @@ import numpy as np
 
 from winback.tabular.knn import neighbours_needed
 from winback.tabular.mlp import MLPClassifier
+from winback.threads import catboost_threads, lightgbm_threads
 
 ITERATIVE = ("lightgbm", "catboost", "mlp")  # pruned on intermediate scores (rounds, epochs)
 NO_CLASS_WEIGHT = ("knn",)
@@ -182,7 +183,7 @@ class LightGBMModel:
         # deterministic, row-wise histograms: with two threads' float sums in any order, the
         # same trial's AUC moved in the last digits, pruning went another way, and the tuned
         # model of one seed differed from run to run (One Click test ROC-AUC 0.916 or 0.922)
-        self.model = lgb.LGBMClassifier(random_state=self.seed, subsample_freq=1, verbose=-1, n_jobs=2,
+        self.model = lgb.LGBMClassifier(random_state=self.seed, subsample_freq=1, verbose=-1, n_jobs=lightgbm_threads(),
                                         deterministic=True, force_row_wise=True,
                                         class_weight=self.class_weight, **self.params)
         callbacks = []
@@ -200,7 +201,7 @@ class LightGBMModel:
         return self
 
     def predict_proba(self, X):
-        p = self.booster.predict(np.asarray(X, dtype=float))
+        p = self.booster.predict(np.asarray(X, dtype=float), num_threads=lightgbm_threads())
         return np.column_stack([1 - p, p])
 
 
@@ -228,7 +229,7 @@ class CatBoostModel:
 
     def fit(self, X, y, report=None, eval_set=None):
         self.model = catboost_classifier()(
-            random_seed=self.seed, thread_count=2, verbose=0, allow_writing_files=False,
+            random_seed=self.seed, thread_count=catboost_threads(), verbose=0, allow_writing_files=False,
             auto_class_weights="Balanced" if self.class_weight else None, **self.params)
         kwargs: dict[str, Any] = {}
         stopped: list[BaseException] = []
@@ -253,7 +254,8 @@ class CatBoostModel:
         return self
 
     def predict_proba(self, X):
-        p = self.model.predict(np.asarray(X, dtype=float), prediction_type="Probability")[:, 1]
+        p = self.model.predict(np.asarray(X, dtype=float), prediction_type="Probability",
+                               thread_count=catboost_threads())[:, 1]
         return np.column_stack([1 - p, p])
 
     @classmethod
