@@ -32,6 +32,9 @@ def test_by_default_lightgbm_takes_every_core_and_catboost_a_fixed_two(restore_m
     assert threads.catboost_threads() == threads.REPRODUCIBLE_THREADS == 2
     threads.set_model_threads(3)
     assert threads.lightgbm_threads() == threads.catboost_threads() == 3
+    # a service's one customer or session: one thread, whose idle spinning takes no other core
+    assert threads.lightgbm_threads_for(1) == threads.lightgbm_threads_for(threads.FEW_ROWS - 1) == 1
+    assert threads.lightgbm_threads_for(threads.FEW_ROWS) == 3
 
 
 def test_lightgbm_builds_the_same_trees_on_any_number_of_threads(restore_model_threads):

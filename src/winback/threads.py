@@ -98,5 +98,15 @@ def lightgbm_threads() -> int:
     return _model_threads or available_cores()
 
 
+FEW_ROWS = 256
+
+
+def lightgbm_threads_for(rows: int) -> int:
+    """One thread for a prediction of a few rows (a service's customer or session): OpenMP's
+    idle threads spin after every call, which takes cores from the service's other workers for
+    no gain on so little work; every thread LightGBM may use otherwise."""
+    return 1 if rows < FEW_ROWS else lightgbm_threads()
+
+
 def catboost_threads() -> int:
     return _model_threads or REPRODUCIBLE_THREADS

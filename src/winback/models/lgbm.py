@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from winback.models.base import Candidate, NotFittedError
-from winback.threads import lightgbm_threads
+from winback.threads import lightgbm_threads, lightgbm_threads_for
 
 DEFAULT_PARAMS = {
     "objective": "binary",
@@ -24,7 +24,6 @@ DEFAULT_PARAMS = {
 }
 
 
-SMALL_BATCH = 256
 # from this many rows, TreeSHAP runs once per decision pattern of each tree (models/treeshap.py):
 # 15x faster on a chunk of 65,536 customers, slower than LightGBM's own on a few rows
 PATTERN_ROWS = 2048
@@ -77,9 +76,7 @@ class LightGBMModel(Candidate):
         return np.column_stack([1 - p, p])
 
     def _predict(self, X: np.ndarray, **options) -> np.ndarray:
-        # a few rows on one thread: OpenMP's idle threads spin-wait after every call, which
-        # takes a core from the other workers of a service for no gain on so little work
-        options["num_threads"] = 1 if len(X) < SMALL_BATCH else lightgbm_threads()
+        options["num_threads"] = lightgbm_threads_for(len(X))  # a few rows on one thread
         return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None, **options)
 
     def predict_matrix(self, X: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 
 from winback.models.torch_support import adam, require_torch
 from winback.nextevent.dataset import CLASSES, EVENT_TYPES, Samples
-from winback.threads import lightgbm_threads
+from winback.threads import lightgbm_threads, lightgbm_threads_for
 
 N_CLASSES = len(CLASSES)
 N_TYPES = len(EVENT_TYPES) + 1  # with the padding code 0
@@ -137,7 +137,8 @@ class NGramLightGBM(_NGramBooster):
         return list(range(s.types.shape[1] + 1))  # the type codes and the bigram
 
     def predict_proba(self, s: Samples) -> np.ndarray:
-        return self.booster_.predict(ngram_features(s))
+        X = ngram_features(s)
+        return self.booster_.predict(X, num_threads=lightgbm_threads_for(len(X)))
 
 
 class PurchaseInSession(_NGramBooster):
@@ -150,7 +151,8 @@ class PurchaseInSession(_NGramBooster):
         return s.purchase_later
 
     def predict(self, s: Samples) -> np.ndarray:
-        return self.booster_.predict(ngram_features(s))
+        X = ngram_features(s)
+        return self.booster_.predict(X, num_threads=lightgbm_threads_for(len(X)))
 
 
 def _torch():
