@@ -33,8 +33,8 @@ def test_by_default_lightgbm_takes_every_core_and_catboost_a_fixed_two(restore_m
     threads.set_model_threads(3)
     assert threads.lightgbm_threads() == threads.catboost_threads() == 3
     # a service's one customer or session: one thread, whose idle spinning takes no other core
-    assert threads.lightgbm_threads_for(1) == threads.lightgbm_threads_for(threads.FEW_ROWS - 1) == 1
-    assert threads.lightgbm_threads_for(threads.FEW_ROWS) == 3
+    assert threads.prediction_threads(1) == threads.prediction_threads(threads.FEW_ROWS - 1) == 1
+    assert threads.prediction_threads(threads.FEW_ROWS) == 3
 
 
 def test_lightgbm_builds_the_same_trees_on_any_number_of_threads(restore_model_threads):
@@ -61,6 +61,20 @@ def test_engine_threads_reach_the_customer_table_models(restore_model_threads):
     assert lgbm.model.get_params()["n_jobs"] == 1
     catboost = zoo.CatBoostModel(seed=1, iterations=20).fit(X.to_numpy(), y)
     assert catboost.model.get_params()["thread_count"] == 1
+
+
+def test_predictions_do_not_depend_on_the_thread_count(restore_model_threads):
+    """Why a prediction may take any number of threads, CatBoost's too (its training may not)."""
+    from winback.tabular import zoo
+
+    X, y = _data(3000)
+    lgbm = zoo.LightGBMModel(seed=1, n_estimators=50).fit(X.to_numpy(), y)
+    catboost = zoo.CatBoostModel(seed=1, iterations=50).fit(X.to_numpy(), y)
+    for model in (lgbm, catboost):
+        threads.set_model_threads(1)
+        one = model.predict_proba(X.to_numpy())
+        threads.set_model_threads(3)
+        assert np.array_equal(model.predict_proba(X.to_numpy()), one)
 
 
 def test_a_run_sets_the_model_threads_of_its_config(tmp_path, restore_model_threads):

@@ -80,7 +80,8 @@ _model_threads = 0
 
 
 def available_cores() -> int:
-    """The cores this process may run on (a container's or `taskset`'s share, not the host's)."""
+    """The cores this process may run on: its CPU affinity (`taskset`, a container's cpuset),
+    which a CPU quota alone does not narrow."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # no affinity on macOS and Windows
@@ -101,12 +102,14 @@ def lightgbm_threads() -> int:
 FEW_ROWS = 256
 
 
-def lightgbm_threads_for(rows: int) -> int:
-    """One thread for a prediction of a few rows (a service's customer or session): OpenMP's
-    idle threads spin after every call, which takes cores from the service's other workers for
-    no gain on so little work; every thread LightGBM may use otherwise."""
+def prediction_threads(rows: int) -> int:
+    """LightGBM's and CatBoost's threads for predicting `rows` rows, whose result does not depend
+    on the count (tested): one for a few rows (a service's customer or session), since OpenMP's
+    idle threads spin after every call and take cores from the service's other workers for no
+    gain on so little work; `[engine] threads` or every core otherwise."""
     return 1 if rows < FEW_ROWS else lightgbm_threads()
 
 
 def catboost_threads() -> int:
+    """CatBoost's threads for training."""
     return _model_threads or REPRODUCIBLE_THREADS

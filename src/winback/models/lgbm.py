@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from winback.models.base import Candidate, NotFittedError
-from winback.threads import lightgbm_threads, lightgbm_threads_for
+from winback.threads import lightgbm_threads, prediction_threads
 
 DEFAULT_PARAMS = {
     "objective": "binary",
@@ -76,7 +76,7 @@ class LightGBMModel(Candidate):
         return np.column_stack([1 - p, p])
 
     def _predict(self, X: np.ndarray, **options) -> np.ndarray:
-        options["num_threads"] = lightgbm_threads_for(len(X))  # a few rows on one thread
+        options["num_threads"] = prediction_threads(len(X))  # a few rows on one thread
         return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None, **options)
 
     def predict_matrix(self, X: np.ndarray) -> np.ndarray:

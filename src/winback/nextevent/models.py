@@ -15,7 +15,7 @@ import numpy as np
 
 from winback.models.torch_support import adam, require_torch
 from winback.nextevent.dataset import CLASSES, EVENT_TYPES, Samples
-from winback.threads import lightgbm_threads, lightgbm_threads_for
+from winback.threads import lightgbm_threads, prediction_threads
 
 N_CLASSES = len(CLASSES)
 N_TYPES = len(EVENT_TYPES) + 1  # with the padding code 0
@@ -138,7 +138,7 @@ class NGramLightGBM(_NGramBooster):
 
     def predict_proba(self, s: Samples) -> np.ndarray:
         X = ngram_features(s)
-        return self.booster_.predict(X, num_threads=lightgbm_threads_for(len(X)))
+        return self.booster_.predict(X, num_threads=prediction_threads(len(X)))
 
 
 class PurchaseInSession(_NGramBooster):
@@ -152,7 +152,7 @@ class PurchaseInSession(_NGramBooster):
 
     def predict(self, s: Samples) -> np.ndarray:
         X = ngram_features(s)
-        return self.booster_.predict(X, num_threads=lightgbm_threads_for(len(X)))
+        return self.booster_.predict(X, num_threads=prediction_threads(len(X)))
 
 
 def _torch():

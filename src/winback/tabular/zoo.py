@@ -19,7 +19,7 @@ import numpy as np
 
 from winback.tabular.knn import neighbours_needed
 from winback.tabular.mlp import MLPClassifier
-from winback.threads import catboost_threads, lightgbm_threads, lightgbm_threads_for
+from winback.threads import catboost_threads, lightgbm_threads, prediction_threads
 
 ITERATIVE = ("lightgbm", "catboost", "mlp")  # pruned on intermediate scores (rounds, epochs)
 NO_CLASS_WEIGHT = ("knn",)
@@ -201,7 +201,7 @@ class LightGBMModel:
         return self
 
     def predict_proba(self, X):
-        p = self.booster.predict(np.asarray(X, dtype=float), num_threads=lightgbm_threads_for(len(X)))
+        p = self.booster.predict(np.asarray(X, dtype=float), num_threads=prediction_threads(len(X)))
         return np.column_stack([1 - p, p])
 
 
@@ -255,7 +255,7 @@ class CatBoostModel:
 
     def predict_proba(self, X):
         p = self.model.predict(np.asarray(X, dtype=float), prediction_type="Probability",
-                               thread_count=catboost_threads())[:, 1]
+                               thread_count=prediction_threads(len(X)))[:, 1]
         return np.column_stack([1 - p, p])
 
     @classmethod
