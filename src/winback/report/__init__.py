@@ -203,12 +203,14 @@ def _segment_plot(manifest: dict[str, Any]) -> str:
     grid = [["high_risk_low_value", "high_risk_high_value"], ["low_risk_low_value", "low_risk_high_value"]]
     fig, ax = plt.subplots(figsize=(4.6, 3.4))
     counts = np.array([[sizes[k]["customers"] for k in row] for row in grid], dtype=float)
-    ax.imshow(counts, cmap="Blues", vmin=0, vmax=max(counts.max(), 1) * 1.4)
+    top = max(counts.max(), 1) * 1.4
+    ax.imshow(counts, cmap="Blues", vmin=0, vmax=top)
     for r, row in enumerate(grid):
         for c, k in enumerate(row):
             name = textwrap.fill(sizes[k]["name"], 16)
             ax.text(c, r, f"{name}\n{sizes[k]['customers']:,} ({100 * sizes[k]['share']:.0f} %)",
-                    ha="center", va="center", fontsize=8)
+                    ha="center", va="center", fontsize=8,
+                    color="white" if counts[r, c] > 0.45 * top else "black")  # legible on dark blue
     ax.set_xticks([0, 1], ["low value", "high value"])
     ax.set_yticks([0, 1], ["high risk", "low risk"])
     ax.set_title("Segment matrix (test customers)")
