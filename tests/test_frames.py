@@ -137,10 +137,40 @@ def test_frame_columns_become_a_table(tmp_path):
     assert list(pd.read_parquet(tmp_path / "r.parquet").columns) == ["a"]
 
 
-def test_a_frame_for_a_project_of_several_tables(tmp_path):
+def test_frames_for_a_project_of_several_tables(tmp_path):
+    """One Click reads four tables: a list of four frames in [[table.sources]] order, or a dict
+    keyed by their paths, score as the files do; anything else says what it needs."""
+    from winback.datasets import dataset_dir
+
     project = winback.Project.from_dataset("oneclick", output_dir=tmp_path)
-    with pytest.raises(ConfigError, match="A DataFrame stands for one table, and this project reads 4"):
+    project.config.train.trials = 2
+    project.config.train.candidates = ["logistic"]
+    project.train(report=False)
+    names = [s.path for s in project.config.table.sources]
+    assert names == ["market_file.csv", "market_money.csv", "market_time.csv", "money.csv"]
+    frames = {n: pd.read_csv(dataset_dir("oneclick") / n) for n in names}
+    files = project.score(reasons=False).set_index("id")["probability"]
+    by_dict = project.score(frame=frames, reasons=False)
+    assert by_dict.attrs["notes"] == [
+        "kept 1,297 of 1,300 customers where revenue_prev2 > 0 and revenue_prev > 0 and revenue_current > 0"]
+    by_list = project.score(frame=[frames[n] for n in names], reasons=False).set_index("id")["probability"]
+    assert np.array_equal(by_dict.set_index("id")["probability"].loc[files.index], files)
+    assert np.array_equal(by_list.loc[files.index], files)
+    fewer = {**frames, "market_file.csv": frames["market_file.csv"].head(100)}
+    kept = sum(str(i) in files.index for i in fewer["market_file.csv"]["id"])  # after the revenue filter
+    assert 90 < kept < 100 and project.validate(frame=fewer)["customers"] == kept
+    listed = "1. 'market_file.csv', 2. 'market_money.csv', 3. 'market_time.csv', 4. 'money.csv'"
+    with pytest.raises(ConfigError, match=f"This project reads 4 tables \\({listed}\\): pass a list of 4"):
         project.score(frame=pd.DataFrame({"id": [1]}))
+    with pytest.raises(ConfigError, match="3 DataFrame\\(s\\) for 4 tables"):
+        project.score(frame=[frames[n] for n in names[:3]])
+    with pytest.raises(ConfigError, match="No DataFrame for 'money.csv'"):
+        project.score(frame={n: frames[n] for n in names[:3]})
+    with pytest.raises(ConfigError, match="No \\[\\[table.sources\\]\\] entry is 'money.cvs'. Did you mean 'money.csv'"):
+        project.score(frame={**frames, "money.cvs": frames["money.csv"]})
+    one_table = winback.Project.from_dataset("audiobooks", output_dir=tmp_path / "a")
+    with pytest.raises(ConfigError, match="reads one table: pass one DataFrame, not a list"):
+        one_table.score(frame=[frames["money.csv"]])
 
 
 def test_polars_and_arrow_frames(orders, tmp_path):

@@ -221,7 +221,9 @@ class Project:
         data) or every row of a customer table (with their top `reasons`; what loading noticed,
         such as categories the model never saw, in `.attrs["notes"]`), or the live sessions of
         a next-event log. `frame` stands in for the project's source: new customers, or the
-        log as it is today, read with the project's settings (what `--input` does)."""
+        log as it is today, read with the project's settings (what `--input` does); for a
+        project of several tables, a list of frames in `[[table.sources]]` order or a dict
+        keyed by their paths."""
         bundle_dir = Path(bundle) if bundle else self.bundle_dir
         if frame is not None:
             with self._reading(frame) as (project, notes):
@@ -277,19 +279,53 @@ class Project:
     @contextmanager
     def _reading(self, frame: Any) -> Iterator[tuple["Project", list[str]]]:
         """This project reading `frame` (written to a temporary Parquet file, removed after)
-        instead of its source, and what writing it changed, as notes."""
+        instead of its source, and what writing it changed, as notes. A project of several
+        tables takes one frame per `[[table.sources]]`: a list in their order, or a dict keyed
+        by each source's path as the config writes it."""
         from winback.data.frames import frame_to_parquet
 
-        if self.config.is_table and len(self.config.table.sources) != 1:
-            raise ConfigError(f"A DataFrame stands for one table, and this project reads "
-                              f"{len(self.config.table.sources)} ([[table.sources]]): write each to a file "
-                              f"and score them with `winback score --input`, one per table, in order.")
+        frames = self._frames_per_source(frame)
         with tempfile.TemporaryDirectory(prefix="winback-frame-") as folder:
-            path = Path(folder) / "input.parquet"
-            notes = [f"DataFrame: {n}" for n in frame_to_parquet(frame, path, "The DataFrame to read")]
+            paths, notes = [], []
+            for i, (name, one) in enumerate(frames):
+                path = Path(folder) / f"input{i}.parquet"
+                what = f"The DataFrame for {name}" if name else "The DataFrame to read"
+                notes += [f"DataFrame{f' ({name})' if name else ''}: {n}"
+                          for n in frame_to_parquet(one, path, what)]
+                paths.append(str(path))
             config = copy.deepcopy(self.config)
-            config.read_from([str(path)])
+            config.read_from(paths)
             yield Project(config), notes
+
+    def _frames_per_source(self, frame: Any) -> list[tuple[str, Any]]:
+        """(source name, frame) per source read: the frame itself for an event log or a single
+        table (no name), or the frames of a list or dict, checked against `[[table.sources]]`."""
+        sources = [s.path for s in self.config.table.sources] if self.config.is_table else []
+        if len(sources) <= 1:
+            if isinstance(frame, (list, tuple, dict)):
+                raise ConfigError(f"This project reads one {'table' if sources else 'event log'}: "
+                                  f"pass one DataFrame, not a {type(frame).__name__} of them.")
+            return [("", frame)]
+        listed = ", ".join(f"{i}. '{p}'" for i, p in enumerate(sources, 1))
+        if isinstance(frame, dict):
+            unknown = [k for k in frame if k not in sources]
+            if unknown:
+                raise ConfigError(f"No [[table.sources]] entry is '{unknown[0]}'."
+                                  f"{did_you_mean(str(unknown[0]), sources)} The keys are the sources' "
+                                  f"paths as the config writes them: {listed}.")
+            missing = [p for p in sources if p not in frame]
+            if missing:
+                raise ConfigError(f"No DataFrame for '{missing[0]}': this project reads "
+                                  f"{len(sources)} tables ({listed}), and each needs one.")
+            return [(p, frame[p]) for p in sources]
+        if isinstance(frame, (list, tuple)):
+            if len(frame) != len(sources):
+                raise ConfigError(f"{len(frame)} DataFrame(s) for {len(sources)} tables: this project "
+                                  f"reads {listed}; pass one per table, in that order, or a dict "
+                                  f"keyed by those paths.")
+            return list(zip(sources, frame))
+        raise ConfigError(f"This project reads {len(sources)} tables ({listed}): pass a list of "
+                          f"{len(sources)} DataFrames in that order, or a dict keyed by those paths.")
 
     @staticmethod
     def _no_cutoff(cutoff: str | None) -> None:
