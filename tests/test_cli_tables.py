@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from winback.cli import main
+from winback.config import load_config
 from winback.data.tables import load_customer_table
 from winback.datasets import oneclick_config
 from winback.score_table import score_table
@@ -195,6 +196,49 @@ def test_event_log_bundle_is_refused_for_tables(tmp_path, oneclick_run):
     code = main(["score", "--dataset", "cdnow_sample", "--bundle", str(out / "bundle"),
                  "-o", str(tmp_path / "s.csv"), "--quiet"])
     assert code == 2
+
+
+def test_init_table_joins_the_other_tables_and_pivots_the_long_ones(tmp_path, monkeypatch, capsys):
+    """One Click's four files: revenue and minutes hold a row per customer and period, so they
+    are pivoted by it; market_time.csv's misspelt period gets a fix to market_money.csv's
+    spelling; profit is joined as it is and is the segments' value; the label names a decline."""
+    import shutil
+    import tomllib
+
+    from winback.datasets import dataset_dir
+
+    monkeypatch.chdir(tmp_path)
+    names = ["market_file.csv", "market_money.csv", "market_time.csv", "money.csv"]
+    for name in names:
+        shutil.copy(dataset_dir("oneclick") / name, tmp_path / name)
+    assert main(["init", "--table", "--path", names[0], *[a for n in names[1:] for a in ("--join", n)]]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "market_money.csv: one row per customer and 'Период' (3 values:" in said
+    assert "wrote fixes for 'предыдцщий_месяц', which market_money.csv writes 'предыдущий_месяц'" in said
+    config = tomllib.loads((tmp_path / "winback.toml").read_text())
+    assert config["problem"]["name"] == "activity_decline" and config["table"]["key"] == "id"
+    assert config["table"]["positive"] == ["Снизилась"] and config["segments"]["value_column"] == "Прибыль"
+    sources = config["table"]["sources"]
+    assert [s["path"] for s in sources] == names
+    assert sources[1] == {"path": "market_money.csv", "pivot_column": "Период", "pivot_values": ["Выручка"]}
+    assert sources[2] == {"path": "market_time.csv", "pivot_column": "Период", "pivot_values": ["минут"],
+                          "fixes": {"Период": {"предыдцщий_месяц": "предыдущий_месяц"}}}
+    assert sources[3] == {"path": "money.csv"}
+    table = load_customer_table(load_config("winback.toml"))
+    assert len(table.frame) == 1300
+    assert {"Выручка_препредыдущий_месяц", "Выручка_предыдущий_месяц", "Выручка_текущий_месяц",
+            "минут_предыдущий_месяц", "минут_текущий_месяц", "Прибыль"} <= set(table.numeric)
+    # a table without the key, and a long one that no column tells apart, say what to do
+    pd.DataFrame({"client": [1, 2], "x": [1.0, 2.0]}).to_csv("other.csv", index=False)
+    assert main(["init", "--table", "--path", names[0], "--join", "other.csv", "--force"]) == 2
+    assert "--join 'other.csv' has no column 'id', the key of the main table (its columns: client, x)" in \
+        " ".join(capsys.readouterr().err.split())
+    pd.DataFrame({"id": [215348, 215348, 215349], "amount": [1.0, 2.0, 3.0]}).to_csv("orders.csv", index=False)
+    assert main(["init", "--table", "--path", names[0], "--join", "orders.csv", "--force"]) == 0
+    assert "3 rows for 2 customers, and no text column tells a customer's rows apart" in \
+        " ".join(capsys.readouterr().out.split())
+    assert main(["init", "--path", names[0], "--join", "money.csv", "--force"]) == 2
+    assert "Joined tables (--join) are for customer tables (--table)" in " ".join(capsys.readouterr().err.split())
 
 
 def test_init_table_writes_a_config_that_trains(tmp_path, monkeypatch, capsys):

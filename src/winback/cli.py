@@ -74,7 +74,7 @@ def cmd_init(args) -> int:
         raise WinbackError(f"'{target}' exists; use --force to overwrite it.")
     scaffold, next_step = scaffold_for(args.path, target.parent, table=args.table, layout=args.layout,
                                        status=console.status, columns=dict(args.column), key=args.key,
-                                       label=args.label)
+                                       label=args.label, joins=args.join)
     target.write_text(scaffold.text)
     for note in scaffold.notes:
         console.print(note)
@@ -349,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "repeat it for more, the others are guessed around them")
     sp.add_argument("--key", help="customer tables: the customer id column (default: guessed)")
     sp.add_argument("--label", help="customer tables: the column to predict (default: guessed)")
+    sp.add_argument("--join", action="append", metavar="PATH", default=[],
+                    help="customer tables: another table joined on the key, as it is or pivoted by period "
+                         "when it holds one row per customer and period; repeat it for more")
     sp.add_argument("--config", "-c", default="winback.toml")
     sp.add_argument("--force", action="store_true")
     sp.set_defaults(func=cmd_init)

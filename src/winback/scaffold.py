@@ -21,7 +21,7 @@ from rich.markup import escape
 
 from winback.config import ProblemConfig
 from winback.data.numbers import NumberFormat, described
-from winback.errors import ConfigError, WinbackError, did_you_mean
+from winback.errors import ConfigError, WinbackError, closest, did_you_mean
 
 EVENT_TEMPLATE = """# winback project: see README.md for every key.
 [source]
@@ -63,6 +63,13 @@ dir = "winback-out"
 """
 
 
+MORE_TABLES = """
+# [[table.sources]]            # more tables, joined on the key; pivot long ones by period
+# path = "revenue.csv"
+# pivot_column = "period"
+# pivot_values = ["revenue"]
+"""
+
 TABLE_TEMPLATE = """# winback project on customer tables: see README.md, "Customer tables".
 [problem]
 {problem_line}
@@ -75,12 +82,7 @@ key = {key}
 [[table.sources]]
 path = {path}{settings}
 # fixes = {{ "plan" = {{ "premuim" = "premium" }} }}
-
-# [[table.sources]]            # more tables, joined on the key; pivot long ones by period
-# path = "revenue.csv"
-# pivot_column = "period"
-# pivot_values = ["revenue"]
-
+{joined}
 # [[table.filters]]
 # column = "revenue"
 # op = ">"
@@ -116,7 +118,8 @@ class _Unaccented:
 # the segments is its probability (activity_decline), not one minus it
 LOSS_NAMES = _Unaccented(re.compile(
     r"(churn|attrition|cancel|(?<![a-z])left(?![a-z])|exited|lapse|declin|decreas|lost|inactiv|unsubscri|"
-    r"defect|leav|abwander|abgewandert|k(u|ue)ndig|resili|baja|abbandon|disdett|opgezeg)", re.I))
+    r"defect|leav|abwander|abgewandert|k(u|ue)ndig|resili|baja|abbandon|disdett|opgezeg|"
+    r"отток|снизил|сниж|ушел|ушла|ушли)", re.I))                   # Russian: churn, decreased, left
 # a numeric column of what a customer is worth, for the value axis of the segments
 VALUE_NAMES = _Unaccented(re.compile(
     r"(revenue|profit|spend|spent|charges|sales|value|clv|ltv|"
@@ -124,7 +127,8 @@ VALUE_NAMES = _Unaccented(re.compile(
     r"chiffre|depense|revenu|benefice|"             # French
     r"ingreso|gasto|facturacion|ventas|importe|"    # Spanish
     r"ricav|spesa|fatturato|"                       # Italian
-    r"omzet|winst|uitgave)", re.I))                 # Dutch
+    r"omzet|winst|uitgave|"                         # Dutch
+    r"выручк|прибыл|доход|расход)", re.I))         # Russian
 # a value per period (MonthlyCharges, MRR, annual fee) is what a lost customer takes away; a
 # total to date (TotalCharges) mostly counts tenure, and long-standing customers leave least
 RECURRING_VALUE = _Unaccented(re.compile(r"(monthly|per[ _-]?month|(?<![a-z])(mrr|arr)(?![a-z])|recurring|annual|"
@@ -307,6 +311,72 @@ def table_guess(path: str, base_dir: Path, key: str | None = None, label: str | 
     what = f"key = '{guess['key']}', label = '{guess['label']}'"
     return {**guess, "note": f"Read {escape(path)}: {escape(what)}"
                              + "".join(f"; {escape(n)}" for n in notes) + "."}
+
+
+PIVOT_MAX_VALUES = 24  # periods (months, quarters) a long table is pivoted by, at most
+
+
+def joined_guess(path: str, base_dir: Path, key: str) -> dict:
+    """The [[table.sources]] entry of a table joined on the main table's `key`, read off the
+    file: taken as it is when it holds one row per customer, pivoted when it holds one row per
+    customer and period (`revenue.csv`: id, month, revenue), by the text column with the fewest
+    values that tells a customer's rows apart, each number column becoming one column per
+    period. Returns the entry's settings and a note of what was read."""
+    from winback.data.tables import empty_row, formatted_number_columns
+
+    table, settings = _raw_table(path, base_dir)
+    if table is None:
+        raise ConfigError(f"--join '{path}' does not exist; paths are read from the folder the config is "
+                          f"written to ({base_dir}).")
+    table = table.filter(~empty_row(table))
+    cols = list(table.columns)
+    entry: dict = {"path": path, **settings}
+    own_key = key if key in cols else next((c for c in cols if c.casefold() == key.casefold()), None)
+    if own_key is None:
+        raise ConfigError(f"--join '{path}' has no column '{key}', the key of the main table "
+                          f"(its columns: {', '.join(cols)}).{did_you_mean(key, cols)} Rename it, or name "
+                          f"the table's own customer column with `key = \"...\"` in its [[table.sources]] "
+                          f"entry by hand.")
+    if own_key != key:
+        entry["key"] = own_key
+    others = [c for c in cols if c != own_key]
+    formatted = formatted_number_columns(table, [c for c in others if table[c].type().is_string()])
+    formats = {inferred.fmt for inferred, _ in formatted.values()
+               if inferred.fmt is not None and inferred.other is None}
+    if len(formats) == 1:
+        entry.update(formats.pop().changes(NumberFormat()))
+    readable = {c for c, (inferred, _) in formatted.items() if inferred.fmt is not None}
+    text = {c: table[c].cast("string").strip() for c in others}
+    stats = table.aggregate(
+        rows=table.count(), keys=table[own_key].nunique(),
+        **{f"n{i}": text[c].nunique() for i, c in enumerate(others)},
+        **{f"pairs{i}": (table[own_key].cast("string") + "\x1f" + text[c].fill_null("")).nunique()
+           for i, c in enumerate(others)},
+        **{f"bad{i}": (text[c].notnull() & (text[c] != "") & text[c].try_cast("float64").isnull()).sum()
+           for i, c in enumerate(others)}).execute().iloc[0]
+    rows, keys = int(stats["rows"]), int(stats["keys"])
+    numbers = [c for i, c in enumerate(others) if not int(stats[f"bad{i}"]) or c in readable]
+    if rows == keys:
+        return {"entry": entry, "numbers": numbers, "long": False,
+                "note": f"{escape(path)}: one row per customer, joined on '{escape(own_key)}' as it is"}
+    periods = [c for i, c in enumerate(others) if c not in numbers
+               and 2 <= int(stats[f"n{i}"]) <= PIVOT_MAX_VALUES and int(stats[f"pairs{i}"]) == rows]
+    if not periods:
+        return {"entry": entry, "numbers": numbers, "long": True, "unpivoted": True,
+                "note": f"[yellow]{escape(path)}: {rows:,} rows for {keys:,} customers, and no text column "
+                        f"tells a customer's rows apart[/]: set its pivot_column and pivot_values by hand, "
+                        f"or sum it to one row per customer before joining"}
+    period = min(periods, key=lambda c: int(stats[f"n{others.index(c)}"]))
+    values = [c for c in numbers if c != period]
+    entry.update(pivot_column=period, pivot_values=values)
+    found = sorted(str(v) for v in table.select(v=text[period]).distinct().execute()["v"].dropna())
+    stems = values if len(values) > 1 else values[:1]
+    named = ", ".join(f"{stem}_{v}" for stem in stems[:2] for v in found[:3])
+    return {"entry": entry, "numbers": [], "long": True, "periods": found,
+            "note": f"{escape(path)}: one row per customer and '{escape(period)}' ({len(found)} values: "
+                    f"{escape(', '.join(found))}), pivoted into {escape(named)}"
+                    f"{', ...' if len(found) > 3 or len(stems) > 2 else ''} (name them with pivot_prefix and "
+                    f"pivot_names; a value written two ways is fixed with fixes.{escape(period)})"}
 
 
 def _check_named(path: str, cols: list[str], distinct: list[int], key: str | None, label: str | None) -> None:
@@ -817,10 +887,51 @@ def _line(text: str, comment: str) -> str:
     return f"{text:<30} # {comment}"
 
 
-def table_scaffold(path: str, base_dir: Path, key: str | None = None, label: str | None = None) -> Scaffold:
+def _toml_value(value) -> str:
+    """A setting of a [[table.sources]] entry as TOML: text, a number, a list or nested tables."""
+    if isinstance(value, list):
+        return toml_list(value)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{toml_str(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    return str(value) if isinstance(value, int) else toml_str(str(value))
+
+
+def _joined_entries(joins: list[str], base_dir: Path, key: str) -> tuple[str, list[str], str]:
+    """The [[table.sources]] entries of the tables joined to the main one, their notes, and a
+    value column found among their numbers when the main table has none."""
+    guesses = [joined_guess(j, base_dir, key) for j in joins]
+    # a period one long table writes otherwise than the others (One Click's market_time.csv
+    # writes 'предыдцщий_месяц'): the table with the most periods is the reference, and a period
+    # of another that the reference lacks is fixed to the reference's closest one it lacks itself
+    for column in {g["entry"]["pivot_column"] for g in guesses if g["entry"].get("pivot_column")}:
+        same = [g for g in guesses if g["entry"].get("pivot_column") == column]
+        reference = max(same, key=lambda g: len(g["periods"]))
+        for g in same:
+            if g is reference:
+                continue
+            free = [v for v in reference["periods"] if v not in g["periods"]]
+            fixes = {v: m for v in g["periods"] if v not in reference["periods"] and (m := closest(v, free))}
+            if fixes:
+                g["entry"]["fixes"] = {column: fixes}
+                g["note"] += (f"; wrote fixes for {', '.join(repr(k) for k in fixes)}, which "
+                              f"{escape(reference['entry']['path'])} writes {', '.join(repr(m) for m in fixes.values())}")
+    text = "".join("\n[[table.sources]]\n" + "\n".join(f"{k} = {_toml_value(v)}" for k, v in g["entry"].items())
+                   + "\n" for g in guesses)
+    values = [c for g in guesses if not g["long"] for c in g["numbers"] if VALUE_NAMES.search(c)]
+    return text, [g["note"] for g in guesses], values[0] if values else ""
+
+
+def table_scaffold(path: str, base_dir: Path, key: str | None = None, label: str | None = None,
+                   joins: list[str] | None = None) -> Scaffold:
     """A customer-table config: key, label and its values read off the file when it exists
-    (the `key` and `label` named, when they are)."""
+    (the `key` and `label` named, when they are), and the tables of `joins` joined on its key,
+    each as it is or pivoted by period (see joined_guess)."""
     guess = table_guess(path, base_dir, key=key, label=label)
+    joined, join_notes, joined_value = _joined_entries(joins, base_dir, guess["key"]) if joins else (MORE_TABLES, [], "")
+    if joined_value and not guess.get("value_column"):
+        guess["value_column"] = joined_value
+        join_notes.append(f"'{joined_value}' is the value axis of the risk x value segments "
+                          f"(segments.value_column)")
     values = ("\n".join([_line(f"positive = {toml_list(guess['positive'])}", "its values that mean 1"),
                          _line(f"negative = {toml_list(guess['negative'])}", "its values that mean 0")])
               if guess["positive"] else
@@ -839,7 +950,7 @@ def table_scaffold(path: str, base_dir: Path, key: str | None = None, label: str
                                  "codes: each value a category, not a number")
                    if guess.get("categorical") else "")
     text = TABLE_TEMPLATE.format(path=toml_str(path), key=toml_str(guess["key"]), values=values, settings=settings,
-                                 categorical=categorical,
+                                 categorical=categorical, joined=joined,
                                  label_line=_line(f"label = {toml_str(guess['label'])}",
                                                   "the column to predict"),
                                  problem_line=_line(f"name = {toml_str(problem)}",
@@ -847,8 +958,8 @@ def table_scaffold(path: str, base_dir: Path, key: str | None = None, label: str
                                                     "(1 = a loss: risk is its probability)"),
                                  value_line=_line(f"value_column = {toml_str(guess.get('value_column', ''))}",
                                                   "a profit or revenue column for risk x value segments"))
-    return Scaffold(text, [n for n in (_sheets(path, base_dir, "its [[table.sources]] entry"), guess["note"])
-                           if n])
+    return Scaffold(text, [n for n in (_sheets(path, base_dir, "its [[table.sources]] entry"), guess["note"],
+                                       *join_notes) if n])
 
 
 def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext,
@@ -907,7 +1018,7 @@ def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext,
 
 def scaffold_for(path: str, base_dir: Path, *, table: bool = False, layout: str | None = None,
                  status=nullcontext, columns: dict[str, str] | None = None, key: str | None = None,
-                 label: str | None = None) -> tuple[Scaffold, str]:
+                 label: str | None = None, joins: list[str] | None = None) -> tuple[Scaffold, str]:
     """The config `init` writes for `path` (read from `base_dir` when relative): a customer
     table's (its `key` and `label` as given, else guessed), Olist's export's, or an event log's
     in `layout` (recognised by the source's columns when None; `events` when `columns` maps
@@ -918,11 +1029,14 @@ def scaffold_for(path: str, base_dir: Path, *, table: bool = False, layout: str 
         if columns:
             raise ConfigError("Column mappings are for event logs; a customer table takes its key and "
                               "label (--key, --label) and keeps its own column names.")
-        return table_scaffold(path, base_dir, key=key, label=label), (
+        return table_scaffold(path, base_dir, key=key, label=label, joins=joins), (
             "Check table.key, table.label and its values, then `winback validate` and `winback train`.")
     if key or label:
         raise ConfigError("A key and a label are for customer tables (--table); an event log's customer "
                           "column is mapped as customer_id.")
+    if joins:
+        raise ConfigError("Joined tables (--join) are for customer tables (--table); an event log reads "
+                          "one source (a glob reads several files of it).")
     next_step = "Next: `winback validate` then `winback train`."
     if layout is None and not columns and (olist := olist_export(path, base_dir)):
         return olist_scaffold(olist, base_dir, status=status), next_step
