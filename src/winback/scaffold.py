@@ -370,12 +370,11 @@ def joined_guess(path: str, base_dir: Path, key: str) -> dict:
     values = [c for c in numbers if c != period]
     entry.update(pivot_column=period, pivot_values=values)
     found = sorted(str(v) for v in table.select(v=text[period]).distinct().execute()["v"].dropna())
-    stems = values if len(values) > 1 else values[:1]
-    named = ", ".join(f"{stem}_{v}" for stem in stems[:2] for v in found[:3])
+    named = ", ".join(f"{stem}_{v}" for stem in values[:2] for v in found[:3])
     return {"entry": entry, "numbers": [], "long": True, "periods": found,
             "note": f"{escape(path)}: one row per customer and '{escape(period)}' ({len(found)} values: "
                     f"{escape(', '.join(found))}), pivoted into {escape(named)}"
-                    f"{', ...' if len(found) > 3 or len(stems) > 2 else ''} (name them with pivot_prefix and "
+                    f"{', ...' if len(found) > 3 or len(values) > 2 else ''} (name them with pivot_prefix and "
                     f"pivot_names; a value written two ways is fixed with fixes.{escape(period)})"}
 
 
@@ -914,7 +913,8 @@ def _joined_entries(joins: list[str], base_dir: Path, key: str) -> tuple[str, li
             if fixes:
                 g["entry"]["fixes"] = {column: fixes}
                 g["note"] += (f"; wrote fixes for {', '.join(repr(k) for k in fixes)}, which "
-                              f"{escape(reference['entry']['path'])} writes {', '.join(repr(m) for m in fixes.values())}")
+                              f"{escape(reference['entry']['path'])} writes {', '.join(repr(m) for m in fixes.values())} "
+                              f"(its columns are named so)")
     text = "".join("\n[[table.sources]]\n" + "\n".join(f"{k} = {_toml_value(v)}" for k, v in g["entry"].items())
                    + "\n" for g in guesses)
     values = [c for g in guesses if not g["long"] for c in g["numbers"] if VALUE_NAMES.search(c)]
