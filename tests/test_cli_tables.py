@@ -241,6 +241,25 @@ def test_init_table_joins_the_other_tables_and_pivots_the_long_ones(tmp_path, mo
     assert "Joined tables (--join) are for customer tables (--table)" in " ".join(capsys.readouterr().err.split())
 
 
+def test_a_joined_table_is_pivoted_by_a_period_and_never_by_a_value(tmp_path):
+    """A period written as numbers (month 1 to 3) pivots when the column is named as a period; a
+    table of amounts and quantities, whose numbers also tell a customer's rows apart, is not
+    pivoted by one of them but left with a note."""
+    from winback.scaffold import joined_guess
+
+    pd.DataFrame({"id": [1, 1, 1, 2, 2, 2], "month": [1, 2, 3, 1, 2, 3],
+                  "spend": [1.0, 2, 3, 4, 5, 6]}).to_csv(tmp_path / "m.csv", index=False)
+    pd.DataFrame({"ID": [1, 1, 2, 2], "amount": [1.0, 2, 3, 4], "times": [1, 2, 1, 3]}).to_csv(
+        tmp_path / "l.csv", index=False)
+    pd.DataFrame({"id": [1, 2], "Gewinn": ["1,5", "2,25"]}).to_csv(tmp_path / "w.csv", index=False, sep=";")
+    monthly = joined_guess("m.csv", tmp_path, "id")
+    assert monthly["entry"] == {"path": "m.csv", "pivot_column": "month", "pivot_values": ["spend"]}
+    lines = joined_guess("l.csv", tmp_path, "id")
+    assert lines["entry"] == {"path": "l.csv", "key": "ID"} and "no text column tells" in lines["note"]
+    wide = joined_guess("w.csv", tmp_path, "id")
+    assert wide["entry"] == {"path": "w.csv", "decimal": ","} and wide["numbers"] == ["Gewinn"]
+
+
 def test_init_table_writes_a_config_that_trains(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)

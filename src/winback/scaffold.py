@@ -314,6 +314,9 @@ def table_guess(path: str, base_dir: Path, key: str | None = None, label: str | 
 
 
 PIVOT_MAX_VALUES = 24  # periods (months, quarters) a long table is pivoted by, at most
+PERIOD_NAMES = _Unaccented(re.compile(r"(period|month|quarter|week|year|monat|quartal|jahr|mois|trimestre|"
+                                      r"annee|(?<![a-z])(mes|ano)(?![a-z])|maand|jaar|период|месяц|квартал|"
+                                      r"(?<![а-я])год)", re.I))
 
 
 def joined_guess(path: str, base_dir: Path, key: str) -> dict:
@@ -359,14 +362,17 @@ def joined_guess(path: str, base_dir: Path, key: str) -> dict:
     if rows == keys:
         return {"entry": entry, "numbers": numbers, "long": False,
                 "note": f"{escape(path)}: one row per customer, joined on '{escape(own_key)}' as it is"}
-    periods = [c for i, c in enumerate(others) if c not in numbers
+    # a text column (a month's name or date), or one of numbers named as a period (month 1 to
+    # 12): other numbers are values, which may differ between a customer's rows by chance
+    periods = [c for i, c in enumerate(others)
+               if (c not in numbers or PERIOD_NAMES.search(c))
                and 2 <= int(stats[f"n{i}"]) <= PIVOT_MAX_VALUES and int(stats[f"pairs{i}"]) == rows]
-    if not periods:
+    if not periods or not [c for c in numbers if c not in periods]:
         return {"entry": entry, "numbers": numbers, "long": True, "unpivoted": True,
                 "note": f"[yellow]{escape(path)}: {rows:,} rows for {keys:,} customers, and no text column "
                         f"tells a customer's rows apart[/]: set its pivot_column and pivot_values by hand, "
                         f"or sum it to one row per customer before joining"}
-    period = min(periods, key=lambda c: int(stats[f"n{others.index(c)}"]))
+    period = min(periods, key=lambda c: (c in numbers, int(stats[f"n{others.index(c)}"])))
     values = [c for c in numbers if c != period]
     entry.update(pivot_column=period, pivot_values=values)
     found = sorted(str(v) for v in table.select(v=text[period]).distinct().execute()["v"].dropna())
