@@ -186,6 +186,21 @@ def _skip_note(settings: dict) -> str:
     return f"{k} title line(s) stand above its header: wrote skip_rows = {k}." if k else ""
 
 
+def _written_numbers(table, columns: list[str]) -> tuple[NumberFormat | None, list[str]]:
+    """The one way of writing numbers (decimal comma, currency, thousands) that reads every text
+    column of numbers among `columns` written otherwise than plainly, when there is one, and
+    those columns; (None, []) when none is, or when two ways disagree."""
+    from winback.data.tables import formatted_number_columns
+
+    formatted = formatted_number_columns(table, [c for c in columns if table[c].type().is_string()])
+    formats = {inferred.fmt for inferred, _ in formatted.values()
+               if inferred.fmt is not None and inferred.other is None}
+    if len(formats) != 1:
+        return None, []
+    fmt = formats.pop()
+    return fmt, [c for c, (inferred, _) in formatted.items() if inferred.fmt == fmt]
+
+
 def table_guess(path: str, base_dir: Path, key: str | None = None, label: str | None = None) -> dict:
     """table.key, table.label and its values for `init --table`, read off the file when it
     exists: the key is a column unique on every row (one named like an id first), the label a
@@ -270,17 +285,9 @@ def table_guess(path: str, base_dir: Path, key: str | None = None, label: str | 
         notes.append(f"'{loss}' names a loss: wrote problem.name = \"activity_decline\", so a "
                      f"customer's risk in the segments is the probability of it (with repeat_purchase it "
                      f"would be one minus that)")
-    from winback.data.tables import formatted_number_columns
-
-    formatted = formatted_number_columns(table, [c for c in cols if table[c].type().is_string()
-                                                 and c != guess["key"]])
-    formats = {inferred.fmt for inferred, _ in formatted.values()
-               if inferred.fmt is not None and inferred.other is None}
-    readable: list[str] = []  # text columns of numbers in the format written for the user
-    if len(formats) == 1:  # one way of writing numbers that reads them all: written for the user
-        fmt = formats.pop()
+    fmt, readable = _written_numbers(table, [c for c in cols if c != guess["key"]])
+    if fmt is not None:
         guess["source_settings"] = {**guess.get("source_settings", {}), **fmt.changes(NumberFormat())}
-        readable = [c for c, (inferred, _) in formatted.items() if inferred.fmt == fmt]
         notes.append(f"{', '.join(repr(c) for c in readable)} {'holds' if len(readable) == 1 else 'hold'} "
                      f"numbers written {described(fmt, NumberFormat())[0]}: wrote "
                      + ", ".join(f'{k} = "{v}"' for k, v in fmt.changes(NumberFormat()).items()))
@@ -325,7 +332,7 @@ def joined_guess(path: str, base_dir: Path, key: str) -> dict:
     customer and period (`revenue.csv`: id, month, revenue), by the text column with the fewest
     values that tells a customer's rows apart, each number column becoming one column per
     period. Returns the entry's settings and a note of what was read."""
-    from winback.data.tables import empty_row, formatted_number_columns
+    from winback.data.tables import empty_row
 
     table, settings = _raw_table(path, base_dir)
     if table is None:
@@ -343,12 +350,9 @@ def joined_guess(path: str, base_dir: Path, key: str) -> dict:
     if own_key != key:
         entry["key"] = own_key
     others = [c for c in cols if c != own_key]
-    formatted = formatted_number_columns(table, [c for c in others if table[c].type().is_string()])
-    formats = {inferred.fmt for inferred, _ in formatted.values()
-               if inferred.fmt is not None and inferred.other is None}
-    if len(formats) == 1:
-        entry.update(formats.pop().changes(NumberFormat()))
-    readable = {c for c, (inferred, _) in formatted.items() if inferred.fmt is not None}
+    fmt, readable = _written_numbers(table, others)
+    if fmt is not None:
+        entry.update(fmt.changes(NumberFormat()))
     text = {c: table[c].cast("string").strip() for c in others}
     stats = table.aggregate(
         rows=table.count(), keys=table[own_key].nunique(),
@@ -368,7 +372,7 @@ def joined_guess(path: str, base_dir: Path, key: str) -> dict:
                if (c not in numbers or PERIOD_NAMES.search(c))
                and 2 <= int(stats[f"n{i}"]) <= PIVOT_MAX_VALUES and int(stats[f"pairs{i}"]) == rows]
     if not periods or not [c for c in numbers if c not in periods]:
-        return {"entry": entry, "numbers": numbers, "long": True, "unpivoted": True,
+        return {"entry": entry, "numbers": numbers, "long": True,
                 "note": f"[yellow]{escape(path)}: {rows:,} rows for {keys:,} customers, and no text column "
                         f"tells a customer's rows apart[/]: set its pivot_column and pivot_values by hand, "
                         f"or sum it to one row per customer before joining"}

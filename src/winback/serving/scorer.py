@@ -284,7 +284,7 @@ class CustomerScorer:
         return segment_value(self._rule, col, self._gamma_gamma)
 
     def _reasons(self, rows: Sequence[Mapping[str, Any]],
-                 X: pd.DataFrame | np.ndarray) -> list[list[dict[str, Any]]] | None:
+                 X: "TableRows | np.ndarray") -> list[list[dict[str, Any]]] | None:
         if self.kind == "customer_table":
             from winback.tabular.explain import Background, exact_explainer, explain, explain_codes
 
