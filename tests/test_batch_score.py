@@ -287,3 +287,42 @@ def test_ready_features_from_csv_and_globs(cdnow_bundle, tmp_path, capsys):
     assert main(["score", "--bundle", str(cdnow_bundle), "--features", str(tmp_path / "none-*.parquet"),
                  "-o", str(out), "-q"]) == 2
     assert "No file matches" in capsys.readouterr().err
+
+
+def test_a_bgnbd_bundle_scores_with_its_reasons_in_batch_and_in_the_service(log, tmp_path):
+    """BG/NBD chosen alone: `winback score` writes each customer's three reasons (its purchase
+    count, recency and tenure, exact Shapley values), the service gives the same ones for
+    the same features, and the report shows what drives the model."""
+    import re
+
+    from winback.serving.scorer import CustomerScorer
+    from winback.train import train
+
+    cfg = cdnow_config(output_dir=str(tmp_path / "out"))
+    cfg.train.candidates = ["bgnbd"]
+    bundle = train(cfg, report=True).bundle_dir
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["best"] == "bgnbd"
+    assert set(manifest["importance"]) == {"purchase_days", "purchase_recency_days", "purchase_tenure_days"}
+    assert "share of the mean |contribution| to the log-odds" in (tmp_path / "out" / "report.html").read_text()
+    scores = pd.read_parquet(score_to(cfg, bundle, str(tmp_path / "s.parquet"), log=log)[0])
+    pattern = re.compile(r"^(purchase_days|purchase_recency_days|purchase_tenure_days) = \S+ "
+                         r"\((raises|lowers) the probability\)$")
+    for k in (1, 2, 3):
+        assert scores[f"reason_{k}"].str.match(pattern).all(), k
+    # the most likely buyer's reasons: her recent last purchase raises the chance
+    top = scores.iloc[0]
+    assert top["reason_1"].startswith("purchase_recency_days") and "raises" in top["reason_1"]
+    end = parse_date(str(scores["cutoff"].iloc[0])[:10], "cutoff")
+    frame = build_frame(log, score_cutoff(end, cfg.problem.horizon_days), cfg.problem,
+                        FeatureSpec.from_bundle(manifest["feature_spec"])[0], with_labels=False)
+    scorer = CustomerScorer(bundle)
+    rows = frame.set_index("customer_id").loc[scores["customer_id"].iloc[[0, 500, 20_000]]]
+    served = scorer.score_features([{c: (None if pd.isna(v) else float(v)) for c, v in row.items()
+                                     if c in scorer.columns} for _, row in rows.iterrows()],
+                                   list(rows.index), reasons=True)
+    for s in served:
+        batch = scores.set_index("customer_id").loc[s.customer_id]
+        assert s.probability == pytest.approx(batch["probability"], abs=1e-9)
+        assert [f"{r['feature']} ({r['direction']})" for r in s.reasons] == \
+            [re.sub(r" = \S+ \((\w+) the probability\)", r" (\1)", batch[f"reason_{k}"]) for k in (1, 2, 3)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from winback.data import load_events
@@ -110,3 +111,74 @@ def test_a_diverging_fit_is_an_error_not_nan_predictions():
         model.check_predicts(x, t_x, T)
     model.params_ = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # CDNOW's
     model.check_predicts(x, t_x, T)
+
+
+def _brute_force_shapley(model, frame, reference) -> np.ndarray:
+    """Shapley values by their definition: each feature's marginal contribution to the mean
+    log-odds over the reference customers, averaged over all six orders of the features,
+    with the features mixed as frames and scored by predict_proba."""
+    from itertools import permutations
+
+    from winback.models.bgnbd import PURCHASE_FEATURES
+
+    def value(row: int, present: set[str]) -> float:
+        mixed = reference.copy()
+        for name in present:
+            mixed[name] = frame[name].iloc[row]
+        mixed["label_window_days"] = frame["label_window_days"].iloc[row]
+        p = model.predict_proba(mixed)[:, 1]
+        return float(np.mean(np.log(p) - np.log1p(-p)))
+
+    out = np.zeros((len(frame), 3))
+    orders = list(permutations(PURCHASE_FEATURES))
+    for row in range(len(frame)):
+        for order in orders:
+            present: set[str] = set()
+            for name in order:
+                before = value(row, present)
+                present.add(name)
+                out[row, PURCHASE_FEATURES.index(name)] += (value(row, present) - before) / len(orders)
+    return out
+
+
+def test_reasons_are_exact_shapley_values_against_the_reference_customers(sample_features):
+    """A customer's three contributions are the Shapley values of its purchase count,
+    recency and tenure (checked by enumerating every order of the features) and add up to its
+    log-odds less the reference customers' mean; the references are 32 fitted customers."""
+    frame = sample_features.assign(label_window_days=273.0)
+    model = BGNBD().fit(frame)
+    assert model.background_.shape == (32, 3) and np.all(model.background_[:, 2] > 1)
+    reference = pd.DataFrame({  # the references as features: x + 1 purchase days, days since
+        "purchase_days": model.background_[:, 0] + 1,
+        "purchase_recency_days": model.background_[:, 1],
+        "purchase_tenure_days": model.background_[:, 2]})
+    rows = frame.sort_values("customer_id").iloc[[0, 5, 40, 300, 1200]]
+    assert (rows["purchase_days"] > 1).any() and (rows["purchase_days"] == 1).any()
+    contributions = model.purchase_contributions(rows)
+    np.testing.assert_allclose(contributions, _brute_force_shapley(model, rows, reference), atol=1e-9)
+    p = model.predict_proba(rows)[:, 1]
+    base = np.mean(np.log(model.predict_proba(reference.assign(label_window_days=273.0))[:, 1]
+                          / model.predict_proba(reference.assign(label_window_days=273.0))[:, 0]))
+    np.testing.assert_allclose(contributions.sum(axis=1), np.log(p / (1 - p)) - base, atol=1e-9)
+    # more purchases with a recent last one raise the chance; a long silence lowers it
+    loyal = rows.assign(purchase_days=8.0, purchase_recency_days=3.0, purchase_tenure_days=250.0)
+    lapsed = rows.assign(purchase_days=8.0, purchase_recency_days=240.0, purchase_tenure_days=250.0)
+    assert np.all(model.purchase_contributions(loyal)[:, 1] > 0)
+    assert np.all(model.purchase_contributions(lapsed)[:, 1] < 0)
+    assert set(model.importance().index) == {"purchase_days", "purchase_recency_days", "purchase_tenure_days"}
+    assert model.importance().sum() == pytest.approx(1.0)
+
+
+def test_reference_customers_do_not_depend_on_row_order_and_survive_a_save(sample_features, tmp_path):
+    frame = sample_features.assign(label_window_days=273.0)
+    model = BGNBD().fit(frame)
+    shuffled = BGNBD().fit(frame.sample(frac=1.0, random_state=3))
+    np.testing.assert_array_equal(model.background_, shuffled.background_)
+    assert model.importance_ == pytest.approx(shuffled.importance_)
+    loaded = BGNBD.load(tmp_path, model.save(tmp_path))
+    np.testing.assert_array_equal(loaded.purchase_contributions(frame), model.purchase_contributions(frame))
+    assert loaded.importance().to_dict() == model.importance().to_dict()
+    # a model saved without references (winback 0.1) scores as before and gives no reasons
+    old = BGNBD.from_dict({k: v for k, v in model.to_dict().items() if k in ("params", "time_unit_days")})
+    assert old.purchase_contributions(frame) is None and old.importance().empty
+    np.testing.assert_array_equal(old.predict_proba(frame), model.predict_proba(frame))

@@ -31,7 +31,7 @@ from winback.evaluate import decision_of, flag_sql
 from winback.features import FeatureSpec
 from winback.frame import check_one_file_per_customer, feature_tables, finish_frame, fit_population_bgnbd, score_cutoff
 from winback.labels import observed_end, population_table
-from winback.models.bgnbd import BGNBD
+from winback.models.bgnbd import BGNBD, PURCHASE_FEATURES
 from winback.models.gamma_gamma import GammaGamma
 from winback.reasons import reason_columns
 from winback.segments import SegmentRule, assign, risk_of, segment_value
@@ -48,7 +48,7 @@ class _Bundle:
 
     def __init__(self, bundle_dir: Path, ready_features: bool = False, reasons: bool = True):
         self.dir = Path(bundle_dir)
-        self.reasons = reasons  # reason_1..3 where the model has contributions (not BG/NBD)
+        self.reasons = reasons  # reason_1..3 where the model has contributions
         self.manifest, self.model, self.calibrator = load_bundle(self.dir)
         kind = self.manifest.get("kind")
         if kind == "customer_table":
@@ -92,11 +92,15 @@ class _Bundle:
             segs = assign(self.rule, risk_of(self.problem.name, p), value)
             out["value"] = value
             out["segment"], out["action"] = segs["segment"].to_numpy(), segs["action"].to_numpy()
-        if self.reasons and self.model.name != "bgnbd":
-            X = frame[self.columns].to_numpy(dtype=float)
-            contributions = self.model.contributions(X)  # TreeSHAP, or a linear model's exact ones
+        if self.reasons:
+            if self.model.name == "bgnbd":  # exact Shapley values of its three purchase features
+                columns = list(PURCHASE_FEATURES)
+                contributions = self.model.purchase_contributions(frame)
+            else:  # TreeSHAP, or a linear model's exact ones
+                columns = self.columns
+                contributions = self.model.contributions(frame[columns].to_numpy(dtype=float))
             if contributions is not None:
-                out = out.assign(**reason_columns(contributions, self.columns, X))
+                out = out.assign(**reason_columns(contributions, columns, frame[columns].to_numpy(dtype=float)))
         return out
 
     def _value(self, frame: pd.DataFrame, gamma_gamma) -> np.ndarray:

@@ -7,13 +7,15 @@ customers. Each customer is summarised by x (repeat purchase days), t_x (time of
 purchase since the first) and T (time from the first purchase to the end of calibration), in
 units of `time_unit_days` days (weeks by default, as in the paper).
 
-Fitted attributes: `params_` {r, alpha, a, b}. Fitted by maximum likelihood with scipy on the
+Fitted attributes: `params_` {r, alpha, a, b}; from `fit` on a feature frame also
+`background_`, the reference customers its reasons compare with, and `importance_`. Fitted by maximum likelihood with scipy on the
 log of the parameters (so they stay positive); the likelihood is a pure function below.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -75,19 +77,32 @@ def _gradient(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
         return -(per_row @ w) / w.sum() * params  # chain rule to the log scale, sign of the minimum
 
 
-def summarize_features(features: pd.DataFrame, time_unit_days: float) -> tuple[np.ndarray, ...]:
-    """(x, t_x, T) from winback's purchase features; day-level like the paper's data.
+# the features BG/NBD reads, as its reasons name them: how many days a customer bought on,
+# and how long ago her last and first purchases were
+PURCHASE_FEATURES = ("purchase_days", "purchase_recency_days", "purchase_tenure_days")
+BACKGROUND_ROWS = 32  # reference customers the reasons compare each customer with
+IMPORTANCE_ROWS = 2_000
 
-    T counts from the first purchase day to the last observed day (the day before the
-    cutoff), t_x from the first to the last purchase day.
-    """
-    # no purchase yet (return_visit and first_purchase populations): a newcomer, x = t_x = T = 0
-    first = np.nan_to_num(np.floor(features["purchase_tenure_days"].to_numpy(dtype=float)))
-    last = np.nan_to_num(np.floor(features["purchase_recency_days"].to_numpy(dtype=float)))
-    x = np.maximum(np.nan_to_num(features["purchase_days"].to_numpy(dtype=float)) - 1, 0)
-    T = np.maximum(first - 1, 0) / time_unit_days
-    t_x = np.maximum(first - last, 0) / time_unit_days
-    return x, t_x, T
+
+def purchase_history(features: pd.DataFrame) -> np.ndarray:
+    """Rows of (x, last, first), in PURCHASE_FEATURES' order: repeat purchase days and whole
+    days since the last and the first purchase; a customer with no purchase yet (return_visit's
+    newcomers) is all zeros."""
+    values = features[list(PURCHASE_FEATURES)].to_numpy(dtype=float)
+    x = np.maximum(np.nan_to_num(values[:, 0]) - 1, 0)
+    return np.column_stack([x, np.nan_to_num(np.floor(values[:, 1])), np.nan_to_num(np.floor(values[:, 2]))])
+
+
+def _summary(history: np.ndarray, time_unit_days: float) -> tuple[np.ndarray, ...]:
+    """(x, t_x, T) of histories: T counts from the first purchase day to the last observed day
+    (the day before the cutoff), t_x from the first to the last purchase day."""
+    x, last, first = history[:, 0], history[:, 1], history[:, 2]
+    return x, np.maximum(first - last, 0) / time_unit_days, np.maximum(first - 1, 0) / time_unit_days
+
+
+def summarize_features(features: pd.DataFrame, time_unit_days: float) -> tuple[np.ndarray, ...]:
+    """(x, t_x, T) from winback's purchase features; day-level like the paper's data."""
+    return _summary(purchase_history(features), time_unit_days)
 
 
 class BGNBD(Candidate):
@@ -159,7 +174,81 @@ class BGNBD(Candidate):
                              f"rates look too alike for its gamma mixing.")
 
     def fit(self, X: pd.DataFrame, y=None, X_valid=None, y_valid=None) -> "BGNBD":
-        return self.fit_summary(*summarize_features(X, self.time_unit_days))
+        history = purchase_history(X)
+        self.fit_summary(*_summary(history, self.time_unit_days))
+        window = X["label_window_days"].to_numpy(dtype=float) if "label_window_days" in X.columns else None
+        self._set_reference(history, window)
+        return self
+
+    def _set_reference(self, history: np.ndarray, window: np.ndarray | None) -> None:
+        """Reference customers for the reasons: BACKGROUND_ROWS of the fitted ones (T > 0),
+        drawn with a fixed seed from their histories in sorted order, so that one log gives one
+        model whatever order the engine returned its customers in; and each feature's share of
+        the mean |contribution| over up to IMPORTANCE_ROWS of them (the report's importance)."""
+        rng = np.random.default_rng(0)
+        keep = history[:, 2] > 1  # first purchase before the last observed day: T > 0
+        rows = np.column_stack([history, window if window is not None else np.zeros(len(history))])[keep]
+        rows = rows[np.lexsort(rows.T[::-1])]
+        pick = np.sort(rng.choice(len(rows), size=min(BACKGROUND_ROWS, len(rows)), replace=False))
+        self.background_ = rows[pick, :3].copy()
+        self.importance_ = {}
+        if window is not None:
+            some = rows[np.sort(rng.choice(len(rows), size=min(IMPORTANCE_ROWS, len(rows)), replace=False))]
+            mean_abs = np.abs(self._shapley(some[:, :3], some[:, 3])).mean(axis=0)
+            if mean_abs.sum() > 0:
+                self.importance_ = dict(zip(PURCHASE_FEATURES, (float(v) for v in mean_abs / mean_abs.sum())))
+
+    def importance(self) -> pd.Series:
+        """Each purchase feature's share of the mean |contribution| to the log-odds."""
+        return pd.Series(getattr(self, "importance_", {}), dtype=float).sort_values(ascending=False)
+
+    def purchase_contributions(self, features: pd.DataFrame) -> np.ndarray | None:
+        """Each row's contributions of PURCHASE_FEATURES (columns in that order) to its
+        log-odds: exact Shapley values against the model's reference customers, so a row's
+        three add up to its log-odds less the references' mean. None for a model saved
+        without references (bundles trained before they were kept)."""
+        if getattr(self, "background_", None) is None or len(self.background_) == 0:
+            return None
+        return self._shapley(purchase_history(features), features["label_window_days"].to_numpy(dtype=float))
+
+    def _log_odds(self, history: np.ndarray, window_days: np.ndarray) -> np.ndarray:
+        """log(p / (1 - p)) of predict_proba's p, from histories and label windows in days."""
+        x, t_x, T = _summary(history, self.time_unit_days)
+        with np.errstate(over="ignore", invalid="ignore"):
+            expected = self.conditional_expected_number_of_purchases_up_to_time(
+                window_days / self.time_unit_days, x, t_x, T)
+        p = np.clip(-np.expm1(-expected), 1e-6, 1 - 1e-6)
+        return np.log(p) - np.log1p(-p)
+
+    def _shapley(self, history: np.ndarray, window_days: np.ndarray) -> np.ndarray:
+        """Exact interventional Shapley values over the three features: a coalition's value is
+        the mean log-odds over the reference customers with the absent features taken from
+        each. Rows alike in the coalition's features and the window share that value, so each
+        distinct one is computed once (day-level histories repeat: the cost follows the
+        distinct histories, not the customers)."""
+        n, m = history.shape
+        reference = self.background_
+        value = np.empty((1 << m, n))
+        for mask in range(1 << m):
+            present = np.array([(mask >> j) & 1 for j in range(m)], dtype=bool)
+            if present.all():
+                value[mask] = self._log_odds(history, window_days)
+                continue
+            keys = np.column_stack([history[:, present], window_days])
+            unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+            mixed = np.repeat(reference[None], len(unique), axis=0)  # distinct x reference x m
+            mixed[:, :, present] = unique[:, None, :-1]
+            windows = np.repeat(unique[:, -1], len(reference))
+            means = self._log_odds(mixed.reshape(-1, m), windows).reshape(len(unique), -1).mean(axis=1)
+            value[mask] = means[inverse.ravel()]
+        weight = [math.factorial(k) * math.factorial(m - k - 1) / math.factorial(m) for k in range(m)]
+        phi = np.zeros((n, m))
+        for mask in range(1 << m):
+            size = bin(mask).count("1")
+            for j in range(m):
+                if not (mask >> j) & 1:
+                    phi[:, j] += weight[size] * (value[mask | (1 << j)] - value[mask])
+        return phi
 
     def parameter_count(self) -> int:
         return len(PARAM_NAMES)
@@ -217,12 +306,20 @@ class BGNBD(Candidate):
 
     def to_dict(self) -> dict:
         """The fit as plain numbers: the candidate's file, and a bundle's population fit."""
-        return {"params": self._require_fit(), "time_unit_days": self.time_unit_days}
+        out = {"params": self._require_fit(), "time_unit_days": self.time_unit_days}
+        if getattr(self, "background_", None) is not None:
+            out["reference_customers"] = {"columns": ["repeat_purchase_days", "days_since_last", "days_since_first"],
+                                          "rows": self.background_.tolist()}
+            out["importance"] = self.importance_
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> "BGNBD":
         model = cls(time_unit_days=d["time_unit_days"])
         model.params_ = {k: float(d["params"][k]) for k in PARAM_NAMES}
+        if "reference_customers" in d:
+            model.background_ = np.array(d["reference_customers"]["rows"], dtype=float).reshape(-1, 3)
+            model.importance_ = {str(k): float(v) for k, v in d.get("importance", {}).items()}
         return model
 
     def save(self, directory: Path) -> dict:

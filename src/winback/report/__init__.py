@@ -67,6 +67,10 @@ def _curve_plot(curves: dict[str, dict], key: str, title: str, xlabel: str, ylab
     return _png(fig)
 
 
+IMPORTANCE_MEASURES = {"lightgbm": "share of the trees' gain", "logistic": "|standardised coefficient|",
+                       "bgnbd": "share of the mean |contribution| to the log-odds"}
+
+
 @_plain_text
 def _importance_plot(importance: dict[str, float], best: str) -> str | None:
     if not importance:
@@ -74,7 +78,7 @@ def _importance_plot(importance: dict[str, float], best: str) -> str | None:
     items = list(importance.items())[:15][::-1]
     fig, ax = plt.subplots(figsize=(6.2, 0.32 * len(items) + 1))
     ax.barh([k for k, _ in items], [v for _, v in items], color=COLORS[0])
-    ax.set(title=f"What drives the {best} model", xlabel="importance (share of gain or |std. coef|)")
+    ax.set(title=f"What drives the {best} model", xlabel=IMPORTANCE_MEASURES.get(best, "importance"))
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
 
@@ -124,6 +128,7 @@ def render(manifest: dict[str, Any], curves: dict[str, dict]) -> str:
         horizon_caveat=horizon_caveat(manifest),
         weak_signal=weak_signal_note(manifest["candidates"][best]["test"]["roc_auc"], "on the test cutoff"),
         importance_plot=_importance_plot(manifest.get("importance", {}), best),
+        importance_measure=IMPORTANCE_MEASURES.get(best, "importance"),
         best_metrics=manifest["candidates"][best]["test"], deciles=curves[best]["deciles"],
         backtest_rows=_backtest_rows(manifest.get("backtest")),
         **_segment_context(manifest, f"Customers at the test cutoff {test['time'][:10]}"),
