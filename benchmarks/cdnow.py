@@ -69,6 +69,16 @@ def main() -> None:
           f"{seconds:.0f}s")
     print(f"ceiling of these features (fitted on the test cutoff's own labels, 5-fold CV there; not a usable "
           f"model): logistic {bound['logistic']:.4f}, LightGBM {bound['lightgbm']:.4f}")
+    value = result.manifest["segments"]["value_check"]
+    print(f"\nvalue axis ({result.manifest['segments']['rule']['value_column']}) against the test window's spend "
+          f"({value['actual_total']:,.0f} by {value['customers']:,} customers in {value['window_days']:.0f} days; "
+          f"predicted {value['predicted_total']:,.0f}):")
+    print_table(["customers ranked by", "share of the spend: high-value half", "top tenth", "Spearman"],
+                [[name, f"{value['capture']['high_value'][key]:.1%}", f"{value['capture']['top_tenth'][key]:.1%}",
+                  "-" if key == "hindsight" else f"{value['spearman'][key]:.3f}"]
+                 for key, name in (("value", "predicted spend (BG/NBD x Gamma-Gamma)"),
+                                   ("previous_window", "spend in the 273 days before (naive)"),
+                                   ("hindsight", "hindsight"))])
     path = write_result("cdnow", {
         "protocol": "CDNOW_master, test cutoff 1997-10-01, horizon 273 days, training label windows end by 1997-10-01",
         "bgnbd": {"roc_auc": candidates["bgnbd"]["roc_auc"], "pr_auc": candidates["bgnbd"]["pr_auc"]},
@@ -79,6 +89,7 @@ def main() -> None:
         "goal": GOAL,
         "ceiling": {**bound, "protocol": "models fitted on the test cutoff's own labels, 5-fold stratified CV "
                                          "there: an upper bound for models trained on earlier cutoffs"},
+        "value_check": value,
         "cutoffs": [c.as_dict() for c in result.plan.all],
         "seconds": seconds,
     })

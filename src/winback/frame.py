@@ -14,7 +14,7 @@ from winback.errors import DataError
 from winback.features import FeatureSpec, build_features
 from winback.features.monthly import PREFIX as MONTHLY_PREFIX
 from winback.labels import Cutoff, check_labels, label_table, population_table
-from winback.models.bgnbd import BGNBD
+from winback.models.bgnbd import BGNBD, summarize_features
 
 ID_COLUMNS = ("customer_id", "label", "cutoff", "label_window_days")
 
@@ -31,8 +31,9 @@ def fit_population_bgnbd(features: pd.DataFrame) -> BGNBD | None:
     purchase before the cutoff's last day, as at a cutoff days after the log starts): the
     BG/NBD features are then missing, which every candidate reads as unknown."""
     buyers = features[features["purchase_days"] > 0]
+    model = BGNBD()  # for features, not reasons: no reference customers to draw
     try:
-        return BGNBD().fit(buyers)
+        return model.fit_summary(*summarize_features(buyers, model.time_unit_days))
     except ValueError:
         return None
 

@@ -198,6 +198,21 @@ def label_table(events: ibis.Table, cutoff: Cutoff, problem: ProblemConfig) -> i
     return c.filter(population).select("customer_id", label=label.ifelse(1, 0).cast("int8"))
 
 
+def window_activity(events: ibis.Table, cutoff: Cutoff, measure: str) -> ibis.Table:
+    """(customer_id, before, after): activity (`spend` or `orders`) in the label window
+    [cutoff, window_end) and in the window of the same length before the cutoff, to check a
+    value forecast against what customers then did (and against the naive forecast that the
+    next window repeats the last). It reads the label window, so it is for evaluation only:
+    never a feature."""
+    length = cutoff.window_end - cutoff.time
+    start = cutoff.time - length
+    before = (events.event_time >= start) & (events.event_time < cutoff.time)
+    after = (events.event_time >= cutoff.time) & (events.event_time < cutoff.window_end)
+    return (events.filter((events.event_time >= start) & (events.event_time < cutoff.window_end))
+            .group_by("customer_id")
+            .aggregate(before=_activity(events, before, measure), after=_activity(events, after, measure)))
+
+
 def population_table(events: ibis.Table, cutoff: dt.datetime, problem: ProblemConfig) -> ibis.Table:
     """Customers a model scores at `cutoff` (no label needed): same population rules."""
     return label_table(events, Cutoff(cutoff, cutoff, "score"), problem).select("customer_id")

@@ -93,6 +93,50 @@ def realized_value_column(frame: pd.DataFrame) -> str:
     return ""
 
 
+def value_check(rule: "SegmentRule", value: np.ndarray, after: np.ndarray, before: np.ndarray,
+                measure: str, window_days: float) -> dict[str, Any]:
+    """How well the value axis ranked what customers did next, at a cutoff whose label window
+    is known: the share of the window's `after` (spend or orders) made by the customers it
+    calls high value, and by its top tenth, against as many customers ranked by the naive
+    forecast (the same-length window before, `before`) and by hindsight (the best any ranking
+    can do), and Spearman's
+    rank correlation of each forecast with it. `predicted_total` is the value axis' sum when it
+    forecasts this measure (predicted spend, or predicted purchases against orders)."""
+    from scipy.stats import spearmanr
+
+    raw = np.asarray(value, dtype=float)
+    known = np.isfinite(raw)
+    ranked = np.where(known, raw, np.min(raw[known], initial=0.0) - 1)  # unknown: lowest, as segments
+    after = np.nan_to_num(np.asarray(after, dtype=float))
+    before = np.nan_to_num(np.asarray(before, dtype=float))
+    high = int(np.sum(known & (raw >= rule.value_threshold)))
+    total = float(after.sum())
+
+    tenth = int(np.ceil(len(after) / 10))
+
+    def captured(ranking: np.ndarray, size: int) -> float | None:
+        if total <= 0:
+            return None
+        top = np.argsort(-ranking, kind="stable")[:size]
+        return float(min(after[top].sum() / total, 1.0))
+
+    def correlation(x: np.ndarray) -> float | None:
+        if len(x) < 3 or np.ptp(x) == 0 or np.ptp(after) == 0:
+            return None
+        return float(spearmanr(x, after).statistic)
+
+    forecasts = {PREDICTED_SPEND: "spend", PREDICTED_ORDERS: "orders"}.get(rule.value_column) == measure
+    return {
+        "measure": measure, "window_days": float(window_days), "customers": int(len(after)),
+        "high_value_customers": high, "top_tenth_customers": tenth, "actual_total": total,
+        "predicted_total": float(raw[known].sum()) if forecasts else None,
+        "capture": {name: {"value": captured(ranked, size), "previous_window": captured(before, size),
+                           "hindsight": captured(after, size)}
+                    for name, size in (("high_value", high), ("top_tenth", tenth))},
+        "spearman": {"value": correlation(ranked), "previous_window": correlation(before)},
+    }
+
+
 def segment_value(rule: "SegmentRule", column, gamma_gamma=None) -> np.ndarray:
     """The value axis for rows whose features `column(name)` returns as floats: the rule's value
     column, or predicted spend (expected purchases x `gamma_gamma`'s expected order value), or

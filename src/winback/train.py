@@ -36,12 +36,13 @@ from winback.evaluate import (choose_threshold, curves, decile_edges, decile_tab
 from winback.features.monthly import PREFIX as MONTHLY_PREFIX
 from winback.hashing import stable_unit
 from winback.frame import build_frame, feature_columns, feature_spec_for, population_models
-from winback.labels import CutoffPlan, check_log_fits_problem, plan_cutoffs
+from winback.labels import Cutoff, CutoffPlan, check_log_fits_problem, plan_cutoffs, window_activity
 from winback.models import REGISTRY
 from winback.models.calibration import PlattCalibrator
 from winback.progress import Steps
 from winback.results import ResultView
-from winback.segments import assign, event_value, risk_of, rule_from_config, summary
+from winback.segments import (PREDICTED_ORDERS, SegmentRule, assign, event_value, risk_of, rule_from_config,
+                               summary, value_check)
 from winback.threads import set_model_threads
 
 
@@ -228,6 +229,21 @@ def event_segments(cfg: Config, test: pd.DataFrame, p_test: np.ndarray, threshol
     return summary(rule, segs, test, numeric, [], outcome=test["label"].to_numpy())
 
 
+def check_value_axis(cfg: Config, log: EventLog, cutoff: Cutoff, test: pd.DataFrame,
+                     rule: dict[str, Any]) -> dict[str, Any]:
+    """The segments' value axis at the test cutoff against what its customers spent in the
+    label window (orders, when the log has no amounts or the axis predicts purchases): does
+    "high value" pick the customers who then bring the money? Read from the horizon, so it
+    is an evaluation, as the leaderboard is, never an input."""
+    segment_rule = SegmentRule.from_dict(rule)
+    measure = "spend" if "amount" in log.available and segment_rule.value_column != PREDICTED_ORDERS else "orders"
+    activity = window_activity(log.table, cutoff, measure).execute()
+    merged = test[["customer_id"]].merge(activity, on="customer_id", how="left")
+    value, _ = event_value(test, cfg.segments.value_column)
+    return value_check(segment_rule, value, merged["after"].to_numpy(dtype=float),
+                       merged["before"].to_numpy(dtype=float), measure, cutoff.window_days)
+
+
 def importance_of(model, columns: list[str]) -> dict[str, float]:
     if hasattr(model, "importance"):
         s = model.importance()
@@ -318,6 +334,9 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
     }
     manifest["segments"] = event_segments(cfg, frames["test"], chosen.test_scores,
                                           chosen.test["threshold"], cols)
+    if manifest["segments"] is not None:
+        manifest["segments"]["value_check"] = check_value_axis(cfg, log, plan.test, frames["test"],
+                                                               manifest["segments"]["rule"])
     if cfg.train.backtest_folds:
         from winback.backtest import FirstFold, as_dict, backtest
 
