@@ -326,3 +326,10 @@ def test_a_bgnbd_bundle_scores_with_its_reasons_in_batch_and_in_the_service(log,
         assert s.probability == pytest.approx(batch["probability"], abs=1e-9)
         assert [f"{r['feature']} ({r['direction']})" for r in s.reasons] == \
             [re.sub(r" = \S+ \((\w+) the probability\)", r" (\1)", batch[f"reason_{k}"]) for k in (1, 2, 3)]
+        assert s.missing_features == []
+    # three features make a score; what it left out is what the value axis reads, not the
+    # 40-odd features BG/NBD never looks at
+    three = {"purchase_days": 4.0, "purchase_recency_days": 12.0, "purchase_tenure_days": 300.0}
+    alone = scorer.score_features([three], ["c1"], reasons=True)[0]
+    assert 0 < alone.probability < 1 and len(alone.reasons) == 3
+    assert sorted(alone.missing_features) == ["avg_order_value", "bgnbd_expected_purchases", "n_orders"]

@@ -137,6 +137,15 @@ def value_check(rule: "SegmentRule", value: np.ndarray, after: np.ndarray, befor
     }
 
 
+def value_inputs(rule: "SegmentRule") -> list[str]:
+    """The features `segment_value` reads for this rule."""
+    if rule.value_column == PREDICTED_SPEND:
+        return ["bgnbd_expected_purchases", "n_orders", "avg_order_value"]
+    if rule.value_column == PREDICTED_ORDERS:
+        return ["bgnbd_expected_purchases"]
+    return [rule.value_column]
+
+
 def segment_value(rule: "SegmentRule", column, gamma_gamma=None) -> np.ndarray:
     """The value axis for rows whose features `column(name)` returns as floats: the rule's value
     column, or predicted spend (expected purchases x `gamma_gamma`'s expected order value), or

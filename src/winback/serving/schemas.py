@@ -152,8 +152,9 @@ class ScoreOut(BaseModel):
     value: float | None = Field(None, description="The segment value axis (predicted spend or a "
                                                   "value column).")
     reasons: list[Reason] | None = None
-    missing_features: list[str] = Field(default_factory=list, description="Features not sent "
-                                        "(scored as unknown).")
+    missing_features: list[str] = Field(default_factory=list, description="Features the score "
+                                        "reads (the model's inputs and the value axis') that were "
+                                        "not sent: scored as unknown.")
     note: str | None = Field(None, description="Why there is no probability, when there is none; or "
                              "which event fields the model was trained with are missing from the "
                              "events; or which categories sent the model was not trained on (they "

@@ -180,6 +180,15 @@ class CustomerScorer:
             self._rule = SegmentRule.from_dict(m["segments"]["rule"])
             self._names = [self._rule.names[k] for k in SEGMENTS]
             self._actions = [self._rule.actions[k] for k in SEGMENTS]
+        # what a score reads, to name what a request left out: the model's inputs (BG/NBD's
+        # are its three purchase features) and the value axis'
+        self._read = self.columns
+        if self.kind != "customer_table" and self.model.name == "bgnbd":
+            from winback.models.bgnbd import PURCHASE_FEATURES
+            from winback.segments import value_inputs
+
+            wanted = set(PURCHASE_FEATURES) | set(value_inputs(self._rule) if self._rule else [])
+            self._read = [c for c in self.columns if c in wanted]
         from winback.models.gamma_gamma import GammaGamma
 
         self._gamma_gamma = GammaGamma.from_params((m.get("population") or {}).get("gamma_gamma"))
@@ -323,7 +332,7 @@ class CustomerScorer:
         deciles = decile_of(p, self.edges) if self.edges else [None] * len(rows)
         out = [Scored(ids[i], float(p[i]), None if deciles[i] is None else int(deciles[i]),
                       flagged=bool(p[i] >= self.threshold),
-                      missing_features=[c for c in self.columns if rows[i].get(c) is None])
+                      missing_features=[c for c in self._read if rows[i].get(c) is None])
                for i in range(len(rows))]
         if self.kind == "customer_table":
             for s, note in zip(out, self._unseen_notes(X)):
