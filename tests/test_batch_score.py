@@ -333,3 +333,18 @@ def test_a_bgnbd_bundle_scores_with_its_reasons_in_batch_and_in_the_service(log,
     alone = scorer.score_features([three], ["c1"], reasons=True)[0]
     assert 0 < alone.probability < 1 and len(alone.reasons) == 3
     assert sorted(alone.missing_features) == ["avg_order_value", "bgnbd_expected_purchases", "n_orders"]
+    # ready features need only what BG/NBD reads: the three, and score as the log does
+    from winback.score import score_features_to
+
+    ready = tmp_path / "three.parquet"
+    three_only = ["customer_id", "purchase_days", "purchase_recency_days", "purchase_tenure_days"]
+    frame[three_only].to_parquet(ready)
+    with pytest.raises(DataError, match="lacks 3 feature.* the segments' value axis reads, e.g. 'bgnbd_expected"):
+        score_features_to(bundle, ready, str(tmp_path / "ready.parquet"))
+    assert not (tmp_path / "ready.parquet").exists()
+    frame[three_only + ["bgnbd_expected_purchases", "n_orders", "avg_order_value"]].to_parquet(ready)
+    where, rows = score_features_to(bundle, ready, str(tmp_path / "ready.parquet"))
+    from_ready = pd.read_parquet(where).set_index("customer_id").loc[scores["customer_id"]]
+    assert rows == len(scores)
+    assert from_ready["probability"].to_numpy() == pytest.approx(scores["probability"].to_numpy(), abs=1e-12)
+    assert (from_ready["reason_1"].to_numpy() == scores["reason_1"].to_numpy()).all()

@@ -34,7 +34,7 @@ from winback.labels import observed_end, population_table
 from winback.models.bgnbd import BGNBD, PURCHASE_FEATURES
 from winback.models.gamma_gamma import GammaGamma
 from winback.reasons import reason_columns
-from winback.segments import SegmentRule, assign, risk_of, segment_value
+from winback.segments import SegmentRule, assign, risk_of, segment_value, value_inputs
 from winback.sinks import output_kind, write_query
 from winback.threads import set_model_threads
 
@@ -67,6 +67,8 @@ class _Bundle:
         self.rule = (SegmentRule.from_dict(self.manifest["segments"]["rule"])
                      if self.manifest.get("segments") else None)
         self.decision = decision_of(self.manifest)
+        # the features the model reads (BG/NBD: its three purchase features, of all it was given)
+        self.inputs = list(PURCHASE_FEATURES) if self.model.name == "bgnbd" else self.columns
 
     def probabilities(self, frame: pd.DataFrame) -> np.ndarray:
         if self.model.name == "bgnbd":
@@ -77,8 +79,8 @@ class _Bundle:
 
     def scored(self, frame: pd.DataFrame, gamma_gamma) -> pd.DataFrame:
         """customer_id, probability (and value, segment, action) for one chunk of model rows."""
-        missing = [c for c in self.columns if c not in frame.columns]
-        if missing and self.model.name != "bgnbd":
+        missing = [c for c in self.inputs if c not in frame.columns]
+        if missing:
             raise DataError(
                 f"The data lacks features the model was trained on: {', '.join(missing[:8])}. Score "
                 f"with data in the same layout as training (source.layout = "
@@ -94,13 +96,12 @@ class _Bundle:
             out["segment"], out["action"] = segs["segment"].to_numpy(), segs["action"].to_numpy()
         if self.reasons:
             if self.model.name == "bgnbd":  # exact Shapley values of its three purchase features
-                columns = list(PURCHASE_FEATURES)
                 contributions = self.model.purchase_contributions(frame)
             else:  # TreeSHAP, or a linear model's exact ones
-                columns = self.columns
-                contributions = self.model.contributions(frame[columns].to_numpy(dtype=float))
+                contributions = self.model.contributions(frame[self.inputs].to_numpy(dtype=float))
             if contributions is not None:
-                out = out.assign(**reason_columns(contributions, columns, frame[columns].to_numpy(dtype=float)))
+                out = out.assign(**reason_columns(contributions, self.inputs,
+                                                  frame[self.inputs].to_numpy(dtype=float)))
         return out
 
     def _value(self, frame: pd.DataFrame, gamma_gamma) -> np.ndarray:
@@ -299,17 +300,15 @@ def score_features_to(bundle_dir: Path, features: Path, output: str, table: str 
     names = set(dataset.schema.names)
     if "customer_id" not in names:
         raise DataError(f"'{features}' has no customer_id column.")
-    needed = ["customer_id", *bundle.columns]
-    if bundle.rule is not None:
-        needed += [c for c in ("bgnbd_expected_purchases", "n_orders", "avg_order_value",
-                               bundle.rule.value_column) if c in names]
+    needed = ["customer_id", *bundle.inputs, *(value_inputs(bundle.rule) if bundle.rule is not None else [])]
     if bundle.model.name == "bgnbd":
         needed += [c for c in ("label_window_days",) if c in names]
-    missing = [c for c in bundle.columns if c not in names]
+    missing = [c for c in dict.fromkeys(needed) if c not in names]
     if missing:
         from winback.errors import did_you_mean
 
-        raise DataError(f"'{features}' lacks {len(missing)} feature(s) the model needs, e.g. "
+        whose = "the model needs" if missing[0] in bundle.inputs else "the segments' value axis reads"
+        raise DataError(f"'{features}' lacks {len(missing)} feature(s) {whose}, e.g. "
                         f"'{missing[0]}'.{did_you_mean(missing[0], names)}")
     not_numbers = [f"'{c}' ({dataset.schema.field(c).type})" for c in dict.fromkeys(needed[1:])
                    if not _is_number_type(dataset.schema.field(c).type)]
