@@ -348,3 +348,37 @@ def test_a_bgnbd_bundle_scores_with_its_reasons_in_batch_and_in_the_service(log,
     assert rows == len(scores)
     assert from_ready["probability"].to_numpy() == pytest.approx(scores["probability"].to_numpy(), abs=1e-12)
     assert (from_ready["reason_1"].to_numpy() == scores["reason_1"].to_numpy()).all()
+
+
+def test_scores_keep_the_features_asked_for(cdnow_bundle, log, reference, tmp_path, capsys):
+    """--keep copies features at the cutoff (BG/NBD's too) beside each score, as the model rows
+    hold them; ready features keep any column of their file, text too. A misspelt name, or one
+    the scores use, stops before anything is written."""
+    kept = pd.read_parquet(score_to(cdnow_config(), cdnow_bundle, str(tmp_path / "k.parquet"), log=log,
+                                    keep=["recency_days", "n_orders", "bgnbd_p_alive", "n_orders"])[0])
+    assert list(kept.columns) == list(reference.columns) + ["recency_days", "n_orders", "bgnbd_p_alive"]
+    pd.testing.assert_frame_equal(kept[reference.columns], reference, check_exact=False, rtol=1e-9)
+    m = json.loads((cdnow_bundle / "manifest.json").read_text())
+    spec = dict(m["feature_spec"])
+    spec.pop("columns")
+    end = parse_date(str(kept["cutoff"].iloc[0])[:10], "cutoff")
+    frame = build_frame(log, score_cutoff(end, m["problem"]["horizon_days"]), ProblemConfig(**m["problem"]),
+                        FeatureSpec.from_dict(spec), with_labels=False).set_index("customer_id")
+    for name in ("recency_days", "n_orders"):
+        assert kept[name].to_numpy() == pytest.approx(frame.loc[kept["customer_id"], name].to_numpy())
+    assert kept["bgnbd_p_alive"].between(0, 1).all()
+    for keep, message in (("recency_dys", "is not a column of the features at the cutoff. Did you mean 'recency_days'"),
+                          ("decile", "the scores already have a column of that name")):
+        assert main(["score", "--dataset", "cdnow", "--bundle", str(cdnow_bundle), "-o", str(tmp_path / "no.csv"),
+                     "-q", "--keep", keep]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "no.csv").exists()
+    # ready features: any column of the file, a text one too
+    ready = frame.reset_index()[["customer_id", *m["feature_spec"]["columns"]]].assign(
+        email=lambda f: f["customer_id"] + "@shop.example")
+    ready.to_parquet(tmp_path / "ready.parquet")
+    assert main(["score", "--bundle", str(cdnow_bundle), "--features", str(tmp_path / "ready.parquet"), "-o",
+                 str(tmp_path / "ready.csv"), "-q", "--no-reasons", "--keep", "email,spend"]) == 0
+    scored = pd.read_csv(tmp_path / "ready.csv", dtype={"customer_id": str})
+    assert (scored["email"] == scored["customer_id"] + "@shop.example").all()
+    assert scored["spend"].to_numpy() == pytest.approx(frame.loc[scored["customer_id"], "spend"].to_numpy())

@@ -95,6 +95,28 @@ def test_scoring_writes_segments_actions_and_reasons(oneclick_run, tmp_path):
     assert same == pytest.approx(explained["probability"].to_numpy())
 
 
+def test_scores_keep_the_tables_columns_asked_for(oneclick_run, tmp_path, capsys):
+    """--keep copies columns of the table as read (pivoted, fixed) beside each score, text and
+    numbers alike; a misspelt one or a name the scores use stops before anything is written."""
+    out, _ = oneclick_run
+    target = tmp_path / "kept.csv"
+    assert main(["score", "--dataset", "oneclick", "--bundle", str(out / "bundle"), "-o", str(target),
+                 "--no-reasons", "--quiet", "--keep", "revenue_current,Тип сервиса", "--keep", "Прибыль"]) == 0
+    scores = pd.read_csv(target, dtype={"id": str})
+    assert list(scores.columns)[-3:] == ["revenue_current", "Тип сервиса", "Прибыль"]
+    table = load_customer_table(oneclick_config(), with_labels=False).frame.set_index("id")
+    assert scores["revenue_current"].to_numpy() == pytest.approx(table.loc[scores.id, "revenue_current"].to_numpy())
+    assert set(scores["Тип сервиса"]) == {"стандарт", "премиум"}  # the typo 'стандартт' fixed
+    assert scores["Прибыль"].to_numpy() == pytest.approx(scores["value"].to_numpy())
+    for keep, message in (("Тип_сервиса", "is not a column of the customer table. Did you mean 'Тип сервиса'"),
+                          ("rank", "the scores already have a column of that name"),
+                          ("id", "the scores already have a column of that name")):
+        assert main(["score", "--dataset", "oneclick", "--bundle", str(out / "bundle"), "-o",
+                     str(tmp_path / "no.csv"), "--no-reasons", "--quiet", "--keep", keep]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "no.csv").exists()
+
+
 def test_service_scores_table_rows_like_batch(oneclick_run):
     """winback serve on a customer-table bundle: categorical and numeric features (UTF-8 names)
     in the request schema, the same probability as batch scoring, SHAP reasons."""

@@ -202,6 +202,11 @@ def _project_bundle(args) -> Path:
         raise WinbackError(f"No --bundle given, and the project's bundle cannot be found: {exc}") from exc
 
 
+def _kept(args) -> list[str]:
+    """--keep's names: comma-separated, the option repeatable."""
+    return [name for value in args.keep or [] for name in value.split(",") if name.strip()]
+
+
 def cmd_score(args) -> int:
     from winback.progress import Steps
     from winback.project import CUSTOMER_TABLE, NEXT_EVENT, Project
@@ -218,7 +223,8 @@ def cmd_score(args) -> int:
         bundle = Path(args.bundle) if args.bundle else _project_bundle(args)
         with steps.step(f"Scoring ready features from {args.features}") as show:
             where, rows = score_features_to(bundle, Path(args.features), args.output,
-                                            args.table, progress=show, reasons=not args.no_reasons)
+                                            args.table, progress=show, reasons=not args.no_reasons,
+                                            keep=_kept(args))
         say(f"Scored {rows:,} customers: {where}")
         return 0
     project = Project(_config(args))
@@ -227,7 +233,8 @@ def cmd_score(args) -> int:
         project.kind, f"Scoring customers{'' if args.no_reasons else ' with their top reasons'} into {where}")
     with steps.step(what) as show:
         written = project.score_to(args.output, table=args.table, bundle=args.bundle,
-                                   cutoff=args.cutoff, reasons=not args.no_reasons, progress=show)
+                                   cutoff=args.cutoff, reasons=not args.no_reasons, progress=show,
+                                   keep=_kept(args))
     for note in written.frame.attrs.get("notes", []) if written.frame is not None else []:
         say("[yellow]note:[/] " + escape(note))
     if project.kind == NEXT_EVENT:
@@ -386,6 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--features", help="score a Parquet or CSV file (folder, glob) of ready features instead of the source")
     sp.add_argument("--no-reasons", action="store_true",
                     help="skip the top three reasons per customer (SHAP; the slow part on customer tables)")
+    sp.add_argument("--keep", action="append", metavar="COLUMNS",
+                    help="copy these columns beside each score, comma-separated: features of an event "
+                         "log at the cutoff (e.g. recency_days,n_orders,spend), columns of a customer "
+                         "table, or of the --features file")
     sp.set_defaults(func=cmd_score)
     sp = sub.add_parser("serve", help="HTTP service and web page for one or two bundles")
     sp.add_argument("--bundle", action="append",

@@ -38,6 +38,9 @@ def fit_population_bgnbd(features: pd.DataFrame) -> BGNBD | None:
         return None
 
 
+BGNBD_FEATURES = ("bgnbd_p_alive", "bgnbd_expected_purchases", "bgnbd_p_purchase")
+
+
 def add_bgnbd_features(frame: pd.DataFrame, model: BGNBD | None) -> pd.DataFrame:
     """P(alive), expected purchases and P(purchase) over each row's label window as features,
     from BG/NBD fitted on every buyer at this cutoff (unsupervised, point-in-time), or a
@@ -45,7 +48,7 @@ def add_bgnbd_features(frame: pd.DataFrame, model: BGNBD | None) -> pd.DataFrame
     fit on); NaN when there is no fit."""
     out = frame.copy()
     if model is None:
-        for c in ("bgnbd_p_alive", "bgnbd_expected_purchases", "bgnbd_p_purchase"):
+        for c in BGNBD_FEATURES:
             out[c] = np.nan
         return out
     has = out["purchase_days"].fillna(0) > 0

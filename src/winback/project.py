@@ -12,7 +12,7 @@ import copy
 import datetime as dt
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,18 +216,20 @@ class Project:
 
     def score(self, bundle: str | Path | None = None, *, cutoff: str | None = None,
               reasons: bool = True, progress: Callable[[str], None] | None = None,
-              frame: Any = None) -> pd.DataFrame:
+              frame: Any = None, keep: Sequence[str] = ()) -> pd.DataFrame:
         """Scores as a DataFrame: customers of an event log at `cutoff` (default: the end of the
         data) or every row of a customer table (with their top `reasons`; what loading noticed,
         such as categories the model never saw, in `.attrs["notes"]`), or the live sessions of
         a next-event log. `frame` stands in for the project's source: new customers, or the
         log as it is today, read with the project's settings (what `--input` does); for a
         project of several tables, a list of frames in `[[table.sources]]` order or a dict
-        keyed by their paths."""
+        keyed by their paths. `keep` names features (event logs) or the table's columns
+        (customer tables) to copy beside each score, e.g. `["recency_days", "spend"]`."""
         bundle_dir = Path(bundle) if bundle else self.bundle_dir
         if frame is not None:
             with self._reading(frame) as (project, notes):
-                scores = project.score(bundle_dir, cutoff=cutoff, reasons=reasons, progress=progress)
+                scores = project.score(bundle_dir, cutoff=cutoff, reasons=reasons, progress=progress,
+                                       keep=keep)
             if notes:
                 scores.attrs["notes"] = notes + list(scores.attrs.get("notes", []))
             return scores
@@ -235,18 +237,21 @@ class Project:
             from winback.score_table import score_table
 
             self._no_cutoff(cutoff)
-            return score_table(self.config, bundle_dir, reasons=reasons, progress=progress)
+            return score_table(self.config, bundle_dir, reasons=reasons, progress=progress, keep=keep)
         if self.kind == NEXT_EVENT:
             from winback.nextevent.pipeline import score_next_event
 
+            if keep:
+                raise ConfigError("--keep applies to customers' scores, not to live sessions.")
             return score_next_event(self.config, bundle_dir, cutoff=cutoff)
         from winback.score import score
 
-        return score(self.config, bundle_dir, cutoff=cutoff, reasons=reasons)
+        return score(self.config, bundle_dir, cutoff=cutoff, reasons=reasons, keep=keep)
 
     def score_to(self, output: str, *, table: str | None = None, bundle: str | Path | None = None,
                  cutoff: str | None = None, reasons: bool = True,
-                 progress: Callable[[str], None] | None = None, frame: Any = None) -> "Written":
+                 progress: Callable[[str], None] | None = None, frame: Any = None,
+                 keep: Sequence[str] = ()) -> "Written":
         """Write scores to a .parquet / .csv file, a DuckDB file or a PostgreSQL URL (`table`
         naming the table). Event logs stream, so their scores never sit in memory whole; the
         other pipelines keep their frame in the result. `frame` is scored in place of the
@@ -259,14 +264,14 @@ class Project:
         if frame is not None:
             with self._reading(frame) as (project, _):
                 return project.score_to(output, table=table, bundle=bundle_dir, cutoff=cutoff,
-                                        reasons=reasons, progress=progress)
+                                        reasons=reasons, progress=progress, keep=keep)
         if self.kind == EVENT_LOG:
             from winback.score import score_to
 
             where, rows, when = score_to(self.config, bundle_dir, output, table, cutoff=cutoff,
-                                         progress=progress, reasons=reasons)
+                                         progress=progress, reasons=reasons, keep=keep)
             return Written(where, rows, when, None)
-        frame = self.score(bundle_dir, cutoff=cutoff, reasons=reasons, progress=progress)
+        frame = self.score(bundle_dir, cutoff=cutoff, reasons=reasons, progress=progress, keep=keep)
         return Written(write_frame(frame, output, table), len(frame), None, frame)
 
     def app(self, bundle: str | Path | None = None):

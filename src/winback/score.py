@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import duckdb
@@ -29,7 +29,8 @@ from winback.data.sources import arrow_batches
 from winback.errors import ConfigError, DataError
 from winback.evaluate import decision_of, flag_sql
 from winback.features import FeatureSpec
-from winback.frame import check_one_file_per_customer, feature_tables, finish_frame, fit_population_bgnbd, score_cutoff
+from winback.frame import (BGNBD_FEATURES, check_one_file_per_customer, feature_tables, finish_frame,
+                           fit_population_bgnbd, score_cutoff)
 from winback.labels import observed_end, population_table
 from winback.models.bgnbd import BGNBD, PURCHASE_FEATURES
 from winback.models.gamma_gamma import GammaGamma
@@ -39,6 +40,25 @@ from winback.sinks import output_kind, write_query
 from winback.threads import set_model_threads
 
 CHUNK_ROWS = 65_536
+# what a score row already holds: a kept column may not take one of these names
+SCORE_COLUMNS = ("customer_id", "probability", "rank", "decile", "flagged", "cutoff", "value", "segment",
+                 "action", "reason_1", "reason_2", "reason_3")
+
+
+def kept_columns(keep: Sequence[str], available: Sequence[str], where: str,
+                 taken: Sequence[str] = SCORE_COLUMNS) -> list[str]:
+    """The columns `--keep` copies beside each score, each once, checked before any work: in
+    `available` (what `where` holds), and not a name the scores use."""
+    from winback.errors import did_you_mean
+
+    wanted = list(dict.fromkeys(k.strip() for k in keep if k.strip()))
+    for name in wanted:
+        if name in taken:
+            raise ConfigError(f"--keep '{name}': the scores already have a column of that name.")
+        if name not in available:
+            raise ConfigError(f"--keep '{name}' is not a column of {where}.{did_you_mean(name, available)}")
+    return wanted
+
 Progress = Callable[[str], None]
 IN_POPULATION = "_in_population"
 
@@ -48,6 +68,7 @@ class _Bundle:
 
     def __init__(self, bundle_dir: Path, ready_features: bool = False, reasons: bool = True):
         self.dir = Path(bundle_dir)
+        self.keep: list[str] = []  # columns of the scored rows copied beside each score
         self.reasons = reasons  # reason_1..3 where the model has contributions
         self.manifest, self.model, self.calibrator = load_bundle(self.dir)
         kind = self.manifest.get("kind")
@@ -102,6 +123,8 @@ class _Bundle:
             if contributions is not None:
                 out = out.assign(**reason_columns(contributions, self.inputs,
                                                   frame[self.inputs].to_numpy(dtype=float)))
+        for name in self.keep:
+            out[name] = frame[name].to_numpy()
         return out
 
     def _value(self, frame: pd.DataFrame, gamma_gamma) -> np.ndarray:
@@ -229,16 +252,18 @@ def _feature_batches(log: EventLog, bundle: _Bundle, when: dt.datetime,
 def score_to(cfg: Config, bundle_dir: Path, output: str, table: str | None = None,
              cutoff: str | None = None, log: EventLog | None = None,
              chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None,
-             reasons: bool = True) -> tuple[str, int, dt.datetime]:
+             reasons: bool = True, keep: Sequence[str] = ()) -> tuple[str, int, dt.datetime]:
     """Score every customer in the problem's population at the cutoff (default: the end of the
     data) and write customer_id, probability, rank, decile, cutoff (value, segment, action,
-    reason_1..3) to `output`; returns (where, rows, cutoff)."""
+    reason_1..3, and the features named in `keep`) to `output`; returns (where, rows, cutoff)."""
     output_kind(output)  # a bad destination fails before any work
     set_model_threads(cfg.engine.threads)
     bundle = _Bundle(bundle_dir, reasons=reasons)
     log = log or load_events(cfg)
     _require_trained_columns(log, bundle)
     when = _scoring_time(log, cutoff)
+    if keep:
+        bundle.keep = kept_columns(keep, _scored_features(log, bundle, when), "the features at the cutoff")
     c = score_cutoff(when, bundle.problem.horizon_days)
     tmp = Path(tempfile.mkdtemp(prefix="winback-score-"))
     try:
@@ -283,6 +308,13 @@ def score_to(cfg: Config, bundle_dir: Path, output: str, table: str | None = Non
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _scored_features(log: EventLog, bundle: _Bundle, when: dt.datetime) -> list[str]:
+    """The features each scored row holds, from the feature expression's schema (nothing is
+    computed), the label window and BG/NBD's."""
+    names = [n for n in feature_tables(log, when, bundle.spec)[0].schema().names if n != "customer_id"]
+    return names + ["label_window_days"] + (list(BGNBD_FEATURES) if bundle.spec.bgnbd else [])
+
+
 def _fit_bgnbd(summary: np.ndarray) -> BGNBD | None:
     """The population's BG/NBD at the cutoff, from (purchase_days, tenure, recency) per customer."""
     return fit_population_bgnbd(pd.DataFrame(summary, columns=["purchase_days", "purchase_tenure_days",
@@ -291,7 +323,7 @@ def _fit_bgnbd(summary: np.ndarray) -> BGNBD | None:
 
 def score_features_to(bundle_dir: Path, features: Path, output: str, table: str | None = None,
                       chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None,
-                      reasons: bool = True) -> tuple[str, int]:
+                      reasons: bool = True, keep: Sequence[str] = ()) -> tuple[str, int]:
     """Score a Parquet or CSV file (or folder / glob of files) of ready features: customer_id plus
     the bundle's feature columns. Segments use the bundle's stored population fits."""
     output_kind(output)
@@ -300,6 +332,7 @@ def score_features_to(bundle_dir: Path, features: Path, output: str, table: str 
     names = set(dataset.schema.names)
     if "customer_id" not in names:
         raise DataError(f"'{features}' has no customer_id column.")
+    bundle.keep = kept_columns(keep, dataset.schema.names, f"'{features}'")
     needed = ["customer_id", *bundle.inputs, *(value_inputs(bundle.rule) if bundle.rule is not None else [])]
     if bundle.model.name == "bgnbd":
         needed += [c for c in ("label_window_days",) if c in names]
@@ -322,7 +355,7 @@ def score_features_to(bundle_dir: Path, features: Path, output: str, table: str 
     tmp = Path(tempfile.mkdtemp(prefix="winback-score-"))
     try:
         spool = _Spool(tmp)
-        for batch in _batches(dataset, list(dict.fromkeys(needed)), chunk_rows, features):
+        for batch in _batches(dataset, list(dict.fromkeys(needed + bundle.keep)), chunk_rows, features):
             frame = batch.to_pandas()
             _refuse_infinite_features(frame, list(dict.fromkeys(needed[1:])), features)
             if bundle.model.name == "bgnbd" and "label_window_days" not in frame.columns:
@@ -425,12 +458,13 @@ def _refuse_repeated_customers(spool: _Spool, features: Path) -> None:
 
 
 def score(cfg: Config, bundle_dir: Path, cutoff: str | None = None,
-          log: EventLog | None = None, reasons: bool = True) -> pd.DataFrame:
+          log: EventLog | None = None, reasons: bool = True, keep: Sequence[str] = ()) -> pd.DataFrame:
     """The scores as a DataFrame (customer_id, probability, rank, decile, cutoff, ...), ranked;
     the same streaming path as `winback score`, through a temporary Parquet file."""
     tmp = Path(tempfile.mkdtemp(prefix="winback-scores-"))
     try:
-        score_to(cfg, bundle_dir, str(tmp / "scores.parquet"), cutoff=cutoff, log=log, reasons=reasons)
+        score_to(cfg, bundle_dir, str(tmp / "scores.parquet"), cutoff=cutoff, log=log, reasons=reasons,
+                 keep=keep)
         out = pd.read_parquet(tmp / "scores.parquet")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -6,7 +6,7 @@ comes back in the frame's `attrs["notes"]`, which `winback score` prints."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,14 +69,20 @@ def scorable_table(cfg: Config, bundle_dir: Path) -> Scorable:
 
 
 def score_table(cfg: Config, bundle_dir: Path, reasons: bool = True,
-                progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+                progress: Callable[[str], None] | None = None, keep: Sequence[str] = ()) -> pd.DataFrame:
+    """Every row of the customer table scored (rank, decile, flag, segment, reasons), with the
+    table's columns named in `keep` beside each score."""
+    from winback.score import SCORE_COLUMNS, kept_columns
+
     set_model_threads(cfg.engine.threads)
     scorable = scorable_table(cfg, bundle_dir)
     manifest, model, frame, X, notes = (scorable.manifest, scorable.model, scorable.frame,
                                         scorable.X, scorable.notes)
+    key = scorable.table.key
+    keep = kept_columns(keep, [c for c in frame.columns if c != key], "the customer table",
+                        taken=(key, *SCORE_COLUMNS[1:])) if keep else []
     p = model.predict_proba(X)[:, 1]
     rank, decile = rank_and_decile(p)
-    key = scorable.table.key
     out = pd.DataFrame({key: frame[key].astype(str), "probability": p, "rank": rank,
                         "decile": decile, "flagged": flags(p, rank, decision_of(manifest))})
     if manifest.get("segments"):
@@ -100,6 +106,8 @@ def score_table(cfg: Config, bundle_dir: Path, reasons: bool = True,
             if progress:
                 progress(f"{min(start + size, len(X)):,}/{len(X):,} customers explained")
         out = pd.concat([out, pd.concat(parts).reset_index(drop=True)], axis=1)
+    for name in keep:
+        out[name] = frame[name].to_numpy()
     out = out.sort_values("rank").reset_index(drop=True)
     out.attrs["notes"] = notes
     return out
