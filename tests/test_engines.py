@@ -153,6 +153,11 @@ def test_a_whole_run_on_postgres_matches_duckdb(synthetic, postgres_url, tmp_pat
     for a, b in zip(runs["duckdb"]["leaderboard"], runs["postgres"]["leaderboard"]):
         assert a["candidate"] == b["candidate"]
         assert a["roc_auc"] == pytest.approx(b["roc_auc"], abs=1e-9)
+    # the value axis' check reads the test window on the server as on DuckDB
+    check = {b: runs[b]["segments"]["value_check"] for b in runs}
+    assert check["duckdb"]["actual_total"] > 0
+    assert check["postgres"]["actual_total"] == pytest.approx(check["duckdb"]["actual_total"], rel=1e-9)
+    assert check["postgres"]["capture"]["top_tenth"] == pytest.approx(check["duckdb"]["capture"]["top_tenth"])
 
 
 def test_spark_reads_files_like_duckdb(synthetic, spark, capsys):
