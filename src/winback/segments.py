@@ -30,7 +30,7 @@ DEFAULT_NAMES = {
 }
 DEFAULT_ACTIONS = {
     "high_risk_high_value": "Contact first: personal offer on their favourite category, "
-                            "recommendations, fix what annoys them (unpaid carts, errors).",
+                            "recommendations, and ask what put them off.",
     "high_risk_low_value": "Automated, low-cost win-back: reminder e-mail or a small promo code.",
     "low_risk_high_value": "Keep them close: loyalty perks and early access; no discounts needed.",
     "low_risk_low_value": "Grow them: cross-sell and bundles in regular campaigns.",
