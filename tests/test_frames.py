@@ -173,6 +173,54 @@ def test_frames_for_a_project_of_several_tables(tmp_path):
         one_table.score(frame=[frames["money.csv"]])
 
 
+def test_a_customer_frame_with_its_other_tables_joined(tmp_path):
+    """One Click's four tables as frames: from_frame(join=...) writes each and sets them up as
+    `init --join` sets up the files (the long ones pivoted by period, the misspelt period fixed,
+    profit the value), reads the same customers as the bundled config, trains and scores the
+    frames again; a join without a table, a name that is no file name or the main table's, or
+    an empty join says what it needs."""
+    from winback.data.tables import load_customer_table
+    from winback.datasets import dataset_dir, oneclick_config
+
+    frames = {n: pd.read_csv(dataset_dir("oneclick") / f"{n}.csv")
+              for n in ("market_file", "market_money", "market_time", "money")}
+    others = {n: f for n, f in frames.items() if n != "market_file"}
+    project = winback.Project.from_frame(frames["market_file"], output_dir=tmp_path / "dict", table=True,
+                                         join=others, quiet=True)
+    sources = project.config.table.sources
+    assert [s.path for s in sources] == ["input/customers.parquet", "input/market_money.parquet",
+                                         "input/market_time.parquet", "input/money.parquet"]
+    assert (sources[1].pivot_column, sources[1].pivot_values) == ("Период", ["Выручка"])
+    assert sources[2].fixes == {"Период": {"предыдцщий_месяц": "предыдущий_месяц"}}
+    assert project.config.segments.value_column == "Прибыль" and project.config.problem.name == "activity_decline"
+    assert any("market_money.parquet: one row per customer and 'Период'" in n for n in project.setup_notes)
+    read = load_customer_table(project.config).frame.set_index("id").sort_index()
+    bundled = load_customer_table(oneclick_config()).frame.set_index("id").sort_index()
+    assert len(read) == 1300 and len(bundled) == 1297  # the bundled config filters revenue > 0
+    assert read.loc[bundled.index, "Выручка_текущий_месяц"].to_numpy() == pytest.approx(
+        bundled["revenue_current"].to_numpy())
+    assert read.loc[bundled.index, "Прибыль"].to_numpy() == pytest.approx(bundled["Прибыль"].to_numpy())
+    project.config.train.trials = 2
+    project.config.train.candidates = ["logistic"]
+    project.train(report=False)
+    files = project.score(reasons=False).set_index("id")["probability"]
+    again = project.score(frame={"input/customers.parquet": frames["market_file"],
+                                 **{f"input/{n}.parquet": f for n, f in others.items()}}, reasons=False)
+    assert np.array_equal(again.set_index("id")["probability"].loc[files.index], files)
+    listed = winback.Project.from_frame(frames["market_file"], output_dir=tmp_path / "list", table=True,
+                                        join=list(others.values()), quiet=True)
+    assert [s.path for s in listed.config.table.sources][1:] == [
+        "input/table_2.parquet", "input/table_3.parquet", "input/table_4.parquet"]
+    for kwargs, message in (({"join": others}, "Joined tables \\(join=\\) are for customer tables"),
+                            ({"table": True, "join": {"../money": frames["money"]}}, "cannot name a file"),
+                            ({"table": True, "join": {"customers": frames["money"]}}, "the main table's own name"),
+                            ({"table": True, "join": {}}, "join is empty"),
+                            ({"table": True, "join": frames["money"]}, "join takes a list of frames or a dict")):
+        with pytest.raises(ConfigError, match=message):
+            winback.Project.from_frame(frames["market_file"], output_dir=tmp_path / "bad", quiet=True, **kwargs)
+    assert not (tmp_path / "bad" / "winback.toml").exists()
+
+
 def test_polars_and_arrow_frames(orders, tmp_path):
     import polars as pl
     import pyarrow as pa

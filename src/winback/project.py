@@ -12,7 +12,7 @@ import copy
 import datetime as dt
 import re
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +30,30 @@ EVENT_LOG, CUSTOMER_TABLE, NEXT_EVENT = "event_log", "customer_table", "next_eve
 FRAME_MARK = "# written by winback.Project.from_frame"
 OUTPUT_SECTION = '[output]\ndir = "winback-out"\n'
 PROBLEM_LINE = re.compile(r'^name = "[a-z_]+"', re.M)  # the first: [problem] comes before any other name
+
+
+def _joined_frames(join: Sequence[Any] | Mapping[str, Any], main: str) -> dict[str, Any]:
+    """`from_frame`'s other tables by the file each is written to: a mapping's names (a file
+    name of letters, digits, '-' and '_'), or table_2, table_3 ... for a list."""
+    if isinstance(join, Mapping):
+        files = {}
+        for name, frame in join.items():
+            stem = str(name).removesuffix(".parquet")
+            if not re.fullmatch(r"[\w-]+", stem):
+                raise ConfigError(f"join: '{name}' cannot name a file; use letters, digits, '-' and '_' "
+                                  f"(e.g. 'market_money').")
+            files[f"{stem}.parquet"] = frame
+    elif isinstance(join, (list, tuple)):
+        files = {f"table_{i}.parquet": frame for i, frame in enumerate(join, start=2)}
+    else:
+        raise ConfigError(f"join takes a list of frames or a dict of them keyed by name, not "
+                          f"{type(join).__name__}.")
+    if main in files:
+        raise ConfigError(f"join: '{main.removesuffix('.parquet')}' is the main table's own name; name the "
+                          f"joined table otherwise.")
+    if not files:
+        raise ConfigError("join is empty: give the other tables' frames, or leave join out.")
+    return files
 
 
 @dataclass(frozen=True)
@@ -70,7 +94,8 @@ class Project:
     @classmethod
     def from_frame(cls, frame: Any, *, output_dir: str | Path = "winback-out", table: bool = False,
                    layout: str | None = None, columns: dict[str, str] | None = None, key: str | None = None,
-                   label: str | None = None, problem: str | None = None, quiet: bool = False) -> "Project":
+                   label: str | None = None, problem: str | None = None, quiet: bool = False,
+                   join: Sequence[Any] | Mapping[str, Any] | None = None) -> "Project":
         """A DataFrame already in a notebook (pandas or polars, or a pyarrow Table): events
         or orders (one row each), or with `table=True` one row per customer. It is written once as Parquet to
         `output_dir/input/`, and set up as `winback init` sets up a file (the layout recognised
@@ -83,7 +108,12 @@ class Project:
         so the same project runs from the command line (`winback train --config ...`). What was
         guessed, to check, is in `.setup_notes`, and printed unless `quiet`. Calling it again on
         the same `output_dir` writes both again; a winback.toml written otherwise is never
-        overwritten."""
+        overwritten.
+
+        `join` (with `table=True`) adds the project's other tables, as `init --join` does:
+        frames keyed by a name (written as `input/<name>.parquet`) or listed (`input/table_2...`),
+        each joined on the key as it is, or pivoted by its period column when it holds a row per
+        customer and period (One Click's revenue and minutes per month)."""
         from winback.data.frames import frame_to_parquet
         from winback.scaffold import scaffold_for
 
@@ -98,9 +128,15 @@ class Project:
             raise ConfigError(f"'{toml}' exists and was not written by Project.from_frame, so it is left as "
                               f"it is: choose another output_dir, or Project.from_toml('{toml}') to use it.")
         name = "customers.parquet" if table else "events.parquet"
+        joined = _joined_frames(join, name) if join is not None else {}
+        if joined and not table:
+            raise ConfigError("Joined tables (join=) are for customer tables (table=True); an event log "
+                              "is one frame.")
         notes = frame_to_parquet(frame, out / "input" / name)
+        for other, one in joined.items():
+            notes += [f"{other}: {n}" for n in frame_to_parquet(one, out / "input" / other)]
         scaffold, _ = scaffold_for(f"input/{name}", out, table=table, layout=layout, columns=columns,
-                                   key=key, label=label)
+                                   key=key, label=label, joins=[f"input/{n}" for n in joined] or None)
         if OUTPUT_SECTION not in scaffold.text:
             raise AssertionError("the init template's [output] section changed")
         text = (f"{FRAME_MARK} from a DataFrame of {len(frame):,} rows.\n"
@@ -110,8 +146,9 @@ class Project:
             text = PROBLEM_LINE.sub(f'name = "{problem}"', text, count=1)
         write_atomic_file(toml, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         project = cls.from_toml(toml)
+        written = ", ".join(str(out / "input" / n) for n in [name, *joined])
         project.setup_notes = [*(f"DataFrame: {n}." for n in notes), *scaffold.notes,
-                               f"Wrote {toml} and {out / 'input' / name}."]
+                               f"Wrote {toml} and {written}."]
         if not quiet:
             console = Steps().console
             for note in project.setup_notes:
