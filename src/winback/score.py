@@ -59,6 +59,7 @@ def kept_columns(keep: Sequence[str], available: Sequence[str], where: str,
             raise ConfigError(f"--keep '{name}' is not a column of {where}.{did_you_mean(name, available)}")
     return wanted
 
+
 Progress = Callable[[str], None]
 IN_POPULATION = "_in_population"
 

@@ -99,9 +99,9 @@ def value_check(rule: "SegmentRule", value: np.ndarray, after: np.ndarray, befor
     is known: the share of the window's `after` (spend or orders) made by the customers it
     calls high value, and by its top tenth, against as many customers ranked by the naive
     forecast (the same-length window before, `before`) and by hindsight (the best any ranking
-    can do), and Spearman's
-    rank correlation of each forecast with it. `predicted_total` is the value axis' sum when it
-    forecasts this measure (predicted spend, or predicted purchases against orders)."""
+    can do), and Spearman's rank correlation of each forecast with it. `predicted_total` is the
+    value axis' sum when it forecasts this measure (predicted spend, or predicted purchases
+    against orders)."""
     from scipy.stats import spearmanr
 
     raw = np.asarray(value, dtype=float)
@@ -111,7 +111,6 @@ def value_check(rule: "SegmentRule", value: np.ndarray, after: np.ndarray, befor
     before = np.nan_to_num(np.asarray(before, dtype=float))
     high = int(np.sum(known & (raw >= rule.value_threshold)))
     total = float(after.sum())
-
     tenth = int(np.ceil(len(after) / 10))
 
     def captured(ranking: np.ndarray, size: int) -> float | None:

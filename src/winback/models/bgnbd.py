@@ -8,8 +8,9 @@ purchase since the first) and T (time from the first purchase to the end of cali
 units of `time_unit_days` days (weeks by default, as in the paper).
 
 Fitted attributes: `params_` {r, alpha, a, b}; from `fit` on a feature frame also
-`background_`, the reference customers its reasons compare with, and `importance_`. Fitted by maximum likelihood with scipy on the
-log of the parameters (so they stay positive); the likelihood is a pure function below.
+`background_`, the reference customers its reasons compare with, and `importance_`. Fitted by
+maximum likelihood with scipy on the log of the parameters (so they stay positive); the
+likelihood is a pure function below.
 """
 
 from __future__ import annotations
