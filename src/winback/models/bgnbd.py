@@ -83,13 +83,18 @@ def _gradient(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
 PURCHASE_FEATURES = ("purchase_days", "purchase_recency_days", "purchase_tenure_days")
 BACKGROUND_ROWS = 32  # reference customers the reasons compare each customer with
 IMPORTANCE_ROWS = 2_000
+SMALL_CALL_ROWS = 64  # fewer rows than this are explained without sharing distinct histories
 
 
 def purchase_history(features: pd.DataFrame) -> np.ndarray:
     """Rows of (x, last, first), in PURCHASE_FEATURES' order: repeat purchase days and whole
     days since the last and the first purchase; a customer with no purchase yet (return_visit's
     newcomers) is all zeros."""
-    values = features[list(PURCHASE_FEATURES)].to_numpy(dtype=float)
+    return history_of(features[list(PURCHASE_FEATURES)].to_numpy(dtype=float))
+
+
+def history_of(values: np.ndarray) -> np.ndarray:
+    """`purchase_history` from a matrix of PURCHASE_FEATURES' values (a service's request)."""
     x = np.maximum(np.nan_to_num(values[:, 0]) - 1, 0)
     return np.column_stack([x, np.nan_to_num(np.floor(values[:, 1])), np.nan_to_num(np.floor(values[:, 2]))])
 
@@ -228,17 +233,26 @@ class BGNBD(Candidate):
         log-odds: exact Shapley values against the model's reference customers, so a row's
         three add up to its log-odds less the references' mean. None for a model saved
         without references (bundles trained before they were kept)."""
+        return self.history_contributions(purchase_history(features),
+                                          features["label_window_days"].to_numpy(dtype=float))
+
+    def history_contributions(self, history: np.ndarray, window_days: np.ndarray) -> np.ndarray | None:
+        """`purchase_contributions` of histories (`history_of`) over windows in days."""
         if getattr(self, "background_", None) is None or len(self.background_) == 0:
             return None
-        return self._shapley(purchase_history(features), features["label_window_days"].to_numpy(dtype=float))
+        return self._shapley(history, np.broadcast_to(np.asarray(window_days, dtype=float), len(history)))
 
-    def _log_odds(self, history: np.ndarray, window_days: np.ndarray) -> np.ndarray:
-        """log(p / (1 - p)) of predict_proba's p, from histories and label windows in days."""
+    def history_probability(self, history: np.ndarray, window_days: np.ndarray) -> np.ndarray:
+        """P(a purchase in the window) as predict_proba scores it: 1 - exp(-E[purchases]),
+        from histories (`history_of`) and windows in days."""
         x, t_x, T = _summary(history, self.time_unit_days)
         with np.errstate(over="ignore", invalid="ignore"):
             expected = self.conditional_expected_number_of_purchases_up_to_time(
-                window_days / self.time_unit_days, x, t_x, T)
-        p = np.clip(-np.expm1(-expected), 1e-6, 1 - 1e-6)
+                np.asarray(window_days, dtype=float) / self.time_unit_days, x, t_x, T)
+        return np.clip(-np.expm1(-expected), 1e-6, 1 - 1e-6)
+
+    def _log_odds(self, history: np.ndarray, window_days: np.ndarray) -> np.ndarray:
+        p = self.history_probability(history, window_days)
         return np.log(p) - np.log1p(-p)
 
     def _shapley(self, history: np.ndarray, window_days: np.ndarray) -> np.ndarray:
@@ -256,7 +270,10 @@ class BGNBD(Candidate):
                 value[mask] = self._log_odds(history, window_days)
                 continue
             keys = np.column_stack([history[:, present], window_days])
-            unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+            if n > SMALL_CALL_ROWS:
+                unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+            else:  # a service's customer or few: sorting costs more than it saves
+                unique, inverse = keys, np.arange(n)
             mixed = np.repeat(reference[None], len(unique), axis=0)  # distinct x reference x m
             mixed[:, :, present] = unique[:, None, :-1]
             windows = np.repeat(unique[:, -1], len(reference))
@@ -309,10 +326,7 @@ class BGNBD(Candidate):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Needs `label_window_days` (the horizon of each row) besides the purchase features."""
-        x, t_x, T = summarize_features(X, self.time_unit_days)
-        t = X["label_window_days"].to_numpy(dtype=float) / self.time_unit_days
-        expected = self.conditional_expected_number_of_purchases_up_to_time(t, x, t_x, T)
-        p = np.clip(1 - np.exp(-expected), 1e-6, 1 - 1e-6)
+        p = self.history_probability(purchase_history(X), X["label_window_days"].to_numpy(dtype=float))
         return np.column_stack([1 - p, p])
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:

@@ -173,6 +173,7 @@ class CustomerScorer:
             stored = (m.get("population") or {}).get("bgnbd")
             self._bgnbd = BGNBD.from_dict(stored) if stored else None
         self.index = {c: i for i, c in enumerate(self.columns)}
+        self._horizon = float(m["problem"]["horizon_days"])  # an event-log model's label window
         self._rule = None
         if m.get("segments"):
             from winback.segments import SEGMENTS, SegmentRule
@@ -277,16 +278,16 @@ class CustomerScorer:
             # pandas preprocessing of it, took 7 of a customer's 7.5 ms (One Click's ensemble)
             return self.model.predict_proba_codes(X.codes, self._codes.columns, self._codes.levels)
         if self.model.name == "bgnbd":
-            p = self.model.predict_proba(self._bgnbd_frame(X))[:, 1]
+            p = self.model.history_probability(self._purchase_history(X), self._horizon)
         else:
             p = self.model.predict_matrix(X)
         return self.calibrator.transform(p) if self.calibrator is not None else p
 
-    def _bgnbd_frame(self, X: np.ndarray) -> pd.DataFrame:
-        """The features as BG/NBD reads them, over the bundle's horizon."""
-        frame = pd.DataFrame(X, columns=self.columns)
-        frame["label_window_days"] = self.manifest["problem"]["horizon_days"]
-        return frame
+    def _purchase_history(self, X: np.ndarray) -> np.ndarray:
+        """The rows' purchase histories, as BG/NBD reads them."""
+        from winback.models.bgnbd import PURCHASE_FEATURES, history_of
+
+        return history_of(X[:, [self.index[c] for c in PURCHASE_FEATURES]])
 
     def _values(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         from winback.segments import segment_value
@@ -317,7 +318,7 @@ class CustomerScorer:
             from winback.models.bgnbd import PURCHASE_FEATURES
 
             columns = list(PURCHASE_FEATURES)
-            contrib = self.model.purchase_contributions(self._bgnbd_frame(X))
+            contrib = self.model.history_contributions(self._purchase_history(X), self._horizon)
         else:
             contrib = self.model.contributions(X)
         if contrib is None:
