@@ -289,7 +289,7 @@ def test_ready_features_from_csv_and_globs(cdnow_bundle, tmp_path, capsys):
     assert "No file matches" in capsys.readouterr().err
 
 
-def test_a_bgnbd_bundle_scores_with_its_reasons_in_batch_and_in_the_service(log, tmp_path):
+def test_a_bgnbd_bundle_scores_with_its_reasons_in_batch_and_in_the_service(log, tmp_path, capsys):
     """BG/NBD chosen alone: `winback score` writes each customer's three reasons (its purchase
     count, recency and tenure, exact Shapley values), the service gives the same ones for
     the same features, and the report shows what drives the model."""
@@ -333,6 +333,24 @@ def test_a_bgnbd_bundle_scores_with_its_reasons_in_batch_and_in_the_service(log,
     alone = scorer.score_features([three], ["c1"], reasons=True)[0]
     assert 0 < alone.probability < 1 and len(alone.reasons) == 3
     assert sorted(alone.missing_features) == ["avg_order_value", "bgnbd_expected_purchases", "n_orders"]
+    # a BG/NBD bundle from before the references were kept scores as it did, without reasons,
+    # and says so where the command used to promise them
+    import shutil
+
+    from winback.cli import main as cli
+    from winback.score import explains
+
+    old = tmp_path / "old-bundle"
+    shutil.copytree(bundle, old)
+    stored = json.loads((old / "bgnbd.json").read_text())
+    (old / "bgnbd.json").write_text(json.dumps({k: stored[k] for k in ("params", "time_unit_days")}))
+    assert explains(bundle) == (True, "bgnbd") and explains(old) == (False, "bgnbd")
+    assert cli(["score", "--dataset", "cdnow", "--bundle", str(old), "-o", str(tmp_path / "old.csv")]) == 0
+    said = " ".join("".join(capsys.readouterr()).split())
+    assert "with their top reasons" not in said and "train it again to get them" in said
+    before = pd.read_csv(tmp_path / "old.csv", dtype={"customer_id": str})
+    assert not any(c.startswith("reason_") for c in before.columns)
+    assert before["probability"].to_numpy() == pytest.approx(scores["probability"].to_numpy(), abs=1e-12)
     # ready features need only what BG/NBD reads: the three, and score as the log does
     from winback.score import score_features_to
 

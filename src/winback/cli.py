@@ -209,8 +209,8 @@ def _kept(args) -> list[str]:
 
 def cmd_score(args) -> int:
     from winback.progress import Steps
-    from winback.project import CUSTOMER_TABLE, NEXT_EVENT, Project
-    from winback.score import score_features_to
+    from winback.project import CUSTOMER_TABLE, EVENT_LOG, NEXT_EVENT, Project
+    from winback.score import explains, score_features_to
     from winback.sinks import STDOUT, describe_output
 
     where = describe_output(args.output, args.table)  # a bad destination fails before any work
@@ -228,15 +228,26 @@ def cmd_score(args) -> int:
         say(f"Scored {rows:,} customers: {where}")
         return 0
     project = Project(_config(args))
+    unexplained = ""  # the event-log model that gives no reasons, when it gives none
+    if project.kind == EVENT_LOG and not args.no_reasons:
+        explained, name = explains(Path(args.bundle) if args.bundle else project.bundle_dir)
+        unexplained = "" if explained else name
     what = {CUSTOMER_TABLE: "Scoring customers" + ("" if args.no_reasons else " and explaining each score"),
             NEXT_EVENT: "Scoring live sessions"}.get(
-        project.kind, f"Scoring customers{'' if args.no_reasons else ' with their top reasons'} into {where}")
+        project.kind, f"Scoring customers{'' if args.no_reasons or unexplained else ' with their top reasons'} "
+                      f"into {where}")
     with steps.step(what) as show:
         written = project.score_to(args.output, table=args.table, bundle=args.bundle,
                                    cutoff=args.cutoff, reasons=not args.no_reasons, progress=show,
                                    keep=_kept(args))
     for note in written.frame.attrs.get("notes", []) if written.frame is not None else []:
         say("[yellow]note:[/] " + escape(note))
+    if unexplained == "bgnbd":
+        say("[yellow]note:[/] this BG/NBD bundle was trained before BG/NBD kept what its reasons need, "
+            "so the scores have no reason_1..3: train it again to get them.")
+    elif unexplained:
+        say(f"[yellow]note:[/] the {escape(unexplained)} model gives no reasons, so the scores have no "
+            f"reason_1..3 (logistic regression, LightGBM and BG/NBD give them).")
     if project.kind == NEXT_EVENT:
         say(f"Scored {written.rows:,} live sessions "
                       f"({int(written.frame['churn_alert'].sum()):,} flagged as unlikely to buy): "

@@ -64,6 +64,25 @@ Progress = Callable[[str], None]
 IN_POPULATION = "_in_population"
 
 
+def explains(bundle_dir: Path) -> tuple[bool, str]:
+    """(whether an event-log bundle's model gives each score its reasons, the model's name),
+    from its files without loading the model: BG/NBD when its references were kept, models
+    with contributions (logistic regression, LightGBM); not the monthly sequence networks."""
+    import json
+
+    from winback.bundle import read_manifest
+    from winback.models import REGISTRY
+    from winback.models.base import Candidate
+
+    entry = read_manifest(bundle_dir).get("model", {})
+    name = str(entry.get("name", ""))
+    if name == "bgnbd":
+        stored = json.loads((Path(bundle_dir) / entry["file"]).read_text())
+        return "reference_customers" in stored, name
+    model = REGISTRY.get(name)
+    return model is not None and model.contributions is not Candidate.contributions, name
+
+
 class _Bundle:
     """A customer bundle opened for batch scoring."""
 
