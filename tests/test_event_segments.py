@@ -140,3 +140,10 @@ def test_training_checks_the_value_axis_against_the_test_window(tmp_path):
     html = result.report_path.read_text(encoding="utf-8")
     assert "Does “high value” pick the customers who then bring the money?" in html
     assert f"spent {check['actual_total']:,.0f} in the {check['window_days']:.0f} days after it" in html
+    from winback.cli import _value_line  # what `winback train` prints of it
+
+    top = check["capture"]["top_tenth"]
+    assert _value_line(result.manifest["segments"]) == (
+        f"Value (predicted spend): its top tenth made {top['value']:.1%} of the next "
+        f"{check['window_days']:.0f} days' spend at the test cutoff (the last {check['window_days']:.0f} days' "
+        f"top tenth {top['previous_window']:.1%}, hindsight {top['hindsight']:.1%})")

@@ -139,6 +139,18 @@ def _decision_line(manifest: dict, where: str) -> str:
             f"({m['flagged_share']:.1%}), precision {m['precision']:.1%}, recall {m['recall']:.1%}")
 
 
+def _value_line(segments: dict | None) -> str:
+    """How well the segments' value axis picked next period's spenders, in one line."""
+    check = (segments or {}).get("value_check")
+    if not check or check["capture"]["top_tenth"]["value"] is None:
+        return ""
+    top = check["capture"]["top_tenth"]
+    what = "spend" if check["measure"] == "spend" else "orders"
+    return (f"Value ({escape(segments['rule']['value_column'])}): its top tenth made {top['value']:.1%} of the "
+            f"next {check['window_days']:.0f} days' {what} at the test cutoff (the last {check['window_days']:.0f} "
+            f"days' top tenth {top['previous_window']:.1%}, hindsight {top['hindsight']:.1%})")
+
+
 def cmd_train(args) -> int:
     from winback.progress import Steps
     from winback.project import CUSTOMER_TABLE, NEXT_EVENT, Project
@@ -158,6 +170,9 @@ def cmd_train(args) -> int:
         console.print(_decision_line(result.manifest, "test cutoff"))
         if "backtest" in result.manifest:
             console.print("Backtest: " + escape(result.manifest["backtest"]["text"]))
+        value = _value_line(result.manifest.get("segments"))
+        if value:
+            console.print(value)
     if project.kind != NEXT_EVENT:
         from winback.evaluate import weak_signal_note
 
