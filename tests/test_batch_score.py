@@ -333,6 +333,11 @@ def test_a_bgnbd_bundle_scores_with_its_reasons_in_batch_and_in_the_service(log,
     alone = scorer.score_features([three], ["c1"], reasons=True)[0]
     assert 0 < alone.probability < 1 and len(alone.reasons) == 3
     assert sorted(alone.missing_features) == ["avg_order_value", "bgnbd_expected_purchases", "n_orders"]
+    card = scorer.describe()  # GET /v1/model: what a score reads, and how it explains it
+    assert sorted(card["features_read"]) == sorted(["purchase_days", "purchase_recency_days", "purchase_tenure_days",
+                                                    "avg_order_value", "bgnbd_expected_purchases", "n_orders"])
+    assert len(card["features"]) > 30 and card["explainer"] == "exact Shapley values of its three purchase features"
+    assert list(scorer.example_features()) == card["features_read"]
     # a BG/NBD bundle from before the references were kept scores as it did, without reasons,
     # and says so where the command used to promise them
     import shutil

@@ -421,7 +421,8 @@ class CustomerScorer:
             "kind": self.kind, "problem": m["problem"], "best": m["best"],
             "selection": m.get("selection"), "threshold": m.get("threshold"),
             "leaderboard": m.get("leaderboard"), "cutoffs": m.get("cutoffs"),
-            "features": self.columns, "categorical_features": sorted(self.categorical),
+            "features": self.columns, "features_read": self._read,
+            "categorical_features": sorted(self.categorical),
             "boolean_features": sorted(self.booleans),
             "feature_spec": m.get("feature_spec"), "fingerprint": m.get("fingerprint"),
             "created_at": m.get("created_at"), "winback_version": m.get("winback_version"),
@@ -433,6 +434,9 @@ class CustomerScorer:
     def explainer(self) -> str | None:
         if self.kind == "customer_table":
             return self.manifest.get("explainer")
+        if self.model.name == "bgnbd":
+            return ("exact Shapley values of its three purchase features"
+                    if getattr(self.model, "background_", None) is not None else None)
         return {"lightgbm": "TreeSHAP (LightGBM pred_contrib)",
                 "logistic": "linear contributions (exact SHAP)"}.get(self.model.name)
 
@@ -442,7 +446,7 @@ class CustomerScorer:
             bg = pd.read_parquet(self.bundle_dir / self.manifest["background"])
             return {c: _shown(bg[c].iloc[0]) for c in self.columns}
         medians = self.manifest.get("feature_medians") or {}
-        return {c: medians.get(c) for c in self.columns}
+        return {c: medians.get(c) for c in self._read}  # what the score reads (BG/NBD: a few)
 
 
 # the optional fields of a posted event (event_type defaults to purchase, so its absence cannot
