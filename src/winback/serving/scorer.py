@@ -172,8 +172,8 @@ class CustomerScorer:
             self._problem_config = ProblemConfig(**m["problem"])
             stored = (m.get("population") or {}).get("bgnbd")
             self._bgnbd = BGNBD.from_dict(stored) if stored else None
+            self._horizon = float(m["problem"]["horizon_days"])  # the label window BG/NBD predicts
         self.index = {c: i for i, c in enumerate(self.columns)}
-        self._horizon = float(m["problem"]["horizon_days"])  # an event-log model's label window
         self._rule = None
         if m.get("segments"):
             from winback.segments import SEGMENTS, SegmentRule
