@@ -260,25 +260,19 @@ class BGNBD(Candidate):
         the mean log-odds over the reference customers with the absent features taken from
         each. Rows alike in the coalition's features and the window share that value, so each
         distinct one is computed once (day-level histories repeat: the cost follows the
-        distinct histories, not the customers)."""
+        distinct histories, not the customers); a few rows (a service's customer) have every
+        coalition's rows scored in one call instead."""
         n, m = history.shape
-        reference = self.background_
+        if n <= SMALL_CALL_ROWS:
+            coalitions = [self._coalition(history, window_days, mask) for mask in range(1 << m)]
+            stacked = self._log_odds(np.vstack([c[0] for c in coalitions]), np.concatenate([c[1] for c in coalitions]))
+            scored = zip(coalitions, np.split(stacked, np.cumsum([len(c[0]) for c in coalitions])[:-1]))
+        else:  # one coalition at a time: a chunk's mixed rows are tens of MB each
+            scored = ((c, self._log_odds(c[0], c[1]))
+                      for c in (self._coalition(history, window_days, mask) for mask in range(1 << m)))
         value = np.empty((1 << m, n))
-        for mask in range(1 << m):
-            present = np.array([(mask >> j) & 1 for j in range(m)], dtype=bool)
-            if present.all():
-                value[mask] = self._log_odds(history, window_days)
-                continue
-            keys = np.column_stack([history[:, present], window_days])
-            if n > SMALL_CALL_ROWS:
-                unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-            else:  # a service's customer or few: sorting costs more than it saves
-                unique, inverse = keys, np.arange(n)
-            mixed = np.repeat(reference[None], len(unique), axis=0)  # distinct x reference x m
-            mixed[:, :, present] = unique[:, None, :-1]
-            windows = np.repeat(unique[:, -1], len(reference))
-            means = self._log_odds(mixed.reshape(-1, m), windows).reshape(len(unique), -1).mean(axis=1)
-            value[mask] = means[inverse.ravel()]
+        for mask, ((_, _, inverse, distinct), lo) in enumerate(scored):
+            value[mask] = lo if inverse is None else lo.reshape(distinct, -1).mean(axis=1)[inverse]
         weight = [math.factorial(k) * math.factorial(m - k - 1) / math.factorial(m) for k in range(m)]
         phi = np.zeros((n, m))
         for mask in range(1 << m):
@@ -287,6 +281,25 @@ class BGNBD(Candidate):
                 if not (mask >> j) & 1:
                     phi[:, j] += weight[size] * (value[mask | (1 << j)] - value[mask])
         return phi
+
+    def _coalition(self, history: np.ndarray, window_days: np.ndarray, mask: int):
+        """The rows whose log-odds give coalition `mask`'s value (bit j: feature j present):
+        (rows, windows, inverse, distinct), where the rows are each distinct present part
+        beside every reference customer, and `inverse` maps customers to their distinct part
+        (None for the whole coalition: the customers themselves)."""
+        n, m = history.shape
+        present = np.array([(mask >> j) & 1 for j in range(m)], dtype=bool)
+        if present.all():
+            return history, window_days, None, n
+        keys = np.column_stack([history[:, present], window_days])
+        if n > SMALL_CALL_ROWS:
+            unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+        else:  # a service's customer or few: sorting costs more than it saves
+            unique, inverse = keys, np.arange(n)
+        reference = self.background_
+        mixed = np.repeat(reference[None], len(unique), axis=0)  # distinct x reference x m
+        mixed[:, :, present] = unique[:, None, :-1]
+        return mixed.reshape(-1, m), np.repeat(unique[:, -1], len(reference)), inverse.ravel(), len(unique)
 
     def parameter_count(self) -> int:
         return len(PARAM_NAMES)
