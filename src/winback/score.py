@@ -136,13 +136,13 @@ class _Bundle:
             out["value"] = value
             out["segment"], out["action"] = segs["segment"].to_numpy(), segs["action"].to_numpy()
         if self.reasons:
+            X = frame[self.inputs].to_numpy(dtype=float)
             if self.model.name == "bgnbd":  # exact Shapley values of its three purchase features
                 contributions = self.model.purchase_contributions(frame)
             else:  # TreeSHAP, or a linear model's exact ones
-                contributions = self.model.contributions(frame[self.inputs].to_numpy(dtype=float))
+                contributions = self.model.contributions(X)
             if contributions is not None:
-                out = out.assign(**reason_columns(contributions, self.inputs,
-                                                  frame[self.inputs].to_numpy(dtype=float)))
+                out = out.assign(**reason_columns(contributions, self.inputs, X))
         for name in self.keep:
             out[name] = frame[name].to_numpy()
         return out

@@ -214,10 +214,11 @@ def leaderboard(results: dict[str, CandidateResult], metric: str) -> pd.DataFram
 
 
 def event_segments(cfg: Config, test: pd.DataFrame, p_test: np.ndarray, threshold: float,
-                   columns: list[str]) -> dict[str, Any] | None:
+                   columns: list[str], log: EventLog, cutoff: Cutoff) -> dict[str, Any] | None:
     """Risk x value segments of the customers at the test cutoff; value is predicted spend
     (or `segments.value_column`), the value threshold its median at that cutoff (features
-    only, so no label is used)."""
+    only, so no label is used); with the value axis checked against the cutoff's label window
+    (`value_check`)."""
     problem = cfg.problem.name
     if not cfg.segments.value_column and "bgnbd_expected_purchases" not in test.columns:
         return None  # no value axis (features.bgnbd = false and no value column): no segments
@@ -226,21 +227,21 @@ def event_segments(cfg: Config, test: pd.DataFrame, p_test: np.ndarray, threshol
                             value_name)
     segs = assign(rule, risk_of(problem, p_test), value)
     numeric = [c for c in columns if c in test.columns]
-    return summary(rule, segs, test, numeric, [], outcome=test["label"].to_numpy())
+    out = summary(rule, segs, test, numeric, [], outcome=test["label"].to_numpy())
+    out["value_check"] = check_value_axis(log, cutoff, test, rule, value)
+    return out
 
 
-def check_value_axis(cfg: Config, log: EventLog, cutoff: Cutoff, test: pd.DataFrame,
-                     rule: dict[str, Any]) -> dict[str, Any]:
-    """The segments' value axis at the test cutoff against what its customers spent in the
-    label window (orders, when the log has no amounts or the axis predicts purchases): does
-    "high value" pick the customers who then bring the money? Read from the horizon, so it
-    is an evaluation, as the leaderboard is, never an input."""
-    segment_rule = SegmentRule.from_dict(rule)
-    measure = "spend" if "amount" in log.available and segment_rule.value_column != PREDICTED_ORDERS else "orders"
+def check_value_axis(log: EventLog, cutoff: Cutoff, test: pd.DataFrame, rule: SegmentRule,
+                     value: np.ndarray) -> dict[str, Any]:
+    """The segments' value axis (`value` of the `test` rows) against what those customers
+    spent in the label window (orders, when the log has no amounts or the axis predicts
+    purchases): does "high value" pick the customers who then bring the money? Read from the
+    horizon, so it is an evaluation, as the leaderboard is, never an input."""
+    measure = "spend" if "amount" in log.available and rule.value_column != PREDICTED_ORDERS else "orders"
     activity = window_activity(log.table, cutoff, measure).execute()
     merged = test[["customer_id"]].merge(activity, on="customer_id", how="left")
-    value, _ = event_value(test, cfg.segments.value_column)
-    return value_check(segment_rule, value, merged["after"].to_numpy(dtype=float),
+    return value_check(rule, value, merged["after"].to_numpy(dtype=float),
                        merged["before"].to_numpy(dtype=float), measure, cutoff.window_days)
 
 
@@ -333,10 +334,7 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
                                        ("valid", "validation"), ("test", "test"))},
     }
     manifest["segments"] = event_segments(cfg, frames["test"], chosen.test_scores,
-                                          chosen.test["threshold"], cols)
-    if manifest["segments"] is not None:
-        manifest["segments"]["value_check"] = check_value_axis(cfg, log, plan.test, frames["test"],
-                                                               manifest["segments"]["rule"])
+                                          chosen.test["threshold"], cols, log, plan.test)
     if cfg.train.backtest_folds:
         from winback.backtest import FirstFold, as_dict, backtest
 

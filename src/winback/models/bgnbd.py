@@ -125,11 +125,11 @@ def _row_hashes(rows: np.ndarray) -> np.ndarray:
     return h
 
 
-def _drawn(rows: np.ndarray, k: int) -> np.ndarray:
-    """k rows with the smallest hashes (all of them when there are fewer), in sorted order: the
-    same rows for the same multiset of rows, whatever their order."""
+def _drawn(rows: np.ndarray, hashes: np.ndarray, k: int) -> np.ndarray:
+    """The k rows with the smallest `hashes` (`_row_hashes(rows)`; all rows when there are
+    fewer), in sorted order: the same rows for the same multiset of rows, whatever their order."""
     if len(rows) > k:
-        rows = rows[np.argpartition(_row_hashes(rows), k - 1)[:k]]
+        rows = rows[np.argpartition(hashes, k - 1)[:k]]
     return rows[np.lexsort(rows.T[::-1])]
 
 
@@ -216,10 +216,11 @@ class BGNBD(Candidate):
         buyers to fix an order took 0.9 s)."""
         keep = history[:, 2] > 1  # first purchase before the last observed day: T > 0
         rows = np.column_stack([history, window if window is not None else np.zeros(len(history))])[keep]
-        self.background_ = _drawn(rows, BACKGROUND_ROWS)[:, :3].copy()
+        hashes = _row_hashes(rows)
+        self.background_ = _drawn(rows, hashes, BACKGROUND_ROWS)[:, :3].copy()
         self.importance_ = {}
         if window is not None:
-            some = _drawn(rows, IMPORTANCE_ROWS)
+            some = _drawn(rows, hashes, IMPORTANCE_ROWS)
             mean_abs = np.abs(self._shapley(some[:, :3], some[:, 3])).mean(axis=0)
             if mean_abs.sum() > 0:
                 self.importance_ = dict(zip(PURCHASE_FEATURES, (float(v) for v in mean_abs / mean_abs.sum())))
