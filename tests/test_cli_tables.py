@@ -369,6 +369,13 @@ def test_init_maps_the_columns_it_is_given_and_guesses_the_rest(tmp_path, monkey
         assert main(["init", "--path", "e.csv", "--config", "other.toml", *flags]) == 2
         assert message in " ".join(capsys.readouterr().err.split())
         assert not (tmp_path / "other.toml").exists()
+    # the source as a plain argument, as `winback init e.csv`, writes the same config
+    assert main(["init", "e.csv", "--column", "customer_id=who", "--column", "event_time=when",
+                 "--config", "positional.toml"]) == 0
+    assert (tmp_path / "positional.toml").read_text() == text
+    assert main(["init", "e.csv", "--path", "amz.csv", "--config", "two.toml"]) == 2
+    assert "Two sources: 'e.csv' and --path 'amz.csv'" in " ".join(capsys.readouterr().err.split())
+    assert not (tmp_path / "two.toml").exists()
     # a column no guess finds: init says how to name it
     pd.DataFrame({"amazon-order-id": ["1", "2"], "purchase-date": ["2024-01-01", "2024-02-01"],
                   "item-price": [1.0, 2.0]}).to_csv("amz.csv", index=False)

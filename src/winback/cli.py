@@ -69,10 +69,14 @@ def _mapping(text: str) -> tuple[str, str]:
 def cmd_init(args) -> int:
     from winback.scaffold import scaffold_for
 
+    if args.source and args.path and args.source != args.path:
+        raise WinbackError(f"Two sources: '{args.source}' and --path '{args.path}'. Give one; a "
+                           "customer table's other tables go in --join.")
+    path = args.source or args.path or "data/events.csv"
     target = Path(args.config)
     if target.exists() and not args.force:
         raise WinbackError(f"'{target}' exists; use --force to overwrite it.")
-    scaffold, next_step = scaffold_for(args.path, target.parent, table=args.table, layout=args.layout,
+    scaffold, next_step = scaffold_for(path, target.parent, table=args.table, layout=args.layout,
                                        status=console.status, columns=dict(args.column), key=args.key,
                                        label=args.label, joins=args.join)
     target.write_text(scaffold.text)
@@ -374,8 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--layout", default=None,
                     help="rees46, cdnow, online_retail, ga_sessions, ga4, shopify, paypal, stripe or events "
                          "(default: recognised by the source's columns, else events)")
-    sp.add_argument("--path", default="data/events.csv",
-                    help="source file or glob (or the folder of Olist's export)")
+    sp.add_argument("source", nargs="?", metavar="PATH",
+                    help="source file or glob (or the folder of Olist's export); the same as --path")
+    sp.add_argument("--path", help="source file or glob (default data/events.csv, a template to edit)")
     sp.add_argument("--table", action="store_true", help="a customer-table project instead of an event log")
     sp.add_argument("--column", action="append", metavar="NAME=COLUMN", type=_mapping, default=[],
                     help="event logs: map one of winback's columns to the source's (customer_id=who); "
