@@ -4,6 +4,9 @@ metrics, and a schemathesis run over the app's own OpenAPI schema."""
 from __future__ import annotations
 
 import json
+import shutil
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,7 +22,10 @@ from winback.frame import build_frame, score_cutoff
 from winback.features import FeatureSpec
 from winback.config import ProblemConfig, parse_date
 from winback.score import score
+from winback.bundle import write_atomic_dir
+from winback.errors import WinbackError
 from winback.serving.app import create_app
+from winback.serving.scorer import CustomerScorer
 
 
 @pytest.fixture(scope="module")
@@ -291,3 +297,101 @@ def test_schemathesis_finds_no_server_error(app, mode):
             case.validate_response(response, excluded_checks=[checks.positive_data_acceptance])
 
         check()
+
+
+def _retrained(tmp_path, name: str, windows_days: list[int] | None = None) -> Path:
+    """Another CDNOW model, logistic regression on the 1/10 sample: with the same features, or
+    with other windows."""
+    from winback.train import train
+
+    cfg = cdnow_config("sample", output_dir=str(tmp_path / name))
+    cfg.train.candidates = ["logistic"]
+    if windows_days:
+        cfg.features.windows_days = windows_days
+    return train(cfg, report=False).bundle_dir
+
+
+def _write_into(target: Path, source: Path, change=None) -> None:
+    """As `winback train` writes a bundle: whole, then renamed into place."""
+    def fill(tmp: Path) -> None:
+        shutil.copytree(source, tmp, dirs_exist_ok=True)
+        if change:
+            change(tmp)
+    write_atomic_dir(target, fill)
+
+
+def test_a_retrained_model_is_served_without_a_restart(cdnow_bundle, next_event_bundle, tmp_path):
+    served = tmp_path / "bundle"
+    shutil.copytree(cdnow_bundle, served)
+    app = create_app([served], api_key="", reload_s=0)
+    client, watcher = TestClient(app), app.state.watcher
+    customer = {"features": {"n_orders": 3, "recency_days": 40, "tenure_days": 200, "spend": 90.0,
+                             "purchase_days": 3, "purchase_recency_days": 40, "purchase_tenure_days": 200}}
+    before = client.post("/v1/score", json=customer).json()
+    assert watcher.check() == [] and client.get("/readyz").json()["not_reloaded"] == {}
+    new = _retrained(tmp_path, "sample")
+    _write_into(served, new)
+    # a folder is read once it stays the same from one look to the next
+    assert watcher.check() == [] and watcher.check() == ["customer"]
+    info = client.get("/v1/model").json()["customer"]
+    new_manifest = json.loads((new / "manifest.json").read_text())
+    assert (info["fingerprint"], info["best"]) == (new_manifest["fingerprint"], "logistic")
+    assert info["fingerprint"] != json.loads((cdnow_bundle / "manifest.json").read_text())["fingerprint"]
+    after = client.post("/v1/score", json=customer).json()
+    expected = CustomerScorer(new).score_features([customer["features"]])[0]
+    assert after["probability"] == pytest.approx(expected.probability, abs=1e-12)
+    assert after["probability"] != pytest.approx(before["probability"], abs=1e-6)
+    assert client.get("/readyz").json() == {"status": "ready", "models": ["customer:logistic"],
+                                            "not_reloaded": {}}
+    assert f"Trained {new_manifest['created_at']}" in client.get("/").text  # the page shows the model served
+
+    # bundles it cannot serve: the model before stays, /readyz says why, and each is tried once
+    def future_format(tmp: Path) -> None:
+        m = json.loads((tmp / "manifest.json").read_text())
+        (tmp / "manifest.json").write_text(json.dumps({**m, "format": 999}))
+
+    for source, change, words in ((new, future_format, "has format 999"),
+                                  (next_event_bundle, None, "is a next-event bundle"),
+                                  (tmp_path / "sample" / "bundle", lambda tmp: (tmp / "logistic.json").write_text("{"),
+                                   "does not load (JSONDecodeError")):
+        _write_into(served, source, change)
+        assert watcher.check() == [] and watcher.check() == [] and watcher.check() == []
+        ready = client.get("/readyz").json()
+        assert ready["status"] == "ready" and words in ready["not_reloaded"]["customer"]
+        assert client.post("/v1/score", json=customer).json()["probability"] == after["probability"]
+    refused = [line for line in client.get("/metrics").text.splitlines()
+               if line.startswith("winback_model_reloads_total")]
+    assert [line.split(" ")[-1] for line in refused] == ["1", "3"]  # loaded once; each refusal once
+    # a model with other features would need another request schema: refused until a restart
+    _write_into(served, new)  # the files of the model served, written again (read again or not)
+    watcher.check(), watcher.check()
+    assert client.get("/readyz").json()["not_reloaded"] == {}
+    served.rename(tmp_path / "aside")  # the served model's own folder, kept aside
+    shutil.copytree(_retrained(tmp_path, "windows", windows_days=[30, 90]), served)
+    watcher.check(), watcher.check()
+    assert "restart the service" in client.get("/readyz").json()["not_reloaded"]["customer"]
+    shutil.rmtree(served)
+    (tmp_path / "aside").rename(served)  # put back: nothing left to say, nothing to load
+    assert watcher.check() == [] and client.get("/readyz").json()["not_reloaded"] == {}
+    # the first model written back: served again, and nothing is left to say
+    _write_into(served, cdnow_bundle)
+    assert watcher.check() == [] and watcher.check() == ["customer"]
+    assert client.post("/v1/score", json=customer).json() == before
+    assert client.get("/readyz").json()["not_reloaded"] == {}
+
+
+def test_the_service_looks_for_a_new_model_while_it_serves(cdnow_bundle, tmp_path):
+    served = tmp_path / "bundle"
+    shutil.copytree(cdnow_bundle, served)
+    new = _retrained(tmp_path, "sample")
+    with TestClient(create_app([served], api_key="", reload_s=0.05)) as client:  # starts the watcher
+        _write_into(served, new)
+        fingerprint = json.loads((new / "manifest.json").read_text())["fingerprint"]
+        for _ in range(200):
+            if client.get("/v1/model").json()["customer"]["fingerprint"] == fingerprint:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the new model was not served within 10 s")
+    with pytest.raises(WinbackError, match="--reload-every must be 0"):
+        create_app([served], reload_s=-1)

@@ -303,14 +303,18 @@ def cmd_serve(args) -> int:
 
     import uvicorn
 
-    from winback.serving.app import create_app
+    from winback.serving.app import configure_log, create_app
 
     bundles = [str(Path(b).resolve()) for b in args.bundle or [_project_bundle(args)]]
     if args.workers < 1:
         raise WinbackError("--workers must be at least 1.")
     if not 1 <= args.port <= 65535:
         raise WinbackError(f"--port must be between 1 and 65535, got {args.port}.")
-    app = create_app(bundles, args.max_batch, args.max_body_bytes)  # fails here on a bad bundle
+    if args.reload_every < 0:
+        raise WinbackError(f"--reload-every must be 0 (never) or more seconds, got {args.reload_every}.")
+    configure_log(args.log_level)
+    # fails here on a bad bundle
+    app = create_app(bundles, args.max_batch, args.max_body_bytes, reload_s=args.reload_every)
     _check_port(args.host, args.port)
     console.print(f"winback service on http://{args.host}:{args.port}/ (API reference at /docs); "
                   f"{args.workers} worker(s); Ctrl-C stops it.")
@@ -318,7 +322,8 @@ def cmd_serve(args) -> int:
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
         return 0
     os.environ.update(WINBACK_BUNDLES=os.pathsep.join(bundles), WINBACK_MAX_BATCH=str(args.max_batch),
-                      WINBACK_MAX_BODY_BYTES=str(args.max_body_bytes))
+                      WINBACK_MAX_BODY_BYTES=str(args.max_body_bytes), WINBACK_RELOAD_S=str(args.reload_every),
+                      WINBACK_LOG_LEVEL=args.log_level)
     uvicorn.run("winback.serving.app:app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level=args.log_level)
     return 0
@@ -441,7 +446,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--workers", type=int, default=1, help="worker processes (each loads the bundles)")
     sp.add_argument("--max-batch", type=int, default=1000, help="most customers per /v1/score/batch call")
     sp.add_argument("--max-body-bytes", type=int, default=1_048_576, help="largest request body accepted")
-    sp.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    sp.add_argument("--reload-every", type=float, default=5.0, metavar="SECONDS",
+                    help="look this often for a model `winback train` wrote into a bundle's folder, and "
+                         "serve it once it passes the self-test (0: never; default 5)")
+    sp.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"],
+                    help="uvicorn's (warning: no access log); winback's own lines, such as a model "
+                         "swapped in, print at info unless this is error or critical")
     sp.set_defaults(func=cmd_serve)
     sp = sub.add_parser("demo", help="the whole flow on bundled CDNOW")
     sp.add_argument("--out", default="winback-demo")

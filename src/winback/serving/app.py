@@ -1,7 +1,8 @@
 """The winback HTTP service: score customers, predict a session's next event, describe the model,
 health, readiness and Prometheus metrics, and a web page at /.
 
-Bundles are loaded once when the app is created; every error is a JSON body
+Bundles are loaded when the app is created, and again when `winback train` writes a new model
+into their folder (see serving/reload.py); every error is a JSON body
 {"error": {"code", "message", "details"}}; bodies over the size limit are refused before they
 are read whole; with WINBACK_API_KEY set, /v1/* needs the key in X-API-Key (or
 `Authorization: Bearer`), compared in constant time. No endpoint takes a file path.
@@ -13,6 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from winback.serving.metrics import Metrics
 from winback.errors import did_you_mean
 from winback.serving.schemas import (BatchOut, CustomerIn, ErrorOut, Health, ModelInfo, NextEventOut,
                                      NextEventRequest, Ready, ScoreOut, request_models)
+from winback.serving.reload import DEFAULT_RELOAD_S, BundleWatcher, Served, stamp
 from winback.serving.scorer import CustomerScorer, NextEventScorer, RequestError, Scored, load_scorers
 
 log = logging.getLogger("winback.serve")
@@ -141,18 +144,53 @@ def _mount_docs(app: FastAPI) -> None:
 
 
 def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
-               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, api_key: str | None = None) -> FastAPI:
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, api_key: str | None = None,
+               reload_s: float = DEFAULT_RELOAD_S) -> FastAPI:
     """The service for these bundles (at most one customer and one next-event bundle).
-    `api_key` defaults to the WINBACK_API_KEY environment variable; empty means no auth."""
+    `api_key` defaults to the WINBACK_API_KEY environment variable; empty means no auth.
+    Every `reload_s` seconds while it serves (0: never) it looks for a retrained model in the
+    bundles' folders; `app.state.watcher.check()` looks at once."""
     if max_batch < 1:
         raise WinbackError(f"--max-batch must be at least 1, got {max_batch}.")
     if max_body_bytes < 1024:
         raise WinbackError(f"--max-body-bytes must be at least 1024 (a request with one customer "
                            f"takes a few hundred bytes), got {max_body_bytes}.")
-    customer, next_event = load_scorers([Path(b) for b in bundles])
+    if reload_s < 0:
+        raise WinbackError(f"--reload-every must be 0 (never) or more seconds, got {reload_s}.")
+    paths = [Path(b) for b in bundles]
+    stamps = {p: stamp(p) for p in paths}  # before reading, so a model written meanwhile is seen
+    customer, next_event = load_scorers(paths)
     key = (api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")).encode()
     metrics = Metrics()
+
+    def build(customer: CustomerScorer | None, next_event: NextEventScorer | None) -> tuple[list[str], str]:
+        return _self_test(customer, next_event), _render_page(customer, next_event, bool(key))
+
+    served = Served(customer, next_event, *build(customer, next_event))
+
+    def current() -> Served:
+        return served
+
+    def publish(new: Served) -> None:
+        nonlocal served
+        served = new  # one assignment: a request reads the old pair or the new one, never a mix
+
+    roles = {role: scorer.bundle_dir for role, scorer in (("customer", customer), ("next_event", next_event))
+             if scorer is not None}
+    watcher = BundleWatcher(roles, current, publish, build,
+                            {role: stamps[path] for role, path in roles.items()}, reload_s,
+                            on_result=metrics.count_reload)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        watcher.start()
+        try:
+            yield
+        finally:
+            watcher.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="winback", version=__version__, redoc_url=None, docs_url=None,
         description="Score customers (come back, buy, drift away), predict a session's next "
                     "event, and read the model. Errors are JSON: {\"error\": {code, message, details}}."
@@ -169,16 +207,18 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
             raise StarletteHTTPException(401, "Missing or wrong API key: send it in X-API-Key.")
 
     def need_customer() -> CustomerScorer:
-        if customer is None:
+        scorer = served.customer
+        if scorer is None:
             raise StarletteHTTPException(404, "This service has no customer model; start it with a "
                                               "bundle from an event log or a customer table.")
-        return customer
+        return scorer
 
     def need_next_event() -> NextEventScorer:
-        if next_event is None:
+        scorer = served.next_event
+        if scorer is None:
             raise StarletteHTTPException(404, "This service has no next-event model; train one with "
                                               "problem.name = 'next_event' and pass its bundle too.")
-        return next_event
+        return scorer
 
     async def score_all(scorer: CustomerScorer, items: Sequence[CustomerIn], reasons: bool) -> list[Scored]:
         """Feature rows in one call (fast, on the event loop, unless customer-table reasons are
@@ -240,10 +280,10 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
     @app.get("/v1/model", response_model=ModelInfo, tags=["model"], **v1,
              summary="Problem, candidates, metrics, cutoffs, features and data fingerprint")
     async def model_info() -> Any:
-        return {"customer": customer.describe() if customer else None,
-                "next_event": next_event.describe() if next_event else None, "max_batch": max_batch}
-
-    ready = _self_test(customer, next_event)
+        now = served
+        return {"customer": now.customer.describe() if now.customer else None,
+                "next_event": now.next_event.describe() if now.next_event else None,
+                "max_batch": max_batch}
 
     @app.get("/healthz", response_model=Health, tags=["ops"], summary="The process answers")
     async def healthz() -> Any:
@@ -253,21 +293,20 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
              responses={503: {"model": ErrorOut, "description": "Not ready."}},
              summary="Models loaded and answering")
     async def readyz() -> Any:
-        if not ready:
+        now = served
+        if not now.ready:
             return _error(503, "The models did not pass their start-up self-test; see the log.",
-                          code="not_ready")
-        return {"status": "ready", "models": ready}
+                          code="not_ready", details=[{"role": r, "message": m} for r, m in now.problems.items()] or None)
+        return {"status": "ready", "models": now.ready, "not_reloaded": now.problems}
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["ops"],
              summary="Prometheus text: request counts and latency histograms")
     async def prometheus() -> str:
         return metrics.render()
 
-    page = _render_page(customer, next_event, bool(key))
-
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home() -> str:
-        return page
+        return served.page
 
     _mount_docs(app)
 
@@ -302,6 +341,7 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
         return _error(500, f"Internal error ({type(exc).__name__}); the service log has the details.")
 
     app.add_middleware(GuardMiddleware, metrics=metrics, max_body_bytes=max_body_bytes)
+    app.state.watcher = watcher
     return app
 
 
@@ -331,8 +371,23 @@ def _render_page(customer: CustomerScorer | None, next_event: NextEventScorer | 
     return render_page(customer, next_event, needs_key)
 
 
+def configure_log(level: str) -> None:
+    """winback's service lines on standard error, as uvicorn writes its own: at info (a model
+    swapped in is worth a line) unless the chosen level is quieter than warning."""
+    logger = logging.getLogger("winback.serve")
+    if not any(getattr(h, "_winback", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)-9s %(message)s"))
+        handler._winback = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(logging.INFO if level in ("warning", "info", "debug") else level.upper())
+
+
 def app_from_env() -> FastAPI:
     """The app uvicorn workers import (`winback serve` passes its options in the environment)."""
+    configure_log(os.environ.get("WINBACK_LOG_LEVEL", "warning"))
     bundles = [Path(p) for p in os.environ["WINBACK_BUNDLES"].split(os.pathsep) if p]
     return create_app(bundles, int(os.environ.get("WINBACK_MAX_BATCH", DEFAULT_MAX_BATCH)),
-                      int(os.environ.get("WINBACK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)))
+                      int(os.environ.get("WINBACK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+                      reload_s=float(os.environ.get("WINBACK_RELOAD_S", DEFAULT_RELOAD_S)))

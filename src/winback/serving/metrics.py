@@ -22,6 +22,7 @@ class Metrics:
         self._counts: dict[tuple[str, str, str], int] = defaultdict(int)
         self._buckets: dict[tuple[str, str], list[int]] = {}
         self._sums: dict[tuple[str, str], float] = defaultdict(float)
+        self._reloads: dict[tuple[str, str], int] = defaultdict(int)
         self.started = time.time()
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
@@ -34,6 +35,11 @@ class Metrics:
             counts[bisect.bisect_left(BUCKETS_S, seconds)] += 1
             self._sums[key] += seconds
 
+    def count_reload(self, role: str, result: str) -> None:
+        """A retrained bundle found in a folder: `loaded` (now served) or `refused`."""
+        with self._lock:
+            self._reloads[(role, result)] += 1
+
     def render(self) -> str:
         pid = os.getpid()
         lines = ["# HELP winback_requests_total HTTP requests by route, method and status.",
@@ -42,6 +48,7 @@ class Metrics:
             counts = dict(self._counts)
             buckets = {k: list(v) for k, v in self._buckets.items()}
             sums = dict(self._sums)
+            reloads = dict(self._reloads)
         for (route, method, status), n in sorted(counts.items()):
             lines.append(f'winback_requests_total{{route="{route}",method="{method}",'
                          f'status="{status}",pid="{pid}"}} {n}')
@@ -56,6 +63,11 @@ class Metrics:
                 lines.append(f'winback_request_seconds_bucket{{{labels},le="{le}"}} {running}')
             lines.append(f"winback_request_seconds_sum{{{labels}}} {sums[(route, method)]:.6f}")
             lines.append(f"winback_request_seconds_count{{{labels}}} {running}")
+        lines += ["# HELP winback_model_reloads_total Retrained bundles found in a served folder, by "
+                  "model role and result (loaded: now served; refused: the previous model stays).",
+                  "# TYPE winback_model_reloads_total counter"]
+        lines += [f'winback_model_reloads_total{{role="{role}",result="{result}",pid="{pid}"}} {n}'
+                  for (role, result), n in sorted(reloads.items())]
         lines += ["# HELP winback_process_start_time_seconds When this worker started.",
                   "# TYPE winback_process_start_time_seconds gauge",
                   f'winback_process_start_time_seconds{{pid="{pid}"}} {self.started:.0f}']

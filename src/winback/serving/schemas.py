@@ -212,6 +212,9 @@ class Health(BaseModel):
 class Ready(BaseModel):
     status: Literal["ready"]
     models: list[str]
+    not_reloaded: dict[str, str] = Field(default_factory=dict, description=(
+        "By model role: why the model now in its bundle's folder is not served (the previous "
+        "one still is). Empty when every folder's model is the one served."))
 
 
 class ModelInfo(BaseModel):

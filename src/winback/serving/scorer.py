@@ -467,6 +467,7 @@ class NextEventScorer:
     def __init__(self, bundle_dir: Path):
         from winback.nextevent.pipeline import load_next_event_bundle
 
+        self.bundle_dir = Path(bundle_dir)
         self.manifest, self.model, self.churn = load_next_event_bundle(bundle_dir)
         self.k = int(self.manifest["k"])
         self.classes = list(self.manifest["classes"])
