@@ -169,7 +169,7 @@ def batch(bundle: Path, rows: int) -> dict:
         out.to_parquet(path, index=False)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        _, scored = score_features_to(bundle, path, str(Path(tmp) / "scores.parquet"), reasons=False)
+        scored = score_features_to(bundle, path, str(Path(tmp) / "scores.parquet"), reasons=False).rows
         seconds = time.perf_counter() - start
         start = time.perf_counter()  # the default: with each customer's top three reasons
         score_features_to(bundle, path, str(Path(tmp) / "scores.parquet"))

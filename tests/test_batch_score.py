@@ -37,7 +37,7 @@ def reference(cdnow_bundle, log, tmp_path_factory):
 
 def test_small_chunks_give_the_same_scores(cdnow_bundle, log, reference, tmp_path):
     seen = []
-    where, rows, _ = score_to(cdnow_config(), cdnow_bundle, str(tmp_path / "s.parquet"), log=log,
+    where, rows, _, _ = score_to(cdnow_config(), cdnow_bundle, str(tmp_path / "s.parquet"), log=log,
                               chunk_rows=2_000, progress=seen.append)
     streamed = pd.read_parquet(where)
     assert rows == len(reference) == 23_570 and len(seen) >= 2 * (23_570 // 2_000)
@@ -101,7 +101,7 @@ def test_files_partitioned_by_customer_score_as_one_log(cdnow_bundle, reference,
     cfg = cdnow_config()
     cfg = dataclasses.replace(cfg, source=dataclasses.replace(cfg.source, path=str(folder),
                                                               partitioned_by_customer=True))
-    where, rows, _ = score_to(cfg, cdnow_bundle, str(tmp_path / "s.parquet"), chunk_rows=5_000)
+    where, rows, _, _ = score_to(cfg, cdnow_bundle, str(tmp_path / "s.parquet"), chunk_rows=5_000)
     pd.testing.assert_frame_equal(pd.read_parquet(where), reference, check_exact=False, rtol=1e-6)
     (folder / "part-3.csv").write_text("\n".join(lines[:3]) + "\n")  # two customers again
     with pytest.raises(DataError, match="has events in more than one file"):
@@ -240,7 +240,7 @@ def test_cutoff_too_early_for_the_population_fit_still_scores(cdnow_bundle, log,
     """A day into CDNOW every buyer bought on the cutoff's last day: BG/NBD cannot be
     fitted, its features are unknown, and the customers are scored anyway (it used to crash)."""
     out = tmp_path / "early.parquet"
-    where, rows, when = score_to(cdnow_config(), cdnow_bundle, str(out), log=log,
+    where, rows, when, _ = score_to(cdnow_config(), cdnow_bundle, str(out), log=log,
                                  cutoff="1997-01-02")
     scores = pd.read_parquet(out)
     assert rows == len(scores) > 0 and scores.probability.between(0, 1).all()
@@ -366,7 +366,7 @@ def test_a_bgnbd_bundle_scores_with_its_reasons_in_batch_and_in_the_service(log,
         score_features_to(bundle, ready, str(tmp_path / "ready.parquet"))
     assert not (tmp_path / "ready.parquet").exists()
     frame[three_only + ["bgnbd_expected_purchases", "n_orders", "avg_order_value"]].to_parquet(ready)
-    where, rows = score_features_to(bundle, ready, str(tmp_path / "ready.parquet"))
+    where, rows, _, _ = score_features_to(bundle, ready, str(tmp_path / "ready.parquet"))
     from_ready = pd.read_parquet(where).set_index("customer_id").loc[scores["customer_id"]]
     assert rows == len(scores)
     assert from_ready["probability"].to_numpy() == pytest.approx(scores["probability"].to_numpy(), abs=1e-12)

@@ -117,6 +117,29 @@ def test_scores_keep_the_tables_columns_asked_for(oneclick_run, tmp_path, capsys
     assert not (tmp_path / "no.csv").exists()
 
 
+def test_scoring_compares_the_customers_with_the_test_part(oneclick_run):
+    """The table the model came from is its test part's population; an export where a column
+    changed meaning (promotions counted as shares of 2.5x) or went empty is said, by name."""
+    from winback.datasets import dataset_dir
+    from winback.drift import drift_from_dict
+    from winback.project import Project
+
+    out, _ = oneclick_run
+    cfg = oneclick_config(output_dir=str(out))
+    manifest = json.loads((out / "bundle" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["drift_reference"]["tested_on"] == "the 325 customers of its test part"
+    frames = [pd.read_csv(dataset_dir("oneclick") / s.path, sep=None, engine="python") for s in cfg.table.sources]
+    same = drift_from_dict(Project(cfg).score(frame=frames, reasons=False).attrs["drift"])
+    assert same.rows == 1297 and same.largest < 0.1 and same.message()[0] == "ok"
+    changed = frames[0].assign(**{"Акционные_покупки": frames[0]["Акционные_покупки"] * 2.5,
+                                  "Страниц_за_визит": None})
+    drift = drift_from_dict(Project(cfg).score(frame=[changed, *frames[1:]], reasons=False).attrs["drift"])
+    assert [s.column for s in drift.shifts[:2]] == ["Страниц_за_визит", "Акционные_покупки"]
+    assert drift.shifts[0].now == "all missing" and drift.retrain_helps
+    level, text = drift.message()
+    assert level == "warning" and "train it again on recent data" in text
+
+
 def test_service_scores_table_rows_like_batch(oneclick_run):
     """winback serve on a customer-table bundle: categorical and numeric features (UTF-8 names)
     in the request schema, the same probability as batch scoring, SHAP reasons."""

@@ -241,10 +241,11 @@ def cmd_score(args) -> int:
             raise WinbackError("--cutoff applies to event logs; ready features are scored as they are.")
         bundle = Path(args.bundle) if args.bundle else _project_bundle(args)
         with steps.step(f"Scoring ready features from {args.features}") as show:
-            where, rows = score_features_to(bundle, Path(args.features), args.output,
-                                            args.table, progress=show, reasons=not args.no_reasons,
-                                            keep=_kept(args))
-        say(f"Scored {rows:,} customers: {where}")
+            run = score_features_to(bundle, Path(args.features), args.output,
+                                    args.table, progress=show, reasons=not args.no_reasons,
+                                    keep=_kept(args))
+        say(f"Scored {run.rows:,} customers: {run.where}")
+        _say_drift(run.drift, say)
         return 0
     project = Project(_config(args))
     unexplained = ""  # the event-log model that gives no reasons, when it gives none
@@ -275,7 +276,16 @@ def cmd_score(args) -> int:
         say(f"Scored {written.rows:,} customers at {moment_text(written.cutoff)}: {written.where}")
     else:
         say(f"Scored {written.rows:,} customers: {written.where}")
+    _say_drift(written.drift, say)
     return 0
+
+
+def _say_drift(drift, say) -> None:
+    """One line on how the customers scored compare with the model's test population."""
+    if drift is None:
+        return
+    level, text = drift.message()
+    say({"ok": "", "note": "[yellow]note:[/] ", "warning": "[yellow]warning:[/] "}[level] + escape(text))
 
 
 def _check_port(host: str, port: int) -> None:
@@ -344,6 +354,9 @@ def cmd_demo(args) -> int:
     scores = score(cdnow_config(output_dir=str(out)), result.bundle_dir)
     scores_path = write_scores(scores, out / "scores.csv")
     console.print(f"Best: [bold]{result.best}[/]; bundle {result.bundle_dir}; scores {scores_path}")
+    from winback.drift import drift_from_dict
+
+    _say_drift(drift_from_dict(scores.attrs.get("drift")), console.print)
     console.print(f"Report: [bold]{result.report_path}[/]")
     console.print(f"Serve it: winback serve --bundle {result.bundle_dir}")
     console.print("How stable is it? winback backtest --dataset cdnow (the same flow at earlier test cutoffs)")

@@ -58,13 +58,16 @@ def _joined_frames(join: Sequence[Any] | Mapping[str, Any], main: str) -> dict[s
 
 @dataclass(frozen=True)
 class Written:
-    """Where `Project.score_to` wrote, how many rows, the event-log cutoff scored at, and the
-    scores themselves when they were built in memory (customer tables, sessions)."""
+    """Where `Project.score_to` wrote, how many rows, the event-log cutoff scored at, the
+    scores themselves when they were built in memory (customer tables, sessions), and how the
+    customers scored compare with the model's test population (winback.drift.Drift; None for
+    sessions and for bundles trained before winback kept it)."""
 
     where: str
     rows: int
     cutoff: dt.datetime | None
     frame: pd.DataFrame | None
+    drift: Any = None
 
 
 class Project:
@@ -256,7 +259,9 @@ class Project:
               frame: Any = None, keep: Sequence[str] = ()) -> pd.DataFrame:
         """Scores as a DataFrame: customers of an event log at `cutoff` (default: the end of the
         data) or every row of a customer table (with their top `reasons`; what loading noticed,
-        such as categories the model never saw, in `.attrs["notes"]`), or the live sessions of
+        such as categories the model never saw, in `.attrs["notes"]`, and how the customers
+        compare with the model's test population in `.attrs["drift"]`, which
+        `winback.drift.drift_from_dict` reads), or the live sessions of
         a next-event log. `frame` stands in for the project's source: new customers, or the
         log as it is today, read with the project's settings (what `--input` does); for a
         project of several tables, a list of frames in `[[table.sources]]` order or a dict
@@ -305,11 +310,14 @@ class Project:
         if self.kind == EVENT_LOG:
             from winback.score import score_to
 
-            where, rows, when = score_to(self.config, bundle_dir, output, table, cutoff=cutoff,
-                                         progress=progress, reasons=reasons, keep=keep)
-            return Written(where, rows, when, None)
+            run = score_to(self.config, bundle_dir, output, table, cutoff=cutoff,
+                           progress=progress, reasons=reasons, keep=keep)
+            return Written(run.where, run.rows, run.cutoff, None, run.drift)
         frame = self.score(bundle_dir, cutoff=cutoff, reasons=reasons, progress=progress, keep=keep)
-        return Written(write_frame(frame, output, table), len(frame), None, frame)
+        from winback.drift import drift_from_dict
+
+        return Written(write_frame(frame, output, table), len(frame), None, frame,
+                       drift_from_dict(frame.attrs.get("drift")))
 
     def app(self, bundle: str | Path | None = None):
         """The HTTP service (FastAPI) for this project's bundle, as `winback serve` runs it; hand

@@ -13,6 +13,7 @@ import datetime as dt
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from typing import NamedTuple
 from pathlib import Path
 
 import duckdb
@@ -26,6 +27,7 @@ from winback.bundle import load_bundle
 from winback.config import Config, ProblemConfig, moment_text, parse_date
 from winback.data.canonical import EventLog, load_events
 from winback.data.sources import arrow_batches
+from winback.drift import Drift, DriftCounter
 from winback.errors import ConfigError, DataError
 from winback.evaluate import decision_of, flag_sql
 from winback.features import FeatureSpec
@@ -43,6 +45,17 @@ CHUNK_ROWS = 65_536
 # what a score row already holds: a kept column may not take one of these names
 SCORE_COLUMNS = ("customer_id", "probability", "rank", "decile", "flagged", "cutoff", "value", "segment",
                  "action", "reason_1", "reason_2", "reason_3")
+
+
+class ScoreRun(NamedTuple):
+    """What a batch scoring wrote: where, how many customers, the event-log cutoff (None for
+    ready features), and how those customers compare with the model's test population (None
+    for a bundle trained before winback kept it)."""
+
+    where: str
+    rows: int
+    cutoff: dt.datetime | None
+    drift: Drift | None
 
 
 def kept_columns(keep: Sequence[str], available: Sequence[str], where: str,
@@ -110,6 +123,18 @@ class _Bundle:
         self.decision = decision_of(self.manifest)
         # the features the model reads (BG/NBD: its three purchase features, of all it was given)
         self.inputs = list(PURCHASE_FEATURES) if self.model.name == "bgnbd" else self.columns
+
+    def drift_counter(self, when: dt.datetime | None = None) -> DriftCounter | None:
+        """Counts the scored customers against the test population (bundles trained before
+        winback kept one have none). A new model helps unless scoring at `when` is already
+        within a horizon of the model's test cutoff, the latest a log's labels allow."""
+        ref = self.manifest.get("drift_reference")
+        if not ref:
+            return None
+        test = next((c for c in self.manifest.get("cutoffs", []) if c.get("role") == "test"), None)
+        latest = (when is not None and test is not None and "window_end" in test and
+                  when <= parse_date(test["window_end"], "window_end") + dt.timedelta(days=1))
+        return DriftCounter(ref, self.inputs, ref["tested_on"], retrain_helps=not latest)
 
     def probabilities(self, frame: pd.DataFrame) -> np.ndarray:
         if self.model.name == "bgnbd":
@@ -272,10 +297,11 @@ def _feature_batches(log: EventLog, bundle: _Bundle, when: dt.datetime,
 def score_to(cfg: Config, bundle_dir: Path, output: str, table: str | None = None,
              cutoff: str | None = None, log: EventLog | None = None,
              chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None,
-             reasons: bool = True, keep: Sequence[str] = ()) -> tuple[str, int, dt.datetime]:
+             reasons: bool = True, keep: Sequence[str] = ()) -> "ScoreRun":
     """Score every customer in the problem's population at the cutoff (default: the end of the
     data) and write customer_id, probability, rank, decile, cutoff (value, segment, action,
-    reason_1..3, and the features named in `keep`) to `output`; returns (where, rows, cutoff)."""
+    reason_1..3, and the features named in `keep`) to `output`; returns where, how many rows,
+    the cutoff, and how the customers compare with the model's test population."""
     output_kind(output)  # a bad destination fails before any work
     set_model_threads(cfg.engine.threads)
     bundle = _Bundle(bundle_dir, reasons=reasons)
@@ -315,15 +341,19 @@ def score_to(cfg: Config, bundle_dir: Path, output: str, table: str | None = Non
         gamma_gamma = GammaGamma.fit_or_none(*np.vstack(gg_parts).T) if gg_parts else None
         # pass 2: model rows chunk by chunk -> scored spool
         spool = _Spool(tmp)
+        drift = bundle.drift_counter(when)
         for batch in pq.ParquetFile(features_path).iter_batches(batch_size=chunk_rows):
             frame = finish_frame(batch.to_pandas().drop(columns=[IN_POPULATION]), c, bundle.spec, bgnbd)
-            spool.add(bundle.scored(frame, gamma_gamma))
+            scored = bundle.scored(frame, gamma_gamma)
+            if drift is not None:
+                drift.add(frame, scored["probability"].to_numpy())
+            spool.add(scored)
             if progress:
                 progress(f"{spool.rows:,} customers scored")
         if spool.rows == 0:
             raise DataError(f"No customer qualifies for '{bundle.problem.name}' at {when:%Y-%m-%d}.")
         where = spool.write(output, table, bundle.decision)
-        return where, spool.rows, when
+        return ScoreRun(where, spool.rows, when, drift.result() if drift is not None else None)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -343,7 +373,7 @@ def _fit_bgnbd(summary: np.ndarray) -> BGNBD | None:
 
 def score_features_to(bundle_dir: Path, features: Path, output: str, table: str | None = None,
                       chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None,
-                      reasons: bool = True, keep: Sequence[str] = ()) -> tuple[str, int]:
+                      reasons: bool = True, keep: Sequence[str] = ()) -> "ScoreRun":
     """Score a Parquet or CSV file (or folder / glob of files) of ready features: customer_id plus
     the bundle's feature columns. Segments use the bundle's stored population fits."""
     output_kind(output)
@@ -375,16 +405,21 @@ def score_features_to(bundle_dir: Path, features: Path, output: str, table: str 
     tmp = Path(tempfile.mkdtemp(prefix="winback-score-"))
     try:
         spool = _Spool(tmp)
+        drift = bundle.drift_counter()
         for batch in _batches(dataset, list(dict.fromkeys(needed + bundle.keep)), chunk_rows, features):
             frame = batch.to_pandas()
             _refuse_infinite_features(frame, list(dict.fromkeys(needed[1:])), features)
             if bundle.model.name == "bgnbd" and "label_window_days" not in frame.columns:
                 frame["label_window_days"] = bundle.problem.horizon_days
-            spool.add(bundle.scored(frame, gamma_gamma))
+            scored = bundle.scored(frame, gamma_gamma)
+            if drift is not None:
+                drift.add(frame, scored["probability"].to_numpy())
+            spool.add(scored)
             if progress:
                 progress(f"{spool.rows:,}/{total:,} customers scored")
         _refuse_repeated_customers(spool, features)
-        return spool.write(output, table, bundle.decision), spool.rows
+        return ScoreRun(spool.write(output, table, bundle.decision), spool.rows, None,
+                        drift.result() if drift is not None else None)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -483,12 +518,14 @@ def score(cfg: Config, bundle_dir: Path, cutoff: str | None = None,
     the same streaming path as `winback score`, through a temporary Parquet file."""
     tmp = Path(tempfile.mkdtemp(prefix="winback-scores-"))
     try:
-        score_to(cfg, bundle_dir, str(tmp / "scores.parquet"), cutoff=cutoff, log=log, reasons=reasons,
-                 keep=keep)
+        run = score_to(cfg, bundle_dir, str(tmp / "scores.parquet"), cutoff=cutoff, log=log,
+                       reasons=reasons, keep=keep)
         out = pd.read_parquet(tmp / "scores.parquet")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     out["cutoff"] = pd.to_datetime(out["cutoff"]).astype("datetime64[us]")
+    # the customers against the test population (winback.drift.drift_from_dict reads it back)
+    out.attrs["drift"] = run.drift.as_dict() if run.drift is not None else None
     return out
 
 

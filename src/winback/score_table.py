@@ -16,6 +16,7 @@ import pandas as pd
 from winback.bundle import load_bundle
 from winback.config import Config
 from winback.data.tables import CustomerTable, load_customer_table
+from winback.drift import Drift, DriftCounter
 from winback.errors import ConfigError, DataError
 from winback.evaluate import decision_of, flags, rank_and_decile
 from winback.segments import SegmentRule, assign, risk_of
@@ -110,7 +111,20 @@ def score_table(cfg: Config, bundle_dir: Path, reasons: bool = True,
         out[name] = frame[name].to_numpy()
     out = out.sort_values("rank").reset_index(drop=True)
     out.attrs["notes"] = notes
+    drift = _drift(manifest, X, p)
+    out.attrs["drift"] = drift.as_dict() if drift is not None else None
     return out
+
+
+def _drift(manifest: dict, X: pd.DataFrame, p) -> Drift | None:
+    """The scored rows against the model's test part (None for a bundle trained before winback
+    kept it)."""
+    ref = manifest.get("drift_reference")
+    if not ref:
+        return None
+    counter = DriftCounter(ref, list(X.columns), ref["tested_on"])
+    counter.add(X, p)
+    return counter.result()
 
 
 TRUTH = {"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0, "1.0": 1.0, "0.0": 0.0}

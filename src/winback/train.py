@@ -31,6 +31,7 @@ from winback.bundle import save_bundle
 from winback.config import SELECTION_METRICS, Config
 from winback.data.canonical import EventLog, load_events, log_notes
 from winback.errors import ConfigError, DataError, LabelError
+from winback.drift import reference as drift_reference
 from winback.evaluate import (choose_threshold, curves, decile_edges, decile_table, metrics,
                                decision_entry, threshold_on, threshold_rule_text)
 from winback.features.monthly import PREFIX as MONTHLY_PREFIX
@@ -328,6 +329,9 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
         "decile_edges": decile_edges(chosen.test_scores),
         "feature_medians": {c: (None if pd.isna(v) else float(v))
                             for c, v in frames["test"][cols].median().items()},
+        # what `winback score` compares the customers it scores with (winback.drift)
+        "drift_reference": {**drift_reference(frames["test"], cols, scores=chosen.test_scores),
+                            "tested_on": f"the customers at the test cutoff {plan.test.time:%Y-%m-%d}"},
         "labels": {label: {"rows": int(len(parts[role])),
                            "positive_rate": float(parts[role]["label"].mean())}
                    for role, label in (("train", "train"), ("stop", "early stopping"),

@@ -25,6 +25,7 @@ from winback.bundle import BUNDLE_FORMAT, MANIFEST, write_atomic_dir
 from winback.config import Config
 from winback.data.tables import LABEL, CustomerTable, load_customer_table
 from winback.errors import DataError, LabelError
+from winback.drift import reference as drift_reference
 from winback.evaluate import (choose_threshold, curves, decile_edges, decile_table, metrics,
                                decision_entry, threshold_on, threshold_rule_text)
 from winback.progress import Steps
@@ -226,6 +227,11 @@ def train_table(cfg: Config, *, steps: Steps | None = None, report: bool = True,
         "threshold_rule": threshold_rule_text(t),
         "decision": decision_entry(t, threshold),
         "decile_edges": decile_edges(test_scores[best]),
+        # what `winback score` compares the customers it scores with (winback.drift)
+        "drift_reference": {**drift_reference(X_te, [c for c in table.features if c in table.numeric],
+                                              [c for c in table.features if c in table.categorical],
+                                              scores=test_scores[best]),
+                            "tested_on": f"the {len(test):,} customers of its test part"},
         "leaderboard": board.to_dict(orient="records"),
         "candidates": results,
         "importance": {str(k): float(v) for k, v in importance.items()},

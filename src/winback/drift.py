@@ -1,0 +1,229 @@
+"""Are the customers being scored like those the model was tested on?
+
+A model's figures hold for its test population: for an event log, the customers at the test
+cutoff; for a customer table, its test rows. Customers unlike those (a cohort that has aged
+past anything the model saw, a tracking change that left a column empty, new prices) get
+scores the test figures do not vouch for, and nothing else in a scores file says so.
+
+Training keeps, for each model input and for the probability, where the test population's
+tenths start and the share of it in each (and the share missing; for a category, its commonest
+levels). Scoring counts the scored customers in the same bins, chunk by chunk, so a log of
+millions is checked as it streams. The difference is the population stability index,
+PSI = sum over bins of (now - then) * ln(now / then): under 0.1 is commonly read as no shift,
+0.1 to 0.25 as some, above 0.25 as a major one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+TENTHS = np.linspace(0.1, 0.9, 9)
+TOP_LEVELS = 20
+FLOOR = 1e-4  # a bin empty on one side counts as this share, so PSI stays finite
+SOME, MAJOR = 0.1, 0.25
+SCORE = "probability"
+
+
+def reference(frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str] = (),
+              scores: np.ndarray | None = None) -> dict[str, Any]:
+    """The bins and shares of the test population (kept in the bundle's manifest)."""
+    columns: dict[str, Any] = {}
+    for c in numeric:
+        x = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)
+        columns[c] = _numeric_reference(x)
+    for c in categorical:
+        text = frame[c].astype("string")
+        known = text.dropna()
+        levels = [str(v) for v in known.value_counts().index[:TOP_LEVELS]]
+        counts = _category_counts(text, levels)
+        columns[c] = {"levels": levels, "shares": _shares(counts), "missing": counts[-1] / max(len(text), 1)}
+    out: dict[str, Any] = {"rows": int(len(frame)), "columns": columns}
+    if scores is not None:
+        out[SCORE] = _numeric_reference(np.asarray(scores, dtype=float))
+    return out
+
+
+def _numeric_reference(x: np.ndarray) -> dict[str, Any]:
+    known = x[np.isfinite(x)]
+    edges = sorted({float(v) for v in np.quantile(known, TENTHS)}) if len(known) else []
+    counts = _numeric_counts(x, edges)
+    return {"edges": edges, "shares": _shares(counts), "missing": float(counts[-1] / max(len(x), 1)),
+            "median": float(np.median(known)) if len(known) else None}
+
+
+def _numeric_counts(x: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """Counts in the bins (-inf, e1], (e1, e2], ..., (ek, inf), then the missing count: one
+    comparison pass per edge (a million values and 33 columns in 0.08 s, against 0.8 s for a
+    binary search of every value)."""
+    known = int(np.count_nonzero(np.isfinite(x)))
+    if known < len(x):
+        x = np.where(np.isfinite(x), x, np.nan)  # infinities are missing, and compare false
+    at_or_below = [np.count_nonzero(x <= e) for e in edges]
+    return np.append(np.diff([0, *at_or_below, known]), len(x) - known)
+
+
+def _category_counts(text: pd.Series, levels: Sequence[str]) -> np.ndarray:
+    """Counts of each level, then all other levels, then missing."""
+    index = {v: i for i, v in enumerate(levels)}
+    codes = text.map(lambda v: -1 if v is pd.NA else index.get(str(v), len(levels)))
+    codes = codes.to_numpy(dtype=int)
+    counts = np.bincount(codes[codes >= 0], minlength=len(levels) + 1)
+    return np.append(counts, int((codes < 0).sum()))
+
+
+def _shares(counts: np.ndarray) -> list[float]:
+    """Each bin's share of the known values (the missing count, last, is left out)."""
+    known = counts[:-1]
+    total = known.sum()
+    return [float(v / total) if total else 0.0 for v in known]
+
+
+def psi(then: Sequence[float], now: Sequence[float]) -> float:
+    a = np.maximum(np.asarray(then, dtype=float), FLOOR)
+    b = np.maximum(np.asarray(now, dtype=float), FLOOR)
+    return float(np.sum((b - a) * np.log(b / a)))
+
+
+@dataclass(frozen=True)
+class Shift:
+    """One column's difference from the test population."""
+
+    column: str
+    psi: float
+    then: str  # the test population's median (or commonest level) and missing share, as text
+    now: str
+
+    def text(self) -> str:
+        return f"{self.column} (PSI {self.psi:.2f}: {self.then} then, {self.now} now)"
+
+
+@dataclass(frozen=True)
+class Drift:
+    """The scored customers against the test population, every column's PSI, largest first."""
+
+    rows: int
+    shifts: list[Shift]
+    score: Shift | None
+    tested_on: str  # which population the model was tested on, for messages
+    retrain_helps: bool = True  # False: the model's test cutoff is already the latest the log allows
+
+    @property
+    def largest(self) -> float:
+        """The largest PSI of the model's inputs. The scores' own shift is said beside it but
+        decides nothing: scoring the rows a model was fitted on moves them with no new
+        customer at all (in-sample scores are surer than the test part's)."""
+        return max((s.psi for s in self.shifts), default=0.0)
+
+    def message(self) -> tuple[str, str]:
+        """(level, text): level is 'ok', 'note' (some shift) or 'warning' (a major one)."""
+        moved = [s for s in self.shifts if s.psi >= SOME]
+        worst = self.shifts[0] if self.shifts else None
+        if self.largest < SOME:
+            where = f" (largest shift: {worst.column}, PSI {worst.psi:.2f})" if worst else ""
+            return "ok", (f"The {self.rows:,} customers scored are like those the model was tested on, "
+                          f"{self.tested_on}{where}.")
+        major = self.largest >= MAJOR
+        listed = "; ".join(s.text() for s in moved[:3]) + (f"; and {len(moved) - 3} more" if len(moved) > 3 else "")
+        score = (f" Their scores moved with them: {self.score.text()}." if self.score and self.score.psi >= SOME
+                 else "")
+        if major:
+            advice = ("train it again on recent data (`winback train`)." if self.retrain_helps else
+                      "a model trained now would not have seen them either, since this one's test "
+                      "cutoff is already the latest the log allows (the horizon before the scoring "
+                      "time): the customers themselves have changed (a shop's customers ageing, say), "
+                      "so read these scores with that in mind.")
+            return "warning", (f"The {self.rows:,} customers scored differ from those the model was "
+                               f"tested on ({self.tested_on}): {listed}.{score} "
+                               f"Its test figures do not vouch for such customers: {advice}")
+        return "note", (f"The {self.rows:,} customers scored have shifted a little from those the "
+                        f"model was tested on ({self.tested_on}): {listed}.{score}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "tested_on": self.tested_on, "largest_psi": self.largest,
+                "retrain_helps": self.retrain_helps,
+                "columns": {s.column: {"psi": s.psi, "then": s.then, "now": s.now} for s in self.shifts},
+                "score": ({"psi": self.score.psi, "then": self.score.then, "now": self.score.now}
+                          if self.score else None)}
+
+
+def drift_from_dict(d: dict[str, Any] | None) -> Drift | None:
+    """The Drift that `as_dict` wrote (scores' DataFrame attrs hold the dict, which pandas
+    writes into Parquet files as JSON)."""
+    if not d:
+        return None
+    shifts = [Shift(c, v["psi"], v["then"], v["now"]) for c, v in d["columns"].items()]
+    score = Shift(SCORE, d["score"]["psi"], d["score"]["then"], d["score"]["now"]) if d.get("score") else None
+    return Drift(d["rows"], shifts, score, d["tested_on"], d.get("retrain_helps", True))
+
+
+class DriftCounter:
+    """Counts the scored customers in the reference's bins, one chunk at a time."""
+
+    def __init__(self, ref: dict[str, Any], columns: Sequence[str], tested_on: str,
+                 retrain_helps: bool = True):
+        self.ref, self.tested_on, self.retrain_helps = ref, tested_on, retrain_helps
+        self.columns = [c for c in columns if c in ref["columns"]]
+        self.counts: dict[str, np.ndarray] = {}
+        self.values: dict[str, list[np.ndarray]] = {}  # numeric columns' medians, from a sample
+        self.rows = 0
+
+    def add(self, frame: pd.DataFrame, scores: np.ndarray | None = None) -> None:
+        self.rows += len(frame)
+        for c in self.columns:
+            if c not in frame.columns:
+                continue
+            self._count(c, self.ref["columns"][c], frame[c])
+        if scores is not None and SCORE in self.ref:
+            self._count(SCORE, self.ref[SCORE], pd.Series(scores))
+
+    def _count(self, name: str, ref: dict[str, Any], values: pd.Series) -> None:
+        if "levels" in ref:
+            counts = _category_counts(values.astype("string"), ref["levels"])
+        else:
+            x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+            counts = _numeric_counts(x, ref["edges"])
+            sample = x[::max(1, len(x) // 20_000)]  # a spread sample of each chunk, for the median now
+            self.values.setdefault(name, []).append(sample[np.isfinite(sample)])
+        self.counts[name] = self.counts.get(name, 0) + counts
+
+    def result(self) -> Drift | None:
+        if not self.rows or not self.counts:
+            return None
+        shifts = [self._shift(c, self.ref["columns"][c]) for c in self.columns if c in self.counts]
+        score = self._shift(SCORE, self.ref[SCORE]) if SCORE in self.counts else None
+        return Drift(self.rows, sorted(shifts, key=lambda s: -s.psi), score, self.tested_on,
+                     self.retrain_helps)
+
+    def _shift(self, name: str, ref: dict[str, Any]) -> Shift:
+        counts = self.counts[name]
+        missing_now = counts[-1] / max(counts.sum(), 1)
+        # missing is a bin of its own: every share on the whole population's scale
+        then_all = np.append(np.asarray(ref["shares"]) * (1 - ref["missing"]), ref["missing"])
+        value = psi(then_all, counts / max(counts.sum(), 1))
+        if "levels" in ref:
+            levels, known = ref["levels"], counts[:-1]  # each level, then the others
+            top = int(np.argmax(known)) if known.any() else len(levels)
+            then_text = f"mostly {levels[0]!r}" if levels else "none known"
+            now_text = f"mostly {levels[top]!r}" if top < len(levels) else "mostly other levels"
+        else:
+            sample = np.concatenate(self.values.get(name, [np.empty(0)]))
+            then_text = f"median {_number(ref['median'])}" if ref["median"] is not None else "all missing"
+            now_text = f"median {_number(float(np.median(sample)))}" if len(sample) else "all missing"
+        if (ref["missing"] >= 0.005 or missing_now >= 0.005) and "all missing" not in (then_text, now_text):
+            then_text += f", {ref['missing']:.0%} missing"
+            now_text += f", {missing_now:.0%} missing"
+        return Shift(name, value, then_text, now_text)
+
+
+def _number(v: float | None) -> str:
+    if v is None or not math.isfinite(v):
+        return "none"
+    if abs(v) >= 100 or v == int(v):
+        return f"{v:,.0f}"
+    return f"{v:.3g}"
