@@ -103,3 +103,33 @@ def test_score_prints_the_comparison(cdnow_bundle, tmp_path, capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "warning: The 23,570 customers scored differ from those the model was tested on" in out
     assert "tenure_days (PSI" in out
+
+
+def test_a_service_counts_one_customer_at_a_time_as_a_batch_does():
+    """ServedDrift (a request at a time, blocks of 256 counted at once) gives the PSI of
+    DriftCounter (chunks) for the same rows, missing values and all."""
+    from winback.drift import ServedDrift
+
+    rng = np.random.default_rng(4)
+    then = pd.DataFrame({"a": rng.exponential(30, 5_000), "b": rng.normal(0, 1, 5_000),
+                         "c": rng.choice([1.0, 2.0, 3.0], 5_000)})
+    now = pd.DataFrame({"a": rng.exponential(40, 3_001), "b": rng.normal(0.3, 1, 3_001),
+                        "c": rng.choice([1.0, 2.0, 3.0, np.nan], 3_001)})
+    scores = (rng.uniform(size=5_000), rng.uniform(0.1, 1, size=3_001))
+    batch = _drift(then, now, numeric=("a", "b", "c"), scores=scores)
+    ref = reference(then, ["a", "b", "c"], scores=scores[0])
+    served = ServedDrift(ref, ["z", "c", "b", "a"], "the test rows")  # a request's own column order
+    X = np.column_stack([np.zeros(len(now)), now[["c", "b", "a"]].to_numpy()])
+    for i in range(0, 1_000):
+        served.add(X[i:i + 1], scores[1][i:i + 1])
+    served.add(X[1_000:2_500], scores[1][1_000:2_500])  # a batch request
+    for i in range(2_500, len(now)):
+        served.add(X[i:i + 1], scores[1][i:i + 1])
+    found = served.result()
+    assert found.rows == batch.rows == 3_001
+    assert {s.column: s.psi for s in found.shifts} == pytest.approx({s.column: s.psi for s in batch.shifts}, abs=1e-12)
+    assert found.score.psi == pytest.approx(batch.score.psi, abs=1e-12)
+    assert "since the model was loaded" in found.message()[1]
+    few = ServedDrift(ref, ["a", "b", "c"], "the test rows")
+    few.add(now[["a", "b", "c"]].to_numpy()[:499], scores[1][:499])
+    assert few.result() is None and few.customers == 499

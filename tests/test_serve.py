@@ -395,3 +395,34 @@ def test_the_service_looks_for_a_new_model_while_it_serves(cdnow_bundle, tmp_pat
             pytest.fail("the new model was not served within 10 s")
     with pytest.raises(WinbackError, match="--reload-every must be 0"):
         create_app([served], reload_s=-1)
+
+
+def test_the_service_compares_the_customers_it_scores_with_the_test_population(cdnow_bundle, test_cutoff_rows):
+    _, _, _, frame = test_cutoff_rows
+    client = TestClient(create_app([cdnow_bundle], max_batch=1000, api_key="", reload_s=0))
+    columns = client.get("/v1/model").json()["customer"]["features"]
+    sample = frame.sample(2_000, random_state=3)  # customers in id order joined first: a sample
+    rows = [_features(sample, columns, i) for i in range(len(sample))]
+
+    def post(rows):
+        for start in range(0, len(rows), 500):
+            body = {"customers": [{"features": r} for r in rows[start:start + 500]], "reasons": False}
+            assert client.post("/v1/score/batch", json=body).status_code == 200
+
+    post(rows[:400])
+    early = client.get("/v1/drift").json()
+    assert early["level"] == "too_few" and early["customers"] == 400  # the self-test is not counted
+    assert "winback_input_psi" not in client.get("/metrics").text
+    post(rows[400:])
+    calm = client.get("/v1/drift").json()
+    assert calm["customers"] == 2_000 and calm["level"] == "ok" and calm["largest_psi"] < 0.05
+    assert calm["score"]["psi"] < 0.05
+    # half as many again, each a year older: the age is named, first
+    post([{**r, "tenure_days": r["tenure_days"] + 365, "purchase_tenure_days": r["purchase_tenure_days"] + 365}
+          for r in rows])
+    moved = client.get("/v1/drift").json()
+    assert moved["level"] == "warning" and list(moved["columns"])[:2] in (
+        ["tenure_days", "purchase_tenure_days"], ["purchase_tenure_days", "tenure_days"])
+    assert "since the model was loaded" in moved["message"]
+    metrics = client.get("/metrics").text
+    assert 'winback_drift_customers{pid=' in metrics and 'winback_input_psi{feature="tenure_days"' in metrics

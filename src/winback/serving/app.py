@@ -28,7 +28,7 @@ from winback import __version__
 from winback.errors import WinbackError
 from winback.serving.metrics import Metrics
 from winback.errors import did_you_mean
-from winback.serving.schemas import (BatchOut, CustomerIn, ErrorOut, Health, ModelInfo, NextEventOut,
+from winback.serving.schemas import (BatchOut, CustomerIn, DriftOut, ErrorOut, Health, ModelInfo, NextEventOut,
                                      NextEventRequest, Ready, ScoreOut, request_models)
 from winback.serving.reload import DEFAULT_RELOAD_S, BundleWatcher, Served, stamp
 from winback.serving.scorer import CustomerScorer, NextEventScorer, RequestError, Scored, load_scorers
@@ -285,6 +285,11 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
                 "next_event": now.next_event.describe() if now.next_event else None,
                 "max_batch": max_batch}
 
+    @app.get("/v1/drift", response_model=DriftOut, tags=["model"], **v1,
+             summary="The customers scored since the model was loaded, against its test population")
+    async def drift() -> Any:
+        return _drift_out(need_customer())
+
     @app.get("/healthz", response_model=Health, tags=["ops"], summary="The process answers")
     async def healthz() -> Any:
         return {"status": "ok"}
@@ -302,7 +307,7 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
     @app.get("/metrics", response_class=PlainTextResponse, tags=["ops"],
              summary="Prometheus text: request counts and latency histograms")
     async def prometheus() -> str:
-        return metrics.render()
+        return metrics.render() + _drift_lines(served.customer)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home() -> str:
@@ -345,6 +350,53 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
     return app
 
 
+def _drift_out(scorer: CustomerScorer) -> dict[str, Any]:
+    from winback.drift import ServedDrift
+
+    tracker = scorer.drift
+    if tracker is None:
+        return {"customers": 0, "min_customers": ServedDrift.MIN_CUSTOMERS, "level": "none",
+                "message": "This bundle keeps no test population to compare with (it was trained "
+                           "before winback kept one); train it again to have it."}
+    found = tracker.result()
+    if found is None:
+        return {"customers": tracker.customers, "min_customers": tracker.MIN_CUSTOMERS,
+                "tested_on": tracker.tested_on, "level": "too_few",
+                "message": f"{tracker.customers:,} customers scored since the model was loaded; the "
+                           f"comparison waits for {tracker.MIN_CUSTOMERS:,} (fewer show shifts "
+                           f"that are mostly chance)."}
+    level, message = found.message()
+    d = found.as_dict()
+    return {"customers": found.rows, "min_customers": tracker.MIN_CUSTOMERS, "tested_on": found.tested_on,
+            "level": level, "message": message, "largest_psi": found.largest, "columns": d["columns"],
+            "score": d["score"]}
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _drift_lines(scorer: CustomerScorer | None) -> str:
+    """Prometheus gauges of the customer model's drift (per worker, as the other series)."""
+    if scorer is None or scorer.drift is None:
+        return ""
+    pid = os.getpid()
+    lines = ["# HELP winback_drift_customers Customers scored since the model was loaded, counted "
+             "against its test population.", "# TYPE winback_drift_customers gauge",
+             f'winback_drift_customers{{pid="{pid}"}} {scorer.drift.customers}']
+    found = scorer.drift.result()
+    if found is not None:
+        lines += ["# HELP winback_input_psi Population stability index of each model input: the "
+                  "customers scored since the model was loaded against its test population "
+                  "(0.1: some shift, 0.25: a major one).", "# TYPE winback_input_psi gauge"]
+        lines += [f'winback_input_psi{{feature="{_label(s.column)}",pid="{pid}"}} {s.psi:.6f}'
+                  for s in found.shifts]
+        if found.score is not None:
+            lines += ["# HELP winback_score_psi The same for the model's probability.",
+                      "# TYPE winback_score_psi gauge", f'winback_score_psi{{pid="{pid}"}} {found.score.psi:.6f}']
+    return "\n".join(lines) + "\n"
+
+
 def _self_test(customer: CustomerScorer | None, next_event: NextEventScorer | None) -> list[str]:
     """Score a typical customer and a one-event session; the names of the models that answered."""
     import datetime as dt
@@ -353,7 +405,7 @@ def _self_test(customer: CustomerScorer | None, next_event: NextEventScorer | No
     try:
         if customer is not None:
             example = {k: v for k, v in customer.example_features().items() if v is not None}
-            customer.score_features([example])
+            customer.score_features([example], track=False)
             ok.append(f"customer:{customer.manifest['best']}")
         if next_event is not None:
             next_event.predict([{"event_type": "view", "event_time": dt.datetime(2020, 1, 1)}])

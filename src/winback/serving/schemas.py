@@ -217,6 +217,27 @@ class Ready(BaseModel):
         "one still is). Empty when every folder's model is the one served."))
 
 
+class ColumnShift(BaseModel):
+    psi: float = Field(description="Population stability index against the test population.")
+    then: str = Field(description="The test population's median (or commonest level), and missing share.")
+    now: str = Field(description="The same for the customers scored since the model was loaded "
+                                 "(the median of the last 2,048).")
+
+
+class DriftOut(BaseModel):
+    customers: int = Field(description="Customers scored since the model was loaded (the self-test not counted).")
+    min_customers: int = Field(description="Customers needed before the comparison is made.")
+    tested_on: str | None = Field(None, description="The population the model was tested on.")
+    level: Literal["ok", "note", "warning", "too_few", "none"] = Field(description=(
+        "ok: every input's PSI under 0.1; note: some under 0.25; warning: one at 0.25 or more; "
+        "too_few: fewer customers than min_customers; none: the bundle keeps no test population "
+        "(trained before winback kept it)."))
+    message: str
+    largest_psi: float | None = None
+    columns: dict[str, ColumnShift] = Field(default_factory=dict, description="Each input, largest PSI first.")
+    score: ColumnShift | None = Field(None, description="The probability's own shift (decides nothing: see the README).")
+
+
 class ModelInfo(BaseModel):
     customer: dict[str, Any] | None = Field(None, description="The customer model: problem, "
                                             "candidates, metrics, cutoffs, features, fingerprint.")

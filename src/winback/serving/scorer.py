@@ -25,6 +25,7 @@ from winback.bundle import load_bundle, read_manifest
 from winback.config import ProblemConfig
 from winback.data.layouts import CANONICAL_TYPES, LOCAL_TIME
 from winback.data.tables import category_value
+from winback.drift import ServedDrift
 from winback.errors import WinbackError, did_you_mean
 from winback.evaluate import decile_of, decision_of
 from winback.reasons import REASONS
@@ -194,6 +195,14 @@ class CustomerScorer:
 
         self._gamma_gamma = GammaGamma.from_params((m.get("population") or {}).get("gamma_gamma"))
         self._scratch = _Scratch()
+        # the customers scored since the model was loaded, against its test population
+        ref = m.get("drift_reference")
+        watch = None  # every column, but a BG/NBD model's three purchase features, as `winback score`
+        if self.kind != "customer_table" and self.model.name == "bgnbd":
+            from winback.models.bgnbd import PURCHASE_FEATURES
+
+            watch = list(PURCHASE_FEATURES)
+        self.drift = ServedDrift(ref, self.columns, ref["tested_on"], watch=watch) if ref else None
         self._background: pd.DataFrame | None = None
         self._prepared = None  # a customer table's permutation-SHAP background, when first asked
 
@@ -326,9 +335,15 @@ class CustomerScorer:
         return [top_reasons(contrib[i], columns, rows[i]) for i in range(len(rows))]
 
     def score_features(self, rows: Sequence[Mapping[str, Any]], ids: Sequence[str | None] | None = None,
-                       reasons: bool = False) -> list[Scored]:
+                       reasons: bool = False, track: bool = True) -> list[Scored]:
+        """Scores of rows of features; `track`: count them in `drift` (the self-test does not)."""
         X = self._inputs(rows)
         p = self.probabilities(rows, X)
+        if track and self.drift is not None:
+            if self.kind == "customer_table":
+                self.drift.add_columns(X.data, p)
+            else:
+                self.drift.add(X, p)
         ids = ids or [None] * len(rows)
         deciles = decile_of(p, self.edges) if self.edges else [None] * len(rows)
         out = [Scored(ids[i], float(p[i]), None if deciles[i] is None else int(deciles[i]),
