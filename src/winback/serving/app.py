@@ -433,7 +433,7 @@ def configure_log(level: str) -> None:
         handler._winback = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
         logger.propagate = False
-    logger.setLevel(logging.INFO if level in ("warning", "info", "debug") else level.upper())
+    logger.setLevel(logging.INFO if level in ("warning", "info") else level.upper())
 
 
 def app_from_env() -> FastAPI:
