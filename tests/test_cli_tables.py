@@ -129,11 +129,17 @@ def test_scoring_compares_the_customers_with_the_test_part(oneclick_run):
     manifest = json.loads((out / "bundle" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["drift_reference"]["tested_on"] == "the 325 customers of its test part"
     frames = [pd.read_csv(dataset_dir("oneclick") / s.path, sep=None, engine="python") for s in cfg.table.sources]
-    same = drift_from_dict(Project(cfg).score(frame=frames, reasons=False).attrs["drift"])
+    scores = Project(cfg).score(frame=frames, reasons=False)
+    same = drift_from_dict(scores.attrs["drift"])
     assert same.rows == 1297 and same.largest < 0.1 and same.message()[0] == "ok"
+    # the table the model came from: its 972 training rows are scored in-sample, and a note says so
+    assert any(n.startswith("972 of the 1,297 customers scored (75%) are rows the model was trained on")
+               and "those hold for the 325 others and new customers" in n for n in scores.attrs["notes"])
     changed = frames[0].assign(**{"Акционные_покупки": frames[0]["Акционные_покупки"] * 2.5,
                                   "Страниц_за_визит": None})
-    drift = drift_from_dict(Project(cfg).score(frame=[changed, *frames[1:]], reasons=False).attrs["drift"])
+    later = Project(cfg).score(frame=[changed, *frames[1:]], reasons=False)
+    assert not any("trained on" in n for n in later.attrs["notes"])  # the same customers, new values
+    drift = drift_from_dict(later.attrs["drift"])
     assert [s.column for s in drift.shifts[:2]] == ["Страниц_за_визит", "Акционные_покупки"]
     assert drift.shifts[0].now == "all missing" and drift.retrain_helps
     level, text = drift.message()

@@ -133,3 +133,15 @@ def test_a_service_counts_one_customer_at_a_time_as_a_batch_does():
     few = ServedDrift(ref, ["a", "b", "c"], "the test rows")
     few.add(now[["a", "b", "c"]].to_numpy()[:499], scores[1][:499])
     assert few.result() is None and few.customers == 499
+
+
+def test_row_hashes_match_a_row_read_another_way_and_no_other():
+    from winback.hashing import row_hashes
+
+    trained = pd.DataFrame({"n": [5, 7, None], "plan": ["basic", "gold", None]})
+    again = pd.DataFrame({"n": [5.0, 7.0, np.nan], "plan": pd.Categorical(["basic", "gold", None])})
+    keys = pd.Series([101, 102, 103])
+    assert (row_hashes(keys, trained, {"plan"}) == row_hashes(keys.astype(str), again, {"plan"})).all()
+    # another customer with the same values, or the same customer with a new value: new rows
+    moved = row_hashes(pd.Series([101, 999, 103]), again.assign(n=[5.0, 7.0, 1.0]), {"plan"})
+    assert list(moved == row_hashes(keys, trained, {"plan"})) == [True, False, False]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from winback.bundle import load_bundle
@@ -109,11 +110,32 @@ def score_table(cfg: Config, bundle_dir: Path, reasons: bool = True,
         out = pd.concat([out, pd.concat(parts).reset_index(drop=True)], axis=1)
     for name in keep:
         out[name] = frame[name].to_numpy()
+    in_sample = _in_training(Path(bundle_dir), manifest, frame[key], X)
+    if in_sample:
+        notes = [*notes, in_sample]
     out = out.sort_values("rank").reset_index(drop=True)
     out.attrs["notes"] = notes
     drift = _drift(manifest, X, p)
     out.attrs["drift"] = drift.as_dict() if drift is not None else None
     return out
+
+
+def _in_training(bundle_dir: Path, manifest: dict, keys: pd.Series, X: pd.DataFrame) -> str | None:
+    """A note when some rows scored are rows the model was fitted on (the same key and values):
+    their scores are in-sample, surer than the test figures vouch for. A later snapshot of the
+    same customers has other values, and is new to the model."""
+    if not manifest.get("training_rows"):
+        return None
+    from winback.hashing import row_hashes
+
+    trained = pd.read_parquet(bundle_dir / manifest["training_rows"])["row_hash"].to_numpy()
+    seen = int(np.isin(row_hashes(keys, X, set(manifest["data"]["categorical"])), trained).sum())
+    if not seen:
+        return None
+    whose = (f"the {len(keys) - seen:,} others and new customers" if seen < len(keys) else "new customers")
+    return (f"{seen:,} of the {len(keys):,} customers scored ({seen / len(keys):.0%}) are rows the model "
+            f"was trained on: their scores are in-sample (it fitted their outcomes), surer than its "
+            f"test figures vouch for; those hold for {whose}.")
 
 
 def _drift(manifest: dict, X: pd.DataFrame, p) -> Drift | None:
