@@ -362,7 +362,8 @@ def _drift_out(scorer: CustomerScorer) -> dict[str, Any]:
     if found is None:
         return {"customers": tracker.customers, "min_customers": tracker.MIN_CUSTOMERS,
                 "tested_on": tracker.tested_on, "level": "too_few",
-                "message": f"{tracker.customers:,} customers scored since the model was loaded; the "
+                "message": f"{tracker.customers:,} customer{'' if tracker.customers == 1 else 's'} "
+                           f"scored since the model was loaded; the "
                            f"comparison waits for {tracker.MIN_CUSTOMERS:,} (fewer show shifts "
                            f"that are mostly chance)."}
     level, message = found.message()
