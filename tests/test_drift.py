@@ -131,8 +131,25 @@ def test_a_service_counts_one_customer_at_a_time_as_a_batch_does():
     assert found.score.psi == pytest.approx(batch.score.psi, abs=1e-12)
     assert "since the model was loaded" in found.message()[1]
     few = ServedDrift(ref, ["a", "b", "c"], "the test rows")
-    few.add(now[["a", "b", "c"]].to_numpy()[:499], scores[1][:499])
-    assert few.result() is None and few.customers == 499
+    assert few.result() is None
+    few.add(now[["a", "b", "c"]].to_numpy()[:200], scores[1][:200])
+    assert few.result().message()[0] == "too_few" and few.customers == 200 and few.needed == 209
+
+
+def test_too_few_customers_or_too_small_a_test_population_are_not_compared():
+    """Two samples of one population show a PSI of about 10 x (1/n_then + 1/n_now) by chance."""
+    from winback.drift import needed
+
+    assert needed(200) is None and needed(325) == 520 and needed(23_570) == 202
+    rng = np.random.default_rng(5)
+    then = pd.DataFrame({"x": rng.exponential(30, 325)})
+    level, text = _drift(then, pd.DataFrame({"x": rng.exponential(30, 300)})).message()
+    assert level == "too_few" and "300 customers scored: too few to compare" in text and "from 520 on" in text
+    assert _drift(then, pd.DataFrame({"x": rng.exponential(30, 600)})).message()[0] == "ok"
+    tiny = _drift(then.head(150), pd.DataFrame({"x": rng.exponential(30, 5_000)}))
+    assert tiny.message()[0] == "too_few" and "is too small to compare" in tiny.message()[1]
+    # a noise-only sample of a few dozen customers would otherwise look like a shift
+    assert _drift(then, pd.DataFrame({"x": rng.exponential(30, 40)})).largest > 0.1
 
 
 def test_row_hashes_match_a_row_read_another_way_and_no_other():

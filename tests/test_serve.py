@@ -409,11 +409,13 @@ def test_the_service_compares_the_customers_it_scores_with_the_test_population(c
             body = {"customers": [{"features": r} for r in rows[start:start + 500]], "reasons": False}
             assert client.post("/v1/score/batch", json=body).status_code == 200
 
-    post(rows[:400])
+    assert client.get("/v1/drift").json()["message"] == "No customer scored since the model was loaded."
+    post(rows[:150])
     early = client.get("/v1/drift").json()
-    assert early["level"] == "too_few" and early["customers"] == 400  # the self-test is not counted
+    assert early["level"] == "too_few" and early["customers"] == 150  # the self-test is not counted
+    assert early["min_customers"] == 202 and "from 202 on, a shift is more than chance" in early["message"]
     assert "winback_input_psi" not in client.get("/metrics").text
-    post(rows[400:])
+    post(rows[150:])
     calm = client.get("/v1/drift").json()
     assert calm["customers"] == 2_000 and calm["level"] == "ok" and calm["largest_psi"] < 0.05
     assert calm["score"]["psi"] < 0.05

@@ -285,7 +285,8 @@ def _say_drift(drift, say) -> None:
     if drift is None:
         return
     level, text = drift.message()
-    say({"ok": "", "note": "[yellow]note:[/] ", "warning": "[yellow]warning:[/] "}[level] + escape(text))
+    say({"ok": "", "too_few": "", "note": "[yellow]note:[/] ", "warning": "[yellow]warning:[/] "}[level]
+        + escape(text))
 
 
 def _check_port(host: str, port: int) -> None:

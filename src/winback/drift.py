@@ -28,6 +28,15 @@ TOP_LEVELS = 20
 FLOOR = 1e-4  # a bin empty on one side counts as this share, so PSI stays finite
 SOME, MAJOR = 0.1, 0.25
 SCORE = "probability"
+NOISE = 0.05  # the most PSI two samples of one population may show by chance for a comparison
+
+
+def needed(reference_rows: int) -> int | None:
+    """Customers to score before they are compared: two samples of one population show a PSI
+    of about (bins - 1) x (1/n_then + 1/n_now) by chance (a chi-square's mean), which must stay
+    under NOISE with ten bins and the missing one. None: the test population is too small."""
+    room = NOISE / 10 - 1 / max(reference_rows, 1)
+    return None if room <= 0 else math.ceil(1 / room)
 
 
 def reference(frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str] = (),
@@ -113,6 +122,7 @@ class Drift:
     tested_on: str  # which population the model was tested on, for messages
     retrain_helps: bool = True  # False: the model's test cutoff is already the latest the log allows
     scored: str = "customers scored"  # who they are, for messages
+    needed: int | None = 0  # customers a comparison needs (see `needed`); None: never enough
 
     @property
     def largest(self) -> float:
@@ -121,8 +131,19 @@ class Drift:
         customer at all (in-sample scores are surer than the test part's)."""
         return max((s.psi for s in self.shifts), default=0.0)
 
+    def _who(self) -> str:
+        return f"{self.rows:,} " + (self.scored.replace("customers", "customer", 1) if self.rows == 1 else self.scored)
+
     def message(self) -> tuple[str, str]:
-        """(level, text): level is 'ok', 'note' (some shift) or 'warning' (a major one)."""
+        """(level, text): level is 'ok', 'note' (some shift), 'warning' (a major one) or
+        'too_few' (so few customers, or so small a test population, that a shift is mostly chance)."""
+        if self.needed is None:
+            return "too_few", (f"The model's test population ({self.tested_on}) is too small to "
+                               f"compare the {self._who()} with: any shift would be mostly chance.")
+        if self.rows < self.needed:
+            return "too_few", (f"{self._who()}: too few to compare with those the model "
+                               f"was tested on ({self.tested_on}); from {self.needed:,} on, a shift "
+                               f"is more than chance.")
         moved = [s for s in self.shifts if s.psi >= SOME]
         worst = self.shifts[0] if self.shifts else None
         if self.largest < SOME:
@@ -147,7 +168,7 @@ class Drift:
 
     def as_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, "tested_on": self.tested_on, "largest_psi": self.largest,
-                "retrain_helps": self.retrain_helps, "scored": self.scored,
+                "retrain_helps": self.retrain_helps, "scored": self.scored, "needed": self.needed,
                 "columns": {s.column: {"psi": s.psi, "then": s.then, "now": s.now} for s in self.shifts},
                 "score": ({"psi": self.score.psi, "then": self.score.then, "now": self.score.now}
                           if self.score else None)}
@@ -161,7 +182,7 @@ def drift_from_dict(d: dict[str, Any] | None) -> Drift | None:
     shifts = [Shift(c, v["psi"], v["then"], v["now"]) for c, v in d["columns"].items()]
     score = Shift(SCORE, d["score"]["psi"], d["score"]["then"], d["score"]["now"]) if d.get("score") else None
     return Drift(d["rows"], shifts, score, d["tested_on"], d.get("retrain_helps", True),
-                 d.get("scored", "customers scored"))
+                 d.get("scored", "customers scored"), d.get("needed", 0))
 
 
 class DriftCounter:
@@ -200,7 +221,7 @@ class DriftCounter:
         shifts = [self._shift(c, self.ref["columns"][c]) for c in self.columns if c in self.counts]
         score = self._shift(SCORE, self.ref[SCORE]) if SCORE in self.counts else None
         return Drift(self.rows, sorted(shifts, key=lambda s: -s.psi), score, self.tested_on,
-                     self.retrain_helps)
+                     self.retrain_helps, needed=needed(self.ref["rows"]))
 
     def _shift(self, name: str, ref: dict[str, Any]) -> Shift:
         sample = np.concatenate(self.values.get(name, [np.empty(0)]))
@@ -239,7 +260,6 @@ class ServedDrift:
 
     RECENT = 2048
     PENDING = 256
-    MIN_CUSTOMERS = 500  # fewer: a no-shift population still shows PSI of about 10 / n
 
     def __init__(self, ref: dict[str, Any], columns: Sequence[str], tested_on: str,
                  watch: Sequence[str] | None = None):
@@ -247,6 +267,7 @@ class ServedDrift:
         import threading
 
         self.ref, self.tested_on = ref, tested_on
+        self.needed = needed(ref["rows"])
         refs = ref["columns"]
         watched = set(columns if watch is None else watch)
         self.numeric = [c for c in columns if c in watched and c in refs and "edges" in refs[c]]
@@ -321,13 +342,13 @@ class ServedDrift:
         self._counted += len(values)
 
     def result(self) -> Drift | None:
-        """None before MIN_CUSTOMERS customers (the PSI of a few is mostly noise)."""
+        """None before the first customer; `Drift.message` says when there are too few."""
         with self._lock:
             self._flush()
             counts, recent = self._counts.copy(), self._recent.copy()
             category_counts = {c: v.copy() for c, v in self._category_counts.items()}
             n = self.customers
-        if n < self.MIN_CUSTOMERS:
+        if n == 0:
             return None
         refs = self.ref["columns"]
 
@@ -341,7 +362,7 @@ class ServedDrift:
         shifts += [shift_of(c, refs[c], category_counts[c], np.empty(0)) for c in self.categorical]
         score = numeric_shift(len(self.numeric), SCORE, self.ref[SCORE]) if SCORE in self.ref else None
         return Drift(n, sorted(shifts, key=lambda s: -s.psi), score, self.tested_on,
-                     scored="customers scored since the model was loaded")
+                     scored="customers scored since the model was loaded", needed=self.needed)
 
 
 def _number(v: float | None) -> str:

@@ -351,26 +351,22 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
 
 
 def _drift_out(scorer: CustomerScorer) -> dict[str, Any]:
-    from winback.drift import ServedDrift
-
     tracker = scorer.drift
     if tracker is None:
-        return {"customers": 0, "min_customers": ServedDrift.MIN_CUSTOMERS, "level": "none",
+        return {"customers": 0, "min_customers": None, "level": "none",
                 "message": "This bundle keeps no test population to compare with (it was trained "
                            "before winback kept one); train it again to have it."}
     found = tracker.result()
     if found is None:
-        return {"customers": tracker.customers, "min_customers": tracker.MIN_CUSTOMERS,
-                "tested_on": tracker.tested_on, "level": "too_few",
-                "message": f"{tracker.customers:,} customer{'' if tracker.customers == 1 else 's'} "
-                           f"scored since the model was loaded; the "
-                           f"comparison waits for {tracker.MIN_CUSTOMERS:,} (fewer show shifts "
-                           f"that are mostly chance)."}
+        return {"customers": 0, "min_customers": tracker.needed, "tested_on": tracker.tested_on,
+                "level": "too_few", "message": "No customer scored since the model was loaded."}
     level, message = found.message()
+    out = {"customers": found.rows, "min_customers": tracker.needed, "tested_on": found.tested_on,
+           "level": level, "message": message}
+    if level == "too_few":
+        return out
     d = found.as_dict()
-    return {"customers": found.rows, "min_customers": tracker.MIN_CUSTOMERS, "tested_on": found.tested_on,
-            "level": level, "message": message, "largest_psi": found.largest, "columns": d["columns"],
-            "score": d["score"]}
+    return {**out, "largest_psi": found.largest, "columns": d["columns"], "score": d["score"]}
 
 
 def _label(value: str) -> str:
@@ -386,7 +382,7 @@ def _drift_lines(scorer: CustomerScorer | None) -> str:
              "against its test population.", "# TYPE winback_drift_customers gauge",
              f'winback_drift_customers{{pid="{pid}"}} {scorer.drift.customers}']
     found = scorer.drift.result()
-    if found is not None:
+    if found is not None and found.message()[0] != "too_few":
         lines += ["# HELP winback_input_psi Population stability index of each model input: the "
                   "customers scored since the model was loaded against its test population "
                   "(0.1: some shift, 0.25: a major one).", "# TYPE winback_input_psi gauge"]

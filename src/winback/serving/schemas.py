@@ -226,11 +226,15 @@ class ColumnShift(BaseModel):
 
 class DriftOut(BaseModel):
     customers: int = Field(description="Customers scored since the model was loaded (the self-test not counted).")
-    min_customers: int = Field(description="Customers needed before the comparison is made.")
+    min_customers: int | None = Field(description=(
+        "Customers needed before the comparison is made: two samples of one population show a "
+        "PSI of about 10 x (1/n_test + 1/n) by chance, kept under 0.05. None: the test "
+        "population is too small to compare with (200 customers or fewer)."))
     tested_on: str | None = Field(None, description="The population the model was tested on.")
     level: Literal["ok", "note", "warning", "too_few", "none"] = Field(description=(
         "ok: every input's PSI under 0.1; note: some under 0.25; warning: one at 0.25 or more; "
-        "too_few: fewer customers than min_customers; none: the bundle keeps no test population "
+        "too_few: fewer customers than min_customers (or too small a test population); none: the "
+        "bundle keeps no test population "
         "(trained before winback kept it)."))
     message: str
     largest_psi: float | None = None
