@@ -254,9 +254,9 @@ class ServedDrift:
     population: the same bins and PSI as `winback score`, counted a request at a time.
 
     A request's rows arrive as a float matrix in the model's column order (event logs) or as
-    per-column values (customer tables). Counting one customer's 33 numbers costs a few
-    microseconds: one comparison of the row against every column's edges at once; the medians
-    said come from the last RECENT customers."""
+    per-column values (customer tables). They wait in a block of PENDING rows, which is compared
+    with every column's edges at once: a customer costs a copy of its row (6 microseconds with
+    33 numbers, against 20 counted alone). The medians said are the last RECENT customers'."""
 
     RECENT = 2048
     PENDING = 256
