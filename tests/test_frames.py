@@ -151,8 +151,12 @@ def test_frames_for_a_project_of_several_tables(tmp_path):
     frames = {n: pd.read_csv(dataset_dir("oneclick") / n) for n in names}
     files = project.score(reasons=False).set_index("id")["probability"]
     by_dict = project.score(frame=frames, reasons=False)
-    assert by_dict.attrs["notes"] == [
-        "kept 1,297 of 1,300 customers where revenue_prev2 > 0 and revenue_prev > 0 and revenue_current > 0"]
+    notes = by_dict.attrs["notes"]
+    assert notes[0] == ("kept 1,297 of 1,300 customers where revenue_prev2 > 0 and revenue_prev > 0 "
+                        "and revenue_current > 0")
+    # the frames hold the training table's rows, found as the files' are: scored in-sample
+    assert len(notes) == 2 and notes[1].startswith("972 of the 1,297 customers scored (75%) are rows the "
+                                                   "model was trained on")
     by_list = project.score(frame=[frames[n] for n in names], reasons=False).set_index("id")["probability"]
     assert np.array_equal(by_dict.set_index("id")["probability"].loc[files.index], files)
     assert np.array_equal(by_list.loc[files.index], files)
