@@ -428,3 +428,19 @@ def test_the_service_compares_the_customers_it_scores_with_the_test_population(c
     assert "since the model was loaded" in moved["message"]
     metrics = client.get("/metrics").text
     assert 'winback_drift_customers{pid=' in metrics and 'winback_input_psi{feature="tenure_days"' in metrics
+
+
+def test_a_symlink_repointed_to_another_version_is_served(cdnow_bundle, tmp_path):
+    """A deployment that keeps each version in a folder of its own and a `current` link."""
+    import os
+
+    new = _retrained(tmp_path, "v2")
+    current = tmp_path / "current"
+    current.symlink_to(cdnow_bundle)
+    app = create_app([current], api_key="", reload_s=0)
+    client, watcher = TestClient(app), app.state.watcher
+    (tmp_path / "next").symlink_to(new)
+    os.replace(tmp_path / "next", current)  # repointed at once
+    assert watcher.check() == [] and watcher.check() == ["customer"]
+    served = client.get("/v1/model").json()["customer"]["fingerprint"]
+    assert served == json.loads((new / "manifest.json").read_text())["fingerprint"]
