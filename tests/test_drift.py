@@ -25,8 +25,8 @@ def test_psi_by_hand():
 
 def _drift(ref_frame, frame, numeric=("x",), categorical=(), chunks=1, scores=None):
     ref = reference(ref_frame, list(numeric), list(categorical),
-                    scores=None if scores is None else scores[0])
-    counter = DriftCounter(ref, [*numeric, *categorical], "the test rows")
+                    scores=None if scores is None else scores[0], tested_on="the test rows")
+    counter = DriftCounter(ref, [*numeric, *categorical])
     for i, part in enumerate(np.array_split(np.arange(len(frame)), chunks)):
         counter.add(frame.iloc[part], None if scores is None else scores[1][part])
     return counter.result()
@@ -117,8 +117,8 @@ def test_a_service_counts_one_customer_at_a_time_as_a_batch_does():
                         "c": rng.choice([1.0, 2.0, 3.0, np.nan], 3_001)})
     scores = (rng.uniform(size=5_000), rng.uniform(0.1, 1, size=3_001))
     batch = _drift(then, now, numeric=("a", "b", "c"), scores=scores)
-    ref = reference(then, ["a", "b", "c"], scores=scores[0])
-    served = ServedDrift(ref, ["z", "c", "b", "a"], "the test rows")  # a request's own column order
+    ref = reference(then, ["a", "b", "c"], scores=scores[0], tested_on="the test rows")
+    served = ServedDrift(ref, ["z", "c", "b", "a"])  # a request's own column order
     X = np.column_stack([np.zeros(len(now)), now[["c", "b", "a"]].to_numpy()])
     for i in range(0, 1_000):
         served.add(X[i:i + 1], scores[1][i:i + 1])
@@ -130,7 +130,7 @@ def test_a_service_counts_one_customer_at_a_time_as_a_batch_does():
     assert {s.column: s.psi for s in found.shifts} == pytest.approx({s.column: s.psi for s in batch.shifts}, abs=1e-12)
     assert found.score.psi == pytest.approx(batch.score.psi, abs=1e-12)
     assert "since the model was loaded" in found.message()[1]
-    few = ServedDrift(ref, ["a", "b", "c"], "the test rows")
+    few = ServedDrift(ref, ["a", "b", "c"])
     assert few.result() is None
     few.add(now[["a", "b", "c"]].to_numpy()[:200], scores[1][:200])
     assert few.result().message()[0] == "too_few" and few.customers == 200 and few.needed == 209

@@ -321,10 +321,8 @@ def cmd_serve(args) -> int:
         raise WinbackError("--workers must be at least 1.")
     if not 1 <= args.port <= 65535:
         raise WinbackError(f"--port must be between 1 and 65535, got {args.port}.")
-    if args.reload_every < 0:
-        raise WinbackError(f"--reload-every must be 0 (never) or more seconds, got {args.reload_every}.")
     configure_log(args.log_level)
-    # fails here on a bad bundle
+    # fails here on a bad bundle or a negative --reload-every
     app = create_app(bundles, args.max_batch, args.max_body_bytes, reload_s=args.reload_every)
     _check_port(args.host, args.port)
     console.print(f"winback service on http://{args.host}:{args.port}/ (API reference at /docs); "

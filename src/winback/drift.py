@@ -40,8 +40,9 @@ def needed(reference_rows: int) -> int | None:
 
 
 def reference(frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str] = (),
-              scores: np.ndarray | None = None) -> dict[str, Any]:
-    """The bins and shares of the test population (kept in the bundle's manifest)."""
+              scores: np.ndarray | None = None, tested_on: str = "the test population") -> dict[str, Any]:
+    """The bins and shares of the test population (kept in the bundle's manifest), and
+    `tested_on`, which population that is, as messages name it."""
     columns: dict[str, Any] = {}
     for c in numeric:
         x = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)
@@ -52,7 +53,7 @@ def reference(frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence
         levels = [str(v) for v in known.value_counts().index[:TOP_LEVELS]]
         counts = _category_counts(text, levels)
         columns[c] = {"levels": levels, "shares": _shares(counts), "missing": counts[-1] / max(len(text), 1)}
-    out: dict[str, Any] = {"rows": int(len(frame)), "columns": columns}
+    out: dict[str, Any] = {"rows": int(len(frame)), "columns": columns, "tested_on": tested_on}
     if scores is not None:
         out[SCORE] = _numeric_reference(np.asarray(scores, dtype=float))
     return out
@@ -188,9 +189,8 @@ def drift_from_dict(d: dict[str, Any] | None) -> Drift | None:
 class DriftCounter:
     """Counts the scored customers in the reference's bins, one chunk at a time."""
 
-    def __init__(self, ref: dict[str, Any], columns: Sequence[str], tested_on: str,
-                 retrain_helps: bool = True):
-        self.ref, self.tested_on, self.retrain_helps = ref, tested_on, retrain_helps
+    def __init__(self, ref: dict[str, Any], columns: Sequence[str], retrain_helps: bool = True):
+        self.ref, self.tested_on, self.retrain_helps = ref, ref["tested_on"], retrain_helps
         self.columns = [c for c in columns if c in ref["columns"]]
         self.counts: dict[str, np.ndarray] = {}
         self.values: dict[str, list[np.ndarray]] = {}  # numeric columns' medians, from a sample
@@ -261,12 +261,11 @@ class ServedDrift:
     RECENT = 2048
     PENDING = 256
 
-    def __init__(self, ref: dict[str, Any], columns: Sequence[str], tested_on: str,
-                 watch: Sequence[str] | None = None):
+    def __init__(self, ref: dict[str, Any], columns: Sequence[str], watch: Sequence[str] | None = None):
         """`columns`: the order of a request's matrix; `watch`: those the model reads (all)."""
         import threading
 
-        self.ref, self.tested_on = ref, tested_on
+        self.ref, self.tested_on = ref, ref["tested_on"]
         self.needed = needed(ref["rows"])
         refs = ref["columns"]
         watched = set(columns if watch is None else watch)

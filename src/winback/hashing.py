@@ -20,7 +20,6 @@ def stable_unit(ids, seed: int) -> np.ndarray:
     return pd.Series([unit(x) for x in unique], index=unique).reindex(values).to_numpy()
 
 
-
 def row_hashes(keys, X: pd.DataFrame, categorical) -> np.ndarray:
     """A 64-bit hash of each customer's key and values as a model reads them (numbers as
     float64, categories as text): which rows a bundle was fitted on, kept without the rows. A

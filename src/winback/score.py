@@ -134,7 +134,7 @@ class _Bundle:
         test = next((c for c in self.manifest.get("cutoffs", []) if c.get("role") == "test"), None)
         latest = (when is not None and test is not None and "window_end" in test and
                   when <= parse_date(test["window_end"], "window_end") + dt.timedelta(days=1))
-        return DriftCounter(ref, self.inputs, ref["tested_on"], retrain_helps=not latest)
+        return DriftCounter(ref, self.inputs, retrain_helps=not latest)
 
     def probabilities(self, frame: pd.DataFrame) -> np.ndarray:
         if self.model.name == "bgnbd":

@@ -144,7 +144,7 @@ def _drift(manifest: dict, X: pd.DataFrame, p) -> Drift | None:
     ref = manifest.get("drift_reference")
     if not ref:
         return None
-    counter = DriftCounter(ref, list(X.columns), ref["tested_on"])
+    counter = DriftCounter(ref, list(X.columns))
     counter.add(X, p)
     return counter.result()
 

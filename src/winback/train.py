@@ -330,8 +330,9 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
         "feature_medians": {c: (None if pd.isna(v) else float(v))
                             for c, v in frames["test"][cols].median().items()},
         # what `winback score` compares the customers it scores with (winback.drift)
-        "drift_reference": {**drift_reference(frames["test"], cols, scores=chosen.test_scores),
-                            "tested_on": f"the customers at the test cutoff {plan.test.time:%Y-%m-%d}"},
+        "drift_reference": drift_reference(
+            frames["test"], cols, scores=chosen.test_scores,
+            tested_on=f"the customers at the test cutoff {plan.test.time:%Y-%m-%d}"),
         "labels": {label: {"rows": int(len(parts[role])),
                            "positive_rate": float(parts[role]["label"].mean())}
                    for role, label in (("train", "train"), ("stop", "early stopping"),

@@ -230,10 +230,10 @@ def train_table(cfg: Config, *, steps: Steps | None = None, report: bool = True,
         "decision": decision_entry(t, threshold),
         "decile_edges": decile_edges(test_scores[best]),
         # what `winback score` compares the customers it scores with (winback.drift)
-        "drift_reference": {**drift_reference(X_te, [c for c in table.features if c in table.numeric],
-                                              [c for c in table.features if c in table.categorical],
-                                              scores=test_scores[best]),
-                            "tested_on": f"the {len(test):,} customers of its test part"},
+        "drift_reference": drift_reference(X_te, [c for c in table.features if c in table.numeric],
+                                           [c for c in table.features if c in table.categorical],
+                                           scores=test_scores[best],
+                                           tested_on=f"the {len(test):,} customers of its test part"),
         "leaderboard": board.to_dict(orient="records"),
         "candidates": results,
         "importance": {str(k): float(v) for k, v in importance.items()},
@@ -262,7 +262,7 @@ def train_table(cfg: Config, *, steps: Steps | None = None, report: bool = True,
 
 
 def save_table_bundle(target: Path, manifest: dict[str, Any], model, background: pd.DataFrame,
-                      training_rows: np.ndarray | None = None) -> Path:
+                      training_rows: np.ndarray) -> Path:
     """Manifest, model files, a sample of training feature rows (no ids, no labels) that
     model-agnostic explanations need as background when scoring, and a hash of each training
     row (key and values), so that scoring can say which scores are in-sample."""
@@ -271,11 +271,9 @@ def save_table_bundle(target: Path, manifest: dict[str, Any], model, background:
     def fill(tmp: Path) -> None:
         entry = model.save(tmp)
         background.reset_index(drop=True).to_parquet(tmp / BACKGROUND_FILE, index=False)
-        extra = {}
-        if training_rows is not None:
-            pd.DataFrame({"row_hash": training_rows}).to_parquet(tmp / TRAINING_ROWS_FILE, index=False)
-            extra = {"training_rows": TRAINING_ROWS_FILE}
-        full = {**manifest, "format": BUNDLE_FORMAT, "model": entry, "background": BACKGROUND_FILE, **extra}
+        pd.DataFrame({"row_hash": training_rows}).to_parquet(tmp / TRAINING_ROWS_FILE, index=False)
+        full = {**manifest, "format": BUNDLE_FORMAT, "model": entry, "background": BACKGROUND_FILE,
+                "training_rows": TRAINING_ROWS_FILE}
         (tmp / MANIFEST).write_text(json.dumps(full, indent=2, default=str, ensure_ascii=False),
                                     encoding="utf-8")
 

@@ -183,26 +183,22 @@ class CustomerScorer:
             self._names = [self._rule.names[k] for k in SEGMENTS]
             self._actions = [self._rule.actions[k] for k in SEGMENTS]
         # what a score reads, to name what a request left out: the model's inputs (BG/NBD's
-        # are its three purchase features) and the value axis'
-        self._read = self.columns
+        # are its three purchase features) and the value axis'; and the inputs whose drift is
+        # watched, as `winback score` watches them (every column, but BG/NBD's three)
+        self._read, watch = self.columns, None
         if self.kind != "customer_table" and self.model.name == "bgnbd":
             from winback.models.bgnbd import PURCHASE_FEATURES
             from winback.segments import value_inputs
 
             wanted = set(PURCHASE_FEATURES) | set(value_inputs(self._rule) if self._rule else [])
-            self._read = [c for c in self.columns if c in wanted]
+            self._read, watch = [c for c in self.columns if c in wanted], list(PURCHASE_FEATURES)
         from winback.models.gamma_gamma import GammaGamma
 
         self._gamma_gamma = GammaGamma.from_params((m.get("population") or {}).get("gamma_gamma"))
         self._scratch = _Scratch()
         # the customers scored since the model was loaded, against its test population
         ref = m.get("drift_reference")
-        watch = None  # every column, but a BG/NBD model's three purchase features, as `winback score`
-        if self.kind != "customer_table" and self.model.name == "bgnbd":
-            from winback.models.bgnbd import PURCHASE_FEATURES
-
-            watch = list(PURCHASE_FEATURES)
-        self.drift = ServedDrift(ref, self.columns, ref["tested_on"], watch=watch) if ref else None
+        self.drift = ServedDrift(ref, self.columns, watch=watch) if ref else None
         self._background: pd.DataFrame | None = None
         self._prepared = None  # a customer table's permutation-SHAP background, when first asked
 
