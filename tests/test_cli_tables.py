@@ -184,14 +184,16 @@ def test_service_scores_table_rows_like_batch(oneclick_run):
     assert r.status_code == 422 and "customer-table rows" in r.json()["error"]["message"]
 
 
-def test_service_compares_its_customers_with_the_test_part(oneclick_run):
-    """GET /v1/drift: the rows a service scored against the model's test part, categories too."""
+def test_service_compares_its_customers_with_the_test_part(oneclick_run, tmp_path):
+    """GET /v1/drift: the rows a service scored against the model's test part, categories too,
+    the categories' counts added up over workers."""
     from fastapi.testclient import TestClient
 
     from winback.serving.app import create_app
 
     out, _ = oneclick_run
-    client = TestClient(create_app([out / "bundle"], api_key="", reload_s=0))
+    client = TestClient(create_app([out / "bundle"], api_key="", reload_s=0, state_dir=tmp_path))
+    other = create_app([out / "bundle"], api_key="", reload_s=0, state_dir=tmp_path)  # a second worker
     table = load_customer_table(oneclick_config(), with_labels=False)
     rows = [{c: (None if pd.isna(v) else (str(v) if c in table.categorical else float(v)))
              for c, v in r.items()} for r in table.frame[table.features].to_dict("records")]
@@ -202,11 +204,13 @@ def test_service_compares_its_customers_with_the_test_part(oneclick_run):
     assert drift["customers"] == 1297 and drift["level"] == "ok" and drift["largest_psi"] < 0.1
     assert set(drift["columns"]) == set(table.features) and "Популярная_категория" in drift["columns"]
     assert drift["columns"]["Тип сервиса"]["then"] == "mostly 'стандарт'"
-    # the same customers, every one now 'премиум': the category is named
+    # the same customers, every one now 'премиум', scored by the other worker: the category is named
     for start in range(0, len(rows), 500):
         body = {"customers": [{"features": {**r, "Тип сервиса": "премиум"}} for r in rows[start:start + 500]]}
-        client.post("/v1/score/batch", json=body)
+        TestClient(other).post("/v1/score/batch", json=body)
+    other.state.shared.write()
     drift = client.get("/v1/drift").json()
+    assert drift["customers"] == 2 * 1297
     assert drift["level"] == "warning" and next(iter(drift["columns"])) == "Тип сервиса"
     assert drift["columns"]["Тип сервиса"]["now"] == "mostly 'премиум'"
     assert 'winback_input_psi{feature="Тип сервиса"' in client.get("/metrics").text

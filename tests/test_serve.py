@@ -427,7 +427,48 @@ def test_the_service_compares_the_customers_it_scores_with_the_test_population(c
         ["tenure_days", "purchase_tenure_days"], ["purchase_tenure_days", "tenure_days"])
     assert "since the model was loaded" in moved["message"]
     metrics = client.get("/metrics").text
-    assert 'winback_drift_customers{pid=' in metrics and 'winback_input_psi{feature="tenure_days"' in metrics
+    assert "\nwinback_drift_customers 4000\n" in metrics and 'winback_input_psi{feature="tenure_days"' in metrics
+
+
+def test_workers_add_up_their_requests_and_customers(cdnow_bundle, test_cutoff_rows, tmp_path):
+    """Two apps sharing a folder stand for two worker processes behind one port: each one's
+    /metrics and /v1/drift describe the requests and customers of both."""
+    _, _, _, frame = test_cutoff_rows
+    one, two = (create_app([cdnow_bundle], api_key="", reload_s=0, state_dir=tmp_path) for _ in range(2))
+    alone = create_app([cdnow_bundle], api_key="", reload_s=0)
+    first, second, single = TestClient(one), TestClient(two), TestClient(alone)
+    columns = first.get("/v1/model").json()["customer"]["features"]
+    sample = frame.sample(1_200, random_state=5)
+    rows = [_features(sample, columns, i) for i in range(len(sample))]
+    older = [{**r, "tenure_days": r["tenure_days"] + 200} for r in rows[:400]]  # a shift to find
+    for client, part in ((first, rows[:700]), (second, rows[700:] + older), (single, rows + older)):
+        for start in range(0, len(part), 300):
+            body = {"customers": [{"features": r} for r in part[start:start + 300]], "reasons": False}
+            assert client.post("/v1/score/batch", json=body).status_code == 200
+    first.post("/v1/score", json={"features": {"bogus": 1}})  # a 422 on the first worker only
+    two.state.shared.write()  # what the second worker's thread writes every second
+    both, reference = first.get("/v1/drift").json(), single.get("/v1/drift").json()
+    assert both["customers"] == reference["customers"] == 1_600
+    assert both["level"] == reference["level"] == "warning"
+    for c, v in reference["columns"].items():
+        assert both["columns"][c]["psi"] == pytest.approx(v["psi"], abs=1e-12), c
+    assert both["score"]["psi"] == pytest.approx(reference["score"]["psi"], abs=1e-12)
+    assert both["columns"]["tenure_days"]["now"] == reference["columns"]["tenure_days"]["now"]
+    one.state.shared.write()
+    text = second.get("/metrics").text
+    assert 'winback_requests_total{route="/v1/score/batch",method="POST",status="200"} 6' in text
+    assert 'winback_requests_total{route="/v1/score",method="POST",status="422"} 1' in text
+    assert "\nwinback_drift_customers 1600\n" in text and 'winback_input_psi{feature="tenure_days"}' in text
+    assert text.count("winback_process_start_time_seconds{pid=") == 1  # one per process, and both apps are in this one
+    # a worker on another model (one that has not reloaded yet, say) is left out of the comparison
+    saved = next(tmp_path.glob(f"{two.state.shared.name}.npz"))
+    with np.load(saved) as z:
+        arrays = dict(z)
+    np.savez(saved, **{**arrays, "model": np.array("another model")})
+    assert first.get("/v1/drift").json()["customers"] == 700
+    # a file that would need pickle to read is skipped, not read
+    np.savez(saved, **{**arrays, "model": np.array([{"x": 1}], dtype=object)})
+    assert first.get("/v1/drift").json()["customers"] == 700
 
 
 def test_a_symlink_repointed_to_another_version_is_served(cdnow_bundle, tmp_path):
@@ -444,3 +485,77 @@ def test_a_symlink_repointed_to_another_version_is_served(cdnow_bundle, tmp_path
     assert watcher.check() == [] and watcher.check() == ["customer"]
     served = client.get("/v1/model").json()["customer"]["fingerprint"]
     assert served == json.loads((new / "manifest.json").read_text())["fingerprint"]
+
+
+def test_winback_serve_with_two_workers_answers_for_both(cdnow_bundle, tmp_path):
+    """The command itself: two uvicorn worker processes, whichever answers /metrics gives the
+    requests of both; the workers' folder goes when the service stops."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    env.pop("WINBACK_STATE_DIR", None)
+    service = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from winback.cli import main; sys.exit(main(sys.argv[1:]))",
+         "serve", "--bundle", str(cdnow_bundle), "--workers", "2", "--port", str(port), "--reload-every", "0"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+
+    def get(path: str) -> str:
+        with urllib.request.urlopen(url + path, timeout=10) as r:
+            return r.read().decode()
+
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                get("/readyz")
+                break
+            except OSError:
+                assert service.poll() is None and time.monotonic() < deadline, service.stdout.read()
+                time.sleep(0.3)
+        body = json.dumps({"features": {"n_events": 2}}).encode()
+        for _ in range(40):  # a connection each, as the kernel spreads them over the workers
+            request = urllib.request.Request(url + "/v1/score", data=body, headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as r:
+                assert r.status == 200
+        time.sleep(2.5)  # each worker writes its counts every second
+        for _ in range(6):
+            text = get("/metrics")
+            assert 'winback_requests_total{route="/v1/score",method="POST",status="200"} 40' in text
+            assert text.count("winback_process_start_time_seconds{pid=") == 2
+    finally:
+        service.send_signal(signal.SIGINT)
+        out, _ = service.communicate(timeout=60)
+    assert service.returncode == 0, out
+    assert list(scratch.iterdir()) == []  # the workers' folder is gone
+
+
+def test_a_named_workers_folder_starts_empty_of_a_previous_service(tmp_path, monkeypatch):
+    from winback.cli import _workers_folder
+    from winback.errors import WinbackError
+
+    folder = tmp_path / "state"
+    folder.mkdir()
+    (folder / "worker-123-abcd.json").write_text('{"metrics": {}}')  # a previous service's counts
+    (folder / "notes.txt").write_text("mine")
+    monkeypatch.setenv("WINBACK_STATE_DIR", str(folder))
+    with _workers_folder(make=True) as used:
+        assert used == folder and sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+    assert (folder / "notes.txt").exists()  # a folder the user named is kept
+    monkeypatch.setenv("WINBACK_STATE_DIR", str(folder / "notes.txt" / "under-a-file"))
+    with pytest.raises(WinbackError, match="cannot use it as the workers' shared folder"):
+        with _workers_folder(make=True):
+            pass
+    monkeypatch.delenv("WINBACK_STATE_DIR")
+    with _workers_folder(make=False) as none:
+        assert none is None

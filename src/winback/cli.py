@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -327,15 +328,51 @@ def cmd_serve(args) -> int:
     _check_port(args.host, args.port)
     console.print(f"winback service on http://{args.host}:{args.port}/ (API reference at /docs); "
                   f"{args.workers} worker(s); Ctrl-C stops it.")
-    if args.workers == 1:
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
-        return 0
-    os.environ.update(WINBACK_BUNDLES=os.pathsep.join(bundles), WINBACK_MAX_BATCH=str(args.max_batch),
-                      WINBACK_MAX_BODY_BYTES=str(args.max_body_bytes), WINBACK_RELOAD_S=str(args.reload_every),
-                      WINBACK_LOG_LEVEL=args.log_level)
-    uvicorn.run("winback.serving.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=args.log_level)
+    # where the workers add up /metrics and /v1/drift (one worker needs none unless it is named)
+    with _workers_folder(make=args.workers > 1):
+        if args.workers == 1:
+            uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+            return 0
+        os.environ.update(WINBACK_BUNDLES=os.pathsep.join(bundles), WINBACK_MAX_BATCH=str(args.max_batch),
+                          WINBACK_MAX_BODY_BYTES=str(args.max_body_bytes),
+                          WINBACK_RELOAD_S=str(args.reload_every), WINBACK_LOG_LEVEL=args.log_level)
+        uvicorn.run("winback.serving.app:app_from_env", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level=args.log_level)
     return 0
+
+
+@contextlib.contextmanager
+def _workers_folder(make: bool):
+    """The workers' shared folder, named to them in WINBACK_STATE_DIR: the folder the variable
+    already names (emptied of a previous service's files, since this one's counters start at
+    zero), or when `make`, a fresh temporary one, removed after; else None."""
+    import os
+    import shutil
+    import tempfile
+
+    from winback.serving.shared import STATE_DIR_ENV, clear
+
+    given = os.environ.get(STATE_DIR_ENV)
+    if given:
+        folder = Path(given)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            clear(folder)
+        except OSError as exc:
+            raise WinbackError(f"{STATE_DIR_ENV}={given}: cannot use it as the workers' shared "
+                               f"folder ({exc.strerror or exc}); name a writable folder or unset it.") from exc
+        yield folder
+        return
+    if not make:
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix="winback-serve-"))
+    os.environ[STATE_DIR_ENV] = str(folder)
+    try:
+        yield folder
+    finally:
+        os.environ.pop(STATE_DIR_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def cmd_demo(args) -> int:

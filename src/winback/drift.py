@@ -340,15 +340,33 @@ class ServedDrift:
         self._recent[(self._counted + len(values) - len(last) + np.arange(len(last))) % self.RECENT] = last
         self._counted += len(values)
 
-    def result(self) -> Drift | None:
-        """None before the first customer; `Drift.message` says when there are too few."""
+    def snapshot(self) -> dict[str, Any]:
+        """What this worker has counted, to add to other workers' (see `result`): arrays and
+        numbers only, so that it is written and read back without pickle."""
         with self._lock:
             self._flush()
-            counts, recent = self._counts.copy(), self._recent.copy()
-            category_counts = {c: v.copy() for c, v in self._category_counts.items()}
-            n = self.customers
+            kept = min(self._counted, self.RECENT)
+            order = (self._counted - kept + np.arange(kept)) % self.RECENT  # oldest first
+            return {"customers": self.customers, "counts": self._counts.copy(),
+                    "recent": self._recent[order].copy(),
+                    "categories": {c: v.copy() for c, v in self._category_counts.items()}}
+
+    def result(self, others: Sequence[dict[str, Any]] = ()) -> Drift | None:
+        """None before the first customer; `Drift.message` says when there are too few.
+        `others`: other workers' snapshots of the same model, added to this worker's counts
+        (bins add up, so the PSI is that of all their customers; the medians are those of each
+        one's latest customers together)."""
+        mine = self.snapshot()
+        together = [mine, *[o for o in others if np.shape(o["counts"]) == mine["counts"].shape]]
+        n = sum(int(o["customers"]) for o in together)
         if n == 0:
             return None
+        counts = sum(np.asarray(o["counts"], dtype=np.int64) for o in together)
+        recent = np.concatenate([np.asarray(o["recent"], dtype=float).reshape(-1, counts.shape[0])
+                                 for o in together])
+        category_counts = {c: sum(np.asarray(o["categories"][c], dtype=np.int64) for o in together
+                                  if c in o["categories"] and len(o["categories"][c]) == len(v))
+                           for c, v in mine["categories"].items()}
         refs = self.ref["columns"]
 
         def numeric_shift(i: int, name: str, ref: dict[str, Any]) -> Shift:

@@ -31,6 +31,7 @@ from winback.errors import did_you_mean
 from winback.serving.schemas import (BatchOut, CustomerIn, DriftOut, ErrorOut, Health, ModelInfo, NextEventOut,
                                      NextEventRequest, Ready, ScoreOut, request_models)
 from winback.serving.reload import DEFAULT_RELOAD_S, BundleWatcher, Served, stamp
+from winback.serving.shared import STATE_DIR_ENV, SharedCounts, alive
 from winback.serving.scorer import CustomerScorer, NextEventScorer, RequestError, Scored, load_scorers
 
 log = logging.getLogger("winback.serve")
@@ -145,11 +146,14 @@ def _mount_docs(app: FastAPI) -> None:
 
 def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, api_key: str | None = None,
-               reload_s: float = DEFAULT_RELOAD_S) -> FastAPI:
+               reload_s: float = DEFAULT_RELOAD_S, state_dir: Path | str | None = None) -> FastAPI:
     """The service for these bundles (at most one customer and one next-event bundle).
     `api_key` defaults to the WINBACK_API_KEY environment variable; empty means no auth.
     Every `reload_s` seconds while it serves (0: never) it looks for a retrained model in the
-    bundles' folders; `app.state.watcher.check()` looks at once."""
+    bundles' folders; `app.state.watcher.check()` looks at once. `state_dir` (default: the
+    WINBACK_STATE_DIR environment variable) is a folder shared by the service's worker
+    processes, through which /metrics and /v1/drift add up all of them (serving/shared.py);
+    without one they describe this process alone."""
     if max_batch < 1:
         raise WinbackError(f"--max-batch must be at least 1, got {max_batch}.")
     if max_body_bytes < 1024:
@@ -180,14 +184,28 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
     watcher = BundleWatcher(roles, current, publish, build,
                             {role: stamps[path] for role, path in roles.items()}, reload_s,
                             on_result=metrics.count_reload)
+    state_dir = state_dir if state_dir is not None else os.environ.get(STATE_DIR_ENV) or None
+    shared = SharedCounts(state_dir, lambda: (metrics, _drift_of(served.customer))) if state_dir else None
+
+    def drift_now(scorer: CustomerScorer) -> Any:
+        """The customers every worker has scored with this model, against its test population."""
+        mine = _drift_of(scorer)
+        if mine is None:
+            return None
+        model, tracker = mine
+        return tracker.result(shared.drift_snapshots(model) if shared else ())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         watcher.start()
+        if shared is not None:
+            shared.start()
         try:
             yield
         finally:
             watcher.stop()
+            if shared is not None:
+                shared.stop()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -288,7 +306,8 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
     @app.get("/v1/drift", response_model=DriftOut, tags=["model"], **v1,
              summary="The customers scored since the model was loaded, against its test population")
     async def drift() -> Any:
-        return _drift_out(need_customer())
+        scorer = need_customer()
+        return _drift_out(scorer, drift_now(scorer))
 
     @app.get("/healthz", response_model=Health, tags=["ops"], summary="The process answers")
     async def healthz() -> Any:
@@ -307,7 +326,10 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
     @app.get("/metrics", response_class=PlainTextResponse, tags=["ops"],
              summary="Prometheus text: request counts and latency histograms")
     async def prometheus() -> str:
-        return metrics.render() + _drift_lines(served.customer)
+        lines = (metrics.render() if shared is None else
+                 metrics.render([metrics.snapshot(), *shared.metrics_snapshots()], live=alive))
+        scorer = served.customer
+        return lines + (_drift_lines(drift_now(scorer)) if scorer and scorer.drift else "")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home() -> str:
@@ -347,16 +369,25 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
 
     app.add_middleware(GuardMiddleware, metrics=metrics, max_body_bytes=max_body_bytes)
     app.state.watcher = watcher
+    app.state.shared = shared
     return app
 
 
-def _drift_out(scorer: CustomerScorer) -> dict[str, Any]:
+def _drift_of(scorer: CustomerScorer | None) -> tuple[str, Any] | None:
+    """(an id of the model, its drift counter): workers add up counts of the same model only."""
+    if scorer is None or scorer.drift is None:
+        return None
+    m = scorer.manifest
+    return json.dumps([str(scorer.bundle_dir), m.get("created_at"), m.get("fingerprint")]), scorer.drift
+
+
+def _drift_out(scorer: CustomerScorer, found: Any) -> dict[str, Any]:
+    """/v1/drift's body: `found` is the Drift of every worker's customers (None before any)."""
     tracker = scorer.drift
     if tracker is None:
         return {"customers": 0, "min_customers": None, "level": "none",
                 "message": "This bundle keeps no test population to compare with (it was trained "
                            "before winback kept one); train it again to have it."}
-    found = tracker.result()
     if found is None:
         return {"customers": 0, "min_customers": tracker.needed, "tested_on": tracker.tested_on,
                 "level": "too_few", "message": "No customer scored since the model was loaded."}
@@ -373,24 +404,20 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _drift_lines(scorer: CustomerScorer | None) -> str:
-    """Prometheus gauges of the customer model's drift (per worker, as the other series)."""
-    if scorer is None or scorer.drift is None:
-        return ""
-    pid = os.getpid()
-    lines = ["# HELP winback_drift_customers Customers scored since the model was loaded, counted "
-             "against its test population.", "# TYPE winback_drift_customers gauge",
-             f'winback_drift_customers{{pid="{pid}"}} {scorer.drift.customers}']
-    found = scorer.drift.result()
+def _drift_lines(found: Any) -> str:
+    """Prometheus gauges of the customer model's drift over every worker's customers (`found`:
+    their Drift, None before any)."""
+    lines = ["# HELP winback_drift_customers Customers scored since the model was loaded (by every "
+             "worker), counted against its test population.", "# TYPE winback_drift_customers gauge",
+             f"winback_drift_customers {found.rows if found is not None else 0}"]
     if found is not None and found.message()[0] != "too_few":
         lines += ["# HELP winback_input_psi Population stability index of each model input: the "
                   "customers scored since the model was loaded against its test population "
                   "(0.1: some shift, 0.25: a major one).", "# TYPE winback_input_psi gauge"]
-        lines += [f'winback_input_psi{{feature="{_label(s.column)}",pid="{pid}"}} {s.psi:.6f}'
-                  for s in found.shifts]
+        lines += [f'winback_input_psi{{feature="{_label(s.column)}"}} {s.psi:.6f}' for s in found.shifts]
         if found.score is not None:
             lines += ["# HELP winback_score_psi The same for the model's probability.",
-                      "# TYPE winback_score_psi gauge", f'winback_score_psi{{pid="{pid}"}} {found.score.psi:.6f}']
+                      "# TYPE winback_score_psi gauge", f"winback_score_psi {found.score.psi:.6f}"]
     return "\n".join(lines) + "\n"
 
 

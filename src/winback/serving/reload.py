@@ -21,6 +21,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from winback.serving.background import Every
+
 log = logging.getLogger("winback.serve")
 
 DEFAULT_RELOAD_S = 5.0
@@ -79,11 +81,9 @@ class BundleWatcher:
         self.loaded = dict(stamps)  # the files each role's model was read from
         self.seen = dict(stamps)  # the files at the last look
         self.refused: dict[str, Stamp | None] = {}  # new files already tried and refused
-        self.interval_s = interval_s
         self.on_result = on_result or (lambda role, result: None)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._every = Every("winback-reload", interval_s, self._tick)
 
     def check(self) -> list[str]:
         """Look at every bundle once; the roles whose new model is now served. A folder is
@@ -139,24 +139,16 @@ class BundleWatcher:
         return True
 
     def start(self) -> None:
-        if self.interval_s <= 0 or self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="winback-reload", daemon=True)
-        self._thread.start()
+        self._every.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._every.stop()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.check()
-            except Exception:  # noqa: BLE001 - the watcher must outlive a bad moment on disk
-                log.exception("looking for a new bundle failed")
+    def _tick(self) -> None:
+        try:
+            self.check()
+        except Exception:  # noqa: BLE001 - the watcher must outlive a bad moment on disk
+            log.exception("looking for a new bundle failed")
 
 
 class _Refused(Exception):
