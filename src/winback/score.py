@@ -152,14 +152,14 @@ class _Bundle:
                 f"with data in the same layout as training (source.layout = "
                 f"'{self.manifest['source']['layout']}').")
         p = self.probabilities(frame)
-        out = pd.DataFrame({"customer_id": frame["customer_id"].astype(str).to_numpy(), "probability": p})
+        out = pd.DataFrame({"customer_id": frame["customer_id"].astype(str).array, "probability": p})
         if "cutoff" in frame.columns:
             out["cutoff"] = frame["cutoff"].to_numpy()
         if self.rule is not None:
             value = self._value(frame, gamma_gamma)
             segs = assign(self.rule, risk_of(self.problem.name, p), value)
             out["value"] = value
-            out["segment"], out["action"] = segs["segment"].to_numpy(), segs["action"].to_numpy()
+            out["segment"], out["action"] = segs["segment"].array, segs["action"].array
         if self.reasons:
             X = frame[self.inputs].to_numpy(dtype=float)
             if self.model.name == "bgnbd":  # exact Shapley values of its three purchase features
@@ -190,15 +190,16 @@ def _read_parquet(path: Path) -> str:
     return "read_parquet('" + str(path).replace("'", "''") + "')"
 
 
-def _ranked_query(path: Path, columns: list[str], decision: dict) -> str:
-    """Rank 1 = highest probability (ties by customer id), decile 1 = the top tenth, flagged =
-    the bundle's decision rule (see evaluate.flags)."""
+def _ranked_query(path: Path, columns: list[str], decision: dict, rows: int) -> str:
+    """Rank 1 = highest probability (ties by customer id), decile 1 = the top tenth of the
+    `rows` customers, flagged = the bundle's decision rule (see evaluate.flags). The count is
+    given, not counted by a second window (a quarter of the query's time on a million rows)."""
     rest = "".join(f", {c}" for c in columns if c not in ("customer_id", "probability"))
     return (f"SELECT customer_id, probability, rank, "
-            f"LEAST(10, (rank - 1) * 10 // n + 1)::BIGINT AS decile, "
+            f"LEAST(10, (rank - 1) * 10 // {int(rows)} + 1)::BIGINT AS decile, "
             f"{flag_sql(decision)} AS flagged{rest} FROM ("
-            f"SELECT *, row_number() OVER (ORDER BY probability DESC, customer_id) AS rank, "
-            f"count(*) OVER () AS n FROM {_read_parquet(path)}) "
+            f"SELECT *, row_number() OVER (ORDER BY probability DESC, customer_id) AS rank "
+            f"FROM {_read_parquet(path)}) "
             f"ORDER BY rank")
 
 
@@ -230,7 +231,7 @@ class _Spool:
 
     def write(self, output: str, table: str | None, decision: dict) -> str:
         self.close()
-        return _copy_out(_ranked_query(self.path, self.columns, decision), output, table)
+        return _copy_out(_ranked_query(self.path, self.columns, decision, self.rows), output, table)
 
 
 def _copy_out(query: str, output: str, table: str | None) -> str:

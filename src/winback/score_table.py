@@ -96,7 +96,7 @@ def score_table(cfg: Config, bundle_dir: Path, reasons: bool = True,
         segs = assign(rule, risk_of(manifest["problem"]["name"], p), value)
         # the value axis beside the segment it decided, as event-log scores carry it
         out["value"] = value
-        out["segment"], out["action"] = segs["segment"].to_numpy(), segs["action"].to_numpy()
+        out["segment"], out["action"] = segs["segment"].array, segs["action"].array
     if reasons:
         background = pd.read_parquet(Path(bundle_dir) / manifest["background"])
         seed = int(manifest["tuning"]["seed"])
