@@ -211,6 +211,33 @@ def cmd_backtest(args) -> int:
     return 0
 
 
+def cmd_outcomes(args) -> int:
+    from winback.outcomes import decile_rows, segment_rows
+    from winback.progress import Steps
+    from winback.project import Project
+
+    project = Project(_config(args))
+    with Steps(quiet=args.quiet).step(f"Labelling the customers in {args.scores} with what they did"):
+        result = project.outcomes(args.scores, bundle=args.bundle, cutoff=args.cutoff)
+    for title, rows in ((f"Outcomes of the scores at {moment_text(result.cutoff)}, by decile", decile_rows(result)),
+                        ("... and by segment", segment_rows(result))):
+        if len(rows) < 2:
+            continue
+        t = Table(title=title)
+        for i, header in enumerate(rows[0]):
+            t.add_column(header, justify="left" if i == 0 and header != "decile" else "right")
+        for row in rows[1:]:
+            t.add_row(*row)
+        console.print(t)
+    worse = result.verdict()[0] == "worse"
+    for i, line in enumerate(result.lines()):
+        mark = "[yellow]warning:[/] " if i == 0 and worse else "[yellow]note:[/] " if line in result.notes else ""
+        console.print(mark + escape(line))
+    if result.path:
+        console.print(f"Written: {result.path}")
+    return 0
+
+
 def _project_bundle(args) -> Path:
     """The bundle `winback train` wrote for the project (<output.dir>/bundle), which `score` and
     `serve` read when no --bundle is given: train, then score, with the same config."""
@@ -483,6 +510,12 @@ def build_parser() -> argparse.ArgumentParser:
                          "log at the cutoff (e.g. recency_days,n_orders,spend), columns of a customer "
                          "table, or of the --features file")
     sp.set_defaults(func=cmd_score)
+    sp = sub.add_parser("outcomes", help="what the customers scored at a cutoff did next, against their scores")
+    common(sp)
+    sp.add_argument("scores", metavar="SCORES", help="a scores file `winback score -o` wrote (.parquet or .csv)")
+    sp.add_argument("--bundle", help="the bundle that scored them (default: the project's, <output.dir>/bundle)")
+    sp.add_argument("--cutoff", help="the date they were scored at, for a file without a cutoff column")
+    sp.set_defaults(func=cmd_outcomes)
     sp = sub.add_parser("serve", help="HTTP service and web page for one or two bundles")
     sp.add_argument("--bundle", action="append",
                     help="bundle folder; repeat to serve a customer and a next-event bundle together "

@@ -1,0 +1,323 @@
+"""How did the customers scored at a cutoff turn out?
+
+A model's test figures are a promise made at training time, on customers of the past. Once
+the horizon after a scoring has passed, the event log holds what the scored customers then did,
+and the scores file says what the model expected of them: `winback outcomes scores.parquet`
+labels those customers exactly as training labels its test cutoff (the same problem, horizon
+and population rules, from the bundle that scored them) and measures the scores against it.
+It says whether the ranking held up as well as its test promised (ROC-AUC, with the chance
+spread of both figures), whether the probabilities were right on average and per decile,
+how the flagged customers did, and how each segment did: what a team that acted on the scores
+needs before it trusts the next batch. It reads the label window after the cutoff, which is
+what it is for: an evaluation after the fact, never an input to a model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from winback.config import Config, ProblemConfig, moment_text, parse_date
+from winback.errors import DataError
+from winback.results import html_table, text_table
+
+OUTCOME = {  # what a positive label means, for messages
+    "repeat_purchase": "bought again",
+    "return_visit": "came back",
+    "first_purchase": "bought",
+    "activity_decline": "slowed down",
+}
+CHANCE_SDS = 2.0  # a difference of ROC-AUCs within this many standard errors is what chance allows
+CALIBRATION_SDS = 3.0  # likewise for the count of outcomes against the sum of the probabilities
+
+
+@dataclass(repr=False)
+class Outcomes:
+    """The scores of one cutoff against what happened in the horizon after it.
+
+    `realized`: the metrics of the scores on the outcomes (ROC-AUC, PR-AUC, log loss, Brier,
+    lift at 10 and 20 %, base rate; precision, recall and the confusion counts of the
+    `flagged` column when the file has it); `tested`: the chosen model's test figures from its
+    bundle; `deciles` and `segments`: customers, mean probability and outcome rate per score
+    decile and per segment."""
+
+    cutoff: dt.datetime
+    window_end: dt.datetime
+    problem: str
+    model: str
+    realized: dict[str, float]
+    tested: dict[str, float] | None
+    deciles: pd.DataFrame
+    segments: pd.DataFrame | None
+    notes: list[str] = field(default_factory=list)
+    path: Path | None = None
+
+    @property
+    def outcome(self) -> str:
+        return OUTCOME.get(self.problem, "had the outcome")
+
+    def verdict(self) -> tuple[str, str]:
+        """(level, text): 'as_tested', 'better' or 'worse' than the model's test ROC-AUC, with
+        the chance spread of both figures (Hanley and McNeil's standard error)."""
+        r = self.realized
+        if self.tested is None:
+            return "untested", (f"The scores ranked the customers with ROC-AUC {r['roc_auc']:.3f} on what "
+                                f"they did; the bundle keeps no test figures to compare with.")
+        t = self.tested
+        spread = math.hypot(auc_standard_error(r["roc_auc"], r["positives"], r["negatives"]),
+                            auc_standard_error(t["roc_auc"], t["positives"], t["negatives"]))
+        gap = r["roc_auc"] - t["roc_auc"]
+        both = (f"ROC-AUC {r['roc_auc']:.3f} on what the customers did, against {t['roc_auc']:.3f} "
+                f"when the model was tested")
+        if abs(gap) <= CHANCE_SDS * spread:
+            return "as_tested", (f"The scores ranked the customers as well as the model's test promised: "
+                                 f"{both} (a difference of {gap:+.3f}, within the {CHANCE_SDS * spread:.3f} "
+                                 f"that chance allows).")
+        if gap > 0:
+            return "better", f"The scores ranked the customers better than the model's test: {both}."
+        return "worse", (f"The scores ranked the customers worse than the model's test promised: {both} "
+                         f"(more than the {CHANCE_SDS * spread:.3f} that chance allows). Customers or the "
+                         f"shop have changed since the model's test: train it again on recent data "
+                         f"(`winback train`), and see what moved (`winback score` compares the "
+                         f"customers with those the model was tested on).")
+
+    def calibration_line(self) -> str:
+        """Expected against actual outcomes, and whether the gap is more than chance: the
+        count of outcomes of independent customers varies by sqrt(sum p(1 - p)) around the sum
+        of their probabilities."""
+        r = self.realized
+        expected, actual, spread = r["expected_positives"], r["positives"], r["expected_sd"]
+        said = (f"It expected {expected:,.0f} of the {r['n']:,} customers to have {self.outcome} by "
+                f"{moment_text(self.window_end)}; {actual:,} did ({r['base_rate']:.1%}).")
+        if abs(actual - expected) <= CALIBRATION_SDS * spread:
+            return said + " The probabilities were right on average."
+        way = "low" if actual > expected else "high"
+        return (said + f" The probabilities were too {way} ({actual / max(expected, 1e-12):.2f} times as many "
+                f"happened as they said, more than chance allows): read them as a ranking, and "
+                f"the deciles above for the rates.")
+
+    def flagged_line(self) -> str | None:
+        r = self.realized
+        if "flagged" not in r:
+            return None
+        return (f"Of the {r['flagged']:,} customers flagged, {r['precision']:.0%} {self.outcome} "
+                f"(precision); they were {r['recall']:.0%} of all who did (recall).")
+
+    def lines(self) -> list[str]:
+        return [self.verdict()[1], self.calibration_line(), *filter(None, [self.flagged_line()]), *self.notes]
+
+    def as_dict(self) -> dict[str, Any]:
+        level, text = self.verdict()
+        return {"cutoff": self.cutoff.isoformat(), "window_end": self.window_end.isoformat(),
+                "problem": self.problem, "model": self.model, "verdict": level, "message": text,
+                "realized": self.realized, "tested": self.tested,
+                "deciles": self.deciles.to_dict("records"),
+                "segments": self.segments.to_dict("records") if self.segments is not None else None,
+                "notes": self.notes}
+
+    def __repr__(self) -> str:
+        head = f"Outcomes of the scores at {moment_text(self.cutoff)} (until {moment_text(self.window_end)})"
+        return "\n".join([head, *text_table(decile_rows(self), lambda i: False), *self.lines()])
+
+    def _repr_html_(self) -> str:
+        return (f"<div><b>Outcomes</b> of the scores at {html.escape(moment_text(self.cutoff))}"
+                f"{html_table(decile_rows(self))}"
+                + "".join(f"<p>{html.escape(line)}</p>" for line in self.lines()) + "</div>")
+
+
+def auc_standard_error(auc: float, positives: int, negatives: int) -> float:
+    """Hanley and McNeil (1982): the standard error of a ROC-AUC from its value and class sizes."""
+    if positives < 1 or negatives < 1:
+        return float("nan")
+    q1, q2 = auc / (2 - auc), 2 * auc ** 2 / (1 + auc)
+    var = (auc * (1 - auc) + (positives - 1) * (q1 - auc ** 2)
+           + (negatives - 1) * (q2 - auc ** 2)) / (positives * negatives)
+    return math.sqrt(max(var, 0.0))
+
+
+def decile_rows(result: Outcomes) -> list[list[str]]:
+    rows = [["decile", "customers", "expected", f"{result.outcome}", "lift"]]
+    for r in result.deciles.to_dict("records"):
+        rows.append([str(r["decile"]), f"{r['customers']:,}", f"{r['mean_probability']:.1%}",
+                     f"{r['rate']:.1%}", f"{r['lift']:.2f}"])
+    return rows
+
+
+def segment_rows(result: Outcomes) -> list[list[str]]:
+    rows = [["segment", "customers", "expected", f"{result.outcome}"]]
+    for r in result.segments.to_dict("records") if result.segments is not None else []:
+        rows.append([str(r["segment"]), f"{r['customers']:,}", f"{r['mean_probability']:.1%}", f"{r['rate']:.1%}"])
+    return rows
+
+
+def read_scores(path: Path) -> pd.DataFrame:
+    """A scores file `winback score` wrote (Parquet or CSV; ids read as text, so 00042 stays)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"No scores file at '{path}'.")
+    name = path.name.lower()
+    try:
+        if name.endswith((".csv", ".csv.gz")):
+            return pd.read_csv(path, dtype={"customer_id": str})
+        if name.endswith(".parquet") or path.is_dir():
+            return pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - whatever the reader says, name the file
+        raise DataError(f"Cannot read the scores file '{path}': {exc}") from exc
+    raise DataError(f"'{path}': scores are read from a .parquet or .csv file, as `winback score -o` writes them.")
+
+
+def scores_cutoff(scores: pd.DataFrame, given: str | None, path: Path) -> dt.datetime:
+    """The one cutoff the scores were made at: their `cutoff` column, or `given` (`--cutoff`)."""
+    if "cutoff" not in scores.columns:
+        if not given:
+            raise DataError(f"'{path}' has no cutoff column (scores of ready features, or written by "
+                            f"another tool): name the date the customers were scored at with --cutoff.")
+        return parse_date(given, "--cutoff")
+    times = pd.to_datetime(scores["cutoff"].dropna().unique(), utc=True)
+    if len(times) != 1:
+        listed = ", ".join(moment_text(t.tz_convert(None).to_pydatetime()) for t in sorted(times)[:5])
+        raise DataError(f"'{path}' holds scores of {len(times)} cutoffs ({listed}); measure one at a "
+                        f"time (filter the file by its cutoff column).")
+    found = times[0].tz_convert(None).to_pydatetime()
+    if given and parse_date(given, "--cutoff") != found:
+        raise DataError(f"--cutoff {given} is not the cutoff the scores in '{path}' were made at "
+                        f"({moment_text(found)}); leave it out.")
+    return found
+
+
+def outcomes(cfg: Config, scores_path: Path, bundle_dir: Path, *, cutoff: str | None = None,
+             log=None, write: bool = True) -> Outcomes:
+    """Label the customers in `scores_path` at their cutoff as the bundle's problem defines it,
+    from the project's event log, and measure the scores on those labels (see the module doc).
+    Written to `<output.dir>/outcomes-<cutoff>.json` unless `write` is False."""
+    from winback.bundle import read_manifest
+    from winback.data.canonical import load_events
+    from winback.evaluate import decision_of, metrics
+    from winback.labels import Cutoff, label_table, observed_end
+
+    manifest = read_manifest(Path(bundle_dir))
+    kind = manifest.get("kind", "event_log")
+    if kind != "event_log":
+        what = "a customer table" if kind == "customer_table" else "live sessions"
+        raise DataError(f"'{bundle_dir}' is a model of {what}: outcomes are measured for an event log's "
+                        f"customers, whose log later shows what they did.")
+    problem = ProblemConfig(**manifest["problem"])
+    scores = read_scores(scores_path)
+    missing = [c for c in ("customer_id", "probability") if c not in scores.columns]
+    if missing:
+        raise DataError(f"'{scores_path}' lacks {', '.join(missing)}: it is not a file `winback score` wrote.")
+    when = scores_cutoff(scores, cutoff, Path(scores_path))
+    window_end = when + dt.timedelta(days=problem.horizon_days)
+    scores = scores.assign(customer_id=scores["customer_id"].astype(str))
+    repeated = scores["customer_id"][scores["customer_id"].duplicated()]
+    if len(repeated):
+        raise DataError(f"'{scores_path}' scores {repeated.nunique():,} customer(s) more than once, e.g. "
+                        f"{', '.join(repr(v) for v in repeated.unique()[:3])}.")
+    notes = []
+    unscored = int(scores["probability"].isna().sum())
+    if unscored:
+        notes.append(f"{unscored:,} customers in the file have no probability (outside the problem's "
+                     f"population when scored) and are left out.")
+        scores = scores[scores["probability"].notna()]
+    if scores.empty:
+        raise DataError(f"'{scores_path}' holds no scored customer.")
+    log = log or load_events(cfg)
+    reached = observed_end(log.end)
+    if reached < window_end:
+        days = math.ceil((window_end - reached) / dt.timedelta(days=1))
+        raise DataError(f"What the customers scored at {moment_text(when)} did is known once the log "
+                        f"runs through {window_end - dt.timedelta(days=1):%Y-%m-%d} (the end of the "
+                        f"{problem.horizon_days}-day horizon of the bundle's problem); "
+                        f"{log.source_name} ends {moment_text(log.end)}, "
+                        f"{days:,} day(s) short. Measure them when the log holds the whole horizon.")
+    labels = label_table(log.table, Cutoff(when, window_end, "outcome"), problem).execute()
+    labels = labels.assign(customer_id=labels["customer_id"].astype(str))
+    joined = scores.merge(labels, on="customer_id", how="left")
+    outside = int(joined["label"].isna().sum())
+    if outside == len(joined):
+        raise DataError(f"None of the {len(joined):,} customers in '{scores_path}' is in the "
+                        f"'{problem.name}' population of {log.source_name} at {moment_text(when)}: "
+                        f"were they scored from another source, or at another date?")
+    if outside:
+        notes.append(f"{outside:,} scored customers are not in the '{problem.name}' population of the "
+                     f"log at {moment_text(when)} as it reads now (events changed or removed since the "
+                     f"scoring?) and are left out.")
+        joined = joined[joined["label"].notna()]
+    left = len(labels) - len(joined)
+    if left > 0:
+        notes.append(f"The scores cover {len(joined):,} of the {len(labels):,} customers in the "
+                     f"population at {moment_text(when)}; the figures are theirs.")
+    y = joined["label"].to_numpy(dtype=int)
+    p = joined["probability"].to_numpy(dtype=float)
+    if y.min() == y.max():
+        raise DataError(f"Every one of the {len(y):,} customers scored at {moment_text(when)} "
+                        f"{'' if y[0] else 'did not have '}{OUTCOME.get(problem.name, 'the outcome')} "
+                        f"by {moment_text(window_end)}: a ranking cannot be measured on one outcome.")
+    realized = metrics(y, p, float(decision_of(manifest)["threshold"]))
+    for name in ("precision", "recall", "f1", "tp", "fp", "fn", "tn", "flagged_share", "threshold"):
+        realized.pop(name)  # the file's own `flagged` says which customers were flagged
+    realized.update(positives=int(y.sum()), negatives=int(len(y) - y.sum()),
+                    expected_positives=float(p.sum()), expected_sd=float(np.sqrt(np.sum(p * (1 - p)))))
+    if "flagged" in joined.columns:
+        realized.update(flagged_counts(y, joined["flagged"].fillna(False).to_numpy(dtype=bool)))
+    best = manifest.get("best")
+    row = next((r for r in manifest.get("leaderboard", []) if r.get("candidate") == best), None)
+    tested = None
+    if row is not None and {"tp", "fn", "fp", "tn"} <= set(row):
+        tested = {"roc_auc": float(row["roc_auc"]), "pr_auc": float(row["pr_auc"]),
+                  "lift_10": float(row["lift_10"]), "positives": int(row["tp"] + row["fn"]),
+                  "negatives": int(row["fp"] + row["tn"]),
+                  "cutoff": next((c["time"] for c in manifest["cutoffs"] if c["role"] == "test"), None)}
+    result = Outcomes(when, window_end, problem.name, str(best), realized, tested,
+                      decile_frame(joined, y, p), segment_frame(joined, y), notes)
+    if write:
+        from winback.bundle import write_atomic_file
+
+        target = cfg.output_dir() / f"outcomes-{when:%Y-%m-%d}.json"
+        text = json.dumps(result.as_dict(), indent=2, default=str)
+        result.path = write_atomic_file(target, lambda tmp: tmp.write_text(text))
+    return result
+
+
+def flagged_counts(y: np.ndarray, flagged: np.ndarray) -> dict[str, Any]:
+    tp = int((flagged & (y == 1)).sum())
+    fp = int((flagged & (y == 0)).sum())
+    precision = tp / max(int(flagged.sum()), 1)
+    recall = tp / max(int(y.sum()), 1)
+    return {"flagged": int(flagged.sum()), "precision": precision, "recall": recall,
+            "f1": 2 * precision * recall / max(precision + recall, 1e-12),
+            "tp": tp, "fp": fp, "fn": int(y.sum()) - tp, "tn": int(len(y) - y.sum()) - fp}
+
+
+def decile_frame(joined: pd.DataFrame, y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
+    """Per decile the scores gave (1 = the highest tenth; recomputed from the probabilities
+    when the file has none): customers, mean probability, outcome rate and its lift."""
+    if "decile" in joined.columns and joined["decile"].notna().all():
+        decile = joined["decile"].to_numpy(dtype=int)
+    else:
+        from winback.evaluate import rank_and_decile
+
+        decile = rank_and_decile(p)[1]
+    frame = pd.DataFrame({"decile": decile, "p": p, "y": y})
+    out = (frame.groupby("decile").agg(customers=("y", "size"), mean_probability=("p", "mean"), rate=("y", "mean"))
+           .reset_index())
+    out["lift"] = out["rate"] / max(y.mean(), 1e-12)
+    return out
+
+
+def segment_frame(joined: pd.DataFrame, y: np.ndarray) -> pd.DataFrame | None:
+    if "segment" not in joined.columns:
+        return None
+    frame = pd.DataFrame({"segment": joined["segment"].astype(str).to_numpy(),
+                          "p": joined["probability"].to_numpy(dtype=float), "y": y})
+    return (frame.groupby("segment", sort=False).agg(customers=("y", "size"), mean_probability=("p", "mean"),
+                                                     rate=("y", "mean"))
+            .reset_index().sort_values("customers", ascending=False, kind="stable").reset_index(drop=True))

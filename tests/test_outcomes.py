@@ -1,0 +1,128 @@
+"""`winback outcomes`: scores of a cutoff against what the customers did in the horizon after it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from winback.cli import main
+from winback.datasets import cdnow_config
+from winback.errors import DataError, WinbackError
+from winback.outcomes import auc_standard_error, outcomes
+from winback.project import Project
+from winback.score import score_to
+
+
+@pytest.fixture(scope="module")
+def test_cutoff_scores(cdnow_bundle, tmp_path_factory):
+    """CDNOW scored at the bundle's own test cutoff, as a user would have on 1997-10-01."""
+    path = tmp_path_factory.mktemp("outcomes") / "scores.parquet"
+    score_to(cdnow_config(), cdnow_bundle, str(path), cutoff="1997-10-01", reasons=False)
+    return path
+
+
+def test_the_scores_of_the_test_cutoff_turn_out_as_the_leaderboard_says(cdnow_bundle, test_cutoff_scores, tmp_path):
+    """The same customers, labels and probabilities as the model's test: every figure equal."""
+    result = outcomes(cdnow_config(output_dir=str(tmp_path)), test_cutoff_scores, cdnow_bundle)
+    manifest = json.loads((cdnow_bundle / "manifest.json").read_text())
+    row = next(r for r in manifest["leaderboard"] if r["candidate"] == manifest["best"])
+    r = result.realized
+    for metric in ("roc_auc", "pr_auc", "log_loss", "brier", "lift_10", "lift_20"):
+        assert r[metric] == pytest.approx(row[metric], abs=1e-12), metric
+    assert (r["tp"], r["fp"], r["fn"], r["tn"]) == (row["tp"], row["fp"], row["fn"], row["tn"])
+    assert r["n"] == 23_570 and r["positives"] == 7_058
+    level, text = result.verdict()
+    assert level == "as_tested" and "as well as the model's test promised" in text
+    assert result.deciles["customers"].sum() == 23_570 and list(result.deciles["decile"]) == list(range(1, 11))
+    assert result.deciles["rate"].iloc[0] > 2 * result.deciles["rate"].iloc[-1]  # the top tenth bought far more
+    assert set(result.segments["segment"]) >= {"Valuable and loyal", "Valuable, slipping away"}
+    assert result.segments["customers"].sum() == 23_570
+    written = json.loads(result.path.read_text())
+    assert result.path.name == "outcomes-1997-10-01.json" and written["verdict"] == "as_tested"
+    assert written["realized"]["roc_auc"] == r["roc_auc"]
+
+
+def test_a_ranking_that_did_not_hold_up_is_a_warning(cdnow_bundle, test_cutoff_scores, tmp_path):
+    scores = pd.read_parquet(test_cutoff_scores)
+    scores["probability"] = np.random.default_rng(0).permutation(scores["probability"].to_numpy())
+    shuffled = tmp_path / "shuffled.parquet"
+    scores.to_parquet(shuffled)
+    result = outcomes(cdnow_config(output_dir=str(tmp_path)), shuffled, cdnow_bundle, write=False)
+    level, text = result.verdict()
+    assert level == "worse" and abs(result.realized["roc_auc"] - 0.5) < 0.02
+    assert "train it again on recent data" in text and result.path is None
+
+
+def test_outcomes_wait_for_the_whole_horizon(cdnow_bundle, tmp_path):
+    late = tmp_path / "late.parquet"
+    score_to(cdnow_config(), cdnow_bundle, str(late), cutoff="1998-01-01", reasons=False)
+    with pytest.raises(DataError, match=r"known once the log runs through 1998-09-30 .* 92 day\(s\) short"):
+        outcomes(cdnow_config(output_dir=str(tmp_path)), late, cdnow_bundle)
+
+
+def test_scores_files_that_cannot_be_measured(cdnow_bundle, test_cutoff_scores, tmp_path):
+    cfg = cdnow_config(output_dir=str(tmp_path))
+    scores = pd.read_parquet(test_cutoff_scores)
+    cases = {
+        "no_probability.parquet": (scores.drop(columns=["probability"]), "lacks probability"),
+        "two_cutoffs.parquet": (pd.concat([scores.head(5), scores.tail(5).assign(cutoff=pd.Timestamp("1997-09-01"))]),
+                                "holds scores of 2 cutoffs"),
+        "twice.parquet": (pd.concat([scores.head(5), scores.head(2)]), "more than once"),
+        "strangers.parquet": (scores.head(50).assign(customer_id=lambda d: "x" + d["customer_id"]),
+                              "None of the 50 customers"),
+        "no_cutoff.parquet": (scores.drop(columns=["cutoff"]), "name the date the customers were scored at with --cutoff"),
+    }
+    for name, (frame, words) in cases.items():
+        frame.to_parquet(tmp_path / name)
+        with pytest.raises(DataError, match=words):
+            outcomes(cfg, tmp_path / name, cdnow_bundle, write=False)
+    # a file without its cutoff is measured at the date given; a wrong date for a file with one is refused
+    given = outcomes(cfg, tmp_path / "no_cutoff.parquet", cdnow_bundle, cutoff="1997-10-01", write=False)
+    assert given.realized["roc_auc"] == outcomes(cfg, test_cutoff_scores, cdnow_bundle, write=False).realized["roc_auc"]
+    with pytest.raises(DataError, match="is not the cutoff the scores"):
+        outcomes(cfg, test_cutoff_scores, cdnow_bundle, cutoff="1997-09-01", write=False)
+
+
+def test_a_csv_of_part_of_the_customers_keeps_their_ids(cdnow_bundle, test_cutoff_scores, tmp_path):
+    """ids such as 00042 stay text; a file of some of the customers is measured on them, said."""
+    part = pd.read_parquet(test_cutoff_scores).iloc[::3]
+    part.to_csv(tmp_path / "part.csv", index=False)
+    result = outcomes(cdnow_config(output_dir=str(tmp_path)), tmp_path / "part.csv", cdnow_bundle, write=False)
+    assert result.realized["n"] == len(part)
+    assert any(f"cover {len(part):,} of the 23,570" in n for n in result.notes)
+
+
+def test_the_command_prints_the_deciles_and_the_verdict(cdnow_bundle, test_cutoff_scores, tmp_path, capsys):
+    assert main(["outcomes", str(test_cutoff_scores), "--dataset", "cdnow", "--bundle", str(cdnow_bundle),
+                 "--out", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "bought again" in out and "as well as the model's test promised" in out
+    assert (tmp_path / "outcomes-1997-10-01.json").exists()
+    assert main(["outcomes", str(tmp_path / "none.parquet"), "--dataset", "cdnow", "--bundle",
+                 str(cdnow_bundle), "--out", str(tmp_path), "--quiet"]) == 2
+
+
+def test_outcomes_are_for_event_logs():
+    with pytest.raises(WinbackError, match="event log"):
+        Project.from_dataset("oneclick", output_dir="unused").outcomes(Path("scores.parquet"))
+
+
+def test_auc_standard_error_by_hanley_and_mcneil():
+    """Their formula is exact for exponential scores: 2,000 draws of 100 positives and 100
+    negatives (AUC 0.85) spread as it says."""
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(7)
+    mean = 0.85 / 0.15  # P(Exp(mean) > Exp(1)) = mean / (1 + mean) = 0.85
+    aucs = []
+    for _ in range(2_000):
+        pos, neg = rng.exponential(mean, 100), rng.exponential(1.0, 100)
+        ranks = rankdata(np.r_[pos, neg])[:100]
+        aucs.append((ranks.sum() - 100 * 101 / 2) / (100 * 100))
+    assert np.mean(aucs) == pytest.approx(0.85, abs=0.005)
+    assert np.std(aucs) == pytest.approx(auc_standard_error(0.85, 100, 100), rel=0.08)
+    assert auc_standard_error(0.85, 400, 400) < auc_standard_error(0.85, 100, 100) / 1.9
