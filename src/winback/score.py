@@ -196,10 +196,10 @@ def _ranked_query(path: Path, columns: list[str], decision: dict, rows: int) -> 
     given, not counted by a second window (a quarter of the query's time on a million rows)."""
     rest = "".join(f", {c}" for c in columns if c not in ("customer_id", "probability"))
     return (f"SELECT customer_id, probability, rank, "
-            f"LEAST(10, (rank - 1) * 10 // {int(rows)} + 1)::BIGINT AS decile, "
+            f"LEAST(10, (rank - 1) * 10 // n + 1)::BIGINT AS decile, "
             f"{flag_sql(decision)} AS flagged{rest} FROM ("
-            f"SELECT *, row_number() OVER (ORDER BY probability DESC, customer_id) AS rank "
-            f"FROM {_read_parquet(path)}) "
+            f"SELECT *, row_number() OVER (ORDER BY probability DESC, customer_id) AS rank, "
+            f"{int(rows)}::BIGINT AS n FROM {_read_parquet(path)}) "
             f"ORDER BY rank")
 
 
