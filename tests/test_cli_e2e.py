@@ -36,7 +36,7 @@ def test_demo_writes_bundle_report_and_scores(demo):
     assert "Leaderboard" in html and html.count("data:image/png;base64,") >= 5
     assert "http://" not in html and "https://" not in html  # opens offline
     # CDNOW's training windows are truncated (91 days at validation vs a 273-day horizon)
-    assert "calibrated on a 91-day validation window" in html
+    assert "labels cover 91 to 203 days" in html and "carried to 273 days by a window term" in html
     scores = pd.read_csv(demo / "scores.csv", dtype={"customer_id": str})
     assert len(scores) == 23_570 and scores["rank"].tolist() == list(range(1, 23_571))
     assert scores.probability.between(0, 1).all() and scores.probability.is_monotonic_decreasing

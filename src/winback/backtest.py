@@ -109,7 +109,8 @@ def backtest(cfg: Config, *, folds: int = 4, step_days: int | None = None, steps
             show("fitting the candidates")
             parts = split_frames(fold_cfg, frames)
             results, _ = fit_candidates(fold_cfg, parts["train"], parts["stop"], parts["valid"], parts["test"],
-                                        quiet, parts["refit"] if fold_cfg.train.refit else None)
+                                        quiet, parts["refit"] if fold_cfg.train.refit else None,
+                                        held=parts["held"])
         rows += fold_rows(k + 1, plan, leaderboard(results, metric), frames["test"]["label"], metric)
     table = pd.DataFrame(rows)
     result = BacktestResult(table, summarise(table), None, step)

@@ -84,17 +84,26 @@ def _importance_plot(importance: dict[str, float], best: str) -> str | None:
 
 
 def horizon_caveat(manifest: dict[str, Any]) -> str:
-    """A warning when probabilities were calibrated on a shorter window than the horizon.
+    """A note when the validation labels cover a shorter window than the horizon.
 
-    With too little history for a full training window, validation labels cover a truncated
-    window; calibrated probabilities then answer "within that many days", understate the full
-    horizon, and only the ranking (ROC-AUC, gains, lift) carries over to it.
+    With too little history for a full training window, held-out labels cover truncated
+    windows. Probabilities are then calibrated over those windows with a window term and carried
+    to the horizon (models/calibration.py): an extrapolation, which the report names. Bundles
+    of older versions calibrated on the validation window alone, and understated the horizon.
     """
     valid = next(c for c in manifest["cutoffs"] if c["role"] == "valid")
     days = (dt.datetime.fromisoformat(valid["window_end"]) - dt.datetime.fromisoformat(valid["time"])).days
     horizon = int(manifest["problem"]["horizon_days"])
     if days >= horizon:
         return ""
+    window = (manifest.get("calibration") or {}).get("window")
+    if window:
+        fitted = window["fitted_on_days"]
+        return (f"Too little history for a full {horizon}-day training window: the held-out customers' "
+                f"labels cover {min(fitted):.0f} to {max(fitted):.0f} days, and the probabilities are "
+                f"calibrated over those windows and carried to {horizon} days by a window term (an "
+                f"extrapolation: check them with `winback outcomes` once a horizon has passed). "
+                f"Rankings, gains and lift do not depend on it.")
     return (f"Too little history for a full {horizon}-day training window: probabilities are "
             f"calibrated on a {days}-day validation window and understate the chance over "
             f"{horizon} days (see the calibration curve). Rankings, gains and lift are unaffected.")
