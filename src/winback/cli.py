@@ -423,6 +423,9 @@ def cmd_demo(args) -> int:
     console.print(f"Report: [bold]{result.report_path}[/]")
     console.print(f"Serve it: winback serve --bundle {result.bundle_dir}")
     console.print("How stable is it? winback backtest --dataset cdnow (the same flow at earlier test cutoffs)")
+    console.print(f"Did the scores come true? winback score --dataset cdnow --bundle {result.bundle_dir} "
+                  f"--cutoff 1997-10-01 -o past.parquet, then winback outcomes past.parquet --dataset cdnow "
+                  f"--bundle {result.bundle_dir} (what those customers did in the 273 days after)")
     return 0
 
 
