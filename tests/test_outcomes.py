@@ -130,3 +130,18 @@ def test_auc_standard_error_by_hanley_and_mcneil():
     assert np.mean(aucs) == pytest.approx(0.85, abs=0.005)
     assert np.std(aucs) == pytest.approx(auc_standard_error(0.85, 100, 100), rel=0.08)
     assert auc_standard_error(0.85, 400, 400) < auc_standard_error(0.85, 100, 100) / 1.9
+
+
+def test_the_lines_speak_of_each_problem_s_outcome():
+    import datetime as dt
+
+    from winback.outcomes import Outcomes
+
+    realized = {"roc_auc": 0.8, "positives": 300, "negatives": 700, "n": 1000, "base_rate": 0.3,
+                "expected_positives": 297.0, "expected_sd": 14.0, "flagged": 200, "precision": 0.6, "recall": 0.4}
+    deciles = pd.DataFrame({"decile": [1], "customers": [1000], "mean_probability": [0.3], "rate": [0.3], "lift": [1.0]})
+    for problem, did, expected in (("return_visit", "came back", "come back"), ("activity_decline", "slowed down", "slow down")):
+        result = Outcomes(dt.datetime(2024, 1, 1), dt.datetime(2024, 4, 1), problem, "lightgbm", realized, None, deciles, None)
+        text = "\n".join(result.lines())
+        assert f"customers to {expected} before 2024-04-01; 300 did" in text and "right on average" in text
+        assert f"60% {did} (precision)" in text and "keeps no test figures" in text

@@ -29,11 +29,11 @@ from winback.config import Config, ProblemConfig, moment_text, parse_date
 from winback.errors import DataError
 from winback.results import html_table, text_table
 
-OUTCOME = {  # what a positive label means, for messages
-    "repeat_purchase": "bought again",
-    "return_visit": "came back",
-    "first_purchase": "bought",
-    "activity_decline": "slowed down",
+OUTCOME = {  # what a positive label means, for messages: (what they did, what was expected of them)
+    "repeat_purchase": ("bought again", "buy again"),
+    "return_visit": ("came back", "come back"),
+    "first_purchase": ("bought", "buy"),
+    "activity_decline": ("slowed down", "slow down"),
 }
 CHANCE_SDS = 2.0  # a difference of ROC-AUCs within this many standard errors is what chance allows
 CALIBRATION_SDS = 3.0  # likewise for the count of outcomes against the sum of the probabilities
@@ -62,7 +62,7 @@ class Outcomes:
 
     @property
     def outcome(self) -> str:
-        return OUTCOME.get(self.problem, "had the outcome")
+        return OUTCOME.get(self.problem, ("had the outcome", ""))[0]
 
     def verdict(self) -> tuple[str, str]:
         """(level, text): 'as_tested', 'better' or 'worse' than the model's test ROC-AUC, with
@@ -95,7 +95,8 @@ class Outcomes:
         of their probabilities."""
         r = self.realized
         expected, actual, spread = r["expected_positives"], r["positives"], r["expected_sd"]
-        said = (f"It expected {expected:,.0f} of the {r['n']:,} customers to have {self.outcome} by "
+        expected_of_them = OUTCOME.get(self.problem, ("", "have the outcome"))[1]
+        said = (f"It expected {expected:,.0f} of the {r['n']:,} customers to {expected_of_them} before "
                 f"{moment_text(self.window_end)}; {actual:,} did ({r['base_rate']:.1%}).")
         if abs(actual - expected) <= CALIBRATION_SDS * spread:
             return said + " The probabilities were right on average."
@@ -259,7 +260,7 @@ def outcomes(cfg: Config, scores_path: Path, bundle_dir: Path, *, cutoff: str | 
     p = joined["probability"].to_numpy(dtype=float)
     if y.min() == y.max():
         raise DataError(f"Every one of the {len(y):,} customers scored at {moment_text(when)} "
-                        f"{'' if y[0] else 'did not have '}{OUTCOME.get(problem.name, 'the outcome')} "
+                        f"{'' if y[0] else 'did not '}{OUTCOME.get(problem.name, ('', 'have the outcome'))[int(not y[0])]} "
                         f"by {moment_text(window_end)}: a ranking cannot be measured on one outcome.")
     realized = metrics(y, p, float(decision_of(manifest)["threshold"]))
     for name in ("precision", "recall", "f1", "tp", "fp", "fn", "tn", "flagged_share", "threshold"):
