@@ -145,3 +145,28 @@ def test_the_lines_speak_of_each_problem_s_outcome():
         text = "\n".join(result.lines())
         assert f"customers to {expected} before 2024-04-01; 300 did" in text and "right on average" in text
         assert f"60% {did} (precision)" in text and "keeps no test figures" in text
+
+
+def test_scores_written_to_a_database_table_are_read_back(cdnow_bundle, test_cutoff_scores, tmp_path,
+                                                           postgres_url):
+    """The CRM path: scores kept in a DuckDB file or a PostgreSQL table, measured from there."""
+    cfg = cdnow_config(output_dir=str(tmp_path))
+    expected = outcomes(cfg, test_cutoff_scores, cdnow_bundle, write=False).realized
+    frame = pd.read_parquet(test_cutoff_scores)
+    from winback.score import write_frame
+
+    write_frame(frame, str(tmp_path / "crm.duckdb"), "scores_1997")
+    write_frame(frame, postgres_url, "public.outcome_scores")
+    for source, table in ((tmp_path / "crm.duckdb", "scores_1997"), (postgres_url, "public.outcome_scores")):
+        found = outcomes(cfg, source, cdnow_bundle, table=table, write=False).realized
+        assert found["roc_auc"] == pytest.approx(expected["roc_auc"], abs=1e-12)
+        assert (found["tp"], found["fp"]) == (expected["tp"], expected["fp"])
+    with pytest.raises(DataError, match="Cannot read the scores in table nowhere in"):
+        outcomes(cfg, tmp_path / "crm.duckdb", cdnow_bundle, table="nowhere", write=False)
+    with pytest.raises(DataError, match="--table names a table of a DuckDB file"):
+        outcomes(cfg, test_cutoff_scores, cdnow_bundle, table="scores", write=False)
+    secret = postgres_url.replace("postgres@", "postgres:hunter2@", 1)  # the test server trusts any password
+    assert "hunter2" in secret
+    with pytest.raises(DataError) as caught:
+        outcomes(cfg, secret, cdnow_bundle, table="public.nowhere", write=False)
+    assert "hunter2" not in str(caught.value) and "postgres:***@" in str(caught.value)

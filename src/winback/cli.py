@@ -212,13 +212,14 @@ def cmd_backtest(args) -> int:
 
 
 def cmd_outcomes(args) -> int:
-    from winback.outcomes import decile_rows, segment_rows
+    from winback.outcomes import decile_rows, scores_place, segment_rows
     from winback.progress import Steps
     from winback.project import Project
 
     project = Project(_config(args))
-    with Steps(quiet=args.quiet).step(f"Labelling the customers in {args.scores} with what they did"):
-        result = project.outcomes(args.scores, bundle=args.bundle, cutoff=args.cutoff)
+    place = scores_place(args.scores, args.table)  # a database URL without its password
+    with Steps(quiet=args.quiet).step(f"Labelling the customers in {place} with what they did"):
+        result = project.outcomes(args.scores, bundle=args.bundle, cutoff=args.cutoff, table=args.table)
     for title, rows in ((f"Outcomes of the scores at {moment_text(result.cutoff)}, by decile", decile_rows(result)),
                         ("... and by segment", segment_rows(result))):
         if len(rows) < 2:
@@ -515,7 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_score)
     sp = sub.add_parser("outcomes", help="what the customers scored at a cutoff did next, against their scores")
     common(sp)
-    sp.add_argument("scores", metavar="SCORES", help="a scores file `winback score -o` wrote (.parquet or .csv)")
+    sp.add_argument("scores", metavar="SCORES", help="scores `winback score -o` wrote: a .parquet or .csv "
+                    "file, a .duckdb file or a postgresql:// URL (with --table)")
+    sp.add_argument("--table", help="the scores' table in a DuckDB file or PostgreSQL database (default winback_scores)")
     sp.add_argument("--bundle", help="the bundle that scored them (default: the project's, <output.dir>/bundle)")
     sp.add_argument("--cutoff", help="the date they were scored at, for a file without a cutoff column")
     sp.set_defaults(func=cmd_outcomes)

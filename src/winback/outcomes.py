@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from winback.config import Config, ProblemConfig, moment_text, parse_date
-from winback.errors import DataError
+from winback.errors import DataError, WinbackError
 from winback.results import html_table, text_table
 
 OUTCOME = {  # what a positive label means, for messages: (what they did, what was expected of them)
@@ -159,46 +159,90 @@ def segment_rows(result: Outcomes) -> list[list[str]]:
     return rows
 
 
-def read_scores(path: Path) -> pd.DataFrame:
-    """A scores file `winback score` wrote (Parquet or CSV; ids read as text, so 00042 stays)."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"No scores file at '{path}'.")
-    name = path.name.lower()
+def read_scores(source: str | Path, table: str | None = None) -> pd.DataFrame:
+    """Scores `winback score -o` wrote: a Parquet or CSV file (ids read as text, so 00042
+    stays), or the table `table` (default winback_scores) of a DuckDB file or a PostgreSQL URL."""
+    from winback.sinks import DEFAULT_TABLE, _identifier, output_kind
+
+    text = str(source)
     try:
-        if name.endswith((".csv", ".csv.gz")):
-            return pd.read_csv(path, dtype={"customer_id": str})
-        if name.endswith(".parquet") or path.is_dir():
-            return pd.read_parquet(path)
-    except Exception as exc:  # noqa: BLE001 - whatever the reader says, name the file
-        raise DataError(f"Cannot read the scores file '{path}': {exc}") from exc
-    raise DataError(f"'{path}': scores are read from a .parquet or .csv file, as `winback score -o` writes them.")
+        kind = output_kind(text)
+    except WinbackError:
+        kind = "parquet" if Path(text).is_dir() else "unknown"
+    if table and kind not in ("duckdb", "postgres"):
+        raise DataError(f"--table names a table of a DuckDB file or a PostgreSQL database, not of '{text}'.")
+    name = _identifier(table or DEFAULT_TABLE)
+    where = scores_place(text, name)
+    if kind not in ("postgres", "parquet", "csv", "csv_gz", "duckdb"):
+        raise DataError(f"'{text}': scores are read from a .parquet or .csv file, a .duckdb file or a "
+                        f"postgresql:// URL (with --table), as `winback score -o` writes them.")
+    if kind != "postgres" and not Path(text).exists():
+        raise DataError(f"No scores file at '{text}'.")
+    try:
+        if kind in ("csv", "csv_gz"):
+            return pd.read_csv(text, dtype={"customer_id": str})
+        if kind == "parquet":
+            return pd.read_parquet(text)
+        if kind == "duckdb":
+            import duckdb
+
+            with duckdb.connect(text, read_only=True) as con:
+                return con.sql(f"SELECT * FROM {name}").df()
+        return _read_postgres(text, name)
+    except WinbackError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the reader says, name where it read
+        raise DataError(f"Cannot read the scores in {where}: {str(exc).strip()}") from exc
 
 
-def scores_cutoff(scores: pd.DataFrame, given: str | None, path: Path) -> dt.datetime:
+def scores_place(source: str | Path, table: str | None = None) -> str:
+    """Where scores are read from, for messages (a database URL without its password)."""
+    from winback.sinks import DEFAULT_TABLE, describe_output, output_kind
+
+    try:
+        if output_kind(str(source)) in ("duckdb", "postgres"):
+            return describe_output(str(source), table or DEFAULT_TABLE)
+    except WinbackError:
+        pass
+    return f"'{source}'"
+
+
+def _read_postgres(url: str, name: str) -> pd.DataFrame:
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise DataError("Reading scores from PostgreSQL needs psycopg: pip install 'winback[postgres]'.") from exc
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT * FROM {name}")
+        columns = [d.name for d in cur.description]
+        return pd.DataFrame(cur.fetchall(), columns=columns)
+
+
+def scores_cutoff(scores: pd.DataFrame, given: str | None, place: str) -> dt.datetime:
     """The one cutoff the scores were made at: their `cutoff` column, or `given` (`--cutoff`)."""
     if "cutoff" not in scores.columns:
         if not given:
-            raise DataError(f"'{path}' has no cutoff column (scores of ready features, or written by "
+            raise DataError(f"{place} has no cutoff column (scores of ready features, or written by "
                             f"another tool): name the date the customers were scored at with --cutoff.")
         return parse_date(given, "--cutoff")
     times = pd.to_datetime(scores["cutoff"].dropna().unique(), utc=True)
     if len(times) != 1:
         listed = ", ".join(moment_text(t.tz_convert(None).to_pydatetime()) for t in sorted(times)[:5])
-        raise DataError(f"'{path}' holds scores of {len(times)} cutoffs ({listed}); measure one at a "
+        raise DataError(f"{place} holds scores of {len(times)} cutoffs ({listed}); measure one at a "
                         f"time (filter the file by its cutoff column).")
     found = times[0].tz_convert(None).to_pydatetime()
     if given and parse_date(given, "--cutoff") != found:
-        raise DataError(f"--cutoff {given} is not the cutoff the scores in '{path}' were made at "
+        raise DataError(f"--cutoff {given} is not the cutoff the scores in {place} were made at "
                         f"({moment_text(found)}); leave it out.")
     return found
 
 
-def outcomes(cfg: Config, scores_path: Path, bundle_dir: Path, *, cutoff: str | None = None,
-             log=None, write: bool = True) -> Outcomes:
-    """Label the customers in `scores_path` at their cutoff as the bundle's problem defines it,
-    from the project's event log, and measure the scores on those labels (see the module doc).
-    Written to `<output.dir>/outcomes-<cutoff>.json` unless `write` is False."""
+def outcomes(cfg: Config, scores_path: str | Path, bundle_dir: Path, *, cutoff: str | None = None,
+             table: str | None = None, log=None, write: bool = True) -> Outcomes:
+    """Label the customers in `scores_path` (a file, or `table` of a DuckDB file or PostgreSQL
+    URL) at their cutoff as the bundle's problem defines it, from the project's event log, and
+    measure the scores on those labels (see the module doc). Written to
+    `<output.dir>/outcomes-<cutoff>.json` unless `write` is False."""
     from winback.bundle import read_manifest
     from winback.data.canonical import load_events
     from winback.evaluate import decision_of, metrics
@@ -211,16 +255,17 @@ def outcomes(cfg: Config, scores_path: Path, bundle_dir: Path, *, cutoff: str | 
         raise DataError(f"'{bundle_dir}' is a model of {what}: outcomes are measured for an event log's "
                         f"customers, whose log later shows what they did.")
     problem = ProblemConfig(**manifest["problem"])
-    scores = read_scores(scores_path)
+    scores = read_scores(scores_path, table)
+    place = scores_place(scores_path, table)
     missing = [c for c in ("customer_id", "probability") if c not in scores.columns]
     if missing:
-        raise DataError(f"'{scores_path}' lacks {', '.join(missing)}: it is not a file `winback score` wrote.")
-    when = scores_cutoff(scores, cutoff, Path(scores_path))
+        raise DataError(f"{place} lacks {', '.join(missing)}: it is not what `winback score` writes.")
+    when = scores_cutoff(scores, cutoff, place)
     window_end = when + dt.timedelta(days=problem.horizon_days)
     scores = scores.assign(customer_id=scores["customer_id"].astype(str))
     repeated = scores["customer_id"][scores["customer_id"].duplicated()]
     if len(repeated):
-        raise DataError(f"'{scores_path}' scores {repeated.nunique():,} customer(s) more than once, e.g. "
+        raise DataError(f"{place} scores {repeated.nunique():,} customer(s) more than once, e.g. "
                         f"{', '.join(repr(v) for v in repeated.unique()[:3])}.")
     notes = []
     unscored = int(scores["probability"].isna().sum())
@@ -229,7 +274,7 @@ def outcomes(cfg: Config, scores_path: Path, bundle_dir: Path, *, cutoff: str | 
                      f"population when scored) and are left out.")
         scores = scores[scores["probability"].notna()]
     if scores.empty:
-        raise DataError(f"'{scores_path}' holds no scored customer.")
+        raise DataError(f"{place} holds no scored customer.")
     log = log or load_events(cfg)
     reached = observed_end(log.end)
     if reached < window_end:
@@ -244,7 +289,7 @@ def outcomes(cfg: Config, scores_path: Path, bundle_dir: Path, *, cutoff: str | 
     joined = scores.merge(labels, on="customer_id", how="left")
     outside = int(joined["label"].isna().sum())
     if outside == len(joined):
-        raise DataError(f"None of the {len(joined):,} customers in '{scores_path}' is in the "
+        raise DataError(f"None of the {len(joined):,} customers in {place} is in the "
                         f"'{problem.name}' population of {log.source_name} at {moment_text(when)}: "
                         f"were they scored from another source, or at another date?")
     if outside:

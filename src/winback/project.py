@@ -255,20 +255,20 @@ class Project:
         return backtest(self.config, folds=folds, step_days=step_days, steps=steps or Steps(quiet=not verbose))
 
     def outcomes(self, scores: str | Path, *, bundle: str | Path | None = None,
-                 cutoff: str | None = None, write: bool = True):
-        """What the customers in a scores file (`score_to`'s) did in the horizon after their
-        cutoff, against their scores: realized ROC-AUC beside the model's test figure, expected
-        against actual outcomes per decile and segment, how the flagged customers did. Needs the
-        log to reach the end of that horizon; written to `<output.dir>/outcomes-<cutoff>.json`.
-        Event logs' customer problems only."""
+                 cutoff: str | None = None, table: str | None = None, write: bool = True):
+        """What the customers in a scores file (`score_to`'s; or `table` of a DuckDB file or
+        PostgreSQL URL) did in the horizon after their cutoff, against their scores: realized
+        ROC-AUC beside the model's test figure, expected against actual outcomes per decile and
+        segment, how the flagged customers did. Needs the log to reach the end of that horizon;
+        written to `<output.dir>/outcomes-<cutoff>.json`. Event logs' customer problems only."""
         from winback.outcomes import outcomes
 
         if self.kind != EVENT_LOG:
             raise ConfigError("Outcomes are measured for an event log's customers, whose log later "
                               "shows what they did; this project is a "
                               + ("customer table." if self.kind == CUSTOMER_TABLE else "next-event model."))
-        return outcomes(self.config, Path(scores), Path(bundle) if bundle else self.bundle_dir,
-                        cutoff=cutoff, write=write)
+        return outcomes(self.config, scores, Path(bundle) if bundle else self.bundle_dir,
+                        cutoff=cutoff, table=table, write=write)
 
     def score(self, bundle: str | Path | None = None, *, cutoff: str | None = None,
               reasons: bool = True, progress: Callable[[str], None] | None = None,
