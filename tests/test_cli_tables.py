@@ -216,6 +216,32 @@ def test_service_compares_its_customers_with_the_test_part(oneclick_run, tmp_pat
     assert 'winback_input_psi{feature="Тип сервиса"' in client.get("/metrics").text
 
 
+def test_service_says_which_customers_are_rows_the_model_was_trained_on(oneclick_run):
+    """The same 972 rows `winback score` counts as in-sample are named one by one, when the
+    request carries the customer's id; without an id, or with other values, nothing is said."""
+    from fastapi.testclient import TestClient
+
+    from winback.serving.app import create_app
+
+    out, _ = oneclick_run
+    client = TestClient(create_app([out / "bundle"], api_key="", reload_s=0))
+    table = load_customer_table(oneclick_config(), with_labels=False)
+    rows = [{c: (None if pd.isna(v) else (str(v) if c in table.categorical else float(v)))
+             for c, v in r.items()} for r in table.frame[table.features].to_dict("records")]
+    ids = table.frame[table.key].astype(str).tolist()
+    notes = []
+    for start in range(0, len(rows), 500):
+        body = {"customers": [{"customer_id": i, "features": r} for i, r in
+                              zip(ids[start:start + 500], rows[start:start + 500])], "reasons": False}
+        notes += [s["note"] or "" for s in client.post("/v1/score/batch", json=body).json()["results"]]
+    assert sum("in-sample" in n for n in notes) == 972
+    trained = next(k for k, n in enumerate(notes) if "in-sample" in n)
+    alone = client.post("/v1/score", json={"features": rows[trained]}).json()  # no id
+    moved = client.post("/v1/score", json={"customer_id": ids[trained], "features": {
+        **rows[trained], "Страниц_за_визит": rows[trained]["Страниц_за_визит"] + 1}}).json()
+    assert not (alone["note"] or "").count("in-sample") and not (moved["note"] or "").count("in-sample")
+
+
 def test_service_scores_codes_exactly_as_a_frame_of_the_same_customers(oneclick_run):
     """The service scores a table model from a code matrix built straight from the request
     (a frame per request and each member's pandas preprocessing took 7 of 7.5 ms a customer):

@@ -158,7 +158,9 @@ class ScoreOut(BaseModel):
     note: str | None = Field(None, description="Why there is no probability, when there is none; or "
                              "which event fields the model was trained with are missing from the "
                              "events; or which categories sent the model was not trained on (they "
-                             "read as none of the ones it knows).")
+                             "read as none of the ones it knows); or, for a customer-table model and "
+                             "a request with customer_id, that the row is one the model was trained "
+                             "on, so the score is in-sample.")
 
 
 class BatchOut(BaseModel):

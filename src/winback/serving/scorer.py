@@ -127,6 +127,10 @@ class TableRows:
                              else self.data[c] for c in self.columns})
 
 
+IN_SAMPLE_NOTE = ("this customer's row (the same id and values) is one the model was trained on: its "
+                  "score is in-sample, surer than the model's test figures vouch for")
+
+
 class CustomerScorer:
     """Scores customers with an event-log or customer-table bundle."""
 
@@ -162,6 +166,9 @@ class CustomerScorer:
             self._codes = ColumnCodes(self.model.members[0].preprocessor)
             self._level_index = {c: {v: float(i) for i, v in enumerate(levels)}
                                  for c, levels in self._codes.levels.items()}
+            # the training rows' hashes (id and values), to say when a request is one of them
+            self._trained_rows = (np.sort(pd.read_parquet(self.bundle_dir / m["training_rows"])["row_hash"].to_numpy())
+                                  if m.get("training_rows") else None)
         else:
             from winback.features import FeatureSpec
             from winback.models.bgnbd import BGNBD
@@ -267,6 +274,23 @@ class CustomerScorer:
                     notes[i].append(unseen_note(c, {v: 1}, known))
         return ["; ".join(n) if n else None for n in notes]
 
+    def _in_training(self, ids: Sequence[str | None], inputs: "TableRows") -> list[bool]:
+        """Per customer: whether its id and values are a row the model was fitted on (hashed as
+        `winback train` hashed them: 50 microseconds a customer). Rows without an id are not."""
+        if self._trained_rows is None or not any(i is not None for i in ids):
+            return [False] * len(ids)
+        from winback.hashing import hash_rows
+
+        at = [k for k, i in enumerate(ids) if i is not None]
+        data = inputs.data if len(at) == len(ids) else {c: [inputs.data[c][k] for k in at] for c in self.columns}
+        hashes = hash_rows([ids[k] for k in at], self.columns, data, self.categorical)
+        trained = self._trained_rows
+        where = np.minimum(np.searchsorted(trained, hashes), len(trained) - 1)
+        out = [False] * len(ids)
+        for k, hit in zip(at, (trained[where] == hashes).tolist()):
+            out[k] = hit
+        return out
+
     def _inputs(self, rows: Sequence[Mapping[str, Any]]) -> "TableRows | np.ndarray":
         """What the model reads: the rows' values and codes for customer tables, a float matrix
         for event logs."""
@@ -347,8 +371,8 @@ class CustomerScorer:
                       missing_features=[c for c in self._read if rows[i].get(c) is None])
                for i in range(len(rows))]
         if self.kind == "customer_table":
-            for s, note in zip(out, self._unseen_notes(X)):
-                s.note = note
+            for s, note, trained in zip(out, self._unseen_notes(X), self._in_training(ids, X)):
+                s.note = "; ".join(n for n in (note, IN_SAMPLE_NOTE if trained else None) if n) or None
         if self._rule is not None:
             from winback.segments import risk_of, segment_codes
 
