@@ -48,6 +48,10 @@ def test_the_scores_of_the_test_cutoff_turn_out_as_the_leaderboard_says(cdnow_bu
     written = json.loads(result.path.read_text())
     assert result.path.name == "outcomes-1997-10-01.json" and written["verdict"] == "as_tested"
     assert written["realized"]["roc_auc"] == r["roc_auc"]
+    page = result.page.read_text()  # the page beside it: self-contained, the verdict and the chart
+    assert result.page.name == "outcomes-1997-10-01.html" and "ranked the customers as well as the model" in page
+    assert page.count("data:image/png;base64,") == 1 and "http://" not in page and "https://" not in page
+    assert "Valuable, slipping away" in page and f"{r['positives']:,}" in page
 
 
 def test_a_ranking_that_did_not_hold_up_is_a_warning(cdnow_bundle, test_cutoff_scores, tmp_path):

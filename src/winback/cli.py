@@ -235,7 +235,7 @@ def cmd_outcomes(args) -> int:
         mark = "[yellow]warning:[/] " if i == 0 and worse else "[yellow]note:[/] " if line in result.notes else ""
         console.print(mark + escape(line))
     if result.path:
-        console.print(f"Written: {result.path}")
+        console.print(f"Written: {result.path} and the page {result.page}")
     return 0
 
 

@@ -58,7 +58,8 @@ class Outcomes:
     deciles: pd.DataFrame
     segments: pd.DataFrame | None
     notes: list[str] = field(default_factory=list)
-    path: Path | None = None
+    path: Path | None = None  # the JSON written
+    page: Path | None = None  # the HTML page written beside it
 
     @property
     def outcome(self) -> str:
@@ -103,7 +104,7 @@ class Outcomes:
         way = "low" if actual > expected else "high"
         return (said + f" The probabilities were too {way} ({actual / max(expected, 1e-12):.2f} times as many "
                 f"happened as they said, more than chance allows): read them as a ranking, and "
-                f"the deciles above for the rates.")
+                f"each decile's outcome rate as its chance.")
 
     def flagged_line(self) -> str | None:
         r = self.realized
@@ -326,10 +327,12 @@ def outcomes(cfg: Config, scores_path: str | Path, bundle_dir: Path, *, cutoff: 
                       decile_frame(joined, y, p), segment_frame(joined, y), notes)
     if write:
         from winback.bundle import write_atomic_file
+        from winback.report import write_outcomes_report
 
         target = cfg.output_dir() / f"outcomes-{when:%Y-%m-%d}.json"
         text = json.dumps(result.as_dict(), indent=2, default=str)
         result.path = write_atomic_file(target, lambda tmp: tmp.write_text(text))
+        result.page = write_outcomes_report(target.with_suffix(".html"), result)
     return result
 
 

@@ -246,3 +246,34 @@ def write_table_report(path: Path, manifest: dict[str, Any], curves: dict[str, d
         **_segment_context(manifest, "Test customers shown"),
     )
     return write_atomic_file(Path(path), lambda tmp: tmp.write_text(html, encoding="utf-8"))
+
+
+@_plain_text
+def _decile_bars(deciles: pd.DataFrame, outcome: str) -> str:
+    """Expected (the mean probability) against actual outcome rate, per decile of the scores."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    x = deciles["decile"].to_numpy()
+    ax.bar(x - 0.2, deciles["mean_probability"], width=0.4, color=COLORS[0], label="expected")
+    ax.bar(x + 0.2, deciles["rate"], width=0.4, color=COLORS[2], label=outcome)
+    ax.set(title="Expected and actual, by decile of the scores", xlabel="decile (1 = highest scores)",
+           ylabel="share of customers", xticks=x)
+    ax.legend(frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
+
+
+def write_outcomes_report(path: Path, result) -> Path:
+    """The page of `winback outcomes` (an Outcomes), self-contained like the training report."""
+    from winback import __version__
+    from winback.config import moment_text
+
+    level, verdict = result.verdict()
+    html = _env().get_template("outcomes.html.j2").render(
+        r=result, x=result.realized, t=result.tested, level=level, verdict=verdict,
+        calibration=result.calibration_line(), flagged=result.flagged_line(),
+        cutoff=moment_text(result.cutoff), end=moment_text(result.window_end),
+        outcome=result.outcome,
+        deciles=result.deciles.to_dict("records"),
+        segments=result.segments.to_dict("records") if result.segments is not None else None,
+        decile_plot=_decile_bars(result.deciles, result.outcome), version=__version__)
+    return write_atomic_file(Path(path), lambda tmp: tmp.write_text(html, encoding="utf-8"))
