@@ -200,6 +200,8 @@ def fit_candidates(cfg: Config, train: pd.DataFrame, stop: pd.DataFrame, valid: 
             if not (np.all(np.isfinite(p_va)) and np.all(np.isfinite(p_te))):
                 skipped[name] = "its probabilities are not all finite numbers on this data"
                 continue
+            if p_held is not None and not np.all(np.isfinite(p_held)):
+                p_held = None  # calibrated on the validation cutoff alone, as before
             cal, window = None, None
             if by_window and p_held is not None:  # validation labels cover fewer days than the scores mean
                 window = WindowCalibration.fit(np.r_[p_held, p_va], np.r_[held["label"].to_numpy(), y_va],
