@@ -48,6 +48,9 @@ def test_each_fold_is_train_at_its_test_cutoff(result, tmp_path, k):
     board = trained.leaderboard.set_index("candidate")
     for metric in ("roc_auc", "pr_auc", "log_loss", "brier", "lift_10"):
         assert fold[metric].to_dict() == pytest.approx(board[metric].to_dict(), abs=1e-12)
+    # the rate the probabilities expected: the mean of the test scores `train` calibrated
+    assert fold["expected_rate"].to_dict() == pytest.approx(
+        {n: float(r.test_scores.mean()) for n, r in trained.results.items()}, abs=1e-12)
 
 
 def test_a_fold_reads_nothing_after_its_test_label_window(result, tmp_path):

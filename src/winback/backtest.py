@@ -31,7 +31,8 @@ from winback.results import html_table, text_table
 from winback.threads import set_model_threads
 
 METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "lift_10")
-TITLE = "Backtest (test ROC-AUC per test cutoff; * = chosen on validation)"
+TITLE = ("Backtest (test ROC-AUC per test cutoff; * = chosen on validation; expected*: the "
+         "positive rate the chosen model's probabilities expected)")
 
 
 @dataclass(repr=False)
@@ -158,6 +159,7 @@ def fold_rows(fold: int, plan, board: pd.DataFrame, labels: pd.Series, metric: s
     return [{"fold": fold, "test_cutoff": plan.test.time.date().isoformat(), "customers": int(len(labels)),
              "positive_rate": float(labels.mean()), "candidate": r["candidate"], "chosen": bool(rank == 0),
              **{m: float(r[m]) for m in METRICS if m in board.columns},
+             **({"expected_rate": float(r["mean_score"])} if "mean_score" in board.columns else {}),
              f"valid_{metric}": float(r[f"valid_{metric}"])}
             for rank, r in board.iterrows()]
 
@@ -200,15 +202,19 @@ def table_rows(result: BacktestResult) -> list[list[str]]:
     """Fold by fold: the test cutoff, its customers and positive rate, which candidate
     validation chose, and every candidate's test ROC-AUC (the chosen one marked *)."""
     names = list(result.summary["candidate"])
-    rows = [["fold", "test cutoff", "customers", "positive", *[f"{n} roc_auc" for n in names]]]
+    expected = "expected_rate" in result.folds.columns  # backtests of older versions lack it
+    rows = [["fold", "test cutoff", "customers", "positive", *(["expected*"] if expected else []),
+             *[f"{n} roc_auc" for n in names]]]
     for fold, group in result.folds.groupby("fold", sort=True):
         first = group.iloc[0]
         by_name = {r["candidate"]: r for _, r in group.iterrows()}
+        chosen = group[group["chosen"]].iloc[0]
         rows.append([str(fold), first["test_cutoff"], f"{first['customers']:,}", f"{first['positive_rate']:.1%}",
+                     *([f"{chosen['expected_rate']:.1%}"] if expected else []),
                      *[(f"{by_name[n]['roc_auc']:.3f}" + ("*" if by_name[n]["chosen"] else " "))
                        if n in by_name else "-" for n in names]])
-    rows.append(["mean ± sd", "", "", "", *[f"{r['roc_auc_mean']:.3f} ± {r['roc_auc_std']:.3f}"
-                                            for _, r in result.summary.iterrows()]])
+    rows.append(["mean ± sd", "", "", "", *([""] if expected else []),
+                 *[f"{r['roc_auc_mean']:.3f} ± {r['roc_auc_std']:.3f}" for _, r in result.summary.iterrows()]])
     return rows
 
 
@@ -216,10 +222,15 @@ def summary_line(result: BacktestResult) -> str:
     chosen = result.chosen()
     best = result.summary.iloc[0]
     shipped = chosen["roc_auc"]
-    return (f"The model validation chose scored {shipped.mean():.3f} ± {shipped.std(ddof=1):.3f} test ROC-AUC "
+    line = (f"The model validation chose scored {shipped.mean():.3f} ± {shipped.std(ddof=1):.3f} test ROC-AUC "
             f"over {len(chosen)} test cutoffs ({shipped.min():.3f} to {shipped.max():.3f}); the best "
             f"candidate on average is {best['candidate']} ({best['roc_auc_mean']:.3f}), chosen at "
             f"{int(best['chosen'])} of them.")
+    if "expected_rate" in chosen.columns:
+        ratio = chosen["expected_rate"] / chosen["positive_rate"].clip(lower=1e-12)
+        line += (f" Its probabilities expected {ratio.min():.2f} to {ratio.max():.2f} times the "
+                 f"outcomes that came.")
+    return line
 
 
 __all__ = ["BacktestResult", "backtest"]

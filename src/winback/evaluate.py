@@ -166,6 +166,7 @@ def metrics(y, p, threshold: float) -> dict[str, float]:
         # confusion matrix at the threshold: flagged positives and negatives, missed positives
         "tp": tp, "fp": fp, "fn": int(y.sum()) - tp, "tn": int(len(y)) - int(y.sum()) - fp,
         "base_rate": float(y.mean()),
+        "mean_score": float(p.mean()),  # the rate the probabilities expect, beside base_rate
         "n": int(len(y)),
     }
 
