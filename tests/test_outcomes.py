@@ -18,16 +18,16 @@ from winback.score import score_to
 
 
 @pytest.fixture(scope="module")
-def test_cutoff_scores(cdnow_bundle, tmp_path_factory):
+def scores_at_test_cutoff(cdnow_bundle, tmp_path_factory):
     """CDNOW scored at the bundle's own test cutoff, as a user would have on 1997-10-01."""
     path = tmp_path_factory.mktemp("outcomes") / "scores.parquet"
     score_to(cdnow_config(), cdnow_bundle, str(path), cutoff="1997-10-01", reasons=False)
     return path
 
 
-def test_the_scores_of_the_test_cutoff_turn_out_as_the_leaderboard_says(cdnow_bundle, test_cutoff_scores, tmp_path):
+def test_the_scores_of_the_test_cutoff_turn_out_as_the_leaderboard_says(cdnow_bundle, scores_at_test_cutoff, tmp_path):
     """The same customers, labels and probabilities as the model's test: every figure equal."""
-    result = outcomes(cdnow_config(output_dir=str(tmp_path)), test_cutoff_scores, cdnow_bundle)
+    result = outcomes(cdnow_config(output_dir=str(tmp_path)), scores_at_test_cutoff, cdnow_bundle)
     manifest = json.loads((cdnow_bundle / "manifest.json").read_text())
     row = next(r for r in manifest["leaderboard"] if r["candidate"] == manifest["best"])
     r = result.realized
@@ -54,8 +54,8 @@ def test_the_scores_of_the_test_cutoff_turn_out_as_the_leaderboard_says(cdnow_bu
     assert "Valuable, slipping away" in page and f"{r['positives']:,}" in page
 
 
-def test_a_ranking_that_did_not_hold_up_is_a_warning(cdnow_bundle, test_cutoff_scores, tmp_path):
-    scores = pd.read_parquet(test_cutoff_scores)
+def test_a_ranking_that_did_not_hold_up_is_a_warning(cdnow_bundle, scores_at_test_cutoff, tmp_path):
+    scores = pd.read_parquet(scores_at_test_cutoff)
     scores["probability"] = np.random.default_rng(0).permutation(scores["probability"].to_numpy())
     shuffled = tmp_path / "shuffled.parquet"
     scores.to_parquet(shuffled)
@@ -72,9 +72,9 @@ def test_outcomes_wait_for_the_whole_horizon(cdnow_bundle, tmp_path):
         outcomes(cdnow_config(output_dir=str(tmp_path)), late, cdnow_bundle)
 
 
-def test_scores_files_that_cannot_be_measured(cdnow_bundle, test_cutoff_scores, tmp_path):
+def test_scores_files_that_cannot_be_measured(cdnow_bundle, scores_at_test_cutoff, tmp_path):
     cfg = cdnow_config(output_dir=str(tmp_path))
-    scores = pd.read_parquet(test_cutoff_scores)
+    scores = pd.read_parquet(scores_at_test_cutoff)
     cases = {
         "no_probability.parquet": (scores.drop(columns=["probability"]), "lacks probability"),
         "two_cutoffs.parquet": (pd.concat([scores.head(5), scores.tail(5).assign(cutoff=pd.Timestamp("1997-09-01"))]),
@@ -90,22 +90,22 @@ def test_scores_files_that_cannot_be_measured(cdnow_bundle, test_cutoff_scores, 
             outcomes(cfg, tmp_path / name, cdnow_bundle, write=False)
     # a file without its cutoff is measured at the date given; a wrong date for a file with one is refused
     given = outcomes(cfg, tmp_path / "no_cutoff.parquet", cdnow_bundle, cutoff="1997-10-01", write=False)
-    assert given.realized["roc_auc"] == outcomes(cfg, test_cutoff_scores, cdnow_bundle, write=False).realized["roc_auc"]
+    assert given.realized["roc_auc"] == outcomes(cfg, scores_at_test_cutoff, cdnow_bundle, write=False).realized["roc_auc"]
     with pytest.raises(DataError, match="is not the cutoff the scores"):
-        outcomes(cfg, test_cutoff_scores, cdnow_bundle, cutoff="1997-09-01", write=False)
+        outcomes(cfg, scores_at_test_cutoff, cdnow_bundle, cutoff="1997-09-01", write=False)
 
 
-def test_a_csv_of_part_of_the_customers_keeps_their_ids(cdnow_bundle, test_cutoff_scores, tmp_path):
+def test_a_csv_of_part_of_the_customers_keeps_their_ids(cdnow_bundle, scores_at_test_cutoff, tmp_path):
     """ids such as 00042 stay text; a file of some of the customers is measured on them, said."""
-    part = pd.read_parquet(test_cutoff_scores).iloc[::3]
+    part = pd.read_parquet(scores_at_test_cutoff).iloc[::3]
     part.to_csv(tmp_path / "part.csv", index=False)
     result = outcomes(cdnow_config(output_dir=str(tmp_path)), tmp_path / "part.csv", cdnow_bundle, write=False)
     assert result.realized["n"] == len(part)
     assert any(f"cover {len(part):,} of the 23,570" in n for n in result.notes)
 
 
-def test_the_command_prints_the_deciles_and_the_verdict(cdnow_bundle, test_cutoff_scores, tmp_path, capsys):
-    assert main(["outcomes", str(test_cutoff_scores), "--dataset", "cdnow", "--bundle", str(cdnow_bundle),
+def test_the_command_prints_the_deciles_and_the_verdict(cdnow_bundle, scores_at_test_cutoff, tmp_path, capsys):
+    assert main(["outcomes", str(scores_at_test_cutoff), "--dataset", "cdnow", "--bundle", str(cdnow_bundle),
                  "--out", str(tmp_path), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "bought again" in out and "as well as the model's test promised" in out
@@ -151,12 +151,12 @@ def test_the_lines_speak_of_each_problem_s_outcome():
         assert f"60% {did} (precision)" in text and "keeps no test figures" in text
 
 
-def test_scores_written_to_a_database_table_are_read_back(cdnow_bundle, test_cutoff_scores, tmp_path,
+def test_scores_written_to_a_database_table_are_read_back(cdnow_bundle, scores_at_test_cutoff, tmp_path,
                                                            postgres_url):
     """The CRM path: scores kept in a DuckDB file or a PostgreSQL table, measured from there."""
     cfg = cdnow_config(output_dir=str(tmp_path))
-    expected = outcomes(cfg, test_cutoff_scores, cdnow_bundle, write=False).realized
-    frame = pd.read_parquet(test_cutoff_scores)
+    expected = outcomes(cfg, scores_at_test_cutoff, cdnow_bundle, write=False).realized
+    frame = pd.read_parquet(scores_at_test_cutoff)
     from winback.score import write_frame
 
     write_frame(frame, str(tmp_path / "crm.duckdb"), "scores_1997")
@@ -168,7 +168,7 @@ def test_scores_written_to_a_database_table_are_read_back(cdnow_bundle, test_cut
     with pytest.raises(DataError, match="Cannot read the scores in table nowhere in"):
         outcomes(cfg, tmp_path / "crm.duckdb", cdnow_bundle, table="nowhere", write=False)
     with pytest.raises(DataError, match="--table names a table of a DuckDB file"):
-        outcomes(cfg, test_cutoff_scores, cdnow_bundle, table="scores", write=False)
+        outcomes(cfg, scores_at_test_cutoff, cdnow_bundle, table="scores", write=False)
     secret = postgres_url.replace("postgres@", "postgres:hunter2@", 1)  # the test server trusts any password
     assert "hunter2" in secret
     with pytest.raises(DataError) as caught:
