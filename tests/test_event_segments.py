@@ -147,3 +147,17 @@ def test_training_checks_the_value_axis_against_the_test_window(tmp_path):
         f"Value (predicted spend): its top tenth made {top['value']:.1%} of the next "
         f"{check['window_days']:.0f} days' spend at the test cutoff (the last {check['window_days']:.0f} days' "
         f"top tenth {top['previous_window']:.1%}, hindsight {top['hindsight']:.1%})")
+
+
+def test_high_value_starts_above_a_floor_most_customers_share():
+    """A return-visit population is mostly visitors with no predicted spend: at the median (0)
+    everyone was 'high value'; the split now starts at the lowest value above the floor."""
+    import numpy as np
+
+    from winback.segments import value_split
+
+    visitors = np.r_[np.zeros(600), np.linspace(5, 100, 400)]
+    assert value_split(visitors) == 5.0
+    assert value_split(np.r_[visitors, [np.nan] * 50]) == 5.0  # unknown values do not count
+    assert value_split(np.arange(11.0)) == 5.0  # otherwise the median, as before
+    assert value_split(np.zeros(10)) == 0.0  # nobody above the floor: nothing to split

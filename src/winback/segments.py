@@ -183,11 +183,28 @@ def rule_from_config(cfg: SegmentConfig, risk_threshold: float, values: pd.Serie
     validate_segment_keys(cfg)  # a config built in code skips config_from_dict's checks
     return SegmentRule(
         risk_threshold=cfg.risk_threshold or float(risk_threshold),
-        value_threshold=cfg.value_threshold or float(np.nanmedian(np.asarray(values, dtype=float))),
+        value_threshold=cfg.value_threshold or value_split(values),
         value_column=value_name or cfg.value_column,
         names={**DEFAULT_NAMES, **cfg.names},
         actions={**DEFAULT_ACTIONS, **cfg.actions},
     )
+
+
+def value_split(values) -> float:
+    """Where high value starts: the median, or, when more than half the customers share the
+    lowest value (no predicted spend for the visitors of a return-visit problem, say), the
+    lowest value above it. At the median itself everyone was 'high value' there, and two of the
+    four segments stayed empty."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return float("nan")
+    median = float(np.median(v))
+    if median == v.min():
+        above = v[v > median]
+        if len(above):
+            return float(above.min())
+    return median
 
 
 def segment_codes(rule: SegmentRule, risk: np.ndarray, value: np.ndarray) -> np.ndarray:
