@@ -199,13 +199,7 @@ def cmd_backtest(args) -> int:
 
     result = Project(_config(args)).backtest(folds=args.folds, step_days=args.step_days,
                                              steps=Steps(quiet=args.quiet))
-    rows = table_rows(result)
-    t = Table(title=TITLE)
-    for i, header in enumerate(rows[0]):
-        t.add_column(header, justify="left" if i < 2 else "right")
-    for i, row in enumerate(rows[1:]):
-        t.add_row(*row, style="bold" if i == len(rows) - 2 else None)
-    console.print(t)
+    console.print(_rows_table(TITLE, table_rows(result), left=lambda i, _: i < 2, bold_last=True))
     console.print(escape(summary_line(result)))
     console.print(f"Written: {result.path}")
     return 0
@@ -222,14 +216,8 @@ def cmd_outcomes(args) -> int:
         result = project.outcomes(args.scores, bundle=args.bundle, cutoff=args.cutoff, table=args.table)
     for title, rows in ((f"Outcomes of the scores at {moment_text(result.cutoff)}, by decile", decile_rows(result)),
                         ("... and by segment", segment_rows(result))):
-        if len(rows) < 2:
-            continue
-        t = Table(title=title)
-        for i, header in enumerate(rows[0]):
-            t.add_column(header, justify="left" if i == 0 and header != "decile" else "right")
-        for row in rows[1:]:
-            t.add_row(*row)
-        console.print(t)
+        if len(rows) > 1:
+            console.print(_rows_table(title, rows, left=lambda i, header: i == 0 and header != "decile"))
     worse = result.verdict()[0] == "worse"
     for i, line in enumerate(result.lines()):
         mark = "[yellow]warning:[/] " if i == 0 and worse else "[yellow]note:[/] " if line in result.notes else ""
@@ -237,6 +225,17 @@ def cmd_outcomes(args) -> int:
     if result.path:
         console.print(f"Written: {result.path} and the page {result.page}")
     return 0
+
+
+def _rows_table(title: str, rows: list[list[str]], left, bold_last: bool = False) -> Table:
+    """Rows of text cells (the header first) as a table; column i, headed h, left-aligned
+    where `left(i, h)`."""
+    t = Table(title=title)
+    for i, header in enumerate(rows[0]):
+        t.add_column(header, justify="left" if left(i, header) else "right")
+    for i, row in enumerate(rows[1:]):
+        t.add_row(*row, style="bold" if bold_last and i == len(rows) - 2 else None)
+    return t
 
 
 def _project_bundle(args) -> Path:

@@ -144,27 +144,36 @@ def threshold_rule_text(train) -> str:
     }[train.threshold_rule]
 
 
+def confusion(y, flagged) -> dict[str, float]:
+    """How the flagged customers did: precision, recall, F1, the flagged share, and the
+    confusion matrix (flagged positives and negatives, missed positives, the rest)."""
+    y, flagged = np.asarray(y, dtype=int), np.asarray(flagged, dtype=bool)
+    tp = int((flagged & (y == 1)).sum())
+    fp = int((flagged & (y == 0)).sum())
+    precision = tp / max(int(flagged.sum()), 1)
+    recall = tp / max(int(y.sum()), 1)
+    return {"precision": float(precision), "recall": float(recall),
+            "f1": float(2 * precision * recall / max(precision + recall, 1e-12)),
+            "flagged_share": float(flagged.mean()),
+            "tp": tp, "fp": fp, "fn": int(y.sum()) - tp, "tn": int(len(y)) - int(y.sum()) - fp}
+
+
 def metrics(y, p, threshold: float) -> dict[str, float]:
     y, p = np.asarray(y, dtype=int), np.asarray(p, dtype=float)
-    pred = p >= threshold
-    tp = int((pred & (y == 1)).sum())
-    fp = int((pred & (y == 0)).sum())
-    precision = tp / max(int(pred.sum()), 1)
-    recall = tp / max(int(y.sum()), 1)
+    c = confusion(y, p >= threshold)
     return {
         "roc_auc": float(roc_auc_score(y, p)),
         "pr_auc": float(average_precision_score(y, p)),
         "log_loss": float(log_loss(y, np.clip(p, 1e-6, 1 - 1e-6), labels=[0, 1])),
         "brier": float(brier_score_loss(y, p)),
-        "precision": float(precision),
-        "recall": float(recall),
-        "f1": float(2 * precision * recall / max(precision + recall, 1e-12)),
+        "precision": c["precision"],
+        "recall": c["recall"],
+        "f1": c["f1"],
         "lift_10": lift_at(y, p, 0.10),
         "lift_20": lift_at(y, p, 0.20),
         "threshold": float(threshold),
-        "flagged_share": float(pred.mean()),
-        # confusion matrix at the threshold: flagged positives and negatives, missed positives
-        "tp": tp, "fp": fp, "fn": int(y.sum()) - tp, "tn": int(len(y)) - int(y.sum()) - fp,
+        "flagged_share": c["flagged_share"],
+        "tp": c["tp"], "fp": c["fp"], "fn": c["fn"], "tn": c["tn"],
         "base_rate": float(y.mean()),
         "mean_score": float(p.mean()),  # the rate the probabilities expect, beside base_rate
         "n": int(len(y)),

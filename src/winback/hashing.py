@@ -32,6 +32,24 @@ def row_hashes(keys, X: pd.DataFrame, categorical) -> np.ndarray:
     return hash_rows(keys, list(X.columns), data, categorical)
 
 
+def trained_rows(bundle_dir, manifest: dict) -> np.ndarray | None:
+    """The hashes of the rows a customer-table bundle was fitted on, sorted (None for a bundle
+    trained before winback kept them)."""
+    from pathlib import Path
+
+    if not manifest.get("training_rows"):
+        return None
+    return np.sort(pd.read_parquet(Path(bundle_dir) / manifest["training_rows"])["row_hash"].to_numpy())
+
+
+def among(hashes: np.ndarray, trained: np.ndarray) -> np.ndarray:
+    """Which `hashes` are in `trained` (sorted, as `trained_rows` gives them)."""
+    if not len(trained):
+        return np.zeros(len(hashes), dtype=bool)
+    where = np.minimum(np.searchsorted(trained, hashes), len(trained) - 1)
+    return trained[where] == hashes
+
+
 def hash_rows(keys, columns: list[str], data: dict, categorical) -> np.ndarray:
     """`row_hashes` from each column's values (categories as text or None, numbers as floats):
     the values of pandas' hash_pandas_object over the frame [key, *columns], which bundles keep,

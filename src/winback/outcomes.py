@@ -246,7 +246,7 @@ def outcomes(cfg: Config, scores_path: str | Path, bundle_dir: Path, *, cutoff: 
     `<output.dir>/outcomes-<cutoff>.json` unless `write` is False."""
     from winback.bundle import read_manifest
     from winback.data.canonical import load_events
-    from winback.evaluate import decision_of, metrics
+    from winback.evaluate import confusion, decision_of, metrics
     from winback.labels import Cutoff, label_table, observed_end
 
     manifest = read_manifest(Path(bundle_dir))
@@ -314,7 +314,8 @@ def outcomes(cfg: Config, scores_path: str | Path, bundle_dir: Path, *, cutoff: 
     realized.update(positives=int(y.sum()), negatives=int(len(y) - y.sum()),
                     expected_positives=float(p.sum()), expected_sd=float(np.sqrt(np.sum(p * (1 - p)))))
     if "flagged" in joined.columns:
-        realized.update(flagged_counts(y, joined["flagged"].fillna(False).to_numpy(dtype=bool)))
+        flagged = joined["flagged"].fillna(False).to_numpy(dtype=bool)
+        realized.update(flagged=int(flagged.sum()), **confusion(y, flagged))
     best = manifest.get("best")
     row = next((r for r in manifest.get("leaderboard", []) if r.get("candidate") == best), None)
     tested = None
@@ -334,16 +335,6 @@ def outcomes(cfg: Config, scores_path: str | Path, bundle_dir: Path, *, cutoff: 
         result.path = write_atomic_file(target, lambda tmp: tmp.write_text(text))
         result.page = write_outcomes_report(target.with_suffix(".html"), result)
     return result
-
-
-def flagged_counts(y: np.ndarray, flagged: np.ndarray) -> dict[str, Any]:
-    tp = int((flagged & (y == 1)).sum())
-    fp = int((flagged & (y == 0)).sum())
-    precision = tp / max(int(flagged.sum()), 1)
-    recall = tp / max(int(y.sum()), 1)
-    return {"flagged": int(flagged.sum()), "precision": precision, "recall": recall,
-            "f1": 2 * precision * recall / max(precision + recall, 1e-12),
-            "tp": tp, "fp": fp, "fn": int(y.sum()) - tp, "tn": int(len(y) - y.sum()) - fp}
 
 
 def decile_frame(joined: pd.DataFrame, y: np.ndarray, p: np.ndarray) -> pd.DataFrame:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from winback.bundle import load_bundle
@@ -124,12 +123,12 @@ def _in_training(bundle_dir: Path, manifest: dict, keys: pd.Series, X: pd.DataFr
     """A note when some rows scored are rows the model was fitted on (the same key and values):
     their scores are in-sample, surer than the test figures vouch for. A later snapshot of the
     same customers has other values, and is new to the model."""
-    if not manifest.get("training_rows"):
-        return None
-    from winback.hashing import row_hashes
+    from winback.hashing import among, row_hashes, trained_rows
 
-    trained = pd.read_parquet(bundle_dir / manifest["training_rows"])["row_hash"].to_numpy()
-    seen = int(np.isin(row_hashes(keys, X, set(manifest["data"]["categorical"])), trained).sum())
+    trained = trained_rows(bundle_dir, manifest)
+    if trained is None:
+        return None
+    seen = int(among(row_hashes(keys, X, set(manifest["data"]["categorical"])), trained).sum())
     if not seen:
         return None
     whose = (f"the {len(keys) - seen:,} others and new customers" if seen < len(keys) else "new customers")

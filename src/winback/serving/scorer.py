@@ -167,8 +167,9 @@ class CustomerScorer:
             self._level_index = {c: {v: float(i) for i, v in enumerate(levels)}
                                  for c, levels in self._codes.levels.items()}
             # the training rows' hashes (id and values), to say when a request is one of them
-            self._trained_rows = (np.sort(pd.read_parquet(self.bundle_dir / m["training_rows"])["row_hash"].to_numpy())
-                                  if m.get("training_rows") else None)
+            from winback.hashing import trained_rows
+
+            self._trained_rows = trained_rows(self.bundle_dir, m)
         else:
             from winback.features import FeatureSpec
             from winback.models.bgnbd import BGNBD
@@ -279,15 +280,13 @@ class CustomerScorer:
         `winback train` hashed them: 50 microseconds a customer). Rows without an id are not."""
         if self._trained_rows is None or not any(i is not None for i in ids):
             return [False] * len(ids)
-        from winback.hashing import hash_rows
+        from winback.hashing import among, hash_rows
 
         at = [k for k, i in enumerate(ids) if i is not None]
         data = inputs.data if len(at) == len(ids) else {c: [inputs.data[c][k] for k in at] for c in self.columns}
         hashes = hash_rows([ids[k] for k in at], self.columns, data, self.categorical)
-        trained = self._trained_rows
-        where = np.minimum(np.searchsorted(trained, hashes), len(trained) - 1)
         out = [False] * len(ids)
-        for k, hit in zip(at, (trained[where] == hashes).tolist()):
+        for k, hit in zip(at, among(hashes, self._trained_rows).tolist()):
             out[k] = hit
         return out
 
