@@ -6,6 +6,7 @@ import json
 import re
 import time
 from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -298,6 +299,102 @@ def test_service_reasons_are_explain_on_the_customer_alone_in_any_order(oneclick
             top = values.abs().sort_values(ascending=False, kind="stable")
             assert [r["feature"] for r in got] == list(top.index[:3])
             assert [r["contribution"] for r in got] == pytest.approx(list(values[top.index[:3]]), abs=1e-12)
+
+
+@pytest.fixture(scope="module")
+def oneclick_scores(oneclick_run, tmp_path_factory):
+    """All 1,297 One Click customers scored by the bundle, as `winback score` writes them."""
+    out, _ = oneclick_run
+    target = tmp_path_factory.mktemp("oneclick_scores") / "scores.csv"
+    assert main(["score", "--dataset", "oneclick", "--bundle", str(out / "bundle"), "-o", str(target),
+                 "--no-reasons", "--quiet"]) == 0
+    return target
+
+
+def test_outcomes_of_a_scored_table_are_its_test_figures(oneclick_run, oneclick_scores, tmp_path, capsys):
+    """Scores of the whole table measured on its label column: the rows the model was fitted on
+    are left out as in-sample, and the others are the test part, so every figure is the
+    leaderboard's."""
+    out, _ = oneclick_run
+    assert main(["outcomes", str(oneclick_scores), "--dataset", "oneclick", "--bundle", str(out / "bundle"),
+                 "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "Outcomes of the scores of the customer table" in printed and "slowed down" in printed
+    assert re.search(r"972 of the customers are rows the model was trained on", " ".join(printed.split()))
+    manifest = json.loads((out / "bundle" / "manifest.json").read_text())
+    row = next(r for r in manifest["leaderboard"] if r["candidate"] == manifest["best"])
+    written = json.loads((tmp_path / "outcomes.json").read_text())
+    r = written["realized"]
+    for metric in ("roc_auc", "pr_auc", "log_loss", "brier", "lift_10", "lift_20"):
+        assert r[metric] == pytest.approx(row[metric], abs=1e-12), metric
+    assert (r["tp"], r["fp"], r["fn"], r["tn"]) == (row["tp"], row["fp"], row["fn"], row["tn"])
+    assert r["n"] == 325 and written["cutoff"] is None and written["verdict"] == "as_tested"
+    assert sum(d["customers"] for d in written["deciles"]) == 325
+    assert {s["segment"] for s in written["segments"]} == {"Valuable, slipping away", "Low value, slipping away",
+                                                            "Valuable and loyal", "Low value, steady"}
+    page = (tmp_path / "outcomes.html").read_text()
+    assert "against the outcomes the table now records" in page and page.count("data:image/png;base64,") == 1
+
+
+def _oneclick_files(folder: Path, market_file: pd.DataFrame | None = None) -> list[str]:
+    """One Click's four files written to `folder` (market_file.csv replaced by `market_file`),
+    as --input takes them, in the config's order."""
+    from winback.datasets import dataset_dir
+
+    paths = []
+    for source in oneclick_config().table.sources:
+        target = folder / source.path
+        if source.path == "market_file.csv" and market_file is not None:
+            market_file.to_csv(target, index=False)
+        else:
+            target.write_bytes((dataset_dir("oneclick") / source.path).read_bytes())
+        paths.append(str(target))
+    return paths
+
+
+def test_outcomes_from_a_later_snapshot_of_the_table(oneclick_run, oneclick_scores, tmp_path):
+    """--input reads the table as it is once the outcomes are known: a snapshot whose values
+    moved is new to the model (no row is in-sample), and outcomes that went against the scores
+    are a warning to train again."""
+    from winback.datasets import dataset_dir
+
+    out, _ = oneclick_run
+    later = pd.read_csv(dataset_dir("oneclick") / "market_file.csv")
+    later["Страниц_за_визит"] += 1
+    label = "Покупательская активность"
+    later[label] = later[label].map({"Снизилась": "Прежний уровень", "Прежний уровень": "Снизилась"})
+    scores = pd.read_csv(oneclick_scores, dtype={"id": str})
+    partial = tmp_path / "partial.csv"
+    pd.concat([scores.head(1000), pd.DataFrame({"id": ["999999"], "probability": [0.5]})]).to_csv(partial, index=False)
+    inputs = [a for p in _oneclick_files(tmp_path, later) for a in ("--input", p)]
+    cfg = oneclick_config(output_dir=str(tmp_path))
+    cfg.read_from(inputs[1::2])
+    from winback.outcomes import outcomes
+
+    result = outcomes(cfg, partial, out / "bundle", write=False)
+    assert result.realized["n"] == 1000 and result.realized["roc_auc"] < 0.2
+    assert result.verdict()[0] == "worse"
+    assert any("1 scored customers are not in the customer table" in n for n in result.notes)
+    assert not any("trained on" in n for n in result.notes)
+    assert main(["outcomes", str(partial), "--dataset", "oneclick", "--bundle", str(out / "bundle"),
+                 "--out", str(tmp_path), "--quiet", *inputs]) == 0
+    assert json.loads((tmp_path / "outcomes.json").read_text())["verdict"] == "worse"
+
+
+def test_outcomes_of_a_table_need_its_label_column(oneclick_run, oneclick_scores, tmp_path, capsys):
+    from winback.datasets import dataset_dir
+
+    out, _ = oneclick_run
+    unlabelled = pd.read_csv(dataset_dir("oneclick") / "market_file.csv").drop(columns="Покупательская активность")
+    inputs = [a for p in _oneclick_files(tmp_path, unlabelled) for a in ("--input", p)]
+    common = ["outcomes", str(oneclick_scores), "--dataset", "oneclick", "--bundle", str(out / "bundle"),
+              "--out", str(tmp_path), "--quiet"]
+    assert main([*common, *inputs]) == 2
+    said = " ".join(capsys.readouterr().err.split())
+    assert "has no label column 'Покупательская активность'" in said and "(--input)" in said
+    assert main([*common, "--cutoff", "2024-01-01"]) == 2
+    assert "leave it out" in capsys.readouterr().err
+    assert not (tmp_path / "outcomes.json").exists()
 
 
 def test_event_log_bundle_is_refused_for_tables(tmp_path, oneclick_run):

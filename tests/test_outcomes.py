@@ -114,9 +114,11 @@ def test_the_command_prints_the_deciles_and_the_verdict(cdnow_bundle, scores_at_
                  str(cdnow_bundle), "--out", str(tmp_path), "--quiet"]) == 2
 
 
-def test_outcomes_are_for_event_logs():
-    with pytest.raises(WinbackError, match="event log"):
-        Project.from_dataset("oneclick", output_dir="unused").outcomes(Path("scores.parquet"))
+def test_outcomes_are_for_customers_not_sessions(tmp_path):
+    config = tmp_path / "winback.toml"
+    config.write_text('[source]\npath = "events.csv"\n[problem]\nname = "next_event"\n')
+    with pytest.raises(WinbackError, match="this project is a next-event model"):
+        Project.from_toml(config).outcomes(Path("scores.parquet"))
 
 
 def test_auc_standard_error_by_hanley_and_mcneil():

@@ -67,6 +67,17 @@ def test_customer_table_project(tmp_path, capsys):
     assert written.rows == 1297 and len(written.frame) == 1297 and written.cutoff is None
     with pytest.raises(ConfigError, match="cutoff applies to event logs"):
         project.score(cutoff="2024-01-01")
+    # their outcomes, from the table's label column: the training rows are left out as in-sample
+    came = project.outcomes(tmp_path / "scores.parquet", write=False)
+    best = result.leaderboard.set_index("candidate").loc[result.best]
+    assert came.realized["n"] == 325 and came.realized["roc_auc"] == pytest.approx(best["roc_auc"], abs=1e-12)
+    # ... or from a DataFrame of the table as it reads once the outcomes are known
+    from winback.datasets import dataset_dir
+
+    frames = [pd.read_csv(dataset_dir("oneclick") / s.path) for s in project.config.table.sources]
+    frames[0]["Страниц_за_визит"] += 1  # a later snapshot: every row is new to the model
+    later = project.outcomes(tmp_path / "scores.parquet", write=False, frame=frames)
+    assert later.realized["n"] == 1297 and not any("trained on" in n for n in later.notes)
 
 
 def test_from_toml_and_bad_configs(tmp_path):

@@ -214,7 +214,7 @@ def cmd_outcomes(args) -> int:
     place = scores_place(args.scores, args.table)  # a database URL without its password
     with Steps(quiet=args.quiet).step(f"Labelling the customers in {place} with what they did"):
         result = project.outcomes(args.scores, bundle=args.bundle, cutoff=args.cutoff, table=args.table)
-    for title, rows in ((f"Outcomes of the scores at {moment_text(result.cutoff)}, by decile", decile_rows(result)),
+    for title, rows in ((f"Outcomes of the scores {result.scored}, by decile", decile_rows(result)),
                         ("... and by segment", segment_rows(result))):
         if len(rows) > 1:
             console.print(_rows_table(title, rows, left=lambda i, header: i == 0 and header != "decile"))
@@ -453,10 +453,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--out", help="output folder (overrides output.dir)")
         sp.add_argument("--quiet", "-q", action="store_true", help="no progress output (warnings still print, on standard error)")
 
-    def add_input(sp):  # validate and score: the project's config over other files
+    def add_input(sp, what: str = "e.g. new customers to score"):  # the project's config over other files
         sp.add_argument("--input", "-i", action="append", metavar="PATH",
-                        help="read this file (glob) instead of the config's source, e.g. new customers "
-                             "to score; a project of several tables takes one --input per table, in order")
+                        help=f"read this file (glob) instead of the config's source, {what}; a project "
+                             f"of several tables takes one --input per table, in order")
 
     sp = sub.add_parser("init", help="write a winback.toml for a layout")
     sp.add_argument("--layout", default=None,
@@ -513,13 +513,14 @@ def build_parser() -> argparse.ArgumentParser:
                          "log at the cutoff (e.g. recency_days,n_orders,spend), columns of a customer "
                          "table, or of the --features file")
     sp.set_defaults(func=cmd_score)
-    sp = sub.add_parser("outcomes", help="what the customers scored at a cutoff did next, against their scores")
+    sp = sub.add_parser("outcomes", help="what the customers scored did next, against their scores")
     common(sp)
     sp.add_argument("scores", metavar="SCORES", help="scores `winback score -o` wrote: a .parquet or .csv "
                     "file, a .duckdb file or a postgresql:// URL (with --table)")
     sp.add_argument("--table", help="the scores' table in a DuckDB file or PostgreSQL database (default winback_scores)")
     sp.add_argument("--bundle", help="the bundle that scored them (default: the project's, <output.dir>/bundle)")
     sp.add_argument("--cutoff", help="the date they were scored at, for a file without a cutoff column")
+    add_input(sp, "e.g. the log as it is now, or the customer table with its outcomes filled in")
     sp.set_defaults(func=cmd_outcomes)
     sp = sub.add_parser("serve", help="HTTP service and web page for one or two bundles")
     sp.add_argument("--bundle", action="append",

@@ -49,8 +49,8 @@ class Outcomes:
     bundle; `deciles` and `segments`: customers, mean probability and outcome rate per score
     decile and per segment."""
 
-    cutoff: dt.datetime
-    window_end: dt.datetime
+    cutoff: dt.datetime | None  # None for a customer table's scores, which have no date
+    window_end: dt.datetime | None
     problem: str
     model: str
     realized: dict[str, float]
@@ -97,8 +97,9 @@ class Outcomes:
         r = self.realized
         expected, actual, spread = r["expected_positives"], r["positives"], r["expected_sd"]
         expected_of_them = OUTCOME.get(self.problem, ("", "have the outcome"))[1]
-        said = (f"It expected {expected:,.0f} of the {r['n']:,} customers to {expected_of_them} before "
-                f"{moment_text(self.window_end)}; {actual:,} did ({r['base_rate']:.1%}).")
+        by = f" before {moment_text(self.window_end)}" if self.window_end is not None else ""
+        said = (f"It expected {expected:,.0f} of the {r['n']:,} customers to {expected_of_them}{by}; "
+                f"{actual:,} did ({r['base_rate']:.1%}).")
         if abs(actual - expected) <= CALIBRATION_SDS * spread:
             return said + " The probabilities were right on average."
         way = "low" if actual > expected else "high"
@@ -118,19 +119,26 @@ class Outcomes:
 
     def as_dict(self) -> dict[str, Any]:
         level, text = self.verdict()
-        return {"cutoff": self.cutoff.isoformat(), "window_end": self.window_end.isoformat(),
+        return {"cutoff": self.cutoff.isoformat() if self.cutoff is not None else None,
+                "window_end": self.window_end.isoformat() if self.window_end is not None else None,
                 "problem": self.problem, "model": self.model, "verdict": level, "message": text,
                 "realized": self.realized, "tested": self.tested,
                 "deciles": self.deciles.to_dict("records"),
                 "segments": self.segments.to_dict("records") if self.segments is not None else None,
                 "notes": self.notes}
 
+    @property
+    def scored(self) -> str:
+        """Which scores these are, for titles: 'at <cutoff>', or 'of the customer table'."""
+        return f"at {moment_text(self.cutoff)}" if self.cutoff is not None else "of the customer table"
+
     def __repr__(self) -> str:
-        head = f"Outcomes of the scores at {moment_text(self.cutoff)} (until {moment_text(self.window_end)})"
+        until = f" (until {moment_text(self.window_end)})" if self.window_end is not None else ""
+        head = f"Outcomes of the scores {self.scored}{until}"
         return "\n".join([head, *text_table(decile_rows(self), lambda i: False), *self.lines()])
 
     def _repr_html_(self) -> str:
-        return (f"<div><b>Outcomes</b> of the scores at {html.escape(moment_text(self.cutoff))}"
+        return (f"<div><b>Outcomes</b> of the scores {html.escape(self.scored)}"
                 f"{html_table(decile_rows(self))}"
                 + "".join(f"<p>{html.escape(line)}</p>" for line in self.lines()) + "</div>")
 
@@ -241,30 +249,50 @@ def scores_cutoff(scores: pd.DataFrame, given: str | None, place: str) -> dt.dat
 def outcomes(cfg: Config, scores_path: str | Path, bundle_dir: Path, *, cutoff: str | None = None,
              table: str | None = None, log=None, write: bool = True) -> Outcomes:
     """Label the customers in `scores_path` (a file, or `table` of a DuckDB file or PostgreSQL
-    URL) at their cutoff as the bundle's problem defines it, from the project's event log, and
-    measure the scores on those labels (see the module doc). Written to
-    `<output.dir>/outcomes-<cutoff>.json` unless `write` is False."""
+    URL) as the bundle's problem defines it and measure the scores on those labels (see the
+    module doc): an event log's customers at their cutoff, from the project's log; a customer
+    table's from the table's label column as it reads now. Written to
+    `<output.dir>/outcomes-<cutoff>.json` (a customer table's to `outcomes.json`) unless `write`
+    is False."""
     from winback.bundle import read_manifest
-    from winback.data.canonical import load_events
-    from winback.evaluate import confusion, decision_of, metrics
-    from winback.labels import Cutoff, label_table, observed_end
 
     manifest = read_manifest(Path(bundle_dir))
     kind = manifest.get("kind", "event_log")
-    if kind != "event_log":
-        what = "a customer table" if kind == "customer_table" else "live sessions"
-        raise DataError(f"'{bundle_dir}' is a model of {what}: outcomes are measured for an event log's "
-                        f"customers, whose log later shows what they did.")
-    problem = ProblemConfig(**manifest["problem"])
+    if kind not in ("event_log", "customer_table"):
+        raise DataError(f"'{bundle_dir}' is a model of live sessions: outcomes are measured for the "
+                        f"customers of an event log or a customer table.")
     scores = read_scores(scores_path, table)
     place = scores_place(scores_path, table)
-    missing = [c for c in ("customer_id", "probability") if c not in scores.columns]
+    if kind == "customer_table":
+        if cutoff:
+            raise DataError("--cutoff dates an event log's scores; a customer table's are measured "
+                            "against the table's label column as it reads now: leave it out.")
+        when = window_end = None
+        joined, notes = _table_outcomes(cfg, Path(bundle_dir), manifest, scores, place)
+    else:
+        joined, when, window_end, notes = _log_outcomes(cfg, manifest, scores, place, cutoff, log)
+    result = _measure(joined, manifest, when, window_end, notes)
+    if write:
+        from winback.bundle import write_atomic_file
+        from winback.report import write_outcomes_report
+
+        name = f"outcomes-{when:%Y-%m-%d}.json" if when is not None else "outcomes.json"
+        target = cfg.output_dir() / name
+        text = json.dumps(result.as_dict(), indent=2, default=str)
+        result.path = write_atomic_file(target, lambda tmp: tmp.write_text(text))
+        result.page = write_outcomes_report(target.with_suffix(".html"), result)
+    return result
+
+
+def _scored(scores: pd.DataFrame, key: str, place: str) -> tuple[pd.DataFrame, list[str]]:
+    """The scored customers of a scores file (ids as text), checked: one row per customer,
+    those without a probability left out and said."""
+    missing = [c for c in (key, "probability") if c not in scores.columns]
     if missing:
-        raise DataError(f"{place} lacks {', '.join(missing)}: it is not what `winback score` writes.")
-    when = scores_cutoff(scores, cutoff, place)
-    window_end = when + dt.timedelta(days=problem.horizon_days)
-    scores = scores.assign(customer_id=scores["customer_id"].astype(str))
-    repeated = scores["customer_id"][scores["customer_id"].duplicated()]
+        raise DataError(f"{place} lacks {', '.join(missing)}: it is not what `winback score` writes "
+                        f"for this bundle.")
+    scores = scores.assign(**{key: scores[key].astype(str)})
+    repeated = scores[key][scores[key].duplicated()]
     if len(repeated):
         raise DataError(f"{place} scores {repeated.nunique():,} customer(s) more than once, e.g. "
                         f"{', '.join(repr(v) for v in repeated.unique()[:3])}.")
@@ -276,6 +304,19 @@ def outcomes(cfg: Config, scores_path: str | Path, bundle_dir: Path, *, cutoff: 
         scores = scores[scores["probability"].notna()]
     if scores.empty:
         raise DataError(f"{place} holds no scored customer.")
+    return scores, notes
+
+
+def _log_outcomes(cfg: Config, manifest: dict, scores: pd.DataFrame, place: str, cutoff: str | None,
+                  log) -> tuple[pd.DataFrame, dt.datetime, dt.datetime, list[str]]:
+    """The scored customers of an event log with their label a horizon after the scores' cutoff."""
+    from winback.data.canonical import load_events
+    from winback.labels import Cutoff, label_table, observed_end
+
+    problem = ProblemConfig(**manifest["problem"])
+    scores, notes = _scored(scores, "customer_id", place)
+    when = scores_cutoff(scores, cutoff, place)
+    window_end = when + dt.timedelta(days=problem.horizon_days)
     log = log or load_events(cfg)
     reached = observed_end(log.end)
     if reached < window_end:
@@ -302,12 +343,72 @@ def outcomes(cfg: Config, scores_path: str | Path, bundle_dir: Path, *, cutoff: 
     if left > 0:
         notes.append(f"The scores cover {len(joined):,} of the {len(labels):,} customers in the "
                      f"population at {moment_text(when)}; the figures are theirs.")
+    return joined, when, window_end, notes
+
+
+def _table_outcomes(cfg: Config, bundle_dir: Path, manifest: dict, scores: pd.DataFrame,
+                    place: str) -> tuple[pd.DataFrame, list[str]]:
+    """The scored customers of a customer table with their label from the table as it reads now
+    (the snapshot where the outcome is filled in). Rows the model was fitted on (the same key
+    and values) are left out when the others allow a measure, since their scores are in-sample."""
+    from winback.data.tables import LABEL
+    from winback.hashing import among, row_hashes, trained_rows
+    from winback.score_table import scorable_table
+
+    key = manifest["table"]["key"]
+    scores, notes = _scored(scores, key, place)
+    loaded = scorable_table(cfg, bundle_dir, with_labels=True)
+    frame, label = loaded.frame, cfg.table.label
+    source = ", ".join(f"'{s.path}'" for s in cfg.table.sources)
+    if LABEL not in frame.columns:
+        raise DataError(f"The customer table ({source}) has no label column '{label}': outcomes are read "
+                        f"from the table once they are known. Point the project at that table "
+                        f"(--input), with '{label}' filled in for the customers scored.")
+    trained = trained_rows(bundle_dir, manifest)
+    in_sample = (among(row_hashes(frame[key], loaded.X, set(manifest["data"]["categorical"])), trained)
+                 if trained is not None else np.zeros(len(frame), dtype=bool))
+    labels = pd.DataFrame({key: frame[key].astype(str).to_numpy(), "label": frame[LABEL].to_numpy(),
+                           "in_sample": in_sample})
+    joined = scores.merge(labels, on=key, how="left")
+    outside = int(joined["label"].isna().sum())
+    if outside == len(joined):
+        raise DataError(f"None of the {len(joined):,} customers in {place} is in the customer table "
+                        f"({source}) as it reads now: were they scored from another table, or is "
+                        f"'{key}' written otherwise there?")
+    if outside:
+        notes.append(f"{outside:,} scored customers are not in the customer table as it reads now "
+                     f"(removed, or left out by table.filters) and are left out.")
+        joined = joined[joined["label"].notna()]
+    seen = joined["in_sample"].to_numpy(dtype=bool)
+    fresh = joined.loc[~seen, "label"]
+    if seen.any() and fresh.nunique() == 2:
+        notes.append(f"{int(seen.sum()):,} of the customers are rows the model was trained on (the same "
+                     f"'{key}' and values): their scores are in-sample (it fitted their outcomes), so "
+                     f"they are left out and the figures are those of the {len(fresh):,} others.")
+        joined = joined[~seen]
+    elif seen.any():
+        notes.append(f"{int(seen.sum()):,} of the {len(joined):,} customers are rows the model was "
+                     f"trained on: their scores are in-sample (it fitted their outcomes), and the "
+                     f"figures flatter the model.")
+    return joined.drop(columns="in_sample").rename(columns={key: "customer_id"}), notes
+
+
+def _measure(joined: pd.DataFrame, manifest: dict, when: dt.datetime | None,
+             window_end: dt.datetime | None, notes: list[str]) -> Outcomes:
+    """The scores of `joined` (customer_id, probability, label; the file's flagged, decile and
+    segment where it has them) measured on its labels, beside the bundle's test figures."""
+    from winback.evaluate import confusion, decision_of, metrics
+
+    problem = manifest["problem"]["name"]
     y = joined["label"].to_numpy(dtype=int)
     p = joined["probability"].to_numpy(dtype=float)
     if y.min() == y.max():
-        raise DataError(f"Every one of the {len(y):,} customers scored at {moment_text(when)} "
-                        f"{'' if y[0] else 'did not '}{OUTCOME.get(problem.name, ('', 'have the outcome'))[int(not y[0])]} "
-                        f"by {moment_text(window_end)}: a ranking cannot be measured on one outcome.")
+        did = "" if y[0] else "did not "
+        by = f" by {moment_text(window_end)}" if window_end is not None else ""
+        raise DataError(f"Every one of the {len(y):,} customers scored"
+                        f"{f' at {moment_text(when)}' if when is not None else ''} {did}"
+                        f"{OUTCOME.get(problem, ('had the outcome', 'have the outcome'))[int(not y[0])]}{by}: a ranking cannot be "
+                        f"measured on one outcome.")
     realized = metrics(y, p, float(decision_of(manifest)["threshold"]))
     for name in ("precision", "recall", "f1", "tp", "fp", "fn", "tn", "flagged_share", "threshold"):
         realized.pop(name)  # the file's own `flagged` says which customers were flagged
@@ -323,18 +424,9 @@ def outcomes(cfg: Config, scores_path: str | Path, bundle_dir: Path, *, cutoff: 
         tested = {"roc_auc": float(row["roc_auc"]), "pr_auc": float(row["pr_auc"]),
                   "lift_10": float(row["lift_10"]), "positives": int(row["tp"] + row["fn"]),
                   "negatives": int(row["fp"] + row["tn"]),
-                  "cutoff": next((c["time"] for c in manifest["cutoffs"] if c["role"] == "test"), None)}
-    result = Outcomes(when, window_end, problem.name, str(best), realized, tested,
-                      decile_frame(joined, y, p), segment_frame(joined, y), notes)
-    if write:
-        from winback.bundle import write_atomic_file
-        from winback.report import write_outcomes_report
-
-        target = cfg.output_dir() / f"outcomes-{when:%Y-%m-%d}.json"
-        text = json.dumps(result.as_dict(), indent=2, default=str)
-        result.path = write_atomic_file(target, lambda tmp: tmp.write_text(text))
-        result.page = write_outcomes_report(target.with_suffix(".html"), result)
-    return result
+                  "cutoff": next((c["time"] for c in manifest.get("cutoffs", []) if c["role"] == "test"), None)}
+    return Outcomes(when, window_end, problem, str(best), realized, tested,
+                    decile_frame(joined, y, p), segment_frame(joined, y), notes)
 
 
 def decile_frame(joined: pd.DataFrame, y: np.ndarray, p: np.ndarray) -> pd.DataFrame:

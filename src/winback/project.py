@@ -255,18 +255,27 @@ class Project:
         return backtest(self.config, folds=folds, step_days=step_days, steps=steps or Steps(quiet=not verbose))
 
     def outcomes(self, scores: str | Path, *, bundle: str | Path | None = None,
-                 cutoff: str | None = None, table: str | None = None, write: bool = True):
+                 cutoff: str | None = None, table: str | None = None, write: bool = True,
+                 frame: Any = None):
         """What the customers in a scores file (`score_to`'s; or `table` of a DuckDB file or
         PostgreSQL URL) did in the horizon after their cutoff, against their scores: realized
         ROC-AUC beside the model's test figure, expected against actual outcomes per decile and
-        segment, how the flagged customers did. Needs the log to reach the end of that horizon;
-        written to `<output.dir>/outcomes-<cutoff>.json`. Event logs' customer problems only."""
+        segment, how the flagged customers did. An event log's customers need the log to reach
+        the end of that horizon (written to `<output.dir>/outcomes-<cutoff>.json`); a customer
+        table's are measured on the table's label column as it reads now (`outcomes.json`).
+        `frame` stands in for the project's source, as in `score`: the log as it is now, or the
+        table with the outcomes filled in."""
         from winback.outcomes import outcomes
 
-        if self.kind != EVENT_LOG:
-            raise ConfigError("Outcomes are measured for an event log's customers, whose log later "
-                              "shows what they did; this project is a "
-                              + ("customer table." if self.kind == CUSTOMER_TABLE else "next-event model."))
+        if self.kind not in (EVENT_LOG, CUSTOMER_TABLE):
+            raise ConfigError("Outcomes are measured for the customers of an event log or a customer "
+                              "table; this project is a next-event model.")
+        if frame is not None:
+            bundle_dir = Path(bundle) if bundle else self.bundle_dir
+            with self._reading(frame) as (project, notes):
+                result = project.outcomes(scores, bundle=bundle_dir, cutoff=cutoff, table=table, write=write)
+            result.notes[:0] = notes
+            return result
         return outcomes(self.config, scores, Path(bundle) if bundle else self.bundle_dir,
                         cutoff=cutoff, table=table, write=write)
 

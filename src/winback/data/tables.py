@@ -518,17 +518,20 @@ def _num_text(value: str) -> str:
 
 
 def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: bool = False,
-                        categorical: Sequence[str] = (), date_formats: Mapping[str, str] | None = None
-                        ) -> CustomerTable:
+                        categorical: Sequence[str] = (), date_formats: Mapping[str, str] | None = None,
+                        for_training: bool = True) -> CustomerTable:
     """Join, fix, pivot, filter and label the `[table]` sources; one row per customer.
 
     `label_optional`: a table without the label column (new customers to score, whose outcome
     is not known yet) loads unlabelled, with a note, instead of failing. `categorical`: columns
     to keep as text beside table.categorical (scoring passes the bundle's, so that a category
     column whose values today all look like numbers is still read as the model learnt it).
-    `date_formats`: the formats dates written otherwise than ISO were read in (the bundle's)."""
+    `date_formats`: the formats dates written otherwise than ISO were read in (the bundle's).
+    `for_training=False` with labels reads the outcomes of customers a bundle scored (`winback
+    outcomes`): the label is checked and kept, but no column is left out as training leaves out
+    empty, id-like or row-number columns, since the bundle's own columns are what it reads."""
     tab = cfg.table
-    training = with_labels
+    training = with_labels and for_training
     con = connect()
     key = tab.key
     text_columns = frozenset(tab.categorical) | frozenset(categorical)
@@ -595,14 +598,14 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
     _require_categorical(frame, tab.categorical)
     feats = [c for c in frame.columns if c not in (key, LABEL)]
     empty = [c for c in feats if frame[c].isna().all()]
-    if empty and with_labels:
+    if empty and with_labels and for_training:
         # nothing to learn from; kept, it would become an all-missing category in every model.
         # A table to score keeps it: the bundle imputes a column it was trained on.
         frame = frame.drop(columns=empty)
         feats = [c for c in feats if c not in empty]
         notes.append(f"left out {', '.join(repr(c) for c in empty)}: empty in every row")
     frame, feats = _dates_as_days(frame, feats, tab, notes)
-    if with_labels:
+    if with_labels and for_training:
         numbered = [c for c in feats if c not in text_columns and _row_number_like(c, frame[c])]
         frame, feats = _left_out(frame, feats, numbered, notes, (
             "a different whole number for every customer, named like an id or a row number, from "
@@ -623,7 +626,7 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
     for c in numeric:
         frame[c] = frame[c].astype("float64")
     warnings: list[str] = []  # what may make the model wrong, said louder than the notes
-    if with_labels:
+    if with_labels and for_training:
         proxies = _label_proxies(frame, numeric, categorical)
         if proxies:
             shown = ", ".join(f"'{c}' ({how}, ROC-AUC {auc:.3f})" for c, auc, how in proxies[:3])

@@ -271,7 +271,8 @@ def write_outcomes_report(path: Path, result) -> Path:
     html = _env().get_template("outcomes.html.j2").render(
         r=result, x=result.realized, t=result.tested, level=level, verdict=verdict,
         calibration=result.calibration_line(), flagged=result.flagged_line(),
-        cutoff=moment_text(result.cutoff), end=moment_text(result.window_end),
+        cutoff=moment_text(result.cutoff) if result.cutoff is not None else None,
+        end=moment_text(result.window_end) if result.window_end is not None else None,
         outcome=result.outcome,
         deciles=result.deciles.to_dict("records"),
         segments=result.segments.to_dict("records") if result.segments is not None else None,
