@@ -320,7 +320,7 @@ def test_outcomes_of_a_scored_table_are_its_test_figures(oneclick_run, oneclick_
                  "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert "Outcomes of the scores of the customer table" in printed and "slowed down" in printed
-    assert re.search(r"972 of the customers are rows the model was trained on", " ".join(printed.split()))
+    assert re.search(r"972 of the 1,297 customers are rows the model was trained on", " ".join(printed.split()))
     manifest = json.loads((out / "bundle" / "manifest.json").read_text())
     row = next(r for r in manifest["leaderboard"] if r["candidate"] == manifest["best"])
     written = json.loads((tmp_path / "outcomes.json").read_text())

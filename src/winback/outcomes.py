@@ -382,9 +382,9 @@ def _table_outcomes(cfg: Config, bundle_dir: Path, manifest: dict, scores: pd.Da
     seen = joined["in_sample"].to_numpy(dtype=bool)
     fresh = joined.loc[~seen, "label"]
     if seen.any() and fresh.nunique() == 2:
-        notes.append(f"{int(seen.sum()):,} of the customers are rows the model was trained on (the same "
-                     f"'{key}' and values): their scores are in-sample (it fitted their outcomes), so "
-                     f"they are left out and the figures are those of the {len(fresh):,} others.")
+        notes.append(f"{int(seen.sum()):,} of the {len(joined):,} customers are rows the model was trained "
+                     f"on (the same '{key}' and values): their scores are in-sample (it fitted their "
+                     f"outcomes), so they are left out and the figures are those of the {len(fresh):,} others.")
         joined = joined[~seen]
     elif seen.any():
         notes.append(f"{int(seen.sum()):,} of the {len(joined):,} customers are rows the model was "
