@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from winback.cli import main
-from winback.datasets import cdnow_config
+from winback.datasets import cdnow_config, cdnow_path
 from winback.errors import DataError, WinbackError
 from winback.outcomes import auc_standard_error, outcomes
 from winback.project import Project
@@ -110,6 +110,17 @@ def test_the_command_prints_the_deciles_and_the_verdict(cdnow_bundle, scores_at_
     out = capsys.readouterr().out
     assert "bought again" in out and "as well as the model's test promised" in out
     assert (tmp_path / "outcomes-1997-10-01.json").exists()
+    # --input: the log as it is now, where the project's config reads another export
+    shorter = tmp_path / "to_1998_03.csv"
+    lines = cdnow_path("master").read_text().splitlines(keepends=True)
+    shorter.write_text("".join(lines[:1] + [x for x in lines[1:] if x.split(",")[1] < "19980301"]))
+    cfg_path = tmp_path / "winback.toml"
+    cfg_path.write_text(f'[source]\npath = "{shorter}"\nlayout = "cdnow"\nduplicates = "keep"\n'
+                        f'[problem]\nname = "repeat_purchase"\nhorizon_days = 273\n[output]\ndir = "{tmp_path}"\n')
+    common = ["outcomes", str(scores_at_test_cutoff), "--config", str(cfg_path), "--bundle", str(cdnow_bundle), "--quiet"]
+    assert main(common) == 2 and "day(s) short" in capsys.readouterr().err
+    assert main([*common, "--input", str(cdnow_path("master"))]) == 0
+    assert "as well as the model's test promised" in capsys.readouterr().out
     assert main(["outcomes", str(tmp_path / "none.parquet"), "--dataset", "cdnow", "--bundle",
                  str(cdnow_bundle), "--out", str(tmp_path), "--quiet"]) == 2
 
