@@ -379,6 +379,11 @@ def test_outcomes_from_a_later_snapshot_of_the_table(oneclick_run, oneclick_scor
     assert main(["outcomes", str(partial), "--dataset", "oneclick", "--bundle", str(out / "bundle"),
                  "--out", str(tmp_path), "--quiet", *inputs]) == 0
     assert json.loads((tmp_path / "outcomes.json").read_text())["verdict"] == "worse"
+    # a snapshot without one of the model's columns still holds the outcomes: only they are read
+    fewer = tmp_path / "fewer"
+    fewer.mkdir()
+    cfg.read_from(_oneclick_files(fewer, later.drop(columns="Ошибка_сервиса")))
+    assert outcomes(cfg, partial, out / "bundle", write=False).realized == result.realized
 
 
 def test_outcomes_of_a_table_need_its_label_column(oneclick_run, oneclick_scores, tmp_path, capsys):
@@ -394,6 +399,8 @@ def test_outcomes_of_a_table_need_its_label_column(oneclick_run, oneclick_scores
     assert "has no label column 'Покупательская активность'" in said and "(--input)" in said
     assert main([*common, "--cutoff", "2024-01-01"]) == 2
     assert "leave it out" in capsys.readouterr().err
+    assert main([*common[:2], "--dataset", "cdnow_sample", *common[4:]]) == 2
+    assert "the config needs [[table.sources]]" in " ".join(capsys.readouterr().err.split())
     assert not (tmp_path / "outcomes.json").exists()
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from winback.config import Config, ProblemConfig, moment_text, parse_date
-from winback.errors import DataError, WinbackError
+from winback.errors import ConfigError, DataError, WinbackError
 from winback.results import html_table, text_table
 
 OUTCOME = {  # what a positive label means, for messages: (what they did, what was expected of them)
@@ -351,22 +351,26 @@ def _table_outcomes(cfg: Config, bundle_dir: Path, manifest: dict, scores: pd.Da
     """The scored customers of a customer table with their label from the table as it reads now
     (the snapshot where the outcome is filled in). Rows the model was fitted on (the same key
     and values) are left out when the others allow a measure, since their scores are in-sample."""
-    from winback.data.tables import LABEL
-    from winback.hashing import among, row_hashes, trained_rows
-    from winback.score_table import scorable_table
+    from winback.data.tables import LABEL, load_customer_table
 
+    if not cfg.is_table:
+        raise ConfigError(f"'{bundle_dir}' scores customer tables: their outcomes are read from the "
+                          f"table, so the config needs [[table.sources]] (use the training config, or "
+                          f"--dataset).")
     key = manifest["table"]["key"]
     scores, notes = _scored(scores, key, place)
-    loaded = scorable_table(cfg, bundle_dir, with_labels=True)
-    frame, label = loaded.frame, cfg.table.label
+    # the label checked as training checks it, the columns as the model reads them; nothing is
+    # left out as training leaves out columns, since the model's columns are what it reads
+    frame = load_customer_table(cfg, with_labels=True, label_optional=True, for_training=False,
+                                categorical=manifest["data"]["categorical"],
+                                date_formats=manifest["data"].get("date_formats", {})).frame
+    label = cfg.table.label
     source = ", ".join(f"'{s.path}'" for s in cfg.table.sources)
     if LABEL not in frame.columns:
         raise DataError(f"The customer table ({source}) has no label column '{label}': outcomes are read "
                         f"from the table once they are known. Point the project at that table "
                         f"(--input), with '{label}' filled in for the customers scored.")
-    trained = trained_rows(bundle_dir, manifest)
-    in_sample = (among(row_hashes(frame[key], loaded.X, set(manifest["data"]["categorical"])), trained)
-                 if trained is not None else np.zeros(len(frame), dtype=bool))
+    in_sample = _in_sample(bundle_dir, manifest, frame, key)
     labels = pd.DataFrame({key: frame[key].astype(str).to_numpy(), "label": frame[LABEL].to_numpy(),
                            "in_sample": in_sample})
     joined = scores.merge(labels, on=key, how="left")
@@ -391,6 +395,25 @@ def _table_outcomes(cfg: Config, bundle_dir: Path, manifest: dict, scores: pd.Da
                      f"trained on: their scores are in-sample (it fitted their outcomes), and the "
                      f"figures flatter the model.")
     return joined.drop(columns="in_sample").rename(columns={key: "customer_id"}), notes
+
+
+def _in_sample(bundle_dir: Path, manifest: dict, frame: pd.DataFrame, key: str) -> np.ndarray:
+    """Which rows of the table are rows the model was fitted on (their key and values hash as a
+    training row did). None of them where the table lacks a column of the model's or holds text
+    where it read numbers: such a snapshot is not the one the model was fitted on."""
+    from winback.hashing import among, row_hashes, trained_rows
+    from winback.score_table import _as_trained
+
+    none = np.zeros(len(frame), dtype=bool)
+    trained = trained_rows(bundle_dir, manifest)
+    columns = manifest["feature_columns"]
+    if trained is None or any(c not in frame.columns for c in columns):
+        return none
+    try:
+        X = _as_trained(frame, manifest, key)[columns]
+    except DataError:
+        return none
+    return among(row_hashes(frame[key], X, set(manifest["data"]["categorical"])), trained)
 
 
 def _measure(joined: pd.DataFrame, manifest: dict, when: dt.datetime | None,

@@ -41,11 +41,10 @@ class Scorable:
     notes: list[str]
 
 
-def scorable_table(cfg: Config, bundle_dir: Path, with_labels: bool = False) -> Scorable:
+def scorable_table(cfg: Config, bundle_dir: Path) -> Scorable:
     """Load the config's table for the bundle's model: its category columns stay text, its
     number columns are numbers (or an error naming the customers), and the notes say which
-    categories the model never saw. `winback validate` runs this on a table to score too;
-    `winback outcomes` with the labels (the frame's `label` column), to measure scores by."""
+    categories the model never saw. `winback validate` runs this on a table to score too."""
     manifest, model, _ = load_bundle(bundle_dir)
     if manifest.get("kind") != "customer_table":
         raise ConfigError(f"Bundle '{bundle_dir}' was trained on an event log; score it with an "
@@ -57,8 +56,7 @@ def scorable_table(cfg: Config, bundle_dir: Path, with_labels: bool = False) -> 
     # as numbers ('1' must meet the category '1', not the number 1.0)
     # ... and dates written otherwise than ISO are read in the training file's format, which a
     # few customers' days (all 12 or under) would not tell (older bundles: found again)
-    table = load_customer_table(cfg, with_labels=with_labels, label_optional=with_labels, for_training=False,
-                                categorical=manifest["data"]["categorical"],
+    table = load_customer_table(cfg, with_labels=False, categorical=manifest["data"]["categorical"],
                                 date_formats=manifest["data"].get("date_formats", {}))
     frame = table.frame
     missing = [c for c in manifest["feature_columns"] if c not in frame.columns]
