@@ -187,3 +187,28 @@ def test_scores_written_to_a_database_table_are_read_back(cdnow_bundle, scores_a
     with pytest.raises(DataError) as caught:
         outcomes(cfg, secret, cdnow_bundle, table="public.nowhere", write=False)
     assert "hunter2" not in str(caught.value) and "postgres:***@" in str(caught.value)
+
+
+def test_a_tables_ids_stay_text_from_a_csv_of_scores(tmp_path):
+    """A key written with leading zeros (000150) is text in the table; the scores' CSV must not
+    read it back as the number 150, or no scored customer would meet their outcome."""
+    from winback.config import config_from_dict
+
+    rng = np.random.default_rng(2)
+    n = 400
+    table = pd.DataFrame({"customer": [f"{i:06d}" for i in range(n)], "visits": rng.poisson(5, n),
+                          "spend": rng.gamma(2, 50, n).round(2)})
+    table["churned"] = (0.3 * table.visits - 0.01 * table.spend + rng.normal(0, 1, n) > 0.5).astype(int)
+    table.to_csv(tmp_path / "customers.csv", index=False)
+    cfg = config_from_dict({"problem": {"name": "activity_decline"},
+                            "table": {"key": "customer", "label": "churned",
+                                      "sources": [{"path": str(tmp_path / "customers.csv")}]},
+                            "train": {"trials": 2, "candidates": ["logistic"]},
+                            "output": {"dir": str(tmp_path / "out")}})
+    project = Project(cfg)
+    project.train(report=False)
+    project.score_to(str(tmp_path / "scores.csv"), reasons=False)
+    assert pd.read_csv(tmp_path / "scores.csv", dtype=str)["customer"].str.len().eq(6).all()
+    result = project.outcomes(tmp_path / "scores.csv", write=False)
+    assert result.realized["n"] == 100 and result.cutoff is None  # the test quarter; the rest in-sample
+    assert "Outcomes of the scores of the customer table" in repr(result)

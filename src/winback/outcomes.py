@@ -168,9 +168,10 @@ def segment_rows(result: Outcomes) -> list[list[str]]:
     return rows
 
 
-def read_scores(source: str | Path, table: str | None = None) -> pd.DataFrame:
-    """Scores `winback score -o` wrote: a Parquet or CSV file (ids read as text, so 00042
-    stays), or the table `table` (default winback_scores) of a DuckDB file or a PostgreSQL URL."""
+def read_scores(source: str | Path, table: str | None = None, key: str = "customer_id") -> pd.DataFrame:
+    """Scores `winback score -o` wrote: a Parquet or CSV file (ids in the `key` column read as
+    text, so 00042 stays), or the table `table` (default winback_scores) of a DuckDB file or a
+    PostgreSQL URL."""
     from winback.sinks import DEFAULT_TABLE, _identifier, output_kind
 
     text = str(source)
@@ -189,7 +190,7 @@ def read_scores(source: str | Path, table: str | None = None) -> pd.DataFrame:
         raise DataError(f"No scores file at '{text}'.")
     try:
         if kind in ("csv", "csv_gz"):
-            return pd.read_csv(text, dtype={"customer_id": str})
+            return pd.read_csv(text, dtype={key: str})
         if kind == "parquet":
             return pd.read_parquet(text)
         if kind == "duckdb":
@@ -261,7 +262,8 @@ def outcomes(cfg: Config, scores_path: str | Path, bundle_dir: Path, *, cutoff: 
     if kind not in ("event_log", "customer_table"):
         raise DataError(f"'{bundle_dir}' is a model of live sessions: outcomes are measured for the "
                         f"customers of an event log or a customer table.")
-    scores = read_scores(scores_path, table)
+    key = manifest["table"]["key"] if kind == "customer_table" else "customer_id"
+    scores = read_scores(scores_path, table, key)
     place = scores_place(scores_path, table)
     if kind == "customer_table":
         if cutoff:
