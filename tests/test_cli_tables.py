@@ -384,6 +384,15 @@ def test_outcomes_from_a_later_snapshot_of_the_table(oneclick_run, oneclick_scor
     fewer.mkdir()
     cfg.read_from(_oneclick_files(fewer, later.drop(columns="Ошибка_сервиса")))
     assert outcomes(cfg, partial, out / "bundle", write=False).realized == result.realized
+    # customers whose outcome the table does not record yet are left out, and counted
+    blank = tmp_path / "blank"
+    blank.mkdir()
+    later.loc[later.index[:300], label] = None
+    cfg.read_from(_oneclick_files(blank, later))
+    unknown = int(scores.head(1000)["id"].isin(later["id"].head(300).astype(str)).sum())
+    some = outcomes(cfg, partial, out / "bundle", write=False)
+    assert 0 < unknown < 300 and some.realized["n"] == 1000 - unknown
+    assert any(f"{unknown:,} scored customers have no outcome in the table yet" in n for n in some.notes)
 
 
 def test_outcomes_of_a_table_need_its_label_column(oneclick_run, oneclick_scores, tmp_path, capsys):
@@ -401,6 +410,10 @@ def test_outcomes_of_a_table_need_its_label_column(oneclick_run, oneclick_scores
     assert "leave it out" in capsys.readouterr().err
     assert main([*common[:2], "--dataset", "cdnow_sample", *common[4:]]) == 2
     assert "the config needs [[table.sources]]" in " ".join(capsys.readouterr().err.split())
+    unknown = pd.read_csv(dataset_dir("oneclick") / "market_file.csv").assign(**{"Покупательская активность": None})
+    inputs = [a for p in _oneclick_files(tmp_path, unknown) for a in ("--input", p)]
+    assert main([*common, *inputs]) == 2
+    assert "has no outcome yet for any of the 1,297 customers" in " ".join(capsys.readouterr().err.split())
     assert not (tmp_path / "outcomes.json").exists()
 
 

@@ -5,6 +5,8 @@ the horizon after a scoring has passed, the event log holds what the scored cust
 and the scores file says what the model expected of them: `winback outcomes scores.parquet`
 labels those customers exactly as training labels its test cutoff (the same problem, horizon
 and population rules, from the bundle that scored them) and measures the scores against it.
+A customer table's scores are measured on its label column once the table records it (rows
+the model was fitted on are left out: their scores are in-sample).
 It says whether the ranking held up as well as its test promised (ROC-AUC, with the chance
 spread of both figures), whether the probabilities were right on average and per decile,
 how the flagged customers did, and how each segment did: what a team that acted on the scores
@@ -373,18 +375,27 @@ def _table_outcomes(cfg: Config, bundle_dir: Path, manifest: dict, scores: pd.Da
                         f"from the table once they are known. Point the project at that table "
                         f"(--input), with '{label}' filled in for the customers scored.")
     in_sample = _in_sample(bundle_dir, manifest, frame, key)
-    labels = pd.DataFrame({key: frame[key].astype(str).to_numpy(), "label": frame[LABEL].to_numpy(),
+    labels = pd.DataFrame({key: frame[key].astype(str).to_numpy(),
+                           "label": pd.to_numeric(frame[LABEL], errors="coerce").to_numpy(dtype=float),
                            "in_sample": in_sample})
-    joined = scores.merge(labels, on=key, how="left")
-    outside = int(joined["label"].isna().sum())
+    joined = scores.merge(labels, on=key, how="left", indicator=True)
+    outside = int((joined["_merge"] == "left_only").sum())
+    unknown = int(((joined["_merge"] == "both") & joined["label"].isna()).sum())
     if outside == len(joined):
         raise DataError(f"None of the {len(joined):,} customers in {place} is in the customer table "
                         f"({source}) as it reads now: were they scored from another table, or is "
                         f"'{key}' written otherwise there?")
+    if outside + unknown == len(joined):
+        raise DataError(f"The customer table ({source}) has no outcome yet for any of the "
+                        f"{len(joined):,} customers in {place} ('{label}' is empty for "
+                        f"{unknown:,} of them): measure them once it is filled in.")
     if outside:
         notes.append(f"{outside:,} scored customers are not in the customer table as it reads now "
                      f"(removed, or left out by table.filters) and are left out.")
-        joined = joined[joined["label"].notna()]
+    if unknown:
+        notes.append(f"{unknown:,} scored customers have no outcome in the table yet ('{label}' is "
+                     f"empty) and are left out.")
+    joined = joined[joined["label"].notna()].drop(columns="_merge")
     seen = joined["in_sample"].to_numpy(dtype=bool)
     fresh = joined.loc[~seen, "label"]
     if seen.any() and fresh.nunique() == 2:
@@ -396,7 +407,7 @@ def _table_outcomes(cfg: Config, bundle_dir: Path, manifest: dict, scores: pd.Da
         notes.append(f"{int(seen.sum()):,} of the {len(joined):,} customers are rows the model was "
                      f"trained on: their scores are in-sample (it fitted their outcomes), and the "
                      f"figures flatter the model.")
-    return joined.drop(columns="in_sample").rename(columns={key: "customer_id"}), notes
+    return joined.drop(columns="in_sample"), notes
 
 
 def _in_sample(bundle_dir: Path, manifest: dict, frame: pd.DataFrame, key: str) -> np.ndarray:
@@ -420,8 +431,8 @@ def _in_sample(bundle_dir: Path, manifest: dict, frame: pd.DataFrame, key: str) 
 
 def _measure(joined: pd.DataFrame, manifest: dict, when: dt.datetime | None,
              window_end: dt.datetime | None, notes: list[str]) -> Outcomes:
-    """The scores of `joined` (customer_id, probability, label; the file's flagged, decile and
-    segment where it has them) measured on its labels, beside the bundle's test figures."""
+    """The scores of `joined` (probability and label per customer; the file's flagged, decile
+    and segment where it has them) measured on its labels, beside the bundle's test figures."""
     from winback.evaluate import confusion, decision_of, metrics
 
     problem = manifest["problem"]["name"]
@@ -430,10 +441,10 @@ def _measure(joined: pd.DataFrame, manifest: dict, when: dt.datetime | None,
     if y.min() == y.max():
         did = "" if y[0] else "did not "
         by = f" by {moment_text(window_end)}" if window_end is not None else ""
-        raise DataError(f"Every one of the {len(y):,} customers scored"
-                        f"{f' at {moment_text(when)}' if when is not None else ''} {did}"
-                        f"{OUTCOME.get(problem, ('had the outcome', 'have the outcome'))[int(not y[0])]}{by}: a ranking cannot be "
-                        f"measured on one outcome.")
+        at = f" at {moment_text(when)}" if when is not None else ""
+        what = OUTCOME.get(problem, ("had the outcome", "have the outcome"))[int(not y[0])]
+        raise DataError(f"Every one of the {len(y):,} customers scored{at} {did}{what}{by}: a ranking "
+                        f"cannot be measured on one outcome.")
     realized = metrics(y, p, float(decision_of(manifest)["threshold"]))
     for name in ("precision", "recall", "f1", "tp", "fp", "fn", "tn", "flagged_share", "threshold"):
         realized.pop(name)  # the file's own `flagged` says which customers were flagged

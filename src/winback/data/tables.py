@@ -480,7 +480,9 @@ def _apply_filter(table: ir.Table, column: str, op: str, value) -> ir.Table:
     return table.filter(ops[op])
 
 
-def _label(table: ir.Table, cfg: Config) -> ir.Table:
+def _label(table: ir.Table, cfg: Config, allow_missing: bool = False) -> ir.Table:
+    """The 0/1 label from the label column's values; an empty one is an error, or, with
+    `allow_missing` (outcomes not known yet for some customers), stays missing."""
     tab = cfg.table
     _require(table, [tab.label], "The joined customer table")
     text = table[tab.label].cast("string").strip()
@@ -503,7 +505,7 @@ def _label(table: ir.Table, cfg: Config) -> ir.Table:
                 f"nor table.negative: {values} (customers "
                 f"{_rows_where(table, ~is_pos & ~is_neg & text.notnull(), tab.key)}). {fix}"
             )
-    missing = int(table.filter(text.isnull()).count().execute())
+    missing = 0 if allow_missing else int(table.filter(text.isnull()).count().execute())
     if missing:
         raise DataError(f"Label column '{tab.label}' is empty in {missing} row(s) (customers "
                         f"{_rows_where(table, text.isnull(), tab.key)}); drop them or fill them.")
@@ -528,8 +530,9 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
     column whose values today all look like numbers is still read as the model learnt it).
     `date_formats`: the formats dates written otherwise than ISO were read in (the bundle's).
     `for_training=False` with labels reads the outcomes of customers a bundle scored (`winback
-    outcomes`): the label is checked and kept, but no column is left out as training leaves out
-    empty, id-like or row-number columns, since the bundle's own columns are what it reads."""
+    outcomes`): the label's values are checked and kept (missing where it is empty: an outcome
+    not known yet), but no column is left out as training leaves out empty, id-like or
+    row-number columns, since the bundle's own columns are what it reads."""
     tab = cfg.table
     training = with_labels and for_training
     con = connect()
@@ -580,7 +583,7 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
         notes.append(f"no label column '{tab.label}': this table can be scored, not trained on")
         with_labels = False
     if with_labels:
-        joined = _label(joined, cfg)
+        joined = _label(joined, cfg, allow_missing=not for_training)
     elif tab.label in joined.columns:
         joined = joined.drop(tab.label)
     never_features = [c for c in tab.drop if c in (key, tab.label)]
