@@ -20,6 +20,7 @@ import datetime as dt
 import html
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -250,13 +251,13 @@ def scores_cutoff(scores: pd.DataFrame, given: str | None, place: str) -> dt.dat
 
 
 def outcomes(cfg: Config, scores_path: str | Path, bundle_dir: Path, *, cutoff: str | None = None,
-             table: str | None = None, log=None, write: bool = True) -> Outcomes:
+             table: str | None = None, log=None, write: bool = True, notes: Sequence[str] = ()) -> Outcomes:
     """Label the customers in `scores_path` (a file, or `table` of a DuckDB file or PostgreSQL
     URL) as the bundle's problem defines it and measure the scores on those labels (see the
     module doc): an event log's customers at their cutoff, from the project's log; a customer
     table's from the table's label column as it reads now. Written to
     `<output.dir>/outcomes-<cutoff>.json` (a customer table's to `outcomes.json`) unless `write`
-    is False."""
+    is False. `notes`: what reading the source noticed, said first."""
     from winback.bundle import read_manifest
 
     manifest = read_manifest(Path(bundle_dir))
@@ -272,10 +273,10 @@ def outcomes(cfg: Config, scores_path: str | Path, bundle_dir: Path, *, cutoff: 
             raise DataError("--cutoff dates an event log's scores; a customer table's are measured "
                             "against the table's label column as it reads now: leave it out.")
         when = window_end = None
-        joined, notes = _table_outcomes(cfg, Path(bundle_dir), manifest, scores, place)
+        joined, found = _table_outcomes(cfg, Path(bundle_dir), manifest, scores, place)
     else:
-        joined, when, window_end, notes = _log_outcomes(cfg, manifest, scores, place, cutoff, log)
-    result = _measure(joined, manifest, when, window_end, notes)
+        joined, when, window_end, found = _log_outcomes(cfg, manifest, scores, place, cutoff, log)
+    result = _measure(joined, manifest, when, window_end, [*notes, *found])
     if write:
         from winback.bundle import write_atomic_file
         from winback.report import write_outcomes_report

@@ -270,14 +270,12 @@ class Project:
         if self.kind not in (EVENT_LOG, CUSTOMER_TABLE):
             raise ConfigError("Outcomes are measured for the customers of an event log or a customer "
                               "table; this project is a next-event model.")
+        bundle_dir = Path(bundle) if bundle else self.bundle_dir
         if frame is not None:
-            bundle_dir = Path(bundle) if bundle else self.bundle_dir
             with self._reading(frame) as (project, notes):
-                result = project.outcomes(scores, bundle=bundle_dir, cutoff=cutoff, table=table, write=write)
-            result.notes[:0] = notes
-            return result
-        return outcomes(self.config, scores, Path(bundle) if bundle else self.bundle_dir,
-                        cutoff=cutoff, table=table, write=write)
+                return outcomes(project.config, scores, bundle_dir, cutoff=cutoff, table=table,
+                                write=write, notes=notes)
+        return outcomes(self.config, scores, bundle_dir, cutoff=cutoff, table=table, write=write)
 
     def score(self, bundle: str | Path | None = None, *, cutoff: str | None = None,
               reasons: bool = True, progress: Callable[[str], None] | None = None,
