@@ -519,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "file, a .duckdb file or a postgresql:// URL (with --table)")
     sp.add_argument("--table", help="the scores' table in a DuckDB file or PostgreSQL database (default winback_scores)")
     sp.add_argument("--bundle", help="the bundle that scored them (default: the project's, <output.dir>/bundle)")
-    sp.add_argument("--cutoff", help="the date they were scored at, for a file without a cutoff column")
+    sp.add_argument("--cutoff", help="event logs: the date they were scored at, for a file without a cutoff column")
     add_input(sp, "e.g. the log as it is now, or the customer table with its outcomes filled in")
     sp.set_defaults(func=cmd_outcomes)
     sp = sub.add_parser("serve", help="HTTP service and web page for one or two bundles")
