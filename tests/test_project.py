@@ -30,7 +30,7 @@ def test_event_log_project_validates_trains_and_scores(cdnow, tmp_path):
     assert shown[0] == "TrainResult: Leaderboard (out-of-time test cutoff)"
     assert shown[1] == f"  best: {result.best}" and shown[2] == f"  bundle: {result.bundle_dir}"
     assert shown[4].split() == ["candidate", "roc_auc", "pr_auc", "log_loss", "brier", "precision",
-                                "recall", "lift_10", "lift_20", "valid_roc_auc"]
+                                "recall", "lift_10", "lift_20", "valid_roc_auc", "select_roc_auc"]
     assert shown[5].split()[:2] == [result.best, f"{result.leaderboard['roc_auc'].iloc[0]:.3f}"]
     assert len(shown) == 8
     page = result._repr_html_()

@@ -789,6 +789,35 @@ def test_settings_that_would_fail_late_or_mislead_are_config_errors(tmp_path, se
         config_from_dict({"source": {"path": str(tmp_path / "e.csv"), "layout": "cdnow"}, section: values})
 
 
+def test_selection_reads_the_held_out_customers_of_every_cutoff():
+    """A candidate a hair ahead on the validation cutoff alone, and at chance on the same
+    customers at the training cutoffs, loses to one that ranks them well at every cutoff; a
+    cutoff with too few customers of a label is left out of the mean."""
+    from winback.train import MIN_PER_CLASS, CandidateResult, leaderboard, selection_score
+
+    rng = np.random.default_rng(0)
+    cutoffs = np.repeat(pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]), [300, 300, 40])
+    labels = np.r_[rng.integers(0, 2, 600), np.ones(40, dtype=int)]
+    labels[600:600 + MIN_PER_CLASS - 1] = 0  # the third cutoff: too few customers without the outcome
+    held = pd.DataFrame({"cutoff": cutoffs, "label": labels})
+    y_va = rng.integers(0, 2, 300)
+    chance = rng.random(640)
+    good = np.clip(0.6 * labels + 0.4 * rng.random(640), 0, 1)
+    a = selection_score("roc_auc", {"roc_auc": 0.76}, y_va, None, held, chance, 0.5)
+    b = selection_score("roc_auc", {"roc_auc": 0.75}, y_va, None, held, good, 0.5)
+    from sklearn.metrics import roc_auc_score
+
+    first, second = slice(0, 300), slice(300, 600)
+    assert a == pytest.approx(np.mean([0.76, roc_auc_score(labels[first], chance[first]),
+                                       roc_auc_score(labels[second], chance[second])]))
+    assert b > 0.9 > 0.65 > a
+    assert selection_score("roc_auc", {"roc_auc": 0.76}, y_va, None, held, None, 0.5) == 0.76
+    results = {name: CandidateResult(name, None, None, {"roc_auc": v}, {"roc_auc": 0.7}, np.zeros(1), s)
+               for name, v, s in (("a", 0.76, a), ("b", 0.75, b))}
+    board = leaderboard(results, "roc_auc")
+    assert board["candidate"].tolist() == ["b", "a"] and board["valid_roc_auc"].tolist() == [0.75, 0.76]
+
+
 def test_selection_by_a_loss_picks_the_lowest():
     from winback.train import CandidateResult, leaderboard
 

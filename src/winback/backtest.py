@@ -160,7 +160,8 @@ def fold_rows(fold: int, plan, board: pd.DataFrame, labels: pd.Series, metric: s
              "positive_rate": float(labels.mean()), "candidate": r["candidate"], "chosen": bool(rank == 0),
              **{m: float(r[m]) for m in METRICS if m in board.columns},
              **({"expected_rate": float(r["mean_score"])} if "mean_score" in board.columns else {}),
-             f"valid_{metric}": float(r[f"valid_{metric}"])}
+             f"valid_{metric}": float(r[f"valid_{metric}"]),
+             **({f"select_{metric}": float(r[f"select_{metric}"])} if f"select_{metric}" in board.columns else {})}
             for rank, r in board.iterrows()]
 
 

@@ -45,12 +45,16 @@ NEXT_EVENT_VIEW = BoardView("Leaderboard (next event; test = events after the te
 
 def board_view(board: pd.DataFrame, kind: str) -> BoardView:
     """The view of `kind` ('event_log', 'customer_table', 'next_event'); an event log's also
-    shows the validation metric the model was chosen on, when it is not ROC-AUC."""
+    shows the figure the model was chosen on (`select_<metric>`: the metric over the held-out
+    customers of every cutoff), or, for a bundle of an older version, its validation metric
+    when it is not ROC-AUC."""
     if kind == "customer_table":
         return TABLE_VIEW
     if kind == "next_event":
         return NEXT_EVENT_VIEW
-    chosen_on = tuple(c for c in board.columns if c.startswith("valid_") and c != "valid_roc_auc")
+    chosen_on = tuple(c for c in board.columns if c.startswith("select_"))
+    if not chosen_on:
+        chosen_on = tuple(c for c in board.columns if c.startswith("valid_") and c != "valid_roc_auc")
     return BoardView(EVENT_VIEW.title, EVENT_VIEW.columns + chosen_on)
 
 

@@ -79,6 +79,11 @@ class WindowCalibration:
     def fit(cls, p: np.ndarray, y: np.ndarray, window_days: np.ndarray) -> "WindowCalibration":
         return cls(*fit_window_platt(p, y, window_days), sorted({float(w) for w in window_days}))
 
+    def transform(self, p: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Probabilities calibrated each over its own window (`days`, one per row)."""
+        z = self.a * _logit(np.asarray(p, dtype=float)) + self.b + self.c * np.log(np.asarray(days, dtype=float))
+        return 1.0 / (1.0 + np.exp(-z))
+
     def moved(self, q: float, from_days: float, to_days: float) -> float:
         """The probability over `to_days` of the customers whose probability over `from_days`
         is `q` (the two calibrators differ by a constant on the log-odds): a threshold chosen

@@ -132,8 +132,11 @@ def render(manifest: dict[str, Any], curves: dict[str, dict]) -> str:
     question = PROBLEM_QUESTIONS[manifest["problem"]["name"]].format(
         cutoff=test["time"][:10], end=test["window_end"][:10])
     plots = _quality_plots(curves, best)
+    # the figure the model was chosen on (the metric over every cutoff's held-out customers);
+    # bundles of older versions have none
+    select = next((c for c in (manifest.get("leaderboard") or [{}])[0] if c.startswith("select_")), None)
     return env.get_template("report.html.j2").render(
-        m=manifest, best=best, question=question, plots=plots,
+        m=manifest, best=best, question=question, plots=plots, select=select,
         horizon_caveat=horizon_caveat(manifest),
         weak_signal=weak_signal_note(manifest["candidates"][best]["test"]["roc_auc"], "on the test cutoff"),
         importance_plot=_importance_plot(manifest.get("importance", {}), best),
