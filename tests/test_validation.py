@@ -800,18 +800,17 @@ def test_selection_reads_the_held_out_customers_of_every_cutoff():
     labels = np.r_[rng.integers(0, 2, 600), np.ones(40, dtype=int)]
     labels[600:600 + MIN_PER_CLASS - 1] = 0  # the third cutoff: too few customers without the outcome
     held = pd.DataFrame({"cutoff": cutoffs, "label": labels})
-    y_va = rng.integers(0, 2, 300)
     chance = rng.random(640)
     good = np.clip(0.6 * labels + 0.4 * rng.random(640), 0, 1)
-    a = selection_score("roc_auc", {"roc_auc": 0.76}, y_va, None, held, chance, 0.5)
-    b = selection_score("roc_auc", {"roc_auc": 0.75}, y_va, None, held, good, 0.5)
+    a = selection_score("roc_auc", {"roc_auc": 0.76}, held, chance, 0.5)
+    b = selection_score("roc_auc", {"roc_auc": 0.75}, held, good, 0.5)
     from sklearn.metrics import roc_auc_score
 
     first, second = slice(0, 300), slice(300, 600)
     assert a == pytest.approx(np.mean([0.76, roc_auc_score(labels[first], chance[first]),
                                        roc_auc_score(labels[second], chance[second])]))
     assert b > 0.9 > 0.65 > a
-    assert selection_score("roc_auc", {"roc_auc": 0.76}, y_va, None, held, None, 0.5) == 0.76
+    assert selection_score("roc_auc", {"roc_auc": 0.76}, held, None, 0.5) == 0.76
     results = {name: CandidateResult(name, None, None, {"roc_auc": v}, {"roc_auc": 0.7}, np.zeros(1), s)
                for name, v, s in (("a", 0.76, a), ("b", 0.75, b))}
     board = leaderboard(results, "roc_auc")

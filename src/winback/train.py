@@ -229,8 +229,7 @@ def fit_candidates(cfg: Config, train: pd.DataFrame, stop: pd.DataFrame, valid: 
                             "parameters": model.parameter_count(),
                             "ms_per_customer": per_customer_ms}
             valid_metrics = metrics(y_va, p_va, valid_threshold)
-            selection = selection_score(cfg.train.selection_metric, valid_metrics, y_va, p_va, held, p_held,
-                                        valid_threshold)
+            selection = selection_score(cfg.train.selection_metric, valid_metrics, held, p_held, valid_threshold)
             results[name] = CandidateResult(name, model, cal, valid_metrics, test_metrics, p_te, selection)
     for name, why in skipped.items():
         steps.note(f"[yellow]warning:[/] {name} is left out of the leaderboard: {escape(why)}")
@@ -240,8 +239,8 @@ def fit_candidates(cfg: Config, train: pd.DataFrame, stop: pd.DataFrame, valid: 
     return results, skipped
 
 
-def selection_score(metric: str, valid_metrics: dict[str, float], y_va: np.ndarray, p_va: np.ndarray,
-                    held: pd.DataFrame | None, p_held: np.ndarray | None, threshold: float) -> float:
+def selection_score(metric: str, valid_metrics: dict[str, float], held: pd.DataFrame | None,
+                    p_held: np.ndarray | None, threshold: float) -> float:
     """The selection metric averaged over cutoffs: the validation customers at the validation
     cutoff and at each training cutoff (`held`, never fitted on before the refit), each cutoff
     once. One cutoff's few thousand customers are one noisy draw: on CDNOW's backtest the
