@@ -171,7 +171,8 @@ def cmd_train(args) -> int:
         console.print(_decision_line(result.manifest, "test part"))
     else:
         console.print(_leaderboard(result.leaderboard))
-        console.print(f"Best: [bold]{result.best}[/] (chosen on the validation cutoff)")
+        chosen_on = next((c for c in result.leaderboard.columns if c.startswith("select_")), "select")
+        console.print(f"Best: [bold]{result.best}[/] (chosen on {chosen_on}: the held-out customers of every cutoff)")
         console.print(_decision_line(result.manifest, "test cutoff"))
         if "backtest" in result.manifest:
             console.print("Backtest: " + escape(result.manifest["backtest"]["text"]))

@@ -125,6 +125,10 @@ def _quality_plots(curves: dict[str, dict], best: str) -> dict[str, str]:
     }
 
 
+METRIC_LABELS = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "lift_10": "lift@10%", "lift_20": "lift@20%",
+                 "log_loss": "log loss", "brier": "Brier"}
+
+
 def render(manifest: dict[str, Any], curves: dict[str, dict]) -> str:
     env = _env()
     best = manifest["best"]
@@ -135,8 +139,9 @@ def render(manifest: dict[str, Any], curves: dict[str, dict]) -> str:
     # the figure the model was chosen on (the metric over every cutoff's held-out customers);
     # bundles of older versions have none
     select = next((c for c in (manifest.get("leaderboard") or [{}])[0] if c.startswith("select_")), None)
+    select_label = METRIC_LABELS.get(select[len("select_"):], select) if select else None
     return env.get_template("report.html.j2").render(
-        m=manifest, best=best, question=question, plots=plots, select=select,
+        m=manifest, best=best, question=question, plots=plots, select=select, select_label=select_label,
         horizon_caveat=horizon_caveat(manifest),
         weak_signal=weak_signal_note(manifest["candidates"][best]["test"]["roc_auc"], "on the test cutoff"),
         importance_plot=_importance_plot(manifest.get("importance", {}), best),
