@@ -158,6 +158,7 @@ def _value_line(segments: dict | None) -> str:
 
 def cmd_train(args) -> int:
     from winback.progress import Steps
+    from winback.results import selection_column
     from winback.project import CUSTOMER_TABLE, NEXT_EVENT, Project
 
     project = Project(_config(args))
@@ -171,7 +172,7 @@ def cmd_train(args) -> int:
         console.print(_decision_line(result.manifest, "test part"))
     else:
         console.print(_leaderboard(result.leaderboard))
-        chosen_on = next((c for c in result.leaderboard.columns if c.startswith("select_")), "select")
+        chosen_on = selection_column(result.leaderboard.columns)
         console.print(f"Best: [bold]{result.best}[/] (chosen on {chosen_on}: the held-out customers of every cutoff)")
         console.print(_decision_line(result.manifest, "test cutoff"))
         if "backtest" in result.manifest:

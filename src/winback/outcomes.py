@@ -272,11 +272,17 @@ def outcomes(cfg: Config, scores_path: str | Path, bundle_dir: Path, *, cutoff: 
         if cutoff:
             raise DataError("--cutoff dates an event log's scores; a customer table's are measured "
                             "against the table's label column as it reads now: leave it out.")
+        if not cfg.is_table:
+            raise ConfigError(f"'{bundle_dir}' scores customer tables: their outcomes are read from the "
+                              f"table, so the config needs [[table.sources]] (use the training config, or "
+                              f"--dataset).")
+    scores, unscored = _scored(scores, key, place)
+    if kind == "customer_table":
         when = window_end = None
         joined, found = _table_outcomes(cfg, Path(bundle_dir), manifest, scores, place)
     else:
         joined, when, window_end, found = _log_outcomes(cfg, manifest, scores, place, cutoff, log)
-    result = _measure(joined, manifest, when, window_end, [*notes, *found])
+    result = _measure(joined, manifest, when, window_end, [*notes, *unscored, *found])
     if write:
         from winback.bundle import write_atomic_file
         from winback.report import write_outcomes_report
@@ -314,12 +320,13 @@ def _scored(scores: pd.DataFrame, key: str, place: str) -> tuple[pd.DataFrame, l
 
 def _log_outcomes(cfg: Config, manifest: dict, scores: pd.DataFrame, place: str, cutoff: str | None,
                   log) -> tuple[pd.DataFrame, dt.datetime, dt.datetime, list[str]]:
-    """The scored customers of an event log with their label a horizon after the scores' cutoff."""
+    """The scored customers of an event log (`_scored`'s) with their label a horizon after the
+    scores' cutoff."""
     from winback.data.canonical import load_events
     from winback.labels import Cutoff, label_table, observed_end
 
     problem = ProblemConfig(**manifest["problem"])
-    scores, notes = _scored(scores, "customer_id", place)
+    notes: list[str] = []
     when = scores_cutoff(scores, cutoff, place)
     window_end = when + dt.timedelta(days=problem.horizon_days)
     log = log or load_events(cfg)
@@ -353,17 +360,14 @@ def _log_outcomes(cfg: Config, manifest: dict, scores: pd.DataFrame, place: str,
 
 def _table_outcomes(cfg: Config, bundle_dir: Path, manifest: dict, scores: pd.DataFrame,
                     place: str) -> tuple[pd.DataFrame, list[str]]:
-    """The scored customers of a customer table with their label from the table as it reads now
-    (the snapshot where the outcome is filled in). Rows the model was fitted on (the same key
-    and values) are left out when the others allow a measure, since their scores are in-sample."""
+    """The scored customers of a customer table (`_scored`'s) with their label from the table
+    as it reads now (the snapshot where the outcome is filled in). Rows the model was fitted on
+    (the same key and values) are left out when the others allow a measure, since their scores
+    are in-sample."""
     from winback.data.tables import LABEL, load_customer_table
 
-    if not cfg.is_table:
-        raise ConfigError(f"'{bundle_dir}' scores customer tables: their outcomes are read from the "
-                          f"table, so the config needs [[table.sources]] (use the training config, or "
-                          f"--dataset).")
     key = manifest["table"]["key"]
-    scores, notes = _scored(scores, key, place)
+    notes: list[str] = []
     # the label checked as training checks it, the columns as the model reads them; nothing is
     # left out as training leaves out columns, since the model's columns are what it reads
     frame = load_customer_table(cfg, with_labels=True, label_optional=True, for_training=False,

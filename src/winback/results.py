@@ -43,6 +43,12 @@ NEXT_EVENT_VIEW = BoardView("Leaderboard (next event; test = events after the te
                              "valid_log_loss"), digits=4)
 
 
+def selection_column(columns) -> str | None:
+    """The leaderboard column the model was chosen on (`select_<metric>`); None for a bundle of
+    an older version, chosen on its validation cutoff alone."""
+    return next((c for c in columns if str(c).startswith("select_")), None)
+
+
 def board_view(board: pd.DataFrame, kind: str) -> BoardView:
     """The view of `kind` ('event_log', 'customer_table', 'next_event'); an event log's also
     shows the figure the model was chosen on (`select_<metric>`: the metric over the held-out
@@ -52,9 +58,9 @@ def board_view(board: pd.DataFrame, kind: str) -> BoardView:
         return TABLE_VIEW
     if kind == "next_event":
         return NEXT_EVENT_VIEW
-    chosen_on = tuple(c for c in board.columns if c.startswith("select_"))
-    if not chosen_on:
-        chosen_on = tuple(c for c in board.columns if c.startswith("valid_") and c != "valid_roc_auc")
+    select = selection_column(board.columns)
+    chosen_on = ((select,) if select else
+                 tuple(c for c in board.columns if c.startswith("valid_") and c != "valid_roc_auc"))
     return BoardView(EVENT_VIEW.title, EVENT_VIEW.columns + chosen_on)
 
 

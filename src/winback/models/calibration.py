@@ -79,9 +79,13 @@ class WindowCalibration:
     def fit(cls, p: np.ndarray, y: np.ndarray, window_days: np.ndarray) -> "WindowCalibration":
         return cls(*fit_window_platt(p, y, window_days), sorted({float(w) for w in window_days}))
 
+    def intercept(self, days):
+        """The Platt intercept over `days` (a number, or one per row): b + c * log(days)."""
+        return self.b + self.c * np.log(np.asarray(days, dtype=float))
+
     def transform(self, p: np.ndarray, days: np.ndarray) -> np.ndarray:
         """Probabilities calibrated each over its own window (`days`, one per row)."""
-        z = self.a * _logit(np.asarray(p, dtype=float)) + self.b + self.c * np.log(np.asarray(days, dtype=float))
+        z = self.a * _logit(np.asarray(p, dtype=float)) + self.intercept(days)
         return 1.0 / (1.0 + np.exp(-z))
 
     def moved(self, q: float, from_days: float, to_days: float) -> float:
@@ -92,6 +96,6 @@ class WindowCalibration:
         return float(1.0 / (1.0 + np.exp(-z)))
 
     def at(self, days: float) -> PlattCalibrator:
-        calibrator = PlattCalibrator(self.a, self.b + self.c * float(np.log(days)))
+        calibrator = PlattCalibrator(self.a, float(self.intercept(days)))
         calibrator.window = {"days": float(days), "slope": self.c, "fitted_on_days": self.windows}
         return calibrator

@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
 from winback.bundle import write_atomic_file  # noqa: E402
 from winback.evaluate import weak_signal_note  # noqa: E402
+from winback.results import selection_column  # noqa: E402
 from winback.segments import RISK_PROBLEMS  # noqa: E402
 
 COLORS = ["#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#57606a"]
@@ -138,7 +139,7 @@ def render(manifest: dict[str, Any], curves: dict[str, dict]) -> str:
     plots = _quality_plots(curves, best)
     # the figure the model was chosen on (the metric over every cutoff's held-out customers);
     # bundles of older versions have none
-    select = next((c for c in (manifest.get("leaderboard") or [{}])[0] if c.startswith("select_")), None)
+    select = selection_column((manifest.get("leaderboard") or [{}])[0])
     select_label = METRIC_LABELS.get(select[len("select_"):], select) if select else None
     return env.get_template("report.html.j2").render(
         m=manifest, best=best, question=question, plots=plots, select=select, select_label=select_label,
