@@ -54,6 +54,18 @@ def test_the_scores_of_the_test_cutoff_turn_out_as_the_leaderboard_says(cdnow_bu
     assert "Valuable, slipping away" in page and f"{r['positives']:,}" in page
 
 
+def test_a_page_that_fails_leaves_nothing_written(cdnow_bundle, scores_at_test_cutoff, tmp_path, monkeypatch):
+    import winback.report
+
+    def broken(result):
+        raise RuntimeError("no page")
+
+    monkeypatch.setattr(winback.report, "outcomes_page", broken)
+    with pytest.raises(RuntimeError, match="no page"):
+        outcomes(cdnow_config(output_dir=str(tmp_path)), scores_at_test_cutoff, cdnow_bundle)
+    assert not list(tmp_path.glob("outcomes*"))
+
+
 def test_a_ranking_that_did_not_hold_up_is_a_warning(cdnow_bundle, scores_at_test_cutoff, tmp_path):
     scores = pd.read_parquet(scores_at_test_cutoff)
     scores["probability"] = np.random.default_rng(0).permutation(scores["probability"].to_numpy())

@@ -285,13 +285,16 @@ def outcomes(cfg: Config, scores_path: str | Path, bundle_dir: Path, *, cutoff: 
     result = _measure(joined, manifest, when, window_end, [*notes, *unscored, *found])
     if write:
         from winback.bundle import write_atomic_file
-        from winback.report import write_outcomes_report
+        from winback.report import outcomes_page
 
         name = f"outcomes-{when:%Y-%m-%d}.json" if when is not None else "outcomes.json"
         target = cfg.output_dir() / name
+        # both made before either is written: a page that fails to render leaves no JSON alone
         text = json.dumps(result.as_dict(), indent=2, default=str)
+        page = outcomes_page(result)
         result.path = write_atomic_file(target, lambda tmp: tmp.write_text(text))
-        result.page = write_outcomes_report(target.with_suffix(".html"), result)
+        result.page = write_atomic_file(target.with_suffix(".html"),
+                                        lambda tmp: tmp.write_text(page, encoding="utf-8"))
     return result
 
 

@@ -271,7 +271,7 @@ def _decile_bars(deciles: pd.DataFrame, outcome: str) -> str:
     return _png(fig)
 
 
-def write_outcomes_report(path: Path, result) -> Path:
+def outcomes_page(result) -> str:
     """The page of `winback outcomes` (an Outcomes), self-contained like the training report."""
     from winback import __version__
     from winback.config import moment_text
@@ -286,4 +286,4 @@ def write_outcomes_report(path: Path, result) -> Path:
         deciles=result.deciles.to_dict("records"),
         segments=result.segments.to_dict("records") if result.segments is not None else None,
         decile_plot=_decile_bars(result.deciles, result.outcome), version=__version__)
-    return write_atomic_file(Path(path), lambda tmp: tmp.write_text(html, encoding="utf-8"))
+    return html
