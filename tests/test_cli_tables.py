@@ -933,6 +933,65 @@ def test_init_table_on_the_bank_churn_layout(tmp_path, monkeypatch, capsys):
     assert "left out 'RowNumber': a different whole number" in said and "left out 'Surname': a different text" in said
 
 
+def test_init_without_table_reads_a_churn_table_as_one(tmp_path, monkeypatch, capsys):
+    """Telco's churn CSV given to `init` without --table was read as an event log: a config
+    mapping TotalCharges as the amount, with no event time, that nothing could train on."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(1)
+    n = 200
+    tenure = rng.integers(0, 72, n)
+    monthly = rng.uniform(18, 119, n).round(2)
+    total = (monthly * tenure).round(2).astype(str)
+    total[tenure == 0] = " "
+    churn = np.where(rng.random(n) < 1 / (1 + np.exp(0.05 * tenure - 1)), "Yes", "No")
+    pd.DataFrame({"customerID": [f"{i:04d}-VHVEG" for i in range(n)], "tenure": tenure,
+                  "Contract": rng.choice(["Month-to-month", "One year"], n), "MonthlyCharges": monthly,
+                  "TotalCharges": total, "Churn": churn}).to_csv("telco.csv", index=False)
+    assert main(["init", "telco.csv"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "as a customer table" in said and "no column holds event times and 'customerID' is unique" in said
+    text = (tmp_path / "winback.toml").read_text()
+    assert "[table]" in text and "[source]" not in text
+    assert 'key = "customerID"' in text and 'label = "Churn"' in text and 'positive = ["Yes"]' in text
+    assert main(["validate"]) == 0
+    # --layout events keeps the event log it asks for
+    assert main(["init", "telco.csv", "--layout", "events", "--force"]) == 0
+    assert "[source]" in (tmp_path / "winback.toml").read_text()
+
+
+def test_init_without_table_reads_a_dated_table_with_an_outcome_as_one(tmp_path, monkeypatch, capsys):
+    """A signup date beside a unique customer id and an Exited column is a customer table; the
+    same columns with customers on several rows stay an event log."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(2)
+    n = 100
+    frame = pd.DataFrame({"CustomerId": 15600000 + np.arange(n),
+                          "signup_date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, n), "D"),
+                          "Balance": rng.gamma(2, 1000, n).round(2), "Exited": rng.integers(0, 2, n)})
+    frame.to_csv("bank.csv", index=False)
+    assert main(["init", "bank.csv"]) == 0
+    text = (tmp_path / "winback.toml").read_text()
+    assert 'key = "CustomerId"' in text and 'label = "Exited"' in text
+    assert "has two values, as an outcome does" in " ".join(capsys.readouterr().out.split())
+    frame.assign(CustomerId=15600000 + np.arange(n) % 30).to_csv("bank.csv", index=False)
+    assert main(["init", "bank.csv", "--force"]) == 0
+    assert "[source]" in (tmp_path / "winback.toml").read_text()
+    assert "customer table" not in capsys.readouterr().out
+
+
+def test_init_table_takes_the_audiobooks_label_not_a_review_column(tmp_path, monkeypatch, capsys):
+    """'left_review' (whether a customer reviewed a book) was read as a loss named 'left', so
+    init took it for the audiobooks table's label, with activity_decline, over purchased_again."""
+    from winback.datasets import dataset_dir
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", str(dataset_dir("audiobooks") / "audiobooks_data_unprocessed.csv")]) == 0
+    text = (tmp_path / "winback.toml").read_text()
+    assert 'key = "customer_id"' in text and 'label = "purchased_again"' in text
+    assert 'name = "repeat_purchase"' in text
+    assert "as a customer table" in capsys.readouterr().out
+
+
 def test_linear_and_tree_reasons_are_the_same_in_any_chunk(tmp_path, monkeypatch):
     """Tree and linear SHAP explain 20,000 customers per call (the per-call set-up was most of
     their cost at 100 per call); the reasons do not depend on the chunking."""

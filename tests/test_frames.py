@@ -104,6 +104,18 @@ def test_a_customer_frame_indexed_by_customer(tmp_path):
     assert any("can score them" in n for n in summary["notes"])
 
 
+def test_a_customer_frame_without_table_true_is_read_as_a_table(tmp_path):
+    """One row per customer and no event time: a table, as `winback init` reads such a file;
+    layout="events" asks for the event log instead."""
+    table = _churn_table()
+    project = winback.Project.from_frame(table, output_dir=tmp_path, quiet=True)
+    assert project.kind == "customer_table" and project.config.table.label == "Churn"
+    assert any(n.startswith("Read the DataFrame as a customer table (one row per customer)") for n in project.setup_notes)
+    assert sorted(p.name for p in (tmp_path / "input").iterdir()) == ["customers.parquet"]
+    with pytest.raises(DataError):  # no event time: the event log it asked for cannot read
+        winback.Project.from_frame(table, output_dir=tmp_path / "log", layout="events", quiet=True).validate()
+
+
 def test_frames_that_cannot_be_tables(tmp_path):
     path = tmp_path / "x.parquet"
     with pytest.raises(DataError, match="must be a pandas or polars DataFrame or a pyarrow Table, got builtins.list"):

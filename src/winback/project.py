@@ -118,7 +118,7 @@ class Project:
         each joined on the key as it is, or pivoted by its period column when it holds a row per
         customer and period (One Click's revenue and minutes per month)."""
         from winback.data.frames import frame_to_parquet
-        from winback.scaffold import scaffold_for
+        from winback.scaffold import customer_table_note, scaffold_for
 
         if problem is not None and problem not in PROBLEMS:
             raise ConfigError(f"Unknown problem '{problem}'.{did_you_mean(problem, PROBLEMS)} "
@@ -136,6 +136,13 @@ class Project:
             raise ConfigError("Joined tables (join=) are for customer tables (table=True); an event log "
                               "is one frame.")
         notes = frame_to_parquet(frame, out / "input" / name)
+        table_note = ""
+        if not table and layout is None and not columns:  # one row per customer: a table, as init reads it
+            table_note = customer_table_note(f"input/{name}", out, shown="the DataFrame",
+                                             otherwise='layout="events"')
+            if table_note:
+                table, name = True, "customers.parquet"
+                (out / "input" / "events.parquet").replace(out / "input" / name)
         for other, one in joined.items():
             notes += [f"{other}: {n}" for n in frame_to_parquet(one, out / "input" / other)]
         scaffold, _ = scaffold_for(f"input/{name}", out, table=table, layout=layout, columns=columns,
@@ -150,7 +157,8 @@ class Project:
         write_atomic_file(toml, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         project = cls.from_toml(toml)
         written = ", ".join(str(out / "input" / n) for n in [name, *joined])
-        project.setup_notes = [*(f"DataFrame: {n}." for n in notes), *scaffold.notes,
+        project.setup_notes = [*(f"DataFrame: {n}." for n in notes), *([table_note] if table_note else []),
+                               *scaffold.notes,
                                f"Wrote {toml} and {written}."]
         if not quiet:
             console = Steps().console

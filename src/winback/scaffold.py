@@ -117,7 +117,7 @@ class _Unaccented:
 # a label that names a loss (churned, cancelled, left): its 1 is the bad outcome, so the risk of
 # the segments is its probability (activity_decline), not one minus it
 LOSS_NAMES = _Unaccented(re.compile(
-    r"(churn|attrition|cancel|(?<![a-z])left(?![a-z])|exited|lapse|declin|decreas|lost|inactiv|unsubscri|"
+    r"(churn|attrition|cancel|(?<![a-z])left(?![a-z_ -])|exited|lapse|declin|decreas|lost|inactiv|unsubscri|"
     r"defect|leav|abwander|abgewandert|k(u|ue)ndig|resili|baja|abbandon|disdett|opgezeg|"
     r"отток|снизил|сниж|ушел|ушла|ушли)", re.I))                   # Russian: churn, decreased, left
 # a numeric column of what a customer is worth, for the value axis of the segments
@@ -628,6 +628,47 @@ def olist_scaffold(files: dict[str, str], base_dir: Path, status=nullcontext) ->
     return scaffold
 
 
+def customer_table_note(path: str, base_dir: Path, shown: str = "",
+                        otherwise: str = "`winback init --layout events --force`") -> str:
+    """A note saying why the source is taken for a customer table (one row per customer), or ""
+    when it reads as an event log (`shown` names the source, `otherwise` how to read it as one).
+    An event log needs several rows of a customer to label
+    anything, so a customer column unique on every row means a table, provided no column names
+    an event time, or a column names the outcome (Churn, Exited) beside a signup date."""
+    try:
+        table, _ = _raw_table(path, base_dir)
+    except WinbackError:
+        return ""  # reading it as an event log says why
+    if table is None:
+        return ""
+    from winback.data.tables import empty_row
+
+    present = list(table.columns)
+    customer = ("customer_id" if "customer_id" in present else _best_column("customer_id", present, set())
+                or next((c for c in present if KEY_NAMES.search(c)), None))  # One Click's 'id'
+    if customer is None:
+        return ""
+    timed = "event_time" in present or _best_column("event_time", present, {customer}) is not None
+    outcome = [c for c in present if c != customer
+               and (OUTCOME_NAMES.search(c) or LOSS_NAMES.search(c) or LABEL_NAMES.search(c))]
+    if timed and not outcome:
+        return ""
+    table = table.filter(~empty_row(table))
+    stats = table.aggregate(rows=table.count(), ids=table[customer].nunique(),
+                            missing=table[customer].isnull().sum(),
+                            **{f"o{i}": table[c].nunique() for i, c in enumerate(outcome)}).execute().iloc[0]
+    rows = int(stats["rows"])
+    if rows < 2 or int(stats["ids"]) != rows or int(stats["missing"]):
+        return ""
+    two_valued = [c for i, c in enumerate(outcome) if int(stats[f"o{i}"]) == 2]
+    if timed and not two_valued:
+        return ""
+    why = (f"no column holds event times and '{customer}' is unique on every row" if not timed else
+           f"'{customer}' is unique on every row and '{two_valued[0]}' has two values, as an outcome does")
+    return escape(f"Read {shown or path} as a customer table (one row per customer): {why}. "
+                  f"{otherwise} reads it as an event log instead.")
+
+
 def guess_layout(path: str, base_dir: Path) -> tuple[str, str]:
     """The layout whose columns the source has (REES46, CDNOW, UCI Online Retail in either
     version, GA sessions) and a note saying so; `events` when none matches or the source
@@ -1055,6 +1096,12 @@ def scaffold_for(path: str, base_dir: Path, *, table: bool = False, layout: str 
         layout = "events"
     if layout is None:
         layout, recognised = guess_layout(path, base_dir)
+        table_note = customer_table_note(path, base_dir) if layout == "events" else ""
+        if table_note:  # Telco's or a bank's churn CSV, given without --table
+            scaffold = table_scaffold(path, base_dir)
+            scaffold.notes.insert(0, table_note)
+            return scaffold, ("Check table.key, table.label and its values, then `winback validate` "
+                              "and `winback train`.")
     if layout not in LAYOUTS:
         raise WinbackError(f"Unknown layout '{layout}'.{did_you_mean(layout, LAYOUTS)} "
                            f"Known layouts: {', '.join(LAYOUTS)}.")
