@@ -138,10 +138,14 @@ def _track(args, cfg, result) -> None:
 
 def _decision_line(manifest: dict, where: str) -> str:
     """Who the chosen model flags at its threshold, and how well, in one line."""
+    from winback.evaluate import flag_all_note
+
     m = manifest["candidates"][manifest["best"]]["test"]
+    note = flag_all_note(m, manifest["threshold_rule"])
     return (f"Threshold {m['threshold']:.3f} ({escape(manifest['threshold_rule'])}): flags "
             f"{m['tp'] + m['fp']:,} of {m['n']:,} customers on the {where} "
-            f"({m['flagged_share']:.1%}), precision {m['precision']:.1%}, recall {m['recall']:.1%}")
+            f"({m['flagged_share']:.1%}), precision {m['precision']:.1%}, recall {m['recall']:.1%}"
+            + (f"\n[yellow]note:[/] {escape(note)}" if note else ""))
 
 
 def _value_line(segments: dict | None) -> str:

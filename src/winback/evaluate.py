@@ -144,6 +144,20 @@ def threshold_rule_text(train) -> str:
     }[train.threshold_rule]
 
 
+def flag_all_note(test: dict, rule_text: str) -> str:
+    """A note when the F1-best threshold flags nearly every customer, as it does when most have
+    the outcome (an activity decline of 90 %): flagging all of them then scores the best F1, and
+    says nothing about whom a campaign should reach first. "" otherwise."""
+    if not rule_text.startswith("each model's F1") or not test.get("n"):
+        return ""
+    rate = (test["tp"] + test["fn"]) / test["n"]
+    if test["flagged_share"] < 0.8 or rate < 0.5:
+        return ""
+    return (f"{rate:.0%} of the customers have the outcome, so the F1-best threshold flags nearly all of "
+            f"them ({test['flagged_share']:.0%}): set train.threshold_rule = \"contacts\" (with "
+            f"contact_share, the share a campaign reaches) or \"profit\" to flag the ones to act on first")
+
+
 def confusion(y, flagged) -> dict[str, float]:
     """How the flagged customers did: precision, recall, F1, the flagged share, and the
     confusion matrix (flagged positives and negatives, missed positives, the rest)."""
