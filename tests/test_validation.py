@@ -407,6 +407,27 @@ def test_first_purchase_on_an_order_table_says_why_it_cannot_work():
         train(cfg, report=False)
 
 
+def test_first_purchase_on_orders_with_returns_says_why_it_cannot_work(tmp_path):
+    """UCI Online Retail's invoices hold sales and returns ('C' invoices): a return follows a
+    sale, so there is still no visitor who has not bought (it said 'move the cutoff later')."""
+    from winback.train import train
+
+    rows = []
+    for c in range(40):
+        for k in range(3):
+            day = 1 + 20 * k + c % 7
+            rows.append((f"{536365 + 3 * c + k}", "85123A", 2, f"{1 + day // 28}/{1 + day % 28}/2011 9:{c % 60:02d}",
+                         2.55, float(12346 + c)))
+        rows.append((f"C{536365 + 3 * c}", "85123A", -1, f"3/{1 + c % 28}/2011 10:00", 2.55, float(12346 + c)))
+    pd.DataFrame(rows, columns=["InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice",
+                                "CustomerID"]).to_csv(tmp_path / "retail.csv", index=False)
+    cfg = config_from_dict({"source": {"path": "retail.csv", "layout": "online_retail"},
+                            "problem": {"name": "first_purchase", "horizon_days": 14, "cutoff_step_days": 7,
+                                        "train_cutoffs": 2, "min_history_days": 7}}, base_dir=tmp_path)
+    with pytest.raises(ConfigError, match="holds purchases and returns only \\(an order table\\)"):
+        train(cfg, report=False)
+
+
 def test_cutoff_outside_data():
     problem = ProblemConfig(horizon_days=30, test_cutoff="2030-01-01")
     with pytest.raises(DataError, match="outside the data"):

@@ -15,7 +15,7 @@ import ibis
 import pandas as pd
 
 from winback.config import ProblemConfig, parse_date
-from winback.data.layouts import EVENT_TYPE_WORDS, PURCHASE, event_types_advice
+from winback.data.layouts import EVENT_TYPE_WORDS, PURCHASE, RETURN, event_types_advice
 from winback.errors import ConfigError, DataError, LabelError, did_you_mean
 
 DAY = dt.timedelta(days=1)
@@ -245,10 +245,11 @@ def check_log_fits_problem(p: ProblemConfig, log) -> None:
     counts_purchases = (p.name in ("repeat_purchase", "first_purchase", "next_event")
                         or (p.name == "activity_decline" and p.decline_measure != "events"))
     types = log.summary.get("event_types") or {}
-    if p.name == "first_purchase" and set(types) <= {PURCHASE}:
+    if p.name == "first_purchase" and set(types) <= {PURCHASE, RETURN}:  # a return follows a sale
         raise ConfigError(
             f"Problem 'first_purchase' predicts which visitors who have not bought yet will buy; "
-            f"{log.source_name} holds purchases only (an order table), so it has no such visitors "
+            f"{log.source_name} holds purchases{' and returns' if RETURN in types else ''} only (an "
+            f"order table), so it has no such visitors "
             f"at any cutoff. Use repeat_purchase or activity_decline, or a log with views or "
             f"visits.")
     if p.name == "return_visit" and p.qualifying_events:
