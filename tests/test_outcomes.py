@@ -52,6 +52,27 @@ def test_the_scores_of_the_test_cutoff_turn_out_as_the_leaderboard_says(cdnow_bu
     assert result.page.name == "outcomes-1997-10-01.html" and "ranked the customers as well as the model" in page
     assert page.count("data:image/png;base64,") == 1 and "http://" not in page and "https://" not in page
     assert "Valuable, slipping away" in page and f"{r['positives']:,}" in page
+    assert not any("in-sample" in n for n in result.notes)  # the test cutoff is out of sample
+
+
+def test_scores_of_a_date_inside_the_training_windows_are_called_in_sample(cdnow_bundle, tmp_path):
+    """Scores backdated to 1997-08-01: the 273 days after it overlap the label windows the model
+    was fitted and calibrated on (its training cutoffs' from 1997-03-12 and its validation
+    cutoff's, through 1997-09-30), so the outcomes flatter it, and the note says so."""
+    from winback.outcomes import learnt_overlap
+
+    path = tmp_path / "early.parquet"
+    score_to(cdnow_config(), cdnow_bundle, str(path), cutoff="1997-08-01", reasons=False)
+    result = outcomes(cdnow_config(output_dir=str(tmp_path)), path, cdnow_bundle, write=False)
+    note = next(n for n in result.notes if "in-sample" in n)
+    assert "overlaps, from 1997-08-01 to 1997-09-30, the label windows the model learnt from" in note
+    assert "Scores at the test cutoff 1997-10-01 or later are measured out of sample" in note
+    manifest = json.loads((cdnow_bundle / "manifest.json").read_text())
+    import datetime as dt
+
+    # a horizon that ends before the first training cutoff overlaps no label window
+    assert learnt_overlap(manifest, dt.datetime(1997, 1, 1), dt.datetime(1997, 3, 12)) == ""
+    assert learnt_overlap(manifest, dt.datetime(1997, 1, 1), dt.datetime(1997, 3, 13)) != ""
 
 
 def test_a_page_that_fails_leaves_nothing_written(cdnow_bundle, scores_at_test_cutoff, tmp_path, monkeypatch):

@@ -358,7 +358,29 @@ def _log_outcomes(cfg: Config, manifest: dict, scores: pd.DataFrame, place: str,
     if left > 0:
         notes.append(f"The scores cover {len(joined):,} of the {len(labels):,} customers in the "
                      f"population at {moment_text(when)}; the figures are theirs.")
+    overlap = learnt_overlap(manifest, when, window_end)
+    if overlap:
+        notes.append(overlap)
     return joined, when, window_end, notes
+
+
+def learnt_overlap(manifest: dict, when: dt.datetime, window_end: dt.datetime) -> str:
+    """A note when the outcome window [when, window_end) overlaps a label window the model
+    learnt from (its training and validation cutoffs': fitting, early stopping, selection,
+    calibration and the threshold read them), so the figures are partly in-sample; "" when
+    it does not. Scores at the test cutoff or later are always out of sample."""
+    learnt = [(dt.datetime.fromisoformat(c["time"]), dt.datetime.fromisoformat(c["window_end"]))
+              for c in manifest.get("cutoffs", []) if c.get("role") in ("train", "valid")]
+    overlapping = [(start, end) for start, end in learnt if start < window_end and when < end]
+    if not overlapping:
+        return ""
+    test = next((c["time"][:10] for c in manifest.get("cutoffs", []) if c.get("role") == "test"), None)
+    start = max(when, min(s for s, _ in overlapping))
+    end = min(window_end, max(e for _, e in overlapping)) - dt.timedelta(days=1)
+    return (f"The horizon after {moment_text(when)} overlaps, from {start:%Y-%m-%d} to {end:%Y-%m-%d}, the "
+            f"label windows the model learnt from (its training and validation cutoffs'): these outcomes "
+            f"are partly in-sample, so the figures are kinder than new scores will see" + (f". Scores at the test cutoff {test} or later are measured out of sample."
+                           if test else "."))
 
 
 def _table_outcomes(cfg: Config, bundle_dir: Path, manifest: dict, scores: pd.DataFrame,
