@@ -161,3 +161,51 @@ def test_high_value_starts_above_a_floor_most_customers_share():
     assert value_split(np.r_[visitors, [np.nan] * 50]) == 5.0  # unknown values do not count
     assert value_split(np.arange(11.0)) == 5.0  # otherwise the median, as before
     assert value_split(np.zeros(10)) == 0.0  # nobody above the floor: nothing to split
+
+
+def test_visitors_are_valued_by_their_cart_adds():
+    """Visitors who never bought have no spend, orders or predicted spend: every value was 0,
+    so all were 'high value'. Their value axis is the items they put in a cart."""
+    from winback.segments import event_value
+
+    frame = pd.DataFrame({"bgnbd_expected_purchases": [0.0] * 4, "n_orders": [0] * 4,
+                          "spend_180d": [0.0] * 4, "n_cart": [0, 3, 1, 0], "n_events": [2, 9, 4, 1]})
+    value, name = event_value(frame)
+    assert name == "n_cart" and value.tolist() == [0, 3, 1, 0]
+    assert event_value(frame.assign(n_cart=0))[1] == "n_events"  # no carts at all: their events
+
+
+def test_a_forecast_that_ties_everyone_shows_no_capture():
+    """The naive forecast of visitors' past spend is 0 for all: its 'top tenth' was the first
+    rows in the file's order, shown as a figure."""
+    from winback.segments import SegmentRule, value_check
+
+    rule = SegmentRule(risk_threshold=0.5, value_threshold=1.0, value_column="n_cart", names={}, actions={})
+    after = np.array([50.0, 0.0, 30.0, 10.0, 10.0, 0.0])
+    check = value_check(rule, np.array([3.0, 0, 2, 1, 0, 0]), after, np.zeros(6), "spend", 30.0)
+    assert check["capture"]["top_tenth"]["previous_window"] is None
+    assert check["capture"]["high_value"]["previous_window"] is None
+    assert check["capture"]["top_tenth"]["value"] == pytest.approx(0.5)
+
+
+def test_first_purchase_segments_are_named_for_visitors(tmp_path, capsys):
+    """Visitors of a first_purchase log: four segments of their own names, split by cart adds,
+    and train's value line says the naive forecast has nothing to rank by."""
+    from winback.cli import main
+    from winback.datasets import generate_rees46
+    from winback.segments import VISITOR_NAMES
+
+    generate_rees46(tmp_path / "events.parquet", rows=60_000, seed=5, days=150)
+    (tmp_path / "winback.toml").write_text(
+        '[source]\npath = "events.parquet"\nlayout = "rees46"\n[problem]\nname = "first_purchase"\n'
+        'horizon_days = 30\ncutoff_step_days = 14\nmin_history_days = 30\n[train]\ncandidates = ["logistic"]\n')
+    assert main(["train", "-c", str(tmp_path / "winback.toml"), "--no-track"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "Value (n_cart): its top tenth made" in said and "no spend in the last 30 days to rank by" in said
+    import json
+
+    segments = json.loads((tmp_path / "winback-out" / "bundle" / "manifest.json").read_text())["segments"]
+    assert segments["rule"]["value_column"] == "n_cart" and segments["rule"]["names"] == VISITOR_NAMES
+    assert all(s["customers"] > 0 for s in segments["sizes"])
+    assert main(["score", "-c", str(tmp_path / "winback.toml"), "-o", str(tmp_path / "s.csv")]) == 0
+    assert set(pd.read_csv(tmp_path / "s.csv")["segment"]) == set(VISITOR_NAMES.values())

@@ -155,9 +155,11 @@ def _value_line(segments: dict | None) -> str:
         return ""
     top = check["capture"]["top_tenth"]
     what = "spend" if check["measure"] == "spend" else "orders"
+    days = f"{check['window_days']:.0f}"
+    naive = (f"the last {days} days' top tenth {top['previous_window']:.1%}" if top["previous_window"] is not None
+             else f"no {what} in the last {days} days to rank by")
     return (f"Value ({escape(segments['rule']['value_column'])}): its top tenth made {top['value']:.1%} of the "
-            f"next {check['window_days']:.0f} days' {what} at the test cutoff (the last {check['window_days']:.0f} "
-            f"days' top tenth {top['previous_window']:.1%}, hindsight {top['hindsight']:.1%})")
+            f"next {days} days' {what} at the test cutoff ({naive}, hindsight {top['hindsight']:.1%})")
 
 
 def cmd_train(args) -> int:

@@ -37,6 +37,22 @@ DEFAULT_ACTIONS = {
     "low_risk_low_value": "Grow them: cross-sell and bundles in regular campaigns.",
 }
 
+# visitors who have not bought (first_purchase): no customer is "loyal" or "slipping away" yet;
+# value is the intent they showed (cart adds), risk that they never buy
+VISITOR_NAMES = {
+    "high_risk_high_value": "Engaged, not buying yet",
+    "high_risk_low_value": "Passing browsers",
+    "low_risk_high_value": "Ready to buy",
+    "low_risk_low_value": "Likely first-timers",
+}
+VISITOR_ACTIONS = {
+    "high_risk_high_value": "First-order incentive on what they carted or viewed most, and answer what "
+                            "holds them back (shipping, returns, sizes).",
+    "high_risk_low_value": "Low-cost reach only: retargeting or a newsletter sign-up; no discount.",
+    "low_risk_high_value": "Nudge to checkout: cart reminder, stock and price alerts; no discount needed.",
+    "low_risk_low_value": "Welcome series: bestsellers, reviews and a clear path to the first order.",
+}
+
 
 def risk_of(problem: str, p: np.ndarray) -> np.ndarray:
     """Risk as the probability of the bad outcome: p itself for activity decline, 1 - p for
@@ -84,11 +100,13 @@ def event_value(frame: pd.DataFrame, value_column: str = "",
 
 def realized_value_column(frame: pd.DataFrame) -> str:
     """The spend over the longest window the features have (spend_180d), else all spend, else
-    the order count: the value axis when no prediction tells customers apart."""
+    the order count, else (visitors who never bought, whose spend and orders are all 0) the
+    items they put in a cart, else their events: the value axis when no prediction tells
+    customers apart."""
     windows = sorted((int(c[len("spend_"):-1]) for c in frame.columns
                       if c.startswith("spend_") and c.endswith("d") and c[len("spend_"):-1].isdigit()),
                      reverse=True)
-    for column in [f"spend_{w}d" for w in windows] + ["spend", "n_orders"]:
+    for column in [f"spend_{w}d" for w in windows] + ["spend", "n_orders", "n_cart", "n_events"]:
         if column in frame.columns and np.ptp(frame[column].fillna(0).to_numpy(dtype=float)) > 0:
             return column
     return ""
@@ -115,7 +133,7 @@ def value_check(rule: "SegmentRule", value: np.ndarray, after: np.ndarray, befor
     tenth = int(np.ceil(len(after) / 10))
 
     def captured(ranking: np.ndarray, size: int) -> float | None:
-        if total <= 0:
+        if total <= 0 or np.ptp(ranking) == 0:  # all tied: a top tenth would be the rows' order
             return None
         top = np.argsort(-ranking, kind="stable")[:size]
         return float(min(after[top].sum() / total, 1.0))
@@ -176,17 +194,19 @@ class SegmentRule:
 
 
 def rule_from_config(cfg: SegmentConfig, risk_threshold: float, values: pd.Series,
-                     value_name: str = "") -> SegmentRule:
-    """Thresholds resolved on training rows: the model threshold and the median value."""
+                     value_name: str = "", problem: str = "") -> SegmentRule:
+    """Thresholds resolved on training rows: the model threshold and the median value; the
+    default names and actions are the visitors' for `problem` first_purchase."""
     from winback.config import validate_segment_keys
 
     validate_segment_keys(cfg)  # a config built in code skips config_from_dict's checks
+    visitors = problem == "first_purchase"
     return SegmentRule(
         risk_threshold=cfg.risk_threshold or float(risk_threshold),
         value_threshold=cfg.value_threshold or value_split(values),
         value_column=value_name or cfg.value_column,
-        names={**DEFAULT_NAMES, **cfg.names},
-        actions={**DEFAULT_ACTIONS, **cfg.actions},
+        names={**(VISITOR_NAMES if visitors else DEFAULT_NAMES), **cfg.names},
+        actions={**(VISITOR_ACTIONS if visitors else DEFAULT_ACTIONS), **cfg.actions},
     )
 
 

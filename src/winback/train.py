@@ -280,7 +280,7 @@ def event_segments(cfg: Config, test: pd.DataFrame, p_test: np.ndarray, threshol
         return None  # no value axis (features.bgnbd = false and no value column): no segments
     value, value_name = event_value(test, cfg.segments.value_column)
     rule = rule_from_config(cfg.segments, float(risk_of(problem, np.array([threshold]))[0]), value,
-                            value_name)
+                            value_name, problem)
     segs = assign(rule, risk_of(problem, p_test), value)
     numeric = [c for c in columns if c in test.columns]
     out = summary(rule, segs, test, numeric, [], outcome=test["label"].to_numpy())
