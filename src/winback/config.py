@@ -423,7 +423,7 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     for key, value in data.items():
         if key not in names:
             raise ConfigError(
-                f"Unknown key '{key}' in [{where}] of winback.toml.{did_you_mean(key, names)} "
+                f"Unknown key '{key}' in [{where}] of the config.{did_you_mean(key, names)} "
                 f"Valid keys: {', '.join(names)}."
             )
         hint = hints[key]
