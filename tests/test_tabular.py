@@ -225,6 +225,26 @@ def test_tuning_is_reproducible_and_starts_from_the_default(oneclick):
     assert a.trials == 4 and a.cv_mean >= a.history[0] and len(a.oof) == len(y)
 
 
+def test_a_failed_trial_is_raised_without_optunas_traceback(oneclick, monkeypatch, capsys):
+    """Ctrl-C in a trial printed Optuna's 'Trial 3 failed' warning with a 25-line traceback
+    before winback's 'interrupted; nothing was half-written.' The error is raised as it is."""
+    import logging
+
+    from winback.tabular import tune as tuning
+
+    table, X, y = oneclick
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tuning, "fit_model", stop)
+    with pytest.raises(KeyboardInterrupt):
+        tune("tree", X, y, folds(y, 3, seed=1), _prep(table), trials=2, timeout_s=None, imbalance="none", seed=1)
+    captured = capsys.readouterr()
+    assert "failed" not in captured.err + captured.out
+    assert logging.getLogger("optuna").getEffectiveLevel() >= logging.ERROR
+
+
 def test_lightgbm_tuning_with_pruning_is_reproducible(oneclick, monkeypatch):
     """LightGBM chose row- or column-wise histograms by timing them, so the same trial's AUC
     could move in its last digits, Hyperband pruned otherwise, and a seed's tuned model

@@ -377,10 +377,10 @@ def learnt_overlap(manifest: dict, when: dt.datetime, window_end: dt.datetime) -
     test = next((c["time"][:10] for c in manifest.get("cutoffs", []) if c.get("role") == "test"), None)
     start = max(when, min(s for s, _ in overlapping))
     end = min(window_end, max(e for _, e in overlapping)) - dt.timedelta(days=1)
+    later = f" Scores at the test cutoff {test} or later are measured out of sample." if test else ""
     return (f"The horizon after {moment_text(when)} overlaps, from {start:%Y-%m-%d} to {end:%Y-%m-%d}, the "
             f"label windows the model learnt from (its training and validation cutoffs'): these outcomes "
-            f"are partly in-sample, so the figures are kinder than new scores will see" + (f". Scores at the test cutoff {test} or later are measured out of sample."
-                           if test else "."))
+            f"are partly in-sample, so the figures are kinder than new scores will see.{later}")
 
 
 def _table_outcomes(cfg: Config, bundle_dir: Path, manifest: dict, scores: pd.DataFrame,

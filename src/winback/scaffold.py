@@ -632,9 +632,9 @@ def customer_table_note(path: str, base_dir: Path, shown: str = "",
                         otherwise: str = "`winback init --layout events --force`") -> str:
     """A note saying why the source is taken for a customer table (one row per customer), or ""
     when it reads as an event log (`shown` names the source, `otherwise` how to read it as one).
-    An event log needs several rows of a customer to label
-    anything, so a customer column unique on every row means a table, provided no column names
-    an event time, or a column names the outcome (Churn, Exited) beside a signup date."""
+    An event log needs several rows of a customer to label anything, so a customer column unique
+    on every row means a table, provided no column names an event time, or a two-valued column
+    is named like an outcome (Churn, Exited) beside a date (a signup date)."""
     try:
         table, _ = _raw_table(path, base_dir)
     except WinbackError:

@@ -153,7 +153,9 @@ class SequenceModel(Candidate):
     def _tune(self, train, y, valid) -> dict[str, Any]:
         import optuna
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        # a failed trial is raised (no exception is caught), so Optuna's own warning of it, with
+        # its traceback, only repeated it, and printed one on every Ctrl-C
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
         study = optuna.create_study(direction="maximize",
                                     sampler=optuna.samplers.TPESampler(seed=self.seed),
                                     pruner=optuna.pruners.MedianPruner(n_warmup_steps=3))

@@ -91,7 +91,9 @@ def tune(name: str, frame: pd.DataFrame, y: np.ndarray, splits, prep: Callable[[
     """Search `name`'s space; the first trial is the untuned default so tuning can only help."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # a failed trial is raised (no exception is caught), so Optuna's own warning of it, with
+    # its traceback, only repeated it, and printed one on every Ctrl-C
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     pruner = (optuna.pruners.HyperbandPruner(min_resource=5, reduction_factor=3)
               if name in ITERATIVE else optuna.pruners.NopPruner())
     # a name of its own: Hyperband puts each trial in a bracket by a hash of the study's name and
