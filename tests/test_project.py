@@ -85,7 +85,17 @@ def test_from_toml_and_bad_configs(tmp_path):
     config.write_text('[source]\npath = "events.csv"\n[problem]\nname = "next_event"\n')
     assert winback.Project.from_toml(config).kind == "next_event"
     config.write_text('[source]\npath = "events.csv"\n[problem]\nname = "churn"\n')
-    with pytest.raises(ConfigError, match="Unknown problem 'churn'"):
+    with pytest.raises(ConfigError, match="Unknown problem 'churn'. For 'churn', use activity_decline .* or "
+                                          "repeat_purchase"):
         winback.Project.from_toml(config)
+    # what people call the problems names the one it is; a misspelling its closest name
+    from winback.config import check_problem_name
+
+    for said, meant in (("Conversion", "first_purchase"), ("customer-retention", "repeat_purchase or return_visit"),
+                        ("next_action", "next_event")):
+        with pytest.raises(ConfigError, match=f"use {meant}"):
+            check_problem_name(said)
+    with pytest.raises(ConfigError, match="Did you mean 'repeat_purchase'"):
+        check_problem_name("repeat_purchse")
     with pytest.raises(ConfigError, match="Unknown dataset"):
         winback.Project.from_dataset("cdnoww")

@@ -505,14 +505,35 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"{path}: {exc}") from None
 
 
+# what people call the problems winback solves, and which one it is
+PROBLEM_WORDS = {
+    "churn": "activity_decline (activity in the horizon below a share of the window before) or "
+             "repeat_purchase (the churners are those who do not buy again: its segments' risk is "
+             "one minus the probability)",
+    "retention": "repeat_purchase or return_visit",
+    "repurchase": "repeat_purchase", "next_purchase": "repeat_purchase", "reorder": "repeat_purchase",
+    "conversion": "first_purchase", "convert": "first_purchase", "acquisition": "first_purchase",
+    "return": "return_visit", "revisit": "return_visit", "comeback": "return_visit",
+    "decline": "activity_decline", "attrition": "activity_decline", "lapse": "activity_decline",
+    "next_action": "next_event", "next_step": "next_event", "clickstream": "next_event",
+}
+
+
+def check_problem_name(name: str) -> None:
+    """An unknown problem name, with the problem it most likely means ('churn': activity_decline
+    or repeat_purchase) or the closest spelling."""
+    if name in PROBLEMS:
+        return
+    word = re.sub(r"[^a-z]+", "_", name.lower()).strip("_")
+    meant = next((v for k, v in PROBLEM_WORDS.items() if k in word), None)
+    hint = f" For '{name}', use {meant}." if meant else did_you_mean(name, PROBLEMS)
+    raise ConfigError(f"Unknown problem '{name}'.{hint} Choose one of: {', '.join(PROBLEMS)}.")
+
+
 def validate_config(cfg: Config) -> None:
     """Checks that do not need the data."""
     p = cfg.problem
-    if p.name not in PROBLEMS:
-        raise ConfigError(
-            f"Unknown problem '{p.name}'.{did_you_mean(p.name, PROBLEMS)} "
-            f"Choose one of: {', '.join(PROBLEMS)}."
-        )
+    check_problem_name(p.name)
     for key in ("horizon_days", "cutoff_step_days"):
         if getattr(p, key) <= 0:
             raise ConfigError(f"problem.{key} must be a positive number of days.")

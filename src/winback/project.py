@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from winback.bundle import write_atomic_file
-from winback.config import PROBLEMS, Config, load_config, validate_config
+from winback.config import Config, check_problem_name, load_config, validate_config
 from winback.errors import ConfigError, DataError, did_you_mean
 from winback.progress import Steps
 
@@ -120,9 +120,8 @@ class Project:
         from winback.data.frames import frame_to_parquet
         from winback.scaffold import customer_table_note, scaffold_for
 
-        if problem is not None and problem not in PROBLEMS:
-            raise ConfigError(f"Unknown problem '{problem}'.{did_you_mean(problem, PROBLEMS)} "
-                              f"Choose one of: {', '.join(PROBLEMS)}.")
+        if problem is not None:
+            check_problem_name(problem)
         out = Path(output_dir).expanduser().resolve()
         if out.exists() and not out.is_dir():
             raise ConfigError(f"output_dir '{out}' is a file, not a folder.")
