@@ -70,9 +70,12 @@ def test_score_and_serve_without_bundle_or_project(tmp_path, monkeypatch, capsys
     monkeypatch.chdir(tmp_path)  # no winback.toml here
     assert main(["serve"]) == 2
     err = capsys.readouterr().err
-    assert "No --bundle given" in err and "winback.toml' does not exist" in err
+    # serve has no --dataset: it asks for a bundle, not for the bundled data
+    assert "No --bundle given, and no winback.toml here" in err and "name one with --bundle" in err
     assert main(["score", "--features", str(tmp_path / "f.parquet"), "-o", str(tmp_path / "x.csv")]) == 2
-    assert "No --bundle given" in capsys.readouterr().err
+    err = " ".join(capsys.readouterr().err.split())
+    assert "No --bundle given" in err and "winback.toml' does not exist" in err
+    assert "`winback init <your file>`" in err and "`--dataset cdnow`" in err
     # a project that has not been trained yet: its default bundle is not there
     (tmp_path / "winback.toml").write_text(f'[source]\npath = "{CDNOW_CSV}"\nlayout = "cdnow"\n')
     assert main(["serve", "--out", str(tmp_path / "never")]) == 2

@@ -251,6 +251,10 @@ def _project_bundle(args) -> Path:
     `serve` read when no --bundle is given: train, then score, with the same config."""
     from winback.project import Project
 
+    if not hasattr(args, "dataset") and not Path(args.config).exists():  # serve: no --dataset to suggest
+        raise WinbackError(f"No --bundle given, and no {args.config} here to find the project's bundle by: "
+                           f"name one with --bundle (the folder `winback train` wrote, such as "
+                           f"winback-out/bundle).")
     try:
         return Project(_config(args)).bundle_dir
     except WinbackError as exc:

@@ -492,8 +492,9 @@ def load_config(path: str | Path) -> Config:
     path = Path(path)
     if not path.exists():
         raise ConfigError(
-            f"Config file '{path}' does not exist. Create one with `winback init --layout rees46` "
-            f"(or cdnow, online_retail, events)."
+            f"Config file '{path}' does not exist. Create one with `winback init <your file>` (an event "
+            f"log, an order table or a customer table: init recognises which by its columns), or try "
+            f"the bundled data with `--dataset cdnow` (or oneclick, audiobooks)."
         )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad writes a BOM
