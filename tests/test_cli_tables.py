@@ -649,6 +649,20 @@ def test_init_table_prefers_a_value_per_period_in_other_languages_too(tmp_path, 
     assert 'value_column = "Gasto mensual"' in lines and 'positive = ["Sí"]' in lines
 
 
+def test_init_table_takes_mrr_as_the_value(tmp_path, monkeypatch):
+    """A SaaS accounts export: 'mrr' (monthly recurring revenue) was no value name, so the
+    segments had no value axis; it comes before a lifetime total as other values per period do."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(7)
+    n = 200
+    pd.DataFrame({"account_id": range(n), "seats": rng.integers(1, 50, n),
+                  "lifetime_revenue": rng.uniform(100, 9000, n).round(2), "mrr": rng.uniform(10, 500, n).round(2),
+                  "churned": rng.random(n) < 0.3}).to_csv("accounts.csv", index=False)
+    assert main(["init", "--table", "--path", "accounts.csv"]) == 0
+    lines = [line.split("#")[0].strip() for line in (tmp_path / "winback.toml").read_text().splitlines()]
+    assert 'value_column = "mrr"' in lines
+
+
 def test_init_table_on_a_crm_export_with_a_status_label_and_blank_lines(tmp_path, monkeypatch, capsys):
     """A CRM export: 'Status' = Active / Churned (the value names the loss, not the column),
     'Total Spent' in dollars, a blank line and an empty column at the end. Before, the blank line

@@ -122,7 +122,7 @@ LOSS_NAMES = _Unaccented(re.compile(
     r"отток|снизил|сниж|ушел|ушла|ушли)", re.I))                   # Russian: churn, decreased, left
 # a numeric column of what a customer is worth, for the value axis of the segments
 VALUE_NAMES = _Unaccented(re.compile(
-    r"(revenue|profit|spend|spent|charges|sales|value|clv|ltv|"
+    r"(revenue|profit|spend|spent|charges|sales|value|clv|ltv|(?<![a-z])(mrr|arr|acv|arpu|fees?)(?![a-z])|"
     r"umsatz|gewinn|ausgaben|"                      # German
     r"chiffre|depense|revenu|benefice|"             # French
     r"ingreso|gasto|facturacion|ventas|importe|"    # Spanish
