@@ -319,6 +319,28 @@ def test_a_catboost_bundle_without_catboost_says_how_to_install_it(fitted, tmp_p
         load_table_model(tmp_path, entry)
 
 
+def test_a_new_customers_extreme_value_is_held_near_the_training_range(oneclick):
+    """A typo in a new customer's row (a revenue of 10^9) reached the logistic, SVC and MLP as
+    millions of standard deviations; it is held 3 past the training extremes. Training rows are
+    unchanged, the bounds survive the bundle, and a bundle without them reads as before."""
+    table, X, y = oneclick
+    prep = Preprocessor(table.numeric, table.categorical).fit(X)
+    column = table.numeric[0]
+    unbounded = Preprocessor.from_dict({**prep.to_dict(), "lower": None, "upper": None})
+    np.testing.assert_array_equal(prep.transform(X), unbounded.transform(X))  # no training row moves
+    typo = X.iloc[:3].copy()
+    typo[column] = 1e9
+    j = prep.names.index(column)
+    assert unbounded.transform(typo)[:, j].min() > 1e6
+    held = prep.transform(typo)[:, j]
+    assert np.allclose(held, prep.transform(X)[:, j].max() + 3)
+    again = Preprocessor.from_dict(prep.to_dict())
+    np.testing.assert_array_equal(again.transform(typo), prep.transform(typo))
+    codes = prep.codes(typo)
+    np.testing.assert_array_equal(prep.transform_codes(codes, prep.numeric + prep.categorical, prep.categories_),
+                                  prep.transform(typo))
+
+
 def test_mlp_early_stopping_restores_the_best_epoch(oneclick):
     from winback.tabular.mlp import MLPClassifier
 

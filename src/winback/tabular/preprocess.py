@@ -19,6 +19,11 @@ MISSING_SUFFIX = " (missing)"
 # customers, which the distance and margin models drown in and none can learn from
 MIN_CATEGORY = 10
 MAX_CATEGORIES = 50
+# how far past the training rows' most extreme standardised value a customer may reach, as for
+# the event-log logistic regression (winback.models.logistic): a new customer's typo (a revenue
+# of 10^9) otherwise sends the logistic, SVC and MLP scores to their extremes; no training row
+# is moved, and a tree's splits all lie within the training range, so trees score the same
+EXTRAPOLATION_SDS = 3.0
 
 
 class Preprocessor:
@@ -51,7 +56,18 @@ class Preprocessor:
         self.means_ = raw.mean(axis=0)
         sd = raw.std(axis=0)
         self.scales_ = np.where(sd > 0, sd, 1.0)
+        self.lower_ = self.upper_ = None
+        if len(raw):
+            standard = (raw - self.means_) / self.scales_
+            self.lower_ = standard.min(axis=0) - EXTRAPOLATION_SDS
+            self.upper_ = standard.max(axis=0) + EXTRAPOLATION_SDS
         return self
+
+    def _standardised(self, raw: np.ndarray) -> np.ndarray:
+        Z = (raw - self.means_) / self.scales_
+        if self.lower_ is None:  # bundles written before the bounds were kept
+            return Z
+        return np.clip(Z, self.lower_, self.upper_)
 
     @property
     def names(self) -> list[str]:
@@ -86,7 +102,7 @@ class Preprocessor:
         return np.hstack(parts) if parts else np.empty((len(frame), 0))
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        return (self._raw(frame) - self.means_) / self.scales_
+        return self._standardised(self._raw(frame))
 
     def transform_codes(self, Z: np.ndarray, columns: list[str], levels: dict[str, list[str]]) -> np.ndarray:
         """`transform` of rows given as one float matrix: `columns` in its order, numbers as
@@ -95,7 +111,7 @@ class Preprocessor:
         What SHAP's permutation explainer feeds the models: its masked rows come as such codes,
         and building a DataFrame of strings from them for `transform` took about a fifth of
         an ensemble's explanation time (One Click). The matrix is the same to the bit."""
-        return (self._raw_codes(Z, columns, levels) - self.means_) / self.scales_
+        return self._standardised(self._raw_codes(Z, columns, levels))
 
     def _raw_codes(self, Z: np.ndarray, columns: list[str], levels: dict[str, list[str]]) -> np.ndarray:
         """Imputed numbers, missing flags and one 0/1 column per kept category, before scaling,
@@ -125,7 +141,9 @@ class Preprocessor:
         return {"numeric": self.numeric, "categorical": self.categorical,
                 "missing_indicators": self.missing_indicators, "medians": self.medians_.tolist(),
                 "flagged": self.flagged_, "categories": self.categories_, "pooled": self.pooled_,
-                "means": self.means_.tolist(), "scales": self.scales_.tolist()}
+                "means": self.means_.tolist(), "scales": self.scales_.tolist(),
+                "lower": None if self.lower_ is None else self.lower_.tolist(),
+                "upper": None if self.upper_ is None else self.upper_.tolist()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Preprocessor":
@@ -136,4 +154,7 @@ class Preprocessor:
         p.pooled_ = dict(d.get("pooled", {}))  # bundles before pooling kept every category
         p.means_ = np.asarray(d["means"], dtype=float)
         p.scales_ = np.asarray(d["scales"], dtype=float)
+        bounded = d.get("lower") is not None  # absent from bundles of earlier versions: no bounds
+        p.lower_ = np.asarray(d["lower"], dtype=float) if bounded else None
+        p.upper_ = np.asarray(d["upper"], dtype=float) if bounded else None
         return p
