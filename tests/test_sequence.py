@@ -69,6 +69,12 @@ def test_sequence_candidate_learns_saves_and_reloads_exactly(name, tmp_path):
     entry = model.save(tmp_path)
     again = REGISTRY[name].load(tmp_path, entry)
     assert np.array_equal(again.predict_proba(Xv), model.predict_proba(Xv))
+    # a value far past any training customer's is held 3 standard deviations past the extremes
+    wild = Xv.assign(tenure_days=1e12, seq_m0_events=1e12)
+    seq, stable = model._tensors(wild)
+    assert float(stable.max()) <= float(model.stable_upper_.max()) + 1e-5
+    assert float(seq.max()) <= float(model.seq_upper_.max()) + 1e-5
+    assert np.array_equal(again.predict_proba(wild), model.predict_proba(wild))
     model.refit(pd.concat([X, Xv]), np.concatenate([y, yv]))
     assert roc_auc_score(yv, model.predict_proba(Xv)[:, 1]) > 0.7
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from winback.features.monthly import sequence_columns
 from winback.models.base import Candidate, NotFittedError
-from winback.models.logistic import signed_log
+from winback.models.logistic import EXTRAPOLATION_SDS, signed_log
 from winback.models.torch_support import adam, require_torch
 
 
@@ -84,6 +84,14 @@ class SequenceModel(Candidate):
         self.stable_mean_ = st.mean(axis=0)
         sd = st.std(axis=0)
         self.stable_scale_ = np.where(sd > 0, sd, 1.0)
+        # held within EXTRAPOLATION_SDS of the training extremes when scoring, as the logistic
+        # regression's features are (no training row moves)
+        z = (st - self.stable_mean_) / self.stable_scale_
+        self.stable_lower_ = z.min(axis=0, initial=0.0) - EXTRAPOLATION_SDS
+        self.stable_upper_ = z.max(axis=0, initial=0.0) + EXTRAPOLATION_SDS
+        z = np.nan_to_num((seq - self.seq_mean_) / self.seq_scale_)
+        self.seq_lower_ = z.min(axis=(0, 1), initial=0.0) - EXTRAPOLATION_SDS
+        self.seq_upper_ = z.max(axis=(0, 1), initial=0.0) + EXTRAPOLATION_SDS
 
     def _tensors(self, X: pd.DataFrame):
         torch = _torch()
@@ -92,6 +100,9 @@ class SequenceModel(Candidate):
         seq = np.nan_to_num((seq - self.seq_mean_) / self.seq_scale_)
         st = signed_log(A[:, self.stable_index_])
         st = (np.where(np.isnan(st), self.stable_median_, st) - self.stable_mean_) / self.stable_scale_
+        if getattr(self, "stable_lower_", None) is not None:  # bundles before the bounds: none
+            seq = np.clip(seq, self.seq_lower_, self.seq_upper_)
+            st = np.clip(st, self.stable_lower_, self.stable_upper_)
         return (torch.from_numpy(seq.astype(np.float32)), torch.from_numpy(st.astype(np.float32)))
 
     # ---- training ----
@@ -208,7 +219,8 @@ class SequenceModel(Candidate):
         state = {"cell": self.cell, "params": self.params_, "columns": self.columns_,
                  "seed": self.seed, "best_epoch": self.best_epoch_,
                  **{k: getattr(self, f"{k}_").tolist() for k in (
-                     "seq_mean", "seq_scale", "stable_median", "stable_mean", "stable_scale")}}
+                     "seq_mean", "seq_scale", "stable_median", "stable_mean", "stable_scale",
+                     "seq_lower", "seq_upper", "stable_lower", "stable_upper")}}
         (directory / f"{self.name}.json").write_text(json.dumps(state))
         return {"file": f"{self.name}.json", "weights": f"{self.name}.safetensors"}
 
@@ -222,6 +234,8 @@ class SequenceModel(Candidate):
         m._layout(m.columns_)
         for k in ("seq_mean", "seq_scale", "stable_median", "stable_mean", "stable_scale"):
             setattr(m, f"{k}_", np.asarray(s[k], dtype=float))
+        for k in ("seq_lower", "seq_upper", "stable_lower", "stable_upper"):  # absent before the bounds
+            setattr(m, f"{k}_", np.asarray(s[k], dtype=float) if k in s else None)
         net = _network(m.cell, len(m.month_names_), len(m.stable_), m.params_["hidden"],
                        m.params_["units"], m.params_["dropout"])
         net.load_state_dict(load_file(str(directory / entry["weights"])))
