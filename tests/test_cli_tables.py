@@ -463,7 +463,13 @@ def test_init_table_joins_the_other_tables_and_pivots_the_long_ones(tmp_path, mo
     assert main(["init", "--table", "--path", names[0], "--join", "orders.csv", "--force"]) == 0
     assert "3 rows for 2 customers, and no text column tells a customer's rows apart" in \
         " ".join(capsys.readouterr().out.split())
-    assert main(["init", "--path", names[0], "--join", "money.csv", "--force"]) == 2
+    # without --table the main file reads as the customer table it is; an event log takes no join
+    assert main(["init", "--path", names[0], "--join", "money.csv", "--force"]) == 0
+    assert tomllib.loads((tmp_path / "winback.toml").read_text())["table"]["sources"][1] == {"path": "money.csv"}
+    pd.DataFrame({"customer_id": [1, 1, 2], "event_time": ["2024-01-01", "2024-02-01", "2024-01-05"],
+                  "amount": [1.0, 2.0, 3.0]}).to_csv("events.csv", index=False)
+    capsys.readouterr()
+    assert main(["init", "--path", "events.csv", "--join", "money.csv", "--force"]) == 2
     assert "Joined tables (--join) are for customer tables (--table)" in " ".join(capsys.readouterr().err.split())
 
 
@@ -968,9 +974,24 @@ def test_init_without_table_reads_a_churn_table_as_one(tmp_path, monkeypatch, ca
     assert "[table]" in text and "[source]" not in text
     assert 'key = "customerID"' in text and 'label = "Churn"' in text and 'positive = ["Yes"]' in text
     assert main(["validate"]) == 0
+    # --key and --label name its columns without --table too
+    assert main(["init", "telco.csv", "--key", "customerID", "--label", "Contract", "--force"]) == 0
+    assert 'label = "Contract"' in (tmp_path / "winback.toml").read_text()
     # --layout events keeps the event log it asks for
     assert main(["init", "telco.csv", "--layout", "events", "--force"]) == 0
     assert "[source]" in (tmp_path / "winback.toml").read_text()
+
+
+def test_init_without_table_joins_one_clicks_tables(tmp_path, monkeypatch, capsys):
+    """One Click's main table and its three others, given to init with --join but no --table."""
+    from winback.datasets import dataset_dir
+
+    monkeypatch.chdir(tmp_path)
+    files = [str(dataset_dir("oneclick") / f) for f in ("market_file.csv", "market_money.csv", "market_time.csv")]
+    assert main(["init", files[0], "--join", files[1], "--join", files[2]]) == 0
+    text = (tmp_path / "winback.toml").read_text()
+    assert 'key = "id"' in text and text.count("[[table.sources]]") == 3 and 'pivot_column = "Период"' in text
+    assert "no column holds event times and 'id' is unique" in " ".join(capsys.readouterr().out.split())
 
 
 def test_init_without_table_reads_a_dated_table_with_an_outcome_as_one(tmp_path, monkeypatch, capsys):

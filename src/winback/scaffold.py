@@ -648,12 +648,13 @@ def customer_table_note(path: str, base_dir: Path, shown: str = "",
                 or next((c for c in present if KEY_NAMES.search(c)), None))  # One Click's 'id'
     if customer is None:
         return ""
-    timed = "event_time" in present or _best_column("event_time", present, {customer}) is not None
+    table = table.filter(~empty_row(table))
+    timed = ("event_time" in present or _best_column("event_time", present, {customer}) is not None
+             or _holds_times(table, [c for c in present if c != customer]))
     outcome = [c for c in present if c != customer
                and (OUTCOME_NAMES.search(c) or LOSS_NAMES.search(c) or LABEL_NAMES.search(c))]
     if timed and not outcome:
         return ""
-    table = table.filter(~empty_row(table))
     stats = table.aggregate(rows=table.count(), ids=table[customer].nunique(),
                             missing=table[customer].isnull().sum(),
                             **{f"o{i}": table[c].nunique() for i, c in enumerate(outcome)}).execute().iloc[0]
@@ -667,6 +668,25 @@ def customer_table_note(path: str, base_dir: Path, shown: str = "",
            f"'{customer}' is unique on every row and '{two_valued[0]}' has two values, as an outcome does")
     return escape(f"Read {shown or path} as a customer table (one row per customer): {why}. "
                   f"{otherwise} reads it as an event log instead.")
+
+
+def _holds_times(table, columns: list[str]) -> bool:
+    """Whether a column holds dates or times, whatever its name ('when'): typed so, written
+    in ISO on every filled row, or in a shape `init --table` reads as a date."""
+    from winback.data.tables import date_columns
+
+    if any(table[c].type().is_timestamp() or table[c].type().is_date() for c in columns):
+        return True
+    texts = [c for c in columns if table[c].type().is_string()]
+    if not texts:
+        return False
+    text = {c: table[c].strip() for c in texts}
+    counts = table.aggregate(**{f"n{i}": t.count() for i, t in enumerate(text.values())},
+                             **{f"t{i}": t.try_cast("timestamp").count() for i, t in enumerate(text.values())}
+                             ).execute().iloc[0]
+    if any(int(counts[f"n{i}"]) and int(counts[f"t{i}"]) == int(counts[f"n{i}"]) for i in range(len(texts))):
+        return True
+    return bool(date_columns(table, texts))
 
 
 def guess_layout(path: str, base_dir: Path) -> tuple[str, str]:
@@ -1076,12 +1096,19 @@ def scaffold_for(path: str, base_dir: Path, *, table: bool = False, layout: str 
     some of them), with the step to take next."""
     from winback.data.layouts import LAYOUTS
 
+    table_note = ""
+    if not table and layout is None and not columns:  # Telco's or a bank's churn CSV, without --table
+        table_note = customer_table_note(path, base_dir)
+        table = bool(table_note)
     if table:
         if columns:
             raise ConfigError("Column mappings are for event logs; a customer table takes its key and "
                               "label (--key, --label) and keeps its own column names.")
-        return table_scaffold(path, base_dir, key=key, label=label, joins=joins), (
-            "Check table.key, table.label and its values, then `winback validate` and `winback train`.")
+        scaffold = table_scaffold(path, base_dir, key=key, label=label, joins=joins)
+        if table_note:
+            scaffold.notes.insert(0, table_note)
+        return scaffold, ("Check table.key, table.label and its values, then `winback validate` and "
+                          "`winback train`.")
     if key or label:
         raise ConfigError("A key and a label are for customer tables (--table); an event log's customer "
                           "column is mapped as customer_id.")
@@ -1096,12 +1123,6 @@ def scaffold_for(path: str, base_dir: Path, *, table: bool = False, layout: str 
         layout = "events"
     if layout is None:
         layout, recognised = guess_layout(path, base_dir)
-        table_note = customer_table_note(path, base_dir) if layout == "events" else ""
-        if table_note:  # Telco's or a bank's churn CSV, given without --table
-            scaffold = table_scaffold(path, base_dir)
-            scaffold.notes.insert(0, table_note)
-            return scaffold, ("Check table.key, table.label and its values, then `winback validate` "
-                              "and `winback train`.")
     if layout not in LAYOUTS:
         raise WinbackError(f"Unknown layout '{layout}'.{did_you_mean(layout, LAYOUTS)} "
                            f"Known layouts: {', '.join(LAYOUTS)}.")
