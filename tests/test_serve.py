@@ -181,6 +181,13 @@ def test_model_description(client, manifest):
     ({}, 422, "invalid_request", "exactly one of"),
     ({"features": {}, "events": []}, 422, "invalid_request", "at least 1 item"),
     ({"features": {"n_events": 1}, "colour": "red"}, 422, "invalid_request", "colour"),
+    # an event field named as a shop's export names it: told winback's name for it
+    ({"customer_id": "a", "events": [{"event_time": "1997-03-01", "price": 5.0}]},
+     422, "invalid_request", "unknown event field 'price'. Send it as 'amount'."),
+    ({"customer_id": "a", "events": [{"event_time": "1997-03-01", "user_id": "a"}]},
+     422, "invalid_request", "The customer is the request's customer_id"),
+    ({"customer_id": "a", "events": [{"event_time": "1997-03-01", "amout": 5.0}]},
+     422, "invalid_request", "Did you mean 'amount'?"),
     ({"customer_id": "a", "events": [{"event_time": "yesterday"}]}, 422, "invalid_request", "event_time"),
     ({"events": [{"event_time": "1997-03-01"}]}, 422, "invalid_request", "customer_id"),
     ({"customer_id": "a", "cutoff": "1997-01-01", "events": [{"event_time": "1997-03-01"}]},

@@ -28,7 +28,7 @@ from winback import __version__
 from winback.errors import WinbackError
 from winback.serving.metrics import Metrics
 from winback.errors import did_you_mean
-from winback.serving.schemas import (BatchOut, CustomerIn, DriftOut, ErrorOut, Health, ModelInfo, NextEventOut,
+from winback.serving.schemas import (BatchOut, CustomerIn, DriftOut, ErrorOut, Event, Health, ModelInfo, NextEventOut,
                                      NextEventRequest, Ready, ScoreOut, request_models)
 from winback.serving.reload import DEFAULT_RELOAD_S, BundleWatcher, Served, stamp
 from winback.serving.shared import STATE_DIR_ENV, SharedCounts, alive
@@ -349,6 +349,10 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
             return _error(422, f"unknown feature '{loc[-1]}'.{did_you_mean(loc[-1], known)} GET "
                                f"/v1/model lists the {len(known)} features of this model.",
                           code="unknown_feature", details=details)
+        if first["type"] == "extra_forbidden" and len(loc) > 2 and loc[-3] == "events":
+            return _error(422, f"{first['location']}: unknown event field '{loc[-1]}'.{event_field_hint(loc[-1])} "
+                               f"An event's fields are winback's: {', '.join(Event.model_fields)}.",
+                          details=details)
         return _error(422, f"{first['location']}: {first['message']}", details=details)
 
     @app.exception_handler(StarletteHTTPException)
@@ -371,6 +375,24 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
     app.state.watcher = watcher
     app.state.shared = shared
     return app
+
+
+# what a shop's own export calls the fields of an event (a REES46 log's price and user_session)
+EVENT_FIELD_NAMES = {"price": "amount", "revenue": "amount", "value": "amount", "total": "amount",
+                     "spend": "amount", "timestamp": "event_time", "time": "event_time", "ts": "event_time",
+                     "date": "event_time", "type": "event_type", "event": "event_type", "action": "event_type",
+                     "user_session": "session_id", "session": "session_id", "product": "product_id",
+                     "sku": "product_id", "category_code": "category", "category_id": "category",
+                     "order": "order_id", "invoice": "order_id", "qty": "quantity"}
+
+
+def event_field_hint(name: str) -> str:
+    """' Send it as ...' for an event field named as a shop's export names it, else the closest
+    of winback's own names; the customer's id belongs to the request, not to its events."""
+    if name.lower() in ("user_id", "customer_id", "customer", "user"):
+        return " The customer is the request's customer_id, not a field of its events."
+    meant = EVENT_FIELD_NAMES.get(name.lower())
+    return f" Send it as '{meant}'." if meant else did_you_mean(name, list(Event.model_fields))
 
 
 def _drift_of(scorer: CustomerScorer | None) -> tuple[str, Any] | None:
