@@ -370,6 +370,12 @@ def test_unknown_config_key_suggests(tmp_path):
         load_config(cfg)
     assert "winback.toml" in str(e.value) and "'layot'" in str(e.value)
     assert "Did you mean 'layout'" in str(e.value)
+    # a config of another name is named as it is, once (the message said winback.toml too)
+    other = tmp_path / "eu.toml"
+    other.write_text(cfg.read_text())
+    with pytest.raises(ConfigError) as e:
+        load_config(other)
+    assert str(e.value).startswith(f"{other}: Unknown key 'layot' in [source]") and "winback.toml" not in str(e.value)
 
 
 def test_unknown_section_and_types():
