@@ -29,6 +29,19 @@ def signed_log(X: np.ndarray) -> np.ndarray:
 EXTRAPOLATION_SDS = 3.0
 
 
+def extrapolation_bounds(z: np.ndarray, axis=0) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest and highest standardised value a scored row may take along `axis`: the
+    training rows' extremes, EXTRAPOLATION_SDS further out (standardised rows straddle 0, so
+    the 0 that starts the search changes nothing but an empty array's bounds)."""
+    return (z.min(axis=axis, initial=0.0) - EXTRAPOLATION_SDS,
+            z.max(axis=axis, initial=0.0) + EXTRAPOLATION_SDS)
+
+
+def bounded(z: np.ndarray, lower: np.ndarray | None, upper: np.ndarray | None) -> np.ndarray:
+    """`z` held within the bounds; as it is for a model saved before bounds were kept (None)."""
+    return z if lower is None else np.clip(z, lower, upper)
+
+
 class LogisticModel(Candidate):
     name = "logistic"
 
@@ -39,10 +52,7 @@ class LogisticModel(Candidate):
     def _design(self, X: np.ndarray) -> np.ndarray:
         Z = signed_log(X)
         Z = np.where(np.isnan(Z), self.medians_, Z)
-        Z = (Z - self.means_) / self.scales_
-        if getattr(self, "lower_", None) is None:  # bundles written before the bounds were kept
-            return Z
-        return np.clip(Z, self.lower_, self.upper_)
+        return bounded((Z - self.means_) / self.scales_, getattr(self, "lower_", None), getattr(self, "upper_", None))
 
     def predict_matrix(self, X: np.ndarray) -> np.ndarray:
         return expit(self._design(X) @ self.coef_ + self.intercept_)  # no overflow at extremes
@@ -62,8 +72,7 @@ class LogisticModel(Candidate):
         self.scales_ = np.where(sd > 0, sd, 1.0)
         Z = (Z - self.means_) / self.scales_
         # every training row lies inside the bounds, so the fit is the one without them
-        self.lower_ = Z.min(axis=0) - EXTRAPOLATION_SDS
-        self.upper_ = Z.max(axis=0) + EXTRAPOLATION_SDS
+        self.lower_, self.upper_ = extrapolation_bounds(Z)
         model = _SkLogistic(C=self.C, max_iter=5000, random_state=self.seed)
         model.fit(Z, np.asarray(y))
         self.coef_ = model.coef_[0]

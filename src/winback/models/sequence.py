@@ -20,7 +20,7 @@ import pandas as pd
 
 from winback.features.monthly import sequence_columns
 from winback.models.base import Candidate, NotFittedError
-from winback.models.logistic import EXTRAPOLATION_SDS, signed_log
+from winback.models.logistic import bounded, extrapolation_bounds, signed_log
 from winback.models.torch_support import adam, require_torch
 
 
@@ -84,14 +84,11 @@ class SequenceModel(Candidate):
         self.stable_mean_ = st.mean(axis=0)
         sd = st.std(axis=0)
         self.stable_scale_ = np.where(sd > 0, sd, 1.0)
-        # held within EXTRAPOLATION_SDS of the training extremes when scoring, as the logistic
-        # regression's features are (no training row moves)
-        z = (st - self.stable_mean_) / self.stable_scale_
-        self.stable_lower_ = z.min(axis=0, initial=0.0) - EXTRAPOLATION_SDS
-        self.stable_upper_ = z.max(axis=0, initial=0.0) + EXTRAPOLATION_SDS
-        z = np.nan_to_num((seq - self.seq_mean_) / self.seq_scale_)
-        self.seq_lower_ = z.min(axis=(0, 1), initial=0.0) - EXTRAPOLATION_SDS
-        self.seq_upper_ = z.max(axis=(0, 1), initial=0.0) + EXTRAPOLATION_SDS
+        # held near the training extremes when scoring, as the logistic regression's features
+        # are (no training row moves)
+        self.stable_lower_, self.stable_upper_ = extrapolation_bounds((st - self.stable_mean_) / self.stable_scale_)
+        self.seq_lower_, self.seq_upper_ = extrapolation_bounds(
+            np.nan_to_num((seq - self.seq_mean_) / self.seq_scale_), axis=(0, 1))
 
     def _tensors(self, X: pd.DataFrame):
         torch = _torch()
@@ -100,9 +97,8 @@ class SequenceModel(Candidate):
         seq = np.nan_to_num((seq - self.seq_mean_) / self.seq_scale_)
         st = signed_log(A[:, self.stable_index_])
         st = (np.where(np.isnan(st), self.stable_median_, st) - self.stable_mean_) / self.stable_scale_
-        if getattr(self, "stable_lower_", None) is not None:  # bundles before the bounds: none
-            seq = np.clip(seq, self.seq_lower_, self.seq_upper_)
-            st = np.clip(st, self.stable_lower_, self.stable_upper_)
+        seq = bounded(seq, getattr(self, "seq_lower_", None), getattr(self, "seq_upper_", None))
+        st = bounded(st, getattr(self, "stable_lower_", None), getattr(self, "stable_upper_", None))
         return (torch.from_numpy(seq.astype(np.float32)), torch.from_numpy(st.astype(np.float32)))
 
     # ---- training ----

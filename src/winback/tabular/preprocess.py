@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from winback.models.logistic import bounded, extrapolation_bounds
+
 MISSING_SUFFIX = " (missing)"
 # a category becomes a column of its own when it holds this many training customers (1 % of
 # them in a small table) and is among the MAX_CATEGORIES commonest of its column: a surname or
@@ -19,11 +21,6 @@ MISSING_SUFFIX = " (missing)"
 # customers, which the distance and margin models drown in and none can learn from
 MIN_CATEGORY = 10
 MAX_CATEGORIES = 50
-# how far past the training rows' most extreme standardised value a customer may reach, as for
-# the event-log logistic regression (winback.models.logistic): a new customer's typo (a revenue
-# of 10^9) otherwise sends the logistic, SVC and MLP scores to their extremes; no training row
-# is moved, and a tree's splits all lie within the training range, so trees score the same
-EXTRAPOLATION_SDS = 3.0
 
 
 class Preprocessor:
@@ -56,18 +53,15 @@ class Preprocessor:
         self.means_ = raw.mean(axis=0)
         sd = raw.std(axis=0)
         self.scales_ = np.where(sd > 0, sd, 1.0)
-        self.lower_ = self.upper_ = None
-        if len(raw):
-            standard = (raw - self.means_) / self.scales_
-            self.lower_ = standard.min(axis=0) - EXTRAPOLATION_SDS
-            self.upper_ = standard.max(axis=0) + EXTRAPOLATION_SDS
+        # a scored row is held near the training rows' extremes, as the event-log logistic
+        # regression's features are: a new customer's typo (a revenue of 10^9) otherwise sends
+        # the logistic, SVC and MLP scores to their extremes; no training row moves, and a
+        # tree's splits all lie within the training range, so trees score the same
+        self.lower_, self.upper_ = extrapolation_bounds((raw - self.means_) / self.scales_)
         return self
 
     def _standardised(self, raw: np.ndarray) -> np.ndarray:
-        Z = (raw - self.means_) / self.scales_
-        if self.lower_ is None:  # bundles written before the bounds were kept
-            return Z
-        return np.clip(Z, self.lower_, self.upper_)
+        return bounded((raw - self.means_) / self.scales_, self.lower_, self.upper_)
 
     @property
     def names(self) -> list[str]:
