@@ -571,6 +571,12 @@ def _best_column(canonical: str, present: list[str], taken: set[str]) -> str | N
     return None
 
 
+def canonical_column(name: str) -> str | None:
+    """winback's column that a source column so named is mapped to by `init` (price and
+    revenue: amount; user_session: session_id), or None."""
+    return next((c for c in COLUMN_NAMES if _best_column(c, [name], set())), None)
+
+
 def _status_column(table, present: list[str], taken: set[str]) -> str | None:
     """The column of order statuses (WooCommerce's 'Order Status', Stripe's 'Status') whose
     values read as such, to take the event type from in an order table; None if there is none."""

@@ -377,22 +377,16 @@ def create_app(bundles: Sequence[Path], max_batch: int = DEFAULT_MAX_BATCH,
     return app
 
 
-# what a shop's own export calls the fields of an event (a REES46 log's price and user_session)
-EVENT_FIELD_NAMES = {"price": "amount", "revenue": "amount", "value": "amount", "total": "amount",
-                     "spend": "amount", "timestamp": "event_time", "time": "event_time", "ts": "event_time",
-                     "date": "event_time", "type": "event_type", "event": "event_type", "action": "event_type",
-                     "user_session": "session_id", "session": "session_id", "product": "product_id",
-                     "sku": "product_id", "category_code": "category", "category_id": "category",
-                     "order": "order_id", "invoice": "order_id", "qty": "quantity"}
-
-
 def event_field_hint(name: str) -> str:
-    """' Send it as ...' for an event field named as a shop's export names it, else the closest
-    of winback's own names; the customer's id belongs to the request, not to its events."""
-    if name.lower() in ("user_id", "customer_id", "customer", "user"):
+    """' Send it as ...' for an event field named as a shop's export names it (the name `init`
+    maps to that column), else the closest of winback's own names; the customer's id belongs
+    to the request, not to its events."""
+    from winback.scaffold import canonical_column
+
+    meant = canonical_column(name)
+    if meant == "customer_id":
         return " The customer is the request's customer_id, not a field of its events."
-    meant = EVENT_FIELD_NAMES.get(name.lower())
-    return f" Send it as '{meant}'." if meant else did_you_mean(name, list(Event.model_fields))
+    return f" Send it as '{meant}'." if meant in Event.model_fields else did_you_mean(name, list(Event.model_fields))
 
 
 def _drift_of(scorer: CustomerScorer | None) -> tuple[str, Any] | None:
