@@ -114,7 +114,7 @@ def test_an_f1_threshold_that_flags_nearly_everyone_is_named():
     """An activity decline that 90 % of customers have: F1 is best flagging all of them, which
     picks no one to act on first; train's line and the report say so and name the rules that do."""
     from winback.cli import _decision_line
-    from winback.evaluate import flag_all_note, threshold_rule_text
+    from winback.evaluate import decision_entry, flag_all_note, threshold_rule_text
 
     rng = np.random.default_rng(0)
     y = (rng.random(500) < 0.9).astype(int)
@@ -122,12 +122,14 @@ def test_an_f1_threshold_that_flags_nearly_everyone_is_named():
     f1 = TrainConfig(threshold_rule="f1")
     m = metrics(y, p, choose_threshold(y, p, f1))
     assert m["flagged_share"] > 0.8
-    note = flag_all_note(m, threshold_rule_text(f1))
+    bundle = {"decision": decision_entry(f1, m["threshold"])}
+    note = flag_all_note(m, bundle)
     assert note.startswith("88% of the customers have the outcome") and 'threshold_rule = "contacts"' in note
-    manifest = {"best": "logistic", "threshold_rule": threshold_rule_text(f1), "candidates": {"logistic": {"test": m}}}
+    manifest = {"best": "logistic", "threshold_rule": threshold_rule_text(f1), "candidates": {"logistic": {"test": m}},
+                **bundle}
     assert "note:" in _decision_line(manifest, "test cutoff")
     # a rule the user chose, or a rare outcome, needs no note
     contacts = TrainConfig(threshold_rule="contacts", contact_share=0.9)
-    assert flag_all_note(m, threshold_rule_text(contacts)) == ""
+    assert flag_all_note(m, {"decision": decision_entry(contacts, m["threshold"])}) == ""
     rare = metrics(1 - y, 1 - p, choose_threshold(1 - y, 1 - p, f1))
-    assert flag_all_note(rare, threshold_rule_text(f1)) == ""
+    assert flag_all_note(rare, bundle) == ""

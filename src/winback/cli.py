@@ -141,7 +141,7 @@ def _decision_line(manifest: dict, where: str) -> str:
     from winback.evaluate import flag_all_note
 
     m = manifest["candidates"][manifest["best"]]["test"]
-    note = flag_all_note(m, manifest["threshold_rule"])
+    note = flag_all_note(m, manifest)
     return (f"Threshold {m['threshold']:.3f} ({escape(manifest['threshold_rule'])}): flags "
             f"{m['tp'] + m['fp']:,} of {m['n']:,} customers on the {where} "
             f"({m['flagged_share']:.1%}), precision {m['precision']:.1%}, recall {m['recall']:.1%}"

@@ -144,11 +144,12 @@ def threshold_rule_text(train) -> str:
     }[train.threshold_rule]
 
 
-def flag_all_note(test: dict, rule_text: str) -> str:
-    """A note when the F1-best threshold flags nearly every customer, as it does when most have
-    the outcome (an activity decline of 90 %): flagging all of them then scores the best F1, and
-    says nothing about whom a campaign should reach first. "" otherwise."""
-    if not rule_text.startswith("each model's F1") or not test.get("n"):
+def flag_all_note(test: dict, manifest: dict) -> str:
+    """A note when the F1-best threshold (the bundle's decision rule, `decision_entry`) flags
+    nearly every customer, as it does when most have the outcome (an activity decline of
+    90 %): flagging all of them then scores the best F1, and says nothing about whom a
+    campaign should reach first. "" otherwise."""
+    if (manifest.get("decision") or {}).get("rule") != "f1" or not test.get("n"):
         return ""
     rate = (test["tp"] + test["fn"]) / test["n"]
     if test["flagged_share"] < 0.8 or rate < 0.5:

@@ -148,7 +148,7 @@ def render(manifest: dict[str, Any], curves: dict[str, dict]) -> str:
         importance_plot=_importance_plot(manifest.get("importance", {}), best),
         importance_measure=IMPORTANCE_MEASURES.get(best, "importance"),
         best_metrics=manifest["candidates"][best]["test"], deciles=curves[best]["deciles"],
-        flag_all=flag_all_note(manifest["candidates"][best]["test"], manifest.get("threshold_rule", "")),
+        flag_all=flag_all_note(manifest["candidates"][best]["test"], manifest),
         backtest_rows=_backtest_rows(manifest.get("backtest")),
         **_segment_context(manifest, f"Customers at the test cutoff {test['time'][:10]}"),
     )
@@ -249,7 +249,7 @@ def write_table_report(path: Path, manifest: dict[str, Any], curves: dict[str, d
     html = _env().get_template("table_report.html.j2").render(
         m=manifest, best=best, question=TABLE_QUESTIONS.get(manifest["problem"]["name"], ""),
         best_metrics=manifest["candidates"][best]["test"], best_cv=manifest["candidates"][best]["cv"],
-        flag_all=flag_all_note(manifest["candidates"][best]["test"], manifest.get("threshold_rule", "")),
+        flag_all=flag_all_note(manifest["candidates"][best]["test"], manifest),
         weak_signal=weak_signal_note(manifest["candidates"][best]["test"]["roc_auc"], "on the test part"),
         plots=_quality_plots(curves, best), deciles=curves[best]["deciles"],
         shap_bar=_shap_bar(manifest["importance"], best),
