@@ -583,3 +583,23 @@ def test_a_column_that_tells_the_label_on_its_own_is_a_warning(tmp_path):
     dropped = _project(tmp_path, {"people.csv": people}, drop=["reason", "days_to_cancel"])
     assert load_customer_table(dropped).warnings == []
     assert load_customer_table(_project(tmp_path, {"people.csv": people}), with_labels=False).warnings == []
+
+
+def test_customers_whose_label_is_empty_are_left_out_of_training_and_scored(tmp_path):
+    """A CRM table holds this quarter's customers, outcome not known yet, beside last quarter's:
+    training stopped on them ("drop them or fill them"), though they are the ones to score."""
+    people = pd.DataFrame({"cid": range(8), "churned": ["yes", "no", None, "no", "yes", "", "no", "yes"],
+                           "visits": [3, 5, 1, 8, 2, 7, 4, 6]})
+    cfg = _project(tmp_path, {"people.csv": people})
+    table = load_customer_table(cfg)
+    assert table.frame["cid"].tolist() == ["0", "1", "3", "4", "6", "7"]
+    assert table.frame[LABEL].tolist() == [1, 0, 0, 1, 0, 1]
+    assert table.notes == ["left out 2 of 8 customers whose 'churned' is empty (2, 5): an outcome "
+                           "not known yet is nothing to learn or test on; `winback score` scores them"]
+    scored = load_customer_table(cfg, with_labels=False)  # what `winback score` reads
+    assert scored.frame["cid"].tolist() == [str(i) for i in range(8)] and LABEL not in scored.frame.columns
+    outcomes = load_customer_table(cfg, for_training=False)  # `winback outcomes`: kept, missing
+    assert len(outcomes.frame) == 8 and outcomes.frame[LABEL].isna().sum() == 2
+    nobody = people.assign(churned=None)
+    with pytest.raises(DataError, match=r"'churned' is empty in every row \(8\): there is no outcome"):
+        load_customer_table(_project(tmp_path, {"people.csv": nobody}))

@@ -480,9 +480,13 @@ def _apply_filter(table: ir.Table, column: str, op: str, value) -> ir.Table:
     return table.filter(ops[op])
 
 
-def _label(table: ir.Table, cfg: Config, allow_missing: bool = False) -> ir.Table:
-    """The 0/1 label from the label column's values; an empty one is an error, or, with
-    `allow_missing` (outcomes not known yet for some customers), stays missing."""
+def _label(table: ir.Table, cfg: Config, allow_missing: bool = False,
+           notes: list[str] | None = None) -> ir.Table:
+    """The 0/1 label from the label column's values. With `allow_missing` (the outcomes of
+    scored customers, some not known yet) an empty one stays missing; for training, customers
+    whose label is empty are left out with a note, as a CRM table holds this quarter's
+    customers, outcome unknown, beside last quarter's (AutoML tools drop such rows the same
+    way), and a label empty in every row is an error."""
     tab = cfg.table
     _require(table, [tab.label], "The joined customer table")
     text = table[tab.label].cast("string").strip()
@@ -507,8 +511,17 @@ def _label(table: ir.Table, cfg: Config, allow_missing: bool = False) -> ir.Tabl
             )
     missing = 0 if allow_missing else int(table.filter(text.isnull()).count().execute())
     if missing:
-        raise DataError(f"Label column '{tab.label}' is empty in {missing} row(s) (customers "
-                        f"{_rows_where(table, text.isnull(), tab.key)}); drop them or fill them.")
+        total = int(table.count().execute())
+        if missing == total:
+            raise DataError(f"Label column '{tab.label}' is empty in every row ({total:,}): there "
+                            f"is no outcome to learn from. Check table.label, or fill the column "
+                            f"in for the customers whose outcome is known.")
+        if notes is not None:
+            notes.append(f"left out {missing:,} of {total:,} customers whose '{tab.label}' is empty "
+                         f"({'such as ' if missing > MAX_ROWS_SHOWN else ''}"
+                         f"{_rows_where(table, text.isnull(), tab.key)}): an outcome "
+                         f"not known yet is nothing to learn or test on; `winback score` scores them")
+        table = table.filter(text.notnull())
     return table.mutate(**{LABEL: is_pos.cast("int8")}).drop(tab.label)
 
 
@@ -583,7 +596,7 @@ def load_customer_table(cfg: Config, with_labels: bool = True, label_optional: b
         notes.append(f"no label column '{tab.label}': this table can be scored, not trained on")
         with_labels = False
     if with_labels:
-        joined = _label(joined, cfg, allow_missing=not for_training)
+        joined = _label(joined, cfg, allow_missing=not for_training, notes=notes)
     elif tab.label in joined.columns:
         joined = joined.drop(tab.label)
     never_features = [c for c in tab.drop if c in (key, tab.label)]

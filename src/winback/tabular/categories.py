@@ -34,8 +34,9 @@ def pooled_notes(model: Any) -> list[str]:
     for c, n in pooled_categories(model).items():
         kept = len(prep.categories_[c])
         if kept:
-            notes.append(f"column '{c}': the models learn its {kept:,} commonest categories; its "
-                         f"{n:,} rarer ones (too few customers each to learn from) read as none of them")
+            learnt = "its commonest category" if kept == 1 else f"its {kept:,} commonest categories"
+            notes.append(f"column '{c}': the models learn {learnt}; its {n:,} rarer ones (too few "
+                         f"customers each to learn from) read as none of them")
         else:
             notes.append(f"column '{c}': none of its {n:,} categories holds enough customers to learn "
                          f"from, so the models read it as empty; table.drop leaves it out")
