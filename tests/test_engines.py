@@ -117,6 +117,36 @@ def test_features_and_labels_match_duckdb(engine, synthetic, request):
             _same(f"{engine}/{dataset}/{name}", want, expr.execute())
 
 
+@pytest.mark.parametrize("engine", ["postgres", "spark"])
+def test_attribute_features_match_duckdb(engine, synthetic, request):
+    """features.attributes: the latest value before the cutoff (ties to the greatest), its
+    levels, numbers and days, alike on every engine."""
+    log = load_events(config_from_dict({"source": {"path": str(synthetic), "layout": "rees46"}}))
+    events = log.table.execute()
+    rng = np.random.default_rng(0)
+    events["tier"] = pd.array(rng.choice(["gold", "silver", "bronze", ""], len(events)), dtype="string")
+    events.loc[rng.random(len(events)) < 0.3, "tier"] = None
+    events["points"] = rng.choice([np.nan, 1.5, 20.0, 300.0], len(events))
+    events["joined"] = events["event_time"] - pd.to_timedelta(rng.integers(0, 400, len(events)), unit="D")
+    spec = FeatureSpec(windows_days=(30,), bgnbd=False, available=("customer_id", "event_time", "event_type", "amount"),
+                       attributes=(("tier", "category", ("gold", "silver")), ("points", "number", ()),
+                                   ("joined", "time", ())))
+    when = log.end - dt.timedelta(days=30)
+    if engine == "postgres":
+        con = ibis.connect(request.getfixturevalue("postgres_url"))
+        remote = con.create_table("events_attributes", events, overwrite=True)
+    else:
+        import pyarrow as pa
+
+        session = request.getfixturevalue("spark")
+        session.createDataFrame(pa.Table.from_pandas(events, preserve_index=False)) \
+            .createOrReplaceTempView("events_attributes")
+        remote = ibis.pyspark.connect(session).table("events_attributes")
+    want = build_features(connect_duckdb().create_table("events_attributes", events, temp=True), when, spec).execute()
+    assert want["tier is gold"].notna().sum() > 100 and want["days_since_joined"].notna().all()
+    _same(f"{engine}/attributes", want, build_features(remote, when, spec).execute())
+
+
 def _rees46_config(path, **source) -> dict:
     return {"source": {"path": str(path), "layout": "rees46", **source},
             "problem": {"name": "repeat_purchase", "horizon_days": 30, "train_cutoffs": 3,

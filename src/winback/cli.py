@@ -112,6 +112,8 @@ def cmd_validate(args) -> int:
     for note in (s.get(key) for key in (*SUMMARY_NOTES, *EVENT_NOTES)):
         if note:
             console.print("[yellow]note:[/] " + escape(note))
+    if s.get("attributes"):
+        console.print(escape(s["attributes"]) + ".")
     if s["event_types_advice"]:
         console.print("[yellow]note:[/] features and labels read winback's event types (view, cart, "
                       "remove_from_cart, purchase, return); these look like them but are not "

@@ -152,6 +152,9 @@ class FeatureConfig:
     # the shop's clock for hour and weekday features ("America/New_York", "+10:00"); empty =
     # source.timezone. Events are stored in UTC; an evening in New York is a night in UTC
     timezone: str = ""
+    # source columns that describe the customer (country, acquisition channel, signup date),
+    # read as each customer's latest value before the cutoff (winback.features.attributes)
+    attributes: list[str] = field(default_factory=list)
 
     def clock(self, source_timezone: str) -> str:
         return self.timezone.strip() or source_timezone
@@ -654,6 +657,14 @@ def validate_config(cfg: Config) -> None:
     if any(w <= 0 for w in cfg.features.windows_days) or not cfg.features.windows_days:
         raise ConfigError("features.windows_days must be a non-empty list of positive days.")
     _no_repeats(cfg.features.windows_days, "features.windows_days")
+    _no_repeats(cfg.features.attributes, "features.attributes")
+    from winback.data.layouts import CANONICAL_TYPES, LOCAL_TIME
+
+    canonical = [a for a in cfg.features.attributes if a in CANONICAL_TYPES or a == LOCAL_TIME]
+    if canonical:
+        raise ConfigError(f"features.attributes lists '{canonical[0]}', one of winback's own event "
+                          f"columns, which its features read already; list the source's columns "
+                          f"that describe the customer (a country, a channel, a signup date).")
     if cfg.features.trend_window_days <= 0:
         raise ConfigError("features.trend_window_days must be a positive number of days (the last "
                           "window of the trend features, compared with the one before it).")

@@ -22,7 +22,7 @@ import pandas as pd
 
 from winback.bundle import write_atomic_file
 from winback.config import Config, check_problem_name, load_config, validate_config
-from winback.errors import ConfigError, DataError, did_you_mean
+from winback.errors import ConfigError, DataError, WinbackError, did_you_mean
 from winback.progress import Steps
 
 EVENT_LOG, CUSTOMER_TABLE, NEXT_EVENT = "event_log", "customer_table", "next_event"
@@ -221,8 +221,20 @@ class Project:
         advice = (event_types_advice(log.summary["event_types"], log.summary["event_type_column"])
                   if "event_type" in log.available and not LAYOUTS[self.config.source.layout].names_event_types
                   else "")
+        attributes = ""
+        if self.config.features.attributes:
+            from winback.features.attributes import attributes_note
+
+            # as training counts the levels: the customers before the test cutoff
+            from winback.labels import plan_cutoffs
+
+            try:
+                before = plan_cutoffs(self.config.problem, log.start, log.end).test.time
+            except WinbackError:  # a log too short for the problem: train says why
+                before = log.end + dt.timedelta(seconds=1)
+            attributes = attributes_note(log.table, before, self.config.features.attributes)
         return {**log.summary, "source": log.source_name, "event_types_advice": advice,
-                **log_notes(log.table, log.summary)}
+                **log_notes(log.table, log.summary), "attributes": attributes}
 
     @staticmethod
     def _table_summary(table, notes: list[str], labelled: bool) -> dict[str, Any]:

@@ -90,10 +90,20 @@ def customer_groups(ids: pd.Series, validation_share: float, early_stopping_shar
 
 
 def project_spec(cfg: Config, log: EventLog):
-    """The feature spec of `cfg` on what `log` holds."""
-    return feature_spec_for(log, cfg.features.windows_days, cfg.features.trend_window_days,
+    """The feature spec of `cfg` on what `log` holds. The levels of text attributes are those
+    of the customers before the test cutoff, so a backtest's folds, which share the spec (and
+    cached frames) with training, read the same columns."""
+    spec = feature_spec_for(log, cfg.features.windows_days, cfg.features.trend_window_days,
                             cfg.features.bgnbd, cfg.sequence_months, cfg.features.clock(cfg.source.timezone),
                             cfg.features.row_clock(cfg.source))
+    if not cfg.features.attributes:
+        return spec
+    from dataclasses import replace
+
+    from winback.features.attributes import attribute_levels
+
+    test_cutoff = plan_cutoffs(cfg.problem, log.start, log.end).test.time
+    return replace(spec, attributes=tuple(attribute_levels(log.table, test_cutoff, cfg.features.attributes)))
 
 
 def plan_frames(log: EventLog, plan: CutoffPlan, cfg: Config, spec, show=lambda detail: None,

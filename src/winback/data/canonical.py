@@ -252,7 +252,9 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
     extra = derived_columns(raw)
     derived = set(extra) | set(layout.expand_columns)
     raw = raw.mutate(**extra) if extra else raw
-    _check_columns(raw, mapping, source.passthrough, name)
+    # the customer attributes the features read are carried as passthrough columns are
+    carried = list(dict.fromkeys([*source.passthrough, *cfg.features.attributes]))
+    _check_columns(raw, mapping, source.passthrough, name, cfg.features.attributes)
 
     # a count since the epoch is UTC, and so is a timestamp the layout derives from one (GA's
     # visitStartTime); text a layout derives (Shopify's order time) is read as written
@@ -326,7 +328,7 @@ def load_events(cfg: Config, con: DuckDBBackend | None = None, materialize: bool
                                    numbered=lambda: numbered(trim=False))
 
     def finished(r: ibis.Table, typed_cols: dict[str, ibis.Value]) -> ibis.Table:
-        out = r.select(**typed_cols, **{c: r[c] for c in source.passthrough})
+        out = r.select(**typed_cols, **{c: r[c] for c in carried})
         if source.drop_missing_customers:
             out = out.filter(out.customer_id.notnull())
         if source.negative_amounts == "drop" and negative:
@@ -435,8 +437,15 @@ def _require_raw(raw: ibis.Table, needed: tuple[str, ...], name: str, who: str) 
                             f"{', '.join(present)}.")
 
 
-def _check_columns(raw: ibis.Table, mapping: dict[str, str], passthrough: list[str], name: str) -> None:
+def _check_columns(raw: ibis.Table, mapping: dict[str, str], passthrough: list[str], name: str,
+                   attributes: list[str] = ()) -> None:
     present = [c for c in raw.columns if c != SOURCE_ROW]  # winback's row counter
+    for column in attributes:
+        if column not in present:
+            raise DataError(
+                f"{name} has no column '{column}' (features.attributes).{did_you_mean(column, present)} "
+                f"Columns in the file: {', '.join(present)}. A lookup table's columns "
+                f"([[source.lookups]]) can be attributes too.")
     for canonical in REQUIRED:
         if canonical not in mapping:
             raise ConfigError(f"[source.columns] must map '{canonical}' to a column of {name}.")

@@ -13,11 +13,18 @@ from dataclasses import asdict, dataclass, field
 import ibis
 from ibis.common.exceptions import IbisError
 
+from winback.errors import ConfigError
 from winback.features.activity import activity_features
+from winback.features.attributes import attribute_features
 from winback.features.context import FeatureContext
 from winback.features.monthly import monthly_features
 from winback.features.purchases import interpurchase_features
 from winback.features.sessions import session_features
+
+
+# columns the modelling frame adds after the feature query (winback.frame)
+RESERVED = frozenset({"label", "cutoff", "label_window_days", "bgnbd_p_alive",
+                      "bgnbd_expected_purchases", "bgnbd_p_purchase"})
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,9 @@ class FeatureSpec:
     # hour and weekday on each event's own clock where the source names each row's zone
     # (source.timezone_column); `timezone` is then the clock of events that carry none
     row_clock: bool = False
+    # customer attributes on the events (features.attributes): (column, kind, levels) each,
+    # the levels of a text one learnt at training (winback.features.attributes)
+    attributes: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
     columns: tuple[str, ...] = field(default=())  # filled after the first build
 
     def to_dict(self) -> dict:
@@ -40,7 +50,10 @@ class FeatureSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> "FeatureSpec":
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        if "attributes" in d:  # JSON lists inside the list
+            d["attributes"] = tuple((str(c), str(k), tuple(levels)) for c, k, levels in d["attributes"])
+        return cls(**d)
 
     @classmethod
     def from_bundle(cls, stored: dict) -> tuple["FeatureSpec", list[str]]:
@@ -74,6 +87,15 @@ def build_features(events: ibis.Table, cutoff: dt.datetime, spec: FeatureSpec,
     parts = [family(history, ctx) for family in (interpurchase_features, session_features)]
     if spec.sequence_months:
         parts.append(monthly_features(history, ctx, spec.sequence_months))
+    if spec.attributes:
+        attribute_parts = attribute_features(history, ctx, spec.attributes)
+        own = set(table.columns) | {c for p in parts if p is not None for c in p.columns} | RESERVED
+        taken = [c for part in attribute_parts for c in part.columns if c != "customer_id" and c in own]
+        if taken:
+            raise ConfigError(f"features.attributes: the column '{taken[0]}' has the name of one of "
+                              f"winback's own features; rename it in the source (or with a "
+                              f"lookup's rename) to use it as an attribute.")
+        parts += attribute_parts
     for part in parts:
         if part is not None:
             table = table.left_join(part, "customer_id").drop("customer_id_right")

@@ -8,7 +8,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictBool,
-                      StrictStr, WithJsonSchema, create_model, model_validator)
+                      StrictStr, StringConstraints, WithJsonSchema, create_model, model_validator)
 
 # numbers and flags are strict: lax parsing would take `false` for 0.0 or "yes" for true, which
 # the schema (and a careful client) say is wrong
@@ -55,6 +55,11 @@ class Event(BaseModel):
     product_id: str | None = Field(None, max_length=200)
     brand: str | None = Field(None, max_length=200)
     category: str | None = Field(None, max_length=200)
+    attributes: dict[str, Annotated[str, StringConstraints(max_length=200)] | Number | None] | None = Field(
+        None, max_length=50, description=(
+            "The customer's attributes on this event, for a model trained with "
+            "features.attributes (GET /v1/model lists them): text, a number, or a date as ISO "
+            "8601, e.g. {\"channel\": \"email\"}. The latest event that carries one counts."))
 
     @model_validator(mode="after")
     def _no_negative_purchase(self) -> "Event":

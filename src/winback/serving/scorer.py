@@ -94,6 +94,50 @@ def _add_wall_times(frame: pd.DataFrame, times: Sequence[dt.datetime], row_clock
         frame[LOCAL_TIME] = pd.to_datetime(walls).astype("datetime64[us]")
 
 
+def _add_attributes(frame: pd.DataFrame, events: Sequence[Mapping[str, Any]],
+                    attributes: Sequence[tuple[str, str, tuple[str, ...]]]) -> None:
+    """The model's customer attributes as columns of the request's events, typed as the
+    features read them (winback.features.attributes); an attribute the model does not read
+    is an error naming those it does."""
+    from winback.features.attributes import CATEGORY, TIME
+
+    known = [column for column, _, _ in attributes]
+    for e in events:
+        unknown = [k for k in (e.get("attributes") or {}) if k not in known]
+        if unknown:
+            reads = (f"it reads {', '.join(repr(k) for k in known)}" if known
+                     else "it was trained without features.attributes")
+            from winback.errors import did_you_mean
+
+            raise RequestError(f"unknown attribute '{unknown[0]}': the model does not read it "
+                               f"({reads}).{did_you_mean(unknown[0], known)}")
+    for column, kind, _ in attributes:
+        values = pd.Series([(e.get("attributes") or {}).get(column) for e in events], dtype=object)
+        if kind == CATEGORY:
+            frame[column] = values.map(lambda v: None if v is None else str(v)).astype("string")
+            continue
+        try:
+            if kind == TIME:
+                parsed = pd.to_datetime(values, utc=True, format="ISO8601")
+                frame[column] = parsed.dt.tz_localize(None).astype("datetime64[us]")
+            else:
+                frame[column] = pd.to_numeric(values).astype(float)
+        except (ValueError, TypeError):
+            wanted = "a date or time as ISO 8601" if kind == TIME else "a number"
+            shown = next(v for v in values if v is not None and not _reads_as(v, kind))
+            raise RequestError(f"attribute '{column}' is {shown!r}; the model reads it as {wanted}.") from None
+
+
+def _reads_as(value: Any, kind: str) -> bool:
+    from winback.features.attributes import TIME
+
+    try:
+        pd.to_datetime(value, format="ISO8601") if kind == TIME else float(value)
+        return True
+    except (ValueError, TypeError):
+        return False
+
+
 def _shown(value: Any) -> Any:
     """A value as JSON can carry it: NaN, None and pandas' NA (a missing text value) are null."""
     if value is None or (pd.api.types.is_scalar(value) and not isinstance(value, str) and pd.isna(value)):
@@ -410,6 +454,7 @@ class CustomerScorer:
             elif t == "float64":
                 frame[c] = frame[c].astype(float)
         frame["event_time"] = pd.to_datetime(frame["event_time"]).astype("datetime64[us]")
+        _add_attributes(frame, [e for _, events in customers for e in events], self.spec.attributes)
         problem = self._problem_config
         with self._scratch.connection() as con:
             table = con.create_table("request_events", frame, temp=True, overwrite=True)
@@ -438,6 +483,8 @@ class CustomerScorer:
             if cid in by_id:
                 absent = [c for c in OPTIONAL_EVENT_FIELDS
                           if c in self.spec.available and all(e.get(c) is None for e in events)]
+                absent += [column for column, _, _ in self.spec.attributes
+                           if all((e.get("attributes") or {}).get(column) is None for e in events)]
                 if absent:
                     by_id[cid].note = (f"the events carry no {', '.join(absent)}, which the model was "
                                        f"trained with: the features built from them read as none, "
@@ -462,6 +509,9 @@ class CustomerScorer:
             "created_at": m.get("created_at"), "winback_version": m.get("winback_version"),
             "segments": m.get("segments"), "importance": m.get("importance"),
             "explainer": self.explainer,
+            # what an event's `attributes` may hold: column -> category, number or time
+            "attributes": ({column: kind for column, kind, _ in self.spec.attributes}
+                           if self.kind != "customer_table" else {}),
         }
 
     @property

@@ -1,0 +1,162 @@
+"""Customer attributes carried on the events (`features.attributes`): a shop's country, its
+acquisition channel, a device, a loyalty tier, a signup date. Each customer's value is the one on
+their latest event before the cutoff that has one, so an attribute that changes (a device, a
+tier) is read as it stood then, never as it became later.
+
+A text attribute becomes one 0/1 column per level learnt at training (`attribute_levels`); a
+number is its value; a date or time is days before the cutoff. The levels are fixed in the
+bundle's feature spec, so scoring builds the columns the model learnt whatever values the log
+holds by then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+
+import ibis
+import ibis.expr.types as ir
+
+from winback.errors import ConfigError
+from winback.features.context import FeatureContext
+
+CATEGORY, NUMBER, TIME = "category", "number", "time"
+# a level becomes a column when this many customers hold it (or 1 % of a small log), among
+# the commonest: the rule of a customer table's categories (winback.tabular.preprocess)
+MIN_CUSTOMERS = 10
+MAX_LEVELS = 50
+
+Attribute = tuple[str, str, tuple[str, ...]]  # column, kind, levels (text attributes only)
+
+
+# distinct values read to tell a text column's kind: numbers or dates written as text (a CSV,
+# a lookup table) are numbers and dates, not a category per value
+KIND_SAMPLE = 5_000
+
+
+def kind_of(events: ir.Table, column: str) -> str:
+    """How an attribute column becomes features: by its type, or, for text, by its values."""
+    value_type = events[column].type()
+    if value_type.is_timestamp() or value_type.is_date():
+        return TIME
+    if value_type.is_numeric() or value_type.is_boolean():
+        return NUMBER
+    import pandas as pd
+
+    text = events[column].cast("string").strip()
+    values = (events.select(v=text).filter((ibis._.v.notnull()) & (ibis._.v != ""))
+              .distinct().limit(KIND_SAMPLE).execute()["v"])
+    if len(values) == 0:
+        return CATEGORY
+    if pd.to_numeric(values, errors="coerce").notna().all():
+        return NUMBER
+    if pd.to_datetime(values, errors="coerce", format="ISO8601").notna().all():
+        return TIME
+    return CATEGORY
+
+
+def level_column(column: str, level: str) -> str:
+    """The 0/1 feature of one level: read in reasons as 'channel is Email = 1'."""
+    return f"{column} is {level}"
+
+
+def time_column(column: str) -> str:
+    return f"days_since_{column}"
+
+
+def feature_names(attribute: Attribute) -> list[str]:
+    column, kind, levels = attribute
+    if kind == CATEGORY:
+        return [level_column(column, v) for v in levels]
+    return [time_column(column) if kind == TIME else column]
+
+
+def _value(events: ir.Table, column: str, kind: str) -> ir.Value:
+    """The attribute as compared: text trimmed, with an empty text as no value."""
+    col = events[column]
+    if kind == CATEGORY:
+        text = col.cast("string").strip()
+        return (text == "").ifelse(ibis.null("string"), text)
+    target = "timestamp" if kind == TIME else "float64"
+    if col.type().is_string():  # read as numbers or dates by kind_of: a stray value is unknown
+        return col.strip().try_cast(target)
+    return col.cast(target)
+
+
+def latest_values(history: ir.Table, column: str, kind: str) -> ir.Table:
+    """customer_id, value: each customer's value on their latest event that has one. Events
+    at the same latest instant that disagree give the greatest value, so every engine reads the
+    same one."""
+    t = history.select("customer_id", "event_time", value=_value(history, column, kind))
+    t = t.filter(t.value.notnull())
+    t = t.mutate(latest=t.event_time.max().over(ibis.window(group_by="customer_id")))
+    t = t.filter(t.event_time == t.latest)
+    return t.group_by("customer_id").aggregate(value=t.value.max())
+
+
+def attribute_features(history: ir.Table, ctx: FeatureContext,
+                       attributes: Sequence[Attribute]) -> list[ir.Table]:
+    """Per attribute, one row per customer with a value before the cutoff and its feature
+    columns (`feature_names`). A customer without one reads as unknown (missing) in each of
+    them, which the models impute."""
+    parts = []
+    for attribute in attributes:
+        column, kind, levels = attribute
+        if column not in history.columns:
+            raise ConfigError(f"The model reads the attribute '{column}' (features.attributes), "
+                              f"which these events do not carry: list it in features.attributes "
+                              f"of the config that reads them, or add the column to the source.")
+        latest = latest_values(history, column, kind)
+        if kind == CATEGORY:
+            cols = {level_column(column, v): (latest.value == v).ifelse(1.0, 0.0) for v in levels}
+        elif kind == TIME:
+            cols = {time_column(column): ctx.days_before(latest.value)}
+        else:
+            cols = {column: latest.value}
+        if cols:
+            parts.append(latest.select("customer_id", **cols))
+    return parts
+
+
+def attribute_levels(events: ir.Table, before: dt.datetime, columns: Sequence[str]) -> list[Attribute]:
+    """Each attribute's kind and, for a text one, the levels to learn: those held by enough
+    customers (their latest value before `before`, the test cutoff), commonest first."""
+    history = events.filter(events.event_time < before)
+    out: list[Attribute] = []
+    for column in columns:
+        kind = kind_of(events, column)
+        levels: tuple[str, ...] = ()
+        if kind == CATEGORY:
+            latest = latest_values(history, column, kind)
+            counts = (latest.group_by("value").aggregate(n=latest.count())
+                      .order_by([ibis.desc("n"), "value"]).execute())
+            customers = int(counts["n"].sum()) if len(counts) else 0
+            least = max(1, min(MIN_CUSTOMERS, math.ceil(0.01 * customers)))
+            levels = tuple(str(v) for v, n in zip(counts["value"], counts["n"]) if n >= least)[:MAX_LEVELS]
+        out.append((column, kind, levels))
+    return out
+
+
+def attributes_note(events: ir.Table, before: dt.datetime, columns: Sequence[str]) -> str:
+    """How `validate` says the attributes will be read: kind, levels and how many customers
+    have a value; an attribute that would add no column is said so."""
+    if not columns:
+        return ""
+    history = events.filter(events.event_time < before)
+    customers = int(history.customer_id.nunique().execute())
+    said = []
+    for column, kind, levels in attribute_levels(events, before, columns):
+        held = int(latest_values(history, column, kind).count().execute())
+        share = f"{held:,} of {customers:,} customers have one"
+        if kind == CATEGORY and not levels:
+            said.append(f"'{column}' text: no value is held by enough customers to learn from "
+                        f"({share}), so it adds no feature")
+        elif kind == CATEGORY:
+            shown = ", ".join(levels[:8]) + (f" and {len(levels) - 8} more" if len(levels) > 8 else "")
+            said.append(f"'{column}' text, {len(levels)} level(s): {shown} ({share})")
+        elif kind == TIME:
+            said.append(f"'{column}' dates, as days before the cutoff ({share})")
+        else:
+            said.append(f"'{column}' numbers ({share})")
+    return "attributes (each customer's latest value): " + "; ".join(said)
