@@ -49,6 +49,7 @@ min_history_days = {history}
 
 [features]
 windows_days = [7, 30, 90, 180]
+{attributes}
 
 [train]
 # candidates = ["logistic", "lightgbm", "bgnbd"]   # default: the problem's own (no bgnbd for
@@ -865,6 +866,7 @@ class SourceFit:
     settings: dict[str, str] = field(default_factory=dict)
     event_types: dict[str, str] = field(default_factory=dict)
     no_sale: list[str] = field(default_factory=list)  # order statuses left as events, not purchases
+    read: bool = False  # the source was read (not absent or unreadable)
 
 
 def fit_source(path: str, layout: str, options: dict, base_dir: Path,
@@ -940,7 +942,7 @@ def fit_source(path: str, layout: str, options: dict, base_dir: Path,
         note = (f"[yellow]The log spans only {span}[/]: too short for {default.train_cutoffs} "
                 f"cutoffs even with a 7-day horizon. The defaults are written; `winback train` "
                 f"needs more data.{applied}")
-        return SourceFit(default, note, fixes, event_types, no_sale)
+        return SourceFit(default, note, fixes, event_types, no_sale, read=True)
     if problem.horizon_days == default.horizon_days:
         note = f"The log spans {span}: a {problem.horizon_days}-day horizon fits.{applied}"
     else:
@@ -948,7 +950,7 @@ def fit_source(path: str, layout: str, options: dict, base_dir: Path,
                 f"{default.train_cutoffs} cutoffs: wrote horizon_days = {problem.horizon_days}, "
                 f"cutoff_step_days = {problem.cutoff_step_days}, min_history_days = "
                 f"{problem.min_history_days}.{applied}")
-    return SourceFit(problem, note, fixes, event_types, no_sale)
+    return SourceFit(problem, note, fixes, event_types, no_sale, read=True)
 
 
 @dataclass
@@ -1087,10 +1089,64 @@ def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext,
     for lookup in lookups or []:
         mapping += "\n\n[[source.lookups]]" + "".join(
             f"\n{k} = " + (toml_list(v) if isinstance(v, list) else toml_str(v)) for k, v in lookup.items())
+    found = attribute_columns(path, base_dir, layout, columns or {}) if fit.read else []
+    attributes = (f"# attributes = {toml_list(found)}   # one value per customer in this file: read as "
+                  f"customer attributes (README, \"Customer attributes\")" if found else
+                  "# attributes = []             # columns describing each customer (a channel, a country, "
+                  "a signup date): README, \"Customer attributes\"")
+    said = (f"{', '.join(repr(c) for c in found)} {'holds' if len(found) == 1 else 'hold'} one value "
+            f"per customer, as a customer's country or channel does: uncomment features.attributes to "
+            f"read {'it' if len(found) == 1 else 'them'} as customer attributes (not if "
+            f"{'it was' if len(found) == 1 else 'they were'} written after the fact, such as a churn "
+            f"flag).") if found else ""
     text = EVENT_TEMPLATE.format(path=toml_str(path), layout=layout, extra=extra, columns=mapping,
                                  horizon=fit.problem.horizon_days, step=fit.problem.cutoff_step_days,
-                                 history=fit.problem.min_history_days)
-    return Scaffold(text, [n for n in (_sheets(path, base_dir), note, fit.note) if n])
+                                 history=fit.problem.min_history_days, attributes=attributes)
+    return Scaffold(text, [n for n in (_sheets(path, base_dir), note, fit.note, escape(said)) if n])
+
+
+# a column is offered as a customer attribute when it holds few values (a country, a channel),
+# one per customer for nearly every customer with several events, seen on enough of them
+MAX_ATTRIBUTE_LEVELS = 50
+MIN_CONSTANT_SHARE = 0.95
+MIN_REPEAT_CUSTOMERS = 20
+
+
+def attribute_columns(path: str, base_dir: Path, layout: str, columns: dict[str, str]) -> list[str]:
+    """The source's unmapped text columns that hold one value per customer (Online Retail's
+    Country, a GA export's device and country): what `init` offers as features.attributes.
+    Offered, not written, since a column filled in after the fact (a churn flag) is as constant."""
+    from winback.data.layouts import LAYOUTS, SOURCE_ROW
+
+    try:
+        raw, _ = _raw_table(path, base_dir)
+    except WinbackError:
+        return []
+    if raw is None:
+        return []
+    layout_def = LAYOUTS[layout]
+    mapping = {**layout_def.columns, **columns}
+    mapping.update({k: v for k, v in layout_def.columns_in(list(raw.columns)).items() if k not in columns})
+    customer = mapping.get("customer_id")
+    if not customer or customer not in raw.columns:
+        return []
+    mapped = set(mapping.values())
+    text = [c for c in raw.columns if c not in mapped and c != SOURCE_ROW and raw[c].type().is_string()]
+    if not text:
+        return []
+    distinct = raw.aggregate(**{f"d{i}": raw[c].nunique() for i, c in enumerate(text)}).execute().iloc[0]
+    few = [c for i, c in enumerate(text) if 2 <= int(distinct[f"d{i}"]) <= MAX_ATTRIBUTE_LEVELS][:10]
+    if not few:
+        return []
+    per = raw.group_by(raw[customer]).aggregate(
+        n=raw.count(), **{f"k{i}": raw[c].nunique() for i, c in enumerate(few)})
+    repeat = per.filter(per.n >= 2)
+    shares = repeat.aggregate(m=repeat.count(), **{
+        f"k{i}": (repeat[f"k{i}"] <= 1).ifelse(1, 0).sum() for i in range(len(few))}).execute().iloc[0]
+    customers = int(shares["m"])
+    if customers < MIN_REPEAT_CUSTOMERS:
+        return []
+    return [c for i, c in enumerate(few) if int(shares[f"k{i}"]) >= MIN_CONSTANT_SHARE * customers]
 
 
 def scaffold_for(path: str, base_dir: Path, *, table: bool = False, layout: str | None = None,

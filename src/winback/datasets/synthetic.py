@@ -136,9 +136,28 @@ def _sessions(rng, catalog: Catalog, s_user, cart_p, buy_p, favourite, evening):
     return sess[order], etype, np.concatenate(out_p)[order], gap
 
 
+# with attributes=True: each user's acquisition channel, which follows how long they stay
+# (email subscribers stay, ad clicks leave: a mix of the lifetime's rank and noise), and a
+# region that tells nothing, as columns beside the REES46 ones
+CHANNELS = np.array(["email", "organic", "ads"])
+REGIONS = np.array(["north", "south", "east", "west", "centre", "abroad"])
+ATTRIBUTE_SCHEMA = pa.schema([*SCHEMA, ("channel", pa.string()), ("region", pa.string())])
+
+
+def _attributes(attr_rng: np.random.Generator, lifetime: np.ndarray, days: int) -> tuple[np.ndarray, np.ndarray]:
+    """(channel, region) per user, from their own generator so the events are those of the
+    same seed without attributes."""
+    leaving = np.exp(-lifetime / (days * 0.5))  # uniform on (0, 1): 1 = leaves soonest
+    mixed = 0.6 * leaving + 0.4 * attr_rng.random(len(lifetime))
+    channel = CHANNELS[np.digitize(mixed, [0.35, 0.65])]
+    return channel, REGIONS[attr_rng.integers(0, len(REGIONS), len(lifetime))]
+
+
 def _chunk(rng: np.random.Generator, catalog: Catalog, first_user: int, n_users: int,
-           start: np.datetime64, days: int, first_session: int) -> tuple[pa.Table, int]:
-    """Events of users first_user .. first_user + n_users - 1."""
+           start: np.datetime64, days: int, first_session: int,
+           attr_rng: np.random.Generator | None = None) -> tuple[pa.Table, int]:
+    """Events of users first_user .. first_user + n_users - 1 (with their channel and region
+    when `attr_rng` is given)."""
     # users: join day, lifetime (churn), visit rate, funnel propensities, favourite category
     join = rng.uniform(0, days * 0.8, n_users)
     lifetime = rng.exponential(days * 0.5, n_users)
@@ -175,14 +194,21 @@ def _chunk(rng: np.random.Generator, catalog: Catalog, first_user: int, n_users:
         "user_id": pa.array(first_user + e_user[order]),
         "user_session": pa.array((first_session + e_sess[order]).astype(np.int64)).cast(pa.string()),
     }, schema=SCHEMA)
+    if attr_rng is not None:
+        channel, region = _attributes(attr_rng, lifetime, days)
+        table = table.append_column("channel", pa.array(channel[e_user[order]])) \
+                     .append_column("region", pa.array(region[e_user[order]]))
     return table, first_session + n_s
 
 
 def generate_rees46(path: str | Path, rows: int = 1_000_000, *, seed: int = 7,
                     start: str = "2019-10-01", days: int = 150,
                     users_per_chunk: int = 50_000, progress=None, first_user: int = 1,
-                    first_session: int = 1) -> Path:
+                    first_session: int = 1, attributes: bool = False) -> Path:
     """Write a synthetic REES46-layout log of about `rows` events to a Parquet file.
+
+    `attributes` adds each user's acquisition `channel` (which follows how long they stay) and
+    `region` (which tells nothing), for `features.attributes`; the events are the same.
 
     The file is written to a temporary name and renamed when complete, so an interrupted run
     never leaves a truncated file. `progress(done_rows)` is called after each chunk. Files meant
@@ -192,16 +218,17 @@ def generate_rees46(path: str | Path, rows: int = 1_000_000, *, seed: int = 7,
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
+    attr_rng = np.random.default_rng([seed, 1]) if attributes else None
     catalog = Catalog.make(rng, 48_000)
     begin = np.datetime64(dt.datetime.fromisoformat(start), "s")
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".parquet.tmp")
     os.close(fd)
     written, next_user, next_session = 0, first_user, first_session
     try:
-        with pq.ParquetWriter(tmp, SCHEMA, compression="zstd") as writer:
+        with pq.ParquetWriter(tmp, ATTRIBUTE_SCHEMA if attributes else SCHEMA, compression="zstd") as writer:
             while written < rows:
                 table, next_session = _chunk(rng, catalog, next_user, users_per_chunk, begin, days,
-                                             next_session)
+                                             next_session, attr_rng)
                 if written + table.num_rows > rows:  # end on whole users for a clean log
                     users = table.column("user_id").to_numpy()
                     keep = np.searchsorted(users, users[rows - written - 1], side="right")

@@ -19,7 +19,7 @@ import ibis
 import ibis.expr.types as ir
 
 from winback.errors import ConfigError
-from winback.features.context import FeatureContext
+from winback.features.context import FeatureContext, when
 
 CATEGORY, NUMBER, TIME = "category", "number", "time"
 # a level becomes a column when this many customers hold it (or 1 % of a small log), among
@@ -84,39 +84,51 @@ def _value(events: ir.Table, column: str, kind: str) -> ir.Value:
     return col.cast(target)
 
 
+def latest_table(history: ir.Table, attributes: Sequence[tuple[str, str]]) -> ir.Table:
+    """customer_id and v0, v1, ...: each customer's value of each (column, kind) on their
+    latest event that has one. Events at the same latest instant that disagree give the
+    greatest value, so every engine reads the same one. Two aggregations and a join whatever
+    the number of attributes (a window per attribute took 3x the features' time on 2 M events)."""
+    values = {f"v{i}": _value(history, column, kind) for i, (column, kind) in enumerate(attributes)}
+    t = history.select("customer_id", "event_time", **values)
+    latest = t.group_by("customer_id").aggregate(
+        **{f"t{i}": when(t.event_time, t[f"v{i}"].notnull()).max() for i in range(len(values))})
+    j = t.inner_join(latest, "customer_id")
+    return j.group_by("customer_id").aggregate(
+        **{f"v{i}": when(j[f"v{i}"], j.event_time == j[f"t{i}"]).max() for i in range(len(values))})
+
+
 def latest_values(history: ir.Table, column: str, kind: str) -> ir.Table:
-    """customer_id, value: each customer's value on their latest event that has one. Events
-    at the same latest instant that disagree give the greatest value, so every engine reads the
-    same one."""
-    t = history.select("customer_id", "event_time", value=_value(history, column, kind))
-    t = t.filter(t.value.notnull())
-    t = t.mutate(latest=t.event_time.max().over(ibis.window(group_by="customer_id")))
-    t = t.filter(t.event_time == t.latest)
-    return t.group_by("customer_id").aggregate(value=t.value.max())
+    """customer_id, value: the customers with a value of one attribute, and that value."""
+    t = latest_table(history, [(column, kind)])
+    return t.filter(t.v0.notnull()).select("customer_id", value=t.v0)
 
 
 def attribute_features(history: ir.Table, ctx: FeatureContext,
                        attributes: Sequence[Attribute]) -> list[ir.Table]:
-    """Per attribute, one row per customer with a value before the cutoff and its feature
-    columns (`feature_names`). A customer without one reads as unknown (missing) in each of
-    them, which the models impute."""
-    parts = []
-    for attribute in attributes:
-        column, kind, levels = attribute
+    """One row per customer with the feature columns (`feature_names`) of every attribute. A
+    customer without a value of one reads as unknown (missing) in its columns, which the
+    models impute."""
+    for column, _, _ in attributes:
         if column not in history.columns:
             raise ConfigError(f"The model reads the attribute '{column}' (features.attributes), "
                               f"which these events do not carry: list it in features.attributes "
                               f"of the config that reads them, or add the column to the source.")
-        latest = latest_values(history, column, kind)
+    used = [a for a in attributes if a[1] != CATEGORY or a[2]]  # a text one without levels adds none
+    if not used:
+        return []
+    latest = latest_table(history, [(column, kind) for column, kind, _ in used])
+    cols: dict[str, ir.Value] = {}
+    for i, (column, kind, levels) in enumerate(used):
+        value = latest[f"v{i}"]
         if kind == CATEGORY:
-            cols = {level_column(column, v): (latest.value == v).ifelse(1.0, 0.0) for v in levels}
+            cols.update({level_column(column, v): value.isnull().ifelse(
+                ibis.null("float64"), (value == v).ifelse(1.0, 0.0)) for v in levels})
         elif kind == TIME:
-            cols = {time_column(column): ctx.days_before(latest.value)}
+            cols[time_column(column)] = ctx.days_before(value)
         else:
-            cols = {column: latest.value}
-        if cols:
-            parts.append(latest.select("customer_id", **cols))
-    return parts
+            cols[column] = value
+    return [latest.select("customer_id", **cols)]
 
 
 def attribute_levels(events: ir.Table, before: dt.datetime, columns: Sequence[str]) -> list[Attribute]:
