@@ -211,3 +211,32 @@ def test_a_bundle_spec_round_trips_its_attributes():
     assert FeatureSpec.from_dict(d) == SPEC
     old = {k: v for k, v in d.items() if k != "attributes"}  # bundles before attributes
     assert FeatureSpec.from_dict(old).attributes == ()
+
+
+def test_init_offers_columns_that_hold_one_value_per_customer(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    customers = [f"u{i}" for i in range(60)]
+    country = dict(zip(customers, rng.choice(["UK", "FR", "DE"], 60)))
+    rows = [{"customer_id": c, "event_time": f"2024-{1 + k % 12:02d}-{1 + k:02d} 10:00:00", "amount": 5.0 + k,
+             "Country": country[c], "Coupon": rng.choice(["none", "SPRING", "VIP"]),  # per order
+             "Note": f"order {c}-{k}"}  # many values
+            for c in customers for k in range(3)]
+    pd.DataFrame(rows).to_csv(tmp_path / "orders.csv", index=False)
+    assert main(["init", "--path", str(tmp_path / "orders.csv"), "--config", str(tmp_path / "winback.toml")]) == 0
+    text = (tmp_path / "winback.toml").read_text()
+    assert '# attributes = ["Country"]   # one value per customer in this file' in text
+    out = " ".join(capsys.readouterr().out.split())
+    assert "'Country' holds one value per customer" in out and "uncomment features.attributes" in out
+    # uncommented, it reads
+    (tmp_path / "winback.toml").write_text(text.replace('# attributes = ["Country"]', 'attributes = ["Country"]'))
+    assert load_config(tmp_path / "winback.toml").features.attributes == ["Country"]
+
+
+def test_the_synthetic_log_with_attributes_has_the_same_events(tmp_path):
+    from winback.datasets import generate_rees46
+
+    plain = pd.read_parquet(generate_rees46(tmp_path / "a.parquet", rows=5_000, seed=2))
+    more = pd.read_parquet(generate_rees46(tmp_path / "b.parquet", rows=5_000, seed=2, attributes=True))
+    pd.testing.assert_frame_equal(plain, more.drop(columns=["channel", "region"]))
+    per_user = more.groupby("user_id")[["channel", "region"]].nunique()
+    assert (per_user == 1).all().all() and set(more["channel"]) == {"email", "organic", "ads"}

@@ -65,13 +65,6 @@ def time_column(column: str) -> str:
     return f"days_since_{column}"
 
 
-def feature_names(attribute: Attribute) -> list[str]:
-    column, kind, levels = attribute
-    if kind == CATEGORY:
-        return [level_column(column, v) for v in levels]
-    return [time_column(column) if kind == TIME else column]
-
-
 def _value(events: ir.Table, column: str, kind: str) -> ir.Value:
     """The attribute as compared: text trimmed, with an empty text as no value."""
     col = events[column]
@@ -106,7 +99,8 @@ def latest_values(history: ir.Table, column: str, kind: str) -> ir.Table:
 
 def attribute_features(history: ir.Table, ctx: FeatureContext,
                        attributes: Sequence[Attribute]) -> list[ir.Table]:
-    """One row per customer with the feature columns (`feature_names`) of every attribute. A
+    """One row per customer with the feature columns of every attribute (`level_column`, `time_column`, or the
+    column's own name for a number). A
     customer without a value of one reads as unknown (missing) in its columns, which the
     models impute."""
     for column, _, _ in attributes:
