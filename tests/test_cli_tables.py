@@ -655,6 +655,22 @@ def test_init_table_prefers_a_value_per_period_in_other_languages_too(tmp_path, 
     assert 'value_column = "Gasto mensual"' in lines and 'positive = ["Sí"]' in lines
 
 
+def test_init_table_takes_no_time_change_or_score_for_the_value(tmp_path, monkeypatch):
+    """An e-commerce churn table: 'HourSpendOnApp' (hours, matched by 'spend') was the value
+    axis of the segments; nor is 'OrderAmountHikeFromlastYear' (a percentage) or a 1-100
+    'SpendingScore' what a customer is worth. 'CashbackAmount' follows the spend."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(7)
+    n = 300
+    pd.DataFrame({"CustomerID": 50001 + np.arange(n), "Churn": (rng.random(n) < 0.2).astype(int),
+                  "HourSpendOnApp": rng.integers(0, 5, n), "SpendingScore": rng.integers(1, 101, n),
+                  "OrderAmountHikeFromlastYear": rng.integers(11, 26, n),
+                  "CashbackAmount": rng.normal(170, 40, n).round(2)}).to_csv("ecomm.csv", index=False)
+    assert main(["init", "--table", "--path", "ecomm.csv"]) == 0
+    lines = [line.split("#")[0].strip() for line in (tmp_path / "winback.toml").read_text().splitlines()]
+    assert 'value_column = "CashbackAmount"' in lines
+
+
 def test_init_table_takes_mrr_as_the_value(tmp_path, monkeypatch):
     """A SaaS accounts export: 'mrr' (monthly recurring revenue) was no value name, so the
     segments had no value axis; it comes before a lifetime total as other values per period do."""

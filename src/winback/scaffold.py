@@ -129,7 +129,20 @@ VALUE_NAMES = _Unaccented(re.compile(
     r"ingreso|gasto|facturacion|ventas|importe|"    # Spanish
     r"ricav|spesa|fatturato|"                       # Italian
     r"omzet|winst|uitgave|"                         # Dutch
-    r"выручк|прибыл|доход|расход)", re.I))         # Russian
+    r"выручк|прибыл|доход|расход|"                  # Russian
+    r"amount|betrag|montant|monto|importo|bedrag)", re.I))  # an amount (CashbackAmount, Gesamtbetrag)
+# ...but not a time spent ('HourSpendOnApp'), a change in value ('OrderAmountHikeFromlastYear',
+# a percentage) or a score ('SpendingScore', 1 to 100): none is what a customer is worth
+NOT_VALUE_NAMES = _Unaccented(re.compile(
+    r"(hour|minute|second|(?<![a-z])time|duration|stunde|minut|zeit|heure|temps|tiempo|tempo|"
+    r"hike|growth|change|increase|decrease|delta|pct|percent|ratio|rate(?![a-z])|share|score)", re.I))
+
+
+def is_value_name(column: str) -> bool:
+    """A column named as what a customer is worth (revenue, profit, spend, MRR, an amount)."""
+    return bool(VALUE_NAMES.search(column)) and not NOT_VALUE_NAMES.search(column)
+
+
 # a value per period (MonthlyCharges, MRR, annual fee) is what a lost customer takes away; a
 # total to date (TotalCharges) mostly counts tenure, and long-standing customers leave least
 RECURRING_VALUE = _Unaccented(re.compile(r"(monthly|per[ _-]?month|(?<![a-z])(mrr|arr)(?![a-z])|recurring|annual|"
@@ -294,7 +307,7 @@ def table_guess(path: str, base_dir: Path, key: str | None = None, label: str | 
                      + ", ".join(f'{k} = "{v}"' for k, v in fmt.changes(NumberFormat()).items()))
     notes += _date_guess(table, [c for c in cols if table[c].type().is_string()
                                  and c not in (guess["key"], guess["label"], *readable)], guess)
-    named = [c for c in cols if c not in (guess["key"], guess["label"]) and VALUE_NAMES.search(c)]
+    named = [c for c in cols if c not in (guess["key"], guess["label"]) and is_value_name(c)]
     if named:  # CSV is read as text: a value column is one whose every written value is a number
         text = {c: table[c].cast("string").strip() for c in named}
         bad = table.aggregate(**{f"b{i}": (text[c].notnull() & (text[c] != "")
@@ -996,7 +1009,7 @@ def _joined_entries(joins: list[str], base_dir: Path, key: str) -> tuple[str, li
                               f"(its columns are named so)")
     text = "".join("\n[[table.sources]]\n" + "\n".join(f"{k} = {_toml_value(v)}" for k, v in g["entry"].items())
                    + "\n" for g in guesses)
-    values = [c for g in guesses if not g["long"] for c in g["numbers"] if VALUE_NAMES.search(c)]
+    values = [c for g in guesses if not g["long"] for c in g["numbers"] if is_value_name(c)]
     return text, [g["note"] for g in guesses], values[0] if values else ""
 
 
