@@ -671,6 +671,29 @@ def test_init_table_takes_no_time_change_or_score_for_the_value(tmp_path, monkey
     assert 'value_column = "CashbackAmount"' in lines
 
 
+def test_init_table_takes_no_gender_for_the_label(tmp_path, monkeypatch, capsys):
+    """The Mall customers table has no outcome; its one column of two values, Gender, was
+    written as the label (Male = 1). A two-valued column that is no outcome by name is taken
+    only with a note saying so."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(1)
+    n = 200
+    mall = pd.DataFrame({"CustomerID": np.arange(1, n + 1), "Gender": rng.choice(["Male", "Female"], n),
+                         "Age": rng.integers(18, 70, n), "Spending Score (1-100)": rng.integers(1, 100, n)})
+    mall.to_csv("mall.csv", index=False)
+    assert main(["init", "--table", "--path", "mall.csv"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("no column reads as an outcome ('Gender' describes the customer): set table.label to the "
+            "column to predict, or name it with --label") in out
+    assert 'label = "label_column"' in (tmp_path / "winback.toml").read_text()
+    mall.assign(Premium=rng.choice(["y", "n"], n)).to_csv("mall.csv", index=False)
+    assert main(["init", "--table", "--path", "mall.csv", "--force"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "no column is named as an outcome (churn, target, purchased again...): took 'Premium'" in out
+    assert main(["init", "--table", "--path", "mall.csv", "--force", "--label", "Gender"]) == 0
+    assert 'label = "Gender"' in (tmp_path / "winback.toml").read_text()
+
+
 def test_init_table_takes_mrr_as_the_value(tmp_path, monkeypatch):
     """A SaaS accounts export: 'mrr' (monthly recurring revenue) was no value name, so the
     segments had no value axis; it comes before a lifetime total as other values per period do."""

@@ -155,6 +155,11 @@ KEY_NAMES = re.compile(r"(^id$|_id$|^id_|customer|client|user|member|^cid$)", re
 YES_WORDS = frozenset({"yes", "y", "ja", "j", "oui", "si", "sí", "sim", "tak", "да"})
 NO_WORDS = frozenset({"no", "n", "nein", "non", "não", "nao", "nee", "nie", "нет"})
 OUTCOME_NAMES = re.compile(r"(label|target|^y$|outcome)", re.I)
+# two-valued columns that describe the customer, never what to predict (the Mall customers
+# table's Gender was taken for its label, having no other column of two values)
+DESCRIPTOR_NAMES = _Unaccented(re.compile(
+    r"(gender|(?<![a-z])sex(?![a-z])|sexe|sexo|geschlecht|genre|marital|married|partner|dependents|"
+    r"senior|citizen|smoker|children|kids|mobile|device|paperless)", re.I))
 LABEL_NAMES = re.compile(r"(label|target|churn|^y$|class|outcome|bought|purchas|again|activ|"
                          r"response|decrease|retain|return|convert)", re.I)
 
@@ -243,9 +248,12 @@ def table_guess(path: str, base_dir: Path, key: str | None = None, label: str | 
     rows = int(stats["rows"])
     unique = [c for i, c in enumerate(cols) if int(stats[f"n{i}"]) == rows and not int(stats[f"m{i}"])]
     keys = [key] if key else sorted(unique, key=lambda c: not KEY_NAMES.search(c))
-    binary = [c for i, c in enumerate(cols) if int(stats[f"n{i}"]) == 2 and c not in keys[:1]]
+    binary = [c for i, c in enumerate(cols) if int(stats[f"n{i}"]) == 2 and c not in keys[:1]
+              and not (DESCRIPTOR_NAMES.search(c) and not LABEL_NAMES.search(c) and not LOSS_NAMES.search(c))]
+    descriptive = [c for i, c in enumerate(cols) if int(stats[f"n{i}"]) == 2 and c not in keys[:1] and c not in binary]
     # a name that says outcome or loss (Exited, Churn, target) before one that merely could
     # (IsActiveMember, a feature of the Kaggle bank table, before its Exited label)
+    label_given = bool(label)
     labels = [label] if label else sorted(binary, key=lambda c: (
         not (OUTCOME_NAMES.search(c) or LOSS_NAMES.search(c)), not LABEL_NAMES.search(c)))
     _check_named(path, cols, [int(stats[f"n{i}"]) for i in range(len(cols))], key, label)
@@ -265,6 +273,11 @@ def table_guess(path: str, base_dir: Path, key: str | None = None, label: str | 
     if labels:
         label = labels[0]
         guess["label"] = label
+        if not (label_given or OUTCOME_NAMES.search(label) or LOSS_NAMES.search(label)
+                or LABEL_NAMES.search(label)):
+            notes.append(f"no column is named as an outcome (churn, target, purchased again...): took "
+                         f"'{label}', the first of two values; name the label with --label if it is "
+                         f"another")
         # as table loading reads a label: stripped (' no' is 'no')
         text = table[label].cast("string").strip()
         counts = (table.group_by(_v=text).aggregate(n=table.count()).filter(text.notnull())
@@ -291,6 +304,10 @@ def table_guess(path: str, base_dir: Path, key: str | None = None, label: str | 
                 notes.append(f"'{found[0]}' (the rarer value) is taken to mean 1: swap positive and "
                              f"negative if '{found[1]}' does")
             guess["positive"], guess["negative"] = found[:1], found[1:]
+    elif descriptive:
+        notes.append(f"no column reads as an outcome ({', '.join(repr(c) for c in descriptive[:3])} "
+                     f"{'describes' if len(descriptive) == 1 else 'describe'} the customer): set "
+                     f"table.label to the column to predict, or name it with --label")
     else:
         notes.append("no column has exactly two values: set table.label to the column to predict")
     loss = guess["label"] if labels and LOSS_NAMES.search(guess["label"]) else loss_value
