@@ -156,6 +156,15 @@ def test_ga_visit_times_are_utc_whatever_the_configured_zone(tmp_path):
       "Discount Amount", "Order Total Amount"],
      {"order_id": "Order Number", "event_time": "Order Date", "customer_id": "Customer User ID",
       "amount": "Order Total Amount"}),
+    # a unit price beside a quantity is the price (amount = price x quantity), where it was
+    # mapped as the amount and a line of 3 units counted one; without a quantity it is the amount
+    (["order_id", "customer_email", "order_date", "sku", "qty", "unit_price"],
+     {"customer_id": "customer_email", "event_time": "order_date", "product_id": "sku", "quantity": "qty",
+      "price": "unit_price"}),
+    (["order_id", "customer_email", "order_date", "unit_price"],
+     {"customer_id": "customer_email", "event_time": "order_date", "amount": "unit_price"}),
+    (["order_id", "customer_email", "order_date", "qty", "unit_price", "line_total"],
+     {"customer_id": "customer_email", "event_time": "order_date", "quantity": "qty", "amount": "line_total"}),
     # 'Coffee' holds the letters of 'fee', 'Private' those of 'vat': sales still
     (["Customer", "Date", "Private Sales", "Coffee Sales"],
      {"customer_id": "Customer", "event_time": "Date", "amount": "Private Sales"}),

@@ -844,6 +844,13 @@ def guess_columns(path: str, base_dir: Path, settings: dict | None = None,
             found = spare[0]
         if found:
             columns[canonical] = found
+    # a unit price beside a quantity is the price: amount = price x quantity (mapped as the
+    # amount, a line of 3 units at 9.99 spent 9.99)
+    unit_price = columns.get("amount")
+    if ("amount" not in given and unit_price and "quantity" in columns and "price" not in columns
+            and not re.search(COLUMN_NAMES["amount"][0], unit_price, re.I)
+            and re.search(COLUMN_NAMES["amount"][1], unit_price, re.I)):
+        columns["price"] = columns.pop("amount")
     status = None if "event_type" in columns else _status_column(table, present, set(columns.values()))
     if status:
         columns["event_type"] = status  # an order table's statuses say which rows are sales
