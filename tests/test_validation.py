@@ -1227,3 +1227,20 @@ def test_bad_lines_skip_reads_the_rest_and_says_which_lines_it_left_out(tmp_path
     assert len(table.frame) == 40 and "p99" not in set(table.frame["id"])
     assert table.notes[0].startswith("1 CSV line(s) with more or fewer fields than the header were "
                                      "skipped (bad_lines = \"skip\"): people.csv line 11: 'p99,3,no,extra'")
+
+
+def test_events_on_a_placeholder_date_are_named(tmp_path):
+    """An export writes 1970-01-01 or 1900-01-01 for a missing date: such events gave their
+    customers decades of history without a word from validate."""
+    from winback.project import Project
+
+    rows = pd.DataFrame({"customer_id": ["a", "b", "c", "a", "d"],
+                         "event_time": ["2024-01-01", "1970-01-01 00:00:00", "1900-01-01", "2024-03-01", "1970-01-01"],
+                         "amount": [5.0, 6.0, 7.0, 2.0, 1.0]})
+    note = Project(events_config(write_csv(tmp_path, rows))).validate()["placeholder_dates"]
+    assert note == ("3 event(s) fall on days that exports write for a missing date (1 on 1900-01-01, 2 on "
+                    "1970-01-01), before the rest of the log, which starts 2024-01-01: read as real, they "
+                    "give their customers decades of history and set the log's start. Fix or remove these "
+                    "rows in the source.")
+    rows["event_time"] = ["2024-01-01", "2024-01-02", "2024-01-03", "2024-03-01", "2024-03-02"]
+    assert Project(events_config(write_csv(tmp_path, rows))).validate()["placeholder_dates"] == ""

@@ -715,7 +715,7 @@ def _without_ids(col: ibis.Value, ids: tuple[str, ...]) -> ibis.Value:
 # notes about a log that validate and train say, in this order: those load_events wrote in
 # its summary, then those log_notes finds in the events
 SUMMARY_NOTES = ("skipped_lines", "lookup_note", "layout_note", "repeated_columns", "unread_statuses", "mixed_currencies")
-EVENT_NOTES = ("dominant_customer", "case_twins", "repeated_order_amounts")
+EVENT_NOTES = ("dominant_customer", "case_twins", "repeated_order_amounts", "placeholder_dates")
 
 
 def log_notes(events: ibis.Table, summary: dict[str, Any]) -> dict[str, str]:
@@ -723,7 +723,8 @@ def log_notes(events: ibis.Table, summary: dict[str, Any]) -> dict[str, str]:
     nothing to say): the notes load_events wrote and those read from the canonical events (a
     customer id holding most events, ids alike but for letter case, order totals on each line)."""
     found = {"dominant_customer": dominant_customer(events, summary), "case_twins": case_twins(events),
-             "repeated_order_amounts": repeated_order_amounts(events, summary)}
+             "repeated_order_amounts": repeated_order_amounts(events, summary),
+             "placeholder_dates": placeholder_dates(events, summary)}
     return {key: (summary.get(key) or "") for key in SUMMARY_NOTES} | {key: found[key] for key in EVENT_NOTES}
 
 
@@ -876,6 +877,31 @@ def repeated_columns(raw: ibis.Table, mapping: dict[str, str], repeated: list[st
     return (f"{name} has columns named alike in its header: " + "; ".join(notes)
             + f". winback reads each repeat under its own name ({other!r}): map that name in "
             f"[source.columns] to read it instead, or rename the columns in the file.")
+
+
+# the days exports write for a missing date: Unix's and Excel's zeros, SQL Server's and
+# .NET's minimums
+PLACEHOLDER_DAYS = (dt.date(1970, 1, 1), dt.date(1900, 1, 1), dt.date(1899, 12, 30), dt.date(1899, 12, 31),
+                    dt.date(1753, 1, 1), dt.date(1, 1, 1))
+
+
+def placeholder_dates(events: ibis.Table, summary: dict[str, Any]) -> str:
+    """A note when events fall on a day an export writes for a missing date (1970-01-01,
+    1900-01-01), long before the rest of the log: read as real, they give their customers
+    decades of tenure and move the log's start."""
+    if summary["first_event"].date() > PLACEHOLDER_DAYS[0]:
+        return ""  # a log that starts after them (nearly all): no query
+    day = events.event_time.date()
+    marked = day.isin(list(PLACEHOLDER_DAYS))
+    found = (events.filter(marked).group_by(day=day).aggregate(n=ibis._.count()).order_by("day").execute())
+    if not len(found):
+        return ""
+    rest = events.filter(~marked).event_time.min().execute()
+    counted = ", ".join(f"{int(n):,} on {d:%Y-%m-%d}" for d, n in zip(pd.to_datetime(found["day"]), found["n"]))
+    after = f", before the rest of the log, which starts {pd.Timestamp(rest):%Y-%m-%d}" if pd.notna(rest) else ""
+    return (f"{int(found['n'].sum()):,} event(s) fall on days that exports write for a missing date "
+            f"({counted}){after}: read as real, they give their customers decades of history and set "
+            f"the log's start. Fix or remove these rows in the source.")
 
 
 def case_twins(events: ibis.Table) -> str:
