@@ -22,11 +22,6 @@ from winback.features.purchases import interpurchase_features
 from winback.features.sessions import session_features
 
 
-# columns the modelling frame adds after the feature query (winback.frame)
-RESERVED = frozenset({"label", "cutoff", "label_window_days", "bgnbd_p_alive",
-                      "bgnbd_expected_purchases", "bgnbd_p_purchase"})
-
-
 @dataclass(frozen=True)
 class FeatureSpec:
     """What to compute; stored in the model bundle so scoring rebuilds the same columns."""
@@ -89,7 +84,10 @@ def build_features(events: ibis.Table, cutoff: dt.datetime, spec: FeatureSpec,
         parts.append(monthly_features(history, ctx, spec.sequence_months))
     if spec.attributes:
         attribute_parts = attribute_features(history, ctx, spec.attributes)
-        own = set(table.columns) | {c for p in parts if p is not None for c in p.columns} | RESERVED
+        from winback.frame import BGNBD_FEATURES, ID_COLUMNS  # added to the frame after this query
+
+        own = ({*table.columns, *BGNBD_FEATURES, *ID_COLUMNS}
+               | {c for p in parts if p is not None for c in p.columns})
         taken = [c for part in attribute_parts for c in part.columns if c != "customer_id" and c in own]
         if taken:
             raise ConfigError(f"features.attributes: the column '{taken[0]}' has the name of one of "

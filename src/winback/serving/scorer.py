@@ -99,6 +99,7 @@ def _add_attributes(frame: pd.DataFrame, events: Sequence[Mapping[str, Any]],
     """The model's customer attributes as columns of the request's events, typed as the
     features read them (winback.features.attributes); an attribute the model does not read
     is an error naming those it does."""
+    from winback.errors import did_you_mean
     from winback.features.attributes import CATEGORY, TIME
 
     known = [column for column, _, _ in attributes]
@@ -107,8 +108,6 @@ def _add_attributes(frame: pd.DataFrame, events: Sequence[Mapping[str, Any]],
         if unknown:
             reads = (f"it reads {', '.join(repr(k) for k in known)}" if known
                      else "it was trained without features.attributes")
-            from winback.errors import did_you_mean
-
             raise RequestError(f"unknown attribute '{unknown[0]}': the model does not read it "
                                f"({reads}).{did_you_mean(unknown[0], known)}")
     for column, kind, _ in attributes:
@@ -124,7 +123,7 @@ def _add_attributes(frame: pd.DataFrame, events: Sequence[Mapping[str, Any]],
                 frame[column] = pd.to_numeric(values).astype(float)
         except (ValueError, TypeError):
             wanted = "a date or time as ISO 8601" if kind == TIME else "a number"
-            shown = next(v for v in values if v is not None and not _reads_as(v, kind))
+            shown = next((v for v in values if v is not None and not _reads_as(v, kind)), values.tolist())
             raise RequestError(f"attribute '{column}' is {shown!r}; the model reads it as {wanted}.") from None
 
 
