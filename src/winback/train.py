@@ -130,8 +130,12 @@ def plan_frames(log: EventLog, plan: CutoffPlan, cfg: Config, spec, show=lambda 
     return frames
 
 
-def split_frames(cfg: Config, frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Training, early-stopping and validation rows, disjoint in customers (see module doc)."""
+def split_frames(cfg: Config, frames: dict[str, pd.DataFrame],
+                 notes: list[str] | None = None) -> dict[str, pd.DataFrame]:
+    """Training, early-stopping and validation rows, disjoint in customers (see module doc).
+    On a small log whose early-stopping customers at the validation cutoff hold too few of a
+    label (150 accounts: 15 customers, 4 of them buying again), early stopping reads the same
+    customers at the training cutoffs too, with a note: still none of the training customers."""
     t = cfg.train
     n_train = len(frames["train"])
     ids = pd.concat([frames["train"]["customer_id"], frames["valid"]["customer_id"]], ignore_index=True)
@@ -147,18 +151,37 @@ def split_frames(cfg: Config, frames: dict[str, pd.DataFrame]) -> dict[str, pd.D
         "valid": frames["valid"][valid_group == "valid"].reset_index(drop=True),
         "test": frames["test"],
     }
+    stop_labels = parts["stop"]["label"]
+    if min(int(stop_labels.sum()), len(stop_labels) - int(stop_labels.sum())) < MIN_PER_CLASS:
+        earlier = frames["train"][train_group == "stop"]
+        widened = pd.concat([parts["stop"], earlier], ignore_index=True)
+        if len(earlier) and notes is not None:
+            positives = int(widened["label"].sum())
+            notes.append(f"early stopping reads its customers at the training cutoffs too ({len(widened):,} "
+                         f"rows, {positives:,} with label 1): at the validation cutoff alone they held "
+                         f"{int(stop_labels.sum()):,} with label 1 and {len(stop_labels) - int(stop_labels.sum()):,} "
+                         f"with label 0")
+        parts["stop"] = widened
     names = {"train": "training", "stop": "early-stopping", "valid": "validation"}
     for role in ("train", "stop", "valid"):
         labels = parts[role]["label"]
         positives = int(labels.sum())
         fewest = min(positives, len(labels) - positives)
         if fewest < MIN_PER_CLASS:
+            fix = "Use more data (more customers or a longer log)"
+            key = {"stop": "early_stopping_share", "valid": "validation_share"}.get(role)
+            if key:  # the share that would hold enough of each, with a margin, if one does
+                share = getattr(t, key)
+                needed = round(min(1.0, share * MIN_PER_CLASS / max(fewest, 1) * 1.25), 2)
+                others = t.validation_share + t.early_stopping_share - share
+                fix += (f", or raise train.{key} to {needed} (from {share}), as a small log needs"
+                        if needed + others <= 0.7 else ", since no train.{key} leaves enough to train on"
+                        .format(key=key))
             raise LabelError(
-                f"The {names[role]} rows hold {len(labels):,} customers after the customer "
-                f"split, {positives:,} with label 1 and {len(labels) - positives:,} with label 0; "
+                f"The {names[role]} rows number {len(labels):,} after the customer split, "
+                f"{positives:,} with label 1 and {len(labels) - positives:,} with label 0; "
                 f"fitting, selection, calibration and the threshold need at least "
-                f"{MIN_PER_CLASS} of each. Use more data (more customers or a longer log), or "
-                f"raise train.validation_share / train.early_stopping_share."
+                f"{MIN_PER_CLASS} of each. {fix}."
             )
     return parts
 
@@ -359,7 +382,10 @@ def train(cfg: Config, *, steps: Steps | None = None, log: EventLog | None = Non
 
         raise ConfigError(f"segments.value_column '{value_column}' is not a feature of this log."
                           f"{did_you_mean(value_column, frames['test'].columns)}")
-    parts = split_frames(cfg, frames)
+    split_notes: list[str] = []
+    parts = split_frames(cfg, frames, split_notes)
+    for note in split_notes:
+        steps.note(f"[yellow]note:[/] {escape(note)}")
     results, skipped = fit_candidates(cfg, parts["train"], parts["stop"], parts["valid"], parts["test"], steps,
                                       parts["refit"] if cfg.train.refit else None, held=parts["held"])
     metric = cfg.train.selection_metric
