@@ -22,7 +22,11 @@ ARTIFACTS = Path(os.environ.get("WINBACK_TEST_ARTIFACTS", Path(__file__).parents
 
 @pytest.fixture(scope="module")
 def live_url(cdnow_bundle, next_event_bundle):
-    app = create_app([cdnow_bundle, next_event_bundle], api_key="")
+    yield from _serve(create_app([cdnow_bundle, next_event_bundle], api_key=""))
+
+
+def _serve(app):
+    """A live uvicorn server for `app` on a free port: its URL, until the generator closes."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -115,3 +119,34 @@ def test_swagger_docs_open_without_internet(page, live_url):
         assert outside == []
     finally:
         page.unroute("**/*")
+
+
+def test_the_form_sends_a_customers_attributes(page, tmp_path_factory):
+    """A model trained with features.attributes: the events tab has an input per attribute,
+    and what is typed there reaches the model (an email customer scores above an ads one)."""
+    from test_attributes import _shop
+    from winback.cli import main
+
+    config = _shop(tmp_path_factory.mktemp("browser-attributes"), customers=600)
+    assert main(["train", "-c", str(config), "-q", "--no-track"]) == 0
+    served = _serve(create_app([config.parent / "out" / "bundle"], api_key=""))
+    url = next(served)
+    tab = page.context.browser.new_page()  # the module's browser: one Playwright per process
+    try:
+        tab.goto(url + "/")
+        tab.click("#tab-events")
+        assert tab.locator("input.attribute").count() == 3
+        tab.fill("#cutoff", "2024-07-01T00:00:00Z")
+        tab.fill("#events", "2024-06-01T10:00:00Z, purchase, 30\n2024-06-20T10:00:00Z, purchase, 25")
+        shown = {}
+        for channel in ("email", "ads"):
+            tab.fill("input[data-name=channel]", channel)
+            tab.fill("input[data-name=age]", "40")
+            tab.evaluate("document.querySelector('#score-result').replaceChildren()")
+            tab.click("#score-btn")
+            tab.wait_for_selector("#probability", timeout=10_000)
+            shown[channel] = float(tab.inner_text("#probability").rstrip(" %"))
+        assert shown["email"] > shown["ads"]
+    finally:
+        tab.close()
+        served.close()
