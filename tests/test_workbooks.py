@@ -165,3 +165,31 @@ def test_a_sheet_header_that_repeats_a_mapped_name_is_named(tmp_path):
            "columns": {"customer_id": "Customer ID", "event_time": "Order Date", "amount": "Total"}}
     note = load_events(config_from_dict({"source": doc})).summary["repeated_columns"]
     assert "amount reads the first of the columns named 'Total' (the next is 'Total_1'), and they differ in 3 of 3" in note
+
+
+def test_sheets_with_one_header_read_as_one_table(tmp_path, capsys, monkeypatch):
+    """UCI Online Retail II writes a year per sheet: init read the first year only. Sheets that
+    share one header are now read together (sheet = "*", which init writes), a column typed
+    otherwise in one sheet is text; sheets whose columns differ are an error naming them."""
+    from winback.data.workbooks import sheet_copy
+
+    monkeypatch.chdir(tmp_path)
+    header = ["Invoice", "StockCode", "Quantity", "InvoiceDate", "Price", "Customer ID", "Country"]
+    first = [header] + [[f"5{i:05d}", "85123A", 2, dt.datetime(2010, 1, 1) + dt.timedelta(days=i), 2.55,
+                         13000 + i % 40, "United Kingdom"] for i in range(300)]
+    second = [header] + [[f"6{i:05d}", 22423, 1, dt.datetime(2010, 11, 1) + dt.timedelta(days=i % 300), 12.75,
+                          13000 + i % 50, "France"] for i in range(300)]
+    write_workbook(tmp_path / "online_retail_II.xlsx", {"Year 2009-2010": first, "Year 2010-2011": second})
+    assert main(["init", "--path", "online_retail_II.xlsx"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("Read all 2 sheets of the workbook (Year 2009-2010, Year 2010-2011), which have the same "
+            "columns, as one table: wrote sheet = \"*\" in [source]") in out
+    assert 'sheet = "*"' in (tmp_path / "winback.toml").read_text().splitlines()
+    assert main(["validate"]) == 0
+    assert "600 events of 50 customers" in " ".join(capsys.readouterr().out.split())
+    stacked = pd.read_parquet(sheet_copy(str(tmp_path / "online_retail_II.xlsx"), "*"))
+    assert len(stacked) == 600 and str(stacked["StockCode"].dtype) in ("string", "object")
+    assert stacked["StockCode"].tolist()[299:301] == ["85123A", "22423"]  # the second year's numbers as text
+    write_workbook(tmp_path / "two.xlsx", {"A": first, "B": [header[:-1] + ["Land"]] + [r[:-1] + ["FR"] for r in second[1:]]})
+    with pytest.raises(DataError, match=r"Sheet 'B' of .* lacks 'Country'; has 'Land' besides the columns of sheet 'A'"):
+        sheet_copy(str(tmp_path / "two.xlsx"), "*")

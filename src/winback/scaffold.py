@@ -1088,6 +1088,9 @@ def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext,
     from winback.data.layouts import LAYOUTS
 
     options = dict(LAYOUTS[layout].init_options)
+    stacked = _stacks_sheets(path, base_dir)
+    if stacked:
+        options["sheet"] = "*"
     if columns is not None:
         note = ""
     elif layout == "events":
@@ -1139,7 +1142,7 @@ def event_scaffold(path: str, layout: str, base_dir: Path, status=nullcontext,
     text = EVENT_TEMPLATE.format(path=toml_str(path), layout=layout, extra=extra, columns=mapping,
                                  horizon=fit.problem.horizon_days, step=fit.problem.cutoff_step_days,
                                  history=fit.problem.min_history_days, attributes=attributes)
-    return Scaffold(text, [n for n in (_sheets(path, base_dir), note, fit.note, escape(said)) if n])
+    return Scaffold(text, [n for n in (_sheets(path, base_dir, stacked=stacked), note, fit.note, escape(said)) if n])
 
 
 # a column is offered as a customer attribute when it holds few values (a country, a channel),
@@ -1247,8 +1250,8 @@ def _layout_zone(path: str, base_dir: Path, options: dict) -> str:
     return escape(" ".join(n for n in (_skip_note(read_settings), note) if n))
 
 
-def _sheets(path: str, base_dir: Path, where: str = "[source]") -> str:
-    """Which sheet of a workbook with several is read, for init to say."""
+def _sheets(path: str, base_dir: Path, where: str = "[source]", stacked: bool = False) -> str:
+    """Which sheet of a workbook with several is read (all, `stacked`), for init to say."""
     from winback.data.workbooks import is_workbook, sheet_note
 
     full = Path(path).expanduser()
@@ -1256,6 +1259,21 @@ def _sheets(path: str, base_dir: Path, where: str = "[source]") -> str:
     if not is_workbook(path) or not full.is_file():
         return ""
     try:
-        return escape(sheet_note(str(full), where))
+        return escape(sheet_note(str(full), where, stacked))
     except WinbackError:
         return ""  # reading the source says what is wrong with it
+
+
+def _stacks_sheets(path: str, base_dir: Path) -> bool:
+    """A workbook whose sheets share one header (a year per sheet, as UCI Online Retail II):
+    init reads them all, sheet = "*"."""
+    from winback.data.workbooks import is_workbook, same_header
+
+    full = Path(path).expanduser()
+    full = full if full.is_absolute() else base_dir / full
+    if not is_workbook(path) or not full.is_file():
+        return False
+    try:
+        return same_header(str(full))
+    except WinbackError:
+        return False

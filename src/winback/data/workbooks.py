@@ -51,10 +51,14 @@ def sheet_names(file: str) -> list[str]:
         book.close()
 
 
+ALL_SHEETS = "*"  # sheet = "*": every worksheet, stacked (Online Retail II's two years)
+
+
 def chosen_sheet(file: str, sheet: str) -> str:
-    """`sheet`, checked against the workbook's, or its first worksheet when empty."""
+    """`sheet`, checked against the workbook's, or its first worksheet when empty (and for
+    `ALL_SHEETS`, whose first sheet is the one that stands for its header and title rows)."""
     names = sheet_names(file)
-    if not sheet:
+    if not sheet or sheet == ALL_SHEETS:
         if not names:
             raise DataError(f"'{file}' holds no worksheet.")
         return names[0]
@@ -65,14 +69,73 @@ def chosen_sheet(file: str, sheet: str) -> str:
     return sheet
 
 
-def sheet_note(file: str, where: str) -> str:
-    """A line for `init` when the workbook has several sheets: that the first is read, and
+def sheet_note(file: str, where: str, stacked: bool = False) -> str:
+    """A line for `init` when the workbook has several sheets: that all are read (`stacked`:
+    init wrote sheet = "*", for sheets that share one header), or that the first is, and
     where (`where`) to name another."""
     names = sheet_names(file)
     if len(names) < 2:
         return ""
+    if stacked:
+        return (f"Read all {len(names)} sheets of the workbook ({', '.join(names)}), which have the "
+                f"same columns, as one table: wrote sheet = \"*\" in {where} (name one sheet to "
+                f"read it alone).")
+    alike = " or \"*\" to read them all as one table" if same_header(file) else ""
     return (f"Read sheet '{names[0]}' of {len(names)} ({', '.join(names)}); set sheet = \"...\" in "
-            f"{where} to read another.")
+            f"{where} to read another{alike}.")
+
+
+def same_header(file: str) -> bool:
+    """Whether the workbook holds several worksheets whose first rows name the same columns
+    (a year per sheet), which `sheet = "*"` reads as one table."""
+    names = sheet_names(file)
+    if len(names) < 2:
+        return False
+    headers = []
+    book = _open(file)
+    try:
+        for name in names:
+            rows = book.get_sheet_by_name(name).to_python(skip_empty_area=True, nrows=5)
+            first = next((r for r in rows if any(not _empty(v) for v in r)), None)
+            if first is None:
+                return False
+            headers.append(sorted(_header(first)))
+    finally:
+        book.close()
+    return all(h == headers[0] for h in headers)
+
+
+def _all_sheets(file: str, skip_rows: int):
+    """Every worksheet as one typed frame, stacked by column name. A column typed otherwise in
+    one sheet (numbers in one year, text in the next) is the text a CSV export would write."""
+    import pandas as pd
+
+    frames = [(name, sheet_frame(file, name, skip_rows)) for name in sheet_names(file)]
+    columns = list(frames[0][1].columns)
+    for name, frame in frames[1:]:
+        lacking = [c for c in columns if c not in frame.columns]
+        extra = [c for c in frame.columns if c not in columns]
+        if lacking or extra:
+            said = "; ".join(part for part in (
+                f"lacks {', '.join(repr(c) for c in lacking)}" if lacking else "",
+                f"has {', '.join(repr(c) for c in extra)} besides" if extra else "") if part)
+            raise DataError(f"Sheet '{name}' of '{file}' {said} the columns of sheet '{frames[0][0]}': "
+                            f"sheet = \"*\" reads sheets with the same columns as one table. Name one "
+                            f"sheet, or make their headers alike.")
+    for c in columns:
+        kinds = {str(frame[c].dtype) for _, frame in frames}
+        if len(kinds) == 1:
+            continue
+        if kinds <= {"Int64", "Float64"}:
+            for _, frame in frames:
+                frame[c] = frame[c].astype("Float64")
+        else:
+            for _, frame in frames:
+                frame[c] = pd.array([None if pd.isna(v) else _text(v) for v in frame[c].astype(object)],
+                                    dtype="string")
+    stacked = pd.concat([frame[columns] for _, frame in frames], ignore_index=True)
+    stacked.attrs["written_header"] = frames[0][1].attrs["written_header"]
+    return stacked
 
 
 def sheet_copy(file: str, sheet: str, skip_rows: int = 0) -> str:
@@ -84,7 +147,8 @@ def sheet_copy(file: str, sheet: str, skip_rows: int = 0) -> str:
     key = (os.path.abspath(file), stat.st_mtime_ns, stat.st_size, sheet, skip_rows)  # "" is the first sheet
     if key in _COPIES and os.path.exists(_COPIES[key]):
         return _COPIES[key]
-    frame = sheet_frame(file, chosen_sheet(file, sheet), skip_rows)
+    frame = (_all_sheets(file, skip_rows) if sheet == ALL_SHEETS
+             else sheet_frame(file, chosen_sheet(file, sheet), skip_rows))
     target = os.path.join(copy_folder(), f"{len(_COPIES)}-{Path(file).stem}.parquet")
     frame.to_parquet(target, index=False)
     _COPIES[key] = target
