@@ -198,6 +198,9 @@ def test_attribute_settings_that_cannot_work_say_why(tmp_path):
 
     with pytest.raises(ConfigError, match="features.attributes lists 'amount', one of winback's own event columns"):
         cfg(["amount"])
+    with pytest.raises(ConfigError, match="every column of a customer table is a feature already"):
+        config_from_dict({"table": {"key": "id", "label": "y", "sources": [{"path": "t.csv"}]},
+                          "features": {"attributes": ["plan"]}})
     with pytest.raises(DataError, match=r"has no column 'country' \(features.attributes\). Did you mean 'Country'\?"):
         load_events(cfg(["country"]))
     log = load_events(cfg(["spend"]))

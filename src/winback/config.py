@@ -660,6 +660,10 @@ def validate_config(cfg: Config) -> None:
     _no_repeats(cfg.features.attributes, "features.attributes")
     from winback.data.layouts import CANONICAL_TYPES, LOCAL_TIME
 
+    if cfg.is_table and cfg.features.attributes:
+        raise ConfigError("features.attributes reads customer attributes off an event log's events; "
+                          "every column of a customer table is a feature already. Remove it, or "
+                          "list a column to leave out in table.drop.")
     canonical = [a for a in cfg.features.attributes if a in CANONICAL_TYPES or a == LOCAL_TIME]
     if canonical:
         raise ConfigError(f"features.attributes lists '{canonical[0]}', one of winback's own event "
