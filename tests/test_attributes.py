@@ -198,6 +198,9 @@ def test_attribute_settings_that_cannot_work_say_why(tmp_path):
 
     with pytest.raises(ConfigError, match="features.attributes lists 'amount', one of winback's own event columns"):
         cfg(["amount"])
+    with pytest.raises(ConfigError, match="next_event reads a session's own events"):
+        config_from_dict({"source": {"path": "e.csv"}, "problem": {"name": "next_event"},
+                          "features": {"attributes": ["Country"]}})
     with pytest.raises(ConfigError, match="every column of a customer table is a feature already"):
         config_from_dict({"table": {"key": "id", "label": "y", "sources": [{"path": "t.csv"}]},
                           "features": {"attributes": ["plan"]}})

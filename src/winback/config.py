@@ -664,6 +664,10 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError("features.attributes reads customer attributes off an event log's events; "
                           "every column of a customer table is a feature already. Remove it, or "
                           "list a column to leave out in table.drop.")
+    if cfg.problem.name == "next_event" and cfg.features.attributes:
+        raise ConfigError("features.attributes feeds the customer models (repeat_purchase, "
+                          "return_visit, first_purchase, activity_decline); next_event reads a "
+                          "session's own events and would leave them unread. Remove it.")
     canonical = [a for a in cfg.features.attributes if a in CANONICAL_TYPES or a == LOCAL_TIME]
     if canonical:
         raise ConfigError(f"features.attributes lists '{canonical[0]}', one of winback's own event "
