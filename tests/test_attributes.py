@@ -130,6 +130,8 @@ def test_attributes_train_score_and_explain(shop, tmp_path):
     assert spec["attributes"] == [["channel", "category", ["ads", "organic", "email"]],
                                   ["signup_date", "time", []], ["age", "number", []]]
     assert {"channel is ads", "channel is email", "days_since_signup_date", "age"} <= set(spec["columns"])
+    assert ("channel (3 levels: ads, organic, email); signup_date (days since); age (a number); each "
+            "customer's latest value before the cutoff") in (root / "out" / "report.html").read_text()
     tested = manifest["candidates"][manifest["best"]]["test"]
     # the same shop without the attributes
     cfg = load_config(shop)
