@@ -146,8 +146,11 @@ def test_attributes_train_score_and_explain(shop, tmp_path):
     without = plain.manifest["candidates"][manifest["best"]]["test"]
     assert tested["log_loss"] < without["log_loss"] - 0.01 and tested["roc_auc"] > without["roc_auc"]
     # scoring rebuilds the learnt columns, and the reasons name them
-    assert main(["score", "-c", str(shop), "-o", str(tmp_path / "s.csv"), "-q"]) == 0
+    # --keep copies a level's column, whose name holds spaces (the ranking SQL broke on it)
+    assert main(["score", "-c", str(shop), "-o", str(tmp_path / "s.csv"), "-q", "--keep", "channel is ads",
+                 "--keep", "age"]) == 0
     scores = pd.read_csv(tmp_path / "s.csv")
+    assert set(scores["channel is ads"].dropna()) == {0.0, 1.0} and scores["age"].between(18, 70).all()
     reasons = scores[["reason_1", "reason_2", "reason_3"]].astype(str).to_numpy().ravel()
     assert any(r.startswith("channel is ") for r in reasons)
 

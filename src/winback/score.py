@@ -194,7 +194,8 @@ def _ranked_query(path: Path, columns: list[str], decision: dict, rows: int) -> 
     """Rank 1 = highest probability (ties by customer id), decile 1 = the top tenth of the
     `rows` customers, flagged = the bundle's decision rule (see evaluate.flags). The count is
     given, not counted by a second window (a quarter of the query's time on a million rows)."""
-    rest = "".join(f", {c}" for c in columns if c not in ("customer_id", "probability"))
+    # quoted: a kept feature's name may hold spaces ('channel is ads', an attribute's level)
+    rest = "".join(", " + '"' + c.replace('"', '""') + '"' for c in columns if c not in ("customer_id", "probability"))
     return (f"SELECT customer_id, probability, rank, "
             f"LEAST(10, (rank - 1) * 10 // n + 1)::BIGINT AS decile, "
             f"{flag_sql(decision)} AS flagged{rest} FROM ("
