@@ -156,6 +156,14 @@ def test_ga_visit_times_are_utc_whatever_the_configured_zone(tmp_path):
       "Discount Amount", "Order Total Amount"],
      {"order_id": "Order Number", "event_time": "Order Date", "customer_id": "Customer User ID",
       "amount": "Order Total Amount"}),
+    # a German log's 'ereignis' (event) column is its event type; it was left unread, so
+    # every view counted as a purchase (and 'Événement', 'Gebeurtenis')
+    (["kunde", "zeitpunkt", "ereignis", "betrag"],
+     {"customer_id": "kunde", "event_time": "zeitpunkt", "event_type": "ereignis", "amount": "betrag"}),
+    (["client", "date", "Événement", "montant"],
+     {"customer_id": "client", "event_time": "date", "event_type": "Événement", "amount": "montant"}),
+    (["klant", "tijdstip", "gebeurtenis", "bedrag"],
+     {"customer_id": "klant", "event_type": "gebeurtenis", "amount": "bedrag"}),
     # a unit price beside a quantity is the price (amount = price x quantity), where it was
     # mapped as the amount and a line of 3 units counted one; without a quantity it is the amount
     (["order_id", "customer_email", "order_date", "sku", "qty", "unit_price"],

@@ -531,8 +531,11 @@ COLUMN_NAMES = {  # English first, then the usual German, French, Spanish, Itali
     "event_time": (r"(timestamp|date[ _-]?time|^ts$|time|_at$|created|occurred|zeitpunkt|zeitstempel)",
                    r"(date|datum|fecha)"),
     # the event's own name before a column of call kinds (Segment's type = track | page)
-    "event_type": (r"^event([ _-]?(type|name))?$", r"^(type|action|kind|activity)$",
-                   r"(event|type|action|kind|activity)"),
+    # English, German, French, Spanish, Italian and Dutch ('ereignis' was read as no event
+    # type, so a German log's views counted as purchases)
+    "event_type": (r"^(event|ereignis|[eé]v[eé]nement|evento|gebeurtenis)([ _-]?(type|name|typ|art|tipo|naam))?$",
+                   r"^(type|action|kind|activity|typ|aktion|aktivit[aä]t|tipo|acci[oó]n|azione|actie)$",
+                   r"(event|type|action|kind|activity|ereignis|aktion|[eé]v[eé]nement|gebeurtenis)"),
     "order_id": (r"(order|invoice|transaction|receipt|bestellung|bestell|rechnung|commande|facture|pedido|"
                  r"factura|ordine|bestelling)[ _-]?(id|no|nr|number|nummer|numero)?$|^increment[ _-]?id$",
                  r"(order|invoice|transaction|receipt|bestell|rechnung|commande|pedido|ordine)"),
