@@ -22,6 +22,21 @@ BACKGROUND_ROWS = 30
 # about 77 % of the time, against about 65 % with one (benchmarks/explain.py)
 PERMUTATIONS = 2
 MASKED_ROWS_PER_CALL = 200_000  # masked samples per model call: a few tens of MB of inputs
+# masked samples one customer's permutation explanation may cost (permutations x (2M + 1)
+# x background rows for M columns): One Click's 13 columns take 1,620; a table of 300 columns
+# took 36,000, 0.9 s a customer with an ensemble (75 minutes to score 5,000 with reasons).
+# Wider tables keep one permutation and fewer background rows, down to MIN_BACKGROUND_ROWS
+MAX_MASKED_PER_CUSTOMER = 4_000
+MIN_BACKGROUND_ROWS = 8
+
+
+def sampling_for(columns: int) -> tuple[int, int]:
+    """(permutations, background rows) of a permutation explanation of `columns` columns:
+    PERMUTATIONS and BACKGROUND_ROWS while they stay within MAX_MASKED_PER_CUSTOMER."""
+    chain = 2 * columns + 1
+    if PERMUTATIONS * chain * BACKGROUND_ROWS <= MAX_MASKED_PER_CUSTOMER:
+        return PERMUTATIONS, BACKGROUND_ROWS
+    return 1, max(MIN_BACKGROUND_ROWS, min(BACKGROUND_ROWS, MAX_MASKED_PER_CUSTOMER // chain))
 
 
 @dataclass
@@ -116,7 +131,8 @@ class ColumnCodes:
 
 
 def background_sample(codes: ColumnCodes, background: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
-    return codes.encode(background.iloc[rng.choice(len(background), min(len(background), BACKGROUND_ROWS),
+    rows = sampling_for(len(codes.columns))[1]
+    return codes.encode(background.iloc[rng.choice(len(background), min(len(background), rows),
                                                    replace=False)])
 
 
@@ -160,11 +176,13 @@ def explain_codes(model, Z: np.ndarray, background: Background, index=None) -> E
     """Permutation SHAP of rows already given as codes (`ColumnCodes.encode`, or the service's
     request rows), against a prepared background."""
     codes = background.codes
+    permutations = sampling_for(len(codes.columns))[0]
     values = permutation_shap(lambda X: model.predict_proba_codes(X, codes.columns, codes.levels),
-                              Z, background.rows, background.generator(), permutations=PERMUTATIONS,
+                              Z, background.rows, background.generator(), permutations=permutations,
                               base=background.predicted)
     return Explanation(pd.DataFrame(values, columns=codes.columns, index=index),
-                       f"PermutationExplainer ({PERMUTATIONS} permutations, {len(background.rows)} background rows)")
+                       f"PermutationExplainer ({permutations} permutation{'s' if permutations != 1 else ''}, "
+                       f"{len(background.rows)} background rows)")
 
 
 def permutation_shap(f, X: np.ndarray, background: np.ndarray, rng: np.random.Generator,
