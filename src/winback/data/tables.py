@@ -120,6 +120,28 @@ def _cleaned(text: ir.StringValue) -> ir.StringValue:
     return ibis.ifelse((text == "") | text.lower().isin(MISSING_MARKS), ibis.null("string"), text)
 
 
+# text columns from which a table needs no more than one cheap pass to tell they hold numbers
+PLAIN_PASS_COLUMNS = 20
+
+
+def _plain_number_columns(table: ir.Table, columns: list[str], fmt: NumberFormat) -> set[str]:
+    """The text columns whose every value is a plain number (what a CSV of numbers holds), told
+    in one cheap pass, so the checks for percentages, dates and stray values run on the others
+    only: a 300-column table of numbers took 21 s of its 24 s reading in them. Only for the
+    default number format and a table of many text columns (a narrow one reads as before)."""
+    if fmt != NumberFormat() or len(columns) < PLAIN_PASS_COLUMNS:
+        return set()
+    counts = {}
+    for i, col in enumerate(columns):
+        text = _cleaned(table[col])
+        value = text.try_cast("float64")
+        counts[f"n{i}"] = text.count()
+        counts[f"k{i}"] = (value.notnull() & ~value.isinf() & ~value.isnan()).ifelse(1, 0).sum()
+    found = table.aggregate(**counts).execute().iloc[0]
+    return {col for i, col in enumerate(columns)
+            if int(found[f"n{i}"]) and int(found[f"k{i}"] or 0) == int(found[f"n{i}"])}
+
+
 def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
            text_columns: frozenset[str] = frozenset(), date_format: str = "",
            duckdb: bool = True, date_formats: dict[str, str] | None = None,
@@ -154,8 +176,10 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
     texts = {}
     alternatives = {}
     floats = [c for c in table.columns if c != key and table[c].type().is_floating()]
+    plain = _plain_number_columns(table, [c for c in readable if c not in column_formats], fmt)
+    numeric = {c: text_number(_cleaned(table[c]), fmt) for c in plain}
     for col in table.columns:
-        if col == key or col in text_columns or not table[col].type().is_string():
+        if col == key or col in text_columns or not table[col].type().is_string() or col in plain:
             continue
         text = _cleaned(table[col])
         number = text_number(text, fmt)
@@ -169,7 +193,7 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
         counts[col] = (text.count(), number.count(), percent.count(), date.count(),
                        ibis.ifelse(text.re_search(OTHER_DATE), 1, 0).sum())
     if not casts and not floats:
-        return table
+        return table.mutate(**numeric) if numeric else table
     # one pass over the table: parsed counts of the text columns, infinities of the float ones
     agg = table.aggregate(**{f"n{i}": c[0] for i, c in enumerate(counts.values())},
                           **{f"k{i}": c[1] for i, c in enumerate(counts.values())},
@@ -183,7 +207,6 @@ def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,
             raise DataError(f"{where}: column '{col}' holds infinite values (customers "
                             f"{_rows_where(table, table[col].isinf(), key)}). Fix them, or leave "
                             f"them empty to be imputed.")
-    numeric = {}
     for i, col in enumerate(counts):  # all percentages, or all dates: read as such
         filled = int(agg[f"n{i}"])
         named = col in column_formats  # dates in the format named for this column, whatever they look like
