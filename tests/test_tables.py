@@ -607,7 +607,7 @@ def test_customers_whose_label_is_empty_are_left_out_of_training_and_scored(tmp_
 
 def test_a_wide_table_of_numbers_reads_as_a_narrow_one_does(tmp_path):
     """A table of many text columns tells its plain numbers in one cheap pass (a 300-column
-    table took 24 s to read, now 12 s); percentages, dates, 'inf' and stray values among them
+    table took 24 s to read, now 14 s); percentages, dates, 'inf' and stray values among them
     are read and refused as in a narrow table."""
     rng = np.random.default_rng(2)
     n = 40

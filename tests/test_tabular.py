@@ -552,7 +552,7 @@ def test_unseen_categories_are_counted_named_and_matched_to_the_models_spelling(
 def test_rare_categories_are_pooled_and_said():
     """A surname or city column brought thousands of one-hot columns, each for a handful of
     customers: the distance and margin models drown in them and none can learn from them."""
-    from winback.tabular import preprocess
+    from winback.tabular import categories
     from winback.tabular.categories import unseen_in_frame
 
     rng = np.random.default_rng(0)
@@ -562,11 +562,11 @@ def test_rare_categories_are_pooled_and_said():
     frame = pd.DataFrame({"city": cities, "surname": [f"n{i}" for i in rng.integers(0, 1900, n)],
                           "plan": rng.choice(["a", "b"], n), "visits": rng.poisson(3, n).astype(float)})
     prep = Preprocessor(["visits"], ["city", "surname", "plan"]).fit(frame)
-    assert len(prep.categories_["city"]) == preprocess.MAX_CATEGORIES
+    assert len(prep.categories_["city"]) == categories.MAX_CATEGORIES
     assert all(c.startswith("city") for c in prep.categories_["city"])
     assert prep.categories_["surname"] == [] and prep.categories_["plan"] == ["a", "b"]
     assert prep.pooled_ == {"city": 310, "surname": frame["surname"].nunique()}
-    assert prep.transform(frame).shape[1] == 1 + preprocess.MAX_CATEGORIES + 2
+    assert prep.transform(frame).shape[1] == 1 + categories.MAX_CATEGORIES + 2
     again = Preprocessor.from_dict(prep.to_dict())
     assert again.pooled_ == prep.pooled_ and np.array_equal(again.transform(frame), prep.transform(frame))
     old = prep.to_dict()

@@ -1253,16 +1253,25 @@ def _layout_zone(path: str, base_dir: Path, options: dict) -> str:
     return escape(" ".join(n for n in (_skip_note(read_settings), note) if n))
 
 
-def _sheets(path: str, base_dir: Path, where: str = "[source]", stacked: bool = False) -> str:
-    """Which sheet of a workbook with several is read (all, `stacked`), for init to say."""
-    from winback.data.workbooks import is_workbook, sheet_note
+def _workbook(path: str, base_dir: Path) -> str | None:
+    """The workbook file `path` names, or None when it names none (yet)."""
+    from winback.data.workbooks import is_workbook
 
     full = Path(path).expanduser()
     full = full if full.is_absolute() else base_dir / full
-    if not is_workbook(path) or not full.is_file():
+    return str(full) if is_workbook(path) and full.is_file() else None
+
+
+def _sheets(path: str, base_dir: Path, where: str = "[source]", stacked: bool | None = None) -> str:
+    """Which sheet of a workbook with several is read, for init to say: all of them when
+    `stacked` (init wrote sheet = "*"); None when init did not look at their headers."""
+    from winback.data.workbooks import sheet_note
+
+    file = _workbook(path, base_dir)
+    if file is None:
         return ""
     try:
-        return escape(sheet_note(str(full), where, stacked))
+        return escape(sheet_note(file, where, stacked))
     except WinbackError:
         return ""  # reading the source says what is wrong with it
 
@@ -1270,13 +1279,10 @@ def _sheets(path: str, base_dir: Path, where: str = "[source]", stacked: bool = 
 def _stacks_sheets(path: str, base_dir: Path) -> bool:
     """A workbook whose sheets share one header (a year per sheet, as UCI Online Retail II):
     init reads them all, sheet = "*"."""
-    from winback.data.workbooks import is_workbook, same_header
+    from winback.data.workbooks import same_header
 
-    full = Path(path).expanduser()
-    full = full if full.is_absolute() else base_dir / full
-    if not is_workbook(path) or not full.is_file():
-        return False
+    file = _workbook(path, base_dir)
     try:
-        return same_header(str(full))
+        return file is not None and same_header(file)
     except WinbackError:
         return False

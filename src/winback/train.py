@@ -151,16 +151,15 @@ def split_frames(cfg: Config, frames: dict[str, pd.DataFrame],
         "valid": frames["valid"][valid_group == "valid"].reset_index(drop=True),
         "test": frames["test"],
     }
-    stop_labels = parts["stop"]["label"]
-    if min(int(stop_labels.sum()), len(stop_labels) - int(stop_labels.sum())) < MIN_PER_CLASS:
+    stop_positives = int(parts["stop"]["label"].sum())
+    stop_negatives = len(parts["stop"]) - stop_positives
+    if min(stop_positives, stop_negatives) < MIN_PER_CLASS:
         earlier = frames["train"][train_group == "stop"]
         widened = pd.concat([parts["stop"], earlier], ignore_index=True)
         if len(earlier) and notes is not None:
-            positives = int(widened["label"].sum())
             notes.append(f"early stopping reads its customers at the training cutoffs too ({len(widened):,} "
-                         f"rows, {positives:,} with label 1): at the validation cutoff alone they held "
-                         f"{int(stop_labels.sum()):,} with label 1 and {len(stop_labels) - int(stop_labels.sum()):,} "
-                         f"with label 0")
+                         f"rows, {int(widened['label'].sum()):,} with label 1): at the validation cutoff "
+                         f"alone they held {stop_positives:,} with label 1 and {stop_negatives:,} with label 0")
         parts["stop"] = widened
     names = {"train": "training", "stop": "early-stopping", "valid": "validation"}
     for role in ("train", "stop", "valid"):

@@ -131,15 +131,11 @@ def _plain_number_columns(table: ir.Table, columns: list[str], fmt: NumberFormat
     default number format and a table of many text columns (a narrow one reads as before)."""
     if fmt != NumberFormat() or len(columns) < PLAIN_PASS_COLUMNS:
         return set()
-    counts = {}
-    for i, col in enumerate(columns):
-        text = _cleaned(table[col])
-        value = text.try_cast("float64")
-        counts[f"n{i}"] = text.count()
-        counts[f"k{i}"] = (value.notnull() & ~value.isinf() & ~value.isnan()).ifelse(1, 0).sum()
-    found = table.aggregate(**counts).execute().iloc[0]
-    return {col for i, col in enumerate(columns)
-            if int(found[f"n{i}"]) and int(found[f"k{i}"] or 0) == int(found[f"n{i}"])}
+    texts = [_cleaned(table[col]) for col in columns]
+    found = table.aggregate(**{f"n{i}": text.count() for i, text in enumerate(texts)},
+                            **{f"k{i}": text_number(text, fmt).count() for i, text in enumerate(texts)}
+                            ).execute().iloc[0]
+    return {col for i, col in enumerate(columns) if int(found[f"n{i}"]) and int(found[f"k{i}"]) == int(found[f"n{i}"])}
 
 
 def _typed(table: ir.Table, key: str, fmt: NumberFormat, where: str,

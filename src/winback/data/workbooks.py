@@ -69,10 +69,11 @@ def chosen_sheet(file: str, sheet: str) -> str:
     return sheet
 
 
-def sheet_note(file: str, where: str, stacked: bool = False) -> str:
+def sheet_note(file: str, where: str, stacked: bool | None = None) -> str:
     """A line for `init` when the workbook has several sheets: that all are read (`stacked`:
     init wrote sheet = "*", for sheets that share one header), or that the first is, and
-    where (`where`) to name another."""
+    where (`where`) to name another. `stacked` None: init did not compare the sheets' headers
+    (a customer table's), which this does to say whether "*" would read them."""
     names = sheet_names(file)
     if len(names) < 2:
         return ""
@@ -80,7 +81,7 @@ def sheet_note(file: str, where: str, stacked: bool = False) -> str:
         return (f"Read all {len(names)} sheets of the workbook ({', '.join(names)}), which have the "
                 f"same columns, as one table: wrote sheet = \"*\" in {where} (name one sheet to "
                 f"read it alone).")
-    alike = " or \"*\" to read them all as one table" if same_header(file) else ""
+    alike = " or \"*\" to read them all as one table" if stacked is None and same_header(file) else ""
     return (f"Read sheet '{names[0]}' of {len(names)} ({', '.join(names)}); set sheet = \"...\" in "
             f"{where} to read another{alike}.")
 

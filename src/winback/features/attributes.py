@@ -12,7 +12,6 @@ holds by then.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
 
 import ibis
@@ -20,12 +19,9 @@ import ibis.expr.types as ir
 
 from winback.errors import ConfigError
 from winback.features.context import FeatureContext, when
+from winback.tabular.categories import learnable
 
 CATEGORY, NUMBER, TIME = "category", "number", "time"
-# a level becomes a column when this many customers hold it (or 1 % of a small log), among
-# the commonest: the rule of a customer table's categories (winback.tabular.preprocess)
-MIN_CUSTOMERS = 10
-MAX_LEVELS = 50
 
 Attribute = tuple[str, str, tuple[str, ...]]  # column, kind, levels (text attributes only)
 
@@ -137,9 +133,9 @@ def attribute_levels(events: ir.Table, before: dt.datetime, columns: Sequence[st
             latest = latest_values(history, column, kind)
             counts = (latest.group_by("value").aggregate(n=latest.count())
                       .order_by([ibis.desc("n"), "value"]).execute())
-            customers = int(counts["n"].sum()) if len(counts) else 0
-            least = max(1, min(MIN_CUSTOMERS, math.ceil(0.01 * customers)))
-            levels = tuple(str(v) for v, n in zip(counts["value"], counts["n"]) if n >= least)[:MAX_LEVELS]
+            # the rule of a customer table's categories: enough customers, the commonest 50
+            ranked = [(str(v), int(n)) for v, n in zip(counts["value"], counts["n"])]
+            levels = tuple(learnable(ranked, sum(n for _, n in ranked)))
         out.append((column, kind, levels))
     return out
 
@@ -150,11 +146,13 @@ def attributes_note(events: ir.Table, before: dt.datetime, columns: Sequence[str
     if not columns:
         return ""
     history = events.filter(events.event_time < before)
-    customers = int(history.customer_id.nunique().execute())
+    found = attribute_levels(events, before, columns)
+    latest = latest_table(history, [(column, kind) for column, kind, _ in found])
+    counts = latest.aggregate(customers=latest.count(),  # every customer with history before it
+                              **{f"v{i}": latest[f"v{i}"].count() for i in range(len(found))}).execute().iloc[0]
     said = []
-    for column, kind, levels in attribute_levels(events, before, columns):
-        held = int(latest_values(history, column, kind).count().execute())
-        share = f"{held:,} of {customers:,} customers have one"
+    for i, (column, kind, levels) in enumerate(found):
+        share = f"{int(counts[f'v{i}']):,} of {int(counts['customers']):,} customers have one"
         if kind == CATEGORY and not levels:
             said.append(f"'{column}' text: no value is held by enough customers to learn from "
                         f"({share}), so it adds no feature")

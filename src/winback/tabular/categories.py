@@ -8,12 +8,27 @@ when only letter case or spacing differ."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 SHOWN = 3  # unseen values named per column
+# a category becomes a column of its own when it holds this many training customers (1 % of
+# them in a small table) and is among the MAX_CATEGORIES commonest of its column: a surname or
+# a city column would otherwise bring thousands of columns that each describe a handful of
+# customers, which the distance and margin models drown in and none can learn from. The same
+# rule picks the levels of an event log's text attributes (winback.features.attributes)
+MIN_CATEGORY = 10
+MAX_CATEGORIES = 50
+
+
+def learnable(ranked: Sequence[tuple[Any, int]], customers: int) -> list:
+    """The categories of `ranked` ((value, customers holding it), commonest first) that hold
+    enough of `customers` to learn from, at most MAX_CATEGORIES."""
+    least = max(1, min(MIN_CATEGORY, math.ceil(0.01 * customers)))
+    return [v for v, n in ranked if n >= least][:MAX_CATEGORIES]
 
 
 def trained_categories(model: Any) -> dict[str, list[str]]:

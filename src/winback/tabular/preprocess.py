@@ -6,27 +6,21 @@ training. Saved as JSON: medians, means, scales and category lists are all it ho
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from winback.models.logistic import bounded, extrapolation_bounds
+from winback.tabular.categories import learnable
 
 MISSING_SUFFIX = " (missing)"
-# a category becomes a column of its own when it holds this many training customers (1 % of
-# them in a small table) and is among the MAX_CATEGORIES commonest of its column: a surname or
-# a city column would otherwise bring thousands of columns that each describe a handful of
-# customers, which the distance and margin models drown in and none can learn from
-MIN_CATEGORY = 10
-MAX_CATEGORIES = 50
 
 
 class Preprocessor:
     """Numeric columns: training median for missing values, plus a 0/1 indicator for columns
     that had missing values in training; categorical columns: one 0/1 column per training
-    category common enough to learn from (MIN_CATEGORY, MAX_CATEGORIES; an unseen or pooled
+    category common enough to learn from (`categories.learnable`; an unseen or pooled
     rare category is all zeros). Everything is then standardised, which the distance and margin
     models (kNN, SVC, MLP, logistic) need and trees ignore."""
 
@@ -40,12 +34,11 @@ class Preprocessor:
         self.medians_ = np.nan_to_num(np.nanmedian(num, axis=0)) if num.size else np.empty(0)
         self.flagged_ = [c for c, m in zip(self.numeric, np.isnan(num).any(axis=0)) if m] \
             if self.missing_indicators else []
-        least = max(1, min(MIN_CATEGORY, math.ceil(0.01 * len(frame))))
         self.categories_, self.pooled_ = {}, {}
         for c in self.categorical:
             counts = frame[c].dropna().astype(str).value_counts()
             ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))  # ties by name: same every run
-            kept = [v for v, n in ranked if n >= least][:MAX_CATEGORIES]
+            kept = learnable(ranked, len(frame))
             self.categories_[c] = sorted(kept)
             if len(kept) < len(counts):
                 self.pooled_[c] = len(counts) - len(kept)
